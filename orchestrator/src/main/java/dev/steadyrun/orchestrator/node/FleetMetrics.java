@@ -1,0 +1,66 @@
+package dev.steadyrun.orchestrator.node;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+import org.springframework.stereotype.Component;
+
+/**
+ * The fleet's meters, exported at {@code /actuator/prometheus}: nodes by state, heartbeats received, heartbeat
+ * handling latency, failure-detection latency (last heartbeat to the SUSPECT/FAILED transition), fleet incidents.
+ */
+@Component
+class FleetMetrics {
+
+    private final Counter heartbeats;
+    private final Timer heartbeatLatency;
+    private final Timer detectionLatency;
+    private final Counter incidents;
+    private final AtomicInteger incidentOpen = new AtomicInteger();
+
+    FleetMetrics(MeterRegistry registry, LeaseTable leases) {
+        for (NodeState state : NodeState.values()) {
+            Gauge.builder("steadyrun.nodes", leases, t -> t.all().stream().filter(r -> r.state == state).count())
+                    .tag("state", state.name())
+                    .description("Nodes by health state")
+                    .register(registry);
+        }
+        heartbeats = Counter.builder("steadyrun.heartbeats.received").description("Heartbeats accepted")
+                .register(registry);
+        heartbeatLatency = Timer.builder("steadyrun.heartbeat.latency")
+                .description("Time to handle one heartbeat in the orchestrator")
+                .publishPercentileHistogram().register(registry);
+        detectionLatency = Timer.builder("steadyrun.failure.detection.latency")
+                .description("From a node's last heartbeat to its move to SUSPECT or FAILED")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(100)).maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry);
+        incidents = Counter.builder("steadyrun.fleet.incidents").description("Mass-failure incidents opened")
+                .register(registry);
+        Gauge.builder("steadyrun.fleet.incident.open", incidentOpen, AtomicInteger::get)
+                .description("1 while a mass-failure incident is open").register(registry);
+    }
+
+    void heartbeat(long nanos) {
+        heartbeats.increment();
+        heartbeatLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void detected(Duration sinceLastHeartbeat) {
+        detectionLatency.record(sinceLastHeartbeat);
+    }
+
+    void incident(boolean open) {
+        if (open && incidentOpen.getAndSet(1) == 0) {
+            incidents.increment();
+        } else if (!open) {
+            incidentOpen.set(0);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package dev.steadyrun.orchestrator.node;
+
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.ObjectMapper;
+
+import dev.steadyrun.protocol.GpuHealth;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.TrainerStatus;
+
+/**
+ * All nodes' leases in memory. Heartbeats renew them here; {@link #flush} writes the renewals of every node that
+ * beat since the last flush in ONE batched UPDATE every {@code flushInterval}, so the heartbeat path opens no
+ * transaction. At start the table is loaded from PostgreSQL and every node gets a fresh grace from now: the
+ * orchestrator was down, not the nodes.
+ *
+ * <p>The table also knows the fleet's size, so it answers {@link #timingsNow()}: the adaptive heartbeat timings of
+ * {@link FleetProperties#timingsFor}, cached until the fleet size changes (the heartbeat path allocates nothing).
+ */
+@Component
+public class LeaseTable implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(LeaseTable.class);
+    private static final TypeReference<List<GpuHealth>> GPU_LIST = new TypeReference<>() {
+    };
+
+    private final Map<UUID, LeaseRecord> records = new ConcurrentHashMap<>();
+    private final JdbcTemplate jdbc;
+    private final ObjectMapper json;
+    private final FleetProperties props;
+    private ScheduledExecutorService flusher;
+    private volatile SizedTimings sized = new SizedTimings(-1, null);
+
+    private record SizedTimings(int fleetSize, LeaseTimings timings) {
+    }
+
+    LeaseTable(JdbcTemplate jdbc, ObjectMapper json, FleetProperties props, Clock clock) {
+        this.jdbc = jdbc;
+        this.json = json;
+        this.props = props;
+        Instant now = clock.instant();
+        // Restored nodes were told the timings of a fleet this size before the restart; judge them by those.
+        int fleet = jdbc.queryForObject("select count(*) from node", Integer.class);
+        LeaseTimings restored = props.timingsFor(fleet);
+        jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node", rs -> {
+            Timestamp seen = rs.getTimestamp(3);
+            LeaseRecord r = new LeaseRecord(rs.getObject(1, UUID.class), NodeState.valueOf(rs.getString(2)),
+                    seen == null ? null : seen.toInstant(), now, restored);
+            r.sequence = rs.getLong(4);
+            r.gpus = read(rs.getString(5), GPU_LIST);
+            r.trainer = read(rs.getString(6), new TypeReference<TrainerStatus>() {
+            });
+            records.put(r.nodeId, r);
+        });
+        log.info("Restored {} node leases; each gets a fresh grace from {} with a {} heartbeat", records.size(), now,
+                restored.heartbeatInterval());
+    }
+
+    public LeaseRecord get(UUID nodeId) {
+        return records.get(nodeId);
+    }
+
+    public Collection<LeaseRecord> all() {
+        return records.values();
+    }
+
+    void put(LeaseRecord record) {
+        records.put(record.nodeId, record);
+    }
+
+    /** The timings to hand out now, for the current fleet size. */
+    public LeaseTimings timingsNow() {
+        int fleet = records.size();
+        SizedTimings s = sized;
+        if (s.fleetSize() != fleet) {
+            s = new SizedTimings(fleet, props.timingsFor(fleet));
+            sized = s; // a racing writer stores an equally valid answer
+        }
+        return s.timings();
+    }
+
+    /** Writes every renewal since the previous flush in one batch; returns how many nodes were written. */
+    public int flush() {
+        List<Object[]> rows = new ArrayList<>();
+        List<LeaseRecord> written = new ArrayList<>();
+        for (LeaseRecord r : records.values()) {
+            if (r.dirty.compareAndSet(true, false)) {
+                written.add(r);
+                Instant seen = r.lastSeen;
+                rows.add(new Object[] {seen == null ? null : Timestamp.from(seen), r.sequence,
+                        r.gpus == null ? null : json.writeValueAsString(r.gpus),
+                        r.trainer == null ? null : json.writeValueAsString(r.trainer), r.nodeId});
+            }
+        }
+        if (!rows.isEmpty()) {
+            try {
+                jdbc.batchUpdate("update node set last_seen_at = ?, last_sequence = ?, gpu_health = ?,"
+                        + " trainer_status = ? where id = ?", rows);
+            } catch (RuntimeException e) {
+                written.forEach(r -> r.dirty.set(true)); // retried by the next flush
+                throw e;
+            }
+        }
+        return rows.size();
+    }
+
+    private <T> T read(String text, TypeReference<T> type) {
+        return text == null ? null : json.readValue(text, type);
+    }
+
+    @Override
+    public void start() {
+        flusher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "lease-flush");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = props.flushInterval().toMillis();
+        flusher.scheduleWithFixedDelay(() -> {
+            try {
+                flush();
+            } catch (RuntimeException e) {
+                // Renewals stay in memory and are retried next time; the database may be briefly away.
+                log.warn("Lease flush failed: {}", e.getMessage());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void stop() {
+        if (flusher != null) {
+            flusher.shutdown();
+            try {
+                flusher.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            flusher = null;
+            flush();
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return flusher != null;
+    }
+}

@@ -1,0 +1,321 @@
+package dev.steadyrun.orchestrator.node;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+import jakarta.persistence.criteria.MapJoin;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
+import org.springframework.data.jpa.domain.Specification;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.support.TransactionTemplate;
+
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.ObjectMapper;
+
+import dev.steadyrun.orchestrator.security.NodeCredentials;
+import dev.steadyrun.orchestrator.security.Secrets;
+import dev.steadyrun.orchestrator.web.BadRequestException;
+import dev.steadyrun.orchestrator.web.ConflictException;
+import dev.steadyrun.orchestrator.web.NotFoundException;
+import dev.steadyrun.protocol.GpuInfo;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.RegisterRequest;
+import dev.steadyrun.protocol.RegisterResponse;
+
+/**
+ * The fleet's nodes: registration, every state change (through {@link #transition}, the only writer of
+ * {@code node.state}, which writes a {@code node_event} row in the same transaction), operator actions, and the
+ * queries other features use ({@link #availableNodes()}, {@link #spareNodes()}, {@link #state(UUID)}).
+ */
+@Service
+public class NodeRegistry {
+
+    public static final String SYSTEM = "system";
+
+    private static final Logger log = LoggerFactory.getLogger(NodeRegistry.class);
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
+    private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
+    private static final TypeReference<List<GpuInfo>> GPU_INFOS = new TypeReference<>() {
+    };
+    private static final int MAX_PAGE = 500;
+
+    private final NodeRepository nodes;
+    private final NodeEventRepository events;
+    private final LeaseTable leases;
+    private final NodeCredentials credentials;
+    private final Clock clock;
+    private final ObjectMapper json;
+    private final TransactionTemplate tx;
+
+    NodeRegistry(NodeRepository nodes, NodeEventRepository events, LeaseTable leases, NodeCredentials credentials,
+                 Clock clock, ObjectMapper json, PlatformTransactionManager txm) {
+        this.nodes = nodes;
+        this.events = events;
+        this.leases = leases;
+        this.credentials = credentials;
+        this.clock = clock;
+        this.json = json;
+        this.tx = new TransactionTemplate(txm);
+    }
+
+    /**
+     * Joins a node, or re-joins the node of that name with a new credential. A re-joining HEALTHY, SPARE or
+     * SUSPECT node becomes REGISTERED (its agent restarted: it must heartbeat again); CORDONED, DRAINING and
+     * FAILED are kept.
+     */
+    public RegisterResponse register(RegisterRequest request) {
+        validate(request);
+        String credential = Secrets.generate("srn_");
+        byte[] hash = Secrets.sha256(credential);
+        Instant now = clock.instant();
+        Map<String, String> labels = request.labels() == null ? Map.of() : request.labels();
+        String gpus = json.writeValueAsString(request.gpus());
+        Node node;
+        try {
+            node = tx.execute(s -> {
+                Node n = nodes.findByName(request.nodeName()).orElse(null);
+                boolean fresh = n == null;
+                if (fresh) {
+                    n = new Node(UUID.randomUUID(), request.nodeName(), now);
+                }
+                n.describe(request.hostname(), request.agentVersion(), gpus, labels, hash);
+                n = nodes.save(n);
+                if (fresh) {
+                    events.save(new NodeEvent(n.getId(), now, null, NodeState.REGISTERED,
+                            "registered from host " + request.hostname(), SYSTEM));
+                }
+                return n;
+            });
+        } catch (DataIntegrityViolationException e) {
+            throw new ConflictException("node '" + request.nodeName() + "' is registering concurrently; retry");
+        }
+        UUID id = node.getId();
+        credentials.put(id, hash);
+        LeaseRecord record = leases.get(id);
+        if (record == null) {
+            leases.put(new LeaseRecord(id, NodeState.REGISTERED, null, now, leases.timingsNow()));
+            log.info("Node {} ({}) registered", request.nodeName(), id);
+        } else {
+            NodeState state = record.state;
+            if (state == NodeState.HEALTHY || state == NodeState.SPARE || state == NodeState.SUSPECT) {
+                transition(id, state, NodeState.REGISTERED, "re-registered: the agent restarted", SYSTEM);
+            } else {
+                record.graceFrom = now;
+            }
+            log.info("Node {} ({}) re-registered in state {}", request.nodeName(), id, record.state);
+        }
+        LeaseTimings timings = leases.timingsNow();
+        leases.get(id).timings = timings;
+        return new RegisterResponse(id, credential, timings);
+    }
+
+    /**
+     * Moves a node from {@code from} to {@code to}, if it is still in {@code from} (false otherwise: someone else
+     * moved it first). The guard refuses moves the table does not allow. Written synchronously: state changes are
+     * rare, and must survive a crash.
+     */
+    boolean transition(UUID id, NodeState from, NodeState to, String reason, String actor) {
+        LeaseRecord record = record(id);
+        synchronized (record) {
+            if (record.state != from) {
+                return false;
+            }
+            NodeState.check(from, to);
+            Instant now = clock.instant();
+            tx.executeWithoutResult(s -> {
+                if (nodes.transition(id, from, to, reason, now) != 1) {
+                    throw new ConflictException("node " + id + " is no longer " + from + " in the database");
+                }
+                events.save(new NodeEvent(id, now, from, to, reason, actor));
+            });
+            record.state = to;
+            if (to == NodeState.REGISTERED) {
+                record.graceFrom = now;
+            }
+            log.info("Node {}: {} -> {} by {}: {}", id, from, to, actor, reason);
+            return true;
+        }
+    }
+
+    public NodeView cordon(UUID id, String reason, String actor) {
+        return operatorMove(id, NodeState.CORDONED, reason == null ? "cordoned" : reason, actor);
+    }
+
+    public NodeView drain(UUID id, String reason, String actor) {
+        return operatorMove(id, NodeState.DRAINING, reason == null ? "drain requested" : reason, actor);
+    }
+
+    /** Readmits a CORDONED, DRAINING or FAILED node: REGISTERED until its next heartbeat proves it alive. */
+    public NodeView uncordon(UUID id, String reason, String actor) {
+        NodeState state = record(id).state;
+        if (state != NodeState.CORDONED && state != NodeState.DRAINING && state != NodeState.FAILED) {
+            throw new ConflictException("node " + id + " is " + state + "; only CORDONED, DRAINING or FAILED nodes"
+                    + " can be uncordoned");
+        }
+        return operatorMove(id, NodeState.REGISTERED,
+                reason == null ? "readmitted; awaiting a heartbeat" : reason, actor);
+    }
+
+    /** Reserves a HEALTHY node as a hot spare. */
+    public NodeView markSpare(UUID id, String actor) {
+        requireState(id, NodeState.HEALTHY);
+        return operatorMove(id, NodeState.SPARE, "reserved as a spare", actor);
+    }
+
+    /** Returns a SPARE node to the pool (HEALTHY), e.g. to replace a failed one. */
+    public NodeView releaseSpare(UUID id, String actor) {
+        requireState(id, NodeState.SPARE);
+        return operatorMove(id, NodeState.HEALTHY, "released from the spare pool", actor);
+    }
+
+    private void requireState(UUID id, NodeState expected) {
+        NodeState state = record(id).state;
+        if (state != expected) {
+            throw new ConflictException("node " + id + " is " + state + ", not " + expected);
+        }
+    }
+
+    private NodeView operatorMove(UUID id, NodeState to, String reason, String actor) {
+        NodeState from = record(id).state;
+        if (!transition(id, from, to, reason, actor)) {
+            throw new ConflictException("node " + id + " changed state concurrently; retry");
+        }
+        return view(id);
+    }
+
+    /** The node's state, from memory (cheap). */
+    public NodeState state(UUID id) {
+        return record(id).state;
+    }
+
+    /** HEALTHY nodes: those that may be given new work. */
+    public List<NodeView> availableNodes() {
+        return nodes.findByStateOrderByName(NodeState.HEALTHY).stream().map(this::toView).toList();
+    }
+
+    public List<NodeView> spareNodes() {
+        return nodes.findByStateOrderByName(NodeState.SPARE).stream().map(this::toView).toList();
+    }
+
+    public NodeView view(UUID id) {
+        return toView(nodes.findById(id).orElseThrow(() -> notFound(id)));
+    }
+
+    NodeDtos.Detail detail(UUID id) {
+        Node n = nodes.findById(id).orElseThrow(() -> notFound(id));
+        LeaseRecord r = record(id);
+        return new NodeDtos.Detail(toView(n), r.sequence, r.gpus == null ? List.of() : r.gpus, r.trainer);
+    }
+
+    /** Nodes by name, optionally only one state and/or one label ({@code key=value}). */
+    NodeDtos.Page<NodeView> list(NodeState state, String label, int page, int size) {
+        if (page < 0) {
+            throw new BadRequestException("page", "must be >= 0");
+        }
+        if (size < 1 || size > MAX_PAGE) {
+            throw new BadRequestException("size", "must be between 1 and " + MAX_PAGE);
+        }
+        Specification<Node> spec = (root, q, cb) -> cb.conjunction();
+        if (state != null) {
+            spec = spec.and((root, q, cb) -> cb.equal(root.get("state"), state));
+        }
+        if (label != null) {
+            int eq = label.indexOf('=');
+            if (eq <= 0) {
+                throw new BadRequestException("label", "must be key=value");
+            }
+            String key = label.substring(0, eq);
+            String value = label.substring(eq + 1);
+            spec = spec.and((root, q, cb) -> {
+                MapJoin<Node, String, String> labels = root.joinMap("labels");
+                return cb.and(cb.equal(labels.key(), key), cb.equal(labels.value(), value));
+            });
+        }
+        var result = nodes.findAll(spec, PageRequest.of(page, size, Sort.by("name")));
+        return new NodeDtos.Page<>(result.map(this::toView).getContent(), page, size, result.getTotalElements());
+    }
+
+    NodeDtos.Page<NodeDtos.Event> events(UUID id, int page, int size) {
+        if (!nodes.existsById(id)) {
+            throw notFound(id);
+        }
+        if (page < 0 || size < 1 || size > MAX_PAGE) {
+            throw new BadRequestException(page < 0 ? "page" : "size", "page >= 0, size 1.." + MAX_PAGE);
+        }
+        var result = events.findByNodeIdOrderByIdDesc(id, PageRequest.of(page, size));
+        return new NodeDtos.Page<>(result.map(NodeDtos.Event::of).getContent(), page, size,
+                result.getTotalElements());
+    }
+
+    private LeaseRecord record(UUID id) {
+        LeaseRecord r = leases.get(id);
+        if (r == null) {
+            throw notFound(id);
+        }
+        return r;
+    }
+
+    private static NotFoundException notFound(UUID id) {
+        return new NotFoundException("no node " + id);
+    }
+
+    private NodeView toView(Node n) {
+        LeaseRecord r = leases.get(n.getId());
+        Instant seen = r != null && r.lastSeen != null ? r.lastSeen : n.getLastSeenAt();
+        NodeState state = r != null ? r.state : n.getState();
+        return new NodeView(n.getId(), n.getName(), n.getHostname(), n.getAgentVersion(), state,
+                n.getStateReason(), n.getStateChangedAt(), Map.copyOf(n.getLabels()),
+                json.readValue(n.getGpus(), GPU_INFOS), n.getRegisteredAt(), seen);
+    }
+
+    private static void validate(RegisterRequest r) {
+        if (r.nodeName() == null || !NAME.matcher(r.nodeName()).matches()) {
+            throw new BadRequestException("nodeName",
+                    "required: 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        }
+        if (r.hostname() == null || r.hostname().isBlank() || r.hostname().length() > 253) {
+            throw new BadRequestException("hostname", "required, at most 253 characters");
+        }
+        if (r.agentVersion() != null && r.agentVersion().length() > 64) {
+            throw new BadRequestException("agentVersion", "at most 64 characters");
+        }
+        if (r.gpus() == null) {
+            throw new BadRequestException("gpus", "required (an empty list for a node without GPUs)");
+        }
+        Set<Integer> seen = new HashSet<>();
+        for (int i = 0; i < r.gpus().size(); i++) {
+            GpuInfo g = r.gpus().get(i);
+            if (g == null) {
+                throw new BadRequestException("gpus[" + i + "]", "must not be null");
+            }
+            if (g.index() < 0 || !seen.add(g.index())) {
+                throw new BadRequestException("gpus[" + i + "].index", "must be >= 0 and unique");
+            }
+            if (g.memoryMiB() < 0) {
+                throw new BadRequestException("gpus[" + i + "].memoryMiB", "must be >= 0");
+            }
+        }
+        if (r.labels() != null) {
+            for (var e : r.labels().entrySet()) {
+                if (!LABEL_KEY.matcher(e.getKey()).matches()) {
+                    throw new BadRequestException("labels." + e.getKey(), "key: 1-63 letters, digits, '.', '_', '/' or '-'");
+                }
+                if (e.getValue() == null || e.getValue().length() > 253) {
+                    throw new BadRequestException("labels." + e.getKey(), "value required, at most 253 characters");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+package dev.steadyrun.orchestrator.run;
+
+import java.time.Instant;
+
+/** A checkpoint a run reported; {@code healthy} follows OPT's rule, loss scale ≥ 1.0. */
+public record CheckpointResponse(long step, long generation, String path, long tokensSeen, double lossScale,
+                                 double loss, String manifestSha256, long bytes, boolean healthy,
+                                 Instant reportedAt) {
+}

@@ -1,0 +1,41 @@
+package dev.steadyrun.orchestrator.run;
+
+import java.util.List;
+import java.util.Map;
+
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+
+/**
+ * The run feature's problem details in the shape the rest of the API uses ({@code field} for the first bad
+ * field, {@code errors: [{field, message}]} for all). Ordered first so that it wins over the catch-all handler.
+ */
+@RestControllerAdvice
+@Order(Ordered.HIGHEST_PRECEDENCE)
+class RunProblems {
+
+    @ExceptionHandler(InvalidRunSpecException.class)
+    ResponseEntity<ProblemDetail> invalidSpec(InvalidRunSpecException e) {
+        return problem(HttpStatus.BAD_REQUEST, e.getMessage(), e.errors());
+    }
+
+    @ExceptionHandler(FleetTooSmallException.class)
+    ResponseEntity<ProblemDetail> fleetTooSmall(FleetTooSmallException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, e.getMessage(),
+                List.of(new InvalidRunSpecException.FieldError(e.field(), e.getMessage().substring(e.field().length() + 2))));
+    }
+
+    private static ResponseEntity<ProblemDetail> problem(HttpStatus status, String detail,
+                                                         List<InvalidRunSpecException.FieldError> errors) {
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, detail);
+        problem.setProperty("field", errors.get(0).field());
+        problem.setProperty("errors", errors.stream()
+                .map(err -> Map.of("field", err.field(), "message", err.message())).toList());
+        return ResponseEntity.status(status).body(problem);
+    }
+}

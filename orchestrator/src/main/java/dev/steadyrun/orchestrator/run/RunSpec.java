@@ -1,0 +1,45 @@
+package dev.steadyrun.orchestrator.run;
+
+import java.util.Map;
+
+import tools.jackson.databind.JsonNode;
+
+/**
+ * A run's specification after validation, every default filled in. Stored with the run as JSON and turned
+ * into the trainer's configuration by {@link TrainerConfig}.
+ */
+public record RunSpec(String name, Model model, Data data, Hyper hyper, int worldSize, int spares,
+                      long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
+                      Map<String, String> nodeSelector) {
+
+    /** True when the node's labels carry every label of the selector. */
+    public boolean selects(Map<String, String> labels) {
+        return nodeSelector.entrySet().stream().allMatch(e -> e.getValue().equals(labels.get(e.getKey())));
+    }
+
+    /** @param size the preset's label, or {@link #CUSTOM} for explicit dimensions */
+    public record Model(String size, int layers, int heads, int dModel, int seqLen, int vocab) {
+
+        public static final String CUSTOM = "custom";
+    }
+
+    /** Exactly one of the two is set. */
+    public record Data(String path, String sample) {
+
+        /** The value of the trainer's {@code data} key: a shard directory or a built-in sample's name. */
+        public String trainerValue() {
+            return path != null ? path : sample;
+        }
+    }
+
+    /**
+     * @param batchTokens tokens per optimizer step, all ranks together
+     * @param warmupSteps warm-up in steps (OPT-175B); 0 means warm-up over {@code warmupTokens}
+     * @param maxSteps    where the run ends; by default where the learning-rate decay ends
+     */
+    public record Hyper(double lr, long batchTokens, int microBatch, double beta1, double beta2, double weightDecay,
+                        double clipNorm, long warmupSteps, long warmupTokens, long decayTokens, double finalLrRatio,
+                        double dropout, double lossScaleInit, double lossScaleFactor, int lossScaleWindow,
+                        double lossScaleMin, String precision, long seed, long maxSteps) {
+    }
+}

@@ -1,0 +1,32 @@
+package dev.steadyrun.orchestrator.run;
+
+import java.util.Map;
+
+import tools.jackson.databind.JsonNode;
+
+/**
+ * The body of {@code POST /api/v1/runs}. Everything but {@code model}, {@code data} and {@code worldSize} is
+ * optional; {@link RunSpecResolver} checks it and fills the OPT defaults.
+ *
+ * @param recoveryPolicy a JSON object stored as given (the recovery issue defines its fields)
+ * @param nodeSelector   node labels the run's nodes must all carry (e.g. {@code zone}); none by default
+ */
+public record RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
+                             Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
+                             Map<String, String> nodeSelector) {
+
+    /** Either a named {@code size} or explicit {@code layers}, {@code heads}, {@code dModel}. */
+    public record Model(String size, Integer layers, Integer heads, Integer dModel, Integer seqLen, Integer vocab) {
+    }
+
+    /** Either {@code path} to prepared token shards or a built-in {@code sample} ({@code europarl}). */
+    public record Data(String path, String sample) {
+    }
+
+    /** Overrides of the OPT hyper-parameters; null keeps the default of the model size. */
+    public record Hyper(Double lr, Long batchTokens, Integer microBatch, Double beta1, Double beta2,
+                        Double weightDecay, Double clipNorm, Long warmupSteps, Long warmupTokens, Long decayTokens,
+                        Double finalLrRatio, Double dropout, Double lossScaleInit, Double lossScaleFactor,
+                        Integer lossScaleWindow, Double lossScaleMin, String precision, Long seed, Long maxSteps) {
+    }
+}

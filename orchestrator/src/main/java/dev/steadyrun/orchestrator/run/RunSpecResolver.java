@@ -1,0 +1,210 @@
+package dev.steadyrun.orchestrator.run;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.JsonNodeFactory;
+
+/**
+ * Checks a submitted run specification and fills in the defaults of its model size. Pure: no database, no
+ * fleet; whether the fleet is large enough is the run service's question. Reports every bad field at once.
+ */
+public class RunSpecResolver {
+
+    public static final Set<String> PRECISIONS = Set.of("fp32", "fp16-emulated");
+    public static final Set<String> SAMPLES = Set.of("europarl");
+    static final int MAX_NAME = 200;
+    static final int DEFAULT_SEQ_LEN = 2048;
+    static final long PAPER_CHECKPOINT_INTERVAL = 1000;
+    static final long SMALL_CHECKPOINT_INTERVAL = 100;
+
+    private final String checkpointRoot;
+
+    /** @param checkpointRoot where runs keep their checkpoints unless the spec names a location */
+    public RunSpecResolver(String checkpointRoot) {
+        this.checkpointRoot = checkpointRoot;
+    }
+
+    public RunSpec resolve(RunSpecRequest request) {
+        List<InvalidRunSpecException.FieldError> errors = new ArrayList<>();
+        Checker check = (ok, field, message) -> {
+            if (!ok) {
+                errors.add(new InvalidRunSpecException.FieldError(field, message));
+            }
+            return ok;
+        };
+        if (request == null) {
+            throw new InvalidRunSpecException(List.of(new InvalidRunSpecException.FieldError("(body)", "a run spec is required")));
+        }
+        if (request.name() != null) {
+            check.that(!request.name().isBlank() && request.name().length() <= MAX_NAME, "name",
+                    "must be 1 to " + MAX_NAME + " characters");
+        }
+
+        Integer worldSize = request.worldSize();
+        check.that(worldSize != null, "worldSize", "is required");
+        if (worldSize != null) {
+            check.that(worldSize > 0, "worldSize", "must be at least 1, was " + worldSize);
+        }
+        int spares = request.spares() == null ? 0 : request.spares();
+        check.that(spares >= 0, "spares", "must be 0 or more, was " + spares);
+
+        ModelPreset preset = null;
+        RunSpec.Model model = null;
+        RunSpecRequest.Model m = request.model();
+        if (check.that(m != null, "model", "is required: a size (" + ModelPreset.labels()
+                + ") or layers, heads and dModel")) {
+            boolean explicit = m.layers() != null || m.heads() != null || m.dModel() != null;
+            if (m.size() != null) {
+                preset = ModelPreset.byLabel(m.size()).orElse(null);
+                check.that(preset != null, "model.size", "unknown size '" + m.size() + "'; known: " + ModelPreset.labels());
+                check.that(!explicit, "model", "give either size or layers/heads/dModel, not both");
+            } else if (check.that(explicit, "model", "give a size (" + ModelPreset.labels()
+                    + ") or layers, heads and dModel")) {
+                boolean dims = check.that(positive(m.layers()), "model.layers", "must be a positive integer")
+                        & check.that(positive(m.heads()), "model.heads", "must be a positive integer")
+                        & check.that(positive(m.dModel()), "model.dModel", "must be a positive integer");
+                if (dims && check.that(m.dModel() % m.heads() == 0, "model.dModel",
+                        "must be divisible by heads (" + m.heads() + "), was " + m.dModel())) {
+                    preset = ModelPreset.closestTo(m.dModel());
+                }
+            }
+            if (m.seqLen() != null) {
+                check.that(m.seqLen() > 0, "model.seqLen", "must be a positive integer");
+            }
+            if (m.vocab() != null) {
+                check.that(m.vocab() > 1, "model.vocab", "must be at least 2");
+            }
+            if (preset != null) {
+                boolean named = m.size() != null;
+                model = new RunSpec.Model(named ? preset.label() : RunSpec.Model.CUSTOM,
+                        named ? preset.layers() : m.layers(), named ? preset.heads() : m.heads(),
+                        named ? preset.dModel() : m.dModel(),
+                        m.seqLen() != null ? m.seqLen() : named ? preset.seqLen() : DEFAULT_SEQ_LEN,
+                        m.vocab() != null ? m.vocab() : ModelPreset.OPT_VOCAB);
+            }
+        }
+
+        RunSpec.Data data = null;
+        RunSpecRequest.Data d = request.data();
+        if (check.that(d != null, "data", "is required: a path to token shards or a sample (" + SAMPLES + ")")
+                && check.that((d.path() == null) != (d.sample() == null), "data",
+                "give exactly one of path and sample")) {
+            if (d.path() != null && check.that(!d.path().isBlank(), "data.path", "must not be blank")) {
+                data = new RunSpec.Data(d.path(), null);
+            }
+            if (d.sample() != null && check.that(SAMPLES.contains(d.sample()), "data.sample",
+                    "unknown sample '" + d.sample() + "'; known: " + SAMPLES)) {
+                data = new RunSpec.Data(null, d.sample());
+            }
+        }
+
+        long checkpointInterval = request.checkpointInterval() != null ? request.checkpointInterval()
+                : preset != null && !preset.fromPaper() ? SMALL_CHECKPOINT_INTERVAL : PAPER_CHECKPOINT_INTERVAL;
+        check.that(checkpointInterval > 0, "checkpointInterval", "must be a positive number of steps");
+        String checkpointLocation = request.checkpointLocation() != null ? request.checkpointLocation() : checkpointRoot;
+        check.that(!checkpointLocation.isBlank(), "checkpointLocation", "must not be blank");
+
+        JsonNode policy = request.recoveryPolicy() == null || request.recoveryPolicy().isNull()
+                ? JsonNodeFactory.instance.objectNode() : request.recoveryPolicy();
+        check.that(policy.isObject(), "recoveryPolicy", "must be a JSON object");
+
+        Map<String, String> selector = request.nodeSelector() == null ? Map.of() : request.nodeSelector();
+        selector.forEach((key, value) -> check.that(key != null && !key.isBlank() && value != null && !value.isBlank(),
+                "nodeSelector." + key, "labels and their values must not be blank"));
+
+        RunSpec.Hyper hyper = null;
+        if (model != null && worldSize != null && worldSize > 0) {
+            hyper = hyper(preset, model, worldSize, request.hyper(), check);
+        }
+
+        if (!errors.isEmpty()) {
+            throw new InvalidRunSpecException(errors);
+        }
+        return new RunSpec(request.name(), model, data, hyper, worldSize, spares, checkpointInterval,
+                checkpointLocation, policy, Map.copyOf(selector));
+    }
+
+    private static RunSpec.Hyper hyper(ModelPreset preset, RunSpec.Model model, int worldSize,
+                                       RunSpecRequest.Hyper given, Checker check) {
+        RunSpecRequest.Hyper h = given != null ? given
+                : new RunSpecRequest.Hyper(null, null, null, null, null, null, null, null, null, null, null, null,
+                null, null, null, null, null, null, null);
+        double lr = or(h.lr(), preset.peakLr());
+        check.that(finite(lr) && lr > 0, "hyper.lr", "must be a positive number");
+        long batchTokens = or(h.batchTokens(), preset.batchTokens());
+        long perStep = (long) model.seqLen() * worldSize;
+        boolean batchOk = check.that(batchTokens > 0 && batchTokens % perStep == 0, "hyper.batchTokens",
+                "must split into whole sequences on every rank: a positive multiple of seqLen × worldSize ("
+                        + perStep + "), was " + batchTokens);
+        long sequencesPerRank = batchOk ? batchTokens / perStep : 1;
+        int microBatch = h.microBatch() != null ? h.microBatch() : (int) gcd(sequencesPerRank, preset.microBatch());
+        if (check.that(microBatch > 0, "hyper.microBatch", "must be a positive number of sequences") && batchOk) {
+            check.that(sequencesPerRank % microBatch == 0, "hyper.microBatch",
+                    "must divide the " + sequencesPerRank + " sequences each rank takes per step, was " + microBatch);
+        }
+        double beta1 = or(h.beta1(), 0.9);
+        check.that(beta1 >= 0 && beta1 < 1, "hyper.beta1", "must be in [0, 1)");
+        double beta2 = or(h.beta2(), 0.95);
+        check.that(beta2 >= 0 && beta2 < 1, "hyper.beta2", "must be in [0, 1)");
+        double weightDecay = or(h.weightDecay(), 0.1);
+        check.that(finite(weightDecay) && weightDecay >= 0, "hyper.weightDecay", "must be 0 or more");
+        double clipNorm = or(h.clipNorm(), 1.0);
+        check.that(finite(clipNorm) && clipNorm > 0, "hyper.clipNorm", "must be a positive number");
+        long warmupSteps = or(h.warmupSteps(), preset.warmupSteps());
+        check.that(warmupSteps >= 0, "hyper.warmupSteps", "must be 0 or more");
+        long warmupTokens = or(h.warmupTokens(), preset.warmupTokens());
+        check.that(warmupTokens >= 0, "hyper.warmupTokens", "must be 0 or more");
+        long decayTokens = or(h.decayTokens(), preset.decayTokens());
+        if (check.that(decayTokens > 0, "hyper.decayTokens", "must be positive") && warmupSteps == 0) {
+            check.that(warmupTokens < decayTokens, "hyper.warmupTokens",
+                    "must end before decayTokens (" + decayTokens + ") when warm-up is in tokens");
+        }
+        long maxSteps = h.maxSteps() != null ? h.maxSteps()
+                : batchOk && decayTokens > 0 ? (decayTokens + batchTokens - 1) / batchTokens : 1;
+        check.that(maxSteps > 0, "hyper.maxSteps", "must be a positive number of steps");
+        double finalLrRatio = or(h.finalLrRatio(), 0.1);
+        check.that(finalLrRatio >= 0 && finalLrRatio <= 1, "hyper.finalLrRatio", "must be in [0, 1]");
+        double dropout = or(h.dropout(), 0.1);
+        check.that(dropout >= 0 && dropout < 1, "hyper.dropout", "must be in [0, 1)");
+        double scaleInit = or(h.lossScaleInit(), 4.0);
+        check.that(finite(scaleInit) && scaleInit > 0, "hyper.lossScaleInit", "must be a positive number");
+        double scaleFactor = or(h.lossScaleFactor(), 2.0);
+        check.that(finite(scaleFactor) && scaleFactor > 1, "hyper.lossScaleFactor", "must be greater than 1");
+        int scaleWindow = or(h.lossScaleWindow(), 256);
+        check.that(scaleWindow > 0, "hyper.lossScaleWindow", "must be a positive number of steps");
+        double scaleMin = or(h.lossScaleMin(), Math.pow(2, -5));
+        check.that(finite(scaleMin) && scaleMin > 0 && scaleMin <= scaleInit, "hyper.lossScaleMin",
+                "must be positive and at most lossScaleInit");
+        String precision = or(h.precision(), preset.precision());
+        check.that(PRECISIONS.contains(precision), "hyper.precision", "must be one of " + PRECISIONS);
+        long seed = or(h.seed(), 1L);
+        return new RunSpec.Hyper(lr, batchTokens, microBatch, beta1, beta2, weightDecay, clipNorm, warmupSteps,
+                warmupTokens, decayTokens, finalLrRatio, dropout, scaleInit, scaleFactor, scaleWindow, scaleMin,
+                precision, seed, maxSteps);
+    }
+
+    @FunctionalInterface
+    private interface Checker {
+        boolean that(boolean ok, String field, String message);
+    }
+
+    private static <T> T or(T value, T fallback) {
+        return value != null ? value : fallback;
+    }
+
+    private static boolean positive(Integer value) {
+        return value != null && value > 0;
+    }
+
+    private static boolean finite(double value) {
+        return Double.isFinite(value);
+    }
+
+    private static long gcd(long a, long b) {
+        return b == 0 ? a : gcd(b, a % b);
+    }
+}

@@ -1,0 +1,115 @@
+package dev.steadyrun.orchestrator.run;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Repository;
+
+import dev.steadyrun.protocol.CheckpointWritten;
+import dev.steadyrun.protocol.StepMetrics;
+
+/**
+ * Step metrics and checkpoints of runs, in plain JDBC: reports are written with one batched insert each, and
+ * the metrics chart is downsampled by PostgreSQL so that a run of 100k steps comes back as a few hundred rows.
+ */
+@Repository
+public class RunTelemetry {
+
+    /** OPT's rule: a checkpoint written while the dynamic loss scale was below 1.0 preceded divergence. */
+    public static final double HEALTHY_LOSS_SCALE = 1.0;
+
+    private final JdbcTemplate jdbc;
+
+    RunTelemetry(JdbcTemplate jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    /** Stores the steps of one rank; steps already stored (a retried report) are skipped. */
+    public void storeSteps(UUID runId, long generation, int rank, List<StepMetrics> steps, Instant at) {
+        Timestamp ts = Timestamp.from(at);
+        jdbc.batchUpdate("""
+                insert into run_metric (run_id, generation, rank, step, loss, grad_norm, loss_scale, overflow, lr,
+                                        tokens_per_sec, step_time_ms, at)
+                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing""", steps, 500, (ps, s) -> {
+            ps.setObject(1, runId);
+            ps.setLong(2, generation);
+            ps.setInt(3, rank);
+            ps.setLong(4, s.step());
+            ps.setDouble(5, s.loss());
+            ps.setDouble(6, s.gradNorm());
+            ps.setDouble(7, s.lossScale());
+            ps.setBoolean(8, s.overflow());
+            ps.setDouble(9, s.lr());
+            ps.setDouble(10, s.tokensPerSec());
+            ps.setDouble(11, s.stepTimeMs());
+            ps.setTimestamp(12, ts);
+        });
+    }
+
+    /** Stores checkpoints, one per (run, step): every rank of a data-parallel run reports the same one. */
+    public void storeCheckpoints(UUID runId, long generation, List<CheckpointWritten> checkpoints, Instant at) {
+        Timestamp ts = Timestamp.from(at);
+        jdbc.batchUpdate("""
+                insert into checkpoint (run_id, step, generation, path, tokens_seen, loss_scale, loss, manifest_sha,
+                                        bytes, healthy, reported_at)
+                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (run_id, step) do nothing""", checkpoints, 100,
+                (ps, c) -> {
+                    ps.setObject(1, runId);
+                    ps.setLong(2, c.step());
+                    ps.setLong(3, generation);
+                    ps.setString(4, c.path());
+                    ps.setLong(5, c.tokensSeen());
+                    ps.setDouble(6, c.lossScale());
+                    ps.setDouble(7, c.loss());
+                    ps.setString(8, c.manifestSha256());
+                    ps.setLong(9, c.bytes());
+                    ps.setBoolean(10, c.lossScale() >= HEALTHY_LOSS_SCALE);
+                    ps.setTimestamp(11, ts);
+                });
+    }
+
+    public MetricsResponse metrics(UUID runId, long fromStep, long toStep, int maxPoints) {
+        Map<String, Object> range = jdbc.queryForMap(
+                "select min(step) lo, max(step) hi from run_metric where run_id = ? and step between ? and ?",
+                runId, fromStep, toStep);
+        if (range.get("lo") == null) {
+            return new MetricsResponse(runId, fromStep, toStep, 1, List.of());
+        }
+        long lo = ((Number) range.get("lo")).longValue();
+        long hi = ((Number) range.get("hi")).longValue();
+        long width = Math.max(1, (hi - lo + maxPoints) / maxPoints); // ceil((hi - lo + 1) / maxPoints)
+        List<MetricsResponse.Point> points = jdbc.query("""
+                select min(step) first_step, max(step) last_step, min(loss) loss_min, max(loss) loss_max,
+                       (array_agg(loss order by step desc, rank))[1] loss_last,
+                       (array_agg(grad_norm order by step desc, rank))[1] grad_norm,
+                       (array_agg(loss_scale order by step desc, rank))[1] loss_scale,
+                       (array_agg(lr order by step desc, rank))[1] lr,
+                       (array_agg(tokens_per_sec order by step desc, rank))[1] tokens_per_sec,
+                       (array_agg(step_time_ms order by step desc, rank))[1] step_time_ms,
+                       count(*) filter (where overflow) overflows, count(*) samples
+                from run_metric where run_id = ? and step between ? and ?
+                group by (step - ?) / ? order by 1""", RunTelemetry::point, runId, lo, hi, lo, width);
+        return new MetricsResponse(runId, fromStep, toStep, width, points);
+    }
+
+    public List<CheckpointResponse> checkpoints(UUID runId) {
+        return jdbc.query("select * from checkpoint where run_id = ? order by step desc", (rs, i) ->
+                new CheckpointResponse(rs.getLong("step"), rs.getLong("generation"), rs.getString("path"),
+                        rs.getLong("tokens_seen"), rs.getDouble("loss_scale"), rs.getDouble("loss"),
+                        rs.getString("manifest_sha"), rs.getLong("bytes"), rs.getBoolean("healthy"),
+                        rs.getTimestamp("reported_at").toInstant()), runId);
+    }
+
+    private static MetricsResponse.Point point(ResultSet rs, int i) throws SQLException {
+        return new MetricsResponse.Point(rs.getLong("first_step"), rs.getLong("last_step"), rs.getDouble("loss_min"),
+                rs.getDouble("loss_max"), rs.getDouble("loss_last"), rs.getDouble("grad_norm"),
+                rs.getDouble("loss_scale"), rs.getDouble("lr"), rs.getDouble("tokens_per_sec"),
+                rs.getDouble("step_time_ms"), rs.getLong("overflows"), rs.getLong("samples"));
+    }
+}

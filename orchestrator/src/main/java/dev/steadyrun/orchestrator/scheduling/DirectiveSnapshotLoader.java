@@ -1,0 +1,69 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+
+import dev.steadyrun.orchestrator.run.RunSpec;
+import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.orchestrator.run.TrainerConfig;
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.RestartKnobs;
+import tools.jackson.databind.ObjectMapper;
+
+/**
+ * Builds the heartbeat path's view of the active placements in one query: for every node holding a seat of its
+ * run's current generation, the run's state and the assignment to hand out.
+ */
+@Component
+class DirectiveSnapshotLoader {
+
+    private final JdbcTemplate jdbc;
+    private final ObjectMapper json;
+    private final SchedulingProperties props;
+
+    DirectiveSnapshotLoader(JdbcTemplate jdbc, ObjectMapper json, SchedulingProperties props) {
+        this.jdbc = jdbc;
+        this.json = json;
+        this.props = props;
+    }
+
+    Map<UUID, NodeWork> load() {
+        Map<UUID, RunSpec> specs = new HashMap<>();
+        Map<UUID, NodeWork> work = new HashMap<>();
+        long hangSeconds = props.hangTimeout().toSeconds();
+        jdbc.query("""
+                select p.node_id, p.run_id, p.generation, p.rank, r.state, r.spec, r.world_size,
+                       (select n.hostname from placement p0 join node n on n.id = p0.node_id
+                        where p0.run_id = p.run_id and p0.generation = p.generation and p0.rank = 0) as rank0_host,
+                       (select c.path from checkpoint c where c.run_id = p.run_id
+                        order by c.healthy desc, c.step desc limit 1) as restore_from
+                from placement p join run r on r.id = p.run_id and r.generation = p.generation
+                where p.released_at is null""", rs -> {
+            UUID runId = rs.getObject("run_id", UUID.class);
+            RunState state = RunState.valueOf(rs.getString("state"));
+            long generation = rs.getLong("generation");
+            Integer rank = (Integer) rs.getObject("rank");
+            Assignment assignment = null;
+            if (rank != null) {
+                String specJson = rs.getString("spec");
+                RunSpec spec = specs.computeIfAbsent(runId, id -> json.readValue(specJson, RunSpec.class));
+                int worldSize = rs.getInt("world_size");
+                String rank0 = rs.getString("rank0_host");
+                assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
+                        rs.getString("restore_from"), checkpointDir(spec, runId), RestartKnobs.NONE,
+                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hangSeconds);
+            }
+            work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment));
+        });
+        return work;
+    }
+
+    static String checkpointDir(RunSpec spec, UUID runId) {
+        String root = spec.checkpointLocation();
+        return (root.endsWith("/") ? root : root + "/") + runId;
+    }
+}

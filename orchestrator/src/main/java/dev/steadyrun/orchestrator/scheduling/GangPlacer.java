@@ -1,0 +1,64 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Function;
+
+/**
+ * Chooses the nodes of one gang: all ranks and spares at once, or nothing. Packs by labels because data-parallel
+ * all-reduce is fastest inside a rack: the smallest rack that fits the whole gang wins, else the smallest zone,
+ * else the nodes in (zone, rack, name) order so that neighbouring ranks share racks where they can. Pure.
+ */
+final class GangPlacer {
+
+    static final String ZONE = "zone";
+    static final String RACK = "rack";
+
+    /** A node that may be placed: healthy and working for nobody. */
+    record Candidate(UUID id, String name, Map<String, String> labels) {
+
+        String zone() {
+            return labels.getOrDefault(ZONE, "");
+        }
+
+        String rack() {
+            return zone() + "/" + labels.getOrDefault(RACK, "");
+        }
+    }
+
+    /** @param ranks rank i runs on {@code ranks.get(i)} */
+    record Gang(List<Candidate> ranks, List<Candidate> spares) {
+    }
+
+    private GangPlacer() {
+    }
+
+    static Optional<Gang> place(List<Candidate> candidates, int worldSize, int spares) {
+        int need = worldSize + spares;
+        if (candidates.size() < need) {
+            return Optional.empty();
+        }
+        List<Candidate> sorted = new ArrayList<>(candidates);
+        sorted.sort(Comparator.comparing(Candidate::zone).thenComparing(Candidate::rack).thenComparing(Candidate::name));
+        List<Candidate> chosen = smallestFittingGroup(sorted, Candidate::rack, need)
+                .or(() -> smallestFittingGroup(sorted, Candidate::zone, need))
+                .orElse(sorted)
+                .subList(0, need);
+        return Optional.of(new Gang(List.copyOf(chosen.subList(0, worldSize)),
+                List.copyOf(chosen.subList(worldSize, need))));
+    }
+
+    private static Optional<List<Candidate>> smallestFittingGroup(List<Candidate> sorted,
+                                                                 Function<Candidate, String> key, int need) {
+        Map<String, List<Candidate>> groups = new LinkedHashMap<>();
+        for (Candidate c : sorted) {
+            groups.computeIfAbsent(key.apply(c), k -> new ArrayList<>()).add(c);
+        }
+        return groups.values().stream().filter(g -> g.size() >= need).min(Comparator.comparingInt(List::size));
+    }
+}

@@ -1,0 +1,121 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.stereotype.Component;
+
+import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.HeartbeatResponse;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.TrainerState;
+import dev.steadyrun.protocol.TrainerStatus;
+
+/**
+ * What a node should be doing, answered on every heartbeat from memory: a snapshot of the active placements
+ * (swapped whole by the scheduling pass after every change) and the fences set by refused reports. No query,
+ * no lock: the heartbeat path must stay cheap at a thousand nodes a second.
+ *
+ * <p>Rules, in order: a trainer of a generation older than what the node should run, or of a fenced generation,
+ * gets STOP (never a refusal: the heartbeat still renewed the lease). A node of a run that is not live (pausing,
+ * cancelling, ended) gets STOP while its trainer lives and IDLE after, which also confirms the stop to the
+ * scheduling pass. A rank of a live run gets RUN with its assignment, unless its trainer exited 0 at that
+ * generation (its part is done: IDLE, which confirms it too); anything else gets IDLE, or STOP while a trainer
+ * still runs.
+ */
+@Component
+public class NodeDirectives {
+
+    /** A refused report's generation: a trainer of this run at this generation or older must stop. */
+    record Fence(UUID runId, long generation) {
+    }
+
+    /**
+     * A node whose trainer stopped for a run that is not live, or finished its run (exit 0) for a live one: its
+     * placement may be released.
+     */
+    record StopConfirmed(UUID nodeId, UUID runId, long generation, boolean finished) {
+    }
+
+    private final ApplicationEventPublisher events;
+    private volatile Map<UUID, NodeWork> work = Map.of();
+    private final Map<UUID, Fence> fences = new ConcurrentHashMap<>();
+    private final Set<StopConfirmed> stopsConfirmed = ConcurrentHashMap.newKeySet();
+
+    /** @param events hears of each newly confirmed stop, so that the pass settles it without waiting */
+    public NodeDirectives(ApplicationEventPublisher events) {
+        this.events = events;
+    }
+
+    public HeartbeatResponse directivesFor(UUID nodeId, TrainerStatus trainer, LeaseTimings timings) {
+        boolean trainerLives = trainer != null
+                && (trainer.state() == TrainerState.STARTING || trainer.state() == TrainerState.RUNNING);
+        NodeWork w = work.get(nodeId);
+        if (trainerLives && fenced(nodeId, trainer)) {
+            return new HeartbeatResponse(DesiredState.STOP, null, timings);
+        }
+        if (w == null || w.spare() || !RunState.LIVE.contains(w.runState())) {
+            if (trainerLives) {
+                return new HeartbeatResponse(DesiredState.STOP, null, timings);
+            }
+            if (w != null && !w.spare()) {
+                confirm(new StopConfirmed(nodeId, w.runId(), w.generation(), false));
+            }
+            return new HeartbeatResponse(DesiredState.IDLE, null, timings);
+        }
+        if (finishedItsPart(trainer, w)) { // do not relaunch a trainer that completed the run
+            confirm(new StopConfirmed(nodeId, w.runId(), w.generation(), true));
+            return new HeartbeatResponse(DesiredState.IDLE, null, timings);
+        }
+        if (trainerLives && (!w.runId().equals(trainer.runId()) || trainer.generation() < w.generation())) {
+            return new HeartbeatResponse(DesiredState.STOP, null, timings);
+        }
+        return new HeartbeatResponse(DesiredState.RUN, w.assignment(), timings);
+    }
+
+    private static boolean finishedItsPart(TrainerStatus trainer, NodeWork w) {
+        return trainer != null && trainer.state() == TrainerState.EXITED
+                && Integer.valueOf(ExitCodes.OK).equals(trainer.exitCode())
+                && w.runId().equals(trainer.runId()) && trainer.generation() == w.generation();
+    }
+
+    private void confirm(StopConfirmed stop) {
+        if (stopsConfirmed.add(stop)) {
+            events.publishEvent(stop);
+        }
+    }
+
+    private boolean fenced(UUID nodeId, TrainerStatus trainer) {
+        Fence fence = fences.get(nodeId);
+        if (fence == null) {
+            return false;
+        }
+        if (fence.runId().equals(trainer.runId()) && trainer.generation() <= fence.generation()) {
+            return true;
+        }
+        fences.remove(nodeId, fence); // the node moved on to another trainer
+        return false;
+    }
+
+    /** After a report of {@code generation} was refused: that node's trainer of that generation must stop. */
+    void fence(UUID nodeId, UUID runId, long generation) {
+        fences.merge(nodeId, new Fence(runId, generation),
+                (old, neu) -> old.runId().equals(neu.runId()) && old.generation() > neu.generation() ? old : neu);
+    }
+
+    void install(Map<UUID, NodeWork> snapshot) {
+        this.work = Map.copyOf(snapshot);
+    }
+
+    /** Takes the stops confirmed since the last call. */
+    Set<StopConfirmed> drainStopsConfirmed() {
+        Set<StopConfirmed> taken = Set.copyOf(stopsConfirmed);
+        stopsConfirmed.removeAll(taken);
+        return taken;
+    }
+}

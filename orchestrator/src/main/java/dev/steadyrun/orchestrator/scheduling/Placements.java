@@ -1,0 +1,75 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Repository;
+
+/** The {@code placement} table: which node holds which rank (or spare seat) of which generation of a run. */
+@Repository
+class Placements {
+
+    /** One row; {@code rank} is null for a spare. */
+    record Row(UUID runId, long generation, UUID nodeId, Integer rank, Instant placedAt, Instant releasedAt) {
+    }
+
+    private final JdbcTemplate jdbc;
+
+    Placements(JdbcTemplate jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    Set<UUID> activeNodeIds() {
+        return new HashSet<>(jdbc.queryForList("select node_id from placement where released_at is null", UUID.class));
+    }
+
+    void insert(UUID runId, long generation, UUID nodeId, Integer rank, Instant now) {
+        jdbc.update("insert into placement (run_id, generation, node_id, rank, placed_at) values (?, ?, ?, ?, ?)",
+                runId, generation, nodeId, rank, Timestamp.from(now));
+    }
+
+    /** Releases the node's seats in this run up to {@code generation}; true when one was held. */
+    boolean release(UUID runId, UUID nodeId, long generation, Instant now) {
+        return jdbc.update("""
+                update placement set released_at = ?
+                where run_id = ? and node_id = ? and generation <= ? and released_at is null""",
+                Timestamp.from(now), runId, nodeId, generation) > 0;
+    }
+
+    /** Releases the run's spare seats and answers their nodes. */
+    List<UUID> releaseSpares(UUID runId, Instant now) {
+        return jdbc.queryForList("""
+                update placement set released_at = ?
+                where run_id = ? and rank is null and released_at is null returning node_id""",
+                UUID.class, Timestamp.from(now), runId);
+    }
+
+    List<Row> active(UUID runId) {
+        return jdbc.query("select * from placement where run_id = ? and released_at is null", this::row, runId);
+    }
+
+    List<Row> history(UUID runId) {
+        return jdbc.query("select * from placement where run_id = ? order by generation, rank nulls last, node_id",
+                this::row, runId);
+    }
+
+    boolean holdsRank(UUID runId, long generation, UUID nodeId, int rank) {
+        Integer n = jdbc.queryForObject("""
+                select count(*) from placement
+                where run_id = ? and generation = ? and node_id = ? and rank = ? and released_at is null""",
+                Integer.class, runId, generation, nodeId, rank);
+        return n != null && n > 0;
+    }
+
+    private Row row(java.sql.ResultSet rs, int i) throws java.sql.SQLException {
+        Timestamp released = rs.getTimestamp("released_at");
+        return new Row(rs.getObject("run_id", UUID.class), rs.getLong("generation"), rs.getObject("node_id", UUID.class),
+                (Integer) rs.getObject("rank"), rs.getTimestamp("placed_at").toInstant(),
+                released == null ? null : released.toInstant());
+    }
+}

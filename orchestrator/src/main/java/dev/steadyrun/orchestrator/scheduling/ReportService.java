@@ -1,0 +1,127 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.support.TransactionTemplate;
+
+import dev.steadyrun.orchestrator.run.Run;
+import dev.steadyrun.orchestrator.run.RunRepository;
+import dev.steadyrun.orchestrator.run.RunService;
+import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.orchestrator.run.RunTelemetry;
+import dev.steadyrun.orchestrator.web.BadRequestException;
+import dev.steadyrun.protocol.CheckpointWritten;
+import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerReport;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/**
+ * Takes trainers' reports with generation fencing: a report of an older generation than the run's current one is
+ * refused (409) and its node is told to stop that trainer; so is one from a node that does not hold the rank it
+ * claims. The run row is read {@code FOR SHARE}, so a report and a new placement of the same run never interleave.
+ */
+@Service
+public class ReportService {
+
+    static final int MAX_SHA = 64;
+
+    private final RunRepository runs;
+    private final RunService runService;
+    private final RunTelemetry telemetry;
+    private final Placements placements;
+    private final NodeDirectives directives;
+    private final TransactionTemplate tx;
+    private final Clock clock;
+    private final Counter received;
+    private final Counter refused;
+
+    ReportService(RunRepository runs, RunService runService, RunTelemetry telemetry, Placements placements,
+                  NodeDirectives directives, PlatformTransactionManager transactions, Clock clock,
+                  MeterRegistry registry) {
+        this.runs = runs;
+        this.runService = runService;
+        this.telemetry = telemetry;
+        this.placements = placements;
+        this.directives = directives;
+        this.tx = new TransactionTemplate(transactions);
+        this.clock = clock;
+        this.received = Counter.builder("steadyrun.run.reports.received")
+                .description("Trainer reports received from agents").register(registry);
+        this.refused = Counter.builder("steadyrun.run.reports.refused")
+                .description("Trainer reports refused by generation fencing").register(registry);
+    }
+
+    public void accept(UUID nodeId, TrainerReport report) {
+        received.increment();
+        validate(report);
+        List<StepMetrics> steps = report.steps() == null ? List.of() : report.steps();
+        List<CheckpointWritten> checkpoints = report.checkpoints() == null ? List.of() : report.checkpoints();
+        RunState before = tx.execute(status -> {
+            Run run = runs.findForShare(report.runId()).orElseThrow(() -> RunService.notFound(report.runId()));
+            fence(nodeId, report, run);
+            Instant now = clock.instant();
+            telemetry.storeSteps(run.getId(), report.generation(), report.rank(), steps, now);
+            telemetry.storeCheckpoints(run.getId(), report.generation(), checkpoints, now);
+            steps.stream().max(Comparator.comparingLong(StepMetrics::step)).ifPresent(last ->
+                    runs.recordProgress(run.getId(), last.step(), last.loss(), last.tokensSeen()));
+            return run.getState();
+        });
+        if (before == RunState.STARTING && !steps.isEmpty()) {
+            runService.markRunning(report.runId(), report.generation(), "node:" + nodeId);
+        }
+    }
+
+    private void fence(UUID nodeId, TrainerReport report, Run run) {
+        if (report.generation() < run.getGeneration()) {
+            refused.increment();
+            directives.fence(nodeId, report.runId(), report.generation());
+            throw new StaleGenerationException("generation " + report.generation() + " of run " + run.getId()
+                    + " is stale: the run is at generation " + run.getGeneration() + "; stop this trainer");
+        }
+        if (report.generation() > run.getGeneration()
+                || !placements.holdsRank(run.getId(), report.generation(), nodeId, report.rank())) {
+            refused.increment();
+            throw new StaleGenerationException("node " + nodeId + " holds no rank " + report.rank()
+                    + " of generation " + report.generation() + " of run " + run.getId());
+        }
+    }
+
+    private static void validate(TrainerReport report) {
+        if (report.runId() == null) {
+            throw new BadRequestException("runId", "is required");
+        }
+        if (report.generation() < 1) {
+            throw new BadRequestException("generation", "must be 1 or more, was " + report.generation());
+        }
+        if (report.rank() < 0) {
+            throw new BadRequestException("rank", "must be 0 or more, was " + report.rank());
+        }
+        List<StepMetrics> steps = report.steps() == null ? List.of() : report.steps();
+        for (int i = 0; i < steps.size(); i++) {
+            if (steps.get(i) == null || steps.get(i).step() < 0) {
+                throw new BadRequestException("steps[" + i + "].step", "must be 0 or more");
+            }
+        }
+        List<CheckpointWritten> checkpoints = report.checkpoints() == null ? List.of() : report.checkpoints();
+        for (int i = 0; i < checkpoints.size(); i++) {
+            CheckpointWritten c = checkpoints.get(i);
+            if (c == null || c.step() < 0) {
+                throw new BadRequestException("checkpoints[" + i + "].step", "must be 0 or more");
+            }
+            if (c.path() == null || c.path().isBlank() || c.path().length() > 4000) {
+                throw new BadRequestException("checkpoints[" + i + "].path", "must be 1 to 4000 characters");
+            }
+            if (c.manifestSha256() == null || c.manifestSha256().length() > MAX_SHA) {
+                throw new BadRequestException("checkpoints[" + i + "].manifestSha256",
+                        "must be a SHA-256 of at most " + MAX_SHA + " characters");
+            }
+        }
+    }
+}

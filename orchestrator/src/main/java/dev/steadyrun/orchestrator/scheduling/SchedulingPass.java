@@ -1,0 +1,162 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.support.TransactionTemplate;
+
+import dev.steadyrun.orchestrator.node.NodeRegistry;
+import dev.steadyrun.orchestrator.node.NodeState;
+import dev.steadyrun.orchestrator.run.Run;
+import dev.steadyrun.orchestrator.run.RunRepository;
+import dev.steadyrun.orchestrator.run.RunSpec;
+import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.orchestrator.run.RunStateMachine;
+import tools.jackson.databind.ObjectMapper;
+
+/**
+ * The scheduling pass: settles stopping runs whose nodes all stopped, then gang-places pending runs oldest
+ * first (a run that does not fit lets smaller ones behind it go). One transaction-scoped PostgreSQL advisory lock
+ * makes it single-flight across orchestrator replicas, and the placement table's unique index on active nodes
+ * backs that up: a node is never placed twice.
+ */
+@Component
+class SchedulingPass {
+
+    /** The advisory lock key of the pass ("steadyrn" in ASCII). */
+    static final long LOCK_KEY = 0x73746561647972_6EL;
+    static final String ACTOR = "system:scheduler";
+
+    private final RunRepository runs;
+    private final RunStateMachine stateMachine;
+    private final Placements placements;
+    private final NodeRegistry nodes;
+    private final NodeDirectives directives;
+    private final JdbcTemplate jdbc;
+    private final ObjectMapper json;
+    private final TransactionTemplate tx;
+    private final Clock clock;
+
+    SchedulingPass(RunRepository runs, RunStateMachine stateMachine, Placements placements, NodeRegistry nodes,
+                   NodeDirectives directives, JdbcTemplate jdbc, ObjectMapper json,
+                   PlatformTransactionManager transactions, Clock clock) {
+        this.runs = runs;
+        this.stateMachine = stateMachine;
+        this.placements = placements;
+        this.nodes = nodes;
+        this.directives = directives;
+        this.jdbc = jdbc;
+        this.json = json;
+        this.tx = new TransactionTemplate(transactions);
+        this.tx.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
+        this.clock = clock;
+    }
+
+    /**
+     * One pass in one transaction; false when another replica holds the lock. Callers serialize passes of this
+     * replica ({@link SchedulingLoop}).
+     */
+    boolean run() {
+        return Boolean.TRUE.equals(tx.execute(status -> {
+            if (!Boolean.TRUE.equals(jdbc.queryForObject("select pg_try_advisory_xact_lock(?)", Boolean.class,
+                    LOCK_KEY))) {
+                return false;
+            }
+            Instant now = clock.instant();
+            settleStops(now);
+            placePending(now);
+            return true;
+        }));
+    }
+
+    private void settleStops(Instant now) {
+        for (NodeDirectives.StopConfirmed stop : directives.drainStopsConfirmed()) {
+            placements.release(stop.runId(), stop.nodeId(), stop.generation(), now);
+        }
+        List<Run> stopping = new ArrayList<>(runs.findInStateOldestFirst(RunState.PAUSING));
+        stopping.addAll(runs.findInStateOldestFirst(RunState.CANCELLING));
+        for (Run r : stopping) {
+            releaseSpares(r.getId(), now);
+            for (Placements.Row row : placements.active(r.getId())) {
+                if (nodes.state(row.nodeId()) == NodeState.FAILED) { // a dead node cannot confirm; nothing runs there
+                    placements.release(r.getId(), row.nodeId(), row.generation(), now);
+                }
+            }
+            if (placements.active(r.getId()).isEmpty()) {
+                settle(r, r.getState() == RunState.PAUSING ? RunState.PAUSED : RunState.CANCELLED,
+                        "every node stopped its trainer");
+            }
+        }
+        List<Run> live = new ArrayList<>(runs.findInStateOldestFirst(RunState.STARTING));
+        live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
+        for (Run r : live) {
+            // In a live run only a finished trainer releases its rank: no rank left means every one finished.
+            if (placements.active(r.getId()).stream().noneMatch(row -> row.rank() != null)) {
+                settle(r, RunState.SUCCEEDED, "every rank finished (exit 0)");
+                releaseSpares(r.getId(), now);
+            }
+        }
+    }
+
+    private void settle(Run seen, RunState target, String reason) {
+        Run locked = runs.findForUpdate(seen.getId()).orElseThrow();
+        if (locked.getState() == seen.getState()) {
+            stateMachine.transition(locked, target, reason, ACTOR);
+        }
+    }
+
+    /** Spares run nothing: they go back to the pool as soon as their run stops. */
+    private void releaseSpares(UUID runId, Instant now) {
+        for (UUID node : placements.releaseSpares(runId, now)) {
+            if (nodes.state(node) == NodeState.SPARE) {
+                nodes.releaseSpare(node, ACTOR);
+            }
+        }
+    }
+
+    private void placePending(Instant now) {
+        List<Run> pending = runs.findInStateOldestFirst(RunState.PENDING);
+        if (pending.isEmpty()) {
+            return;
+        }
+        Set<UUID> busy = placements.activeNodeIds();
+        List<GangPlacer.Candidate> free = nodes.availableNodes().stream()
+                .filter(n -> !busy.contains(n.id()))
+                .map(n -> new GangPlacer.Candidate(n.id(), n.name(), n.labels()))
+                .collect(Collectors.toCollection(ArrayList::new));
+        for (Run candidateRun : pending) {
+            Run run = runs.findForUpdate(candidateRun.getId()).orElseThrow();
+            if (run.getState() != RunState.PENDING) {
+                continue;
+            }
+            RunSpec spec = json.readValue(run.getSpec(), RunSpec.class);
+            List<GangPlacer.Candidate> selected = free.stream().filter(c -> spec.selects(c.labels())).toList();
+            GangPlacer.place(selected, run.getWorldSize(), run.getSpares()).ifPresent(gang -> {
+                long generation = run.nextGeneration();
+                for (int rank = 0; rank < gang.ranks().size(); rank++) {
+                    placements.insert(run.getId(), generation, gang.ranks().get(rank).id(), rank, now);
+                }
+                for (GangPlacer.Candidate spare : gang.spares()) {
+                    placements.insert(run.getId(), generation, spare.id(), null, now);
+                }
+                free.removeAll(gang.ranks());
+                free.removeAll(gang.spares());
+                stateMachine.transition(run, RunState.STARTING, "placed generation " + generation + " on "
+                        + gang.ranks().stream().map(GangPlacer.Candidate::name).collect(Collectors.joining(", "))
+                        + (gang.spares().isEmpty() ? "" : "; spares " + gang.spares().stream()
+                        .map(GangPlacer.Candidate::name).collect(Collectors.joining(", "))), ACTOR);
+                // Last: the node registry flushes and clears the persistence context, detaching the run.
+                gang.spares().forEach(spare -> nodes.markSpare(spare.id(), ACTOR));
+            });
+        }
+    }
+}

@@ -1,0 +1,11 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import dev.steadyrun.orchestrator.web.ConflictException;
+
+/** A report from a generation that is not the run's current one, or from a node that holds no such rank (409). */
+class StaleGenerationException extends ConflictException {
+
+    StaleGenerationException(String message) {
+        super(message);
+    }
+}

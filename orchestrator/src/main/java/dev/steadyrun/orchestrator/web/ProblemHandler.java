@@ -1,0 +1,143 @@
+package dev.steadyrun.orchestrator.web;
+
+import java.util.List;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.TypeMismatchException;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.bind.MethodArgumentNotValidException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.exc.StreamReadException;
+import tools.jackson.databind.exc.UnrecognizedPropertyException;
+
+/**
+ * Every API error as an RFC 9457 problem detail. Our own exceptions get their status from {@link #STATUS}, the one
+ * map from exception type to status; Spring's own (404 for unknown paths, 405, 415...) come from the superclass.
+ * Bad input names the field: {@code field} for the first one and {@code errors: [{field, message}]} for all.
+ */
+@RestControllerAdvice
+public class ProblemHandler extends ResponseEntityExceptionHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(ProblemHandler.class);
+
+    static final Map<Class<? extends Exception>, HttpStatus> STATUS = Map.of(
+            BadRequestException.class, HttpStatus.BAD_REQUEST,
+            UnauthorizedException.class, HttpStatus.UNAUTHORIZED,
+            ForbiddenException.class, HttpStatus.FORBIDDEN,
+            NotFoundException.class, HttpStatus.NOT_FOUND,
+            ConflictException.class, HttpStatus.CONFLICT,
+            PayloadTooLargeException.class, HttpStatus.CONTENT_TOO_LARGE);
+
+    @ExceptionHandler({BadRequestException.class, UnauthorizedException.class, ForbiddenException.class,
+            NotFoundException.class, ConflictException.class, PayloadTooLargeException.class})
+    ResponseEntity<ProblemDetail> handleApi(Exception e) {
+        HttpStatus status = STATUS.get(e.getClass());
+        if (status == null) { // a subclass: walk up to the mapped type
+            status = STATUS.entrySet().stream().filter(en -> en.getKey().isInstance(e)).findFirst()
+                    .map(Map.Entry::getValue).orElse(HttpStatus.INTERNAL_SERVER_ERROR);
+        }
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, e.getMessage());
+        if (e instanceof BadRequestException bad) {
+            withField(problem, bad.field(), bad.reason());
+        }
+        HttpHeaders headers = new HttpHeaders();
+        if (status == HttpStatus.UNAUTHORIZED) {
+            headers.set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
+        }
+        return ResponseEntity.status(status).headers(headers).body(problem);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex,
+            HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (t instanceof PayloadTooLargeException tooLarge) {
+                return ResponseEntity.status(HttpStatus.CONTENT_TOO_LARGE)
+                        .body(ProblemDetail.forStatusAndDetail(HttpStatus.CONTENT_TOO_LARGE, tooLarge.getMessage()));
+            }
+        }
+        ProblemDetail problem = ProblemDetail.forStatus(HttpStatus.BAD_REQUEST);
+        Throwable cause = ex.getMostSpecificCause();
+        if (cause instanceof UnrecognizedPropertyException unknown) {
+            String field = path(unknown);
+            problem.setDetail("unknown field '" + field + "'");
+            withField(problem, field, "unknown field");
+        } else if (cause instanceof StreamReadException) {
+            problem.setDetail("malformed JSON: " + ((JacksonException) cause).getOriginalMessage());
+        } else if (cause instanceof JacksonException jackson && !jackson.getPath().isEmpty()) {
+            String field = path(jackson);
+            problem.setDetail("invalid value for '" + field + "': " + jackson.getOriginalMessage());
+            withField(problem, field, jackson.getOriginalMessage());
+        } else {
+            problem.setDetail(ex.getMessage() != null && ex.getMessage().startsWith("Required request body")
+                    ? "request body is missing" : "unreadable request body");
+        }
+        return ResponseEntity.badRequest().body(problem);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleMethodArgumentNotValid(MethodArgumentNotValidException ex,
+            HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, "invalid request");
+        List<Map<String, String>> errors = ex.getBindingResult().getFieldErrors().stream()
+                .map(f -> Map.of("field", f.getField(), "message", String.valueOf(f.getDefaultMessage())))
+                .toList();
+        if (!errors.isEmpty()) {
+            problem.setDetail(errors.get(0).get("field") + ": " + errors.get(0).get("message"));
+            problem.setProperty("field", errors.get(0).get("field"));
+        }
+        problem.setProperty("errors", errors);
+        return ResponseEntity.badRequest().body(problem);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleTypeMismatch(TypeMismatchException ex, HttpHeaders headers,
+            HttpStatusCode status, WebRequest request) {
+        String field = ex instanceof MethodArgumentTypeMismatchException m ? m.getName() : ex.getPropertyName();
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST,
+                "invalid value for '" + field + "'");
+        withField(problem, field, "invalid value '" + ex.getValue() + "'");
+        return ResponseEntity.badRequest().body(problem);
+    }
+
+    @ExceptionHandler(Exception.class)
+    ResponseEntity<ProblemDetail> handleUnexpected(Exception e) {
+        log.error("Unhandled error", e);
+        return ResponseEntity.internalServerError()
+                .body(ProblemDetail.forStatusAndDetail(HttpStatus.INTERNAL_SERVER_ERROR, "internal error"));
+    }
+
+    private static void withField(ProblemDetail problem, String field, String message) {
+        problem.setProperty("field", field);
+        problem.setProperty("errors", List.of(Map.of("field", field, "message", message)));
+    }
+
+    /** A JSON path such as {@code gpus[0].index}. */
+    static String path(JacksonException e) {
+        StringBuilder sb = new StringBuilder();
+        for (JacksonException.Reference ref : e.getPath()) {
+            if (ref.getPropertyName() != null) {
+                if (!sb.isEmpty()) {
+                    sb.append('.');
+                }
+                sb.append(ref.getPropertyName());
+            } else if (ref.getIndex() >= 0) {
+                sb.append('[').append(ref.getIndex()).append(']');
+            }
+        }
+        return sb.isEmpty() ? "(body)" : sb.toString();
+    }
+}

@@ -1,0 +1,131 @@
+package dev.steadyrun.orchestrator.scheduling;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.UUID;
+
+import javax.sql.DataSource;
+
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.dao.DuplicateKeyException;
+
+import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.orchestrator.run.RunsApiSupport;
+import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.HeartbeatResponse;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.TrainerState;
+import dev.steadyrun.protocol.TrainerStatus;
+
+/** The pass against the real database: single-flight across replicas, and directives that survive a restart. */
+class SchedulingPassTest extends RunsApiSupport {
+
+    @Autowired
+    SchedulingLoop loop;
+    @Autowired
+    DataSource dataSource;
+    @Autowired
+    DirectiveSnapshotLoader loader;
+    @Autowired
+    Placements placements;
+
+    @Test
+    void aReplicaHoldingTheLockKeepsThisOneFromPlacing() throws SQLException {
+        String operator = token("OPERATOR");
+        String rack = newRack();
+        fleet(rack, 1);
+        UUID runId;
+        try (Connection other = dataSource.getConnection(); Statement st = other.createStatement()) {
+            other.setAutoCommit(false);
+            st.execute("select pg_advisory_xact_lock(" + SchedulingPass.LOCK_KEY + ")"); // "the other replica"
+            runId = UUID.fromString(call("POST", "/api/v1/runs", operator, tinyRun(rack, 1, 0)).body()
+                    .get("id").asString());
+            loop.runOnce();
+            assertThat(call("GET", "/api/v1/runs/" + runId, operator, null).body().get("state").asString())
+                    .isEqualTo("PENDING");
+            assertThat(count("placement where run_id = '" + runId + "'")).isZero();
+            other.rollback();
+        }
+        loop.runOnce();
+        assertThat(call("GET", "/api/v1/runs/" + runId, operator, null).body().get("state").asString())
+                .isEqualTo("STARTING");
+    }
+
+    @Test
+    void aNodeIsNeverPlacedTwice() {
+        String operator = token("OPERATOR");
+        String rack = newRack();
+        Agent agent = fleet(rack, 1).get(0);
+        UUID first = UUID.fromString(call("POST", "/api/v1/runs", operator, tinyRun(rack, 1, 0)).body()
+                .get("id").asString());
+        awaitState(operator, first, RunState.STARTING);
+        UUID second = UUID.fromString(call("POST", "/api/v1/runs", operator, tinyRun(rack, 1, 0)).body()
+                .get("id").asString());
+        loop.runOnce();
+        assertThat(call("GET", "/api/v1/runs/" + second, operator, null).body().get("state").asString())
+                .isEqualTo("PENDING");
+        // even a buggy second writer is stopped by the database
+        assertThatThrownBy(() -> placements.insert(second, 1, agent.id(), 0, clock.instant()))
+                .isInstanceOf(DuplicateKeyException.class);
+        // once the first run is cancelled and its node confirmed, the second one gets the node
+        call("POST", "/api/v1/runs/" + first + "/cancel", operator, null);
+        loop.runOnce();
+        heartbeat(agent, trainer(TrainerState.EXITED, first, 0, 1));
+        loop.runOnce(); // releases the node and cancels the first run
+        loop.runOnce(); // places the second run
+        awaitState(operator, first, RunState.CANCELLED);
+        awaitState(operator, second, RunState.STARTING);
+    }
+
+    @Test
+    void aRunSucceedsWhenEveryRankFinished() {
+        String operator = token("OPERATOR");
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 3);
+        UUID runId = UUID.fromString(call("POST", "/api/v1/runs", operator, tinyRun(rack, 2, 1)).body()
+                .get("id").asString());
+        awaitState(operator, runId, RunState.STARTING);
+        loop.runOnce();
+        List<Agent> ranks = agents.stream()
+                .filter(a -> heartbeat(a, TrainerStatus.idle()).desired() == DesiredState.RUN).toList();
+        assertThat(ranks).hasSize(2);
+        Agent spare = agents.stream().filter(a -> !ranks.contains(a)).findFirst().orElseThrow();
+        assertThat(report(ranks.get(0), runId, 0, 1, 0, 1).status()).isEqualTo(204);
+
+        TrainerStatus done = new TrainerStatus(TrainerState.EXITED, runId, 0, 1, 0, 0, List.of(), null);
+        assertThat(heartbeat(ranks.get(0), done).desired()).isEqualTo(DesiredState.IDLE);
+        loop.runOnce();
+        assertThat(call("GET", "/api/v1/runs/" + runId, operator, null).body().get("state").asString())
+                .isEqualTo("RUNNING"); // rank 1 still trains
+        assertThat(heartbeat(ranks.get(1), done).desired()).isEqualTo(DesiredState.IDLE);
+        loop.runOnce();
+        awaitState(operator, runId, RunState.SUCCEEDED);
+        assertThat(nodeState(spare.id())).isEqualTo("HEALTHY");
+        assertThat(count("placement where run_id = '" + runId + "' and released_at is null")).isZero();
+    }
+
+    @Test
+    void directivesReloadedFromTheDatabaseKeepTrainersRunning() {
+        String operator = token("OPERATOR");
+        String rack = newRack();
+        Agent agent = fleet(rack, 1).get(0);
+        UUID runId = UUID.fromString(call("POST", "/api/v1/runs", operator, tinyRun(rack, 1, 0)).body()
+                .get("id").asString());
+        awaitState(operator, runId, RunState.STARTING);
+
+        NodeDirectives afterRestart = new NodeDirectives(event -> { });
+        afterRestart.install(loader.load());
+        HeartbeatResponse answer = afterRestart.directivesFor(agent.id(),
+                trainer(TrainerState.RUNNING, runId, 0, 1), LeaseTimings.DEFAULT);
+        assertThat(answer.desired()).isEqualTo(DesiredState.RUN);
+        assertThat(answer.assignment().runId()).isEqualTo(runId);
+        assertThat(answer.assignment().generation()).isEqualTo(1);
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+}

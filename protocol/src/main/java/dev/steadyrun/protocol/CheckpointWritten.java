@@ -1,0 +1,19 @@
+package dev.steadyrun.protocol;
+
+/**
+ * A checkpoint that is complete on disk, printed by the trainer as one JSON line ({@code "type":"checkpoint"})
+ * after the atomic rename.
+ *
+ * @param lossScale     the dynamic loss scale when it was written: OPT called a checkpoint healthy at ≥ 1.0
+ * @param manifestSha256 SHA-256 of the checkpoint's manifest, which holds the sums of every file
+ */
+public record CheckpointWritten(String type, long step, long tokensSeen, String path, double lossScale, double loss,
+                                String manifestSha256, long bytes) implements TrainerLine {
+
+    public static final String TYPE = "checkpoint";
+
+    public CheckpointWritten(long step, long tokensSeen, String path, double lossScale, double loss,
+                             String manifestSha256, long bytes) {
+        this(TYPE, step, tokensSeen, path, lossScale, loss, manifestSha256, bytes);
+    }
+}

@@ -1,0 +1,40 @@
+package dev.steadyrun.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+class TrainerLinesTest {
+
+    @Test
+    void stepLineRoundTrips() {
+        var step = new StepMetrics(12, 4096, 5.25, 0.8, 4.0, false, 3e-4, 610.5, 420.0, 1_000_000L, List.of(1.0, 2.5));
+        String line = TrainerLines.write(step);
+        assertThat(line).startsWith("{").contains("\"type\":\"step\"");
+        assertThat(TrainerLines.parse(line)).contains(step);
+    }
+
+    @Test
+    void checkpointLineRoundTrips() {
+        var ckpt = new CheckpointWritten(100, 51200, "/ckpt/step-100", 8.0, 4.1, "ab12", 12345);
+        assertThat(TrainerLines.parse(TrainerLines.write(ckpt))).contains(ckpt);
+    }
+
+    @Test
+    void nonFiniteLossSurvivesTheRoundTrip() {
+        var step = new StepMetrics(3, 10, Double.NaN, Double.POSITIVE_INFINITY, 0.03125, true, 1e-3, 0, 1, 0, List.of());
+        var parsed = (StepMetrics) TrainerLines.parse(TrainerLines.write(step)).orElseThrow();
+        assertThat(parsed.loss()).isNaN();
+        assertThat(parsed.gradNorm()).isInfinite();
+    }
+
+    @Test
+    void logLinesAndUnknownTypesAreIgnored() {
+        assertThat(TrainerLines.parse("INFO loading checkpoint")).isEmpty();
+        assertThat(TrainerLines.parse("{\"type\":\"other\"}")).isEmpty();
+        assertThat(TrainerLines.parse("{broken")).isEmpty();
+        assertThat(TrainerLines.parse("")).isEmpty();
+    }
+}

@@ -1,0 +1,372 @@
+package dev.steadyrun.trainer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.nd4j.linalg.api.buffer.DataType;
+
+import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
+import dev.steadyrun.trainer.checkpoint.Retention;
+import dev.steadyrun.trainer.data.BatchSampler;
+import dev.steadyrun.trainer.data.Gpt2Tokenizer;
+import dev.steadyrun.trainer.data.PrepareCommand;
+import dev.steadyrun.trainer.data.TokenShards;
+
+/** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
+public final class Main {
+
+    static final String USAGE = """
+            usage: trainer <command> [options]     (each command takes --help)
+              train     train an OPT-architecture model, printing one JSON metrics line per step
+              eval      validation loss and perplexity of a checkpoint
+              generate  sample text from a checkpoint
+              prepare   tokenize a corpus into token shards
+            """;
+
+    static final String TRAIN_USAGE = """
+            usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR [--restore DIR|latest]
+                                 [--knob name=value]... [--rank R --world-size N --generation G --rendezvous host:port]
+                                 [--json]
+              --config FILE       a .json object or a .properties file of config keys (see docs/trainer.md)
+              --set key=value     overrides one config key; on --restore, given keys override the checkpoint's
+              --checkpoint-dir    where checkpoints are written (step-NNNNNNNN directories)
+              --restore DIR       resume from that checkpoint (refused with exit 3 if it does not verify)
+              --restore latest    resume from the newest checkpoint in --checkpoint-dir that verifies, falling back
+                                  to older ones; none at all: start from scratch
+              --knob              restart knobs, each recorded in the checkpoint's history:
+                                  lrMultiplier=0.9  lrOverride=1e-4  clipNorm=0.3  resetLossScaler=true
+                                  skipBatches=300  optimizer=sgd|adamw
+              --json              JSON metric lines even when stdout is a terminal
+            stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
+            exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 143 SIGTERM.
+            """;
+
+    static final String EVAL_USAGE = """
+            usage: trainer eval --checkpoint DIR [--data DIR|europarl] [--batches N]
+              --checkpoint DIR  a checkpoint directory, or a checkpoint root (its newest verified checkpoint)
+              --data            dataset to read the "val" split of (default: the checkpoint's data key)
+              --batches N       validation micro-batches to average over (default 20)
+            """;
+
+    static final String GENERATE_USAGE = """
+            usage: trainer generate --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
+                                    [--seed S]
+              --checkpoint DIR  a checkpoint directory, or a checkpoint root (its newest verified checkpoint)
+              --prompt TEXT     text to continue (default: "The")
+              --tokens N        tokens to sample (default 40)
+              --temperature T   softmax temperature; 0 = greedy (default 0.8)
+              --top-k K         sample among the K likeliest tokens (default 40)
+            """;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code = run(args);
+        if (code != Integer.MIN_VALUE) {
+            System.exit(code);
+        }
+    }
+
+    /** Runs a command; returns its exit code, or MIN_VALUE when a SIGTERM is ending the JVM (exit 143). */
+    static int run(String[] args) {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+            System.err.print(USAGE);
+            return args.length == 0 ? ExitCodes.BAD_CONFIG : ExitCodes.OK;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        if (args[0].equals("prepare")) {
+            return PrepareCommand.run(rest);
+        }
+        boolean help = Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h");
+        MetricsOut out = MetricsOut.claimStdout(Arrays.asList(rest).contains("--json"));
+        try {
+            return switch (args[0]) {
+                case "train" -> help ? usage(out, TRAIN_USAGE) : train(new Options(rest), out);
+                case "eval" -> help ? usage(out, EVAL_USAGE) : eval(new Options(rest), out);
+                case "generate" -> help ? usage(out, GENERATE_USAGE) : generate(new Options(rest), out);
+                default -> {
+                    System.err.println("error: unknown command '" + args[0] + "'");
+                    System.err.print(USAGE);
+                    yield ExitCodes.BAD_CONFIG;
+                }
+            };
+        } catch (CorruptCheckpointException e) {
+            System.err.println("error: " + e.getMessage());
+            return ExitCodes.CORRUPT_CHECKPOINT;
+        } catch (IllegalArgumentException e) {
+            System.err.println("error: " + e.getMessage());
+            return ExitCodes.BAD_CONFIG;
+        } catch (IOException | RuntimeException e) {
+            System.err.println("error: " + e);
+            e.printStackTrace();
+            return 1;
+        }
+    }
+
+    private static int usage(MetricsOut out, String text) {
+        out.println(text.stripTrailing());
+        return ExitCodes.OK;
+    }
+
+    private static int train(Options o, MetricsOut out) throws IOException {
+        o.only("--config", "--set", "--checkpoint-dir", "--restore", "--knob", "--rank", "--world-size",
+                "--generation", "--rendezvous", "--json");
+        Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
+        if (config != null && !Files.isRegularFile(config)) {
+            throw new IllegalArgumentException("--config: no such file " + config);
+        }
+        Map<String, String> explicit = config == null ? new LinkedHashMap<>() : TrainConfig.readFile(config);
+        explicit.putAll(TrainConfig.parseOverrides(o.all("--set")));
+        String dir = o.required("--checkpoint-dir");
+        int worldSize = o.integer("--world-size", 1);
+        int rank = o.integer("--rank", 0);
+        if (rank < 0 || rank >= worldSize) {
+            throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
+        }
+        Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
+                worldSize, o.integer("--generation", 0));
+        if (o.one("--rendezvous") != null) {
+            System.err.println("rendezvous " + o.one("--rendezvous") + " recorded (rank " + rank + " of " + worldSize + ")");
+        }
+
+        Trainer trainer = new Trainer(out::emit);
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread onSigterm = new Thread(() -> {
+            trainer.requestStop();
+            try {
+                // the loop ends after its current step; the checkpoint store's close() waits for pending writes
+                finished.await(10, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "sigterm");
+        Runtime.getRuntime().addShutdownHook(onSigterm);
+        int code;
+        try {
+            trainer.run(explicit, launch);
+            code = ExitCodes.OK;
+        } catch (Trainer.DivergedException e) {
+            System.err.println("error: diverged: " + e.getMessage());
+            code = ExitCodes.DIVERGED;
+        } finally {
+            finished.countDown();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(onSigterm);
+        } catch (IllegalStateException shuttingDown) {
+            return Integer.MIN_VALUE;   // SIGTERM: the JVM exits with 143 once the hook returns
+        }
+        return code;
+    }
+
+    static RestartKnobs knobs(List<String> knobs) {
+        Double lrMultiplier = null;
+        Double lrOverride = null;
+        Double clipNorm = null;
+        boolean reset = false;
+        long skip = 0;
+        String optimizer = null;
+        for (String k : knobs) {
+            int eq = k.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("--knob expects name=value, got '" + k + "'");
+            }
+            String name = k.substring(0, eq).trim();
+            String value = k.substring(eq + 1).trim();
+            try {
+                switch (name) {
+                    case "lrMultiplier" -> lrMultiplier = Double.parseDouble(value);
+                    case "lrOverride" -> lrOverride = Double.parseDouble(value);
+                    case "clipNorm" -> clipNorm = Double.parseDouble(value);
+                    case "resetLossScaler" -> reset = parseBoolean(value);
+                    case "skipBatches" -> skip = Long.parseLong(value);
+                    case "optimizer" -> optimizer = TrainConfig.optimizerOf(value);
+                    default -> throw new IllegalArgumentException("--knob " + name + ": unknown knob (known: "
+                            + "lrMultiplier, lrOverride, clipNorm, resetLossScaler, skipBatches, optimizer)");
+                }
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--knob " + name + ": not a number: '" + value + "'");
+            } catch (IllegalArgumentException e) {
+                throw e.getMessage().startsWith("--knob") ? e
+                        : new IllegalArgumentException("--knob " + name + ": " + e.getMessage() + ", was '" + value + "'");
+            }
+        }
+        return new RestartKnobs(lrMultiplier, lrOverride, clipNorm, reset, skip, optimizer);
+    }
+
+    private static boolean parseBoolean(String v) {
+        if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
+            throw new IllegalArgumentException("must be true or false");
+        }
+        return Boolean.parseBoolean(v);
+    }
+
+    /** A model restored from a checkpoint directory, or from the newest verified checkpoint under a root. */
+    private record Loaded(TrainConfig config, OptModel model, long step) {
+        static Loaded from(String path) throws IOException {
+            Path dir = Path.of(path);
+            CheckpointContent c;
+            if (Files.exists(dir.resolve("manifest.json"))) {
+                c = CheckpointStore.load(dir);
+            } else {
+                try (CheckpointStore store = new CheckpointStore(dir, new Retention(1, 0))) {
+                    c = Trainer.restore(store, dir, "latest");
+                }
+                if (c == null) {
+                    throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);
+                }
+            }
+            TrainConfig config = TrainConfig.fromMap(TrainState.fromJson(c.stateJson()).config());
+            Trainer.applyThreads(config.threads());
+            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Trainer.prefixed(c, "param/"),
+                    config.precision() == TrainConfig.Precision.FP16_EMULATED);
+            return new Loaded(config, model, c.step());
+        }
+    }
+
+    private static int eval(Options o, MetricsOut out) throws IOException {
+        o.only("--checkpoint", "--data", "--batches", "--json");
+        Loaded l = Loaded.from(o.required("--checkpoint"));
+        int batches = o.integer("--batches", 20);
+        String data = o.one("--data") != null ? o.one("--data") : l.config().data();
+        double lossSum = 0;
+        long tokens = 0;
+        try (TokenShards val = TokenShards.open(Trainer.dataset(data), "val")) {
+            BatchSampler sampler = new BatchSampler(val, 0, l.config().microBatch(), l.config().seqLen(), 0, 1);
+            for (int i = 0; i < batches; i++) {
+                OptModel.Pass p = l.model().loss(sampler.next());
+                lossSum += p.lossSum();
+                tokens += p.tokens();
+            }
+        }
+        double loss = lossSum / tokens;
+        out.println(String.format(Locale.ROOT, "{\"type\":\"eval\",\"step\":%d,\"valLoss\":%.6f,\"perplexity\":%.4f,"
+                + "\"tokens\":%d}", l.step(), loss, Math.exp(loss), tokens));
+        return ExitCodes.OK;
+    }
+
+    private static int generate(Options o, MetricsOut out) throws IOException {
+        o.only("--checkpoint", "--prompt", "--tokens", "--temperature", "--top-k", "--seed", "--json");
+        Loaded l = Loaded.from(o.required("--checkpoint"));
+        Gpt2Tokenizer tokenizer = new Gpt2Tokenizer();
+        String prompt = o.one("--prompt") != null ? o.one("--prompt") : "The";
+        int n = o.integer("--tokens", 40);
+        double temperature = Double.parseDouble(o.one("--temperature") != null ? o.one("--temperature") : "0.8");
+        int topK = o.integer("--top-k", 40);
+        Random random = new Random(o.integer("--seed", 1));
+        List<Integer> ids = new ArrayList<>();
+        for (int t : tokenizer.encode(prompt)) {
+            ids.add(t);
+        }
+        if (ids.isEmpty()) {
+            throw new IllegalArgumentException("--prompt: encodes to no tokens");
+        }
+        List<Integer> sampled = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            double[] logits = l.model().nextTokenLogits(ids.stream().mapToInt(Integer::intValue).toArray());
+            int next = sample(logits, Math.min(Gpt2Tokenizer.VOCAB_SIZE, logits.length), temperature, topK, random);
+            ids.add(next);
+            sampled.add(next);
+        }
+        out.println(prompt + tokenizer.decode(sampled.stream().mapToInt(Integer::intValue).toArray()));
+        return ExitCodes.OK;
+    }
+
+    /** Top-k sampling with temperature over the first {@code usable} ids (padding rows are never sampled). */
+    static int sample(double[] logits, int usable, double temperature, int topK, Random random) {
+        Integer[] order = new Integer[usable];
+        for (int i = 0; i < usable; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Double.compare(logits[b], logits[a]));
+        if (temperature <= 0) {
+            return order[0];
+        }
+        int k = Math.max(1, Math.min(topK, usable));
+        double[] w = new double[k];
+        double total = 0;
+        for (int i = 0; i < k; i++) {
+            w[i] = Math.exp((logits[order[i]] - logits[order[0]]) / temperature);
+            total += w[i];
+        }
+        double u = random.nextDouble() * total;
+        for (int i = 0; i < k; i++) {
+            u -= w[i];
+            if (u <= 0) {
+                return order[i];
+            }
+        }
+        return order[k - 1];
+    }
+
+    /** {@code --name value} options; repeated ones are kept in order. */
+    static final class Options {
+        private final Map<String, List<String>> values = new LinkedHashMap<>();
+
+        Options(String[] args) {
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                if (!a.startsWith("--")) {
+                    throw new IllegalArgumentException("unexpected argument '" + a + "'");
+                }
+                if (a.equals("--json")) {
+                    values.computeIfAbsent(a, k -> new ArrayList<>()).add("true");
+                    continue;
+                }
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(a + ": missing value");
+                }
+                values.computeIfAbsent(a, k -> new ArrayList<>()).add(args[++i]);
+            }
+        }
+
+        void only(String... allowed) {
+            for (String name : values.keySet()) {
+                if (!Arrays.asList(allowed).contains(name)) {
+                    throw new IllegalArgumentException("unknown option " + name + " (see --help)");
+                }
+            }
+        }
+
+        String one(String name) {
+            List<String> v = values.get(name);
+            return v == null ? null : v.get(v.size() - 1);
+        }
+
+        List<String> all(String name) {
+            return values.getOrDefault(name, List.of());
+        }
+
+        String required(String name) {
+            String v = one(name);
+            if (v == null) {
+                throw new IllegalArgumentException(name + " is required (see --help)");
+            }
+            return v;
+        }
+
+        int integer(String name, int fallback) {
+            String v = one(name);
+            try {
+                return v == null ? fallback : Integer.parseInt(v);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(name + ": not an integer: '" + v + "'");
+            }
+        }
+    }
+}

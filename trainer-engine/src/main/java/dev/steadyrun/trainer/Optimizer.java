@@ -1,0 +1,80 @@
+package dev.steadyrun.trainer;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * AdamW (decoupled weight decay, as PyTorch's {@code AdamW}) and plain SGD (no momentum), switchable between
+ * steps: OPT briefly swapped AdamW for SGD mid-run. Both apply the decoupled decay {@code p ← p·(1 − lr·wd)} to
+ * the 2-D weight matrices only ({@link OptModel#isDecayed}). The Adam moments are kept while SGD runs, so
+ * switching back resumes from them (stale, as OPT's logbook warns).
+ */
+public final class Optimizer {
+
+    public enum Kind {
+        ADAMW, SGD;
+
+        public static Kind of(String name) {
+            return valueOf(name.toUpperCase(Locale.ROOT));
+        }
+    }
+
+    private final Map<String, INDArray> m = new LinkedHashMap<>();
+    private final Map<String, INDArray> v = new LinkedHashMap<>();
+    /** Applied AdamW updates, for bias correction; skipped (overflow) steps do not count. */
+    private long adamSteps;
+
+    public Optimizer(Map<String, INDArray> params) {
+        params.forEach((n, p) -> {
+            m.put(n, Nd4j.zeros(p.dataType(), p.shape()));
+            v.put(n, Nd4j.zeros(p.dataType(), p.shape()));
+        });
+    }
+
+    /** An optimizer with restored moments (arrays taken as they are). */
+    public Optimizer(Map<String, INDArray> firstMoments, Map<String, INDArray> secondMoments, long adamSteps) {
+        m.putAll(firstMoments);
+        v.putAll(secondMoments);
+        this.adamSteps = adamSteps;
+    }
+
+    public void step(Kind kind, Map<String, INDArray> params, Map<String, INDArray> grads, double lr,
+                     double weightDecay, double beta1, double beta2, double eps) {
+        if (kind == Kind.ADAMW) {
+            adamSteps++;
+        }
+        double bc1 = 1 - Math.pow(beta1, adamSteps);
+        double sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, adamSteps));
+        params.forEach((name, p) -> {
+            INDArray g = grads.get(name);
+            if (weightDecay > 0 && OptModel.isDecayed(p)) {
+                p.muli(1 - lr * weightDecay);
+            }
+            if (kind == Kind.SGD) {
+                p.subi(g.mul(lr));
+                return;
+            }
+            INDArray mt = m.get(name).muli(beta1).addi(g.mul(1 - beta1));
+            INDArray vt = v.get(name).muli(beta2).addi(g.mul(g).muli(1 - beta2));
+            INDArray denom = Transforms.sqrt(vt, true).divi(sqrtBc2).addi(eps);
+            p.subi(mt.div(denom).muli(lr / bc1));
+        });
+    }
+
+    public Map<String, INDArray> firstMoments() {
+        return m;
+    }
+
+    public Map<String, INDArray> secondMoments() {
+        return v;
+    }
+
+    public long adamSteps() {
+        return adamSteps;
+    }
+}

@@ -1,0 +1,424 @@
+package dev.steadyrun.trainer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.steadyrun.protocol.CheckpointWritten;
+import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLine;
+import dev.steadyrun.trainer.TrainConfig.Precision;
+import dev.steadyrun.trainer.TrainState.KnobRecord;
+import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
+import dev.steadyrun.trainer.checkpoint.Retention;
+import dev.steadyrun.trainer.data.BatchSampler;
+import dev.steadyrun.trainer.data.DemoData;
+import dev.steadyrun.trainer.data.TokenShards;
+
+/**
+ * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,
+ * unscale, clip, optimizer step, update the loss scaler, print the metrics line, checkpoint every
+ * {@code checkpointInterval} steps (asynchronously). One instance runs one training session.
+ */
+public final class Trainer {
+
+    private static final Logger log = LoggerFactory.getLogger(Trainer.class);
+    /** Largest finite FP16 value: a scaled gradient beyond it overflows in FP16. */
+    static final double FP16_MAX = 65504;
+
+    /** How this session was launched besides the config. */
+    public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
+                         long generation) {
+    }
+
+    /** The run stopped because its loss became non-finite ({@link dev.steadyrun.protocol.ExitCodes#DIVERGED}). */
+    public static final class DivergedException extends Exception {
+        DivergedException(String message) {
+            super(message);
+        }
+    }
+
+    private final Consumer<TrainerLine> sink;
+    private volatile boolean stopRequested;
+
+    // set up by start()
+    private TrainConfig config;
+    private OptModel model;
+    private Optimizer optimizer;
+    private LossScaler scaler;
+    private BatchSampler sampler;
+    private TokenShards shards;
+    private TrainState state;
+    private double lastLoss = Double.NaN;
+
+    public Trainer(Consumer<TrainerLine> sink) {
+        this.sink = sink;
+    }
+
+    /** Ends the loop after the current step (SIGTERM); pending checkpoint writes still complete. */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /**
+     * Restores or initializes, applies the restart knobs, and trains until {@code maxSteps} or a stop request.
+     *
+     * @param explicit the config keys given on this launch (file plus {@code --set}); on restore they are laid
+     *                 over the checkpoint's config
+     */
+    public TrainConfig run(Map<String, String> explicit, Launch launch) throws IOException, DivergedException {
+        if (launch.worldSize() != 1) {
+            throw new TrainConfig.InvalidConfigException("world-size: data-parallel training (world size "
+                    + launch.worldSize() + ") is not yet supported; run with --world-size 1");
+        }
+        CheckpointContent restored;
+        try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
+            restored = restore(reader, launch.checkpointDir(), launch.restore());
+        }
+        try {
+            start(explicit, restored, launch);
+            try (CheckpointStore store = new CheckpointStore(launch.checkpointDir(),
+                    new Retention(config.keepCheckpoints(), config.keepEvery()))) {
+                loop(store);
+            }
+        } finally {
+            if (shards != null) {
+                shards.close();
+            }
+        }
+        return config;
+    }
+
+    /** The checkpoint to resume: a named directory (must verify), or the newest that verifies, or none. */
+    static CheckpointContent restore(CheckpointStore store, Path dir, String restore) throws IOException {
+        if (restore == null || restore.isBlank()) {
+            return null;
+        }
+        if (!restore.equals("latest")) {
+            return CheckpointStore.load(Path.of(restore));
+        }
+        List<Path> all = new ArrayList<>(store.list());
+        CorruptCheckpointException last = null;
+        for (int i = all.size() - 1; i >= 0; i--) {
+            try {
+                CheckpointContent c = CheckpointStore.load(all.get(i));
+                log.info("restoring {}", all.get(i));
+                return c;
+            } catch (CorruptCheckpointException e) {
+                log.warn("skipping {}, falling back to an older checkpoint", e.getMessage());
+                last = e;
+            }
+        }
+        if (last != null) {
+            throw last;   // checkpoints exist but none verifies: starting over would silently lose the run
+        }
+        log.info("no checkpoint in {}: starting from scratch", dir);
+        return null;
+    }
+
+    private void start(Map<String, String> explicit, CheckpointContent restored, Launch launch) throws IOException {
+        RestartKnobs knobs = launch.knobs() == null ? RestartKnobs.NONE : launch.knobs();
+        TrainState previous = restored == null ? null : TrainState.fromJson(restored.stateJson());
+        if (previous == null) {
+            config = TrainConfig.fromMap(explicit);
+        } else {
+            Map<String, String> merged = new LinkedHashMap<>(previous.config());
+            merged.putAll(explicit);
+            config = TrainConfig.fromMap(merged);
+            ModelConfig saved = TrainConfig.fromMap(previous.config()).modelConfig();
+            if (!saved.equals(config.modelConfig())) {
+                throw new TrainConfig.InvalidConfigException("the checkpoint's model " + saved
+                        + " differs from the configured " + config.modelConfig() + ": layers, heads, dModel, seqLen"
+                        + " and vocab cannot change on restore");
+            }
+        }
+        applyThreads(config.threads());
+        boolean fp16 = config.precision() == Precision.FP16_EMULATED;
+        DataType dtype = DataType.FLOAT;
+        if (restored == null) {
+            model = OptModel.initialize(config.modelConfig(), dtype, config.seed(), fp16);
+            optimizer = new Optimizer(model.params());
+            scaler = newScaler();
+        } else {
+            model = OptModel.fromParams(config.modelConfig(), dtype, prefixed(restored, "param/"), fp16);
+            optimizer = new Optimizer(prefixed(restored, "adam_m/"), prefixed(restored, "adam_v/"),
+                    previous.adamSteps());
+            scaler = LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
+                    config.lossScaleMin(), previous.lossScaler());
+        }
+        shards = TokenShards.open(dataset(config.data()), "train");
+        sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), launch.rank(),
+                launch.worldSize());
+        if (previous != null) {
+            sampler.restore(previous.cursor());
+        }
+        state = previous == null
+                ? new TrainState(TrainState.FORMAT, 0, 0, 0, 1.0, null, null, null, scaler.state(), sampler.cursor(),
+                config.seed(), config.toMap(), List.of(), launch.rank(), launch.worldSize(), launch.generation())
+                : previous;
+        applyKnobs(knobs, launch.generation());
+        log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step, from step {}",
+                config.model(), model.parameterCount(), config.precision().label, config.accumulationSteps(),
+                config.microBatch(), config.seqLen(), state.step());
+    }
+
+    private LossScaler newScaler() {
+        return new LossScaler(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
+                config.lossScaleMin());
+    }
+
+    /** Applies each knob given on this launch and appends it to the history saved in every later checkpoint. */
+    private void applyKnobs(RestartKnobs k, long generation) {
+        List<KnobRecord> history = new ArrayList<>(state.knobHistory());
+        double multiplier = state.lrMultiplier();
+        Double peak = state.peakLrOverride();
+        Double clip = state.clipNormOverride();
+        String opt = state.optimizerOverride();
+        long at = state.step();
+        if (k.lrMultiplier() != null) {
+            require(k.lrMultiplier() > 0 && Double.isFinite(k.lrMultiplier()), "lrMultiplier", k.lrMultiplier());
+            multiplier *= k.lrMultiplier();
+            history.add(new KnobRecord(at, generation, "lrMultiplier", String.valueOf(k.lrMultiplier())));
+        }
+        if (k.lrOverride() != null) {
+            require(k.lrOverride() > 0 && Double.isFinite(k.lrOverride()), "lrOverride", k.lrOverride());
+            peak = k.lrOverride();
+            history.add(new KnobRecord(at, generation, "lrOverride", String.valueOf(peak)));
+        }
+        if (k.clipNorm() != null) {
+            require(k.clipNorm() >= 0, "clipNorm", k.clipNorm());
+            clip = k.clipNorm();
+            history.add(new KnobRecord(at, generation, "clipNorm", String.valueOf(clip)));
+        }
+        if (k.resetLossScaler()) {
+            scaler.reset();
+            history.add(new KnobRecord(at, generation, "resetLossScaler", "true"));
+        }
+        if (k.skipBatches() > 0) {
+            // a "batch" is one optimizer step's data: all its micro-batches
+            sampler.skip(k.skipBatches() * config.accumulationSteps());
+            history.add(new KnobRecord(at, generation, "skipBatches", String.valueOf(k.skipBatches())));
+        } else if (k.skipBatches() < 0) {
+            require(false, "skipBatches", k.skipBatches());
+        }
+        if (k.optimizer() != null) {
+            try {
+                opt = TrainConfig.optimizerOf(k.optimizer());
+            } catch (IllegalArgumentException e) {
+                require(false, "optimizer", k.optimizer());
+            }
+            history.add(new KnobRecord(at, generation, "optimizer", opt));
+        }
+        state = new TrainState(TrainState.FORMAT, state.step(), state.tokensSeen(), state.adamSteps(), multiplier, peak,
+                clip, opt, scaler.state(), sampler.cursor(), state.seed(), config.toMap(), List.copyOf(history),
+                state.rank(), state.worldSize(), generation);
+    }
+
+    private static void require(boolean ok, String knob, Object value) {
+        if (!ok) {
+            throw new TrainConfig.InvalidConfigException("knob " + knob + ": invalid value " + value);
+        }
+    }
+
+    private void loop(CheckpointStore store) throws DivergedException {
+        boolean fp16 = config.precision() == Precision.FP16_EMULATED;
+        int accumulation = config.accumulationSteps();
+        long tokensPerStep = config.batchTokens();
+        double peakLr = state.peakLrOverride() != null ? state.peakLrOverride() : config.lr();
+        double clipNorm = state.clipNormOverride() != null ? state.clipNormOverride() : config.clipNorm();
+        Optimizer.Kind kind = Optimizer.Kind.of(state.optimizerOverride() != null ? state.optimizerOverride()
+                : config.optimizer());
+        LrSchedule schedule = config.lrSchedule(peakLr);
+        Map<String, INDArray> grads = model.zeroGradients();
+        Map<String, String> savedConfig = config.toMap();
+        long step = state.step();
+        long tokensSeen = state.tokensSeen();
+        while (step < config.maxSteps() && !stopRequested) {
+            if (step == config.debugHangAtStep()) {
+                hang(step);
+                break;
+            }
+            long t0 = System.nanoTime();
+            model.roundForwardWeights();
+            double lossScale = fp16 ? scaler.scale() : 1.0;
+            grads.values().forEach(g -> g.assign(0));
+            double lossSum = 0;
+            double[] rms = new double[config.layers()];
+            for (int micro = 0; micro < accumulation; micro++) {
+                OptModel.Pass pass = model.forwardBackward(sampler.next(), config.dropout(),
+                        dropoutSeed(config.seed(), step, micro), lossScale / tokensPerStep, grads);
+                lossSum += pass.lossSum();
+                for (int i = 0; i < rms.length; i++) {
+                    rms[i] += pass.activationRms()[i] / accumulation;
+                }
+            }
+            double loss = lossSum / tokensPerStep;
+            boolean overflow = fp16 && overflowsFp16(grads);
+            double sumSq = 0;
+            for (INDArray g : grads.values()) {
+                if (lossScale != 1.0) {
+                    g.divi(lossScale);
+                }
+                double n = g.norm2Number().doubleValue();
+                sumSq += n * n;
+            }
+            double gradNorm = Math.sqrt(sumSq);
+            overflow |= !Double.isFinite(gradNorm);
+            double lr = schedule.at(step, tokensSeen) * state.lrMultiplier();
+            if (config.debugDivergeAtStep() >= 0 && step >= config.debugDivergeAtStep()) {
+                lr *= config.debugDivergeLrFactor();
+            }
+            boolean apply = fp16 ? scaler.update(overflow) : !overflow;
+            if (apply) {
+                if (clipNorm > 0 && gradNorm > clipNorm) {
+                    double c = clipNorm / gradNorm;
+                    grads.values().forEach(g -> g.muli(c));
+                }
+                optimizer.step(kind, model.params(), grads, lr, config.weightDecay(), config.beta1(), config.beta2(),
+                        config.adamEps());
+            }
+            step++;
+            tokensSeen += tokensPerStep;
+            lastLoss = loss;
+            System.gc();   // ND4J frees native memory only when its Java handles are collected
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            List<Double> norms = new ArrayList<>();
+            for (double r : rms) {
+                norms.add(r);
+            }
+            sink.accept(new StepMetrics(step, tokensSeen, loss, gradNorm, lossScale, overflow, lr,
+                    tokensPerStep / seconds, seconds * 1000, rssBytes(), norms));
+            state = state.progressed(step, tokensSeen, optimizer.adamSteps(), scaler.state(), sampler.cursor(),
+                    savedConfig);
+            if (!Double.isFinite(loss)) {
+                throw new DivergedException("loss is " + loss + " at step " + step + " (lr " + lr + ", loss scale "
+                        + lossScale + ")");
+            }
+            if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
+                checkpoint(store);
+            }
+        }
+    }
+
+    /** Test tool ({@code debugHangAtStep}): the step loop stops making progress; the JVM stays responsive. */
+    private void hang(long step) {
+        log.warn("debugHangAtStep={}: the step loop now blocks (test tool)", step);
+        while (!stopRequested) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void checkpoint(CheckpointStore store) {
+        Map<String, INDArray> arrays = new LinkedHashMap<>();
+        model.params().forEach((n, a) -> arrays.put("param/" + n, a));
+        optimizer.firstMoments().forEach((n, a) -> arrays.put("adam_m/" + n, a));
+        optimizer.secondMoments().forEach((n, a) -> arrays.put("adam_v/" + n, a));
+        TrainState s = state;
+        double loss = lastLoss;
+        double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
+        store.writeAsync(new CheckpointContent(s.step(), arrays, s.toJson())).whenComplete((w, error) -> {
+            if (error != null) {
+                log.error("checkpoint at step {} failed", s.step(), error);
+            } else {
+                sink.accept(new CheckpointWritten(w.step(), s.tokensSeen(), w.path().toString(), lossScale, loss,
+                        w.manifestSha256(), w.bytes()));
+            }
+        });
+    }
+
+    /** FP16 overflow rule: some scaled gradient is beyond 65504 or not finite. Also rounds them to FP16 precision. */
+    private static boolean overflowsFp16(Map<String, INDArray> grads) {
+        boolean overflow = false;
+        for (INDArray g : grads.values()) {
+            double maxAbs = g.amaxNumber().doubleValue();
+            if (!(maxAbs <= FP16_MAX)) {
+                overflow = true;
+            } else {
+                // what an FP16 gradient buffer would hold: small values lose precision or flush to zero
+                g.assign(g.castTo(DataType.HALF).castTo(g.dataType()));
+            }
+        }
+        return overflow;
+    }
+
+    /** Dropout masks depend only on (seed, step, micro-batch), so a resumed run draws exactly the same ones. */
+    static long dropoutSeed(long seed, long step, int micro) {
+        long z = seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + micro * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    static Map<String, INDArray> prefixed(CheckpointContent c, String prefix) {
+        Map<String, INDArray> m = new LinkedHashMap<>();
+        c.arrays().forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                m.put(k.substring(prefix.length()), v);
+            }
+        });
+        return m;
+    }
+
+    /** {@code europarl}: the shipped sample, prepared once under $STEADYRUN_CACHE (default ~/.cache/steadyrun). */
+    static Path dataset(String data) {
+        if (!data.equals("europarl")) {
+            Path dir = Path.of(data);
+            if (!Files.isDirectory(dir)) {
+                throw new TrainConfig.InvalidConfigException("data: no dataset directory " + dir
+                        + " (run `prepare` first, or use data=europarl)");
+            }
+            return dir;
+        }
+        String cache = System.getenv("STEADYRUN_CACHE");
+        Path root = cache != null ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "steadyrun");
+        return DemoData.ensurePrepared(root.resolve("europarl"));
+    }
+
+    static void applyThreads(int threads) {
+        if (threads > 0) {
+            Nd4j.getEnvironment().setMaxThreads(threads);
+            Nd4j.getEnvironment().setMaxMasterThreads(threads);
+            Nd4j.factory().blas().setMaxThreads(threads);
+        }
+    }
+
+    static long rssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: report 0 rather than fail the step
+        }
+        return 0;
+    }
+
+    public OptModel model() {
+        return model;
+    }
+
+    public TrainState state() {
+        return state;
+    }
+}

@@ -1,0 +1,533 @@
+package dev.steadyrun.trainer.checkpoint;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Atomic, checksummed checkpoints with retention, under one root directory:
+ * <pre>
+ *   root/step-00000100/   one .arr file per array ({@link ArrayFormat}), state.json, manifest.json
+ *   root/.tmp-…           a write, replacement or deletion in progress; never a checkpoint
+ * </pre>
+ * A write goes into {@code .tmp-step-N-<random>/}, syncs every file, writes the manifest last, syncs the
+ * directory, renames it atomically to {@code step-N} and syncs the root. A crash therefore leaves either a
+ * complete checkpoint or a {@code .tmp-*} directory, which {@link #list()} ignores and the next store open
+ * deletes. Writes run on one background thread in submission order, so the training loop only pays for copying
+ * its arrays ({@link #writeAsync}).
+ *
+ * <p>A store holds a lock on {@code root/.lock} from open to {@link #close()}, and deletes leftovers only when it
+ * got that lock: a second store on the same root (an {@code eval} beside a live trainer) must not delete the
+ * trainer's write in progress.
+ */
+public final class CheckpointStore implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
+    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{8,18})");
+    private static final String TMP_PREFIX = ".tmp-";
+    private static final String LOCK_FILE = ".lock";
+    private static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+    private static final HexFormat HEX = HexFormat.of();
+
+    private final Path root;
+    private final Retention retention;
+    private final ExecutorService writer;
+    private final FileChannel lockChannel;
+    private volatile boolean closed;
+
+    public CheckpointStore(Path root, Retention retention) {
+        if (root == null) {
+            throw new IllegalArgumentException("root must not be null");
+        }
+        if (retention == null) {
+            throw new IllegalArgumentException("retention must not be null");
+        }
+        this.root = root;
+        this.retention = retention;
+        FileChannel channel = null;
+        try {
+            Files.createDirectories(root);
+            channel = FileChannel.open(root.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            if (tryLock(channel) != null) {
+                deleteLeftovers(root);
+            } else {
+                log.warn("another checkpoint store holds {}: leaving its unfinished writes alone", root);
+            }
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new UncheckedIOException("cannot open checkpoint store " + root, e);
+        }
+        this.lockChannel = channel;
+        this.writer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "checkpoint-writer");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** The directory name of a step's checkpoint, e.g. {@code step-00000100}. */
+    public static String dirName(long step) {
+        return String.format("step-%08d", step);
+    }
+
+    /** Writes and waits; queued behind any pending {@link #writeAsync} so checkpoints land in order. */
+    public WrittenCheckpoint write(CheckpointContent c) throws IOException {
+        try {
+            return submit(c).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while writing checkpoint step " + c.step());
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() instanceof CompletionException ce ? ce.getCause() : e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException("writing checkpoint step " + c.step() + " failed", cause);
+        }
+    }
+
+    /**
+     * Copies the arrays on the caller's thread, so training may change its own arrays as soon as this returns,
+     * then writes on the store's background thread. The future fails with the write's IOException (wrapped in a
+     * CompletionException when joined).
+     */
+    public CompletableFuture<WrittenCheckpoint> writeAsync(CheckpointContent c) {
+        Map<String, INDArray> copies = new LinkedHashMap<>();
+        c.arrays().forEach((name, array) -> copies.put(name, ArrayFormat.detachedCopy(array)));
+        return submit(new CheckpointContent(c.step(), copies, c.stateJson()));
+    }
+
+    private CompletableFuture<WrittenCheckpoint> submit(CheckpointContent c) {
+        if (closed) {
+            throw new IllegalStateException("checkpoint store " + root + " is closed");
+        }
+        try {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return writeNow(c);
+                } catch (IOException e) {
+                    throw new CompletionException(e);
+                }
+            }, writer);
+        } catch (RejectedExecutionException e) {
+            throw new IllegalStateException("checkpoint store " + root + " is closed", e);
+        }
+    }
+
+    /** Runs on the writer thread only. */
+    private WrittenCheckpoint writeNow(CheckpointContent c) throws IOException {
+        String name = dirName(c.step());
+        Path tmp = root.resolve(TMP_PREFIX + name + "-" + UUID.randomUUID());
+        Path target = root.resolve(name);
+        WrittenCheckpoint written;
+        try {
+            Files.createDirectory(tmp);
+            List<Manifest.Entry> entries = new ArrayList<>();
+            Set<String> usedNames = new HashSet<>();
+            for (Map.Entry<String, INDArray> e : c.arrays().entrySet()) {
+                String file = fileName(e.getKey(), usedNames);
+                INDArray array = compact(e.getValue());
+                MessageDigest digest = sha256();
+                long bytes;
+                try (FileChannel out = FileChannel.open(tmp.resolve(file), StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE)) {
+                    bytes = ArrayFormat.write(array, out, digest);
+                    out.force(true);
+                } catch (IOException ex) {
+                    throw new IOException("writing array " + e.getKey() + " of checkpoint step " + c.step()
+                            + ": " + ex.getMessage(), ex);
+                }
+                entries.add(new Manifest.Entry(file, bytes, HEX.formatHex(digest.digest()), e.getKey(),
+                        array.dataType().name(), array.shape()));
+            }
+            byte[] state = c.stateJson().getBytes(StandardCharsets.UTF_8);
+            writeSynced(tmp.resolve(Manifest.STATE_FILE), state);
+            entries.add(new Manifest.Entry(Manifest.STATE_FILE, state.length,
+                    HEX.formatHex(sha256().digest(state)), null, null, null));
+            byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, c.step(), entries));
+            writeSynced(tmp.resolve(Manifest.FILE), manifest);
+            syncDirectory(tmp);
+
+            // A run resumed from an older checkpoint writes the same step again: the new one replaces the old.
+            Path replaced = null;
+            if (Files.exists(target)) {
+                replaced = root.resolve(TMP_PREFIX + name + "-replaced-" + UUID.randomUUID());
+                Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                if (replaced != null) {
+                    Files.move(replaced, target, StandardCopyOption.ATOMIC_MOVE);
+                }
+                throw e;
+            }
+            syncDirectory(root);
+            if (replaced != null) {
+                deleteTree(replaced);
+            }
+            long total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
+            written = new WrittenCheckpoint(target, c.step(), HEX.formatHex(sha256().digest(manifest)), total);
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+        applyRetention();
+        return written;
+    }
+
+    /** Complete checkpoints (a manifest is present), oldest first. Does not verify checksums: see {@link #load}. */
+    public List<Path> list() {
+        try {
+            return completeCheckpoints(root);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list checkpoints in " + root, e);
+        }
+    }
+
+    /** Waits for pending writes, then stops the writer thread. Later writes are refused. */
+    @Override
+    public void close() {
+        closed = true;
+        writer.shutdown();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (writer.awaitTermination(1, TimeUnit.MINUTES)) {
+                    break;
+                }
+                log.info("still waiting for checkpoint writes to finish in {}", root);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        closeQuietly(lockChannel); // releases the lock
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            if (channel != null) {
+                channel.close();
+            }
+        } catch (IOException e) {
+            log.warn("cannot close {}: {}", channel, e.toString());
+        }
+    }
+
+    private static FileLock tryLock(FileChannel channel) throws IOException {
+        try {
+            return channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            return null; // held by another store in this JVM
+        }
+    }
+
+    /**
+     * Loads a checkpoint, verifying that the manifest exists, every file it lists is present with the right
+     * size and SHA-256 (hashed while reading, each file read once), the array headers match it, and no
+     * unlisted file lies beside them.
+     *
+     * @throws CorruptCheckpointException naming the checkpoint and the bad file
+     */
+    public static CheckpointContent load(Path dir) throws IOException {
+        Manifest manifest = readManifest(dir);
+        Map<String, INDArray> arrays = new LinkedHashMap<>();
+        String state = null;
+        for (Manifest.Entry e : manifest.files()) {
+            Path file = presentWithSize(dir, e);
+            MessageDigest digest = sha256();
+            if (e.isArray()) {
+                INDArray array;
+                try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+                    array = ArrayFormat.read(in, dir, e, digest);
+                } catch (EOFException ex) {
+                    throw new CorruptCheckpointException(dir, e.name(), "ends early");
+                }
+                checkDigest(dir, e, digest);
+                if (arrays.put(e.array(), array) != null) {
+                    throw new CorruptCheckpointException(dir, Manifest.FILE, "array " + e.array() + " listed twice");
+                }
+            } else {
+                byte[] bytes = Files.readAllBytes(file);
+                digest.update(bytes);
+                checkDigest(dir, e, digest);
+                state = new String(bytes, StandardCharsets.UTF_8);
+            }
+        }
+        if (state == null) {
+            throw new CorruptCheckpointException(dir, Manifest.STATE_FILE, "not listed in the manifest");
+        }
+        return new CheckpointContent(manifest.step(), arrays, state);
+    }
+
+    /**
+     * The checks of {@link #load} short of parsing the arrays: manifest, presence, sizes and SHA-256 (each file
+     * streamed through the hash), no unlisted files. Cheap enough to pick a checkpoint before loading it.
+     */
+    public static void verify(Path dir) throws IOException {
+        Manifest manifest = readManifest(dir);
+        for (Manifest.Entry e : manifest.files()) {
+            Path file = presentWithSize(dir, e);
+            MessageDigest digest = sha256();
+            try (InputStream in = Files.newInputStream(file)) {
+                byte[] buffer = new byte[1 << 16];
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    digest.update(buffer, 0, n);
+                }
+            }
+            checkDigest(dir, e, digest);
+        }
+    }
+
+    /** SHA-256 of the checkpoint's manifest.json, hex; the manifest holds the sums of every other file. */
+    public static String manifestSha256(Path dir) {
+        try {
+            return HEX.formatHex(sha256().digest(Files.readAllBytes(dir.resolve(Manifest.FILE))));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(Manifest.FILE), e);
+        }
+    }
+
+    /**
+     * The newest checkpoint under {@code root} that verifies, walking newest to oldest and logging why each newer
+     * one was skipped; empty when there is none (or no root).
+     */
+    public static Optional<Path> latestValid(Path root) {
+        List<Path> all;
+        try {
+            all = completeCheckpoints(root);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list checkpoints in " + root, e);
+        }
+        for (int i = all.size() - 1; i >= 0; i--) {
+            Path dir = all.get(i);
+            try {
+                verify(dir);
+                return Optional.of(dir);
+            } catch (IOException e) {
+                log.warn("skipping checkpoint {}: {}", dir.getFileName(), e.getMessage());
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Manifest readManifest(Path dir) throws IOException {
+        Path file = dir.resolve(Manifest.FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "missing (the write never completed)");
+        }
+        Manifest m;
+        try {
+            m = JSON.readValue(Files.readAllBytes(file), Manifest.class);
+        } catch (JacksonException e) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "unreadable: " + e.getOriginalMessage());
+        }
+        if (m == null || m.format() != Manifest.FORMAT) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "format "
+                    + (m == null ? "missing" : m.format()) + ", this build reads format " + Manifest.FORMAT);
+        }
+        if (m.files() == null) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "no file list");
+        }
+        Matcher named = STEP_DIR.matcher(String.valueOf(dir.getFileName()));
+        if (named.matches() && Long.parseLong(named.group(1)) != m.step()) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "says step " + m.step());
+        }
+        Set<String> listed = new HashSet<>();
+        listed.add(Manifest.FILE);
+        for (Manifest.Entry e : m.files()) {
+            String name = e == null ? null : e.name();
+            if (name == null || name.isEmpty() || name.contains("/") || name.contains("\\") || name.startsWith(".")
+                    || !listed.add(name) || e.bytes() < 0 || e.sha256() == null
+                    || (!e.isArray() && !Manifest.STATE_FILE.equals(name))) {
+                throw new CorruptCheckpointException(dir, Manifest.FILE, "bad or duplicate entry " + name);
+            }
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            Optional<String> extra = files.map(p -> p.getFileName().toString())
+                    .filter(n -> !listed.contains(n)).sorted().findFirst();
+            if (extra.isPresent()) {
+                throw new CorruptCheckpointException(dir, extra.get(), "not listed in the manifest");
+            }
+        }
+        return m;
+    }
+
+    private static Path presentWithSize(Path dir, Manifest.Entry e) throws IOException {
+        Path file = dir.resolve(e.name());
+        if (!Files.isRegularFile(file)) {
+            throw new CorruptCheckpointException(dir, e.name(), "missing");
+        }
+        long size = Files.size(file);
+        if (size != e.bytes()) {
+            throw new CorruptCheckpointException(dir, e.name(), size + " bytes, the manifest says " + e.bytes());
+        }
+        return file;
+    }
+
+    private static void checkDigest(Path dir, Manifest.Entry e, MessageDigest digest)
+            throws CorruptCheckpointException {
+        String actual = HEX.formatHex(digest.digest());
+        if (!actual.equalsIgnoreCase(e.sha256())) {
+            throw new CorruptCheckpointException(dir, e.name(), "SHA-256 " + actual + ", the manifest says "
+                    + e.sha256());
+        }
+    }
+
+    private void applyRetention() {
+        try {
+            List<Path> all = completeCheckpoints(root);
+            for (int i = 0; i < all.size(); i++) {
+                Path dir = all.get(i);
+                if (!retention.keeps(stepOf(dir), all.size() - 1 - i)) {
+                    // Renamed first so a half-deleted checkpoint is never mistaken for a complete one.
+                    Path trash = root.resolve(TMP_PREFIX + dir.getFileName() + "-deleted-" + UUID.randomUUID());
+                    Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
+                    deleteTree(trash);
+                }
+            }
+        } catch (IOException e) {
+            // The new checkpoint is safely written; a failed clean-up is retried after the next write.
+            log.warn("checkpoint retention in {} failed: {}", root, e.toString());
+        }
+    }
+
+    private static List<Path> completeCheckpoints(Path root) throws IOException {
+        try (Stream<Path> entries = Files.list(root)) {
+            return entries.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches())
+                    .filter(p -> Files.isRegularFile(p.resolve(Manifest.FILE)))
+                    .sorted(Comparator.comparingLong(CheckpointStore::stepOf))
+                    .toList();
+        }
+    }
+
+    private static long stepOf(Path dir) {
+        Matcher m = STEP_DIR.matcher(dir.getFileName().toString());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a checkpoint directory: " + dir);
+        }
+        return Long.parseLong(m.group(1));
+    }
+
+    /** A file name made of the array name's safe characters, unique within the checkpoint. */
+    private static String fileName(String arrayName, Set<String> used) {
+        String base = arrayName.replaceAll("[^A-Za-z0-9._-]", "_");
+        if (base.startsWith(".")) {
+            base = "_" + base.substring(1);
+        }
+        String name = base + ArrayFormat.SUFFIX;
+        for (int i = 2; !used.add(name); i++) {
+            name = base + "-" + i + ArrayFormat.SUFFIX;
+        }
+        return name;
+    }
+
+    /** Arrays written in place must be dense, row-major and start at their buffer's beginning. */
+    private static INDArray compact(INDArray a) {
+        boolean dense = a.ordering() == 'c' && !a.isView() && a.offset() == 0 && a.data().length() == a.length();
+        return dense ? a : ArrayFormat.detachedCopy(a);
+    }
+
+    private static void writeSynced(Path file, byte[] bytes) throws IOException {
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            while (buffer.hasRemaining()) {
+                out.write(buffer);
+            }
+            out.force(true);
+        }
+    }
+
+    /** Makes a directory's entries (new files, renames) durable; Linux allows fsync on a directory. */
+    private static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    private static void deleteLeftovers(Path root) throws IOException {
+        try (Stream<Path> entries = Files.list(root)) {
+            for (Path p : entries.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX)).toList()) {
+                log.info("deleting unfinished checkpoint work {}", p);
+                deleteTree(p);
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
+            if (Files.exists(dir)) {
+                deleteTree(dir);
+            }
+        } catch (IOException e) {
+            log.warn("cannot delete {}: {}", dir, e.toString());
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
+    }
+}

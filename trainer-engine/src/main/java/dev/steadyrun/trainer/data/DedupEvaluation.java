@@ -1,0 +1,102 @@
+package dev.steadyrun.trainer.data;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Checks near-duplicate decisions against exact Jaccard similarity on the first {@code capacity} documents that
+ * reach the near-duplicate stage. Exact truth for document {@code d}: some earlier <em>kept</em> document has
+ * Jaccard &ge; threshold with it. Precision: of the removed documents, the share whose matched document really
+ * is that similar. Recall: true positives over true positives plus documents kept although an earlier kept
+ * document was that similar (a document removed for the wrong partner counts once, as a false positive).
+ * Holds the sample's shingle sets, so it is bounded by {@code capacity}, not by the corpus.
+ */
+final class DedupEvaluation {
+
+    /** Counts and rates; a rate with an empty denominator is reported as 1. */
+    record Result(int documents, long pairs, long truePositives, long falsePositives, long falseNegatives,
+                  double precision, double recall) {
+    }
+
+    private final double threshold;
+    private final int shingleWords;
+    private final int capacity;
+    private final List<long[]> sets = new ArrayList<>();
+    private final List<Integer> matched = new ArrayList<>();   // kept id matched, or -1 if kept
+    private final List<Integer> keptIds = new ArrayList<>();   // kept id of each sample document, or -1
+
+    DedupEvaluation(NearDedup.Params params, int capacity) {
+        this.threshold = params.threshold();
+        this.shingleWords = params.shingleWords();
+        this.capacity = capacity;
+    }
+
+    boolean wants() {
+        return sets.size() < capacity;
+    }
+
+    /** Records the outcome of {@code dedup.offer(text)}; call for consecutive offers from the first one. */
+    void record(String text, int offerResult, NearDedup dedup) {
+        sets.add(Shingles.set(text, shingleWords));
+        matched.add(offerResult);
+        keptIds.add(offerResult < 0 ? dedup.kept() - 1 : -1);
+    }
+
+    Result result() {
+        int n = sets.size();
+        int[] sampleOfKept = new int[n];
+        Arrays.fill(sampleOfKept, -1);
+        long pairs = 0;
+        long tp = 0;
+        long fp = 0;
+        long fn = 0;
+        List<Integer> keptSoFar = new ArrayList<>();
+        for (int d = 0; d < n; d++) {
+            boolean truth = false;
+            long[] a = sets.get(d);
+            for (int k : keptSoFar) {
+                pairs++;
+                long[] b = sets.get(k);
+                // |A ∩ B| / |A ∪ B| <= min(|A|, |B|) / max(|A|, |B|): most pairs are ruled out by size alone
+                if (Math.min(a.length, b.length) >= threshold * Math.max(a.length, b.length)
+                        && Shingles.jaccard(a, b) >= threshold) {
+                    truth = true;
+                    break;
+                }
+            }
+            int m = matched.get(d);
+            if (m >= 0) {
+                int partner = m < n ? sampleOfKept[m] : -1;
+                boolean right = partner >= 0 && Shingles.jaccard(sets.get(d), sets.get(partner)) >= threshold;
+                if (right) {
+                    tp++;
+                } else {
+                    fp++;
+                }
+            } else {
+                if (truth) {
+                    fn++;
+                }
+                int id = keptIds.get(d);
+                if (id < n) {
+                    sampleOfKept[id] = d;
+                }
+                keptSoFar.add(d);
+            }
+        }
+        double precision = tp + fp == 0 ? 1 : (double) tp / (tp + fp);
+        double recall = tp + fn == 0 ? 1 : (double) tp / (tp + fn);
+        return new Result(n, pairs, tp, fp, fn, precision, recall);
+    }
+
+    /** Runs a fresh {@link NearDedup} over {@code docs} in order and evaluates every decision. */
+    static Result evaluate(List<String> docs, NearDedup.Params params, long seed) {
+        NearDedup dedup = new NearDedup(params, seed);
+        DedupEvaluation eval = new DedupEvaluation(params, docs.size());
+        for (String doc : docs) {
+            eval.record(doc, dedup.offer(doc), dedup);
+        }
+        return eval.result();
+    }
+}

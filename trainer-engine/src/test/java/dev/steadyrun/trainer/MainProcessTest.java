@@ -1,0 +1,97 @@
+package dev.steadyrun.trainer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLines;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+
+/** The CLI as the worker-agent launches it: a real child JVM, its exit code, its stdout lines and its stderr. */
+class MainProcessTest {
+
+    @BeforeAll
+    static void prepareData() {
+        TrainerTest.prepareData();
+    }
+
+    private static List<String> command(Path checkpoints, String... extra) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "train",
+                "--checkpoint-dir", checkpoints.toString()));
+        TrainerTest.small().forEach((k, v) -> {
+            cmd.add("--set");
+            cmd.add(k + "=" + v);
+        });
+        cmd.addAll(List.of(extra));
+        return cmd;
+    }
+
+    private static Process start(List<String> cmd, Path stderr) throws Exception {
+        return new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    }
+
+    @Test
+    void badConfigExitsTwoNamingTheKey(@TempDir Path dir) throws Exception {
+        Process p = start(command(dir.resolve("ck"), "--set", "dropout=2"), dir.resolve("err"));
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(ExitCodes.BAD_CONFIG);
+        assertThat(Files.readString(dir.resolve("err"))).contains("dropout: must be in [0, 1), was 2.0");
+    }
+
+    @Test
+    void corruptCheckpointExitsThree(@TempDir Path dir) throws Exception {
+        Path ck = dir.resolve("ck");
+        TrainerTest.train(ck, TrainerTest.small("maxSteps", "1"), null, null);
+        Path checkpoint = ck.resolve(CheckpointStore.dirName(1));
+        Path victim;
+        try (Stream<Path> files = Files.list(checkpoint)) {
+            victim = files.filter(f -> f.getFileName().toString().contains("lnf")).findFirst().orElseThrow();
+        }
+        TrainerTest.flipAByte(victim);
+        Process p = start(command(ck, "--set", "maxSteps=2", "--restore", checkpoint.toString()), dir.resolve("err"));
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(ExitCodes.CORRUPT_CHECKPOINT);
+        assertThat(Files.readString(dir.resolve("err"))).contains("corrupt checkpoint")
+                .contains(victim.getFileName().toString());
+    }
+
+    /**
+     * The hang knob (a test tool) stops the step loop after step 1 while the JVM stays responsive: SIGTERM then
+     * ends it with 143. Every stdout line is a metrics line the agent can parse.
+     */
+    @Test
+    void hangsOnPurposeAndExits143OnSigterm(@TempDir Path dir) throws Exception {
+        Process p = start(command(dir.resolve("ck"), "--set", "maxSteps=50", "--set", "debugHangAtStep=1"),
+                dir.resolve("err"));
+        List<String> lines = new ArrayList<>();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            lines.add(out.readLine());
+            assertThat(TrainerLines.parse(lines.get(0))).get().isInstanceOf(StepMetrics.class);
+            Thread.sleep(2000);
+            assertThat(p.isAlive()).isTrue();
+            p.toHandle().destroy();   // SIGTERM (Process.destroy() would also close our end of its stdout)
+            for (String l = out.readLine(); l != null; l = out.readLine()) {
+                lines.add(l);
+            }
+        }
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(ExitCodes.TERMINATED);
+        assertThat(lines).hasSize(1);
+        assertThat(Files.readString(dir.resolve("err"))).contains("debugHangAtStep=1");
+    }
+}

@@ -1,0 +1,48 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { api, ApiError, detectRole, session } from './api';
+
+function storage(): Storage {
+  const m = new Map<string, string>();
+  return {
+    getItem: k => m.get(k) ?? null, setItem: (k, v) => void m.set(k, v), removeItem: k => void m.delete(k),
+    clear: () => m.clear(), key: i => [...m.keys()][i] ?? null, get length() { return m.size; },
+  };
+}
+
+const reply = (status: number, body?: unknown) =>
+  new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+describe('api', () => {
+  beforeEach(() => vi.stubGlobal('sessionStorage', storage()));
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('sends the session token as a bearer and JSON bodies', async () => {
+    session.signIn('tok-1');
+    const fetchFn = vi.fn(async () => reply(200, { ok: true }));
+    expect(await api('/api/v1/x', 'POST', { a: 1 }, fetchFn)).toEqual({ ok: true });
+    const [path, init] = fetchFn.mock.calls[0] as unknown as [string, RequestInit];
+    expect(path).toBe('/api/v1/x');
+    expect(init.method).toBe('POST');
+    expect((init.headers as Record<string, string>).Authorization).toBe('Bearer tok-1');
+    expect(init.body).toBe('{"a":1}');
+  });
+
+  it('turns problem details into an ApiError with status, detail and field', async () => {
+    const fetchFn = vi.fn(async () => reply(400, { title: 'Bad Request', detail: 'size: must be 1 to 200', field: 'size' }));
+    const err = (await api('/x', 'GET', undefined, fetchFn).catch(e => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect([err.status, err.message, err.field]).toEqual([400, 'size: must be 1 to 200', 'size']);
+  });
+
+  it('detects the role from how a harmless action is refused', async () => {
+    expect(await detectRole(vi.fn(async () => reply(404, { detail: 'no node' })))).toBe('OPERATOR');
+    expect(await detectRole(vi.fn(async () => reply(403, { detail: 'needs OPERATOR' })))).toBe('VIEWER');
+    await expect(detectRole(vi.fn(async () => reply(401, { detail: 'unknown token' })))).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('forgets the token on sign-out', () => {
+    session.signIn('t');
+    session.signOut();
+    expect(session.token()).toBeNull();
+  });
+});

@@ -1,0 +1,110 @@
+// The one fetch client: adds the bearer token, turns RFC 9457 problem details into ApiError.
+
+const TOKEN_KEY = 'steadyrun.token';
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  signIn: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
+  signOut: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+type Fetch = typeof fetch;
+
+export async function api<T>(path: string, method = 'GET', body?: unknown, fetchFn: Fetch = fetch): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
+  const token = session.token();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetchFn(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const parsed = text ? safeJson(text) : undefined;
+  if (!res.ok) {
+    const problem = (parsed ?? {}) as { detail?: string; title?: string; field?: string };
+    throw new ApiError(res.status, problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, problem.field);
+  }
+  return parsed as T;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export type Role = 'VIEWER' | 'OPERATOR';
+
+// Nil UUID: no node can have it, so the probe below never changes anything.
+const NO_NODE = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The API has no "who am I" endpoint. Roles are checked before the handler runs, so an action on a node that
+ * cannot exist is refused with 403 for a viewer and answered 404 for an operator; 401 means a bad token.
+ */
+export async function detectRole(fetchFn: Fetch = fetch): Promise<Role> {
+  try {
+    await api(`/api/v1/nodes/${NO_NODE}/cordon`, 'POST', undefined, fetchFn);
+    return 'OPERATOR';
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return 'OPERATOR';
+    if (e instanceof ApiError && e.status === 403) return 'VIEWER';
+    throw e;
+  }
+}
+
+// The API's records (only the fields the UI reads).
+
+export type RunState = 'PENDING' | 'STARTING' | 'RUNNING' | 'PAUSING' | 'PAUSED' | 'RECOVERING' | 'CANCELLING'
+  | 'CANCELLED' | 'SUCCEEDED' | 'FAILED';
+
+export interface Run {
+  id: string; name: string; state: RunState; stateReason: string | null; stateChangedAt: string;
+  generation: number; worldSize: number; spares: number; lastStep: number | null; lastLoss: number | null;
+  tokensSeen: number; createdAt: string; createdBy: string;
+}
+
+export interface Page<T> { items: T[]; page: number; size: number; total: number }
+
+export interface MetricPoint {
+  firstStep: number; step: number; lossMin: number; lossMax: number; loss: number; gradNorm: number;
+  lossScale: number; lr: number; tokensPerSec: number; stepTimeMs: number; overflowSteps: number; samples: number;
+}
+
+export interface Metrics { runId: string; fromStep: number; toStep: number; bucketSteps: number; points: MetricPoint[] }
+
+export interface Checkpoint {
+  step: number; generation: number; path: string; tokensSeen: number; lossScale: number; loss: number;
+  bytes: number; healthy: boolean; reportedAt: string;
+}
+
+export interface Seat { rank: number | null; nodeId: string; nodeName: string; releasedAt: string | null }
+export interface Generation { generation: number; placedAt: string; ranks: Seat[]; spares: Seat[] }
+
+export interface RunEvent { at: string; from: RunState | null; to: RunState; generation: number; reason: string; actor: string }
+
+export type NodeState = 'REGISTERED' | 'HEALTHY' | 'SUSPECT' | 'FAILED' | 'CORDONED' | 'DRAINING' | 'SPARE';
+
+export interface GpuInfo { index: number; uuid: string; model: string; memoryMiB: number }
+
+export interface NodeView {
+  id: string; name: string; hostname: string; agentVersion: string; state: NodeState; stateReason: string | null;
+  stateChangedAt: string; labels: Record<string, string>; gpus: GpuInfo[]; registeredAt: string; lastSeenAt: string | null;
+}
+
+export interface GpuHealth {
+  index: number; temperatureC: number; memoryUsedMiB: number; memoryTotalMiB: number; utilizationPct: number;
+  eccCorrectable: number; eccUncorrectable: number; retiredPages: number; xidErrors: number[]; nvlinkErrors: number;
+}
+
+export interface TrainerStatus { state: string; runId: string | null; rank: number; generation: number; exitCode: number | null; lastStep: number }
+
+export interface NodeDetail { node: NodeView; lastSequence: number; gpuHealth: GpuHealth[] | null; trainer: TrainerStatus | null }
+
+export interface NodeEvent { id: number; at: string; from: NodeState | null; to: NodeState; reason: string; actor: string }

@@ -1,0 +1,94 @@
+import { api, type Checkpoint, type Generation, type Metrics, type Role, type Run, type RunEvent } from '../api';
+import { Chart } from '../Chart';
+import { fmt } from '../chart';
+import { usePoll } from '../hooks';
+import { Action, Badge, ErrorLine, Section, time } from '../ui';
+
+// What the server's RunAction allows from each state (it refuses the rest with 409 anyway).
+const ACTIONS: Record<string, ('pause' | 'resume' | 'cancel')[]> = {
+  PENDING: ['pause', 'cancel'], STARTING: ['pause', 'cancel'], RUNNING: ['pause', 'cancel'],
+  RECOVERING: ['pause', 'cancel'], PAUSING: ['cancel'], PAUSED: ['resume', 'cancel'],
+};
+
+// Enough points for a 460-pixel-wide chart; the server downsamples however many steps the run has.
+const MAX_POINTS = 500;
+
+interface RunData { run: Run; metrics: Metrics; checkpoints: Checkpoint[]; generations: Generation[]; events: RunEvent[] }
+
+async function loadRun(id: string): Promise<RunData> {
+  const base = `/api/v1/runs/${id}`;
+  const [run, metrics, checkpoints, generations, events] = await Promise.all([
+    api<Run>(base), api<Metrics>(`${base}/metrics?maxPoints=${MAX_POINTS}`), api<Checkpoint[]>(`${base}/checkpoints`),
+    api<Generation[]>(`${base}/generations`), api<RunEvent[]>(`${base}/events`),
+  ]);
+  return { run, metrics, checkpoints, generations, events };
+}
+
+export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; onUnauthorized: () => void }) {
+  const { data, error, reload } = usePoll(() => loadRun(id), [id], onUnauthorized);
+  if (!data) return <div><ErrorLine error={error} />{!error && <p>Loading…</p>}</div>;
+  const { run, metrics, checkpoints, generations, events } = data;
+  const pts = metrics.points;
+  const x = pts.map(p => p.step);
+  return (
+    <div>
+      <p><a href="#/runs">← runs</a></p>
+      <h1>{run.name} <Badge state={run.state} /></h1>
+      <ErrorLine error={error} />
+      <p className="facts">
+        step <b>{fmt(run.lastStep)}</b> · loss <b>{fmt(run.lastLoss)}</b> · tokens seen <b>{fmt(run.tokensSeen)}</b>
+        {' '}· generation <b>{run.generation}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
+        {run.stateReason && <> · <i>{run.stateReason}</i></>}
+      </p>
+      {role === 'OPERATOR' && (
+        <p className="actions">
+          {(ACTIONS[run.state] ?? []).map(a => (
+            <Action key={a} label={a} path={`/api/v1/runs/${run.id}/${a}`} onDone={reload} />))}
+        </p>
+      )}
+      <p className="hint">{pts.length} points{metrics.bucketSteps > 1 ? `, ${metrics.bucketSteps} steps each` : ''}</p>
+      <div className="charts">
+        <Chart title="loss" series={{ x, y: pts.map(p => p.loss), lo: pts.map(p => p.lossMin), hi: pts.map(p => p.lossMax) }} />
+        <Chart title="loss scale" series={{ x, y: pts.map(p => p.lossScale) }} log />
+        <Chart title="learning rate" series={{ x, y: pts.map(p => p.lr) }} />
+        <Chart title="gradient norm" series={{ x, y: pts.map(p => p.gradNorm) }} />
+        <Chart title="tokens/s" series={{ x, y: pts.map(p => p.tokensPerSec) }} />
+      </div>
+      <Section title="Checkpoints">
+        {checkpoints.length === 0 ? <p>None yet.</p> : (
+          <table>
+            <thead><tr><th>step</th><th>healthy</th><th>loss scale</th><th>loss</th><th>generation</th><th>path</th><th>at</th></tr></thead>
+            <tbody>{checkpoints.map(c => (
+              <tr key={c.step} className={c.healthy ? 'healthy' : 'unhealthy'}>
+                <td>{c.step}</td><td>{c.healthy ? '✔ healthy' : '✘ loss scale < 1'}</td><td>{fmt(c.lossScale)}</td>
+                <td>{fmt(c.loss)}</td><td>{c.generation}</td><td><code>{c.path}</code></td><td>{time(c.reportedAt)}</td>
+              </tr>))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+      <Section title="Generations">
+        {generations.length === 0 ? <p>Not placed yet.</p> : (
+          <table>
+            <thead><tr><th>generation</th><th>placed</th><th>ranks</th><th>spares</th></tr></thead>
+            <tbody>{generations.map(g => (
+              <tr key={g.generation}>
+                <td>{g.generation}</td><td>{time(g.placedAt)}</td>
+                <td>{g.ranks.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`} className={s.releasedAt ? 'released' : ''}>{s.rank}:{s.nodeName} </a>)}</td>
+                <td>{g.spares.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`}>{s.nodeName} </a>)}</td>
+              </tr>))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+      <Section title="Events">
+        <table>
+          <thead><tr><th>at</th><th>from</th><th>to</th><th>generation</th><th>reason</th><th>by</th></tr></thead>
+          <tbody>{events.map((e, i) => (
+            <tr key={i}><td>{time(e.at)}</td><td>{e.from ?? ''}</td><td>{e.to}</td><td>{e.generation}</td><td>{e.reason}</td><td>{e.actor}</td></tr>))}
+          </tbody>
+        </table>
+      </Section>
+    </div>
+  );
+}

@@ -1,0 +1,79 @@
+package dev.steadyrun.agent;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
+import java.util.random.RandomGenerator;
+
+import dev.steadyrun.agent.gpu.FakeGpus;
+import dev.steadyrun.agent.gpu.FaultInjector;
+import dev.steadyrun.agent.gpu.GpuProbe;
+import dev.steadyrun.agent.gpu.NvidiaSmiProbe;
+import dev.steadyrun.agent.lease.Backoff;
+import dev.steadyrun.agent.lease.LeaseLoop;
+import dev.steadyrun.agent.lease.OrchestratorClient;
+import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.agent.trainer.ThreadDumper;
+import dev.steadyrun.agent.trainer.TrainerSupervisor;
+import dev.steadyrun.protocol.GpuHealth;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.RegisterRequest;
+
+/** The real agent of one GPU node: GPU probe, trainer supervisor and lease loop, wired from the configuration. */
+public final class Agent {
+
+    public static final String VERSION = "0.1.0";
+
+    private final LeaseLoop lease;
+    private final TrainerSupervisor trainer;
+    private final ScheduledExecutorService scheduler;
+
+    public Agent(AgentConfig config, Clock clock) {
+        GpuProbe probe = config.fakeGpus() > 0
+                ? new FakeGpus(config.nodeName(), config.fakeGpus(), RandomGenerator.getDefault())
+                : NvidiaSmiProbe.detect(config.nvidiaSmi(), Path.of("/dev/kmsg"));
+        Supplier<List<GpuHealth>> health = probe::health;
+        if (config.faultFile() != null) {
+            FaultInjector faults = new FaultInjector(config.faultFile());
+            health = () -> faults.apply(probe.health());
+        }
+        var gpus = probe.inventory();
+        Map<String, String> labels = new LinkedHashMap<>(config.labels());
+        if (gpus.isEmpty()) {
+            labels.putIfAbsent("gpu", "none");
+        }
+        RegisterRequest registration = new RegisterRequest(config.nodeName(), AgentConfig.localHostName(), gpus, labels,
+                VERSION);
+        ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
+        this.trainer = new TrainerSupervisor(config.trainerCommand(), config.checkpointRoot(), config.stopGrace(),
+                config.logTailLines(), clock, reports, ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
+                Duration.ofMillis(250));
+        this.scheduler = Executors.newScheduledThreadPool(2, r -> {
+            Thread t = new Thread(r, "agent-lease");
+            t.setDaemon(true);
+            return t;
+        });
+        OrchestratorClient client = new OrchestratorClient(config.orchestratorUrl(),
+                OrchestratorClient.newHttpClient(config.requestTimeout()), config.requestTimeout());
+        this.lease = new LeaseLoop(client, config.joinToken(), () -> registration, health, trainer, reports,
+                scheduler, new Backoff(RandomGenerator.getDefault()), config.reportFlush(), LeaseTimings.DEFAULT);
+    }
+
+    public void start() {
+        lease.start();
+    }
+
+    /** Stops the trainer (SIGTERM, grace, SIGKILL), sends what it reported last, and stops heartbeating. */
+    public void stop() {
+        trainer.shutdown();
+        lease.flushReports();
+        lease.stop();
+        scheduler.shutdownNow();
+    }
+}

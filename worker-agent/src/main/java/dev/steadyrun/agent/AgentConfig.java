@@ -1,0 +1,296 @@
+package dev.steadyrun.agent;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Function;
+
+/**
+ * The agent's configuration, validated once at start-up.
+ *
+ * <p>Every setting has one key, spelled three ways: {@code join-token} in a properties file,
+ * {@code --join-token} on the command line and {@code STEADYRUN_JOIN_TOKEN} in the environment. Command line
+ * beats environment beats file beats the defaults below.
+ *
+ * @param orchestratorUrl  base URL of the orchestrator, e.g. {@code http://orchestrator:8080}
+ * @param joinToken        the fleet join token used to register
+ * @param nodeName         this node's stable name; re-registering under it re-joins the same node
+ * @param labels           placement labels, {@code rack=r1,zone=z1}
+ * @param checkpointRoot   relative checkpoint directories of assignments are resolved against this folder
+ * @param trainerCommand   the command that starts the trainer-engine, split on whitespace; the agent appends
+ *                         {@code train --set …} and the rest of the assignment
+ * @param stopGrace        after SIGTERM, how long the trainer may take before SIGKILL
+ * @param requestTimeout   one HTTP call to the orchestrator
+ * @param reportFlush      how often buffered trainer lines are sent
+ * @param reportBatch      the most lines in one report
+ * @param reportBuffer     the most unsent lines kept while the orchestrator is unreachable
+ * @param logTailLines     how many trainer stderr lines the exit report carries
+ * @param nvidiaSmi        the {@code nvidia-smi} executable; when it cannot run the node reports CPU-only
+ * @param faultFile        TEST TOOL: a file of injected GPU faults, consumed by the next heartbeat; null = off
+ * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
+ */
+public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName, Map<String, String> labels,
+                          Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
+                          Duration requestTimeout, Duration reportFlush, int reportBatch, int reportBuffer,
+                          int logTailLines, String nvidiaSmi, Path faultFile, int fakeGpus) {
+
+    /** The defaults, in one place. */
+    static final Map<String, String> DEFAULTS = Map.ofEntries(
+            Map.entry("labels", ""),
+            Map.entry("checkpoint-root", "checkpoints"),
+            Map.entry("trainer-command", "java -jar trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar"),
+            Map.entry("stop-grace", "30s"),
+            Map.entry("request-timeout", "5s"),
+            Map.entry("report-flush", "500ms"),
+            Map.entry("report-batch", "200"),
+            Map.entry("report-buffer", "20000"),
+            Map.entry("log-tail-lines", "50"),
+            Map.entry("nvidia-smi", "nvidia-smi"),
+            Map.entry("fault-file", ""),
+            Map.entry("fake-gpus", "0"));
+
+    static final List<String> KEYS = List.of("url", "join-token", "node-name", "labels", "checkpoint-root",
+            "trainer-command", "stop-grace", "request-timeout", "report-flush", "report-batch", "report-buffer",
+            "log-tail-lines", "nvidia-smi", "fault-file", "fake-gpus");
+
+    public AgentConfig {
+        labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
+        trainerCommand = List.copyOf(trainerCommand);
+    }
+
+    /** Thrown with every problem found, each naming its setting. */
+    public static final class InvalidConfigException extends RuntimeException {
+        public InvalidConfigException(List<String> problems) {
+            super("invalid agent configuration:\n  " + String.join("\n  ", problems));
+        }
+    }
+
+    /**
+     * Reads {@code --config FILE} (if given), the environment and the command line flags.
+     *
+     * @throws InvalidConfigException naming every bad or missing setting
+     */
+    public static AgentConfig load(String[] args, Map<String, String> env) {
+        List<String> problems = new ArrayList<>();
+        Map<String, String> flags = parseFlags(args, problems);
+        Map<String, String> merged = new HashMap<>(DEFAULTS);
+        String file = flags.remove("config");
+        if (file != null) {
+            merged.putAll(readFile(Path.of(file), problems));
+        }
+        for (String key : KEYS) {
+            String value = env.get(envName(key));
+            if (value != null) {
+                merged.put(key, value);
+            }
+        }
+        merged.putAll(flags);
+        if (!problems.isEmpty()) {
+            throw new InvalidConfigException(problems);
+        }
+        return fromMap(merged);
+    }
+
+    /** Builds and validates a configuration from keys as spelled in a properties file. */
+    public static AgentConfig fromMap(Map<String, String> values) {
+        Map<String, String> v = new HashMap<>(DEFAULTS);
+        v.putAll(values);
+        List<String> problems = new ArrayList<>();
+        for (String key : v.keySet()) {
+            if (!KEYS.contains(key)) {
+                problems.add(describe(key) + ": unknown setting");
+            }
+        }
+        URI url = parse(v, "url", problems, AgentConfig::httpUrl);
+        String token = required(v, "join-token", problems);
+        String nodeName = v.get("node-name");
+        if (nodeName == null || nodeName.isBlank()) {
+            nodeName = localHostName();
+        } else if (!nodeName.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+            problems.add(describe("node-name") + ": must be 1-63 letters, digits, '.', '_' or '-', got '"
+                    + nodeName + "'");
+        }
+        Map<String, String> labels = parse(v, "labels", problems, AgentConfig::labels);
+        Path checkpointRoot = parse(v, "checkpoint-root", problems, Path::of);
+        List<String> command = parse(v, "trainer-command", problems, AgentConfig::command);
+        Duration stopGrace = parse(v, "stop-grace", problems, AgentConfig::positiveDuration);
+        Duration requestTimeout = parse(v, "request-timeout", problems, AgentConfig::positiveDuration);
+        Duration reportFlush = parse(v, "report-flush", problems, AgentConfig::positiveDuration);
+        Integer batch = parse(v, "report-batch", problems, s -> intAtLeast(s, 1));
+        Integer buffer = parse(v, "report-buffer", problems, s -> intAtLeast(s, 1));
+        Integer tail = parse(v, "log-tail-lines", problems, s -> intAtLeast(s, 1));
+        String nvidiaSmi = required(v, "nvidia-smi", problems);
+        String fault = v.get("fault-file");
+        Integer fakeGpus = parse(v, "fake-gpus", problems, s -> intAtLeast(s, 0));
+        if (batch != null && buffer != null && buffer < batch) {
+            problems.add(describe("report-buffer") + ": must be at least report-batch (" + batch + "), got "
+                    + buffer);
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidConfigException(problems);
+        }
+        return new AgentConfig(url, token, nodeName, labels, checkpointRoot, command, stopGrace, requestTimeout,
+                reportFlush, batch, buffer, tail, nvidiaSmi, fault == null || fault.isBlank() ? null : Path.of(fault),
+                fakeGpus);
+    }
+
+    static String envName(String key) {
+        return "STEADYRUN_" + key.toUpperCase().replace('-', '_');
+    }
+
+    private static String describe(String key) {
+        return key + " (--" + key + ", " + envName(key) + ")";
+    }
+
+    private static Map<String, String> parseFlags(String[] args, List<String> problems) {
+        Map<String, String> flags = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (!arg.startsWith("--")) {
+                problems.add("unexpected argument '" + arg + "' (settings are given as --key value)");
+                continue;
+            }
+            String key = arg.substring(2);
+            String value;
+            int eq = key.indexOf('=');
+            if (eq >= 0) {
+                value = key.substring(eq + 1);
+                key = key.substring(0, eq);
+            } else if (i + 1 < args.length) {
+                value = args[++i];
+            } else {
+                problems.add("--" + key + ": missing value");
+                continue;
+            }
+            flags.put(key, value);
+        }
+        return flags;
+    }
+
+    private static Map<String, String> readFile(Path file, List<String> problems) {
+        Properties props = new Properties();
+        try (Reader reader = Files.newBufferedReader(file)) {
+            props.load(reader);
+        } catch (IOException e) {
+            problems.add("config (--config): cannot read " + file + ": " + e.getMessage());
+        }
+        Map<String, String> values = new HashMap<>();
+        props.forEach((k, val) -> values.put(k.toString().trim(), val.toString().trim()));
+        return values;
+    }
+
+    private static <T> T parse(Map<String, String> v, String key, List<String> problems, Function<String, T> parser) {
+        String raw = v.get(key);
+        if (raw == null || (raw.isBlank() && !DEFAULTS.containsKey(key))) {
+            problems.add(describe(key) + ": is required");
+            return null;
+        }
+        try {
+            return parser.apply(raw.trim());
+        } catch (IllegalArgumentException | DateTimeParseException e) {
+            problems.add(describe(key) + ": " + e.getMessage() + ", got '" + raw + "'");
+            return null;
+        }
+    }
+
+    private static String required(Map<String, String> v, String key, List<String> problems) {
+        String raw = v.get(key);
+        if (raw == null || raw.isBlank()) {
+            problems.add(describe(key) + ": is required");
+            return null;
+        }
+        return raw.trim();
+    }
+
+    private static URI httpUrl(String s) {
+        URI uri;
+        try {
+            uri = URI.create(s);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("is not a URL");
+        }
+        if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null) {
+            throw new IllegalArgumentException("must be an http:// or https:// URL with a host");
+        }
+        return s.endsWith("/") ? URI.create(s.substring(0, s.length() - 1)) : uri;
+    }
+
+    private static Map<String, String> labels(String s) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        if (s.isBlank()) {
+            return labels;
+        }
+        for (String pair : s.split(",")) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0 || eq == pair.length() - 1) {
+                throw new IllegalArgumentException("must be key=value pairs separated by commas");
+            }
+            labels.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+        }
+        return labels;
+    }
+
+    private static List<String> command(String s) {
+        if (s.isBlank()) {
+            throw new IllegalArgumentException("must not be empty");
+        }
+        return Arrays.asList(s.trim().split("\\s+"));
+    }
+
+    /** Accepts {@code 500ms}, {@code 30s}, {@code 2m} or an ISO-8601 duration such as {@code PT30S}. */
+    static Duration positiveDuration(String s) {
+        Duration d;
+        if (s.startsWith("P") || s.startsWith("p")) {
+            d = Duration.parse(s);
+        } else if (s.matches("\\d+ms")) {
+            d = Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+        } else if (s.matches("\\d+s")) {
+            d = Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1)));
+        } else if (s.matches("\\d+m")) {
+            d = Duration.ofMinutes(Long.parseLong(s.substring(0, s.length() - 1)));
+        } else {
+            throw new IllegalArgumentException("must be a duration such as 500ms, 30s, 2m or PT30S");
+        }
+        if (d.isZero() || d.isNegative()) {
+            throw new IllegalArgumentException("must be positive");
+        }
+        return d;
+    }
+
+    private static int intAtLeast(String s, int min) {
+        int n;
+        try {
+            n = Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("must be a whole number");
+        }
+        if (n < min) {
+            throw new IllegalArgumentException("must be at least " + min);
+        }
+        return n;
+    }
+
+    static String localHostName() {
+        String env = System.getenv("HOSTNAME");
+        if (env != null && !env.isBlank()) {
+            return env;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "node-" + ProcessHandle.current().pid();
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.steadyrun.agent.lease;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.UUID;
+
+import dev.steadyrun.protocol.HeartbeatRequest;
+import dev.steadyrun.protocol.HeartbeatResponse;
+import dev.steadyrun.protocol.RegisterRequest;
+import dev.steadyrun.protocol.RegisterResponse;
+import dev.steadyrun.protocol.TrainerReport;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The agent's side of the agent API. One instance (and one {@link HttpClient}) may serve many agents: the
+ * simulated fleet shares it between all its nodes.
+ */
+public final class OrchestratorClient {
+
+    /** A call that did not succeed: {@code status} is the HTTP status, or 0 when no answer came. */
+    public static final class CallException extends Exception {
+        private final int status;
+
+        CallException(int status, String message, Throwable cause) {
+            super(message, cause);
+            this.status = status;
+        }
+
+        /** The credential is unknown or revoked: register again. */
+        public boolean unauthorized() {
+            return status == 401;
+        }
+
+        /** The generation is fenced: stop the trainer that sent it. */
+        public boolean conflict() {
+            return status == 409;
+        }
+
+        /** No answer, or the orchestrator failed: worth retrying with backoff. */
+        public boolean transientFailure() {
+            return status == 0 || status >= 500 || status == 429;
+        }
+    }
+
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .build();
+
+    private final URI base;
+    private final HttpClient http;
+    private final Duration timeout;
+
+    public OrchestratorClient(URI base, HttpClient http, Duration timeout) {
+        this.base = base;
+        this.http = http;
+        this.timeout = timeout;
+    }
+
+    public static HttpClient newHttpClient(Duration connectTimeout) {
+        return HttpClient.newBuilder().connectTimeout(connectTimeout).version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    public RegisterResponse register(String joinToken, RegisterRequest request) throws CallException {
+        return call("/api/v1/agents/register", joinToken, request, RegisterResponse.class);
+    }
+
+    public HeartbeatResponse heartbeat(UUID nodeId, String credential, HeartbeatRequest request)
+            throws CallException {
+        return call("/api/v1/agents/" + nodeId + "/heartbeat", credential, request, HeartbeatResponse.class);
+    }
+
+    public void report(UUID nodeId, String credential, TrainerReport report) throws CallException {
+        call("/api/v1/agents/" + nodeId + "/reports", credential, report, null);
+    }
+
+    private <T> T call(String path, String bearer, Object body, Class<T> answer) throws CallException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
+                .timeout(timeout)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, application/problem+json")
+                .header("Authorization", "Bearer " + bearer)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
+                .build();
+        HttpResponse<String> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new CallException(0, "POST " + path + ": no answer: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CallException(0, "POST " + path + ": interrupted", e);
+        }
+        int status = response.statusCode();
+        if (status / 100 != 2) {
+            throw new CallException(status, "POST " + path + " → " + status + problemDetail(response.body()), null);
+        }
+        if (answer == null) {
+            return null;
+        }
+        try {
+            return JSON.readValue(response.body(), answer);
+        } catch (JacksonException e) {
+            throw new CallException(status, "POST " + path + ": unreadable answer: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /** The RFC 9457 title and detail, so a refusal says why. */
+    private static String problemDetail(String body) {
+        if (body == null || body.isBlank()) {
+            return "";
+        }
+        try {
+            JsonNode node = JSON.readTree(body);
+            String title = node.path("title").asString("");
+            String detail = node.path("detail").asString("");
+            return (title.isEmpty() && detail.isEmpty()) ? "" : " " + title + (detail.isEmpty() ? "" : ": " + detail);
+        } catch (JacksonException e) {
+            return " " + (body.length() > 200 ? body.substring(0, 200) : body);
+        }
+    }
+}

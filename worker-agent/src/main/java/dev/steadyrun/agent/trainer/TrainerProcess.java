@@ -1,0 +1,219 @@
+package dev.steadyrun.agent.trainer;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLine;
+import dev.steadyrun.protocol.TrainerLines;
+
+/**
+ * One launched trainer: the child process, the threads that pump its stdout (metric lines) and stderr (log),
+ * and what was learnt from them.
+ *
+ * <p>The trainer is started through {@link #WRAPPER}, a small shell script run under {@code setsid}, so that
+ * the trainer and everything it starts form their own process group and session. The wrapper holds the read
+ * end of a pipe whose only writer is this agent (its stdin). When that pipe closes — because the agent asked
+ * for a stop, or because the agent died, even by SIGKILL, and the kernel closed its descriptors — the wrapper
+ * sends SIGTERM to the whole process group, waits the grace period, and then sends SIGKILL to the group. So a
+ * dead agent never leaves a trainer behind, without any cooperation from the trainer.
+ */
+final class TrainerProcess {
+
+    private static final Logger log = LoggerFactory.getLogger(TrainerProcess.class);
+    private static final String PID_LINE = "steadyrun-wrapper: trainer pid ";
+
+    /**
+     * $1 = grace in tenths of a second, the rest = the trainer command. The shells ignore SIGTERM only after the
+     * trainer started (an ignored signal would be inherited by it), so a group-wide SIGTERM reaches the trainer
+     * and its children but not the wrapper, which stays to collect the exit code.
+     */
+    static final String WRAPPER = """
+            ticks=$1; shift
+            exec 3<&0 </dev/null
+            "$@" 3<&- &
+            child=$!
+            trap '' TERM
+            echo "steadyrun-wrapper: trainer pid $child" >&2
+            (
+              read -r _ <&3
+              kill -TERM 0
+              i=0
+              while kill -0 "$child" 2>/dev/null && [ "$i" -lt "$ticks" ]; do sleep 0.1; i=$((i+1)); done
+              if kill -0 "$child" 2>/dev/null; then kill -KILL 0; fi
+            ) &
+            watcher=$!
+            exec 3<&-
+            wait "$child"
+            code=$?
+            kill -KILL "$watcher" 2>/dev/null
+            kill -TERM 0 2>/dev/null
+            exit "$code"
+            """;
+
+    final Assignment assignment;
+    final ReportBuffer.Source source;
+    private final Process process;
+    private final Thread stdoutPump;
+    private final Thread stderrPump;
+    private final ArrayDeque<String> tail = new ArrayDeque<>();
+    private final int tailLines;
+    private final Clock clock;
+    private volatile Long trainerPid;
+    private volatile long lastStep = -1;
+    private volatile Instant lastProgress;
+    private volatile boolean stopRequested;
+    private volatile String threadDump;
+    private volatile CompletableFuture<Void> exitHandled;
+
+    private TrainerProcess(Assignment assignment, Process process, int tailLines, Clock clock,
+                           ReportBuffer reports) {
+        this.assignment = assignment;
+        this.source = new ReportBuffer.Source(assignment.runId(), assignment.rank(), assignment.generation());
+        this.process = process;
+        this.tailLines = tailLines;
+        this.clock = clock;
+        this.lastProgress = clock.instant();
+        String name = "trainer-" + assignment.rank() + "-g" + assignment.generation();
+        this.stdoutPump = pump(name + "-stdout", process.getInputStream(), line -> onStdout(line, reports));
+        this.stderrPump = pump(name + "-stderr", process.getErrorStream(), this::onStderr);
+    }
+
+    static TrainerProcess launch(Assignment assignment, List<String> command, java.time.Duration grace,
+                                 int tailLines, Clock clock, ReportBuffer reports) throws IOException {
+        List<String> argv = new ArrayList<>(List.of("setsid", "/bin/sh", "-c", WRAPPER, "steadyrun-trainer",
+                Long.toString(Math.max(1, grace.toMillis() / 100))));
+        argv.addAll(command);
+        Process p = new ProcessBuilder(argv).start();
+        return new TrainerProcess(assignment, p, tailLines, clock, reports);
+    }
+
+    private static Thread pump(String name, InputStream in, Consumer<String> onLine) {
+        Thread t = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    onLine.accept(line);
+                }
+            } catch (IOException e) {
+                log.debug("{} closed: {}", name, e.toString());
+            }
+        }, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private void onStdout(String line, ReportBuffer reports) {
+        TrainerLine parsed = TrainerLines.parse(line).orElse(null);
+        if (parsed == null) {
+            addTail(line);
+            return;
+        }
+        if (parsed instanceof StepMetrics step) {
+            lastStep = step.step();
+            lastProgress = clock.instant();
+        }
+        reports.add(source, parsed);
+    }
+
+    private void onStderr(String line) {
+        if (trainerPid == null && line.startsWith(PID_LINE)) {
+            trainerPid = Long.parseLong(line.substring(PID_LINE.length()).trim());
+            return;
+        }
+        addTail(line);
+        log.debug("[trainer g{}] {}", assignment.generation(), line);
+    }
+
+    private void addTail(String line) {
+        synchronized (tail) {
+            tail.addLast(line);
+            while (tail.size() > tailLines) {
+                tail.removeFirst();
+            }
+        }
+    }
+
+    List<String> tail() {
+        synchronized (tail) {
+            return List.copyOf(tail);
+        }
+    }
+
+    /** Asks the wrapper to stop the trainer: SIGTERM to its group, SIGKILL after the grace period. */
+    void requestStop() {
+        stopRequested = true;
+        try {
+            process.getOutputStream().close();
+        } catch (IOException e) {
+            log.warn("closing the trainer's control pipe failed", e);
+        }
+    }
+
+    /** Last resort when the wrapper itself did not finish the job. */
+    void killEverything() {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+    }
+
+    /** Waits for the pumps so the log tail is complete (a grandchild may hold the pipes a little longer). */
+    void drainPumps(long millis) throws InterruptedException {
+        stdoutPump.join(millis);
+        stderrPump.join(millis);
+    }
+
+    Process process() {
+        return process;
+    }
+
+    /** The trainer's own pid (the wrapper's child), or the wrapper's until the wrapper announced it. */
+    long trainerPid() {
+        Long pid = trainerPid;
+        return pid != null ? pid : process.pid();
+    }
+
+    long lastStep() {
+        return lastStep;
+    }
+
+    Instant lastProgress() {
+        return lastProgress;
+    }
+
+    boolean stopRequested() {
+        return stopRequested;
+    }
+
+    /** Completes once the supervisor has recorded this trainer's exit. */
+    CompletableFuture<Void> exitHandled() {
+        return exitHandled;
+    }
+
+    void exitHandled(CompletableFuture<Void> done) {
+        this.exitHandled = done;
+    }
+
+    String threadDump() {
+        return threadDump;
+    }
+
+    void threadDump(String dump) {
+        this.threadDump = dump;
+    }
+}

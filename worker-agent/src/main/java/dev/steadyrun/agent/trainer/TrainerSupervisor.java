@@ -1,0 +1,225 @@
+package dev.steadyrun.agent.trainer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.TrainerState;
+import dev.steadyrun.protocol.TrainerStatus;
+
+/**
+ * Runs the real trainer-engine as a child process: at most one per node, launched for an assignment's
+ * generation, stopped on STOP/IDLE, on a newer generation (the new one starts once the old one has exited) and
+ * on fencing. A local watchdog kills a trainer that printed no step for the assignment's hang timeout, after
+ * taking its thread dump.
+ *
+ * <p>An exited trainer stays reported as EXITED (with exit code, log tail and dump) until the next launch: the
+ * same generation is never launched twice — a restart is always a new generation chosen by the orchestrator.
+ */
+public final class TrainerSupervisor implements TrainerDriver {
+
+    private static final Logger log = LoggerFactory.getLogger(TrainerSupervisor.class);
+    /** How long after the wrapper's grace period the agent kills the whole tree itself. */
+    private static final Duration FALLBACK_MARGIN = Duration.ofSeconds(5);
+
+    private final List<String> command;
+    private final Path checkpointRoot;
+    private final Duration grace;
+    private final int tailLines;
+    private final Clock clock;
+    private final ReportBuffer reports;
+    private final ThreadDumper dumper;
+    private final ScheduledExecutorService timers;
+
+    private TrainerProcess current;
+    private Assignment pending;
+    private TrainerStatus exited;
+
+    public TrainerSupervisor(List<String> command, Path checkpointRoot, Duration grace, int tailLines, Clock clock,
+                             ReportBuffer reports, ThreadDumper dumper, Duration watchdogTick) {
+        this.command = List.copyOf(command);
+        this.checkpointRoot = checkpointRoot;
+        this.grace = grace;
+        this.tailLines = tailLines;
+        this.clock = clock;
+        this.reports = reports;
+        this.dumper = dumper;
+        this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "trainer-watchdog");
+            t.setDaemon(true);
+            return t;
+        });
+        timers.scheduleWithFixedDelay(this::watchdog, watchdogTick.toMillis(), watchdogTick.toMillis(),
+                TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public synchronized void apply(DesiredState desired, Assignment assignment) {
+        if (desired != DesiredState.RUN || assignment == null) {
+            pending = null;
+            stop(current, "orchestrator wants " + desired);
+            return;
+        }
+        if (current != null) {
+            if (sameTrainer(current.assignment, assignment)) {
+                return;
+            }
+            if (pending == null || !sameTrainer(pending, assignment)) {
+                log.info("assignment changed to run {} rank {} generation {}: stopping generation {} first",
+                        assignment.runId(), assignment.rank(), assignment.generation(),
+                        current.assignment.generation());
+            }
+            pending = assignment;
+            stop(current, "superseded by generation " + assignment.generation());
+            return;
+        }
+        if (exited != null && exited.runId() != null && exited.runId().equals(assignment.runId())
+                && exited.rank() == assignment.rank() && exited.generation() == assignment.generation()) {
+            return; // that generation already ran here; only a new generation restarts it
+        }
+        launch(assignment);
+    }
+
+    @Override
+    public synchronized void fence(UUID runId, long generation) {
+        if (current != null && current.assignment.runId().equals(runId)
+                && current.assignment.generation() == generation) {
+            stop(current, "generation " + generation + " fenced by the orchestrator");
+        }
+    }
+
+    @Override
+    public synchronized TrainerStatus status() {
+        if (current != null) {
+            Assignment a = current.assignment;
+            long step = current.lastStep();
+            return new TrainerStatus(step < 0 ? TrainerState.STARTING : TrainerState.RUNNING, a.runId(), a.rank(),
+                    a.generation(), null, step, List.of(), null);
+        }
+        return exited != null ? exited : TrainerStatus.idle();
+    }
+
+    /** The running trainer's own pid, for tests and diagnostics. */
+    public synchronized Long trainerPid() {
+        return current == null ? null : current.trainerPid();
+    }
+
+    @Override
+    public void shutdown() {
+        TrainerProcess p;
+        synchronized (this) {
+            pending = null;
+            p = current;
+            stop(p, "agent shutting down");
+        }
+        if (p != null) {
+            try {
+                // until the exit is recorded (code, log tail), not only until the process is gone
+                p.exitHandled().get(grace.plus(FALLBACK_MARGIN).toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                p.killEverything();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                p.killEverything();
+            }
+        }
+        timers.shutdownNow();
+    }
+
+    private static boolean sameTrainer(Assignment a, Assignment b) {
+        return a.runId().equals(b.runId()) && a.rank() == b.rank() && a.generation() == b.generation();
+    }
+
+    private void launch(Assignment a) {
+        List<String> argv = TrainerCommand.argv(command, a, checkpointRoot);
+        try {
+            Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
+            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports);
+            current = p;
+            exited = null;
+            log.info("launched trainer for run {} rank {}/{} generation {} (wrapper pid {}): {}", a.runId(),
+                    a.rank(), a.worldSize(), a.generation(), p.process().pid(), String.join(" ", argv));
+            p.exitHandled(p.process().onExit().thenRun(() -> onExit(p)));
+        } catch (IOException | RuntimeException e) {
+            log.error("cannot launch the trainer: {}", String.join(" ", argv), e);
+            // 127: the shell's "command could not be run"; the orchestrator sees it like any failed start.
+            exited = new TrainerStatus(TrainerState.EXITED, a.runId(), a.rank(), a.generation(), 127, -1,
+                    List.of("agent could not launch the trainer: " + e), null);
+        }
+    }
+
+    private void stop(TrainerProcess p, String why) {
+        if (p == null || p.stopRequested()) {
+            return;
+        }
+        log.info("stopping trainer generation {}: {}", p.assignment.generation(), why);
+        p.requestStop();
+        timers.schedule(() -> {
+            if (p.process().isAlive()) {
+                log.warn("trainer generation {} outlived its grace period and the wrapper: killing it",
+                        p.assignment.generation());
+                p.killEverything();
+            }
+        }, grace.plus(FALLBACK_MARGIN).toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void onExit(TrainerProcess p) {
+        try {
+            p.drainPumps(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        int code = p.process().exitValue();
+        Assignment a = p.assignment;
+        synchronized (this) {
+            exited = new TrainerStatus(TrainerState.EXITED, a.runId(), a.rank(), a.generation(), code,
+                    p.lastStep(), p.tail(), p.threadDump());
+            if (current == p) {
+                current = null;
+            }
+            log.info("trainer generation {} exited with {} at step {}", a.generation(), code, p.lastStep());
+            if (pending != null) {
+                Assignment next = pending;
+                pending = null;
+                launch(next);
+            }
+        }
+    }
+
+    private void watchdog() {
+        TrainerProcess p;
+        synchronized (this) {
+            p = current;
+        }
+        if (p == null || p.stopRequested() || p.assignment.hangTimeoutSeconds() <= 0) {
+            return;
+        }
+        Duration quiet = Duration.between(p.lastProgress(), clock.instant());
+        if (quiet.getSeconds() < p.assignment.hangTimeoutSeconds()) {
+            return;
+        }
+        log.warn("trainer generation {} printed no step for {} s (hang timeout {} s): taking a thread dump, "
+                + "then killing it", p.assignment.generation(), quiet.toSeconds(), p.assignment.hangTimeoutSeconds());
+        p.threadDump("hang watchdog: no step for " + quiet.toSeconds() + " s (timeout "
+                + p.assignment.hangTimeoutSeconds() + " s, last step " + p.lastStep() + ")\n"
+                + dumper.dump(p.trainerPid()));
+        synchronized (this) {
+            stop(p, "hang watchdog");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.steadyrun.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AgentConfigTest {
+
+    @Test
+    void commandLineBeatsEnvironmentBeatsFileBeatsDefaults(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("agent.properties");
+        Files.writeString(file, "url=http://file:8080\njoin-token=from-file\nnode-name=gpu-7\nstop-grace=5s\n");
+        AgentConfig c = AgentConfig.load(new String[]{"--config", file.toString(), "--url", "http://cli:9090/"},
+                Map.of("STEADYRUN_JOIN_TOKEN", "from-env", "STEADYRUN_LABELS", "rack=r1,zone=z2"));
+
+        assertThat(c.orchestratorUrl()).hasToString("http://cli:9090");
+        assertThat(c.joinToken()).isEqualTo("from-env");
+        assertThat(c.nodeName()).isEqualTo("gpu-7");
+        assertThat(c.labels()).containsExactly(Map.entry("rack", "r1"), Map.entry("zone", "z2"));
+        assertThat(c.stopGrace()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.reportFlush()).isEqualTo(Duration.ofMillis(500));
+        assertThat(c.trainerCommand()).containsExactly("java", "-jar",
+                "trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar");
+        assertThat(c.faultFile()).isNull();
+    }
+
+    @Test
+    void everyProblemIsReportedNamingItsSetting() {
+        assertThatThrownBy(() -> AgentConfig.load(new String[]{"--url", "ftp://x", "--stop-grace", "soon",
+                "--report-batch", "0", "--labels", "rack", "--node-name", "bad name!", "--colour", "red"}, Map.of()))
+                .isInstanceOf(AgentConfig.InvalidConfigException.class)
+                .hasMessageContaining("url (--url, STEADYRUN_URL): must be an http:// or https:// URL")
+                .hasMessageContaining("join-token (--join-token, STEADYRUN_JOIN_TOKEN): is required")
+                .hasMessageContaining("stop-grace (--stop-grace, STEADYRUN_STOP_GRACE): must be a duration")
+                .hasMessageContaining("report-batch (--report-batch, STEADYRUN_REPORT_BATCH): must be at least 1")
+                .hasMessageContaining("labels (--labels, STEADYRUN_LABELS): must be key=value pairs")
+                .hasMessageContaining("node-name (--node-name, STEADYRUN_NODE_NAME): must be 1-63 letters")
+                .hasMessageContaining("colour (--colour, STEADYRUN_COLOUR): unknown setting");
+    }
+
+    @Test
+    void missingFlagValueAndUnreadableFileAreNamed() {
+        assertThatThrownBy(() -> AgentConfig.load(new String[]{"--config", "/nonexistent/agent.properties",
+                "--url"}, Map.of()))
+                .hasMessageContaining("--url: missing value")
+                .hasMessageContaining("config (--config): cannot read /nonexistent/agent.properties");
+    }
+
+    @Test
+    void durationsAcceptShortAndIsoForms() {
+        assertThat(AgentConfig.positiveDuration("250ms")).isEqualTo(Duration.ofMillis(250));
+        assertThat(AgentConfig.positiveDuration("2m")).isEqualTo(Duration.ofMinutes(2));
+        assertThat(AgentConfig.positiveDuration("PT1.5S")).isEqualTo(Duration.ofMillis(1500));
+        assertThatThrownBy(() -> AgentConfig.positiveDuration("0s")).hasMessageContaining("must be positive");
+    }
+
+    @Test
+    void trainerCommandAndTestToolsParse() {
+        AgentConfig c = AgentConfig.fromMap(Map.of("url", "https://o.example", "join-token", "t",
+                "trainer-command", "  java  -Xmx2g -jar t.jar ", "fault-file", "/tmp/faults", "fake-gpus", "8"));
+        assertThat(c.trainerCommand()).isEqualTo(List.of("java", "-Xmx2g", "-jar", "t.jar"));
+        assertThat(c.faultFile()).isEqualTo(Path.of("/tmp/faults"));
+        assertThat(c.fakeGpus()).isEqualTo(8);
+    }
+}

@@ -1,0 +1,178 @@
+package dev.steadyrun.agent.lease;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.random.RandomGeneratorFactory;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.agent.testing.Await;
+import dev.steadyrun.agent.testing.StubOrchestrator;
+import dev.steadyrun.agent.trainer.TrainerDriver;
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointWritten;
+import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.GpuHealth;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.RegisterRequest;
+import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerState;
+import dev.steadyrun.protocol.TrainerStatus;
+
+/** The lease loop over real HTTP against {@link StubOrchestrator}, with 100 ms heartbeats. */
+class LeaseLoopTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    /** Records what the loop asked of the trainer; reports a fixed running status. */
+    private static final class RecordingTrainer implements TrainerDriver {
+        final List<DesiredState> applied = new CopyOnWriteArrayList<>();
+        final List<Long> fenced = new CopyOnWriteArrayList<>();
+        volatile TrainerStatus status = TrainerStatus.idle();
+
+        @Override
+        public void apply(DesiredState desired, Assignment assignment) {
+            applied.add(desired);
+        }
+
+        @Override
+        public void fence(UUID runId, long generation) {
+            fenced.add(generation);
+        }
+
+        @Override
+        public TrainerStatus status() {
+            return status;
+        }
+
+        @Override
+        public void shutdown() {
+        }
+    }
+
+    private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2);
+    private final RecordingTrainer trainer = new RecordingTrainer();
+    private final ReportBuffer reports = new ReportBuffer(1000, 50);
+    private StubOrchestrator orchestrator;
+    private LeaseLoop loop;
+
+    private LeaseLoop start(String token) throws Exception {
+        orchestrator = new StubOrchestrator();
+        OrchestratorClient client = new OrchestratorClient(orchestrator.url(),
+                OrchestratorClient.newHttpClient(Duration.ofSeconds(1)), Duration.ofSeconds(1));
+        RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
+        List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
+        loop = new LeaseLoop(client, token, () -> registration, () -> gpus, trainer, reports, scheduler,
+                new Backoff(RandomGeneratorFactory.of("L64X128MixRandom").create(1)), Duration.ofMillis(100),
+                LeaseTimings.forHeartbeat(Duration.ofMillis(100)));
+        loop.start();
+        return loop;
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (loop != null) {
+            loop.stop();
+        }
+        scheduler.shutdownNow();
+        if (orchestrator != null) {
+            orchestrator.close();
+        }
+    }
+
+    @Test
+    void registersThenRenewsTheLeaseEveryIntervalWithJitterAndActsOnTheAnswer() throws Exception {
+        UUID run = UUID.randomUUID();
+        trainer.status = new TrainerStatus(TrainerState.RUNNING, run, 0, 3, null, 41, List.of(), null);
+        start(StubOrchestrator.JOIN_TOKEN);
+        Await.until("20 heartbeats", WAIT, () -> orchestrator.beats.size() >= 20);
+
+        assertThat(orchestrator.registrations).hasSize(1);
+        assertThat(orchestrator.registrations.get(0).labels()).containsEntry("gpu", "none");
+        List<Long> sequences = orchestrator.beats.stream().map(b -> b.request().sequence()).toList();
+        assertThat(sequences.subList(0, 20)).isEqualTo(java.util.stream.LongStream.rangeClosed(1, 20).boxed().toList());
+        assertThat(orchestrator.beats.get(0).request().trainer().lastStep()).isEqualTo(41);
+        assertThat(orchestrator.beats.get(0).request().gpus()).hasSize(1);
+        List<Long> gapsMs = gaps();
+        // 100 ms ± 20 % jitter, plus scheduling noise on a busy machine
+        assertThat(gapsMs.stream().mapToLong(Long::longValue).average().orElseThrow()).isBetween(80.0, 160.0);
+        assertThat(gapsMs).allMatch(g -> g >= 75);
+        assertThat(trainer.applied).contains(DesiredState.IDLE);
+    }
+
+    @Test
+    void aRefusedCredentialMeansRegisteringAgain() throws Exception {
+        start(StubOrchestrator.JOIN_TOKEN);
+        Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 3);
+        orchestrator.forgetCredentials();
+        Await.until("a second registration", WAIT, () -> orchestrator.registrations.size() >= 2);
+        int beats = orchestrator.beats.size();
+        Await.until("beats after re-registering", WAIT, () -> orchestrator.beats.size() >= beats + 3);
+        assertThat(loop.registrations()).isEqualTo(2);
+    }
+
+    @Test
+    void aWrongJoinTokenBacksOffInsteadOfHammering() throws Exception {
+        start("wrong-token");
+        Thread.sleep(2000);
+        // 100 ms base doubling to the 1 s cap: about 1+2+4+8+10+10 … ≈ 6-9 attempts in 2 s, never 20
+        assertThat(orchestrator.refusedJoins.get()).isBetween(3, 12);
+        assertThat(orchestrator.beats).isEmpty();
+    }
+
+    @Test
+    void anOutageBacksOffExponentiallyKeepsReportsAndResumes() throws Exception {
+        UUID run = UUID.randomUUID();
+        start(StubOrchestrator.JOIN_TOKEN);
+        Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 3);
+        orchestrator.goDown();
+        var source = new ReportBuffer.Source(run, 0, 5);
+        for (int i = 1; i <= 120; i++) {
+            reports.add(source, new StepMetrics(i, i, 1.0, 1, 1, false, 1, 1, 1, 1, List.of()));
+        }
+        reports.add(source, new CheckpointWritten(120, 120, "/c/120", 1, 1, "s", 1));
+        Thread.sleep(3000);
+        int beatsBefore = orchestrator.beats.size();
+        orchestrator.comeBack();
+        Await.until("beats after the outage", WAIT, () -> orchestrator.beats.size() >= beatsBefore + 3);
+        Await.until("the backlog", WAIT, () -> reports.size() == 0);
+
+        assertThat(orchestrator.reports).allMatch(r -> r.steps().size() <= 50);
+        assertThat(orchestrator.reports.stream().flatMap(r -> r.steps().stream()).map(StepMetrics::step))
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, 120).boxed().toList());
+        assertThat(orchestrator.reports.stream().flatMap(r -> r.checkpoints().stream())).hasSize(1);
+        assertThat(loop.registrations()).as("the credential survived the outage").isEqualTo(1);
+    }
+
+    @Test
+    void aFencedGenerationIsDroppedAndItsTrainerStopped() throws Exception {
+        UUID run = UUID.randomUUID();
+        start(StubOrchestrator.JOIN_TOKEN);
+        orchestrator.fencedBelow = 7;
+        reports.add(new ReportBuffer.Source(run, 0, 6), new StepMetrics(1, 1, 1.0, 1, 1, false, 1, 1, 1, 1, List.of()));
+        reports.add(new ReportBuffer.Source(run, 0, 7), new StepMetrics(1, 1, 1.0, 1, 1, false, 1, 1, 1, 1, List.of()));
+        Await.until("generation 7's report", WAIT, () -> orchestrator.reports.size() == 1);
+        assertThat(trainer.fenced).containsExactly(6L);
+        assertThat(orchestrator.reports.get(0).generation()).isEqualTo(7);
+    }
+
+    private List<Long> gaps() {
+        List<Long> gaps = new ArrayList<>();
+        var beats = orchestrator.beats;
+        for (int i = 1; i < beats.size(); i++) {
+            gaps.add((beats.get(i).atNanos() - beats.get(i - 1).atNanos()) / 1_000_000);
+        }
+        return gaps;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.steadyrun.agent.testing;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The REAL orchestrator for end-to-end tests: its Spring Boot jar (the test-scope dependency) run as a child
+ * process on a free port against its own, freshly created PostgreSQL database. It can be crashed (SIGKILL) and
+ * started again on the same port and database, as an orchestrator restart would.
+ */
+public final class RealOrchestrator implements AutoCloseable {
+
+    public static final String JOIN_TOKEN = "e2e-join-token-0123456789";
+    public static final String ADMIN_TOKEN = "e2e-admin-token-0123456789";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final String PG = "jdbc:postgresql://127.0.0.1:5432/";
+
+    private final String database;
+    private final Path log;
+    private final List<String> settings;
+    private final int port;
+    private final HttpClient http = HttpClient.newHttpClient();
+    private Process process;
+
+    /** @param settings extra {@code --key=value} Spring settings, e.g. the heartbeat interval */
+    public RealOrchestrator(String database, Path log, List<String> settings) throws IOException, SQLException {
+        this.database = database;
+        this.log = log;
+        this.settings = settings;
+        try (ServerSocket s = new ServerSocket(0)) {
+            this.port = s.getLocalPort();
+        }
+        try (Connection c = DriverManager.getConnection(PG + "postgres", "postgres", "");
+             Statement st = c.createStatement()) {
+            st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+            st.execute("CREATE DATABASE " + database);
+        }
+    }
+
+    public URI url() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    public void start(Duration timeout) throws IOException, InterruptedException {
+        List<String> argv = new java.util.ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-XX:TieredStopAtLevel=1", "-jar", bootJar().toString(),
+                "--server.port=" + port,
+                "--spring.datasource.url=" + PG + database,
+                "--steadyrun.security.join-token=" + JOIN_TOKEN,
+                "--steadyrun.security.bootstrap-admin-token=" + ADMIN_TOKEN));
+        argv.addAll(settings);
+        process = new ProcessBuilder(argv).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("orchestrator exited with " + process.exitValue() + "; log: " + log);
+            }
+            try {
+                if (http.send(HttpRequest.newBuilder(url().resolve("/actuator/health")).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // still booting
+            }
+            Thread.sleep(250);
+        }
+        throw new IllegalStateException("orchestrator not up after " + timeout.toSeconds() + " s; log: " + log);
+    }
+
+    /** A crash: SIGKILL, no graceful shutdown. */
+    public void crash() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+
+    public JsonNode get(String path) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(url().resolve(path)).GET());
+    }
+
+    public JsonNode post(String path, String json) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(url().resolve(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json == null ? "" : json)));
+    }
+
+    private JsonNode send(HttpRequest.Builder request) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(request.header("Authorization", "Bearer " + ADMIN_TOKEN).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() / 100 != 2) {
+            throw new IOException(r.request().method() + " " + r.uri() + " → " + r.statusCode() + ": " + r.body());
+        }
+        return r.body().isEmpty() ? JSON.nullNode() : JSON.readTree(r.body());
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            crash();
+        }
+    }
+
+    /** The orchestrator's Boot jar ({@code classifier exec}), a test-scope dependency of this module. */
+    static Path bootJar() {
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            if (entry.matches(".*orchestrator-[^/]*-exec\\.jar")) {
+                return Path.of(entry);
+            }
+        }
+        throw new IllegalStateException("no orchestrator-*-exec.jar on the test classpath (build the orchestrator "
+                + "module first: mvn -pl orchestrator install -DskipTests)");
+    }
+}

@@ -1,0 +1,146 @@
+package dev.steadyrun.agent.testing;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.HeartbeatRequest;
+import dev.steadyrun.protocol.HeartbeatResponse;
+import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.RegisterRequest;
+import dev.steadyrun.protocol.RegisterResponse;
+import dev.steadyrun.protocol.TrainerReport;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * TEST TOOL for the agent's unit tests — a small HTTP server speaking the agent API from memory, so lease timing,
+ * backoff, re-registration and fencing can be checked precisely. The end-to-end tests use the real orchestrator.
+ */
+public final class StubOrchestrator implements AutoCloseable {
+
+    public record Beat(long atNanos, UUID nodeId, HeartbeatRequest request) {
+    }
+
+    public static final String JOIN_TOKEN = "join-secret";
+
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+
+    public final List<RegisterRequest> registrations = new CopyOnWriteArrayList<>();
+    public final List<Beat> beats = new CopyOnWriteArrayList<>();
+    public final List<TrainerReport> reports = new CopyOnWriteArrayList<>();
+    public final AtomicInteger refusedJoins = new AtomicInteger();
+    public volatile LeaseTimings timings = LeaseTimings.forHeartbeat(Duration.ofMillis(100));
+    public volatile DesiredState desired = DesiredState.IDLE;
+    public volatile Assignment assignment;
+    /** Reports of generations below this are refused with 409. */
+    public volatile long fencedBelow;
+    private volatile UUID nodeId;
+    private volatile String credential;
+    private final int port;
+    private HttpServer server;
+
+    public StubOrchestrator() throws IOException {
+        this(0);
+    }
+
+    private StubOrchestrator(int port) throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 50);
+        server.createContext("/api/v1/agents/", this::handle);
+        server.start();
+        this.port = server.getAddress().getPort();
+    }
+
+    public URI url() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    /** Drops every credential, as an orchestrator that lost its database would. */
+    public void forgetCredentials() {
+        credential = null;
+    }
+
+    public void goDown() {
+        server.stop(0);
+    }
+
+    public void comeBack() throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 50);
+        server.createContext("/api/v1/agents/", this::handle);
+        server.start();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            String path = ex.getRequestURI().getPath();
+            String auth = ex.getRequestHeaders().getFirst("Authorization");
+            byte[] body = ex.getRequestBody().readAllBytes();
+            if (path.equals("/api/v1/agents/register")) {
+                if (!("Bearer " + JOIN_TOKEN).equals(auth)) {
+                    refusedJoins.incrementAndGet();
+                    problem(ex, 401, "Unauthorized", "join token refused");
+                    return;
+                }
+                registrations.add(JSON.readValue(body, RegisterRequest.class));
+                nodeId = nodeId == null ? UUID.randomUUID() : nodeId;
+                credential = UUID.randomUUID().toString();
+                send(ex, 200, JSON.writeValueAsBytes(new RegisterResponse(nodeId, credential, timings)));
+                return;
+            }
+            if (credential == null || !("Bearer " + credential).equals(auth)) {
+                problem(ex, 401, "Unauthorized", "unknown node credential");
+                return;
+            }
+            if (path.endsWith("/heartbeat")) {
+                beats.add(new Beat(System.nanoTime(), nodeId, JSON.readValue(body, HeartbeatRequest.class)));
+                send(ex, 200, JSON.writeValueAsBytes(new HeartbeatResponse(desired, assignment, timings)));
+            } else if (path.endsWith("/reports")) {
+                TrainerReport report = JSON.readValue(body, TrainerReport.class);
+                if (report.generation() < fencedBelow) {
+                    problem(ex, 409, "Conflict", "generation " + report.generation() + " is fenced");
+                    return;
+                }
+                reports.add(report);
+                send(ex, 204, null);
+            } else {
+                problem(ex, 404, "Not Found", path);
+            }
+        }
+    }
+
+    private static void problem(HttpExchange ex, int status, String title, String detail) throws IOException {
+        ex.getResponseHeaders().add("Content-Type", "application/problem+json");
+        send(ex, status, ("{\"type\":\"about:blank\",\"title\":\"" + title + "\",\"status\":" + status
+                + ",\"detail\":\"" + detail + "\"}").getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void send(HttpExchange ex, int status, byte[] body) throws IOException {
+        if (body == null) {
+            ex.sendResponseHeaders(status, -1);
+            return;
+        }
+        ex.getResponseHeaders().putIfAbsent("Content-Type", List.of("application/json"));
+        ex.sendResponseHeaders(status, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}

@@ -1,0 +1,178 @@
+package dev.steadyrun.agent.trainer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.agent.testing.Await;
+import dev.steadyrun.agent.testing.Processes;
+import dev.steadyrun.agent.testing.ScriptedTrainer;
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerReport;
+import dev.steadyrun.protocol.TrainerState;
+import dev.steadyrun.protocol.TrainerStatus;
+
+/** The supervisor against real child JVMs ({@link ScriptedTrainer}), real signals and a real {@code jcmd}. */
+class TrainerSupervisorTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final Duration GRACE = Duration.ofSeconds(2);
+
+    @TempDir
+    Path checkpoints;
+    private final ReportBuffer reports = new ReportBuffer(10_000, 10_000);
+    private final UUID run = UUID.randomUUID();
+    private TrainerSupervisor supervisor;
+
+    private TrainerSupervisor supervisor(Duration dumpTimeout) {
+        supervisor = new TrainerSupervisor(ScriptedTrainer.command(), checkpoints, GRACE, 50, Clock.systemUTC(),
+                reports, ThreadDumper.forThisJvm(dumpTimeout), Duration.ofMillis(100));
+        return supervisor;
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (supervisor != null) {
+            supervisor.shutdown();
+        }
+    }
+
+    private Assignment assignment(long generation, long hangTimeout, Map<String, String> config) {
+        return new Assignment(run, 0, 1, generation, config, null, "ckpt", RestartKnobs.NONE, null, hangTimeout);
+    }
+
+    private List<TrainerReport> drain() {
+        List<TrainerReport> out = new ArrayList<>();
+        for (var b = reports.next(); b.isPresent(); b = reports.next()) {
+            out.add(b.get().report());
+            reports.sent(b.get());
+        }
+        return out;
+    }
+
+    private TrainerStatus awaitExit(long generation) {
+        return Await.until("generation " + generation + " to exit", WAIT, supervisor::status,
+                s -> s.state() == TrainerState.EXITED && s.generation() == generation);
+    }
+
+    @Test
+    void runsTheAssignmentForwardsItsLinesAndStopsItWithSigterm() {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of("checkpointInterval", "2")));
+        Await.until("three steps", WAIT, () -> supervisor.status().lastStep() >= 3);
+        assertThat(supervisor.status().state()).isEqualTo(TrainerState.RUNNING);
+        long pid = supervisor.trainerPid();
+        assertThat(ProcessHandle.of(pid)).isPresent();
+
+        supervisor.apply(DesiredState.STOP, null);
+        TrainerStatus exited = awaitExit(1);
+
+        assertThat(exited.exitCode()).isEqualTo(143);
+        assertThat(exited.logTail()).anyMatch(l -> l.startsWith("scripted trainer step"));
+        assertThat(exited.logTail()).anyMatch(l -> l.contains("--checkpoint-dir " + checkpoints.resolve("ckpt")));
+        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).isNotEqualTo(java.util.Optional.of(true));
+        List<TrainerReport> sent = drain();
+        assertThat(sent).allMatch(r -> r.generation() == 1 && r.runId().equals(run));
+        assertThat(sent.stream().flatMap(r -> r.steps().stream()).map(StepMetrics::step))
+                .startsWith(1L, 2L, 3L).isSorted();
+        assertThat(sent.stream().flatMap(r -> r.checkpoints().stream())).isNotEmpty();
+
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
+        assertThat(supervisor.status().state()).as("the same generation never runs twice").isEqualTo(TrainerState.EXITED);
+    }
+
+    @Test
+    void aNewerGenerationStopsTheOldTrainerBeforeStarting() {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
+        Await.until("generation 1 steps", WAIT, () -> supervisor.status().lastStep() >= 1);
+        long oldPid = supervisor.trainerPid();
+
+        supervisor.apply(DesiredState.RUN, assignment(2, 0, Map.of()));
+        Await.until("generation 2 steps", WAIT, supervisor::status,
+                s -> s.generation() == 2 && s.state() == TrainerState.RUNNING);
+
+        assertThat(ProcessHandle.of(oldPid).map(ProcessHandle::isAlive)).isNotEqualTo(java.util.Optional.of(true));
+        assertThat(supervisor.trainerPid()).isNotEqualTo(oldPid);
+        assertThat(drain()).extracting(TrainerReport::generation).contains(1L, 2L);
+    }
+
+    @Test
+    void aTrainerThatIgnoresSigtermIsKilledAfterTheGracePeriod() {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of("ignoreTerm", "true")));
+        Await.until("a step", WAIT, () -> supervisor.status().lastStep() >= 1);
+
+        long start = System.nanoTime();
+        supervisor.apply(DesiredState.IDLE, null);
+        TrainerStatus exited = awaitExit(1);
+
+        assertThat(exited.exitCode()).isEqualTo(137);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(GRACE);
+        assertThat(exited.logTail()).contains("ignoring SIGTERM");
+    }
+
+    @Test
+    void reportsTheExitCodeAndLastStepOfATrainerThatEnds() {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(3, 0, Map.of("maxSteps", "5", "exitCode", "4")));
+        TrainerStatus exited = awaitExit(3);
+        assertThat(exited.exitCode()).isEqualTo(4);
+        assertThat(exited.lastStep()).isEqualTo(5);
+        assertThat(exited.logTail()).endsWith("scripted trainer step 5");
+        assertThat(exited.threadDump()).isNull();
+    }
+
+    @Test
+    void theHangWatchdogTakesAThreadDumpBeforeKilling() {
+        supervisor(Duration.ofSeconds(20));
+        supervisor.apply(DesiredState.RUN, assignment(1, 2, Map.of("hangAtStep", "3")));
+        TrainerStatus exited = awaitExit(1);
+
+        assertThat(exited.lastStep()).isEqualTo(2);
+        assertThat(exited.exitCode()).isIn(143, 137);
+        assertThat(exited.threadDump())
+                .startsWith("hang watchdog: no step for")
+                .contains("\"main\"")
+                .contains("ScriptedTrainer.hangHere");
+    }
+
+    @Test
+    void aFrozenTrainerGetsAReasonInsteadOfADump() throws Exception {
+        supervisor(Duration.ofSeconds(2));
+        supervisor.apply(DesiredState.RUN, assignment(1, 2, Map.of()));
+        Await.until("a step", WAIT, () -> supervisor.status().lastStep() >= 1);
+        long pid = supervisor.trainerPid();
+        Processes.kill("STOP", pid);
+
+        TrainerStatus exited = awaitExit(1);
+
+        assertThat(exited.exitCode()).isEqualTo(137);
+        assertThat(exited.threadDump()).contains("no thread dump").contains("did not answer within 2 s")
+                .contains("T (stopped");
+    }
+
+    @Test
+    void aCommandThatCannotStartIsReportedAsAnExit(@TempDir Path dir) {
+        supervisor = new TrainerSupervisor(List.of(dir.resolve("no-such-trainer").toString()), checkpoints, GRACE,
+                50, Clock.systemUTC(), reports, ThreadDumper.forThisJvm(Duration.ofSeconds(1)), Duration.ofMillis(100));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
+        TrainerStatus exited = awaitExit(1);
+        assertThat(exited.exitCode()).isEqualTo(127);
+        assertThat(String.join("\n", exited.logTail())).contains("no-such-trainer");
+    }
+}
