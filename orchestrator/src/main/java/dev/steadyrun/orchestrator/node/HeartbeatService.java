@@ -21,7 +21,9 @@ import dev.steadyrun.protocol.TrainerStatus;
 /**
  * A heartbeat: renews the lease in memory (stamped with the orchestrator's clock, never the node's), keeps the
  * latest GPU health and trainer status, moves the node when its health says so (rare, written synchronously)
- * and answers what the node should do. No database work otherwise: renewals are flushed in batches.
+ * and answers what the node should do, with the heartbeat timings of the current fleet size
+ * ({@link LeaseTable#timingsNow()}; the node is judged by them from now on). No database work otherwise: renewals
+ * are flushed in batches.
  *
  * <p>FAILED nodes are answered STOP (a trainer still runs) or IDLE and stay FAILED; DRAINING nodes likewise,
  * and become CORDONED once their trainer is idle. Every other node is answered by {@link NodeDirectives}.

@@ -57,19 +57,19 @@ public class LeaseTable implements SmartLifecycle {
         this.json = json;
         this.props = props;
         Instant now = clock.instant();
-        // Restored nodes were told the timings of a fleet this size before the restart; judge them by those.
-        int fleet = jdbc.queryForObject("select count(*) from node", Integer.class);
-        LeaseTimings restored = props.timingsFor(fleet);
         jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node", rs -> {
             Timestamp seen = rs.getTimestamp(3);
             LeaseRecord r = new LeaseRecord(rs.getObject(1, UUID.class), NodeState.valueOf(rs.getString(2)),
-                    seen == null ? null : seen.toInstant(), now, restored);
+                    seen == null ? null : seen.toInstant(), now, null);
             r.sequence = rs.getLong(4);
             r.gpus = read(rs.getString(5), GPU_LIST);
             r.trainer = read(rs.getString(6), new TypeReference<TrainerStatus>() {
             });
             records.put(r.nodeId, r);
         });
+        // Before the restart the nodes were told the timings of a fleet this size; judge them by those.
+        LeaseTimings restored = timingsNow();
+        records.values().forEach(r -> r.timings = restored);
         log.info("Restored {} node leases; each gets a fresh grace from {} with a {} heartbeat", records.size(), now,
                 restored.heartbeatInterval());
     }
