@@ -25,7 +25,7 @@ javac -nowarn -d "$OUT/classes" -cp "$CP" $(find trainer-engine/src/main/java -n
     bench/trainer/src/dev/steadyrun/trainer/TrainerBench.java
 CP="$OUT/classes:$CP"
 
-echo "== $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_NUM_THREADS=${OMP_NUM_THREADS:-all}"
+echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_NUM_THREADS=${OMP_NUM_THREADS:-all}"
 for PART in $PARTS; do
     echo "== $PART"
     rm -rf "$OUT/work"

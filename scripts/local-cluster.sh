@@ -2,7 +2,7 @@
 # Runs the whole system on this machine: the orchestrator, local worker agents (one of them kept as a spare)
 # and a small OPT model training on the Europarl sample, then follows the run until you press Ctrl-C.
 #
-#   AGENTS=4 PORT=8080 MODEL=demo STEPS=2000 ./scripts/local-cluster.sh
+#   AGENTS=4 PORT=8080 MODEL=demo ./scripts/local-cluster.sh
 #
 # Logs and checkpoints go to runs/local/ (orchestrator.log, agent-N.log, checkpoints/).
 set -euo pipefail
@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 AGENTS=${AGENTS:-4}
 PORT=${PORT:-8080}
 MODEL=${MODEL:-demo}
-STEPS=${STEPS:-2000}
 WORK=${WORK:-$PWD/runs/local}
 JOIN_TOKEN=${STEADYRUN_JOIN_TOKEN:-local-join-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}
 ADMIN_TOKEN=${STEADYRUN_BOOTSTRAP_ADMIN_TOKEN:-local-admin-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}
@@ -73,11 +72,13 @@ run=$(api -X POST "$URL/api/v1/runs" -d "{
   \"checkpointLocation\": \"$WORK/checkpoints\"
 }")
 run_id=$(printf '%s' "$run" | sed -E 's/.*"id":"([^"]+)".*/\1/')
-echo "Run $run_id submitted. API: $URL/api/v1/runs/$run_id  (admin token: $ADMIN_TOKEN)"
-echo "Following it; Ctrl-C stops everything."
+echo "Run $run_id submitted."
+echo "Dashboard: $URL/  (sign in with the admin token $ADMIN_TOKEN)"
+echo "Following the run; Ctrl-C stops everything."
+last=""
 while true; do
-  api "$URL/api/v1/runs/$run_id" | tr ',' '\n' | grep -E '"(state|lastStep|lastLoss|generation|tokensSeen)"' \
-    | tr -d '"{}' | tr '\n' ' '
-  echo
-  sleep 5
+  line=$(api "$URL/api/v1/runs/$run_id" | tr ',' '\n' | grep -E '"(state|lastStep|lastLoss|generation|tokensSeen)"' \
+    | tr -d '"{}' | tr '\n' ' ')
+  if [ "$line" != "$last" ]; then echo "$(date +%T) $line"; last=$line; fi
+  sleep 2
 done

@@ -77,10 +77,13 @@ public class HeartbeatLoad {
         }
 
         // The first beats are not measured: each node's first heartbeat moves it REGISTERED -> HEALTHY (one
-        // transaction each) and the server's JIT is cold. Warm-up rounds repeat (up to 10) until every node has
-        // been answered once and a round ran on schedule.
+        // transaction each), sent as fast as answered, like agents that just registered. Then warm-up rounds (the
+        // server's JIT is cold) repeat, up to 10, until every node has been answered and a round ran on schedule.
         Fleet fleet = new Fleet(http, url, ids, creds, gpus, intervalMs, maxInFlight);
-        // At least two rounds, so that every node has beaten once.
+        long firstStart = System.nanoTime();
+        Phase first = fleet.firstBeats();
+        System.out.printf("first heartbeats: %d answered in %.1f s, %d errors%n", first.count,
+                (System.nanoTime() - firstStart) / 1e9, first.errors.get());
         int warmup = (int) Math.max(Integer.parseInt(a.getOrDefault("warmup-seconds", "10")),
                 Math.ceil(2 * intervalMs.get() / 1000.0));
         for (int round = 1; warmup > 0 && round <= 10; round++) {
@@ -138,6 +141,20 @@ public class HeartbeatLoad {
         Fleet(HttpClient http, String url, String[] ids, String[] creds, int gpus, AtomicLong intervalMs,
               int maxInFlight) {
             this(http, url, ids, creds, gpus, intervalMs, maxInFlight, new long[ids.length], new boolean[ids.length]);
+        }
+
+        /** One heartbeat from every node, as fast as the orchestrator answers them. */
+        Phase firstBeats() throws InterruptedException {
+            Phase p = new Phase();
+            Semaphore slots = new Semaphore(maxInFlight);
+            long[] latencyMicros = new long[ids.length];
+            AtomicInteger recorded = new AtomicInteger();
+            for (int n = 0; n < ids.length; n++) {
+                beat(n, p, slots, latencyMicros, recorded);
+            }
+            slots.acquire(maxInFlight);
+            p.count = recorded.get();
+            return p;
         }
 
         long neverAnswered() {

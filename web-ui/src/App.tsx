@@ -58,7 +58,7 @@ export function App() {
         <b>Steadyrun</b>
         <a href="#/runs" className={route.page.startsWith('run') ? 'on' : ''}>Runs</a>
         <a href="#/fleet" className={route.page === 'fleet' || route.page === 'node' ? 'on' : ''}>Fleet</a>
-        <span className="who" data-role={role}>{role === 'VIEWER' ? 'viewer (read only)' : 'operator'}</span>
+        <span className="who" data-role={role}>{role === 'VIEWER' ? 'viewer (read only)' : role.toLowerCase()}</span>
         <button type="button" onClick={() => signOut()}>Sign out</button>
       </nav>
       <main>

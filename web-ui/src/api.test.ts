@@ -34,9 +34,10 @@ describe('api', () => {
     expect([err.status, err.message, err.field]).toEqual([400, 'size: must be 1 to 200', 'size']);
   });
 
-  it('detects the role from how a harmless action is refused', async () => {
-    expect(await detectRole(vi.fn(async () => reply(404, { detail: 'no node' })))).toBe('OPERATOR');
-    expect(await detectRole(vi.fn(async () => reply(403, { detail: 'needs OPERATOR' })))).toBe('VIEWER');
+  it('reads the role from /api/v1/me and passes a refused token on as an error', async () => {
+    const fetchFn = vi.fn(async () => reply(200, { name: 'ops', role: 'VIEWER' }));
+    expect(await detectRole(fetchFn)).toBe('VIEWER');
+    expect(fetchFn).toHaveBeenCalledWith('/api/v1/me', expect.objectContaining({ method: 'GET' }));
     await expect(detectRole(vi.fn(async () => reply(401, { detail: 'unknown token' })))).rejects.toMatchObject({ status: 401 });
   });
 

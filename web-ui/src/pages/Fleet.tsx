@@ -70,7 +70,7 @@ export function FleetPage({ role, onUnauthorized }: { role: Role; onUnauthorized
             <p>{node.stateReason}</p>
             <p>{Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(' ')}</p>
             <p>{node.gpus.length} GPU · last seen {time(node.lastSeenAt)}</p>
-            {role === 'OPERATOR' && nodeActions(node.state).map(a => (
+            {role !== 'VIEWER' && nodeActions(node.state).map(a => (
               <Action key={`${node.id}-${a}`} label={a} path={`/api/v1/nodes/${node.id}/${a}`} onDone={reload} />))}
           </aside>
         )}

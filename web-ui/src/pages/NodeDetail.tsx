@@ -24,7 +24,7 @@ export function NodePage({ id, role, onUnauthorized }: { id: string; role: Role;
         {node.hostname} · agent {node.agentVersion} · {Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(' ')}
         {' '}· heartbeat #{lastSequence} at {time(node.lastSeenAt)}{node.stateReason && <> · <i>{node.stateReason}</i></>}
       </p>
-      {role === 'OPERATOR' && (
+      {role !== 'VIEWER' && (
         <p className="actions">{nodeActions(node.state).map(a => (
           <Action key={a} label={a} path={`/api/v1/nodes/${node.id}/${a}`} onDone={reload} />))}</p>
       )}

@@ -40,7 +40,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
         {' '}· generation <b>{run.generation}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
         {run.stateReason && <> · <i>{run.stateReason}</i></>}
       </p>
-      {role === 'OPERATOR' && (
+      {role !== 'VIEWER' && (
         <p className="actions">
           {(ACTIONS[run.state] ?? []).map(a => (
             <Action key={a} label={a} path={`/api/v1/runs/${run.id}/${a}`} onDone={reload} />))}

@@ -41,11 +41,11 @@ public record LeaseTimings(Duration leaseDuration, Duration heartbeatInterval, D
 
     /**
      * Timings derived from one heartbeat interval: lease = 4 beats, quiet grace = 6 beats, first report 30 beats,
-     * backoff cap 2 beats. The backoff cap stays well under lease + quiet grace so that an agent retrying at its cap
-     * reaches a restarted orchestrator before that orchestrator's restored grace runs out.
+     * backoff cap 4 beats (one lease). The backoff cap stays well under lease + quiet grace so that an agent retrying
+     * at its cap reaches a restarted orchestrator before that orchestrator's restored grace runs out.
      */
     public static LeaseTimings forHeartbeat(Duration heartbeat) {
         return new LeaseTimings(heartbeat.multipliedBy(4), heartbeat, heartbeat.multipliedBy(6),
-                heartbeat.multipliedBy(30), heartbeat.multipliedBy(2));
+                heartbeat.multipliedBy(30), heartbeat.multipliedBy(4));
     }
 }

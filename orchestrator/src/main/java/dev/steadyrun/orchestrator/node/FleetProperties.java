@@ -30,8 +30,8 @@ import dev.steadyrun.protocol.LeaseTimings;
  * @param leaseDuration         override of the derived lease
  * @param quietGrace            override: how long a silent node stays SUSPECT before FAILED
  * @param neverReportedGrace    override: how long a registered node may take for its first heartbeat
- * @param maxHeartbeatsPerSecond the fleet's heartbeat budget; the default fits 2 cores (measured at about
- *                              0.6-0.8 ms of orchestrator CPU per heartbeat, see {@code bench/heartbeat.sh})
+ * @param maxHeartbeatsPerSecond the fleet's heartbeat budget; the default fits 2 cores (measured at
+ *                              0.3-0.8 ms of orchestrator CPU per heartbeat, see {@code bench/heartbeat.sh})
  * @param massFailureThreshold  share of the fleet silent in one sweep above which nodes are not failed and a
  *                              fleet incident is raised instead (the orchestrator is more likely cut off)
  * @param massFailureMinFleet   the guard applies only to fleets at least this large (a 2-node fleet losing one

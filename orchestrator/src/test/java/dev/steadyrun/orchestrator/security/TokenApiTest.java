@@ -39,4 +39,19 @@ class TokenApiTest extends OrchestratorIntegrationTest {
         assertThat(call("DELETE", "/api/v1/tokens/" + id, ADMIN_TOKEN, null).status()).isEqualTo(200);
         assertThat(call("GET", "/api/v1/nodes", secret, null).status()).as("revoked").isEqualTo(401);
     }
+
+    @Test
+    void meTellsTheCallersNameAndRoleAndNeedsAValidToken() {
+        String viewer = call("POST", "/api/v1/tokens", ADMIN_TOKEN, Map.of("name", "watcher-1", "role", "VIEWER"))
+                .body().path("secret").asString();
+
+        Reply me = call("GET", "/api/v1/me", viewer, null);
+        assertThat(me.status()).isEqualTo(200);
+        assertThat(me.body().path("name").asString()).isEqualTo("watcher-1");
+        assertThat(me.body().path("role").asString()).isEqualTo("VIEWER");
+        assertThat(me.raw().body()).doesNotContain(viewer);
+
+        assertThat(call("GET", "/api/v1/me", ADMIN_TOKEN, null).body().path("role").asString()).isEqualTo("ADMIN");
+        assertThat(call("GET", "/api/v1/me", "srt_not-a-token", null).status()).isEqualTo(401);
+    }
 }

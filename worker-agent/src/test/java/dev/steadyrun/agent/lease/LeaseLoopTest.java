@@ -126,7 +126,7 @@ class LeaseLoopTest {
     void aWrongJoinTokenBacksOffInsteadOfHammering() throws Exception {
         start("wrong-token");
         Thread.sleep(2000);
-        // 100 ms base doubling to the 1 s cap: about 1+2+4+8+10+10 … ≈ 6-9 attempts in 2 s, never 20
+        // 100 ms base doubling to the 400 ms cap (one lease), half of it jitter: about 7-10 attempts in 2 s, never 20
         assertThat(orchestrator.refusedJoins.get()).isBetween(3, 12);
         assertThat(orchestrator.beats).isEmpty();
     }
