@@ -171,19 +171,25 @@ public final class OptModel {
      */
     public Pass forwardBackward(int[][] rows, double dropout, long dropoutSeed, double gradScale,
                                 Map<String, INDArray> grads) {
+        long T0=System.nanoTime();
         Forward f = forward(rows, dropout, dropoutSeed);
+        long T1=System.nanoTime();
         INDArray dHidden = Nd4j.createUninitialized(dtype, f.hidden().shape());
         double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads.get("wte"));
         Map<String, INDArray> ph = f.placeholders();
         ph.put("dhidden", dHidden);
         Graph g = f.graph();
+        long T2=System.nanoTime();
         Map<String, INDArray> bodyGrads = g.sd.calculateGradients(ph, g.gradientNames);
+        long T3=System.nanoTime();
         for (String n : g.gradientNames) {
             if (!n.equals("x0")) {
                 grads.get(n).addi(bodyGrads.get(n));
             }
         }
         scatterEmbeddingGradient(bodyGrads.get("x0"), f.inputs(), rows.length, g.len, grads.get("wte"), grads.get("wpe"));
+        long T4=System.nanoTime();
+        System.err.printf("PROF fwd %d ce %d bwd %d scatter %d%n",(T1-T0)/1000000,(T2-T1)/1000000,(T3-T2)/1000000,(T4-T3)/1000000);
         return new Pass(loss, f.inputs().length, f.rms());
     }
 
@@ -291,13 +297,17 @@ public final class OptModel {
             logitsBuffer = Nd4j.createUninitialized(dtype, n, cfg.vocab());
         }
         INDArray logits = logitsBuffer;
+        long C0=System.nanoTime();
         Nd4j.gemm(hidden, wte, logits, false, true, 1.0, 0.0);
+        long C1=System.nanoTime();
         double[] target = new double[n];
         for (int i = 0; i < n; i++) {
             target[i] = logits.getDouble(i, targets[i]);
         }
         double[] max = logits.max(1).toDoubleVector();
+        long C2=System.nanoTime();
         Nd4j.exec(new SoftMax(logits, logits, 1));
+        long C3=System.nanoTime();
         double[] pMax = logits.max(1).toDoubleVector();
         double loss = 0;
         for (int i = 0; i < n; i++) {
@@ -307,9 +317,14 @@ public final class OptModel {
             for (int i = 0; i < n; i++) {
                 logits.putScalar(i, targets[i], logits.getDouble(i, targets[i]) - 1.0);
             }
+            long C4=System.nanoTime();
             logits.muli(gradScale);
+            long C5=System.nanoTime();
             Nd4j.gemm(logits, wte, dHidden, false, false, 1.0, 0.0);
+            long C6=System.nanoTime();
             Nd4j.gemm(logits, hidden, dwte, true, false, 1.0, 1.0);
+            long C7=System.nanoTime();
+            System.err.printf("PROF ce gemm %d tgt+max %d softmax %d pmax+put %d muli %d gemm2 %d gemm3 %d%n",(C1-C0)/1000000,(C2-C1)/1000000,(C3-C2)/1000000,(C4-C3)/1000000,(C5-C4)/1000000,(C6-C5)/1000000,(C7-C6)/1000000);
         }
         return loss;
     }

@@ -51,11 +51,10 @@ class AgentEndToEndTest {
         dir = Files.createTempDirectory("agent-e2e");
         checkpointRoot = dir.resolve("checkpoints").toString();
         orchestrator = new RealOrchestrator("steadyrun_agent_it", dir.resolve("orchestrator.log"), List.of(
+                // Derived from 250 ms beats: lease 1 s, quiet grace 1.5 s, agent backoff cap 1 s. After the
+                // orchestrator's restart the grace counts from when it takes requests again, so the reattaching
+                // agent (retrying at most 1 s apart) arrives in time.
                 "--steadyrun.fleet.heartbeat-interval=250ms",
-                // After a restart the orchestrator gives restored leases lease + quiet grace, counted from before
-                // it accepts connections; with the derived 1.5 s that is shorter than the agent's backoff cap
-                // (2.5 s) and a reattaching node can be failed before its first retry lands.
-                "--steadyrun.fleet.quiet-grace=30s",
                 "--steadyrun.scheduling.pass-interval=500ms"));
         orchestrator.start(Duration.ofMinutes(3));
         String cp = System.getProperty("java.class.path");

@@ -2,6 +2,7 @@ package dev.steadyrun.orchestrator.node;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +35,9 @@ public class LeaseSweeper {
 
     /** One sweep at {@code now}; returns the plan it applied. Serialized: two sweeps never interleave. */
     public synchronized LeaseDetector.Plan sweep(Instant now) {
+        if (!leases.isServing()) {
+            return new LeaseDetector.Plan(List.of(), LeaseDetector.IncidentAction.NONE, leases.all().size(), 0);
+        }
         boolean open = incidents.findFirstByClosedAtIsNullOrderByIdDesc().isPresent();
         LeaseDetector.Plan plan = detector.plan(leases.all(), now, open);
         switch (plan.incident()) {

@@ -15,7 +15,9 @@ import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.EventListener;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
@@ -29,8 +31,10 @@ import dev.steadyrun.protocol.TrainerStatus;
 /**
  * All nodes' leases in memory. Heartbeats renew them here; {@link #flush} writes the renewals of every node that
  * beat since the last flush in ONE batched UPDATE every {@code flushInterval}, so the heartbeat path opens no
- * transaction. At start the table is loaded from PostgreSQL and every node gets a fresh grace from now: the
- * orchestrator was down, not the nodes.
+ * transaction. At start the table is loaded from PostgreSQL and every node gets a fresh grace: the orchestrator was
+ * down, not the nodes. That grace is counted again from the moment the web server takes requests
+ * ({@link #serving()}), because a slow start must not eat the grace of agents that could not reach us yet; until
+ * then the lease sweep judges nobody.
  *
  * <p>The table also knows the fleet's size, so it answers {@link #timingsNow()}: the adaptive heartbeat timings of
  * {@link FleetProperties#timingsFor}, cached until the fleet size changes (the heartbeat path allocates nothing).
@@ -47,7 +51,9 @@ public class LeaseTable implements SmartLifecycle {
     private final ObjectMapper json;
     private final FleetProperties props;
     private ScheduledExecutorService flusher;
+    private final Clock clock;
     private volatile SizedTimings sized = new SizedTimings(-1, null);
+    private volatile boolean serving;
 
     private record SizedTimings(int fleetSize, LeaseTimings timings) {
     }
@@ -56,6 +62,7 @@ public class LeaseTable implements SmartLifecycle {
         this.jdbc = jdbc;
         this.json = json;
         this.props = props;
+        this.clock = clock;
         Instant now = clock.instant();
         jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node", rs -> {
             Timestamp seen = rs.getTimestamp(3);
@@ -72,6 +79,24 @@ public class LeaseTable implements SmartLifecycle {
         records.values().forEach(r -> r.timings = restored);
         log.info("Restored {} node leases; each gets a fresh grace from {} with a {} heartbeat", records.size(), now,
                 restored.heartbeatInterval());
+    }
+
+    /** The web server takes heartbeats from now on: every lease's grace restarts here. */
+    @EventListener(ApplicationReadyEvent.class)
+    void serving() {
+        Instant now = clock.instant();
+        records.values().forEach(r -> {
+            if (r.graceFrom.isBefore(now)) {
+                r.graceFrom = now;
+            }
+        });
+        serving = true;
+        log.info("Taking heartbeats; the {} restored leases count their grace from {}", records.size(), now);
+    }
+
+    /** False until the web server takes requests: no node can have reached us, so none may be judged silent. */
+    public boolean isServing() {
+        return serving;
     }
 
     public LeaseRecord get(UUID nodeId) {

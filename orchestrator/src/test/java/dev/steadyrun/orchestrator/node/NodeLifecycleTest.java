@@ -245,6 +245,18 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         assertThat(restored.leaseBase()).isEqualTo(clock.instant());
         LeaseDetector detector = new LeaseDetector(0.55, 10);
         assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(3), false).moves()).isEmpty();
+
+        // A slow start (flyway, caches) must not eat the grace: until the web server takes requests the sweep
+        // judges nobody, and from then on the grace counts again.
+        clock.advance(Duration.ofMinutes(2));
+        LeaseSweeper early = new LeaseSweeper(restarted, registry, incidents, metrics, props);
+        assertThat(early.sweep(clock.instant()).moves()).as("before serving").isEmpty();
+        restarted.serving();
+        assertThat(restarted.isServing()).isTrue();
+        assertThat(restored.leaseBase()).isEqualTo(clock.instant());
+        assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(3), false).moves()).isEmpty();
+        assertThat(detector.plan(List.of(restored), clock.instant().plus(restored.timings.leaseDuration()).plusMillis(1),
+                false).moves()).as("judged again once serving").isNotEmpty();
     }
 
     @Test
