@@ -5,8 +5,8 @@ import java.util.Locale;
 import java.util.Map;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.updaters.AdamUpdater;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * AdamW (decoupled weight decay, as PyTorch's {@code AdamW}) and plain SGD (no momentum), switchable between
@@ -43,6 +43,10 @@ public final class Optimizer {
         this.adamSteps = adamSteps;
     }
 
+    /**
+     * One update of every parameter. The gradient arrays are consumed: they are overwritten with the update (the
+     * caller zeroes them before the next step anyway), which keeps the step free of 150 MB temporaries.
+     */
     public void step(Kind kind, Map<String, INDArray> params, Map<String, INDArray> grads, double lr,
                      double weightDecay, double beta1, double beta2, double eps) {
         if (kind == Kind.ADAMW) {
@@ -55,14 +59,15 @@ public final class Optimizer {
             if (weightDecay > 0 && OptModel.isDecayed(p)) {
                 p.muli(1 - lr * weightDecay);
             }
-            if (kind == Kind.SGD) {
-                p.subi(g.mul(lr));
-                return;
+            if (kind == Kind.ADAMW) {
+                // One fused native pass updates m and v in place and writes m·(√(1−β2ᵗ)/(1−β1ᵗ))/(√v + ε') into g;
+                // with ε' = ε·√(1−β2ᵗ) that is exactly (m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε), PyTorch's form. The op
+                // counts steps from 0. lr is applied below, not passed, because the op replaces a zero step size
+                // (warm-up step 0) by ε.
+                Nd4j.exec(new AdamUpdater(g, v.get(name), m.get(name), 1.0, beta1, beta2, eps * sqrtBc2,
+                        Math.toIntExact(adamSteps - 1)));
             }
-            INDArray mt = m.get(name).muli(beta1).addi(g.mul(1 - beta1));
-            INDArray vt = v.get(name).muli(beta2).addi(g.mul(g).muli(1 - beta2));
-            INDArray denom = Transforms.sqrt(vt, true).divi(sqrtBc2).addi(eps);
-            p.subi(mt.div(denom).muli(lr / bc1));
+            p.subi(g.muli(lr));
         });
     }
 
