@@ -94,4 +94,39 @@ class MainProcessTest {
         assertThat(lines).hasSize(1);
         assertThat(Files.readString(dir.resolve("err"))).contains("debugHangAtStep=1");
     }
+
+    private static String runCli(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = start(cmd, dir.resolve("err-" + args[0]));
+        String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("%s: %s", args[0], Files.readString(dir.resolve("err-" + args[0])))
+                .isEqualTo(ExitCodes.OK);
+        return stdout.strip();
+    }
+
+    /** eval and generate read a checkpoint the trainer wrote: a finite loss whose perplexity is its exp; seeded sampling. */
+    @Test
+    void evalAndGenerateReadACheckpoint(@TempDir Path dir) throws Exception {
+        Path ck = dir.resolve("ck");
+        TrainerTest.train(ck, TrainerTest.small("maxSteps", "2"), null, null);
+        String checkpoint = ck.resolve(CheckpointStore.dirName(2)).toString();
+
+        var eval = tools.jackson.databind.json.JsonMapper.builder().build()
+                .readTree(runCli(dir, "eval", "--checkpoint", checkpoint, "--batches", "2", "--json"));
+        assertThat(eval.path("type").asString()).isEqualTo("eval");
+        assertThat(eval.path("step").asLong()).isEqualTo(2);
+        double loss = eval.path("valLoss").asDouble();
+        assertThat(loss).isBetween(1.0, 12.0);   // near ln(50272) ≈ 10.8 after two steps
+        assertThat(eval.path("perplexity").asDouble()).isCloseTo(Math.exp(loss), org.assertj.core.data.Percentage.withPercentage(0.1));
+        assertThat(eval.path("tokens").asLong()).isPositive();
+
+        String[] generate = {"generate", "--checkpoint", checkpoint, "--prompt", "The Parliament", "--tokens", "6",
+                "--seed", "3"};
+        String first = runCli(dir, generate);
+        assertThat(first).startsWith("The Parliament").hasSizeGreaterThan("The Parliament".length());
+        assertThat(runCli(dir, generate)).as("same seed, same text").isEqualTo(first);
+    }
 }
