@@ -1,0 +1,86 @@
+package dev.steadyrun.orchestrator.recovery;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * Chooses the checkpoint a run restarts from. After a divergence: the newest one that is complete (checksums
+ * verified), not known corrupt, healthy (loss scale at or above the policy's threshold when it was written),
+ * at least the policy's margin before the onset, and not one whose restarts already ended in the same divergence
+ * too often. After a hardware or crash failure: the newest complete one. Each newer checkpoint passed over is
+ * returned with the reason, for the run's logbook. When a restore then fails (corrupt after all), the caller
+ * marks it corrupt and asks again: the next older one comes out.
+ */
+public class CheckpointPicker {
+
+    /**
+     * @param verified             every file is present and its checksum matched
+     * @param corrupt              a restore from it failed (checksum mismatch, unreadable)
+     * @param sameDivergenceEndings how many restarts from it ended in the divergence kind now being handled
+     */
+    public record Candidate(long step, double lossScale, boolean verified, boolean corrupt, int sameDivergenceEndings) {
+    }
+
+    public record Skip(long step, String reason) {
+    }
+
+    /** The checkpoint chosen (empty: none fits, call a human) and every newer one passed over, newest first. */
+    public record Pick(Optional<Candidate> chosen, List<Skip> skipped) {
+    }
+
+    private final RecoveryPolicy policy;
+
+    public CheckpointPicker(RecoveryPolicy policy) {
+        this.policy = policy;
+    }
+
+    /** For a divergence that began at {@code onsetStep}. */
+    public Pick beforeDivergence(List<Candidate> candidates, long onsetStep) {
+        long latestAllowed = onsetStep - policy.rollbackMarginSteps();
+        return pick(candidates, c -> {
+            String usable = usable(c);
+            if (usable != null) {
+                return usable;
+            }
+            if (c.step() > latestAllowed) {
+                return "too close to the divergence onset at step " + onsetStep + " (margin "
+                        + policy.rollbackMarginSteps() + " steps)";
+            }
+            if (c.lossScale() < policy.healthyLossScale()) {
+                return "unhealthy: loss scale " + c.lossScale() + " below " + policy.healthyLossScale();
+            }
+            if (c.sameDivergenceEndings() >= policy.maxSameDivergenceRestarts()) {
+                return "already led to the same divergence " + c.sameDivergenceEndings() + " times";
+            }
+            return null;
+        });
+    }
+
+    /** For a failure that says nothing about the model's state (lost node, GPU fault, crash). */
+    public Pick latestComplete(List<Candidate> candidates) {
+        return pick(candidates, CheckpointPicker::usable);
+    }
+
+    private static String usable(Candidate c) {
+        if (c.corrupt()) {
+            return "corrupt: a restore from it failed";
+        }
+        return c.verified() ? null : "incomplete: not every checksum verified";
+    }
+
+    /** @param rejection why a candidate cannot be used, or null when it can */
+    private static Pick pick(List<Candidate> candidates, Function<Candidate, String> rejection) {
+        List<Skip> skipped = new ArrayList<>();
+        for (Candidate c : candidates.stream().sorted(Comparator.comparingLong(Candidate::step).reversed()).toList()) {
+            String reason = rejection.apply(c);
+            if (reason == null) {
+                return new Pick(Optional.of(c), skipped);
+            }
+            skipped.add(new Skip(c.step(), reason));
+        }
+        return new Pick(Optional.empty(), skipped);
+    }
+}
