@@ -1,0 +1,126 @@
+package dev.steadyrun.trainer.dist;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Loopback figures in one JVM: raw TCP throughput of one socket (big writes, a reader that discards), then ring
+ * all-reduce bus bandwidth for each world size (ranks as threads), 2(N-1)/N × bytes / time as NCCL reports it, and
+ * its ratio to the raw figure. Args: megabytes of floats to all-reduce, iterations, world sizes...
+ */
+public final class CollectivesBench {
+    public static void main(String[] args) throws Exception {
+        int megabytes = Integer.parseInt(args[0]);
+        int iterations = Integer.parseInt(args[1]);
+        double raw = rawTcpBytesPerSecond(Math.max(1024L << 20, 8L * megabytes << 20));
+        System.out.printf(Locale.ROOT, "raw TCP loopback, one socket, 4 MiB direct-buffer writes: %.2f GB/s%n",
+                raw / 1e9);
+        for (int i = 2; i < args.length; i++) {
+            int n = Integer.parseInt(args[i]);
+            double seconds = allReduceSeconds(n, megabytes, iterations);
+            double bytes = (double) megabytes * (1 << 20);
+            double bus = 2.0 * (n - 1) / n * bytes / seconds;
+            System.out.printf(Locale.ROOT,
+                    "all-reduce N=%d, %d MiB of floats: %.1f ms per call, bus bandwidth %.2f GB/s, ratio to raw TCP %.2f"
+                            + " (all %d links together: %.2f GB/s, %.2f of raw)%n",
+                    n, megabytes, seconds * 1e3, bus / 1e9, bus / raw, n, n * bus / 1e9, n * bus / raw);
+        }
+    }
+
+    /**
+     * One blocking channel, 4 MiB direct buffers (no copy through a temporary buffer, the fastest way Java moves
+     * bytes through a socket). Best of three timed transfers after one warm-up: the least disturbed by other load.
+     */
+    private static double rawTcpBytesPerSecond(long total) throws Exception {
+        try (ServerSocketChannel server = ServerSocketChannel.open()
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+             SocketChannel client = SocketChannel.open(server.getLocalAddress());
+             SocketChannel accepted = server.accept()) {
+            client.socket().setTcpNoDelay(true);
+            ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20);
+            ExecutorService reader = Executors.newSingleThreadExecutor();
+            double best = 0;
+            try {
+                for (int round = 0; round < 4; round++) {
+                    long start = System.nanoTime();
+                    Future<Long> got = reader.submit(() -> {
+                        ByteBuffer sink = ByteBuffer.allocateDirect(4 << 20);
+                        long n = 0;
+                        while (n < total) {
+                            int r = accepted.read(sink.clear());
+                            if (r < 0) {
+                                throw new IllegalStateException("closed early");
+                            }
+                            n += r;
+                        }
+                        return n;
+                    });
+                    for (long sent = 0; sent < total; sent += chunk.capacity()) {
+                        chunk.clear();
+                        while (chunk.hasRemaining()) {
+                            client.write(chunk);
+                        }
+                    }
+                    got.get();
+                    double rate = total / ((System.nanoTime() - start) / 1e9);
+                    if (round > 0) {
+                        best = Math.max(best, rate);
+                    }
+                }
+            } finally {
+                reader.shutdownNow();
+            }
+            return best;
+        }
+    }
+
+    /** Best per-call time over the timed iterations, after one warm-up call. */
+    private static double allReduceSeconds(int n, int megabytes, int iterations) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<Double>> ranks = new ArrayList<>();
+            for (int r = 0; r < n; r++) {
+                DistConfig config = DistConfig.of("bench", 1, r, n, "127.0.0.1:" + port)
+                        .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60));
+                int rank = r;
+                ranks.add(pool.submit(() -> {
+                    float[] data = new float[megabytes * (1 << 20) / Float.BYTES];
+                    java.util.Arrays.fill(data, rank + 1);
+                    try (Collectives c = Rendezvous.join(config)) {
+                        c.allReduceSum(data);
+                        double best = Double.MAX_VALUE;
+                        for (int i = 0; i < iterations; i++) {
+                            c.barrier();
+                            long start = System.nanoTime();
+                            c.allReduceSum(data);
+                            best = Math.min(best, (System.nanoTime() - start) / 1e9);
+                        }
+                        return best;
+                    }
+                }));
+            }
+            double slowest = 0;
+            for (Future<Double> f : ranks) {
+                slowest = Math.max(slowest, f.get());
+            }
+            return slowest;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}

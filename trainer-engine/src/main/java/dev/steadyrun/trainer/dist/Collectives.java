@@ -1,0 +1,468 @@
+package dev.steadyrun.trainer.dist;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import dev.steadyrun.protocol.ExitCodes;
+
+/**
+ * Ring collectives of one generation over TCP: each rank sends to its successor and receives from its predecessor.
+ * Data moves in buckets of {@link DistConfig#bucketBytes()}; a writer thread sends while the caller's thread receives
+ * and reduces, so the ring streams. A vector of n elements is cut into worldSize chunks, chunk c = [c·n/N, (c+1)·n/N).
+ *
+ * <p>Determinism: chunk c is summed in the fixed ring order x[c+1] + x[c+2] + … + x[c] on rank c, and the all-gather
+ * copies it to the others, so every rank holds the same bits.
+ *
+ * <p>Failure: a peer that closes, resets, or sends nothing for {@link DistConfig#operationTimeout()} makes the call
+ * throw {@link PeerLostException}; this rank then closes both its connections, so its neighbours fail at once too and
+ * the failure travels round the ring. After a failure every call throws: the generation must be restarted.
+ *
+ * <p>Not thread-safe: one caller thread, and every rank must call the same collectives in the same order.
+ */
+public final class Collectives implements AutoCloseable {
+    private final DistConfig config;
+    private final int rank;
+    private final int size;
+    private final long timeoutMillis;
+    private final SocketChannel next;
+    private final SocketChannel prev;
+    private final Selector writable;
+    private final Selector readable;
+    private final ExecutorService writer;
+    private final ByteBuffer sendFrame;
+    private final ByteBuffer sendPayload;
+    private final ByteBuffer recvHeader;
+    private final ByteBuffer recvPayload;
+    private final float[] floatScratch;
+    private final double[] doubleScratch;
+    private long sendSeq;
+    private long recvSeq;
+    private CompletableFuture<Void> lastSend = CompletableFuture.completedFuture(null);
+    private volatile CollectiveException failure;
+    private volatile String operation = "idle";
+
+    Collectives(DistConfig config, Socket next, Socket prev) {
+        this.config = config;
+        this.rank = config.rank();
+        this.size = config.worldSize();
+        this.timeoutMillis = config.operationTimeout().toMillis();
+        int bucket = config.bucketBytes();
+        if (size == 1) {
+            this.next = this.prev = null;
+            writable = readable = null;
+            writer = null;
+            sendFrame = sendPayload = recvHeader = recvPayload = null;
+            floatScratch = null;
+            doubleScratch = null;
+            return;
+        }
+        this.next = next.getChannel();
+        this.prev = prev.getChannel();
+        Selector w = null;
+        Selector r = null;
+        try {
+            // non-blocking with a selector per direction: blocking channels ignore socket timeouts
+            w = Selector.open();
+            r = Selector.open();
+            this.next.configureBlocking(false).register(w, SelectionKey.OP_WRITE);
+            this.prev.configureBlocking(false).register(r, SelectionKey.OP_READ);
+        } catch (IOException e) {
+            Rendezvous.closeQuietly(next);
+            Rendezvous.closeQuietly(prev);
+            Rendezvous.closeQuietly(w);
+            Rendezvous.closeQuietly(r);
+            throw new PeerLostException(Rendezvous.who(config) + ": ring connection broke: " + e, e);
+        }
+        writable = w;
+        readable = r;
+        // direct buffers: the channel reads and writes them without a copy through a temporary buffer
+        sendFrame = ByteBuffer.allocateDirect(Wire.HEADER_BYTES + bucket);
+        sendPayload = sendFrame.slice(Wire.HEADER_BYTES, bucket).order(ByteOrder.LITTLE_ENDIAN);
+        recvHeader = ByteBuffer.allocateDirect(Wire.HEADER_BYTES);
+        recvPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
+        floatScratch = new float[bucket / Float.BYTES];
+        doubleScratch = new double[bucket / Double.BYTES];
+        writer = Executors.newSingleThreadExecutor(t -> {
+            Thread thread = new Thread(t, "collectives-writer-rank-" + rank);
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public int worldSize() {
+        return size;
+    }
+
+    public long generation() {
+        return config.generation();
+    }
+
+    /** The chunk of a length-n vector that rank r owns after {@link #reduceScatter}: [from, to). */
+    public record Chunk(int from, int to) {
+        public int length() {
+            return to - from;
+        }
+    }
+
+    public Chunk chunk(int length, int r) {
+        return new Chunk((int) ((long) r * length / size), (int) ((long) (r + 1) * length / size));
+    }
+
+    public void allReduceSum(float[] data) {
+        allReduceSum(FloatBuffer.wrap(data));
+    }
+
+    public void allReduceSum(double[] data) {
+        run("allReduceSum", new Doubles(DoubleBuffer.wrap(data)), true, true);
+    }
+
+    /** Sums over all ranks in place; positions 0 to capacity - 1 of the buffer (position and limit are ignored). */
+    public void allReduceSum(FloatBuffer data) {
+        run("allReduceSum", new Floats(data), true, true);
+    }
+
+    /** Afterwards chunk {@code chunk(data.length, rank())} of data holds the sum over all ranks; the rest is scratch. */
+    public void reduceScatter(float[] data) {
+        run("reduceScatter", new Floats(FloatBuffer.wrap(data)), true, false);
+    }
+
+    public void reduceScatter(double[] data) {
+        run("reduceScatter", new Doubles(DoubleBuffer.wrap(data)), true, false);
+    }
+
+    /** Before, each rank r holds its chunk r of data; afterwards every rank holds all chunks. */
+    public void allGather(float[] data) {
+        run("allGather", new Floats(FloatBuffer.wrap(data)), false, true);
+    }
+
+    public void allGather(double[] data) {
+        run("allGather", new Doubles(DoubleBuffer.wrap(data)), false, true);
+    }
+
+    /** Copies root's data to every rank (the data lengths must match). */
+    public void broadcast(float[] data, int root) {
+        broadcast(new Floats(FloatBuffer.wrap(data)), root);
+    }
+
+    public void broadcast(double[] data, int root) {
+        broadcast(new Doubles(DoubleBuffer.wrap(data)), root);
+    }
+
+    /** Returns when every rank has called it: an all-reduce in which every rank owns one element. */
+    public void barrier() {
+        run("barrier", new Floats(FloatBuffer.allocate(size)), true, true);
+    }
+
+    private void run(String name, Elements data, boolean reduce, boolean gather) {
+        if (size == 1) {
+            return;
+        }
+        start(name);
+        try {
+            int n = data.length();
+            if (reduce) {
+                // step s: send chunk r-s-1, receive chunk r-s-2 and add; the chunk received is the next one sent
+                sendChunk(data, n, rank - 1);
+                for (int s = 0; s < size - 1; s++) {
+                    receiveChunk(data, n, rank - s - 2, true, s < size - 2);
+                }
+                drain();
+            }
+            if (gather) {
+                // step s: send chunk r-s, receive chunk r-s-1 and copy it (no re-adding: identical bits everywhere)
+                sendChunk(data, n, rank);
+                for (int s = 0; s < size - 1; s++) {
+                    receiveChunk(data, n, rank - s - 1, false, s < size - 2);
+                }
+                drain();
+            }
+        } catch (IOException e) {
+            throw fail(e);
+        } finally {
+            operation = "idle";
+        }
+    }
+
+    private void broadcast(Elements data, int root) {
+        if (root < 0 || root >= size) {
+            throw new IllegalArgumentException("broadcast: root must be in [0, " + size + "), was " + root);
+        }
+        if (size == 1) {
+            return;
+        }
+        start("broadcast");
+        try {
+            int n = data.length();
+            if (rank == root) {
+                send(data, 0, n);
+            } else {
+                receive(data, 0, n, false, (rank + 1) % size != root);
+            }
+            drain();
+        } catch (IOException e) {
+            throw fail(e);
+        } finally {
+            operation = "idle";
+        }
+    }
+
+    private void start(String name) {
+        if (failure != null) {
+            throw new PeerLostException(Rendezvous.who(config) + ": " + name + " called after an earlier failure: "
+                    + failure.getMessage(), failure);
+        }
+        operation = name;
+    }
+
+    private void sendChunk(Elements data, int n, int chunkIndex) {
+        Chunk c = chunk(n, Math.floorMod(chunkIndex, size));
+        send(data, c.from(), c.to());
+    }
+
+    private void receiveChunk(Elements data, int n, int chunkIndex, boolean add, boolean forward) throws IOException {
+        Chunk c = chunk(n, Math.floorMod(chunkIndex, size));
+        receive(data, c.from(), c.to(), add, forward);
+    }
+
+    /** Queues [from, to) in buckets; the writer reads the data when it sends, so the range must stay untouched. */
+    private void send(Elements data, int from, int to) {
+        int per = config.bucketBytes() / data.bytes();
+        for (int at = from; at < to; at += per) {
+            sendBucket(data, at, Math.min(per, to - at));
+        }
+    }
+
+    private void sendBucket(Elements data, int at, int count) {
+        long seq = sendSeq++;
+        lastSend = lastSend.thenRunAsync(() -> {
+            int bytes = count * data.bytes();
+            Wire.writeHeader(sendFrame, config.generation(), seq, bytes);
+            data.encode(sendPayload, at, count);
+            sendFrame.clear().limit(Wire.HEADER_BYTES + bytes);
+            try {
+                transfer(sendFrame, true);
+            } catch (IOException e) {
+                // fail() also wakes the caller's thread, blocked on a read, so both fail now
+                throw fail(e);
+            }
+        }, writer);
+    }
+
+    private void receive(Elements data, int from, int to, boolean add, boolean forward) throws IOException {
+        int per = config.bucketBytes() / data.bytes();
+        for (int at = from; at < to; at += per) {
+            int count = Math.min(per, to - at);
+            int bytes = count * data.bytes();
+            transfer(recvHeader.clear(), false);
+            String problem = Wire.checkHeader(recvHeader, config.generation(), recvSeq++, bytes);
+            if (problem != null) {
+                int code = problem.startsWith("frame of generation") ? ExitCodes.STALE_GENERATION
+                        : ExitCodes.PEER_LOST;
+                throw fail(new CollectiveException(code, Rendezvous.who(config) + ": " + operation + ": " + problem,
+                        null));
+            }
+            transfer(recvPayload.clear().limit(bytes), false);
+            data.decode(recvPayload.flip(), at, count, add);
+            if (forward) {
+                sendBucket(data, at, count);
+            }
+        }
+    }
+
+    /**
+     * Writes the buffer to the successor or fills it from the predecessor; fails when the peer makes no progress for
+     * the operation timeout (a dead host or a partition sends no reset), or when it closed the connection.
+     */
+    private void transfer(ByteBuffer buffer, boolean write) throws IOException {
+        Selector selector = write ? writable : readable;
+        long lastProgress = System.nanoTime();
+        while (buffer.hasRemaining()) {
+            if (failure != null) {
+                throw new IOException("aborted after an earlier failure");
+            }
+            int n = write ? next.write(buffer) : prev.read(buffer);
+            if (n < 0) {
+                throw new EOFException();
+            }
+            long now = System.nanoTime();
+            if (n > 0) {
+                lastProgress = now;
+                continue;
+            }
+            long left = timeoutMillis - (now - lastProgress) / 1_000_000;
+            if (left <= 0) {
+                throw new SocketTimeoutException(write ? "successor rank " + (rank + 1) % size
+                        + " accepted no data for " + config.operationTimeout()
+                        : "nothing from predecessor rank " + Math.floorMod(rank - 1, size) + " for "
+                        + config.operationTimeout());
+            }
+            try {
+                selector.select(left);
+                selector.selectedKeys().clear();
+            } catch (ClosedSelectorException e) {
+                throw new IOException("closed after a failure", e);
+            }
+        }
+    }
+
+    /** Waits until the writer has handed every queued frame to the kernel. */
+    private void drain() throws IOException {
+        try {
+            // no time limit here: the writer fails by itself when the successor stops taking data
+            lastSend.get();
+        } catch (ExecutionException e) {
+            throw fail(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw fail(e);
+        }
+    }
+
+    /** Records the first failure, closes both connections (so the neighbours fail too) and returns what to throw. */
+    private synchronized CollectiveException fail(Throwable cause) {
+        if (failure == null) {
+            failure = cause instanceof CollectiveException ce ? ce
+                    : new PeerLostException(Rendezvous.who(config) + ": " + operation + ": " + describe(cause)
+                            + "; the generation must be restarted", cause);
+            closeSockets();
+        }
+        return failure;
+    }
+
+    private String describe(Throwable cause) {
+        int p = Math.floorMod(rank - 1, size);
+        int s = (rank + 1) % size;
+        if (cause instanceof SocketTimeoutException) {
+            return "peer lost: " + cause.getMessage();
+        }
+        if (cause instanceof EOFException) {
+            return "peer lost: predecessor rank " + p + " closed the connection";
+        }
+        return "peer lost: connection to rank " + p + " or " + s + " broke: " + cause;
+    }
+
+    /** Closing the selectors wakes a thread blocked in them and lets the channels really close (send the FIN). */
+    private void closeSockets() {
+        Rendezvous.closeQuietly(next);
+        Rendezvous.closeQuietly(prev);
+        Rendezvous.closeQuietly(writable);
+        Rendezvous.closeQuietly(readable);
+    }
+
+    @Override
+    public void close() {
+        closeSockets();
+        if (writer != null) {
+            writer.shutdownNow();
+        }
+    }
+
+    /** A float or double vector seen as elements to send, add into, or copy into. */
+    private sealed interface Elements permits Floats, Doubles {
+        int length();
+
+        int bytes();
+
+        void encode(ByteBuffer to, int at, int count);
+
+        void decode(ByteBuffer from, int at, int count, boolean add);
+    }
+
+    private final class Floats implements Elements {
+        private final FloatBuffer data;
+
+        Floats(FloatBuffer data) {
+            this.data = data;
+        }
+
+        public int length() {
+            return data.capacity();
+        }
+
+        public int bytes() {
+            return Float.BYTES;
+        }
+
+        public void encode(ByteBuffer to, int at, int count) {
+            to.asFloatBuffer().put(0, data, at, count);
+        }
+
+        public void decode(ByteBuffer from, int at, int count, boolean add) {
+            if (!add) {
+                data.put(at, from.asFloatBuffer(), 0, count);
+                return;
+            }
+            float[] got = floatScratch;
+            from.asFloatBuffer().get(0, got, 0, count);
+            if (data.hasArray()) {
+                float[] a = data.array();
+                int base = data.arrayOffset() + at;
+                for (int i = 0; i < count; i++) {
+                    a[base + i] += got[i];
+                }
+            } else {
+                for (int i = 0; i < count; i++) {
+                    data.put(at + i, data.get(at + i) + got[i]);
+                }
+            }
+        }
+    }
+
+    private final class Doubles implements Elements {
+        private final DoubleBuffer data;
+
+        Doubles(DoubleBuffer data) {
+            this.data = data;
+        }
+
+        public int length() {
+            return data.capacity();
+        }
+
+        public int bytes() {
+            return Double.BYTES;
+        }
+
+        public void encode(ByteBuffer to, int at, int count) {
+            to.asDoubleBuffer().put(0, data, at, count);
+        }
+
+        public void decode(ByteBuffer from, int at, int count, boolean add) {
+            if (!add) {
+                data.put(at, from.asDoubleBuffer(), 0, count);
+                return;
+            }
+            double[] got = doubleScratch;
+            from.asDoubleBuffer().get(0, got, 0, count);
+            if (data.hasArray()) {
+                double[] a = data.array();
+                int base = data.arrayOffset() + at;
+                for (int i = 0; i < count; i++) {
+                    a[base + i] += got[i];
+                }
+            } else {
+                for (int i = 0; i < count; i++) {
+                    data.put(at + i, data.get(at + i) + got[i]);
+                }
+            }
+        }
+    }
+}

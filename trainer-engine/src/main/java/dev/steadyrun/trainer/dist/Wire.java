@@ -1,0 +1,100 @@
+package dev.steadyrun.trainer.dist;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/** Constants and encodings of the collective protocol (see docs/distributed.md). */
+final class Wire {
+    /** "SRDC": Steadyrun data-parallel collectives. */
+    static final int MAGIC = 0x53524443;
+    static final short VERSION = 1;
+
+    static final byte HELLO = 1;
+    static final byte WELCOME = 2;
+    static final byte REFUSE = 3;
+    static final byte RING_HELLO = 4;
+    static final byte DATA = 5;
+
+    /** Data frame header: magic, generation, sequence number, type, payload bytes. */
+    static final int HEADER_BYTES = 4 + 8 + 8 + 1 + 4;
+
+    private Wire() {
+    }
+
+    /** Control messages start with magic, version and type; a stray or foreign connection fails here. */
+    static void writeStart(DataOutputStream out, byte type) throws IOException {
+        out.writeInt(MAGIC);
+        out.writeShort(VERSION);
+        out.writeByte(type);
+    }
+
+    static byte readStart(DataInputStream in) throws IOException {
+        int magic = in.readInt();
+        if (magic != MAGIC) {
+            throw new IOException("not a steadyrun collective peer (magic 0x" + Integer.toHexString(magic) + ")");
+        }
+        short version = in.readShort();
+        if (version != VERSION) {
+            throw new IOException("protocol version " + version + ", this rank speaks " + VERSION);
+        }
+        return in.readByte();
+    }
+
+    /** Rendezvous hello ({@link #HELLO}) and ring hello ({@link #RING_HELLO}, no address). */
+    record Hello(String runId, long generation, int rank, int worldSize, String host, int port) {
+        void write(DataOutputStream out, byte type) throws IOException {
+            writeStart(out, type);
+            out.writeUTF(runId);
+            out.writeLong(generation);
+            out.writeInt(rank);
+            out.writeInt(worldSize);
+            out.writeUTF(host);
+            out.writeInt(port);
+            out.flush();
+        }
+
+        static Hello read(DataInputStream in, byte expectedType) throws IOException {
+            byte type = readStart(in);
+            if (type != expectedType) {
+                throw new IOException("expected message type " + expectedType + ", got " + type);
+            }
+            return new Hello(in.readUTF(), in.readLong(), in.readInt(), in.readInt(), in.readUTF(), in.readInt());
+        }
+    }
+
+    static void writeRefuse(DataOutputStream out, int exitCode, String message) throws IOException {
+        writeStart(out, REFUSE);
+        out.writeInt(exitCode);
+        out.writeUTF(message);
+        out.flush();
+    }
+
+    static void writeHeader(ByteBuffer frame, long generation, long seq, int payloadBytes) {
+        frame.clear().order(ByteOrder.BIG_ENDIAN)
+                .putInt(MAGIC).putLong(generation).putLong(seq).put(DATA).putInt(payloadBytes);
+    }
+
+    /** Checks a received data header against what this rank expects next; the message says what differs. */
+    static String checkHeader(ByteBuffer header, long generation, long seq, int payloadBytes) {
+        ByteBuffer b = header.duplicate().clear().order(ByteOrder.BIG_ENDIAN);
+        int magic = b.getInt();
+        long gen = b.getLong();
+        long s = b.getLong();
+        byte type = b.get();
+        int bytes = b.getInt();
+        if (magic != MAGIC || type != DATA) {
+            return "corrupt frame header (magic 0x" + Integer.toHexString(magic) + ", type " + type + ")";
+        }
+        if (gen != generation) {
+            return "frame of generation " + gen + " on a generation " + generation + " ring";
+        }
+        if (s != seq || bytes != payloadBytes) {
+            return "out-of-step frame: got seq " + s + " with " + bytes + " bytes, expected seq " + seq + " with "
+                    + payloadBytes + " bytes (the ranks called different collectives)";
+        }
+        return null;
+    }
+}

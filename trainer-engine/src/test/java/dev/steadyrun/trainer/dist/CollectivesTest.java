@@ -1,0 +1,145 @@
+package dev.steadyrun.trainer.dist;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.FloatBuffer;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class CollectivesTest {
+    /** Lengths not divisible by N, smaller than N, zero, and long enough to cross many 64-byte buckets. */
+    private static final int[] LENGTHS = {0, 1, 2, 3, 5, 17, 1001};
+    private static final int SMALL_BUCKET = 64;
+
+    /** Integer-valued floats: every summation order gives the exact sum, so the reference is the plain loop. */
+    private static float[] ints(int rank, int length, int salt) {
+        float[] v = new float[length];
+        for (int i = 0; i < length; i++) {
+            v[i] = ((i * 31 + rank * 7 + salt) % 199) - 99;
+        }
+        return v;
+    }
+
+    private static float[] sumOfInts(int worldSize, int length, int salt) {
+        float[] sum = new float[length];
+        for (int r = 0; r < worldSize; r++) {
+            float[] v = ints(r, length, salt);
+            for (int i = 0; i < length; i++) {
+                sum[i] += v[i];
+            }
+        }
+        return sum;
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 4})
+    void allReduceReduceScatterAndAllGatherMatchTheSequentialReference(int n) throws Exception {
+        List<Boolean> done = TestRing.run(n, SMALL_BUCKET, c -> {
+            for (int length : LENGTHS) {
+                float[] data = ints(c.rank(), length, 1);
+                c.allReduceSum(data);
+                assertThat(data).as("allReduceSum N=%d length=%d", n, length).containsExactly(sumOfInts(n, length, 1));
+
+                float[] scattered = ints(c.rank(), length, 2);
+                c.reduceScatter(scattered);
+                Collectives.Chunk mine = c.chunk(length, c.rank());
+                float[] expected = sumOfInts(n, length, 2);
+                for (int i = mine.from(); i < mine.to(); i++) {
+                    assertThat(scattered[i]).as("reduceScatter N=%d length=%d index %d", n, length, i)
+                            .isEqualTo(expected[i]);
+                }
+
+                // each rank contributes only its own chunk; the rest is garbage that must be overwritten
+                float[] full = ints(99, length, 3);
+                float[] gathered = new float[length];
+                java.util.Arrays.fill(gathered, Float.NaN);
+                System.arraycopy(full, mine.from(), gathered, mine.from(), mine.length());
+                c.allGather(gathered);
+                assertThat(gathered).as("allGather N=%d length=%d", n, length).containsExactly(full);
+            }
+            c.barrier();
+            return true;
+        });
+        assertThat(done).hasSize(n).containsOnly(true);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3, 4})
+    void randomFloatsGiveBitIdenticalResultsOnEveryRankAndTheRightSum(int n) throws Exception {
+        int length = 4099;
+        List<float[]> inputs = new java.util.ArrayList<>();
+        double[] exact = new double[length];
+        for (int r = 0; r < n; r++) {
+            Random random = new Random(42 + r);
+            float[] v = new float[length];
+            for (int i = 0; i < length; i++) {
+                v[i] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(7) - 3));
+                exact[i] += v[i];
+            }
+            inputs.add(v);
+        }
+        List<float[]> results = TestRing.run(n, 1024, c -> {
+            float[] data = inputs.get(c.rank()).clone();
+            if (c.rank() % 2 == 0) {
+                c.allReduceSum(FloatBuffer.wrap(data));
+                return data;
+            }
+            // odd ranks: a direct buffer (no backing array), as an INDArray's data would be
+            FloatBuffer direct = java.nio.ByteBuffer.allocateDirect(length * Float.BYTES)
+                    .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+            direct.put(data);
+            c.allReduceSum(direct);
+            direct.get(0, data);
+            return data;
+        });
+        for (int r = 1; r < n; r++) {
+            for (int i = 0; i < length; i++) {
+                assertThat(Float.floatToRawIntBits(results.get(r)[i])).as("rank %d index %d", r, i)
+                        .isEqualTo(Float.floatToRawIntBits(results.get(0)[i]));
+            }
+        }
+        for (int i = 0; i < length; i++) {
+            double magnitude = 0;
+            for (float[] v : inputs) {
+                magnitude += Math.abs(v[i]);
+            }
+            assertThat((double) results.get(0)[i]).as("index %d", i)
+                    .isCloseTo(exact[i], org.assertj.core.data.Offset.offset(magnitude * 1e-6 + 1e-30));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3})
+    void doublesAllReduceAndBroadcast(int n) throws Exception {
+        List<double[]> results = TestRing.run(n, SMALL_BUCKET, c -> {
+            double[] data = new double[37];
+            for (int i = 0; i < data.length; i++) {
+                data[i] = 0.5 * i + c.rank();
+            }
+            c.allReduceSum(data);
+            double[] fromRoot = new double[11];
+            if (c.rank() == n - 1) {
+                for (int i = 0; i < fromRoot.length; i++) {
+                    fromRoot[i] = Math.PI * i;
+                }
+            }
+            c.broadcast(fromRoot, n - 1);
+            double[] both = new double[data.length + fromRoot.length];
+            System.arraycopy(data, 0, both, 0, data.length);
+            System.arraycopy(fromRoot, 0, both, data.length, fromRoot.length);
+            return both;
+        });
+        double rankSum = n * (n - 1) / 2.0;
+        for (double[] both : results) {
+            for (int i = 0; i < 37; i++) {
+                assertThat(both[i]).isEqualTo(n * 0.5 * i + rankSum);
+            }
+            for (int i = 0; i < 11; i++) {
+                assertThat(both[37 + i]).isEqualTo(Math.PI * i);
+            }
+        }
+    }
+}

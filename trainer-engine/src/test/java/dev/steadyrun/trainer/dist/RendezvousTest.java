@@ -1,0 +1,169 @@
+package dev.steadyrun.trainer.dist;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import dev.steadyrun.protocol.ExitCodes;
+
+class RendezvousTest {
+
+    private static CompletableFuture<float[]> joinAndSum(DistConfig config, float value) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (Collectives c = Rendezvous.join(config)) {
+                float[] data = {value, value * 2};
+                c.allReduceSum(data);
+                return data;
+            }
+        });
+    }
+
+    @Test
+    void aRankOfAnOlderGenerationIsRefusedAndTheRightRankStillJoins() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 7, 0, 2, 64), 1);
+
+        assertThatThrownBy(() -> Rendezvous.join(TestRing.config(port, 6, 1, 2, 64)))
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.STALE_GENERATION))
+                .hasMessageContaining("generation 6")
+                .hasMessageContaining("this ring is generation 7")
+                .hasMessageContaining("stale");
+
+        float[] rank1 = joinAndSum(TestRing.config(port, 7, 1, 2, 64), 10).get(10, TimeUnit.SECONDS);
+        assertThat(rank1).containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void aRankZeroOfAnOlderGenerationExitsStaleWhenANewerRankArrives() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> staleRank0 = joinAndSum(TestRing.config(port, 3, 0, 2, 64), 1);
+
+        assertThatThrownBy(() -> Rendezvous.join(TestRing.config(port, 4, 1, 2, 64)))
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.PEER_LOST))
+                .hasMessageContaining("rank 0 is stale");
+        assertThatThrownBy(() -> staleRank0.get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.STALE_GENERATION))
+                .hasMessageContaining("newer generation 4");
+    }
+
+    @Test
+    void aFrameOfAnotherGenerationIsRefused() {
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(Wire.HEADER_BYTES);
+        Wire.writeHeader(header, 3, 17, 64);
+        assertThat(Wire.checkHeader(header, 3, 17, 64)).isNull();
+        assertThat(Wire.checkHeader(header, 4, 17, 64)).isEqualTo("frame of generation 3 on a generation 4 ring");
+        assertThat(Wire.checkHeader(header, 3, 18, 64)).contains("out-of-step frame");
+    }
+
+    @Test
+    void aWrongWorldSizeOrADuplicateRankIsRefusedWithoutDisturbingTheOthers() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 1, 0, 3, 64), 1);
+        CompletableFuture<float[]> rank1 = joinAndSum(TestRing.config(port, 1, 1, 3, 64), 2);
+
+        assertThatThrownBy(() -> Rendezvous.join(TestRing.config(port, 1, 2, 4, 64)))
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.BAD_CONFIG))
+                .hasMessageContaining("expects world size 4, this ring has 3");
+        // rank 1 may not have said hello yet; wait until it has, so the duplicate is the second one
+        Thread.sleep(300);
+        assertThatThrownBy(() -> Rendezvous.join(TestRing.config(port, 1, 1, 3, 64)))
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.BAD_CONFIG))
+                .hasMessageContaining("already joined");
+
+        float[] rank2 = joinAndSum(TestRing.config(port, 1, 2, 3, 64), 4).get(10, TimeUnit.SECONDS);
+        assertThat(rank2).containsExactly(7, 14);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(7, 14);
+        assertThat(rank1.get(10, TimeUnit.SECONDS)).containsExactly(7, 14);
+    }
+
+    @Test
+    void aRankThatNeverJoinsFailsTheRendezvousOnEveryRankAfterTheHandshakeTimeout() {
+        int port = uncheckedFreePort();
+        Duration handshake = Duration.ofSeconds(1);
+        DistConfig rank0 = TestRing.config(port, 1, 0, 3, 64).withTimeouts(Duration.ofSeconds(5), handshake,
+                Duration.ofSeconds(5));
+        DistConfig rank1 = TestRing.config(port, 1, 1, 3, 64).withTimeouts(Duration.ofSeconds(5),
+                Duration.ofSeconds(30), Duration.ofSeconds(5));
+        CompletableFuture<float[]> zero = joinAndSum(rank0, 1);
+        CompletableFuture<float[]> one = joinAndSum(rank1, 1);
+
+        assertThatThrownBy(() -> zero.get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(PeerLostException.class).hasMessageContaining("ranks [2] of 3 did not join");
+        // rank 1 waits longer than rank 0, and learns at once that rank 0 gave up
+        assertThatThrownBy(() -> one.get(5, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(PeerLostException.class).hasMessageContaining("rank 1/3");
+    }
+
+    @Test
+    void aSilentPeerMakesEveryOtherRankFailWithinTheOperationTimeout() throws Exception {
+        int port = TestRing.freePort();
+        Duration operation = Duration.ofSeconds(1);
+        CountDownLatch othersDone = new CountDownLatch(2);
+        CompletableFuture<Long>[] elapsed = new CompletableFuture[2];
+        for (int r = 0; r < 2; r++) {
+            DistConfig config = TestRing.config(port, 1, r, 3, 64).withTimeouts(Duration.ofSeconds(5),
+                    Duration.ofSeconds(5), operation);
+            elapsed[r] = CompletableFuture.supplyAsync(() -> {
+                try (Collectives c = Rendezvous.join(config)) {
+                    long start = System.nanoTime();
+                    try {
+                        c.allReduceSum(new float[1000]);
+                        return -1L;
+                    } catch (PeerLostException e) {
+                        assertThat(e.exitCode()).isEqualTo(ExitCodes.PEER_LOST);
+                        assertThat(e).hasMessageContaining("allReduceSum");
+                        return (System.nanoTime() - start) / 1_000_000;
+                    } finally {
+                        othersDone.countDown();
+                    }
+                }
+            });
+        }
+        // rank 2 joins the ring but never calls the collective (a hung or partitioned process)
+        try (Collectives silent = Rendezvous.join(TestRing.config(port, 1, 2, 3, 64))) {
+            assertThat(othersDone.await(10, TimeUnit.SECONDS)).isTrue();
+        }
+        for (CompletableFuture<Long> e : elapsed) {
+            long millis = e.get();
+            assertThat(millis).as("failed after ms").isBetween(0L, operation.toMillis() + 3000);
+        }
+        // at least one rank waited for the timeout itself: its predecessor, the silent rank, sent nothing
+        assertThat(Math.max(elapsed[0].get(), elapsed[1].get())).isGreaterThanOrEqualTo(operation.toMillis() - 100);
+    }
+
+    @Test
+    void configErrorsNameTheField() {
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 3, 3, "127.0.0.1:1234"))
+                .hasMessageContaining("rank must be in [0, 3), was 3");
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost"))
+                .hasMessageContaining("rendezvous must be host:port");
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost:http"))
+                .hasMessageContaining("rendezvous port must be in [1, 65535], was 'http'");
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, null))
+                .hasMessageContaining("rendezvous is required");
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null).withBucketBytes(100))
+                .hasMessageContaining("bucketBytes must be a multiple of 8");
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null).withTimeouts(Duration.ZERO,
+                Duration.ofSeconds(1), Duration.ofSeconds(1))).hasMessageContaining("connectTimeout");
+    }
+
+    private static int uncheckedFreePort() {
+        try {
+            return TestRing.freePort();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
