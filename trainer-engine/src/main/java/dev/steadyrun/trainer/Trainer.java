@@ -266,7 +266,6 @@ public final class Trainer {
                     rms[i] += pass.activationRms()[i] / accumulation;
                 }
             }
-            long P1=System.nanoTime();
             double loss = lossSum / tokensPerStep;
             boolean overflow = fp16 && overflowsFp16(grads);
             double sumSq = 0;
@@ -278,7 +277,6 @@ public final class Trainer {
                 sumSq += n * n;
             }
             double gradNorm = Math.sqrt(sumSq);
-            long P2=System.nanoTime();
             overflow |= !Double.isFinite(gradNorm);
             double lr = schedule.at(step, tokensSeen) * state.lrMultiplier();
             if (config.debugDivergeAtStep() >= 0 && step >= config.debugDivergeAtStep()) {
@@ -293,14 +291,11 @@ public final class Trainer {
                 optimizer.step(kind, model.params(), grads, lr, config.weightDecay(), config.beta1(), config.beta2(),
                         config.adamEps());
             }
-            long P3=System.nanoTime();
             step++;
             tokensSeen += tokensPerStep;
             lastLoss = loss;
             System.gc();   // ND4J frees native memory only when its Java handles are collected
             double seconds = (System.nanoTime() - t0) / 1e9;
-            long P4=System.nanoTime();
-            System.err.printf("PROF step micro %d norm %d opt %d gc %d%n",(P1-t0)/1000000,(P2-P1)/1000000,(P3-P2)/1000000,(P4-P3)/1000000);
             List<Double> norms = new ArrayList<>();
             for (double r : rms) {
                 norms.add(r);

@@ -61,7 +61,10 @@ class OptModelTest {
             p.addi(direction.mul(eps));
             double numeric = (plus - minus) / (2 * eps);
             double rel = Math.abs(analytic - numeric) / Math.max(1e-7, Math.abs(analytic) + Math.abs(numeric));
-            assertThat(rel).as("%s: analytic %s numeric %s", e.getKey(), analytic, numeric).isLessThan(1e-5);
+            // A central difference cannot resolve less than ~ulp(loss)/eps ≈ 1e-10: the key biases' gradient is
+            // exactly 0 (softmax ignores a shift shared by all keys), so their numeric estimate is pure roundoff.
+            assertThat(rel < 1e-5 || Math.abs(analytic - numeric) < 1e-9)
+                    .as("%s: analytic %s numeric %s (relative error %s)", e.getKey(), analytic, numeric, rel).isTrue();
             worst = Math.max(worst, rel);
         }
         for (String name : new String[]{"wte", "wpe", "h1.attn.bq", "h0.mlp.b1"}) {
