@@ -26,17 +26,32 @@ if [ ! -f "$ORCH_JAR" ] || [ ! -f "$AGENT_JAR" ] || [ ! -f "$TRAINER_JAR" ]; the
 fi
 
 mkdir -p "$WORK/checkpoints"
+api() { curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 pids=()
+run_id=""
 cleanup() {
-  echo; echo "Stopping agents and orchestrator…"
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  echo
+  if [ -n "$run_id" ]; then
+    # Cancel the demo run, or the next start of this script would find it still placed and train it beside the new one.
+    echo "Cancelling run $run_id…"
+    api -X POST "$URL/api/v1/runs/$run_id/cancel" >/dev/null 2>&1 || true
+    for _ in $(seq 1 60); do
+      api "$URL/api/v1/runs/$run_id" 2>/dev/null | grep -q '"state":"CANCELLED"' && break
+      sleep 1
+    done
+  fi
+  echo "Stopping agents and orchestrator…"
+  # Agents first (each stops its trainer), the orchestrator last.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo "Orchestrator on $URL (log: $WORK/orchestrator.log)"
+# setsid: Ctrl-C reaches only this script, whose cleanup cancels the run before stopping the processes in order.
 STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN STEADYRUN_BOOTSTRAP_ADMIN_TOKEN=$ADMIN_TOKEN \
-  java -jar "$ORCH_JAR" --spring.profiles.active=local --server.port="$PORT" >"$WORK/orchestrator.log" 2>&1 &
+  setsid java -jar "$ORCH_JAR" --spring.profiles.active=local --server.port="$PORT" >"$WORK/orchestrator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -fs "$URL/actuator/health" >/dev/null 2>&1 && break
@@ -48,14 +63,13 @@ done
 curl -fs "$URL/actuator/health" >/dev/null || { echo "The orchestrator did not become healthy"; exit 1; }
 
 for i in $(seq 0 $((AGENTS - 1))); do
-  STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN java -jar "$AGENT_JAR" --url "$URL" --node-name "local-$i" \
+  STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN setsid java -jar "$AGENT_JAR" --url "$URL" --node-name "local-$i" \
     --labels "rack=r$((i / 2)),zone=local" --checkpoint-root "$WORK/checkpoints" \
     --trainer-command "java -jar $PWD/$TRAINER_JAR" >"$WORK/agent-$i.log" 2>&1 &
   pids+=($!)
 done
 echo "$AGENTS agents started (logs: $WORK/agent-N.log)"
 
-api() { curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 # Wait until the agents are HEALTHY, then submit one run with a spare.
 for _ in $(seq 1 60); do
   healthy=$(api "$URL/api/v1/nodes?state=HEALTHY&size=200" | grep -o '"state":"HEALTHY"' | wc -l || true)
