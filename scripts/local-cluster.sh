@@ -20,6 +20,8 @@ ORCH_JAR=orchestrator/target/orchestrator-$VERSION-exec.jar
 AGENT_JAR=worker-agent/target/worker-agent-$VERSION.jar
 TRAINER_JAR=trainer-engine/target/trainer-engine-$VERSION.jar
 
+command -v curl >/dev/null || { echo "curl is needed to talk to the orchestrator (apt-get install curl)"; exit 1; }
+
 if [ ! -f "$ORCH_JAR" ] || [ ! -f "$AGENT_JAR" ] || [ ! -f "$TRAINER_JAR" ]; then
   echo "Building (first run only)…"
   ./mvnw -B -q install -DskipTests
