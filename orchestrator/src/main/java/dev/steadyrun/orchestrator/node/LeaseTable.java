@@ -33,7 +33,7 @@ import dev.steadyrun.protocol.TrainerStatus;
  * beat since the last flush in ONE batched UPDATE every {@code flushInterval}, so the heartbeat path opens no
  * transaction. At start the table is loaded from PostgreSQL and every node gets a fresh grace: the orchestrator was
  * down, not the nodes. That grace is counted again from the moment the web server takes requests
- * ({@link #serving()}), because a slow start must not eat the grace of agents that could not reach us yet; until
+ * ({@link #startServing()}), because a slow start must not eat the grace of agents that could not reach us yet; until
  * then the lease sweep judges nobody.
  *
  * <p>The table also knows the fleet's size, so it answers {@link #timingsNow()}: the adaptive heartbeat timings of
@@ -83,7 +83,7 @@ public class LeaseTable implements SmartLifecycle {
 
     /** The web server takes heartbeats from now on: every lease's grace restarts here. */
     @EventListener(ApplicationReadyEvent.class)
-    void serving() {
+    void startServing() {
         Instant now = clock.instant();
         records.values().forEach(r -> {
             if (r.graceFrom.isBefore(now)) {

@@ -251,7 +251,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         clock.advance(Duration.ofMinutes(2));
         LeaseSweeper early = new LeaseSweeper(restarted, registry, incidents, metrics, props);
         assertThat(early.sweep(clock.instant()).moves()).as("before serving").isEmpty();
-        restarted.serving();
+        restarted.startServing();
         assertThat(restarted.isServing()).isTrue();
         assertThat(restored.leaseBase()).isEqualTo(clock.instant());
         assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(3), false).moves()).isEmpty();
