@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -48,8 +49,12 @@ public final class TrainerBench {
         OUT.printf(Locale.ROOT, "gemm 2048x768x3072 fp32: %.1f GFLOP/s (median of 10)%n", gemm);
         OUT.printf(Locale.ROOT, "gemm 1024x1024x1024 fp32: %.1f GFLOP/s (median of 10)%n", square);
         int steps = Integer.getInteger("steps", 8);
+        // GEMM again after every step (outside its timed part): on a shared machine the load drifts within a run,
+        // so each step is also compared with the GEMM throughput of its own moment
+        List<Double> gemmAfter = new ArrayList<>();
         List<StepMetrics> m = train(work.resolve("d768"), Map.of("layers", "2", "heads", "12", "dModel", "768",
-                "seqLen", "512", "microBatch", "2", "batchTokens", "1024", "maxSteps", String.valueOf(steps)));
+                "seqLen", "512", "microBatch", "2", "batchTokens", "1024", "maxSteps", String.valueOf(steps)),
+                s -> gemmAfter.add(gemmGflops(2048, 768, 3072, 5)));
         ModelConfig cfg = new ModelConfig(2, 12, 768, 512, ModelSize.OPT_VOCAB);
         double stepMs = median(m.subList(2, m.size()).stream().mapToDouble(StepMetrics::stepTimeMs).toArray());
         double modelFlops = 1024 * cfg.trainingFlopsPerToken() / (stepMs / 1000);
@@ -57,10 +62,18 @@ public final class TrainerBench {
                         + "%.0f tokens/s, model %.1f GFLOP/s%n", cfg.parameterCount() / 1e6, stepMs, m.size() - 2,
                 1024 / (stepMs / 1000), modelFlops / 1e9);
         OUT.printf(Locale.ROOT, "ratio model FLOP/s / GEMM FLOP/s (2048x768x3072): %.2f%n", modelFlops / 1e9 / gemm);
+        double[] stepRatios = new double[m.size() - 2];
+        for (int i = 2; i < m.size(); i++) {
+            stepRatios[i - 2] = 1024 * cfg.trainingFlopsPerToken() / (m.get(i).stepTimeMs() / 1000) / 1e9 / gemmAfter.get(i);
+        }
+        OUT.printf(Locale.ROOT, "gemm after each step: %.1f GFLOP/s (median); per-step ratio vs that GEMM: median %.2f, "
+                        + "range %.2f-%.2f%n", median(gemmAfter.subList(2, gemmAfter.size()).stream()
+                        .mapToDouble(Double::doubleValue).toArray()), median(stepRatios),
+                Arrays.stream(stepRatios).min().orElse(0), Arrays.stream(stepRatios).max().orElse(0));
     }
 
     private static void tiny(Path work) throws Exception {
-        List<StepMetrics> m = train(work.resolve("tiny"), Map.of("maxSteps", "100"));
+        List<StepMetrics> m = train(work.resolve("tiny"), Map.of("maxSteps", "100"), s -> { });
         double tokensPerSec = median(m.subList(5, m.size()).stream().mapToDouble(StepMetrics::tokensPerSec).toArray());
         double stepMs = median(m.subList(5, m.size()).stream().mapToDouble(StepMetrics::stepTimeMs).toArray());
         long rss10 = m.get(9).rssBytes();
@@ -72,7 +85,8 @@ public final class TrainerBench {
         OUT.printf(Locale.ROOT, "loss step 1: %.3f, step 100: %.3f%n", m.get(0).loss(), m.get(99).loss());
     }
 
-    private static List<StepMetrics> train(Path dir, Map<String, String> overrides) throws Exception {
+    private static List<StepMetrics> train(Path dir, Map<String, String> overrides, Consumer<StepMetrics> afterStep)
+            throws Exception {
         Map<String, String> config = new LinkedHashMap<>(overrides);
         config.put("model", "tiny");
         config.put("checkpointInterval", "1000000");
@@ -81,6 +95,7 @@ public final class TrainerBench {
             if (line instanceof StepMetrics s) {
                 steps.add(s);
                 System.err.println(MetricsOut.humanReadable(s));
+                afterStep.accept(s);
             }
         });
         Files.createDirectories(dir);
@@ -90,13 +105,17 @@ public final class TrainerBench {
 
     /** FP32 GEMM into a preallocated result, as the model's head uses it. */
     static double gemmGflops(int m, int k, int n) {
+        return gemmGflops(m, k, n, 10);
+    }
+
+    static double gemmGflops(int m, int k, int n, int runs) {
         INDArray a = Nd4j.rand(DataType.FLOAT, m, k);
         INDArray b = Nd4j.rand(DataType.FLOAT, k, n);
         INDArray c = Nd4j.createUninitialized(DataType.FLOAT, m, n);
         for (int i = 0; i < 3; i++) {
             Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
         }
-        double[] gflops = new double[10];
+        double[] gflops = new double[runs];
         for (int i = 0; i < gflops.length; i++) {
             long t0 = System.nanoTime();
             Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);

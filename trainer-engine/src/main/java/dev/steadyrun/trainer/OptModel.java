@@ -3,31 +3,31 @@ package dev.steadyrun.trainer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * The OPT decoder, in one file: parameters, initialization, the SameDiff graph of the blocks, and the embedding
- * look-up and tied-head cross-entropy done in plain ND4J.
+ * The OPT decoder, in one file: parameters, initialization, and the forward and backward passes written out in
+ * plain ND4J (GEMMs plus a few elementwise ops), with no autodiff graph.
  *
- * <p>Why the split: in DL4J 1.0.0-M2.1 the gradients of {@code gather}, {@code sparseSoftmaxCrossEntropy},
- * {@code dropout} and {@code logSumExp} are broken, and the vocabulary loss dominates small models. So the token and
- * position embeddings are looked up in Java and fed in as the variable {@code x0} (its gradient is scattered back
- * into the embedding gradients in a deterministic loop), and the head (logits = h·Wteᵀ, softmax, loss and
- * dLoss/dlogits) runs as preallocated GEMMs plus one in-place softmax. The blocks' backward pass is driven by the
- * surrogate loss {@code sum(h ⊙ G)}, where {@code G = dLoss/dh} is a placeholder: its gradient with respect to every
- * block parameter is exactly the chain rule through h. Dropout is a multiplication by a Bernoulli mask generated in
- * Java from a seed, which makes it deterministic and differentiable.
+ * <p>Why by hand: in DL4J 1.0.0-M2.1 the gradients of {@code gather}, {@code sparseSoftmaxCrossEntropy},
+ * {@code dropout} and {@code logSumExp} are broken, and a SameDiff graph of the blocks had to run its forward pass
+ * twice per micro-batch (once for the hidden state the head needs, again inside {@code calculateGradients}), and
+ * took several times its GEMMs' time. Here the forward pass keeps the activations its backward pass
+ * reads (LayerNorm statistics, q/k/v, attention probabilities, ReLU outputs, dropout masks) and each is used once.
+ * The token and position embeddings are looked up in Java (the input gradient is scattered back into the embedding
+ * gradients in a deterministic loop), and the tied head (logits = h·Wteᵀ, softmax, loss and dLoss/dlogits) runs as
+ * preallocated GEMMs plus one in-place softmax. Dropout is a multiplication by a Bernoulli mask generated from a
+ * seed, which makes it deterministic. The whole-model finite-difference check ({@code OptModelTest}) holds every
+ * hand-written derivative to account.
  */
 public final class OptModel {
 
@@ -42,7 +42,6 @@ public final class OptModel {
     private final Map<String, INDArray> params;
     /** Weights the forward pass reads: the master arrays themselves, or FP16-rounded copies (see {@link #roundForwardWeights}). */
     private final Map<String, INDArray> forward;
-    private final Map<String, Graph> graphs = new HashMap<>();
     private INDArray logitsBuffer;
 
     private OptModel(ModelConfig cfg, DataType dtype, Map<String, INDArray> params, boolean fp16Forward) {
@@ -175,17 +174,9 @@ public final class OptModel {
         Forward f = forward(rows, dropout, dropoutSeed);
         INDArray dHidden = Nd4j.createUninitialized(dtype, f.hidden().shape());
         double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads.get("wte"));
-        Map<String, INDArray> ph = f.placeholders();
-        ph.put("dhidden", dHidden);
-        Graph g = f.graph();
-        Map<String, INDArray> bodyGrads = g.sd.calculateGradients(ph, g.gradientNames);
-        for (String n : g.gradientNames) {
-            if (!n.equals("x0")) {
-                grads.get(n).addi(bodyGrads.get(n));
-            }
-        }
-        scatterEmbeddingGradient(bodyGrads.get("x0"), f.inputs(), rows.length, g.len, grads.get("wte"), grads.get("wpe"));
-        return new Pass(loss, f.inputs().length, f.rms());
+        INDArray dx0 = f.blocks().backward(dHidden, grads);
+        scatterEmbeddingGradient(dx0, f.inputs(), rows.length, rows[0].length - 1, grads.get("wte"), grads.get("wpe"));
+        return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
     /** Forward only, no dropout: the summed token loss of the rows (evaluation). */
@@ -197,26 +188,20 @@ public final class OptModel {
     public Pass loss(int[][] rows, double dropout, long dropoutSeed) {
         Forward f = forward(rows, dropout, dropoutSeed);
         double loss = crossEntropy(f.hidden(), f.targets(), 0, null, null);
-        return new Pass(loss, f.inputs().length, f.rms());
+        return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
-    private record Forward(Graph graph, Map<String, INDArray> placeholders, int[] inputs, int[] targets,
-                           INDArray hidden, double[] rms) {
+    private record Forward(Blocks blocks, int[] inputs, int[] targets, INDArray hidden) {
     }
 
-    /** The blocks' forward pass: the final LayerNorm's output h and each block's output RMS. */
+    /** The blocks' forward pass: the final LayerNorm's output h, with the activations its backward pass needs. */
     private Forward forward(int[][] rows, double dropout, long dropoutSeed) {
         int batch = rows.length;
         int len = rows[0].length - 1;
-        Graph g = graph(batch, len, dropout > 0);
-        Map<String, INDArray> ph = g.placeholders(dropout, dropoutSeed);
         int[] inputs = inputs(rows, len);
-        g.sd.getArrForVarName("x0").assign(embed(inputs, batch, len));
-        List<String> outs = new ArrayList<>(g.blockOutputs);
-        outs.add(g.hidden);
-        Map<String, INDArray> fwd = g.sd.output(ph, outs);
-        // dup: the session may reuse its output arrays in the next execution
-        return new Forward(g, ph, inputs, targets(rows, len), fwd.get(g.hidden).dup(), rms(fwd, g.blockOutputs));
+        Blocks blocks = new Blocks(batch, len, dropout, dropoutSeed);
+        INDArray hidden = blocks.forward(embed(inputs, batch, len));
+        return new Forward(blocks, inputs, targets(rows, len), hidden);
     }
 
     /** Logits of the next token after {@code context} (at most seqLen ids; later positions are padding, and causal). */
@@ -225,9 +210,7 @@ public final class OptModel {
         int n = Math.min(context.length, len);
         int[] window = new int[len];
         System.arraycopy(context, context.length - n, window, 0, n);
-        Graph g = graph(1, len, false);
-        g.sd.getArrForVarName("x0").assign(embed(window, 1, len));
-        INDArray h = g.sd.output(new HashMap<>(), g.hidden).get(g.hidden).getRow(n - 1).reshape(1, cfg.dModel());
+        INDArray h = new Blocks(1, len, 0, 0).forward(embed(window, 1, len)).getRow(n - 1).reshape(1, cfg.dModel());
         INDArray logits = Nd4j.gemm(h, forward.get("wte"), false, true);
         return logits.toDoubleVector();
     }
@@ -315,116 +298,183 @@ public final class OptModel {
         return loss;
     }
 
-    private static double[] rms(Map<String, INDArray> outputs, List<String> names) {
-        double[] r = new double[names.size()];
-        for (int i = 0; i < r.length; i++) {
-            INDArray a = outputs.get(names.get(i));
-            r[i] = a.norm2Number().doubleValue() / Math.sqrt(a.length());
+    /**
+     * The decoder blocks over one micro-batch of (batch, length), on the forward weights: a forward pass that keeps
+     * what the backward pass needs, and that backward pass, both written out by hand as GEMMs and a few elementwise
+     * ops. Rows are in (batch, position) order, features in columns; attention works on per-(batch, head) blocks of
+     * rows, laid out as [batch·heads·len, headDim].
+     */
+    private final class Blocks {
+        private final int batch;
+        private final int len;
+        private final int heads;
+        private final int headDim;
+        private final double scale;
+        private final List<Layer> layers = new ArrayList<>();
+        private final List<INDArray> masks = new ArrayList<>();
+        private final double[] rms;
+        private Norm finalNorm;
+
+        /** What one block's backward pass reads. */
+        private record Layer(Norm ln1, INDArray q, INDArray k, INDArray v, INDArray probs, INDArray att, Norm ln2,
+                             INDArray relu) {
         }
-        return r;
-    }
 
-    private Graph graph(int batch, int len, boolean dropout) {
-        if (len > cfg.seqLen()) {
-            throw new IllegalArgumentException("sequence of " + len + " tokens exceeds seqLen " + cfg.seqLen());
+        /** A LayerNorm's normalized input, per-row standard deviation and output. */
+        private record Norm(INDArray xhat, INDArray std, INDArray out) {
         }
-        return graphs.computeIfAbsent(batch + "x" + len + (dropout ? "d" : ""), k -> new Graph(batch, len, dropout));
-    }
 
-    /** The decoder blocks for one (batch, length) shape, over the forward weights (shared, not copied). */
-    private final class Graph {
-        final SameDiff sd = SameDiff.create();
-        final int batch;
-        final int len;
-        final List<String> blockOutputs = new ArrayList<>();
-        final List<String> masks = new ArrayList<>();
-        final List<String> gradientNames = new ArrayList<>();
-        final String hidden;
-
-        Graph(int batch, int len, boolean dropout) {
+        Blocks(int batch, int len, double dropout, long seed) {
+            if (len > cfg.seqLen()) {
+                throw new IllegalArgumentException("sequence of " + len + " tokens exceeds seqLen " + cfg.seqLen());
+            }
             this.batch = batch;
             this.len = len;
-            int d = cfg.dModel();
-            int heads = cfg.heads();
-            int hd = cfg.headDim();
-            long n = (long) batch * len;
-            Map<String, SDVariable> w = new HashMap<>();
-            for (Map.Entry<String, INDArray> e : forward.entrySet()) {
-                if (!e.getKey().equals("wte") && !e.getKey().equals("wpe")) {
-                    SDVariable v = sd.var(e.getKey(), e.getValue());
-                    sd.associateArrayWithVariable(e.getValue(), v);
-                    w.put(e.getKey(), v);
-                    gradientNames.add(e.getKey());
-                }
-            }
-            SDVariable x = sd.var("x0", Nd4j.zeros(dtype, n, d));
-            gradientNames.add("x0");
-            INDArray causal = Nd4j.zeros(dtype, len, len);
-            for (int i = 0; i < len; i++) {
-                for (int j = i + 1; j < len; j++) {
-                    causal.putScalar(i, j, MASKED);
-                }
-            }
-            SDVariable mask = sd.constant("causal", causal);
-            for (int i = 0; i < cfg.layers(); i++) {
-                String b = "h" + i + ".";
-                SDVariable h = layerNorm(x, w.get(b + "ln1.g"), w.get(b + "ln1.b"));
-                SDVariable q = heads(linear(h, w, b + "attn.wq", b + "attn.bq"), batch, len, heads, hd);
-                SDVariable k = heads(linear(h, w, b + "attn.wk", b + "attn.bk"), batch, len, heads, hd);
-                SDVariable v = heads(linear(h, w, b + "attn.wv", b + "attn.bv"), batch, len, heads, hd);
-                // a plain scalar, not a constant variable: its backward pass then skips a reduction over all the scores
-                SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(hd)).add(mask);
-                SDVariable probs = sd.nn().softmax(scores, 3);
-                SDVariable att = sd.mmul(probs, v).permute(0, 2, 1, 3).reshape(n, d);
-                SDVariable o = linear(att, w, b + "attn.wo", b + "attn.bo");
-                x = x.add(dropout ? o.mul(maskPlaceholder("drop" + i + ".attn", n, d)) : o);
-                SDVariable h2 = layerNorm(x, w.get(b + "ln2.g"), w.get(b + "ln2.b"));
-                SDVariable f = linear(sd.nn().relu(linear(h2, w, b + "mlp.w1", b + "mlp.b1"), 0), w,
-                        b + "mlp.w2", b + "mlp.b2");
-                x = x.add(dropout ? f.mul(maskPlaceholder("drop" + i + ".mlp", n, d)) : f);
-                blockOutputs.add(x.name());
-            }
-            SDVariable out = layerNorm(x, w.get("lnf.g"), w.get("lnf.b"));
-            hidden = out.name();
-            SDVariable upstream = sd.placeHolder("dhidden", dtype, n, d);
-            sd.setLossVariables(out.mul(upstream).sum());
-        }
-
-        /**
-         * LayerNorm over the feature axis (ε = 1e-5 as in OPT), written with elementwise ops: in a per-op profile of
-         * the d=768 step, M2.1's fused layer_norm and layer_norm_bp took ~600 ms, more than the blocks' matmuls.
-         */
-        private SDVariable layerNorm(SDVariable x, SDVariable gain, SDVariable shift) {
-            SDVariable centered = x.sub(x.mean(true, 1));
-            SDVariable std = sd.math().sqrt(centered.mul(centered).mean(true, 1).add(LN_EPS));
-            return centered.div(std).mul(gain).add(shift);
-        }
-
-        private SDVariable linear(SDVariable in, Map<String, SDVariable> w, String weight, String bias) {
-            return sd.nn().biasAdd(sd.mmul(in, w.get(weight)), w.get(bias), false);
-        }
-
-        private SDVariable heads(SDVariable x, int batch, int len, int heads, int hd) {
-            return x.reshape(batch, len, heads, hd).permute(0, 2, 1, 3);
-        }
-
-        private SDVariable maskPlaceholder(String name, long n, int d) {
-            masks.add(name);
-            return sd.placeHolder(name, dtype, n, d);
-        }
-
-        /** Inverted-dropout masks (0 or 1/keep) for this micro-batch, drawn from its own seed. */
-        Map<String, INDArray> placeholders(double dropout, long seed) {
-            Map<String, INDArray> ph = new HashMap<>();
-            if (!masks.isEmpty()) {
+            this.heads = cfg.heads();
+            this.headDim = cfg.headDim();
+            this.scale = 1.0 / Math.sqrt(headDim);
+            this.rms = new double[cfg.layers()];
+            if (dropout > 0) {
+                // inverted-dropout masks (0 or 1/keep), drawn from this micro-batch's seed: attention then MLP, per block
                 Nd4j.getRandom().setSeed(seed);
                 double keep = 1.0 - dropout;
-                for (String m : masks) {
+                for (int i = 0; i < 2 * cfg.layers(); i++) {
                     INDArray u = Nd4j.rand(dtype, (long) batch * len, cfg.dModel());
-                    ph.put(m, u.lt(keep).castTo(dtype).muli(1.0 / keep));
+                    masks.add(u.lt(keep).castTo(dtype).muli(1.0 / keep));
                 }
             }
-            return ph;
         }
+
+        double[] rms() {
+            return rms;
+        }
+
+        INDArray forward(INDArray x) {
+            INDArray causal = causalMask(len).reshape((long) len * len);
+            for (int i = 0; i < cfg.layers(); i++) {
+                String b = "h" + i + ".";
+                Norm ln1 = layerNorm(x, b + "ln1");
+                INDArray q = toHeads(linear(ln1.out(), b + "attn.wq", b + "attn.bq"));
+                INDArray k = toHeads(linear(ln1.out(), b + "attn.wk", b + "attn.bk"));
+                INDArray v = toHeads(linear(ln1.out(), b + "attn.wv", b + "attn.bv"));
+                INDArray probs = Nd4j.createUninitialized(dtype, (long) batch * heads * len, len);
+                INDArray ctx = Nd4j.createUninitialized(dtype, (long) batch * heads * len, headDim);
+                for (int j = 0; j < batch * heads; j++) {
+                    Nd4j.gemm(block(q, j), block(k, j), block(probs, j), false, true, scale, 0.0);
+                }
+                // one broadcast op over all (batch, head) blocks: each row of this view is one block's len × len scores
+                probs.reshape((long) batch * heads, (long) len * len).addiRowVector(causal);
+                Nd4j.exec(new SoftMax(probs, probs, 1));
+                for (int j = 0; j < batch * heads; j++) {
+                    Nd4j.gemm(block(probs, j), block(v, j), block(ctx, j), false, false, 1.0, 0.0);
+                }
+                INDArray att = fromHeads(ctx);
+                x = x.add(dropped(linear(att, b + "attn.wo", b + "attn.bo"), 2 * i));
+                Norm ln2 = layerNorm(x, b + "ln2");
+                INDArray relu = Transforms.relu(linear(ln2.out(), b + "mlp.w1", b + "mlp.b1"), false);
+                x = x.add(dropped(linear(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
+                layers.add(new Layer(ln1, q, k, v, probs, att, ln2, relu));
+                rms[i] = x.norm2Number().doubleValue() / Math.sqrt(x.length());
+            }
+            finalNorm = layerNorm(x, "lnf");
+            return finalNorm.out();
+        }
+
+        /** Adds every block parameter's gradient into {@code grads}; returns the gradient of the blocks' input. */
+        INDArray backward(INDArray dHidden, Map<String, INDArray> grads) {
+            INDArray dx = layerNormBackward(dHidden, finalNorm, "lnf", grads);
+            for (int i = cfg.layers() - 1; i >= 0; i--) {
+                String b = "h" + i + ".";
+                Layer l = layers.get(i);
+                INDArray dRelu = linearBackward(dropped(dx.dup(), 2 * i + 1), l.relu(), b + "mlp.w2", b + "mlp.b2", grads);
+                dRelu.muli(Transforms.sign(l.relu(), true));   // relu' is 1 where the output is positive, else 0
+                INDArray dLn2 = linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads);
+                dx.addi(layerNormBackward(dLn2, l.ln2(), b + "ln2", grads));
+
+                INDArray dCtx = toHeads(linearBackward(dropped(dx.dup(), 2 * i), l.att(), b + "attn.wo", b + "attn.bo", grads));
+                long rows = (long) batch * heads * len;
+                INDArray dScores = Nd4j.createUninitialized(dtype, rows, len);
+                INDArray dq = Nd4j.createUninitialized(dtype, rows, headDim);
+                INDArray dk = Nd4j.createUninitialized(dtype, rows, headDim);
+                INDArray dv = Nd4j.createUninitialized(dtype, rows, headDim);
+                for (int j = 0; j < batch * heads; j++) {
+                    Nd4j.gemm(block(dCtx, j), block(l.v(), j), block(dScores, j), false, true, 1.0, 0.0);
+                    Nd4j.gemm(block(l.probs(), j), block(dCtx, j), block(dv, j), true, false, 1.0, 0.0);
+                }
+                // softmax backward: dS = P ⊙ (dP − rowsum(dP ⊙ P))
+                INDArray dot = dScores.mul(l.probs()).sum(true, 1);
+                dScores.subiColumnVector(dot).muli(l.probs());
+                for (int j = 0; j < batch * heads; j++) {
+                    Nd4j.gemm(block(dScores, j), block(l.k(), j), block(dq, j), false, false, scale, 0.0);
+                    Nd4j.gemm(block(dScores, j), block(l.q(), j), block(dk, j), true, false, scale, 0.0);
+                }
+                INDArray dLn1 = linearBackward(fromHeads(dq), l.ln1().out(), b + "attn.wq", b + "attn.bq", grads);
+                dLn1.addi(linearBackward(fromHeads(dk), l.ln1().out(), b + "attn.wk", b + "attn.bk", grads));
+                dLn1.addi(linearBackward(fromHeads(dv), l.ln1().out(), b + "attn.wv", b + "attn.bv", grads));
+                dx.addi(layerNormBackward(dLn1, l.ln1(), b + "ln1", grads));
+            }
+            return dx;
+        }
+
+        /** The dropout mask's product, in place (no dropout: the array itself). */
+        private INDArray dropped(INDArray a, int mask) {
+            return masks.isEmpty() ? a : a.muli(masks.get(mask));
+        }
+
+        private INDArray linear(INDArray in, String weight, String bias) {
+            return Nd4j.gemm(in, forward.get(weight), false, false).addiRowVector(forward.get(bias));
+        }
+
+        /** Adds dW = inᵀ·dOut and db = Σ dOut into {@code grads}; returns dIn = dOut·Wᵀ. */
+        private INDArray linearBackward(INDArray dOut, INDArray in, String weight, String bias,
+                                        Map<String, INDArray> grads) {
+            Nd4j.gemm(in, dOut, grads.get(weight), true, false, 1.0, 1.0);
+            grads.get(bias).addi(dOut.sum(0));
+            return Nd4j.gemm(dOut, forward.get(weight), false, true);
+        }
+
+        /** LayerNorm over the feature axis, ε = 1e-5 as in OPT. */
+        private Norm layerNorm(INDArray x, String name) {
+            INDArray centered = x.subColumnVector(x.mean(true, 1));
+            INDArray std = Transforms.sqrt(centered.mul(centered).mean(true, 1).addi(LN_EPS), false);
+            INDArray xhat = centered.diviColumnVector(std);
+            INDArray out = xhat.mulRowVector(forward.get(name + ".g")).addiRowVector(forward.get(name + ".b"));
+            return new Norm(xhat, std, out);
+        }
+
+        /** dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) / σ with dx̂ = dy ⊙ g; adds dg and db into {@code grads}. */
+        private INDArray layerNormBackward(INDArray dy, Norm n, String name, Map<String, INDArray> grads) {
+            grads.get(name + ".g").addi(dy.mul(n.xhat()).sum(0));
+            grads.get(name + ".b").addi(dy.sum(0));
+            INDArray dxhat = dy.mulRowVector(forward.get(name + ".g"));
+            INDArray projection = n.xhat().mulColumnVector(dxhat.mul(n.xhat()).mean(true, 1));
+            return dxhat.subiColumnVector(dxhat.mean(true, 1)).subi(projection).diviColumnVector(n.std());
+        }
+
+        /** [batch·len, d] → [batch·heads·len, headDim]: each (batch, head) pair becomes a contiguous block of rows. */
+        private INDArray toHeads(INDArray x) {
+            return x.reshape(batch, len, heads, headDim).permute(0, 2, 1, 3).dup('c')
+                    .reshape((long) batch * heads * len, headDim);
+        }
+
+        private INDArray fromHeads(INDArray x) {
+            return x.reshape(batch, heads, len, headDim).permute(0, 2, 1, 3).dup('c')
+                    .reshape((long) batch * len, (long) heads * headDim);
+        }
+
+        /** The rows of the j-th (batch, head) pair: a view. */
+        private INDArray block(INDArray a, int j) {
+            return a.get(NDArrayIndex.interval((long) j * len, (long) (j + 1) * len), NDArrayIndex.all());
+        }
+    }
+
+    private INDArray causalMask(int len) {
+        INDArray causal = Nd4j.zeros(dtype, len, len);
+        for (int i = 0; i < len; i++) {
+            for (int j = i + 1; j < len; j++) {
+                causal.putScalar(i, j, MASKED);
+            }
+        }
+        return causal;
     }
 }
