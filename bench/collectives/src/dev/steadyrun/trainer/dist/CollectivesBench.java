@@ -17,7 +17,9 @@ import java.util.concurrent.Future;
 /**
  * Loopback figures in one JVM: raw TCP throughput of one socket (big writes, a reader that discards), then ring
  * all-reduce bus bandwidth for each world size (ranks as threads), 2(N-1)/N × bytes / time as NCCL reports it, and
- * its ratio to the raw figure. Args: megabytes of floats to all-reduce, iterations, world sizes...
+ * its ratio to the raw figure. Args: megabytes of floats to all-reduce, iterations, world sizes... System properties:
+ * {@code bucketBytes} (default {@link DistConfig#DEFAULT_BUCKET_BYTES}); {@code direct=true} all-reduces a direct
+ * {@code FloatBuffer} (what the trainer hands over: ND4J's native memory) instead of a {@code float[]}.
  */
 public final class CollectivesBench {
     public static void main(String[] args) throws Exception {
@@ -86,6 +88,9 @@ public final class CollectivesBench {
     }
 
     /** Best per-call time over the timed iterations, after one warm-up call. */
+    private static final int BUCKET_BYTES = Integer.getInteger("bucketBytes", DistConfig.DEFAULT_BUCKET_BYTES);
+    private static final boolean DIRECT = Boolean.getBoolean("direct");
+
     private static double allReduceSeconds(int n, int megabytes, int iterations) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -96,11 +101,18 @@ public final class CollectivesBench {
             List<Future<Double>> ranks = new ArrayList<>();
             for (int r = 0; r < n; r++) {
                 DistConfig config = DistConfig.of("bench", 1, r, n, "127.0.0.1:" + port)
-                        .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60));
+                        .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60))
+                        .withBucketBytes(BUCKET_BYTES);
                 int rank = r;
                 ranks.add(pool.submit(() -> {
-                    float[] data = new float[megabytes * (1 << 20) / Float.BYTES];
-                    java.util.Arrays.fill(data, rank + 1);
+                    int length = megabytes * (1 << 20) / Float.BYTES;
+                    java.nio.FloatBuffer data = DIRECT
+                            ? ByteBuffer.allocateDirect(length * Float.BYTES).order(java.nio.ByteOrder.nativeOrder())
+                                    .asFloatBuffer()
+                            : java.nio.FloatBuffer.wrap(new float[length]);
+                    for (int i = 0; i < length; i++) {
+                        data.put(i, rank + 1);
+                    }
                     try (Collectives c = Rendezvous.join(config)) {
                         c.allReduceSum(data);
                         double best = Double.MAX_VALUE;

@@ -25,6 +25,7 @@ import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
 import dev.steadyrun.trainer.data.TokenShards;
+import dev.steadyrun.trainer.dist.CollectiveException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {
@@ -50,9 +51,13 @@ public final class Main {
               --knob              restart knobs, each recorded in the checkpoint's history:
                                   lrMultiplier=0.9  lrOverride=1e-4  clipNorm=0.3  resetLossScaler=true
                                   skipBatches=300  optimizer=sgd|adamw
+              --rank R --world-size N --generation G --rendezvous host:port
+                                  data-parallel training: N ranks, rank 0 listens on host:port; batchTokens is the
+                                  global batch (each rank does 1/N); only rank 0 reads and writes checkpoints
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
-            exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 143 SIGTERM.
+            exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
+                        6 stale generation (refused by the ring), 143 SIGTERM.
             """;
 
     static final String EVAL_USAGE = """
@@ -108,6 +113,10 @@ public final class Main {
         } catch (CorruptCheckpointException e) {
             System.err.println("error: " + e.getMessage());
             return ExitCodes.CORRUPT_CHECKPOINT;
+        } catch (CollectiveException e) {
+            // a lost peer (5) or a stale generation (6): the orchestrator restarts the generation
+            System.err.println("error: data parallel: " + e.getMessage());
+            return e.exitCode();
         } catch (IllegalArgumentException e) {
             System.err.println("error: " + e.getMessage());
             return ExitCodes.BAD_CONFIG;
@@ -139,10 +148,7 @@ public final class Main {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
-                worldSize, o.integer("--generation", 0));
-        if (o.one("--rendezvous") != null) {
-            System.err.println("rendezvous " + o.one("--rendezvous") + " recorded (rank " + rank + " of " + worldSize + ")");
-        }
+                worldSize, o.integer("--generation", 0), o.one("--rendezvous"));
 
         Trainer trainer = new Trainer(out::emit);
         CountDownLatch finished = new CountDownLatch(1);

@@ -22,6 +22,10 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code --set} overrides); every rejected value is reported with its key. The resolved map ({@link #toMap()}) is
  * saved in every checkpoint and reloads to an equal record.
  *
+ * <p>{@code peerTimeoutSeconds} and {@code rendezvousTimeoutSeconds} matter only for data-parallel runs (world
+ * size &gt; 1): how long a collective may make no progress before the peer counts as lost, and how long the ranks
+ * wait for each other to join.
+ *
  * <p>{@code debugDivergeAtStep}, {@code debugDivergeLrFactor} and {@code debugHangAtStep} are test tools: they make
  * a run diverge or hang on purpose so the orchestrator's detectors can be tested.
  */
@@ -32,7 +36,7 @@ public record TrainConfig(
         double finalLrRatio, double dropout, Precision precision,
         double lossScaleInit, double lossScaleFactor, int lossScaleWindow, double lossScaleMin,
         long seed, long checkpointInterval, int keepCheckpoints, long keepEvery, String data, long maxSteps,
-        String optimizer, int threads,
+        String optimizer, int threads, int peerTimeoutSeconds, int rendezvousTimeoutSeconds,
         long debugDivergeAtStep, double debugDivergeLrFactor, long debugHangAtStep) {
 
     public enum Precision {
@@ -71,6 +75,8 @@ public record TrainConfig(
             Map.entry("maxSteps", "1000"),
             Map.entry("optimizer", "adamw"),
             Map.entry("threads", "0"),
+            Map.entry("peerTimeoutSeconds", "60"),
+            Map.entry("rendezvousTimeoutSeconds", "120"),
             Map.entry("debugDivergeAtStep", "-1"),
             Map.entry("debugDivergeLrFactor", "1000"),
             Map.entry("debugHangAtStep", "-1"));
@@ -80,7 +86,8 @@ public record TrainConfig(
             "batchTokens", "microBatch", "clipNorm", "weightDecay", "beta1", "beta2", "adamEps", "warmupTokens",
             "warmupSteps", "decayTokens", "finalLrRatio", "dropout", "precision", "lossScaleInit", "lossScaleFactor",
             "lossScaleWindow", "lossScaleMin", "seed", "checkpointInterval", "keepCheckpoints", "keepEvery", "data",
-            "maxSteps", "optimizer", "threads", "debugDivergeAtStep", "debugDivergeLrFactor", "debugHangAtStep");
+            "maxSteps", "optimizer", "threads", "peerTimeoutSeconds", "rendezvousTimeoutSeconds",
+            "debugDivergeAtStep", "debugDivergeLrFactor", "debugHangAtStep");
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
 
@@ -136,7 +143,8 @@ public record TrainConfig(
                 p.integer("lossScaleWindow"), p.real("lossScaleMin"), p.longInt("seed"),
                 p.longInt("checkpointInterval"), p.integer("keepCheckpoints"), p.longInt("keepEvery"),
                 values.get("data"), p.longInt("maxSteps"), p.parse("optimizer", TrainConfig::optimizerOf),
-                p.integer("threads"), p.longInt("debugDivergeAtStep"), p.real("debugDivergeLrFactor"),
+                p.integer("threads"), p.integer("peerTimeoutSeconds"), p.integer("rendezvousTimeoutSeconds"),
+                p.longInt("debugDivergeAtStep"), p.real("debugDivergeLrFactor"),
                 p.longInt("debugHangAtStep"));
         if (errors.isEmpty()) {
             c.validate(errors);
@@ -234,6 +242,8 @@ public record TrainConfig(
         m.put("maxSteps", String.valueOf(maxSteps));
         m.put("optimizer", optimizer);
         m.put("threads", String.valueOf(threads));
+        m.put("peerTimeoutSeconds", String.valueOf(peerTimeoutSeconds));
+        m.put("rendezvousTimeoutSeconds", String.valueOf(rendezvousTimeoutSeconds));
         m.put("debugDivergeAtStep", String.valueOf(debugDivergeAtStep));
         m.put("debugDivergeLrFactor", String.valueOf(debugDivergeLrFactor));
         m.put("debugHangAtStep", String.valueOf(debugHangAtStep));
@@ -292,6 +302,9 @@ public record TrainConfig(
         check(errors, data != null && !data.isBlank(), "data", "must name a dataset directory or 'europarl'");
         check(errors, maxSteps >= 0, "maxSteps", "must be ≥ 0, was " + maxSteps);
         check(errors, threads >= 0, "threads", "must be ≥ 0 (0: all cores), was " + threads);
+        check(errors, peerTimeoutSeconds >= 1, "peerTimeoutSeconds", "must be ≥ 1, was " + peerTimeoutSeconds);
+        check(errors, rendezvousTimeoutSeconds >= 1, "rendezvousTimeoutSeconds",
+                "must be ≥ 1, was " + rendezvousTimeoutSeconds);
         check(errors, debugDivergeAtStep >= -1, "debugDivergeAtStep", "must be ≥ -1 (-1: off), was " + debugDivergeAtStep);
         check(errors, debugDivergeLrFactor > 0, "debugDivergeLrFactor", "must be > 0, was " + debugDivergeLrFactor);
         check(errors, debugHangAtStep >= -1, "debugHangAtStep", "must be ≥ -1 (-1: off), was " + debugHangAtStep);

@@ -3,6 +3,7 @@ package dev.steadyrun.trainer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,6 +29,8 @@ import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.DemoData;
 import dev.steadyrun.trainer.data.TokenShards;
+import dev.steadyrun.trainer.dist.Collectives;
+import dev.steadyrun.trainer.dist.PeerLostException;
 
 /**
  * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,
@@ -40,9 +43,19 @@ public final class Trainer {
     /** Largest finite FP16 value: a scaled gradient beyond it overflows in FP16. */
     static final double FP16_MAX = 65504;
 
-    /** How this session was launched besides the config. */
+    /**
+     * How this session was launched besides the config.
+     *
+     * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
+     */
     public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                         long generation) {
+                         long generation, String rendezvous) {
+
+        /** A single-rank launch has no rendezvous. */
+        public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
+                      long generation) {
+            this(checkpointDir, restore, knobs, rank, worldSize, generation, null);
+        }
     }
 
     /** The run stopped because its loss became non-finite ({@link dev.steadyrun.protocol.ExitCodes#DIVERGED}). */
@@ -64,6 +77,10 @@ public final class Trainer {
     private TokenShards shards;
     private TrainState state;
     private double lastLoss = Double.NaN;
+    /** Micro-batches per optimizer step on this rank: the config's accumulation divided by the world size. */
+    private int accumulation;
+    /** Null for a single rank; then {@link #optimizer} holds the whole Adam state. */
+    private DataParallel dp;
 
     public Trainer(Consumer<TrainerLine> sink) {
         this.sink = sink;
@@ -81,26 +98,67 @@ public final class Trainer {
      *                 over the checkpoint's config
      */
     public TrainConfig run(Map<String, String> explicit, Launch launch) throws IOException, DivergedException {
-        if (launch.worldSize() != 1) {
-            throw new TrainConfig.InvalidConfigException("world-size: data-parallel training (world size "
-                    + launch.worldSize() + ") is not yet supported; run with --world-size 1");
-        }
-        CheckpointContent restored;
-        try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
-            restored = restore(reader, launch.checkpointDir(), launch.restore());
-        }
+        Collectives ring = null;
         try {
-            start(explicit, restored, launch);
-            try (CheckpointStore store = new CheckpointStore(launch.checkpointDir(),
-                    new Retention(config.keepCheckpoints(), config.keepEvery()))) {
-                loop(store);
+            if (launch.worldSize() > 1) {
+                // only the timeout keys are read before the restore: the rest of the config may come from it
+                Map<String, String> timeouts = new LinkedHashMap<>();
+                for (String key : List.of("peerTimeoutSeconds", "rendezvousTimeoutSeconds")) {
+                    if (explicit.containsKey(key)) {
+                        timeouts.put(key, explicit.get(key));
+                    }
+                }
+                TrainConfig t = TrainConfig.fromMap(timeouts);
+                ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
+                        Duration.ofSeconds(t.rendezvousTimeoutSeconds()));
+            }
+            // Only rank 0 reads checkpoints and writes them: the others get the restored state over the ring, so
+            // they need no access to the checkpoint directory.
+            CheckpointContent restored = null;
+            if (launch.rank() == 0) {
+                try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
+                    restored = restore(reader, launch.checkpointDir(), launch.restore());
+                }
+                if (restored != null) {
+                    setAsideNewer(launch, restored.step());
+                }
+            }
+            String stateJson = restored == null ? null : restored.stateJson();
+            if (ring != null) {
+                // also the barrier after the set-aside: no rank starts before rank 0 has restored and tidied up
+                stateJson = DataParallel.broadcastText(ring, stateJson);
+            }
+            start(explicit, stateJson, restored, launch, ring);
+            if (launch.rank() == 0) {
+                try (CheckpointStore store = new CheckpointStore(launch.checkpointDir(),
+                        new Retention(config.keepCheckpoints(), config.keepEvery()))) {
+                    loop(store);
+                }
+            } else {
+                loop(null);
             }
         } finally {
             if (shards != null) {
                 shards.close();
             }
+            if (ring != null) {
+                ring.close();
+            }
         }
         return config;
+    }
+
+    /**
+     * A rollback (restoring a checkpoint older than the newest) moves the newer ones into
+     * {@code abandoned/gen-<generation>/}, so that retention and {@code latest} never pick or delete the wrong ones.
+     */
+    private static void setAsideNewer(Launch launch, long restoredStep) throws IOException {
+        List<Path> moved = CheckpointStore.setAsideNewerThan(launch.checkpointDir(), restoredStep,
+                "gen-" + launch.generation());
+        if (!moved.isEmpty()) {
+            log.warn("rolled back to step {}: moved {} newer checkpoint(s) aside to {}", restoredStep, moved.size(),
+                    moved.get(0).getParent());
+        }
     }
 
     /** The checkpoint to resume: a named directory (must verify), or the newest that verifies, or none. */
@@ -130,9 +188,14 @@ public final class Trainer {
         return null;
     }
 
-    private void start(Map<String, String> explicit, CheckpointContent restored, Launch launch) throws IOException {
+    /**
+     * @param stateJson the restored checkpoint's state (every rank), or null to start from scratch
+     * @param restored  the restored checkpoint's arrays: on rank 0 only, the others receive them over the ring
+     */
+    private void start(Map<String, String> explicit, String stateJson, CheckpointContent restored, Launch launch,
+                       Collectives ring) throws IOException {
         RestartKnobs knobs = launch.knobs() == null ? RestartKnobs.NONE : launch.knobs();
-        TrainState previous = restored == null ? null : TrainState.fromJson(restored.stateJson());
+        TrainState previous = stateJson == null ? null : TrainState.fromJson(stateJson);
         if (previous == null) {
             config = TrainConfig.fromMap(explicit);
         } else {
@@ -146,20 +209,36 @@ public final class Trainer {
                         + " and vocab cannot change on restore");
             }
         }
+        long perMicro = (long) launch.worldSize() * config.microBatch() * config.seqLen();
+        if (config.batchTokens() % perMicro != 0) {
+            throw new TrainConfig.InvalidConfigException("batchTokens: with " + launch.worldSize() + " ranks it must"
+                    + " be a multiple of worldSize·microBatch·seqLen (" + perMicro + "), was " + config.batchTokens());
+        }
+        accumulation = (int) (config.batchTokens() / perMicro);
         applyThreads(config.threads());
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
         DataType dtype = DataType.FLOAT;
         if (restored == null) {
+            // a fresh run, or a rank > 0 of a restored one (its parameters are overwritten by rank 0's below)
             model = OptModel.initialize(config.modelConfig(), dtype, config.seed(), fp16);
-            optimizer = new Optimizer(model.params());
-            scaler = newScaler();
         } else {
             model = OptModel.fromParams(config.modelConfig(), dtype, prefixed(restored, "param/"), fp16);
-            optimizer = new Optimizer(prefixed(restored, "adam_m/"), prefixed(restored, "adam_v/"),
-                    previous.adamSteps());
-            scaler = LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
-                    config.lossScaleMin(), previous.lossScaler());
         }
+        if (ring == null) {
+            optimizer = restored == null ? new Optimizer(model.params())
+                    : new Optimizer(prefixed(restored, "adam_m/"), prefixed(restored, "adam_v/"), previous.adamSteps());
+        } else {
+            dp = DataParallel.over(ring, model.params());
+            if (previous != null) {
+                dp.broadcastParams(model.params());
+            }
+            dp.verifyIdentical(previous == null ? "initial" : "restored");
+            dp.restoreMoments(restored == null ? null : prefixed(restored, "adam_m/"),
+                    restored == null ? null : prefixed(restored, "adam_v/"), previous == null ? 0 : previous.adamSteps());
+        }
+        scaler = previous == null ? newScaler()
+                : LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
+                        config.lossScaleMin(), previous.lossScaler());
         shards = TokenShards.open(dataset(config.data()), "train");
         sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), launch.rank(),
                 launch.worldSize());
@@ -170,10 +249,10 @@ public final class Trainer {
                 ? new TrainState(TrainState.FORMAT, 0, 0, 0, 1.0, null, null, null, scaler.state(), sampler.cursor(),
                 config.seed(), config.toMap(), List.of(), launch.rank(), launch.worldSize(), launch.generation())
                 : previous;
-        applyKnobs(knobs, launch.generation());
-        log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step, from step {}",
-                config.model(), model.parameterCount(), config.precision().label, config.accumulationSteps(),
-                config.microBatch(), config.seqLen(), state.step());
+        applyKnobs(knobs, launch);
+        log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step on each of {} rank(s),"
+                        + " from step {}", config.model(), model.parameterCount(), config.precision().label,
+                accumulation, config.microBatch(), config.seqLen(), launch.worldSize(), state.step());
     }
 
     private LossScaler newScaler() {
@@ -182,7 +261,8 @@ public final class Trainer {
     }
 
     /** Applies each knob given on this launch and appends it to the history saved in every later checkpoint. */
-    private void applyKnobs(RestartKnobs k, long generation) {
+    private void applyKnobs(RestartKnobs k, Launch launch) {
+        long generation = launch.generation();
         List<KnobRecord> history = new ArrayList<>(state.knobHistory());
         double multiplier = state.lrMultiplier();
         Double peak = state.peakLrOverride();
@@ -210,7 +290,7 @@ public final class Trainer {
         }
         if (k.skipBatches() > 0) {
             // a "batch" is one optimizer step's data: all its micro-batches
-            sampler.skip(k.skipBatches() * config.accumulationSteps());
+            sampler.skip(k.skipBatches() * accumulation);
             history.add(new KnobRecord(at, generation, "skipBatches", String.valueOf(k.skipBatches())));
         } else if (k.skipBatches() < 0) {
             require(false, "skipBatches", k.skipBatches());
@@ -225,7 +305,7 @@ public final class Trainer {
         }
         state = new TrainState(TrainState.FORMAT, state.step(), state.tokensSeen(), state.adamSteps(), multiplier, peak,
                 clip, opt, scaler.state(), sampler.cursor(), state.seed(), config.toMap(), List.copyOf(history),
-                state.rank(), state.worldSize(), generation);
+                launch.rank(), launch.worldSize(), generation);
     }
 
     private static void require(boolean ok, String knob, Object value) {
@@ -236,8 +316,8 @@ public final class Trainer {
 
     private void loop(CheckpointStore store) throws DivergedException {
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
-        int accumulation = config.accumulationSteps();
-        long tokensPerStep = config.batchTokens();
+        int rank = dp == null ? 0 : dp.rank();
+        long tokensPerStep = config.batchTokens();   // the global batch: every rank divides by it
         double peakLr = state.peakLrOverride() != null ? state.peakLrOverride() : config.lr();
         double clipNorm = state.clipNormOverride() != null ? state.clipNormOverride() : config.clipNorm();
         Optimizer.Kind kind = Optimizer.Kind.of(state.optimizerOverride() != null ? state.optimizerOverride()
@@ -247,7 +327,8 @@ public final class Trainer {
         Map<String, String> savedConfig = config.toMap();
         long step = state.step();
         long tokensSeen = state.tokensSeen();
-        while (step < config.maxSteps() && !stopRequested) {
+        boolean stop = false;   // data parallel: the stop request all ranks agreed on
+        while (step < config.maxSteps() && !(dp == null ? stopRequested : stop)) {
             if (step == config.debugHangAtStep()) {
                 hang(step);
                 break;
@@ -259,37 +340,55 @@ public final class Trainer {
             double lossSum = 0;
             double[] rms = new double[config.layers()];
             for (int micro = 0; micro < accumulation; micro++) {
+                // rank r's micro-batches are numbered after the lower ranks', so no two draw the same masks
                 OptModel.Pass pass = model.forwardBackward(sampler.next(), config.dropout(),
-                        dropoutSeed(config.seed(), step, micro), lossScale / tokensPerStep, grads);
+                        dropoutSeed(config.seed(), step, rank * accumulation + micro), lossScale / tokensPerStep, grads);
                 lossSum += pass.lossSum();
                 for (int i = 0; i < rms.length; i++) {
                     rms[i] += pass.activationRms()[i] / accumulation;
                 }
             }
-            double loss = lossSum / tokensPerStep;
-            boolean overflow = fp16 && overflowsFp16(grads);
-            double sumSq = 0;
-            for (INDArray g : grads.values()) {
-                if (lossScale != 1.0) {
-                    g.divi(lossScale);
+            boolean overflow;
+            double gradNorm;
+            if (dp == null) {
+                overflow = fp16 && overflowsFp16(grads);
+                double sumSq = 0;
+                for (INDArray g : grads.values()) {
+                    if (lossScale != 1.0) {
+                        g.divi(lossScale);
+                    }
+                    double n = g.norm2Number().doubleValue();
+                    sumSq += n * n;
                 }
-                double n = g.norm2Number().doubleValue();
-                sumSq += n * n;
+                gradNorm = Math.sqrt(sumSq);
+                overflow |= !Double.isFinite(gradNorm);
+            } else {
+                // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request
+                // (SIGTERM) on any rank ends the loop on every rank after this step
+                DataParallel.Reduced r = dp.reduce(grads, lossSum, fp16, lossScale, stopRequested);
+                lossSum = r.lossSum();
+                gradNorm = r.gradNorm();
+                overflow = r.overflow();
+                stop = r.stop();
             }
-            double gradNorm = Math.sqrt(sumSq);
-            overflow |= !Double.isFinite(gradNorm);
+            double loss = lossSum / tokensPerStep;
             double lr = schedule.at(step, tokensSeen) * state.lrMultiplier();
             if (config.debugDivergeAtStep() >= 0 && step >= config.debugDivergeAtStep()) {
                 lr *= config.debugDivergeLrFactor();
             }
             boolean apply = fp16 ? scaler.update(overflow) : !overflow;
             if (apply) {
-                if (clipNorm > 0 && gradNorm > clipNorm) {
-                    double c = clipNorm / gradNorm;
-                    grads.values().forEach(g -> g.muli(c));
+                double c = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / gradNorm : 1.0;
+                if (dp != null) {
+                    dp.step(kind, model.params(), c, lr, config.weightDecay(), config.beta1(), config.beta2(),
+                            config.adamEps());
+                } else {
+                    if (c != 1.0) {
+                        grads.values().forEach(g -> g.muli(c));
+                    }
+                    optimizer.step(kind, model.params(), grads, lr, config.weightDecay(), config.beta1(),
+                            config.beta2(), config.adamEps());
                 }
-                optimizer.step(kind, model.params(), grads, lr, config.weightDecay(), config.beta1(), config.beta2(),
-                        config.adamEps());
             }
             step++;
             tokensSeen += tokensPerStep;
@@ -302,8 +401,8 @@ public final class Trainer {
             }
             sink.accept(new StepMetrics(step, tokensSeen, loss, gradNorm, lossScale, overflow, lr,
                     tokensPerStep / seconds, seconds * 1000, rssBytes(), norms));
-            state = state.progressed(step, tokensSeen, optimizer.adamSteps(), scaler.state(), sampler.cursor(),
-                    savedConfig);
+            state = state.progressed(step, tokensSeen, dp != null ? dp.adamSteps() : optimizer.adamSteps(),
+                    scaler.state(), sampler.cursor(), savedConfig);
             if (!Double.isFinite(loss)) {
                 throw new DivergedException("loss is " + loss + " at step " + step + " (lr " + lr + ", loss scale "
                         + lossScale + ")");
@@ -311,6 +410,11 @@ public final class Trainer {
             if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
                 checkpoint(store);
             }
+        }
+        if (stop && !stopRequested) {
+            // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended
+            throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
+                    + " because another rank was asked to stop; the generation must be restarted", null);
         }
     }
 
@@ -327,11 +431,25 @@ public final class Trainer {
         }
     }
 
+    /**
+     * Written once, by rank 0, in the single-rank format: the ranks' Adam shards are gathered first (a collective,
+     * so every rank calls this), which is what lets a checkpoint resume at any world size.
+     */
     private void checkpoint(CheckpointStore store) {
+        Map<String, INDArray> first = dp == null ? optimizer.firstMoments() : null;
+        Map<String, INDArray> second = dp == null ? optimizer.secondMoments() : null;
+        if (dp != null) {
+            DataParallel.Moments gathered = dp.gatherMoments();
+            if (store == null) {
+                return;   // ranks > 0 only took part in the gather
+            }
+            first = gathered.first();
+            second = gathered.second();
+        }
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         model.params().forEach((n, a) -> arrays.put("param/" + n, a));
-        optimizer.firstMoments().forEach((n, a) -> arrays.put("adam_m/" + n, a));
-        optimizer.secondMoments().forEach((n, a) -> arrays.put("adam_v/" + n, a));
+        first.forEach((n, a) -> arrays.put("adam_m/" + n, a));
+        second.forEach((n, a) -> arrays.put("adam_v/" + n, a));
         TrainState s = state;
         double loss = lastLoss;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;

@@ -118,7 +118,7 @@ class TrainerTest {
         assertThat(hash(b.arrays())).isEqualTo(hash(a.arrays()));   // Adam moments too
     }
 
-    private static List<String> hash(Map<String, INDArray> arrays) {
+    static List<String> hash(Map<String, INDArray> arrays) {
         return arrays.entrySet().stream()
                 .map(e -> e.getKey() + ":" + Arrays.hashCode(e.getValue().dup().data().asBytes()))
                 .toList();

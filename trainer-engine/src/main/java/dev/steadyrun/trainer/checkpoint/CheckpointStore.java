@@ -52,6 +52,7 @@ import tools.jackson.databind.json.JsonMapper;
  * <pre>
  *   root/step-00000100/   one .arr file per array ({@link ArrayFormat}), state.json, manifest.json
  *   root/.tmp-…           a write, replacement or deletion in progress; never a checkpoint
+ *   root/abandoned/gen-G/ checkpoints newer than the one a rollback restored ({@link #setAsideNewerThan})
  * </pre>
  * A write goes into {@code .tmp-step-N-<random>/}, syncs every file, writes the manifest last, syncs the
  * directory, renames it atomically to {@code step-N} and syncs the root. A crash therefore leaves either a
@@ -69,6 +70,8 @@ public final class CheckpointStore implements AutoCloseable {
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{8,18})");
     private static final String TMP_PREFIX = ".tmp-";
     private static final String LOCK_FILE = ".lock";
+    /** Where a rollback moves the checkpoints newer than the one restored. */
+    public static final String ABANDONED = "abandoned";
     private static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
     private static final HexFormat HEX = HexFormat.of();
 
@@ -360,6 +363,43 @@ public final class CheckpointStore implements AutoCloseable {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * A rollback: moves every step directory of {@code root} newer than {@code step} (complete or not) into
+     * {@code root/abandoned/<label>/}, where neither {@link #list}, {@link #latestValid} nor retention look. A name
+     * already taken there (the same generation rolled back twice) gets a unique suffix.
+     *
+     * @return the new locations, oldest step first
+     */
+    public static List<Path> setAsideNewerThan(Path root, long step, String label) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        List<Path> newer;
+        try (Stream<Path> entries = Files.list(root)) {
+            newer = entries.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches())
+                    .filter(p -> stepOf(p) > step)
+                    .sorted(Comparator.comparingLong(CheckpointStore::stepOf))
+                    .toList();
+        }
+        if (newer.isEmpty()) {
+            return List.of();
+        }
+        Path target = root.resolve(ABANDONED).resolve(label);
+        Files.createDirectories(target);
+        List<Path> moved = new ArrayList<>();
+        for (Path p : newer) {
+            Path to = target.resolve(p.getFileName());
+            if (Files.exists(to)) {
+                to = target.resolve(p.getFileName() + "-" + UUID.randomUUID());
+            }
+            Files.move(p, to, StandardCopyOption.ATOMIC_MOVE);
+            moved.add(to);
+        }
+        syncDirectory(target);
+        syncDirectory(root);
+        return moved;
     }
 
     private static Manifest readManifest(Path dir) throws IOException {

@@ -48,6 +48,7 @@ public final class Collectives implements AutoCloseable {
     private final ByteBuffer recvHeader;
     private final ByteBuffer recvPayload;
     private final float[] floatScratch;
+    private final float[] floatSum;
     private final double[] doubleScratch;
     private long sendSeq;
     private long recvSeq;
@@ -67,6 +68,7 @@ public final class Collectives implements AutoCloseable {
             writer = null;
             sendFrame = sendPayload = recvHeader = recvPayload = null;
             floatScratch = null;
+            floatSum = null;
             doubleScratch = null;
             return;
         }
@@ -95,6 +97,7 @@ public final class Collectives implements AutoCloseable {
         recvHeader = ByteBuffer.allocateDirect(Wire.HEADER_BYTES);
         recvPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
         floatScratch = new float[bucket / Float.BYTES];
+        floatSum = new float[bucket / Float.BYTES];
         doubleScratch = new double[bucket / Double.BYTES];
         writer = Executors.newSingleThreadExecutor(t -> {
             Thread thread = new Thread(t, "collectives-writer-rank-" + rank);
@@ -144,6 +147,11 @@ public final class Collectives implements AutoCloseable {
         run("reduceScatter", new Floats(FloatBuffer.wrap(data)), true, false);
     }
 
+    /** As {@link #reduceScatter(float[])} over positions 0 to capacity - 1 (a direct buffer avoids a heap copy). */
+    public void reduceScatter(FloatBuffer data) {
+        run("reduceScatter", new Floats(data), true, false);
+    }
+
     public void reduceScatter(double[] data) {
         run("reduceScatter", new Doubles(DoubleBuffer.wrap(data)), true, false);
     }
@@ -153,6 +161,10 @@ public final class Collectives implements AutoCloseable {
         run("allGather", new Floats(FloatBuffer.wrap(data)), false, true);
     }
 
+    public void allGather(FloatBuffer data) {
+        run("allGather", new Floats(data), false, true);
+    }
+
     public void allGather(double[] data) {
         run("allGather", new Doubles(DoubleBuffer.wrap(data)), false, true);
     }
@@ -160,6 +172,10 @@ public final class Collectives implements AutoCloseable {
     /** Copies root's data to every rank (the data lengths must match). */
     public void broadcast(float[] data, int root) {
         broadcast(new Floats(FloatBuffer.wrap(data)), root);
+    }
+
+    public void broadcast(FloatBuffer data, int root) {
+        broadcast(new Floats(data), root);
     }
 
     public void broadcast(double[] data, int root) {
@@ -419,9 +435,13 @@ public final class Collectives implements AutoCloseable {
                     a[base + i] += got[i];
                 }
             } else {
+                // a direct buffer (ND4J's memory): bulk copies are memcpy, and the add loop over arrays vectorises
+                float[] sum = floatSum;
+                data.get(at, sum, 0, count);
                 for (int i = 0; i < count; i++) {
-                    data.put(at + i, data.get(at + i) + got[i]);
+                    sum[i] += got[i];
                 }
+                data.put(at, sum, 0, count);
             }
         }
     }
