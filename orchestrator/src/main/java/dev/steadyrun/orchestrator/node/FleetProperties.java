@@ -37,7 +37,8 @@ import dev.steadyrun.protocol.LeaseTimings;
  * @param massFailureMinFleet   the guard applies only to fleets at least this large (a 2-node fleet losing one
  *                              node is a node failure, not a partition)
  * @param flushInterval         how often batched lease renewals are written to PostgreSQL
- * @param sweepInterval         how often the Quartz lease sweep runs
+ * @param sweepInterval         how often the Quartz lease sweep runs: a lost node is called at most this long
+ *                              after its lease ran out
  * @param eventRetention        node events older than this are deleted by the retention sweep
  * @param retentionInterval     how often the retention sweep runs
  */
@@ -52,7 +53,7 @@ public record FleetProperties(
         @DecimalMin("0.0") @DecimalMax("1.0") @DefaultValue("0.55") double massFailureThreshold,
         @Min(1) @DefaultValue("10") int massFailureMinFleet,
         @NotNull @DefaultValue("500ms") Duration flushInterval,
-        @NotNull @DefaultValue("1s") Duration sweepInterval,
+        @NotNull @DefaultValue("250ms") Duration sweepInterval,
         @NotNull @DefaultValue("30d") Duration eventRetention,
         @NotNull @DefaultValue("1h") Duration retentionInterval) {
 

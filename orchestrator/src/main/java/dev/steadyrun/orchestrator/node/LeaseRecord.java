@@ -54,6 +54,22 @@ public final class LeaseRecord {
         return lastSeen;
     }
 
+    /** The GPU health of the last heartbeat (null before the first). */
+    public List<GpuHealth> gpus() {
+        return gpus;
+    }
+
+    /** True when the node has been silent for longer than its lease: whatever ran there counts as gone. */
+    public boolean leaseExpired(Instant now) {
+        LeaseTimings t = timings;
+        return t != null && java.time.Duration.between(leaseBase(), now).compareTo(t.leaseDuration()) > 0;
+    }
+
+    /** The lease this node is judged by. */
+    public java.time.Duration leaseDuration() {
+        return timings.leaseDuration();
+    }
+
     /** Where lease and grace counting starts. */
     Instant leaseBase() {
         Instant seen = lastSeen;

@@ -122,8 +122,11 @@ public class LeaseTable implements SmartLifecycle {
         return s.timings();
     }
 
-    /** Writes every renewal since the previous flush in one batch; returns how many nodes were written. */
-    public int flush() {
+    /**
+     * Writes every renewal since the previous flush in one batch; returns how many nodes were written. Serialized, so
+     * a caller that flushes finds on return what the background flusher took before it already written.
+     */
+    public synchronized int flush() {
         List<Object[]> rows = new ArrayList<>();
         List<LeaseRecord> written = new ArrayList<>();
         for (LeaseRecord r : records.values()) {

@@ -13,6 +13,7 @@ import jakarta.persistence.criteria.MapJoin;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
@@ -58,9 +59,11 @@ public class NodeRegistry {
     private final Clock clock;
     private final ObjectMapper json;
     private final TransactionTemplate tx;
+    private final ApplicationEventPublisher publisher;
 
     NodeRegistry(NodeRepository nodes, NodeEventRepository events, LeaseTable leases, NodeCredentials credentials,
-                 Clock clock, ObjectMapper json, PlatformTransactionManager txm) {
+                 Clock clock, ObjectMapper json, PlatformTransactionManager txm, ApplicationEventPublisher publisher) {
+        this.publisher = publisher;
         this.nodes = nodes;
         this.events = events;
         this.leases = leases;
@@ -128,6 +131,7 @@ public class NodeRegistry {
      */
     boolean transition(UUID id, NodeState from, NodeState to, String reason, String actor) {
         LeaseRecord record = record(id);
+        Instant at;
         synchronized (record) {
             if (record.state != from) {
                 return false;
@@ -145,8 +149,11 @@ public class NodeRegistry {
                 record.graceFrom = now;
             }
             log.info("Node {}: {} -> {} by {}: {}", id, from, to, actor, reason);
-            return true;
+            at = now;
         }
+        // outside the record's monitor: listeners (recovery) may take run locks
+        publisher.publishEvent(new NodeStateChanged(id, from, to, reason, at));
+        return true;
     }
 
     public NodeView cordon(UUID id, String reason, String actor) {

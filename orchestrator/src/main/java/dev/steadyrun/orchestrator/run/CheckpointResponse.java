@@ -2,8 +2,11 @@ package dev.steadyrun.orchestrator.run;
 
 import java.time.Instant;
 
-/** A checkpoint a run reported; {@code healthy} follows OPT's rule, loss scale ≥ 1.0. */
+/**
+ * A checkpoint a run reported; {@code healthy} follows OPT's rule, loss scale ≥ 1.0; {@code corrupt}: a restore
+ * from it failed; {@code abandoned}: a rollback went back past it (it belongs to a discarded trajectory).
+ */
 public record CheckpointResponse(long step, long generation, String path, long tokensSeen, double lossScale,
                                  double loss, String manifestSha256, long bytes, boolean healthy,
-                                 Instant reportedAt) {
+                                 Instant reportedAt, boolean corrupt, boolean abandoned) {
 }

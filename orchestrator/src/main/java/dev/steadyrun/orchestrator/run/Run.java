@@ -61,6 +61,11 @@ public class Run {
         return ++generation;
     }
 
+    /** A restart from a checkpoint: the run's progress goes back to the restored step (null: from scratch). */
+    public void rewindTo(Long step) {
+        this.lastStep = step;
+    }
+
     public UUID getId() {
         return id;
     }

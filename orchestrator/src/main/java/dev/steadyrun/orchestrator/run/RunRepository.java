@@ -22,11 +22,6 @@ public interface RunRepository extends JpaRepository<Run, UUID> {
     @Query("select r from Run r where r.id = :id")
     Optional<Run> findForUpdate(UUID id);
 
-    /** Shares the lock with other readers but waits for a generation bump in flight (fencing reads this). */
-    @Lock(LockModeType.PESSIMISTIC_READ)
-    @Query("select r from Run r where r.id = :id")
-    Optional<Run> findForShare(UUID id);
-
     @Query("select r from Run r where r.state = :state order by r.createdAt, r.id")
     List<Run> findInStateOldestFirst(RunState state);
 

@@ -12,6 +12,7 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
+import dev.steadyrun.orchestrator.recovery.RecoveryPolicy;
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.orchestrator.web.NotFoundException;
 import tools.jackson.databind.ObjectMapper;
@@ -48,6 +49,7 @@ public class RunService {
     @Transactional
     public RunResponse submit(RunSpecRequest request, String actor) {
         RunSpec spec = resolver.resolve(request);
+        RecoveryPolicy.parse(spec.recoveryPolicy()); // 400 naming the field, before anything is stored
         int schedulable = (int) Stream.concat(nodes.availableNodes().stream(), nodes.spareNodes().stream())
                 .filter(n -> spec.selects(n.labels())).count();
         if (spec.worldSize() > schedulable) {
@@ -142,9 +144,12 @@ public class RunService {
     }
 
     private RunResponse response(Run run) {
+        RunTelemetry.RecoveryFigures figures = telemetry.recoveryFigures(run.getId(), run.getState(),
+                run.getStateChangedAt(), clock.instant());
         return new RunResponse(run.getId(), run.getName(), run.getState(), run.getStateReason(),
                 run.getStateChangedAt(), run.getGeneration(), run.getWorldSize(), run.getSpares(), run.getLastStep(),
                 run.getLastLoss(), run.getTokensSeen(), run.getCreatedAt(), run.getCreatedBy(),
-                json.readValue(run.getSpec(), RunSpec.class));
+                json.readValue(run.getSpec(), RunSpec.class), figures.restarts(), figures.goodput(),
+                figures.openIncidents());
     }
 }

@@ -18,7 +18,10 @@ public enum RunState {
     /** Nodes are being told to stop; the run turns PAUSED once every node confirmed. */
     PAUSING,
     PAUSED,
-    /** Reserved for the recovery issue: the placement is being replaced after a failure. */
+    /**
+     * An incident stopped the current generation: its nodes are told to stop, and once every rank stopped (and
+     * the decision's backoff passed) the recovery restarts the run at a new generation (STARTING).
+     */
     RECOVERING,
     CANCELLING,
     CANCELLED,
@@ -44,8 +47,11 @@ public enum RunState {
     /** No way out of these. */
     public static final Set<RunState> TERMINAL = EnumSet.of(CANCELLED, SUCCEEDED, FAILED);
 
-    /** Its placed nodes should run their trainers; in any other state they should stop them. */
-    public static final Set<RunState> LIVE = EnumSet.of(STARTING, RUNNING, RECOVERING);
+    /**
+     * Its placed nodes should run their trainers; in any other state they should stop them (RECOVERING too: a
+     * restart is all-or-nothing, every rank of the old generation stops before the new one starts).
+     */
+    public static final Set<RunState> LIVE = EnumSet.of(STARTING, RUNNING);
 
     public boolean isTerminal() {
         return TERMINAL.contains(this);

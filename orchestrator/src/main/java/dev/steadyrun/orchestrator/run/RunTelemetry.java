@@ -52,13 +52,21 @@ public class RunTelemetry {
         });
     }
 
-    /** Stores checkpoints, one per (run, step): every rank of a data-parallel run reports the same one. */
+    /**
+     * Stores checkpoints, one per (run, step): every rank of a data-parallel run reports the same one. A later
+     * generation that writes the same step again (after a rollback) replaces the old one.
+     */
     public void storeCheckpoints(UUID runId, long generation, List<CheckpointWritten> checkpoints, Instant at) {
         Timestamp ts = Timestamp.from(at);
         jdbc.batchUpdate("""
                 insert into checkpoint (run_id, step, generation, path, tokens_seen, loss_scale, loss, manifest_sha,
                                         bytes, healthy, reported_at)
-                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (run_id, step) do nothing""", checkpoints, 100,
+                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                on conflict (run_id, step) do update set generation = excluded.generation, path = excluded.path,
+                    tokens_seen = excluded.tokens_seen, loss_scale = excluded.loss_scale, loss = excluded.loss,
+                    manifest_sha = excluded.manifest_sha, bytes = excluded.bytes, healthy = excluded.healthy,
+                    reported_at = excluded.reported_at, corrupt = false, abandoned = false
+                where checkpoint.generation < excluded.generation""", checkpoints, 100,
                 (ps, c) -> {
                     ps.setObject(1, runId);
                     ps.setLong(2, c.step());
@@ -103,7 +111,47 @@ public class RunTelemetry {
                 new CheckpointResponse(rs.getLong("step"), rs.getLong("generation"), rs.getString("path"),
                         rs.getLong("tokens_seen"), rs.getDouble("loss_scale"), rs.getDouble("loss"),
                         rs.getString("manifest_sha"), rs.getLong("bytes"), rs.getBoolean("healthy"),
-                        rs.getTimestamp("reported_at").toInstant()), runId);
+                        rs.getTimestamp("reported_at").toInstant(), rs.getBoolean("corrupt"),
+                        rs.getBoolean("abandoned")), runId);
+    }
+
+    /** The recovery figures of a run's API answer. */
+    public record RecoveryFigures(int restarts, Double goodput, int openIncidents) {
+    }
+
+    public RecoveryFigures recoveryFigures(UUID runId, RunState state, Instant stateChangedAt, Instant now) {
+        Map<String, Object> counts = jdbc.queryForMap("""
+                select (select count(*) from run_generation where run_id = ? and cause_incident_id is not null) restarts,
+                       (select count(*) from incident where run_id = ?
+                        and state in ('OPEN', 'RECOVERING', 'NEEDS_HUMAN')) open_incidents""", runId, runId);
+        return new RecoveryFigures(((Number) counts.get("restarts")).intValue(), goodput(runId, state, stateChangedAt, now),
+                ((Number) counts.get("open_incidents")).intValue());
+    }
+
+    /**
+     * Goodput: productive training time ÷ wall time since the first placement, at most 1. Productive time is the
+     * summed step time of rank 0's steps that still count toward the run's progress: a step of generation g counts
+     * unless a later generation restored from a checkpoint older than it (a rollback or a restart threw it away).
+     * Wall time ends now, or when a run that no longer trains (paused, ended) stopped. Null before any placement.
+     */
+    public Double goodput(UUID runId, RunState state, Instant stateChangedAt, Instant now) {
+        Timestamp first = jdbc.queryForObject("select min(placed_at) from placement where run_id = ?",
+                Timestamp.class, runId);
+        if (first == null) {
+            return null;
+        }
+        Instant end = state == RunState.PAUSED || state.isTerminal() ? stateChangedAt : now;
+        double wallMs = end.toEpochMilli() - first.toInstant().toEpochMilli();
+        if (wallMs <= 0) {
+            return null;
+        }
+        Double productiveMs = jdbc.queryForObject("""
+                select coalesce(sum(m.step_time_ms), 0) from run_metric m
+                where m.run_id = ? and m.rank = 0
+                  and m.step <= coalesce((select min(coalesce(g.restore_step, -1)) from run_generation g
+                                          where g.run_id = m.run_id and g.generation > m.generation),
+                                         9223372036854775807)""", Double.class, runId);
+        return Math.min(1.0, (productiveMs == null ? 0 : productiveMs) / wallMs);
     }
 
     private static MetricsResponse.Point point(ResultSet rs, int i) throws SQLException {

@@ -7,6 +7,7 @@ import java.util.UUID;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import dev.steadyrun.orchestrator.recovery.RecoveryPolicy;
 import dev.steadyrun.orchestrator.run.RunSpec;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.TrainerConfig;
@@ -16,7 +17,8 @@ import tools.jackson.databind.ObjectMapper;
 
 /**
  * Builds the heartbeat path's view of the active placements in one query: for every node holding a seat of its
- * run's current generation, the run's state and the assignment to hand out.
+ * run's current generation, the run's state and the assignment to hand out, with the checkpoint and restart knobs
+ * of that generation's record ({@link Generations}) and the run policy's hang floor for the agent's watchdog.
  */
 @Component
 class DirectiveSnapshotLoader {
@@ -33,15 +35,16 @@ class DirectiveSnapshotLoader {
 
     Map<UUID, NodeWork> load() {
         Map<UUID, RunSpec> specs = new HashMap<>();
+        Map<UUID, Long> hangSeconds = new HashMap<>();
+        Map<String, RestartKnobs> knobs = new HashMap<>();
         Map<UUID, NodeWork> work = new HashMap<>();
-        long hangSeconds = props.hangTimeout().toSeconds();
         jdbc.query("""
                 select p.node_id, p.run_id, p.generation, p.rank, r.state, r.spec, r.world_size,
                        (select n.hostname from placement p0 join node n on n.id = p0.node_id
                         where p0.run_id = p.run_id and p0.generation = p.generation and p0.rank = 0) as rank0_host,
-                       (select c.path from checkpoint c where c.run_id = p.run_id
-                        order by c.healthy desc, c.step desc limit 1) as restore_from
+                       g.restore_path, g.knobs
                 from placement p join run r on r.id = p.run_id and r.generation = p.generation
+                left join run_generation g on g.run_id = p.run_id and g.generation = p.generation
                 where p.released_at is null""", rs -> {
             UUID runId = rs.getObject("run_id", UUID.class);
             RunState state = RunState.valueOf(rs.getString("state"));
@@ -53,9 +56,14 @@ class DirectiveSnapshotLoader {
                 RunSpec spec = specs.computeIfAbsent(runId, id -> json.readValue(specJson, RunSpec.class));
                 int worldSize = rs.getInt("world_size");
                 String rank0 = rs.getString("rank0_host");
+                String knobsJson = rs.getString("knobs");
+                RestartKnobs restartKnobs = knobsJson == null ? RestartKnobs.NONE
+                        : knobs.computeIfAbsent(knobsJson, k -> json.readValue(k, RestartKnobs.class));
+                long hang = hangSeconds.computeIfAbsent(runId, id ->
+                        Math.max(1, RecoveryPolicy.parse(spec.recoveryPolicy()).hangFloor().toSeconds()));
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
-                        rs.getString("restore_from"), checkpointDir(spec, runId), RestartKnobs.NONE,
-                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hangSeconds);
+                        rs.getString("restore_path"), checkpointDir(spec, runId), restartKnobs,
+                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hang);
             }
             work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment));
         });

@@ -1,5 +1,6 @@
 package dev.steadyrun.orchestrator.scheduling;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -25,8 +26,8 @@ import dev.steadyrun.protocol.TrainerStatus;
  * gets STOP (never a refusal: the heartbeat still renewed the lease). A node of a run that is not live (pausing,
  * cancelling, ended) gets STOP while its trainer lives and IDLE after, which also confirms the stop to the
  * scheduling pass. A rank of a live run gets RUN with its assignment, unless its trainer exited 0 at that
- * generation (its part is done: IDLE, which confirms it too); anything else gets IDLE, or STOP while a trainer
- * still runs.
+ * generation (its part is done: IDLE, which confirms it too) or exited non-zero (IDLE, and {@link TrainerExited}
+ * tells recovery); anything else gets IDLE, or STOP while a trainer still runs.
  */
 @Component
 public class NodeDirectives {
@@ -40,6 +41,14 @@ public class NodeDirectives {
      * placement may be released.
      */
     record StopConfirmed(UUID nodeId, UUID runId, long generation, boolean finished) {
+    }
+
+    /**
+     * A trainer of a live run's current generation exited with a non-zero code: recovery opens an incident (a
+     * crash, a hang when the agent's watchdog attached a thread dump). Published on the heartbeat thread.
+     */
+    public record TrainerExited(UUID nodeId, UUID runId, int rank, long generation, int exitCode,
+                                List<String> logTail, String threadDump) {
     }
 
     private final ApplicationEventPublisher events;
@@ -60,6 +69,12 @@ public class NodeDirectives {
             return new HeartbeatResponse(DesiredState.STOP, null, timings);
         }
         if (w == null || w.spare() || !RunState.LIVE.contains(w.runState())) {
+            // After the run already stopped, two exits still matter: a watchdog's thread dump (evidence) and a failed
+            // restore (a peer's "peer lost" may have reached us first; the next generation must not restore it again).
+            if (w != null && !w.spare() && crashed(trainer, w) && (trainer.threadDump() != null
+                    || Integer.valueOf(ExitCodes.CORRUPT_CHECKPOINT).equals(trainer.exitCode()))) {
+                exited(nodeId, trainer, w);
+            }
             if (trainerLives) {
                 return new HeartbeatResponse(DesiredState.STOP, null, timings);
             }
@@ -72,6 +87,10 @@ public class NodeDirectives {
             confirm(new StopConfirmed(nodeId, w.runId(), w.generation(), true));
             return new HeartbeatResponse(DesiredState.IDLE, null, timings);
         }
+        if (crashed(trainer, w)) { // no relaunch at the same generation: recovery restarts the whole run
+            exited(nodeId, trainer, w);
+            return new HeartbeatResponse(DesiredState.IDLE, null, timings);
+        }
         if (trainerLives && (!w.runId().equals(trainer.runId()) || trainer.generation() < w.generation())) {
             return new HeartbeatResponse(DesiredState.STOP, null, timings);
         }
@@ -82,6 +101,17 @@ public class NodeDirectives {
         return trainer != null && trainer.state() == TrainerState.EXITED
                 && Integer.valueOf(ExitCodes.OK).equals(trainer.exitCode())
                 && w.runId().equals(trainer.runId()) && trainer.generation() == w.generation();
+    }
+
+    private static boolean crashed(TrainerStatus trainer, NodeWork w) {
+        return trainer != null && trainer.state() == TrainerState.EXITED && trainer.exitCode() != null
+                && trainer.exitCode() != ExitCodes.OK
+                && w.runId().equals(trainer.runId()) && trainer.generation() == w.generation();
+    }
+
+    private void exited(UUID nodeId, TrainerStatus trainer, NodeWork w) {
+        events.publishEvent(new TrainerExited(nodeId, w.runId(), trainer.rank(), w.generation(), trainer.exitCode(),
+                trainer.logTail() == null ? List.of() : trainer.logTail(), trainer.threadDump()));
     }
 
     private void confirm(StopConfirmed stop) {

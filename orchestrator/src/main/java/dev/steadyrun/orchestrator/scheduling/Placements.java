@@ -12,10 +12,10 @@ import org.springframework.stereotype.Repository;
 
 /** The {@code placement} table: which node holds which rank (or spare seat) of which generation of a run. */
 @Repository
-class Placements {
+public class Placements {
 
     /** One row; {@code rank} is null for a spare. */
-    record Row(UUID runId, long generation, UUID nodeId, Integer rank, Instant placedAt, Instant releasedAt) {
+    public record Row(UUID runId, long generation, UUID nodeId, Integer rank, Instant placedAt, Instant releasedAt) {
     }
 
     private final JdbcTemplate jdbc;
@@ -24,17 +24,17 @@ class Placements {
         this.jdbc = jdbc;
     }
 
-    Set<UUID> activeNodeIds() {
+    public Set<UUID> activeNodeIds() {
         return new HashSet<>(jdbc.queryForList("select node_id from placement where released_at is null", UUID.class));
     }
 
-    void insert(UUID runId, long generation, UUID nodeId, Integer rank, Instant now) {
+    public void insert(UUID runId, long generation, UUID nodeId, Integer rank, Instant now) {
         jdbc.update("insert into placement (run_id, generation, node_id, rank, placed_at) values (?, ?, ?, ?, ?)",
                 runId, generation, nodeId, rank, Timestamp.from(now));
     }
 
     /** Releases the node's seats in this run up to {@code generation}; true when one was held. */
-    boolean release(UUID runId, UUID nodeId, long generation, Instant now) {
+    public boolean release(UUID runId, UUID nodeId, long generation, Instant now) {
         return jdbc.update("""
                 update placement set released_at = ?
                 where run_id = ? and node_id = ? and generation <= ? and released_at is null""",
@@ -42,14 +42,44 @@ class Placements {
     }
 
     /** Releases the run's spare seats and answers their nodes. */
-    List<UUID> releaseSpares(UUID runId, Instant now) {
+    public List<UUID> releaseSpares(UUID runId, Instant now) {
         return jdbc.queryForList("""
                 update placement set released_at = ?
                 where run_id = ? and rank is null and released_at is null returning node_id""",
                 UUID.class, Timestamp.from(now), runId);
     }
 
-    List<Row> active(UUID runId) {
+    /** The rank seats of one generation, released or not, by rank. */
+    public List<Row> ranksOf(UUID runId, long generation) {
+        return jdbc.query("select * from placement where run_id = ? and generation = ? and rank is not null order by rank",
+                this::row, runId, generation);
+    }
+
+    /**
+     * The rank a node holds in the current generation of a run: its active seat in a STARTING or RUNNING run, or
+     * its seat in a RECOVERING run (released or not: the restart has yet to place that rank).
+     */
+    public java.util.Optional<Row> rankOf(UUID nodeId) {
+        return jdbc.query("""
+                select p.* from placement p join run r on r.id = p.run_id and r.generation = p.generation
+                where p.node_id = ? and p.rank is not null
+                  and (p.released_at is null and r.state in ('STARTING', 'RUNNING') or r.state = 'RECOVERING')
+                order by p.placed_at desc""", this::row, nodeId).stream().findFirst();
+    }
+
+    /** Nodes held for a run that is recovering: its current generation's seats, released or not. */
+    Set<UUID> heldForRecovery() {
+        return heldForRecoveryOfOthers(null);
+    }
+
+    /** {@link #heldForRecovery()} without the seats of {@code runId}. */
+    public Set<UUID> heldForRecoveryOfOthers(UUID runId) {
+        return new HashSet<>(jdbc.queryForList("""
+                select p.node_id from placement p join run r on r.id = p.run_id and r.generation = p.generation
+                where r.state = 'RECOVERING' and r.id is distinct from ?::uuid""", UUID.class, runId));
+    }
+
+    public List<Row> active(UUID runId) {
         return jdbc.query("select * from placement where run_id = ? and released_at is null", this::row, runId);
     }
 

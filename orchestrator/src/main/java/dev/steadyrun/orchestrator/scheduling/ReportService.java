@@ -10,6 +10,7 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.steadyrun.orchestrator.recovery.RecoveryService;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunService;
@@ -25,7 +26,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 /**
  * Takes trainers' reports with generation fencing: a report of an older generation than the run's current one is
  * refused (409) and its node is told to stop that trainer; so is one from a node that does not hold the rank it
- * claims. The run row is read {@code FOR SHARE}, so a report and a new placement of the same run never interleave.
+ * claims. The run row is locked {@code FOR UPDATE}: a report and a new placement of the same run never interleave,
+ * and two ranks' reports, which both update the run's progress, queue instead of deadlocking on a shared lock.
  */
 @Service
 public class ReportService {
@@ -37,14 +39,16 @@ public class ReportService {
     private final RunTelemetry telemetry;
     private final Placements placements;
     private final NodeDirectives directives;
+    private final RecoveryService recovery;
     private final TransactionTemplate tx;
     private final Clock clock;
     private final Counter received;
     private final Counter refused;
 
     ReportService(RunRepository runs, RunService runService, RunTelemetry telemetry, Placements placements,
-                  NodeDirectives directives, PlatformTransactionManager transactions, Clock clock,
-                  MeterRegistry registry) {
+                  NodeDirectives directives, RecoveryService recovery, PlatformTransactionManager transactions,
+                  Clock clock, MeterRegistry registry) {
+        this.recovery = recovery;
         this.runs = runs;
         this.runService = runService;
         this.telemetry = telemetry;
@@ -64,7 +68,7 @@ public class ReportService {
         List<StepMetrics> steps = report.steps() == null ? List.of() : report.steps();
         List<CheckpointWritten> checkpoints = report.checkpoints() == null ? List.of() : report.checkpoints();
         RunState before = tx.execute(status -> {
-            Run run = runs.findForShare(report.runId()).orElseThrow(() -> RunService.notFound(report.runId()));
+            Run run = runs.findForUpdate(report.runId()).orElseThrow(() -> RunService.notFound(report.runId()));
             fence(nodeId, report, run);
             Instant now = clock.instant();
             telemetry.storeSteps(run.getId(), report.generation(), report.rank(), steps, now);
@@ -75,6 +79,9 @@ public class ReportService {
         });
         if (before == RunState.STARTING && !steps.isEmpty()) {
             runService.markRunning(report.runId(), report.generation(), "node:" + nodeId);
+        }
+        if (!steps.isEmpty()) { // after the commit: a divergence is acted on at the report that shows it
+            recovery.onSteps(report.runId(), report.generation(), report.rank(), steps);
         }
     }
 

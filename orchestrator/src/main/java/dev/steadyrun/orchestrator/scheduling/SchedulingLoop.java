@@ -24,7 +24,7 @@ import dev.steadyrun.orchestrator.run.RunStateMachine.RunStateChanged;
  * snapshot and recounts the run gauges.
  */
 @Component
-class SchedulingLoop implements SmartInitializingSingleton {
+public class SchedulingLoop implements SmartInitializingSingleton {
 
     private static final Logger log = LoggerFactory.getLogger(SchedulingLoop.class);
 
@@ -81,7 +81,7 @@ class SchedulingLoop implements SmartInitializingSingleton {
     }
 
     /** Asks for a pass soon; requests made while one is queued are folded into it. */
-    void request() {
+    public void request() {
         if (started && requested.compareAndSet(false, true)) {
             thread.execute(() -> {
                 requested.set(false);
@@ -90,8 +90,11 @@ class SchedulingLoop implements SmartInitializingSingleton {
         }
     }
 
-    /** One pass and a fresh snapshot; synchronized so that this replica's passes never overlap. */
-    synchronized void runOnce() {
+    /**
+     * One pass and a fresh snapshot; synchronized so that this replica's passes never overlap. Tests call it to
+     * settle what they just did without waiting for the pass thread.
+     */
+    public synchronized void runOnce() {
         if (!pass.run()) {
             log.debug("Another replica holds the scheduling lock");
         }

@@ -16,18 +16,21 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
 import dev.steadyrun.orchestrator.node.NodeState;
+import dev.steadyrun.orchestrator.recovery.RecoveryService;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunSpec;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunStateMachine;
+import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.databind.ObjectMapper;
 
 /**
- * The scheduling pass: settles stopping runs whose nodes all stopped, then gang-places pending runs oldest
- * first (a run that does not fit lets smaller ones behind it go). One transaction-scoped PostgreSQL advisory lock
- * makes it single-flight across orchestrator replicas, and the placement table's unique index on active nodes
- * backs that up: a node is never placed twice.
+ * The scheduling pass: settles stopping runs whose nodes all stopped, restarts recovering runs whose old
+ * generation stopped ({@link RecoveryService#advance}), then gang-places pending runs oldest first (a run that does
+ * not fit lets smaller ones behind it go). One transaction-scoped PostgreSQL advisory lock makes it single-flight
+ * across orchestrator replicas, and the placement table's unique index on active nodes backs that up: a node is
+ * never placed twice.
  */
 @Component
 class SchedulingPass {
@@ -39,6 +42,8 @@ class SchedulingPass {
     private final RunRepository runs;
     private final RunStateMachine stateMachine;
     private final Placements placements;
+    private final Generations generations;
+    private final RecoveryService recovery;
     private final NodeRegistry nodes;
     private final NodeDirectives directives;
     private final JdbcTemplate jdbc;
@@ -46,12 +51,14 @@ class SchedulingPass {
     private final TransactionTemplate tx;
     private final Clock clock;
 
-    SchedulingPass(RunRepository runs, RunStateMachine stateMachine, Placements placements, NodeRegistry nodes,
-                   NodeDirectives directives, JdbcTemplate jdbc, ObjectMapper json,
-                   PlatformTransactionManager transactions, Clock clock) {
+    SchedulingPass(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
+                   RecoveryService recovery, NodeRegistry nodes, NodeDirectives directives, JdbcTemplate jdbc,
+                   ObjectMapper json, PlatformTransactionManager transactions, Clock clock) {
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.placements = placements;
+        this.generations = generations;
+        this.recovery = recovery;
         this.nodes = nodes;
         this.directives = directives;
         this.jdbc = jdbc;
@@ -73,6 +80,7 @@ class SchedulingPass {
             }
             Instant now = clock.instant();
             settleStops(now);
+            recovery.advance(now);
             placePending(now);
             return true;
         }));
@@ -129,6 +137,7 @@ class SchedulingPass {
             return;
         }
         Set<UUID> busy = placements.activeNodeIds();
+        busy.addAll(placements.heldForRecovery()); // a recovering run keeps its healthy nodes for the restart
         List<GangPlacer.Candidate> free = nodes.availableNodes().stream()
                 .filter(n -> !busy.contains(n.id()))
                 .map(n -> new GangPlacer.Candidate(n.id(), n.name(), n.labels()))
@@ -141,13 +150,10 @@ class SchedulingPass {
             RunSpec spec = json.readValue(run.getSpec(), RunSpec.class);
             List<GangPlacer.Candidate> selected = free.stream().filter(c -> spec.selects(c.labels())).toList();
             GangPlacer.place(selected, run.getWorldSize(), run.getSpares()).ifPresent(gang -> {
-                long generation = run.nextGeneration();
-                for (int rank = 0; rank < gang.ranks().size(); rank++) {
-                    placements.insert(run.getId(), generation, gang.ranks().get(rank).id(), rank, now);
-                }
-                for (GangPlacer.Candidate spare : gang.spares()) {
-                    placements.insert(run.getId(), generation, spare.id(), null, now);
-                }
+                long generation = generations.start(run,
+                        gang.ranks().stream().map(GangPlacer.Candidate::id).toList(),
+                        gang.spares().stream().map(GangPlacer.Candidate::id).toList(),
+                        generations.latestFor(run.getId()), RestartKnobs.NONE, null, now);
                 free.removeAll(gang.ranks());
                 free.removeAll(gang.spares());
                 stateMachine.transition(run, RunState.STARTING, "placed generation " + generation + " on "

@@ -34,6 +34,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     private static final Logger log = LoggerFactory.getLogger(ProblemHandler.class);
 
     static final Map<Class<? extends Exception>, HttpStatus> STATUS = Map.of(
+            UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT,
             BadRequestException.class, HttpStatus.BAD_REQUEST,
             UnauthorizedException.class, HttpStatus.UNAUTHORIZED,
             ForbiddenException.class, HttpStatus.FORBIDDEN,

@@ -71,7 +71,7 @@ class AdaptiveHeartbeatTest extends OrchestratorIntegrationTest {
         assertThat(answer.timings()).isEqualTo(LeaseTimings.forHeartbeat(stretched));
         assertThat(answer.timings().heartbeatInterval()).isGreaterThan(props.heartbeatInterval());
 
-        // Silent for longer than the configured 4 s lease but within the stretched one: not suspected.
+        // Silent for longer than the configured 2.5 s lease but within the stretched one: not suspected.
         Instant beat = clock.instant();
         LeaseDetector detector = new LeaseDetector(props.massFailureThreshold(), props.massFailureMinFleet());
         LeaseRecord record = budgeted.get(node.nodeId());

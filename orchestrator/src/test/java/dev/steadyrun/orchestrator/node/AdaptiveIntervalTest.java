@@ -37,7 +37,7 @@ class AdaptiveIntervalTest {
         assertThat(p.timingsFor(1501).heartbeatInterval()).isEqualTo(Duration.ofMillis(1100));
         LeaseTimings t = p.timingsFor(10_000); // 6.67 s
         assertThat(t).isEqualTo(LeaseTimings.forHeartbeat(Duration.ofMillis(6700)));
-        assertThat(t.leaseDuration()).isEqualTo(Duration.ofMillis(26_800));
+        assertThat(t.leaseDuration()).isEqualTo(Duration.ofMillis(16_750));
         // The fleet's total rate then stays within the budget.
         assertThat(10_000 * 1000.0 / t.heartbeatInterval().toMillis()).isLessThanOrEqualTo(1500);
     }
@@ -46,7 +46,7 @@ class AdaptiveIntervalTest {
     void aStretchedIntervalNeverShortensAConfiguredLease() {
         FleetProperties p = fleet(Duration.ofSeconds(1), Duration.ofSeconds(60), 1000);
         assertThat(p.timingsFor(500).leaseDuration()).isEqualTo(Duration.ofSeconds(60));
-        LeaseTimings t = p.timingsFor(2000); // 2 s beats: derived lease 8 s < configured 60 s
+        LeaseTimings t = p.timingsFor(2000); // 2 s beats: derived lease 5 s < configured 60 s
         assertThat(t.heartbeatInterval()).isEqualTo(Duration.ofSeconds(2));
         assertThat(t.leaseDuration()).isEqualTo(Duration.ofSeconds(60));
         assertThat(t.quietGrace()).isEqualTo(Duration.ofSeconds(12));
@@ -56,7 +56,7 @@ class AdaptiveIntervalTest {
     void eachNodeIsJudgedByTheTimingsItWasLastHanded() {
         FleetProperties p = fleet(Duration.ofSeconds(1), null, 1000);
         LeaseTimings small = p.timingsFor(10);
-        LeaseTimings large = p.timingsFor(7000); // 7 s beats, 28 s lease, 42 s quiet grace
+        LeaseTimings large = p.timingsFor(7000); // 7 s beats, 17.5 s lease, 42 s quiet grace
         assertThat(large.heartbeatInterval()).isEqualTo(Duration.ofSeconds(7));
         LeaseRecord toldOneSecond = new LeaseRecord(UUID.randomUUID(), HEALTHY, T0, T0, small);
         LeaseRecord toldSevenSeconds = new LeaseRecord(UUID.randomUUID(), HEALTHY, T0, T0, large);
@@ -68,9 +68,9 @@ class AdaptiveIntervalTest {
                     assertThat(m.nodeId()).isEqualTo(toldOneSecond.nodeId());
                     assertThat(m.to()).isEqualTo(SUSPECT);
                 });
-        assertThat(detector.plan(List.of(toldSevenSeconds), T0.plusSeconds(28), false).moves()).isEmpty();
-        assertThat(detector.plan(List.of(toldSevenSeconds), T0.plusMillis(28_001), false).moves())
-                .singleElement().satisfies(m -> assertThat(m.reason()).contains("lease 28000 ms"));
+        assertThat(detector.plan(List.of(toldSevenSeconds), T0.plusMillis(17_500), false).moves()).isEmpty();
+        assertThat(detector.plan(List.of(toldSevenSeconds), T0.plusMillis(17_501), false).moves())
+                .singleElement().satisfies(m -> assertThat(m.reason()).contains("lease 17500 ms"));
 
         // Told 1 s again (the fleet shrank): from then on the short lease applies.
         toldSevenSeconds.timings = small;

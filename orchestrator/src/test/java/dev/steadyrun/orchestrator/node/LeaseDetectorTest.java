@@ -15,7 +15,7 @@ import dev.steadyrun.orchestrator.node.LeaseDetector.IncidentAction;
 import dev.steadyrun.orchestrator.node.LeaseDetector.Move;
 import dev.steadyrun.protocol.LeaseTimings;
 
-/** The detector with plain instants standing in for a fake clock: 1 s beats, 4 s lease, 6 s quiet, 30 s first. */
+/** The detector with plain instants standing in for a fake clock: 1 s beats, 2.5 s lease, 6 s quiet, 30 s first. */
 class LeaseDetectorTest {
 
     static final LeaseTimings T = LeaseTimings.forHeartbeat(Duration.ofSeconds(1));
@@ -54,15 +54,15 @@ class LeaseDetectorTest {
     void quietNodeTurnsSuspectWhenTheLeaseRunsOutThenFailedAfterTheQuietGrace() {
         LeaseRecord r = node(HEALTHY, at(10));
         List<LeaseRecord> all = List.of(r);
-        assertThat(apply(detector.plan(all, at(14), false), all)).isEmpty();
-        List<Move> suspect = apply(detector.plan(all, at(14.5), false), all);
+        assertThat(apply(detector.plan(all, at(12.5), false), all)).isEmpty();
+        List<Move> suspect = apply(detector.plan(all, at(12.6), false), all);
         assertThat(suspect).singleElement().satisfies(m -> {
             assertThat(m.from()).isEqualTo(HEALTHY);
             assertThat(m.to()).isEqualTo(SUSPECT);
             assertThat(m.silentSince()).isEqualTo(at(10));
         });
-        assertThat(apply(detector.plan(all, at(20), false), all)).isEmpty();
-        List<Move> failed = apply(detector.plan(all, at(20.5), false), all);
+        assertThat(apply(detector.plan(all, at(18.5), false), all)).isEmpty();
+        List<Move> failed = apply(detector.plan(all, at(18.6), false), all);
         assertThat(failed).singleElement().satisfies(m -> assertThat(m.to()).isEqualTo(FAILED));
         assertThat(apply(detector.plan(all, at(1000), false), all)).as("FAILED is not watched").isEmpty();
     }
@@ -70,16 +70,16 @@ class LeaseDetectorTest {
     @Test
     void aHeartbeatResetsTheLease() {
         LeaseRecord r = node(SUSPECT, at(10));
-        r.lastSeen = at(19); // beat again just before the quiet grace ran out
-        assertThat(detector.plan(List.of(r), at(22), false).moves()).isEmpty();
+        r.lastSeen = at(18); // beat again just before the quiet grace ran out
+        assertThat(detector.plan(List.of(r), at(21), false).moves()).isEmpty();
     }
 
     @Test
     void graceCountsFromTheOrchestratorStartWhenThatIsLater() {
         // Last seen an hour before the orchestrator (re)started at T0: it gets a fresh lease from T0.
         LeaseRecord r = node(HEALTHY, T0.minus(Duration.ofHours(1)));
-        assertThat(detector.plan(List.of(r), at(3.9), false).moves()).isEmpty();
-        assertThat(detector.plan(List.of(r), at(4.1), false).moves()).hasSize(1);
+        assertThat(detector.plan(List.of(r), at(2.4), false).moves()).isEmpty();
+        assertThat(detector.plan(List.of(r), at(2.6), false).moves()).hasSize(1);
     }
 
     @Test

@@ -70,7 +70,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
     void silentNodeGoesSuspectThenFailedStaysFailedAndIsReadmittedByAnOperator() {
         RegisterResponse node = register("life-silent", Map.of("rack", "r1"));
         assertThat(node.nodeCredential()).startsWith("srn_");
-        assertThat(node.timings().leaseDuration()).isEqualTo(Duration.ofSeconds(4));
+        assertThat(node.timings().leaseDuration()).isEqualTo(Duration.ofMillis(2500));
         assertThat(state(node)).isEqualTo("REGISTERED");
 
         Reply beat = heartbeat(node, 1, IDLE);
@@ -78,7 +78,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         assertThat(beat.body().path("desired").asString()).isEqualTo("IDLE");
         assertThat(state(node)).isEqualTo("HEALTHY");
 
-        sweepAfter(Duration.ofSeconds(3));
+        sweepAfter(Duration.ofSeconds(2));
         assertThat(state(node)).isEqualTo("HEALTHY");
         sweepAfter(Duration.ofMillis(1500));
         assertThat(state(node)).isEqualTo("SUSPECT");
@@ -244,7 +244,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         assertThat(restored.lastSeen()).isEqualTo(beat);
         assertThat(restored.leaseBase()).isEqualTo(clock.instant());
         LeaseDetector detector = new LeaseDetector(0.55, 10);
-        assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(3), false).moves()).isEmpty();
+        assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(2), false).moves()).isEmpty();
 
         // A slow start (flyway, caches) must not eat the grace: until the web server takes requests the sweep
         // judges nobody, and from then on the grace counts again.
@@ -254,7 +254,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         restarted.startServing();
         assertThat(restarted.isServing()).isTrue();
         assertThat(restored.leaseBase()).isEqualTo(clock.instant());
-        assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(3), false).moves()).isEmpty();
+        assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(2), false).moves()).isEmpty();
         assertThat(detector.plan(List.of(restored), clock.instant().plus(restored.timings.leaseDuration()).plusMillis(1),
                 false).moves()).as("judged again once serving").isNotEmpty();
     }

@@ -175,7 +175,7 @@ class RunLifecycleTest extends RunsApiSupport {
         assertThat(checkpoints.findValuesAsString("path")).containsExactly("/c/200", "/c/100");
         assertThat(checkpoints.at("/0/healthy").asBoolean()).isFalse();
         assertThat(checkpoints.at("/1/healthy").asBoolean()).isTrue();
-        // a diverged step (loss NaN, as the trainer's JSON writes it) is stored as such
+        // a diverged step (loss NaN, as the trainer's JSON writes it) is stored as such, and recovery acts on it
         String diverged = """
                 {"runId":"%s","rank":0,"generation":1,"checkpoints":[],"steps":[
                  {"type":"step","step":201,"tokensSeen":205824,"loss":"NaN","gradNorm":"Infinity","lossScale":0.25,
@@ -186,7 +186,7 @@ class RunLifecycleTest extends RunsApiSupport {
         Reply run = call("GET", "/api/v1/runs/" + runId, operator, null);
         assertThat(run.body().get("lastStep").asLong()).isEqualTo(201);
         assertThat(run.body().get("lastLoss").asString()).isEqualTo("NaN");
-        assertThat(run.body().get("state").asString()).isEqualTo("RUNNING");
+        assertThat(run.body().get("state").asString()).isEqualTo("RECOVERING");
         // a placement made after a checkpoint restores the newest healthy one
         call("POST", "/api/v1/runs/" + runId + "/pause", operator, null);
         awaitDirective(agent, TrainerStatus.idle(), DesiredState.IDLE);

@@ -87,9 +87,18 @@ class NodeDirectivesTest {
         TrainerStatus done = new TrainerStatus(TrainerState.EXITED, run, 0, 2, 0, 500, List.of(), null);
         assertThat(desired(node, done)).isEqualTo(DesiredState.IDLE);
         assertThat(directives.drainStopsConfirmed()).containsExactly(new NodeDirectives.StopConfirmed(node, run, 2, true));
-        // a crash (non-zero exit) is the recovery's business: the assignment still stands
-        TrainerStatus crashed = new TrainerStatus(TrainerState.EXITED, run, 0, 2, 1, 500, List.of(), null);
-        assertThat(desired(node, crashed)).isEqualTo(DesiredState.RUN);
+        // a crash (non-zero exit) is the recovery's business: no relaunch at this generation, recovery is told
+        TrainerStatus crashed = new TrainerStatus(TrainerState.EXITED, run, 0, 2, 1, 500, List.of("boom"), null);
+        assertThat(desired(node, crashed)).isEqualTo(DesiredState.IDLE);
+        assertThat(published).contains(new NodeDirectives.TrainerExited(node, run, 0, 2, 1, List.of("boom"), null));
+        // a watchdog's thread dump that arrives once the run stopped still reaches recovery, as evidence
+        place(RunState.RECOVERING, 2);
+        published.clear();
+        TrainerStatus dumped = new TrainerStatus(TrainerState.EXITED, run, 0, 2, 137, 500, List.of(), "Full thread dump");
+        assertThat(desired(node, dumped)).isEqualTo(DesiredState.IDLE);
+        assertThat(published).contains(new NodeDirectives.TrainerExited(node, run, 0, 2, 137, List.of(),
+                "Full thread dump"));
+        place(RunState.RUNNING, 2);
         // an old generation's clean exit finishes nothing
         assertThat(desired(node, new TrainerStatus(TrainerState.EXITED, run, 0, 1, 0, 500, List.of(), null)))
                 .isEqualTo(DesiredState.RUN);
