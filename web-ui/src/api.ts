@@ -56,6 +56,11 @@ export interface Run {
   id: string; name: string; state: RunState; stateReason: string | null; stateChangedAt: string;
   generation: number; worldSize: number; spares: number; lastStep: number | null; lastLoss: number | null;
   tokensSeen: number; createdAt: string; createdBy: string;
+  /** Generations started after the first. */
+  restarts: number;
+  /** Productive training time ÷ wall time since the first placement; null before any. */
+  goodput: number | null;
+  openIncidents: number;
 }
 
 export interface Page<T> { items: T[]; page: number; size: number; total: number }
@@ -70,6 +75,9 @@ export interface Metrics { runId: string; fromStep: number; toStep: number; buck
 export interface Checkpoint {
   step: number; generation: number; path: string; tokensSeen: number; lossScale: number; loss: number;
   bytes: number; healthy: boolean; reportedAt: string;
+  corrupt: boolean;
+  /** Moved aside by a rollback: the run went back past it. */
+  abandoned: boolean;
 }
 
 export interface Seat { rank: number | null; nodeId: string; nodeName: string; releasedAt: string | null }
@@ -96,3 +104,34 @@ export interface TrainerStatus { state: string; runId: string | null; rank: numb
 export interface NodeDetail { node: NodeView; lastSequence: number; gpuHealth: GpuHealth[] | null; trainer: TrainerStatus | null }
 
 export interface NodeEvent { id: number; at: string; from: NodeState | null; to: NodeState; reason: string; actor: string }
+
+export type IncidentKind = 'NODE_LOST' | 'GPU_FAULT' | 'TRAINER_CRASH' | 'HANG' | 'STRAGGLER' | 'DIVERGENCE'
+  | 'MANUAL_RESTART' | 'NODE_SWAP';
+
+export type IncidentState = 'OPEN' | 'RECOVERING' | 'RECOVERED' | 'NEEDS_HUMAN' | 'STOPPED';
+
+export interface Knobs {
+  lrMultiplier: number | null; lrOverride: number | null; clipNorm: number | null; resetLossScaler: boolean;
+  skipBatches: number; optimizer?: string | null;
+}
+
+export interface Decision { action: string; reasons: string[]; consumesBudget: boolean; backoffSeconds: number; knobs: Knobs | null }
+
+/** One entry of the recovery logbook; evidence is free JSON (metrics window, exit code, log tail, thread dump...). */
+export interface Incident {
+  id: number; runId: string; kind: IncidentKind; cause: string; summary: string; state: IncidentState;
+  detectedAt: string; lastHeartbeatAt: string | null; generation: number;
+  nodeId: string | null; nodeName: string | null; rank: number | null; onsetStep: number | null;
+  evidence: Record<string, unknown> | null; decision: Decision | null;
+  restoreFrom: { step: number; path: string } | null;
+  skippedCheckpoints: { step: number; reason: string }[] | null;
+  newGeneration: number | null; swappedIn: { nodeId: string; nodeName: string } | null;
+  recoveredAt: string | null; detectionLatencySeconds: number | null; timeToRecoverySeconds: number | null;
+}
+
+/** POST /api/v1/runs/{id}/restart; every field optional (null checkpointStep: the newest complete checkpoint). */
+export interface RestartRequest {
+  checkpointStep: number | null;
+  knobs: { lrMultiplier: number | null; clipNorm: number | null; resetLossScaler: boolean; skipBatches: number };
+  reason: string | null;
+}

@@ -26,9 +26,8 @@ export function project(s: Series, f: Frame, log = false): Projected | null {
     yMin -= d;
     yMax += d;
   }
-  const left = f.left ?? f.pad;
-  const w = f.width - left - f.pad, h = f.height - 2 * f.pad;
-  const px = (x: number) => left + (xMax === xMin ? w / 2 : ((x - xMin) / (xMax - xMin)) * w);
+  const h = f.height - 2 * f.pad;
+  const px = (x: number) => xPixel(xMin, xMax, f, x);
   const py = (y: number) => f.pad + h - ((tf(y) - yMin) / (yMax - yMin)) * h;
   const pt = (x: number, y: number) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`;
   const line = idx.map((i, k) => `${k === 0 ? 'M' : 'L'}${pt(s.x[i], s.y[i])}`).join(' ');
@@ -40,6 +39,17 @@ export function project(s: Series, f: Frame, log = false): Projected | null {
   }
   const back = (v: number) => (log ? 10 ** v : v);
   return { line, band, xMin, xMax, yMin: back(yMin), yMax: back(yMax) };
+}
+
+function xPixel(xMin: number, xMax: number, f: Frame, x: number): number {
+  const left = f.left ?? f.pad;
+  const w = f.width - left - f.pad;
+  return left + (xMax === xMin ? w / 2 : ((x - xMin) / (xMax - xMin)) * w);
+}
+
+/** Where a vertical marker at step x sits on a projected chart; null when the chart's steps do not reach it. */
+export function markerX(p: Projected, f: Frame, x: number): number | null {
+  return x < p.xMin || x > p.xMax ? null : Number(xPixel(p.xMin, p.xMax, f, x).toFixed(1));
 }
 
 /** Short human numbers for axis labels and tables. */

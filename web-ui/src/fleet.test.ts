@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeState, NodeView } from './api';
-import { countByState, filterNodes, labelValues, NO_FILTER, nodeActions } from './fleet';
+import { confirmation, countByState, filterNodes, labelValues, NO_FILTER, nodeActions } from './fleet';
 
 const node = (name: string, state: NodeState, zone: string, rack: string): NodeView => ({
   id: name, name, hostname: name, agentVersion: 't', state, stateReason: null, stateChangedAt: '',
@@ -32,9 +32,17 @@ describe('fleet', () => {
   });
 
   it('offers the actions the node state machine allows', () => {
-    expect(nodeActions('HEALTHY')).toEqual(['cordon', 'drain']);
-    expect(nodeActions('CORDONED')).toEqual(['uncordon', 'drain']);
-    expect(nodeActions('DRAINING')).toEqual(['uncordon']);
+    expect(nodeActions('HEALTHY')).toEqual(['cordon', 'drain', 'swap']);
+    expect(nodeActions('CORDONED')).toEqual(['uncordon', 'drain', 'swap']);
+    expect(nodeActions('DRAINING')).toEqual(['uncordon', 'swap']);
+    // a spare or a node never placed holds no rank to hand over
+    expect(nodeActions('SPARE')).not.toContain('swap');
+    expect(nodeActions('REGISTERED')).not.toContain('swap');
+  });
+
+  it('asks before a swap, which restarts the node\'s run, and not before a cordon', () => {
+    expect(confirmation('swap', 'gpu-7')).toMatch(/^Swap gpu-7\?.*restarts/);
+    expect(confirmation('cordon', 'gpu-7')).toBeUndefined();
   });
 
   it('filters a 5,000-node fleet', () => {

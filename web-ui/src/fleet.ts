@@ -31,12 +31,25 @@ export function labelValues(nodes: NodeView[], label: string): string[] {
   return [...new Set(nodes.map(n => n.labels[label]).filter((v): v is string => !!v))].sort();
 }
 
-/** What an operator may do to a node in a state (the orchestrator's own guard refuses the rest with 409). */
-export function nodeActions(state: NodeState): ('cordon' | 'uncordon' | 'drain')[] {
+export type NodeAction = 'cordon' | 'uncordon' | 'drain' | 'swap';
+
+/**
+ * What an operator may do to a node in a state (the orchestrator's own guard refuses the rest with 409). Swap is
+ * offered wherever the node may hold a rank; the API answers 409 when it holds none.
+ */
+export function nodeActions(state: NodeState): NodeAction[] {
   switch (state) {
-    case 'CORDONED': return ['uncordon', 'drain'];
-    case 'DRAINING': return ['uncordon'];
-    case 'FAILED': return ['uncordon', 'cordon'];
-    default: return ['cordon', 'drain'];
+    case 'CORDONED': return ['uncordon', 'drain', 'swap'];
+    case 'DRAINING': return ['uncordon', 'swap'];
+    case 'FAILED': return ['uncordon', 'cordon', 'swap'];
+    case 'SPARE': case 'REGISTERED': return ['cordon', 'drain'];
+    default: return ['cordon', 'drain', 'swap'];
   }
+}
+
+/** The question a confirming action asks first; the others act on the first click. */
+export function confirmation(action: NodeAction, nodeName: string): string | undefined {
+  return action === 'swap'
+    ? `Swap ${nodeName}? It is cordoned, a spare takes its rank and its run restarts from the newest complete checkpoint.`
+    : undefined;
 }

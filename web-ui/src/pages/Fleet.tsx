@@ -1,6 +1,6 @@
 import { memo, useMemo, useState } from 'react';
 import { api, type NodeView, type Page, type Role } from '../api';
-import { countByState, filterNodes, labelValues, NO_FILTER, NODE_STATES, nodeActions, STATE_COLOUR, type FleetFilter } from '../fleet';
+import { confirmation, countByState, filterNodes, labelValues, NO_FILTER, NODE_STATES, nodeActions, STATE_COLOUR, type FleetFilter } from '../fleet';
 import { usePoll } from '../hooks';
 import { Action, Badge, ErrorLine, time } from '../ui';
 
@@ -71,7 +71,8 @@ export function FleetPage({ role, onUnauthorized }: { role: Role; onUnauthorized
             <p>{Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(' ')}</p>
             <p>{node.gpus.length} GPU · last seen {time(node.lastSeenAt)}</p>
             {role !== 'VIEWER' && nodeActions(node.state).map(a => (
-              <Action key={`${node.id}-${a}`} label={a} path={`/api/v1/nodes/${node.id}/${a}`} onDone={reload} />))}
+              <Action key={`${node.id}-${a}`} label={a} path={`/api/v1/nodes/${node.id}/${a}`} onDone={reload}
+                      confirm={confirmation(a, node.name)} />))}
           </aside>
         )}
       </div>

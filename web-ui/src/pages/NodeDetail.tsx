@@ -1,13 +1,15 @@
-import { api, type NodeDetail, type NodeEvent, type Page, type Role } from '../api';
+import { api, type Incident, type NodeDetail, type NodeEvent, type Page, type Role } from '../api';
 import { fmt } from '../chart';
-import { nodeActions } from '../fleet';
+import { confirmation, nodeActions } from '../fleet';
+import { IncidentLog } from '../Incidents';
 import { usePoll } from '../hooks';
 import { Action, Badge, ErrorLine, Section, time } from '../ui';
 
 async function loadNode(id: string) {
-  const [detail, events] = await Promise.all([
-    api<NodeDetail>(`/api/v1/nodes/${id}`), api<Page<NodeEvent>>(`/api/v1/nodes/${id}/events?size=50`)]);
-  return { detail, events: events.items };
+  const [detail, events, incidents] = await Promise.all([
+    api<NodeDetail>(`/api/v1/nodes/${id}`), api<Page<NodeEvent>>(`/api/v1/nodes/${id}/events?size=50`),
+    api<Incident[]>(`/api/v1/nodes/${id}/incidents`)]);
+  return { detail, events: events.items, incidents };
 }
 
 export function NodePage({ id, role, onUnauthorized }: { id: string; role: Role; onUnauthorized: () => void }) {
@@ -26,7 +28,8 @@ export function NodePage({ id, role, onUnauthorized }: { id: string; role: Role;
       </p>
       {role !== 'VIEWER' && (
         <p className="actions">{nodeActions(node.state).map(a => (
-          <Action key={a} label={a} path={`/api/v1/nodes/${node.id}/${a}`} onDone={reload} />))}</p>
+          <Action key={a} label={a} path={`/api/v1/nodes/${node.id}/${a}`} onDone={reload}
+                  confirm={confirmation(a, node.name)} />))}</p>
       )}
       <Section title="Trainer">
         {trainer ? <p>{trainer.state}{trainer.runId && <> · run <a href={`#/runs/${trainer.runId}`}>{trainer.runId}</a> rank {trainer.rank} generation {trainer.generation} step {trainer.lastStep}</>}
@@ -47,6 +50,9 @@ export function NodePage({ id, role, onUnauthorized }: { id: string; role: Role;
               </tr>);
           })}</tbody>
         </table>
+      </Section>
+      <Section title="Incidents">
+        <IncidentLog incidents={data.incidents} showRun />
       </Section>
       <Section title="Events">
         <table>

@@ -1,7 +1,11 @@
-import { api, type Checkpoint, type Generation, type Metrics, type Role, type Run, type RunEvent } from '../api';
+import { useMemo, useState } from 'react';
+import { api, type Checkpoint, type Generation, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
 import { Chart } from '../Chart';
 import { fmt } from '../chart';
 import { usePoll } from '../hooks';
+import { IncidentLog } from '../Incidents';
+import { chartMarkers, checkpointMark, percent, type Marker } from '../recovery';
+import { RestartDialog } from '../RestartForm';
 import { Action, Badge, ErrorLine, Section, time } from '../ui';
 
 // What the server's RunAction allows from each state (it refuses the rest with 409 anyway).
@@ -10,24 +14,35 @@ const ACTIONS: Record<string, ('pause' | 'resume' | 'cancel')[]> = {
   RECOVERING: ['pause', 'cancel'], PAUSING: ['cancel'], PAUSED: ['resume', 'cancel'],
 };
 
+// The states in which the API takes a manual restart (409 otherwise).
+const RESTARTABLE = new Set(['STARTING', 'RUNNING', 'RECOVERING']);
+
 // Enough points for a 460-pixel-wide chart; the server downsamples however many steps the run has.
 const MAX_POINTS = 500;
 
-interface RunData { run: Run; metrics: Metrics; checkpoints: Checkpoint[]; generations: Generation[]; events: RunEvent[] }
+interface RunData {
+  run: Run; metrics: Metrics; checkpoints: Checkpoint[]; generations: Generation[]; events: RunEvent[]; incidents: Incident[];
+}
 
 async function loadRun(id: string): Promise<RunData> {
   const base = `/api/v1/runs/${id}`;
-  const [run, metrics, checkpoints, generations, events] = await Promise.all([
+  const [run, metrics, checkpoints, generations, events, incidents] = await Promise.all([
     api<Run>(base), api<Metrics>(`${base}/metrics?maxPoints=${MAX_POINTS}`), api<Checkpoint[]>(`${base}/checkpoints`),
-    api<Generation[]>(`${base}/generations`), api<RunEvent[]>(`${base}/events`),
+    api<Generation[]>(`${base}/generations`), api<RunEvent[]>(`${base}/events`), api<Incident[]>(`${base}/incidents`),
   ]);
-  return { run, metrics, checkpoints, generations, events };
+  return { run, metrics, checkpoints, generations, events, incidents };
 }
+
+const Key = ({ kind }: { kind: Marker['kind'] }) => (
+  <svg className={`key m-${kind}`} width="18" height="10"><line x1="0" y1="5" x2="18" y2="5" /></svg>);
 
 export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; onUnauthorized: () => void }) {
   const { data, error, reload } = usePoll(() => loadRun(id), [id], onUnauthorized);
+  const [restarting, setRestarting] = useState(false);
+  const [requested, setRequested] = useState<Incident | null>(null);
+  const markers = useMemo(() => (data ? chartMarkers(data.incidents, data.generations, data.checkpoints) : []), [data]);
   if (!data) return <div><ErrorLine error={error} />{!error && <p>Loading…</p>}</div>;
-  const { run, metrics, checkpoints, generations, events } = data;
+  const { run, metrics, checkpoints, generations, events, incidents } = data;
   const pts = metrics.points;
   const x = pts.map(p => p.step);
   return (
@@ -37,32 +52,55 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
       <ErrorLine error={error} />
       <p className="facts">
         step <b>{fmt(run.lastStep)}</b> · loss <b>{fmt(run.lastLoss)}</b> · tokens seen <b>{fmt(run.tokensSeen)}</b>
-        {' '}· generation <b>{run.generation}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
+        {' '}· generation <b>{run.generation}</b> · restarts <b>{run.restarts}</b> · goodput <b>{percent(run.goodput)}</b>
+        {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
         {run.stateReason && <> · <i>{run.stateReason}</i></>}
       </p>
       {role !== 'VIEWER' && (
         <p className="actions">
           {(ACTIONS[run.state] ?? []).map(a => (
             <Action key={a} label={a} path={`/api/v1/runs/${run.id}/${a}`} onDone={reload} />))}
+          {RESTARTABLE.has(run.state) && !restarting && (
+            <button type="button" data-action="restart" onClick={() => { setRequested(null); setRestarting(true); }}>
+              restart from a checkpoint…</button>)}
         </p>
       )}
+      {role !== 'VIEWER' && restarting && (
+        <RestartDialog runId={run.id} checkpoints={checkpoints} onClose={() => setRestarting(false)}
+                       onDone={incident => { setRestarting(false); setRequested(incident); reload(); }} />
+      )}
+      {requested && (
+        <p className="notice" role="status">Restart requested: incident #{requested.id}
+          {requested.restoreFrom && <> from step {requested.restoreFrom.step}</>}
+          {requested.newGeneration !== null && <>, generation {requested.newGeneration}</>}.</p>
+      )}
+      {markers.length > 0 && (
+        <p className="hint">markers: <Key kind="incident" /> incident (at its onset step) ·
+          {' '}<Key kind="restart" /> restart (at the step it restored)</p>)}
       <p className="hint">{pts.length} points{metrics.bucketSteps > 1 ? `, ${metrics.bucketSteps} steps each` : ''}</p>
       <div className="charts">
-        <Chart title="loss" series={{ x, y: pts.map(p => p.loss), lo: pts.map(p => p.lossMin), hi: pts.map(p => p.lossMax) }} />
-        <Chart title="loss scale" series={{ x, y: pts.map(p => p.lossScale) }} log />
-        <Chart title="learning rate" series={{ x, y: pts.map(p => p.lr) }} />
-        <Chart title="gradient norm" series={{ x, y: pts.map(p => p.gradNorm) }} />
-        <Chart title="tokens/s" series={{ x, y: pts.map(p => p.tokensPerSec) }} />
+        <Chart title="loss" markers={markers}
+               series={{ x, y: pts.map(p => p.loss), lo: pts.map(p => p.lossMin), hi: pts.map(p => p.lossMax) }} />
+        <Chart title="loss scale" series={{ x, y: pts.map(p => p.lossScale) }} log markers={markers} />
+        <Chart title="learning rate" series={{ x, y: pts.map(p => p.lr) }} markers={markers} />
+        <Chart title="gradient norm" series={{ x, y: pts.map(p => p.gradNorm) }} markers={markers} />
+        <Chart title="tokens/s" series={{ x, y: pts.map(p => p.tokensPerSec) }} markers={markers} />
       </div>
+      <Section title="Incident logbook">
+        <IncidentLog incidents={incidents} />
+      </Section>
       <Section title="Checkpoints">
         {checkpoints.length === 0 ? <p>None yet.</p> : (
           <table>
-            <thead><tr><th>step</th><th>healthy</th><th>loss scale</th><th>loss</th><th>generation</th><th>path</th><th>at</th></tr></thead>
-            <tbody>{checkpoints.map(c => (
-              <tr key={c.step} className={c.healthy ? 'healthy' : 'unhealthy'}>
-                <td>{c.step}</td><td>{c.healthy ? '✔ healthy' : '✘ loss scale < 1'}</td><td>{fmt(c.lossScale)}</td>
+            <thead><tr><th>step</th><th>state</th><th>loss scale</th><th>loss</th><th>generation</th><th>path</th><th>at</th></tr></thead>
+            <tbody>{checkpoints.map(c => {
+              const mark = checkpointMark(c);
+              return (
+              <tr key={c.step} className={mark.kind} data-checkpoint={c.step}>
+                <td>{c.step}</td><td>{mark.text}</td><td>{fmt(c.lossScale)}</td>
                 <td>{fmt(c.loss)}</td><td>{c.generation}</td><td><code>{c.path}</code></td><td>{time(c.reportedAt)}</td>
-              </tr>))}
+              </tr>);
+            })}
             </tbody>
           </table>
         )}
@@ -72,7 +110,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
           <table>
             <thead><tr><th>generation</th><th>placed</th><th>ranks</th><th>spares</th></tr></thead>
             <tbody>{generations.map(g => (
-              <tr key={g.generation}>
+              <tr key={g.generation} data-generation={g.generation}>
                 <td>{g.generation}</td><td>{time(g.placedAt)}</td>
                 <td>{g.ranks.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`} className={s.releasedAt ? 'released' : ''}>{s.rank}:{s.nodeName} </a>)}</td>
                 <td>{g.spares.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`}>{s.nodeName} </a>)}</td>

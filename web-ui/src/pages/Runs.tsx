@@ -1,6 +1,7 @@
 import { api, type Metrics, type Page, type Run } from '../api';
 import { fmt } from '../chart';
 import { usePoll } from '../hooks';
+import { percent } from '../recovery';
 import { Badge, ErrorLine, time } from '../ui';
 
 const LIVE = new Set(['STARTING', 'RUNNING', 'RECOVERING']);
@@ -28,7 +29,9 @@ export function RunsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
         <table className="runs">
           <thead><tr><th>name</th><th>state</th><th>step</th><th>loss</th><th>tokens/s</th>
             <th title="each placement (restart, resume) starts a new generation">generation</th>
-            <th>ranks</th><th>created</th></tr></thead>
+            <th title="generations started after the first">restarts</th>
+            <th title="productive training time ÷ wall time since the first placement">goodput</th>
+            <th>open incidents</th><th>ranks</th><th>created</th></tr></thead>
           <tbody>
             {data.map(({ run, tokensPerSec }) => (
               <tr key={run.id} data-run={run.name}>
@@ -38,6 +41,9 @@ export function RunsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
                 <td>{fmt(run.lastLoss)}</td>
                 <td>{fmt(tokensPerSec)}</td>
                 <td>{run.generation}</td>
+                <td className="restarts">{run.restarts}</td>
+                <td className="goodput">{percent(run.goodput)}</td>
+                <td className={run.openIncidents > 0 ? 'open-incidents open' : 'open-incidents'}>{run.openIncidents}</td>
                 <td>{run.worldSize}{run.spares > 0 ? ` + ${run.spares}` : ''}</td>
                 <td>{time(run.createdAt)}</td>
               </tr>
