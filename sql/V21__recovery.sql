@@ -55,3 +55,5 @@ create table run_generation (
 
 alter table checkpoint add column corrupt boolean not null default false;
 alter table checkpoint add column abandoned boolean not null default false;
+-- deleted by the trainer's retention (it says so in a later checkpoint's line): never a restore point again
+alter table checkpoint add column removed boolean not null default false;

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api, ApiError, type Checkpoint, type Incident } from './api';
-import { checkpointMark, formField, restartForm, validateRestart, type RestartField, type RestartForm } from './recovery';
+import { checkpointMark, formField, restorable, restartForm, validateRestart, type RestartField, type RestartForm } from './recovery';
 
 export type Errors = Partial<Record<RestartField | 'form', string>>;
 
@@ -46,7 +46,7 @@ export function RestartFields({ form, errors, busy, checkpoints, onChange, onSub
         <select name="checkpointStep" value={form.checkpointStep} onChange={e => set('checkpointStep', e.target.value)}>
           <option value="">newest complete (chosen by the server)</option>
           {newest.map(c => (
-            <option key={c.step} value={c.step} disabled={c.corrupt || c.abandoned}>
+            <option key={c.step} value={c.step} disabled={!restorable(c)}>
               step {c.step} · {checkpointMark(c).text}
             </option>))}
         </select>{error('checkpointStep')}

@@ -78,6 +78,8 @@ export interface Checkpoint {
   corrupt: boolean;
   /** Moved aside by a rollback: the run went back past it. */
   abandoned: boolean;
+  /** Deleted by the trainer's retention. */
+  removed: boolean;
 }
 
 export interface Seat { rank: number | null; nodeId: string; nodeName: string; releasedAt: string | null }

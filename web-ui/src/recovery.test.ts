@@ -9,8 +9,9 @@ import { checkpoint, incident } from './test-fixtures';
 const form = (more: Partial<RestartForm> = {}): RestartForm => ({ ...restartForm([]), ...more });
 
 describe('restart form', () => {
-  it('defaults to the newest checkpoint that is neither corrupt nor abandoned', () => {
-    const cps = [checkpoint(100), checkpoint(300, { corrupt: true }), checkpoint(200), checkpoint(250, { abandoned: true })];
+  it('defaults to the newest checkpoint that is neither corrupt, abandoned nor deleted', () => {
+    const cps = [checkpoint(100), checkpoint(300, { corrupt: true }), checkpoint(200), checkpoint(250, { abandoned: true }),
+      checkpoint(280, { removed: true })];
     expect(newestComplete(cps)?.step).toBe(200);
     expect(restartForm(cps).checkpointStep).toBe('200');
     expect(restartForm([]).checkpointStep).toBe('');
@@ -53,6 +54,7 @@ describe('checkpoint marks', () => {
   it('puts corrupt before abandoned before the loss-scale health', () => {
     expect(checkpointMark(checkpoint(1, { corrupt: true, abandoned: true })).kind).toBe('corrupt');
     expect(checkpointMark(checkpoint(1, { abandoned: true })).kind).toBe('abandoned');
+    expect(checkpointMark(checkpoint(1, { removed: true })).kind).toBe('removed');
     expect(checkpointMark(checkpoint(1)).text).toBe('✔ healthy');
     expect(checkpointMark(checkpoint(1, { healthy: false })).kind).toBe('unhealthy');
   });

@@ -1,16 +1,22 @@
 // Pure logic of the recovery views (restart form, chart markers, logbook text), kept apart from React for unit tests.
 import type { Checkpoint, Generation, Incident, Knobs, RestartRequest } from './api';
 
-/** The newest checkpoint the server could restore: not corrupt and not moved aside by a rollback. */
+/** A checkpoint the server could restore: not corrupt, not moved aside by a rollback, not deleted by retention. */
+export function restorable(c: Checkpoint): boolean {
+  return !c.corrupt && !c.abandoned && !c.removed;
+}
+
+/** The newest checkpoint the server could restore. */
 export function newestComplete(checkpoints: Checkpoint[]): Checkpoint | null {
-  return checkpoints.filter(c => !c.corrupt && !c.abandoned)
+  return checkpoints.filter(restorable)
     .reduce<Checkpoint | null>((best, c) => (best === null || c.step > best.step ? c : best), null);
 }
 
 /** How the checkpoints table and the restart form's menu describe a checkpoint. */
-export function checkpointMark(c: Checkpoint): { kind: 'corrupt' | 'abandoned' | 'healthy' | 'unhealthy'; text: string } {
+export function checkpointMark(c: Checkpoint): { kind: 'corrupt' | 'abandoned' | 'removed' | 'healthy' | 'unhealthy'; text: string } {
   if (c.corrupt) return { kind: 'corrupt', text: '✘ corrupt' };
   if (c.abandoned) return { kind: 'abandoned', text: '↶ abandoned (rolled back past)' };
+  if (c.removed) return { kind: 'removed', text: '– deleted by retention' };
   return c.healthy ? { kind: 'healthy', text: '✔ healthy' } : { kind: 'unhealthy', text: '✘ loss scale < 1' };
 }
 

@@ -3,7 +3,7 @@ import type { Checkpoint, Incident } from './api';
 
 export const checkpoint = (step: number, more: Partial<Checkpoint> = {}): Checkpoint => ({
   step, generation: 1, path: `/ckpt/step-${step}`, tokensSeen: step * 1024, lossScale: 1024, loss: 2, bytes: 1,
-  healthy: true, reportedAt: `2026-11-28T05:00:${String(step % 60).padStart(2, '0')}Z`, corrupt: false, abandoned: false,
+  healthy: true, reportedAt: `2026-11-28T05:00:${String(step % 60).padStart(2, '0')}Z`, corrupt: false, abandoned: false, removed: false,
   ...more,
 });
 

@@ -18,8 +18,12 @@ class TrainerLinesTest {
 
     @Test
     void checkpointLineRoundTrips() {
-        var ckpt = new CheckpointWritten(100, 51200, "/ckpt/step-100", 8.0, 4.1, "ab12", 12345);
+        var ckpt = new CheckpointWritten(100, 51200, "/ckpt/step-100", 8.0, 4.1, "ab12", 12345, List.of(40L, 60L));
         assertThat(TrainerLines.parse(TrainerLines.write(ckpt))).contains(ckpt);
+        // a line of a trainer that predates removedSteps
+        var old = (CheckpointWritten) TrainerLines.parse("{\"type\":\"checkpoint\",\"step\":7,\"tokensSeen\":1,"
+                + "\"path\":\"/c\",\"lossScale\":1,\"loss\":2,\"manifestSha256\":\"ab\",\"bytes\":3}").orElseThrow();
+        assertThat(old.removedSteps()).isEmpty();
     }
 
     @Test

@@ -39,7 +39,7 @@ import dev.steadyrun.trainer.dist.Rendezvous;
  */
 final class DataParallel {
 
-    /** The run id the ring checks; the trainer's command line has none, the generation fences old ranks. */
+    /** The run id the ring checks when the command line names none ({@code --run-id}). */
     static final String RING_ID = "steadyrun-trainer";
 
     private final Collectives ring;
@@ -119,7 +119,7 @@ final class DataParallel {
             throw new TrainConfig.InvalidConfigException("--rendezvous host:port is required when --world-size is "
                     + launch.worldSize());
         }
-        DistConfig config = DistConfig.of(RING_ID, launch.generation(), launch.rank(), launch.worldSize(),
+        DistConfig config = DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
                 launch.rendezvous()).withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
         return Rendezvous.join(config);
     }

@@ -40,8 +40,8 @@ public final class Main {
 
     static final String TRAIN_USAGE = """
             usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR [--restore DIR|latest]
-                                 [--knob name=value]... [--rank R --world-size N --generation G --rendezvous host:port]
-                                 [--json]
+                                 [--knob name=value]... [--rank R --world-size N --generation G --rendezvous host:port
+                                 --run-id ID] [--json]
               --config FILE       a .json object or a .properties file of config keys (see docs/trainer.md)
               --set key=value     overrides one config key; on --restore, given keys override the checkpoint's
               --checkpoint-dir    where checkpoints are written (step-NNNNNNNN directories)
@@ -54,6 +54,7 @@ public final class Main {
               --rank R --world-size N --generation G --rendezvous host:port
                                   data-parallel training: N ranks, rank 0 listens on host:port; batchTokens is the
                                   global batch (each rank does 1/N); only rank 0 reads and writes checkpoints
+              --run-id ID         the ring admits only ranks that name the same run (the agent passes its run id)
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
             exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
@@ -134,7 +135,7 @@ public final class Main {
 
     private static int train(Options o, MetricsOut out) throws IOException {
         o.only("--config", "--set", "--checkpoint-dir", "--restore", "--knob", "--rank", "--world-size",
-                "--generation", "--rendezvous", "--json");
+                "--generation", "--rendezvous", "--run-id", "--json");
         Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
         if (config != null && !Files.isRegularFile(config)) {
             throw new IllegalArgumentException("--config: no such file " + config);
@@ -148,7 +149,7 @@ public final class Main {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
-                worldSize, o.integer("--generation", 0), o.one("--rendezvous"));
+                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"));
 
         Trainer trainer = new Trainer(out::emit);
         CountDownLatch finished = new CountDownLatch(1);

@@ -49,12 +49,22 @@ public final class Trainer {
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
      */
     public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                         long generation, String rendezvous) {
+                         long generation, String rendezvous, String runId) {
+
+        /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
+        public Launch {
+            runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
+        }
+
+        public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
+                      long generation, String rendezvous) {
+            this(checkpointDir, restore, knobs, rank, worldSize, generation, rendezvous, null);
+        }
 
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, null);
+            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null);
         }
     }
 
@@ -458,7 +468,7 @@ public final class Trainer {
                 log.error("checkpoint at step {} failed", s.step(), error);
             } else {
                 sink.accept(new CheckpointWritten(w.step(), s.tokensSeen(), w.path().toString(), lossScale, loss,
-                        w.manifestSha256(), w.bytes()));
+                        w.manifestSha256(), w.bytes(), w.removedSteps()));
             }
         });
     }

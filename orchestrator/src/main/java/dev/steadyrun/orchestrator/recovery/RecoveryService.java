@@ -700,7 +700,7 @@ public class RecoveryService {
                             on g.run_id = i.run_id and g.generation = i.generation
                         where i.run_id = c.run_id and i.kind = 'DIVERGENCE' and i.divergence_kind = ?
                           and g.restore_step = c.step) as same_endings
-                from checkpoint c where c.run_id = ? and not c.abandoned order by c.step desc""", (rs, n) -> {
+                from checkpoint c where c.run_id = ? and not c.abandoned and not c.removed order by c.step desc""", (rs, n) -> {
             paths.put(rs.getLong("step"), rs.getString("path"));
             // the trainer reports a checkpoint only after writing and summing every file and renaming it into place
             return new CheckpointPicker.Candidate(rs.getLong("step"), rs.getDouble("loss_scale"), true,

@@ -80,6 +80,17 @@ public class RunTelemetry {
                     ps.setBoolean(10, c.lossScale() >= HEALTHY_LOSS_SCALE);
                     ps.setTimestamp(11, ts);
                 });
+        List<Long> removed = checkpoints.stream().flatMap(c -> c.removedSteps().stream()).toList();
+        if (!removed.isEmpty()) {
+            jdbc.update("update checkpoint set removed = true where run_id = ? and step = any (?)", runId,
+                    removed.toArray(Long[]::new));
+        }
+        // Written after its generation's divergence onset but reported after the rollback decision: diverged state.
+        jdbc.update("""
+                update checkpoint c set abandoned = true from incident i
+                where c.run_id = ? and c.generation = ? and not c.abandoned
+                  and i.run_id = c.run_id and i.generation = c.generation and i.kind = 'DIVERGENCE'
+                  and c.step > i.onset_step""", runId, generation);
     }
 
     public MetricsResponse metrics(UUID runId, long fromStep, long toStep, int maxPoints) {
@@ -112,7 +123,7 @@ public class RunTelemetry {
                         rs.getLong("tokens_seen"), rs.getDouble("loss_scale"), rs.getDouble("loss"),
                         rs.getString("manifest_sha"), rs.getLong("bytes"), rs.getBoolean("healthy"),
                         rs.getTimestamp("reported_at").toInstant(), rs.getBoolean("corrupt"),
-                        rs.getBoolean("abandoned")), runId);
+                        rs.getBoolean("abandoned"), rs.getBoolean("removed")), runId);
     }
 
     /** The recovery figures of a run's API answer. */

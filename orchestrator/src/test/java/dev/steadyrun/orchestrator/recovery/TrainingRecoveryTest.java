@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.StepMetrics;
 import tools.jackson.databind.JsonNode;
@@ -191,6 +192,33 @@ class TrainingRecoveryTest extends RecoverySupport {
         JsonNode checkpoints = call("GET", "/api/v1/runs/" + runId + "/checkpoints", operator, null).body();
         assertThat(checkpoints.at("/0/step").asLong()).isEqualTo(20);
         assertThat(checkpoints.at("/0/corrupt").asBoolean()).isTrue();
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    @Test
+    void checkpointsDeletedByRetentionOrWrittenAfterTheOnsetAreNeverRestorePoints() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 1);
+        Agent agent = agents.get(0);
+        UUID runId = submit(rack, 1, 0, Map.of("rollbackMarginSteps", 20, "backoffInitial", "PT1S"));
+        ranks(agents, 1);
+        CheckpointWritten c150 = checkpoint(150, 2.0);
+        CheckpointWritten deleting = new CheckpointWritten(c150.step(), c150.tokensSeen(), c150.path(),
+                c150.lossScale(), c150.loss(), c150.manifestSha256(), c150.bytes(), List.of(100L));
+        steps(agent, runId, 0, 1, healthySteps(1, 160), List.of(checkpoint(50, 2.0), checkpoint(100, 2.0), deleting));
+        steps(agent, runId, 0, 1, List.of(step(161, Double.NaN, 1000)), List.of());
+        JsonNode incident = incidents(runId).get(0);
+        assertThat(incident.get("kind").asString()).isEqualTo("DIVERGENCE");
+        assertThat(incident.at("/restoreFrom/step").asLong()).as("100 is gone from disk").isEqualTo(50);
+
+        // the trainer wrote 170 before its NaN line was read; its report arrives after the decision
+        steps(agent, runId, 0, 1, List.of(), List.of(checkpoint(170, 2.0)));
+        JsonNode checkpoints = call("GET", "/api/v1/runs/" + runId + "/checkpoints", operator, null).body();
+        assertThat(checkpoints.findValuesAsString("step")).containsExactly("170", "150", "100", "50");
+        assertThat(checkpoints.at("/0/abandoned").asBoolean()).as("written after the onset").isTrue();
+        assertThat(checkpoints.at("/2/removed").asBoolean()).isTrue();
+        assertThat(checkpoints.at("/3/removed").asBoolean()).isFalse();
+        assertThat(checkpoints.at("/3/abandoned").asBoolean()).isFalse();
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 

@@ -216,13 +216,14 @@ public final class CheckpointStore implements AutoCloseable {
                 deleteTree(replaced);
             }
             long total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
-            written = new WrittenCheckpoint(target, c.step(), HEX.formatHex(sha256().digest(manifest)), total);
+            written = new WrittenCheckpoint(target, c.step(), HEX.formatHex(sha256().digest(manifest)), total,
+                    List.of());
         } catch (IOException | RuntimeException e) {
             deleteQuietly(tmp);
             throw e;
         }
-        applyRetention();
-        return written;
+        return new WrittenCheckpoint(written.path(), written.step(), written.manifestSha256(), written.bytes(),
+                applyRetention());
     }
 
     /** Complete checkpoints (a manifest is present), oldest first. Does not verify checksums: see {@link #load}. */
@@ -465,7 +466,9 @@ public final class CheckpointStore implements AutoCloseable {
         }
     }
 
-    private void applyRetention() {
+    /** Deletes what retention does not keep; returns the steps deleted (the orchestrator is told of them). */
+    private List<Long> applyRetention() {
+        List<Long> removed = new ArrayList<>();
         try {
             List<Path> all = completeCheckpoints(root);
             for (int i = 0; i < all.size(); i++) {
@@ -474,6 +477,7 @@ public final class CheckpointStore implements AutoCloseable {
                     // Renamed first so a half-deleted checkpoint is never mistaken for a complete one.
                     Path trash = root.resolve(TMP_PREFIX + dir.getFileName() + "-deleted-" + UUID.randomUUID());
                     Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
+                    removed.add(stepOf(dir));
                     deleteTree(trash);
                 }
             }
@@ -481,6 +485,7 @@ public final class CheckpointStore implements AutoCloseable {
             // The new checkpoint is safely written; a failed clean-up is retried after the next write.
             log.warn("checkpoint retention in {} failed: {}", root, e.toString());
         }
+        return removed;
     }
 
     private static List<Path> completeCheckpoints(Path root) throws IOException {

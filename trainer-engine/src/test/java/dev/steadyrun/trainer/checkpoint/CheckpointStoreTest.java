@@ -190,14 +190,16 @@ class CheckpointStoreTest {
     @Test
     void retentionKeepsTheNewestAndEveryKeepEvery() throws IOException {
         try (CheckpointStore store = new CheckpointStore(root, new Retention(2, 4))) {
+            List<Long> removed = new ArrayList<>();
             for (long step = 1; step <= 10; step++) {
-                store.write(content(step));
+                removed.addAll(store.write(content(step)).removedSteps());
             }
             assertThat(store.list()).extracting(p -> p.getFileName().toString())
                     .containsExactly("step-00000004", "step-00000008", "step-00000009", "step-00000010");
+            assertThat(removed).as("each deletion is reported once").containsExactly(1L, 2L, 3L, 5L, 6L, 7L);
         }
         try (CheckpointStore store = new CheckpointStore(root, new Retention(1, 0))) {
-            store.write(content(11));
+            assertThat(store.write(content(11)).removedSteps()).containsExactly(4L, 8L, 9L, 10L);
             assertThat(store.list()).extracting(p -> p.getFileName().toString()).containsExactly("step-00000011");
         }
         assertThat(leftovers()).isEmpty();
