@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Runs the whole system on this machine: the orchestrator, local worker agents (one of them kept as a spare)
-# and a small OPT model training on the Europarl sample, then follows the run until you press Ctrl-C.
+# Runs the whole system on this machine: the orchestrator, local worker agents (the one beyond the run's ranks
+# kept as a spare) and a small OPT model training on the Europarl sample with automatic recovery on, then follows
+# the run until you press Ctrl-C. It prints how to break things (kill an agent, inject a GPU fault) so you can
+# watch the orchestrator handle it in the dashboard.
 #
-#   AGENTS=4 PORT=8080 MODEL=demo ./scripts/local-cluster.sh
+#   AGENTS=4 WORLD_SIZE=3 PORT=8080 MODEL=tiny CHECKPOINT_INTERVAL=10 ./scripts/local-cluster.sh
 #
-# Logs and checkpoints go to runs/local/ (orchestrator.log, agent-N.log, checkpoints/).
+# Logs and checkpoints go to runs/local/ (orchestrator.log, agent-N.log, trainer-logs/, checkpoints/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AGENTS=${AGENTS:-4}
+WORLD_SIZE=${WORLD_SIZE:-3}
 PORT=${PORT:-8080}
-MODEL=${MODEL:-demo}
+MODEL=${MODEL:-tiny}
+CHECKPOINT_INTERVAL=${CHECKPOINT_INTERVAL:-10}
+# The global batch must split into whole sequences per rank: 4 sequences per rank and step by default.
+case "$MODEL" in tiny) SEQ_LEN=128 ;; demo) SEQ_LEN=256 ;; *) SEQ_LEN=2048 ;; esac
+BATCH_TOKENS=${BATCH_TOKENS:-$((WORLD_SIZE * 4 * SEQ_LEN))}
 WORK=${WORK:-$PWD/runs/local}
 JOIN_TOKEN=${STEADYRUN_JOIN_TOKEN:-local-join-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}
 ADMIN_TOKEN=${STEADYRUN_BOOTSTRAP_ADMIN_TOKEN:-local-admin-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}
@@ -21,6 +28,15 @@ AGENT_JAR=worker-agent/target/worker-agent-$VERSION.jar
 TRAINER_JAR=trainer-engine/target/trainer-engine-$VERSION.jar
 
 command -v curl >/dev/null || { echo "curl is needed to talk to the orchestrator (apt-get install curl)"; exit 1; }
+if [ "$AGENTS" -le "$WORLD_SIZE" ]; then
+  echo "AGENTS ($AGENTS) must exceed WORLD_SIZE ($WORLD_SIZE): one agent is the run's spare"; exit 1
+fi
+# Every trainer gets its share of the cores rather than all of them (ND4J would start one thread per core in each).
+CORES=$(nproc 2>/dev/null || echo 2)
+THREADS=$(( CORES / WORLD_SIZE > 0 ? CORES / WORLD_SIZE : 1 ))
+# Without nvidia-smi the agents report one simulated GPU each, so a GPU fault can be injected (see below).
+FAKE_GPUS=0
+command -v nvidia-smi >/dev/null || FAKE_GPUS=1
 
 if [ ! -f "$ORCH_JAR" ] || [ ! -f "$AGENT_JAR" ] || [ ! -f "$TRAINER_JAR" ]; then
   echo "Building (first run only)…"
@@ -43,7 +59,16 @@ cleanup() {
     done
   fi
   echo "Stopping agents and orchestrator…"
-  # Agents first (each stops its trainer), the orchestrator last.
+  # Agents first (each stops its trainer; an agent started again by hand is found by its pid file), the
+  # orchestrator last.
+  agent_pids=()
+  for f in "$WORK"/agent-*.pid; do [ -f "$f" ] && agent_pids+=("$(cat "$f")") && rm -f "$f"; done
+  for p in ${agent_pids[@]+"${agent_pids[@]}"}; do kill "$p" 2>/dev/null || true; done
+  # each agent stops its trainer within the stop grace (10 s); after 30 s it is killed
+  for p in ${agent_pids[@]+"${agent_pids[@]}"}; do
+    for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null || true
+  done
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
@@ -64,11 +89,19 @@ for _ in $(seq 1 120); do
 done
 curl -fs "$URL/actuator/health" >/dev/null || { echo "The orchestrator did not become healthy"; exit 1; }
 
+# Each agent's command goes into start-agent-N.sh, so a killed agent can be started again by hand.
 for i in $(seq 0 $((AGENTS - 1))); do
-  STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN setsid java -jar "$AGENT_JAR" --url "$URL" --node-name "local-$i" \
-    --labels "rack=r$((i / 2)),zone=local" --checkpoint-root "$WORK/checkpoints" \
-    --trainer-command "java -jar $PWD/$TRAINER_JAR" >"$WORK/agent-$i.log" 2>&1 &
-  pids+=($!)
+  # --advertise-host: all agents share this machine, so the ranks meet on the loopback address.
+  cat >"$WORK/start-agent-$i.sh" <<EOF
+#!/bin/sh
+STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN OMP_NUM_THREADS=$THREADS setsid java -jar "$PWD/$AGENT_JAR" --url "$URL" \\
+  --node-name "local-$i" --advertise-host 127.0.0.1 --labels "rack=r$((i / 2)),zone=local" \\
+  --checkpoint-root "$WORK/checkpoints" --trainer-log-dir "$WORK/trainer-logs" --stop-grace 10s \\
+  --fake-gpus "$FAKE_GPUS" --fault-file "$WORK/fault-local-$i" \\
+  --trainer-command "java -Xmx1g -jar $PWD/$TRAINER_JAR" >>"$WORK/agent-$i.log" 2>&1 &
+echo \$! >"$WORK/agent-$i.pid"
+EOF
+  sh "$WORK/start-agent-$i.sh"
 done
 echo "$AGENTS agents started (logs: $WORK/agent-N.log)"
 
@@ -82,19 +115,43 @@ run=$(api -X POST "$URL/api/v1/runs" -d "{
   \"name\": \"local-$MODEL-europarl\",
   \"model\": {\"size\": \"$MODEL\"},
   \"data\": {\"sample\": \"europarl\"},
-  \"worldSize\": 1,
+  \"hyper\": {\"batchTokens\": $BATCH_TOKENS},
+  \"worldSize\": $WORLD_SIZE,
   \"spares\": 1,
-  \"checkpointInterval\": 50,
-  \"checkpointLocation\": \"$WORK/checkpoints\"
+  \"checkpointInterval\": $CHECKPOINT_INTERVAL,
+  \"checkpointLocation\": \"$WORK/checkpoints\",
+  \"recoveryPolicy\": {\"backoffInitial\": \"PT2S\", \"backoffMax\": \"PT1M\", \"rollbackMarginSteps\": 20}
 }")
 run_id=$(printf '%s' "$run" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 echo "Run $run_id submitted."
 echo "Dashboard: $URL/  (sign in with the admin token $ADMIN_TOKEN)"
-echo "Following the run; Ctrl-C stops everything."
+cat <<EOF
+
+Break something and watch the run's incidents (dashboard, or: curl -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/v1/runs/$run_id/incidents):
+  lose a node:       kill -9 \$(cat $WORK/agent-1.pid)        (its trainer dies with it; the spare, usually local-$((AGENTS - 1)), takes its rank)
+  GPU falls off:     echo 'xid 79 gpu=0' > $WORK/fault-local-1   (the node is cordoned and swapped)
+  freeze a trainer:  kill -STOP \$(pgrep -f 'trainer-engine.*--rank 0 ')   (a hang: found after the hang floor, 10 min by default)
+  bring a node back: sh $WORK/start-agent-1.sh   (a killed agent), then uncordon local-1 in the dashboard
+Checkpoints come every $CHECKPOINT_INTERVAL steps; a restart resumes from the newest one.
+
+Following the run; Ctrl-C stops everything.
+EOF
+# the first value of a string field in a JSON text: the newest incident's, as the list is newest first
+first() { printf '%s' "$2" | grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
 last=""
+last_incident=""
 while true; do
-  line=$(api "$URL/api/v1/runs/$run_id" | tr ',' '\n' | grep -E '"(state|lastStep|lastLoss|generation|tokensSeen)"' \
-    | tr -d '"{}' | tr '\n' ' ')
+  line=$(api "$URL/api/v1/runs/$run_id" | tr ',' '\n' | grep -E '"(state|lastStep|lastLoss|generation|restarts|tokensSeen)"' \
+    | tr -d '"{}' | tr '\n' ' ' || true)
   if [ "$line" != "$last" ]; then echo "$(date +%T) $line"; last=$line; fi
+  # the newest incident: kind, state and summary, when any of them changes
+  incidents=$(api "$URL/api/v1/runs/$run_id/incidents" 2>/dev/null || true)
+  incident=""
+  if [ -n "$incidents" ] && [ "$incidents" != "[]" ]; then
+    incident="$(first kind "$incidents") $(first state "$incidents"): $(first summary "$incidents")"
+  fi
+  if [ -n "$incident" ] && [ "$incident" != "$last_incident" ]; then
+    echo "$(date +%T) incident $incident"; last_incident=$incident
+  fi
   sleep 2
 done

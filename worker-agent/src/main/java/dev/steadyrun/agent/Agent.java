@@ -48,12 +48,12 @@ public final class Agent {
         if (gpus.isEmpty()) {
             labels.putIfAbsent("gpu", "none");
         }
-        RegisterRequest registration = new RegisterRequest(config.nodeName(), AgentConfig.localHostName(), gpus, labels,
+        RegisterRequest registration = new RegisterRequest(config.nodeName(), config.advertiseHost(), gpus, labels,
                 VERSION);
         ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
         this.trainer = new TrainerSupervisor(config.trainerCommand(), config.checkpointRoot(), config.stopGrace(),
                 config.logTailLines(), clock, reports, ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
-                Duration.ofMillis(250));
+                Duration.ofMillis(250), config.trainerLogDir());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");
             t.setDaemon(true);

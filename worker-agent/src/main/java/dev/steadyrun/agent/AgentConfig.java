@@ -27,6 +27,8 @@ import java.util.function.Function;
  * @param orchestratorUrl  base URL of the orchestrator, e.g. {@code http://orchestrator:8080}
  * @param joinToken        the fleet join token used to register
  * @param nodeName         this node's stable name; re-registering under it re-joins the same node
+ * @param advertiseHost    the host name or address other nodes reach this one at (the orchestrator builds a
+ *                         data-parallel run's rendezvous from rank 0's); defaults to the local host name
  * @param labels           placement labels, {@code rack=r1,zone=z1}
  * @param checkpointRoot   relative checkpoint directories of assignments are resolved against this folder
  * @param trainerCommand   the command that starts the trainer-engine, split on whitespace; the agent appends
@@ -37,17 +39,21 @@ import java.util.function.Function;
  * @param reportBatch      the most lines in one report
  * @param reportBuffer     the most unsent lines kept while the orchestrator is unreachable
  * @param logTailLines     how many trainer stderr lines the exit report carries
+ * @param trainerLogDir    where each trainer's whole log is written, one file per run, rank and generation;
+ *                         null = off (only the tail is kept)
  * @param nvidiaSmi        the {@code nvidia-smi} executable; when it cannot run the node reports CPU-only
  * @param faultFile        TEST TOOL: a file of injected GPU faults, consumed by the next heartbeat; null = off
  * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
  */
-public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName, Map<String, String> labels,
+public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName, String advertiseHost,
+                          Map<String, String> labels,
                           Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
                           Duration requestTimeout, Duration reportFlush, int reportBatch, int reportBuffer,
-                          int logTailLines, String nvidiaSmi, Path faultFile, int fakeGpus) {
+                          int logTailLines, Path trainerLogDir, String nvidiaSmi, Path faultFile, int fakeGpus) {
 
     /** The defaults, in one place. */
     static final Map<String, String> DEFAULTS = Map.ofEntries(
+            Map.entry("advertise-host", ""),
             Map.entry("labels", ""),
             Map.entry("checkpoint-root", "checkpoints"),
             Map.entry("trainer-command", "java -jar trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar"),
@@ -57,13 +63,15 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
             Map.entry("report-batch", "200"),
             Map.entry("report-buffer", "20000"),
             Map.entry("log-tail-lines", "50"),
+            Map.entry("trainer-log-dir", ""),
             Map.entry("nvidia-smi", "nvidia-smi"),
             Map.entry("fault-file", ""),
             Map.entry("fake-gpus", "0"));
 
-    static final List<String> KEYS = List.of("url", "join-token", "node-name", "labels", "checkpoint-root",
+    static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
+            "checkpoint-root",
             "trainer-command", "stop-grace", "request-timeout", "report-flush", "report-batch", "report-buffer",
-            "log-tail-lines", "nvidia-smi", "fault-file", "fake-gpus");
+            "log-tail-lines", "trainer-log-dir", "nvidia-smi", "fault-file", "fake-gpus");
 
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
@@ -122,6 +130,13 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
             problems.add(describe("node-name") + ": must be 1-63 letters, digits, '.', '_' or '-', got '"
                     + nodeName + "'");
         }
+        String advertiseHost = v.get("advertise-host").trim();
+        if (advertiseHost.isEmpty()) {
+            advertiseHost = localHostName();
+        } else if (!advertiseHost.matches("[A-Za-z0-9]([A-Za-z0-9.:-]{0,252}[A-Za-z0-9])?")) {
+            problems.add(describe("advertise-host") + ": must be a host name or IP address, got '"
+                    + advertiseHost + "'");
+        }
         Map<String, String> labels = parse(v, "labels", problems, AgentConfig::labels);
         Path checkpointRoot = parse(v, "checkpoint-root", problems, Path::of);
         List<String> command = parse(v, "trainer-command", problems, AgentConfig::command);
@@ -131,6 +146,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
         Integer batch = parse(v, "report-batch", problems, s -> intAtLeast(s, 1));
         Integer buffer = parse(v, "report-buffer", problems, s -> intAtLeast(s, 1));
         Integer tail = parse(v, "log-tail-lines", problems, s -> intAtLeast(s, 1));
+        String trainerLogDir = v.get("trainer-log-dir").trim();
         String nvidiaSmi = required(v, "nvidia-smi", problems);
         String fault = v.get("fault-file");
         Integer fakeGpus = parse(v, "fake-gpus", problems, s -> intAtLeast(s, 0));
@@ -141,9 +157,10 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
         if (!problems.isEmpty()) {
             throw new InvalidConfigException(problems);
         }
-        return new AgentConfig(url, token, nodeName, labels, checkpointRoot, command, stopGrace, requestTimeout,
-                reportFlush, batch, buffer, tail, nvidiaSmi, fault == null || fault.isBlank() ? null : Path.of(fault),
-                fakeGpus);
+        return new AgentConfig(url, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
+                requestTimeout, reportFlush, batch, buffer, tail,
+                trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi,
+                fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
     }
 
     static String envName(String key) {

@@ -31,6 +31,18 @@ class AgentConfigTest {
         assertThat(c.trainerCommand()).containsExactly("java", "-jar",
                 "trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar");
         assertThat(c.faultFile()).isNull();
+        assertThat(c.advertiseHost()).as("defaults to the local host name").isNotBlank();
+    }
+
+    @Test
+    void advertisedHostIsConfigurableAndChecked() {
+        AgentConfig c = AgentConfig.load(new String[]{"--url", "http://o:8080", "--join-token", "t"},
+                Map.of("STEADYRUN_ADVERTISE_HOST", "127.0.0.1"));
+        assertThat(c.advertiseHost()).isEqualTo("127.0.0.1");
+        assertThatThrownBy(() -> AgentConfig.load(new String[]{"--url", "http://o:8080", "--join-token", "t",
+                "--advertise-host", "two words"}, Map.of()))
+                .hasMessageContaining("advertise-host (--advertise-host, STEADYRUN_ADVERTISE_HOST): must be a host "
+                        + "name or IP address, got 'two words'");
     }
 
     @Test

@@ -51,7 +51,7 @@ class AgentEndToEndTest {
         dir = Files.createTempDirectory("agent-e2e");
         checkpointRoot = dir.resolve("checkpoints").toString();
         orchestrator = new RealOrchestrator("steadyrun_agent_it", dir.resolve("orchestrator.log"), List.of(
-                // Derived from 250 ms beats: lease 1 s, quiet grace 1.5 s, agent backoff cap 1 s. After the
+                // Derived from 250 ms beats: lease 625 ms, quiet grace 1.5 s, agent backoff cap 625 ms. After the
                 // orchestrator's restart the grace counts from when it takes requests again, so the reattaching
                 // agent (retrying at most 1 s apart) arrives in time.
                 "--steadyrun.fleet.heartbeat-interval=250ms",

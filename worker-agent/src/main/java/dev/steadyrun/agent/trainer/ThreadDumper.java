@@ -17,6 +17,8 @@ public final class ThreadDumper {
 
     /** Enough for the report, small enough for a heartbeat. */
     static final int MAX_CHARS = 200_000;
+    /** How every answer without a dump begins (the orchestrator files those apart from real dumps). */
+    public static final String UNAVAILABLE = "no thread dump: ";
 
     private final String jcmd;
     private final Duration timeout;
@@ -37,7 +39,7 @@ public final class ThreadDumper {
         try {
             p = new ProcessBuilder(jcmd, Long.toString(pid), "Thread.print").redirectErrorStream(true).start();
         } catch (IOException e) {
-            return "no thread dump: cannot run " + jcmd + ": " + e.getMessage();
+            return UNAVAILABLE + "cannot run " + jcmd + ": " + e.getMessage();
         }
         CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
             try {
@@ -50,12 +52,12 @@ public final class ThreadDumper {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
-                return "no thread dump: " + jcmd + " did not answer within " + timeout.toSeconds()
+                return UNAVAILABLE + jcmd + " did not answer within " + timeout.toSeconds()
                         + " s; trainer process state: " + processState(pid);
             }
             String text = output.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (p.exitValue() != 0) {
-                return "no thread dump: " + jcmd + " exited " + p.exitValue() + ": " + truncate(text.strip());
+                return UNAVAILABLE + jcmd + " exited " + p.exitValue() + ": " + truncate(text.strip());
             }
             return truncate(text);
         } catch (Exception e) {
@@ -63,7 +65,7 @@ public final class ThreadDumper {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            return "no thread dump: " + e;
+            return UNAVAILABLE + e;
         }
     }
 

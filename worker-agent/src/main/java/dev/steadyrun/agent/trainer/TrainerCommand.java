@@ -44,7 +44,7 @@ public final class TrainerCommand {
         knob(argv, "skipBatches", k.skipBatches() > 0 ? k.skipBatches() : null);
         knob(argv, "optimizer", k.optimizer());
         argv.addAll(List.of("--rank", Integer.toString(a.rank()), "--world-size", Integer.toString(a.worldSize()),
-                "--generation", Long.toString(a.generation())));
+                "--generation", Long.toString(a.generation()), "--run-id", a.runId().toString()));
         if (a.rendezvous() != null && !a.rendezvous().isBlank()) {
             argv.add("--rendezvous");
             argv.add(a.rendezvous());

@@ -1,10 +1,14 @@
 package dev.steadyrun.agent.trainer;
 
 import java.io.BufferedReader;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -74,6 +78,8 @@ final class TrainerProcess {
     private final ArrayDeque<String> tail = new ArrayDeque<>();
     private final int tailLines;
     private final Clock clock;
+    /** The trainer's whole log (stderr and non-metric stdout), or null when the agent keeps only the tail. */
+    private final BufferedWriter logFile;
     private volatile Long trainerPid;
     private volatile long lastStep = -1;
     private volatile Instant lastProgress;
@@ -82,8 +88,9 @@ final class TrainerProcess {
     private volatile CompletableFuture<Void> exitHandled;
 
     private TrainerProcess(Assignment assignment, Process process, int tailLines, Clock clock,
-                           ReportBuffer reports) {
+                           ReportBuffer reports, BufferedWriter logFile) {
         this.assignment = assignment;
+        this.logFile = logFile;
         this.source = new ReportBuffer.Source(assignment.runId(), assignment.rank(), assignment.generation());
         this.process = process;
         this.tailLines = tailLines;
@@ -94,13 +101,33 @@ final class TrainerProcess {
         this.stderrPump = pump(name + "-stderr", process.getErrorStream(), this::onStderr);
     }
 
+    /** @param logDir where the trainer's log file goes ({@link #logFileName}); null keeps only the tail */
     static TrainerProcess launch(Assignment assignment, List<String> command, java.time.Duration grace,
-                                 int tailLines, Clock clock, ReportBuffer reports) throws IOException {
+                                 int tailLines, Clock clock, ReportBuffer reports, Path logDir) throws IOException {
         List<String> argv = new ArrayList<>(List.of("setsid", "/bin/sh", "-c", WRAPPER, "steadyrun-trainer",
                 Long.toString(Math.max(1, grace.toMillis() / 100))));
         argv.addAll(command);
-        Process p = new ProcessBuilder(argv).start();
-        return new TrainerProcess(assignment, p, tailLines, clock, reports);
+        BufferedWriter logFile = null;
+        if (logDir != null) {
+            Files.createDirectories(logDir);
+            logFile = Files.newBufferedWriter(logDir.resolve(logFileName(assignment)), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        }
+        Process p;
+        try {
+            p = new ProcessBuilder(argv).start();
+        } catch (IOException | RuntimeException e) {
+            if (logFile != null) {
+                logFile.close();
+            }
+            throw e;
+        }
+        return new TrainerProcess(assignment, p, tailLines, clock, reports, logFile);
+    }
+
+    /** One file per run, rank and generation: a generation is launched at most once on a node. */
+    static String logFileName(Assignment a) {
+        return "trainer-" + a.runId() + "-rank" + a.rank() + "-gen" + a.generation() + ".log";
     }
 
     private static Thread pump(String name, InputStream in, Consumer<String> onLine) {
@@ -147,6 +174,15 @@ final class TrainerProcess {
             while (tail.size() > tailLines) {
                 tail.removeFirst();
             }
+            if (logFile != null) {
+                try {
+                    logFile.write(line);
+                    logFile.newLine();
+                    logFile.flush();
+                } catch (IOException e) {
+                    log.debug("writing the trainer log failed: {}", e.toString());
+                }
+            }
         }
     }
 
@@ -176,6 +212,15 @@ final class TrainerProcess {
     void drainPumps(long millis) throws InterruptedException {
         stdoutPump.join(millis);
         stderrPump.join(millis);
+        if (logFile != null) {
+            synchronized (tail) {
+                try {
+                    logFile.close();
+                } catch (IOException e) {
+                    log.debug("closing the trainer log failed: {}", e.toString());
+                }
+            }
+        }
     }
 
     Process process() {

@@ -44,14 +44,16 @@ public final class TrainerSupervisor implements TrainerDriver {
     private final Clock clock;
     private final ReportBuffer reports;
     private final ThreadDumper dumper;
+    private final Path logDir;
     private final ScheduledExecutorService timers;
 
     private TrainerProcess current;
     private Assignment pending;
     private TrainerStatus exited;
 
+    /** @param logDir where each trainer's whole log is written; null keeps only the last {@code tailLines} */
     public TrainerSupervisor(List<String> command, Path checkpointRoot, Duration grace, int tailLines, Clock clock,
-                             ReportBuffer reports, ThreadDumper dumper, Duration watchdogTick) {
+                             ReportBuffer reports, ThreadDumper dumper, Duration watchdogTick, Path logDir) {
         this.command = List.copyOf(command);
         this.checkpointRoot = checkpointRoot;
         this.grace = grace;
@@ -59,6 +61,7 @@ public final class TrainerSupervisor implements TrainerDriver {
         this.clock = clock;
         this.reports = reports;
         this.dumper = dumper;
+        this.logDir = logDir;
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "trainer-watchdog");
             t.setDaemon(true);
@@ -149,7 +152,7 @@ public final class TrainerSupervisor implements TrainerDriver {
         List<String> argv = TrainerCommand.argv(command, a, checkpointRoot);
         try {
             Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
-            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports);
+            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logDir);
             current = p;
             exited = null;
             log.info("launched trainer for run {} rank {}/{} generation {} (wrapper pid {}): {}", a.runId(),
@@ -215,9 +218,11 @@ public final class TrainerSupervisor implements TrainerDriver {
         }
         log.warn("trainer generation {} printed no step for {} s (hang timeout {} s): taking a thread dump, "
                 + "then killing it", p.assignment.generation(), quiet.toSeconds(), p.assignment.hangTimeoutSeconds());
-        p.threadDump("hang watchdog: no step for " + quiet.toSeconds() + " s (timeout "
-                + p.assignment.hangTimeoutSeconds() + " s, last step " + p.lastStep() + ")\n"
-                + dumper.dump(p.trainerPid()));
+        String why = "hang watchdog: no step for " + quiet.toSeconds() + " s (timeout "
+                + p.assignment.hangTimeoutSeconds() + " s, last step " + p.lastStep() + ")";
+        String dump = dumper.dump(p.trainerPid());
+        // an answer without a dump keeps its "no thread dump: " prefix first, so the orchestrator can tell
+        p.threadDump(dump.startsWith(ThreadDumper.UNAVAILABLE) ? dump + "\n" + why : why + "\n" + dump);
         synchronized (this) {
             stop(p, "hang watchdog");
         }

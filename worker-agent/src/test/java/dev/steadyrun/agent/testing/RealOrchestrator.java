@@ -85,6 +85,11 @@ public final class RealOrchestrator implements AutoCloseable {
         throw new IllegalStateException("orchestrator not up after " + timeout.toSeconds() + " s; log: " + log);
     }
 
+    /** A connection to the orchestrator's own database, for facts the API does not show (per-generation rows). */
+    public Connection database() throws SQLException {
+        return DriverManager.getConnection(PG + database, "postgres", "");
+    }
+
     /** A crash: SIGKILL, no graceful shutdown. */
     public void crash() throws InterruptedException {
         process.destroyForcibly();

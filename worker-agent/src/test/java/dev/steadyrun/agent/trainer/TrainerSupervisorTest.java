@@ -2,6 +2,7 @@ package dev.steadyrun.agent.trainer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -34,13 +35,15 @@ class TrainerSupervisorTest {
 
     @TempDir
     Path checkpoints;
+    @TempDir
+    Path logs;
     private final ReportBuffer reports = new ReportBuffer(10_000, 10_000);
     private final UUID run = UUID.randomUUID();
     private TrainerSupervisor supervisor;
 
     private TrainerSupervisor supervisor(Duration dumpTimeout) {
         supervisor = new TrainerSupervisor(ScriptedTrainer.command(), checkpoints, GRACE, 50, Clock.systemUTC(),
-                reports, ThreadDumper.forThisJvm(dumpTimeout), Duration.ofMillis(100));
+                reports, ThreadDumper.forThisJvm(dumpTimeout), Duration.ofMillis(100), logs);
         return supervisor;
     }
 
@@ -127,14 +130,20 @@ class TrainerSupervisorTest {
     }
 
     @Test
-    void reportsTheExitCodeAndLastStepOfATrainerThatEnds() {
+    void reportsTheExitCodeAndLastStepOfATrainerThatEndsAndKeepsItsWholeLog() throws Exception {
         supervisor(Duration.ofSeconds(10));
-        supervisor.apply(DesiredState.RUN, assignment(3, 0, Map.of("maxSteps", "5", "exitCode", "4")));
+        supervisor.apply(DesiredState.RUN, assignment(3, 0, Map.of("maxSteps", "60", "exitCode", "4")));
         TrainerStatus exited = awaitExit(3);
         assertThat(exited.exitCode()).isEqualTo(4);
-        assertThat(exited.lastStep()).isEqualTo(5);
-        assertThat(exited.logTail()).endsWith("scripted trainer step 5");
+        assertThat(exited.lastStep()).isEqualTo(60);
+        assertThat(exited.logTail()).hasSize(50).endsWith("scripted trainer step 60");
         assertThat(exited.threadDump()).isNull();
+
+        List<String> log = Files.readAllLines(logs.resolve("trainer-" + run + "-rank0-gen3.log"));
+        assertThat(log).as("every line, not only the tail").startsWith("scripted trainer args: train --set "
+                + "exitCode=4 --set maxSteps=60 --checkpoint-dir " + checkpoints.resolve("ckpt")
+                + " --rank 0 --world-size 1 --generation 3 --run-id " + run).endsWith("scripted trainer step 60")
+                .hasSize(61);
     }
 
     @Test
@@ -162,14 +171,15 @@ class TrainerSupervisorTest {
         TrainerStatus exited = awaitExit(1);
 
         assertThat(exited.exitCode()).isEqualTo(137);
-        assertThat(exited.threadDump()).contains("no thread dump").contains("did not answer within 2 s")
-                .contains("T (stopped");
+        assertThat(exited.threadDump()).startsWith("no thread dump: ").contains("did not answer within 2 s")
+                .contains("T (stopped").contains("hang watchdog: no step for");
     }
 
     @Test
     void aCommandThatCannotStartIsReportedAsAnExit(@TempDir Path dir) {
         supervisor = new TrainerSupervisor(List.of(dir.resolve("no-such-trainer").toString()), checkpoints, GRACE,
-                50, Clock.systemUTC(), reports, ThreadDumper.forThisJvm(Duration.ofSeconds(1)), Duration.ofMillis(100));
+                50, Clock.systemUTC(), reports, ThreadDumper.forThisJvm(Duration.ofSeconds(1)), Duration.ofMillis(100),
+                null);
         supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
         TrainerStatus exited = awaitExit(1);
         assertThat(exited.exitCode()).isEqualTo(127);

@@ -1,0 +1,559 @@
+package dev.steadyrun.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.function.Predicate;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import dev.steadyrun.agent.testing.Await;
+import dev.steadyrun.agent.testing.FaultyTrainerLauncher;
+import dev.steadyrun.agent.testing.Processes;
+import dev.steadyrun.agent.testing.RealOrchestrator;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.MissingNode;
+
+/**
+ * Automatic recovery end to end (issue 9), with nothing simulated: the real orchestrator (Boot jar, own PostgreSQL
+ * database {@code steadyrun_recovery_it}), four real agents as child JVMs (so they can be SIGKILLed), and real
+ * trainer-engine processes training the {@code tiny} OPT on the Europarl sample. Each story submits its own run
+ * of {@link #WORLD} ranks plus one spare, breaks it the way the issue describes, and follows the orchestrator's
+ * logbook ({@code GET /runs/{id}/incidents}) and the new generation's training.
+ *
+ * <p>System properties: {@code steadyrun.e2e.worldSize} (default 3; 1 runs the stories without data parallelism)
+ * and {@code steadyrun.e2e.heartbeatMillis} (default 1000, the production default; 250 detects a lost node sooner).
+ * Measured latencies are printed and written to {@code measurements.txt} in the log folder; they are not asserted.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RecoveryEndToEndTest {
+
+    private static final int WORLD = Integer.getInteger("steadyrun.e2e.worldSize", 3);
+    private static final long HEARTBEAT_MILLIS = Long.getLong("steadyrun.e2e.heartbeatMillis", 1000);
+    private static final List<String> NODES = List.of("e2e-a", "e2e-b", "e2e-c", "e2e-d");
+    /** A story's whole recovery on a busy 2-core machine: detection, stops, restore, the first new steps. */
+    private static final Duration RECOVERY = Duration.ofMinutes(3);
+    private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+    private static final long CHECKPOINT_INTERVAL = 2;
+    /** Quick restarts. */
+    private static final String POLICY = "\"backoffInitial\":\"PT1S\",\"backoffMax\":\"PT4S\"";
+    /** The stories that are not about hangs: no hang verdict on a slow start-up of a busy machine. */
+    private static final String NO_HANG = ",\"hangFloor\":\"PT2M\"";
+
+    private static Path dir;
+    private static RealOrchestrator orchestrator;
+    private static String realTrainer;
+    private static String trainerCommand;
+    private static final Map<String, Process> agents = new LinkedHashMap<>();
+    private static final List<String> measurements = new ArrayList<>();
+    private static UUID runId;
+    private static Path location;
+
+    @BeforeAll
+    static void startOrchestratorAndAgents() throws Exception {
+        dir = Files.createTempDirectory("recovery-e2e");
+        System.out.println("recovery end-to-end logs in " + dir);
+        int rendezvousPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            rendezvousPort = s.getLocalPort();
+        }
+        orchestrator = new RealOrchestrator("steadyrun_recovery_it", dir.resolve("orchestrator.log"), List.of(
+                "--steadyrun.fleet.heartbeat-interval=" + HEARTBEAT_MILLIS + "ms",
+                "--steadyrun.scheduling.pass-interval=500ms",
+                // our own port: other tests on this machine may form rings on the default one
+                "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
+        orchestrator.start(Duration.ofMinutes(3));
+        String cp = System.getProperty("java.class.path");
+        realTrainer = java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
+        // One ND4J thread per trainer: three trainers share two cores, and spinning threads halve the step rate.
+        // The stories checkpoint every 2 steps; the trainer's default retention (3) would delete a rollback target
+        // a divergence detected before rank 0's newest checkpoint lines arrived still names.
+        trainerCommand = FaultyTrainerLauncher.trainerCommand(dir, realTrainer,
+                "--set threads=1 --set keepCheckpoints=50");
+        for (String name : NODES) {
+            startAgent(name);
+        }
+        for (String name : NODES) {
+            Await.until(name + " to be HEALTHY", Duration.ofMinutes(1), () -> nodeState(name).equals("HEALTHY"));
+        }
+    }
+
+    @AfterEach
+    void endTheStory() throws Exception {
+        if (runId == null || location == null) {
+            return;
+        }
+        String state = run().path("state").asString();
+        if (!List.of("CANCELLED", "SUCCEEDED", "FAILED").contains(state)) {
+            try {
+                orchestrator.post("/api/v1/runs/" + runId + "/cancel", null);
+            } catch (IOException e) {
+                System.out.println("cancel of run " + runId + " in state " + state + ": " + e.getMessage());
+            }
+        }
+        String marker = location.toString();
+        Await.until("every trainer of the story to stop", STOP_GRACE.plusSeconds(60),
+                () -> Processes.withCommandLineContaining(marker).isEmpty());
+        // nodes a story broke come back: a killed agent restarts, a failed or cordoned node is readmitted
+        for (String name : NODES) {
+            if (!agents.get(name).isAlive()) {
+                startAgent(name);
+            }
+        }
+        for (String name : NODES) {
+            String s = nodeState(name);
+            if (List.of("FAILED", "CORDONED", "DRAINING").contains(s)) {
+                orchestrator.post("/api/v1/nodes/" + nodeId(name) + "/uncordon", "{\"reason\":\"next story\"}");
+            }
+        }
+        for (String name : NODES) {
+            Await.until(name + " to be HEALTHY again", Duration.ofMinutes(1),
+                    () -> nodeState(name).equals("HEALTHY"));
+        }
+        runId = null;
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        agents.values().forEach(Process::destroyForcibly);
+        for (Process p : agents.values()) {
+            p.waitFor();
+        }
+        if (dir != null) {
+            // anything of ours still running (a failed story), found by the log folder in its command line
+            Processes.withCommandLineContaining(dir.toString())
+                    .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+        }
+        if (orchestrator != null) {
+            orchestrator.close();
+        }
+        if (dir != null) {
+            // the checkpoints (a gigabyte or two by now) go; the logs stay
+            try (var stories = Files.list(dir)) {
+                for (Path p : stories.filter(p -> p.getFileName().toString().startsWith("ckpt-")).toList()) {
+                    deleteTree(p);
+                }
+            }
+            Files.write(dir.resolve("measurements.txt"), measurements);
+            measurements.forEach(m -> System.out.println("measured: " + m));
+            System.out.println("recovery end-to-end logs in " + dir);
+        }
+    }
+
+    @Test
+    @Order(1)
+    void aKilledAgentsRankMovesToTheSpareAndTrainingResumesPastTheCheckpoint() throws Exception {
+        submit("node-lost", POLICY + NO_HANG);
+        long checkpoint = awaitCheckpointAndStepsPastIt(CHECKPOINT_INTERVAL);
+        JsonNode first = generations().get(0);
+        int victimRank = WORLD > 1 ? 1 : 0;
+        String victim = seat(first.path("ranks"), victimRank).path("nodeName").asString();
+        String spare = first.path("spares").get(0).path("nodeName").asString();
+
+        Processes.kill("KILL", agents.get(victim).pid());
+        agents.get(victim).waitFor();
+
+        JsonNode incident = awaitRecovered("NODE_LOST", i -> victim.equals(i.path("nodeName").asString()));
+        assertThat(incident.path("rank").asInt()).isEqualTo(victimRank);
+        assertThat(incident.path("generation").asLong()).isEqualTo(first.path("generation").asLong());
+        assertThat(incident.path("lastHeartbeatAt").isString()).as("the lost node's last heartbeat").isTrue();
+        assertThat(incident.path("swappedIn").path("nodeName").asString()).as("the spare took the rank")
+                .isEqualTo(spare);
+        long restored = incident.path("restoreFrom").path("step").asLong();
+        assertThat(restored).as("the newest checkpoint, at least the one seen before the kill")
+                .isGreaterThanOrEqualTo(checkpoint);
+        // SUSPECT when its lease ran out (that opened the incident), FAILED once the quiet grace passed too
+        Await.until(victim + " to be FAILED", Duration.ofMinutes(1), () -> nodeState(victim).equals("FAILED"));
+
+        long generation = incident.path("newGeneration").asLong();
+        JsonNode next = generation(generation);
+        assertThat(seat(next.path("ranks"), victimRank).path("nodeName").asString()).isEqualTo(spare);
+        Instant placed = Instant.parse(next.path("placedAt").asString());
+        for (JsonNode seat : generation(first.path("generation").asLong()).path("ranks")) {
+            assertThat(seat.path("releasedAt").isString()).as("every old rank released (fenced)").isTrue();
+            assertThat(Instant.parse(seat.path("releasedAt").asString()))
+                    .as("old rank %s stopped before the new generation was placed", seat.path("rank"))
+                    .isBeforeOrEqualTo(placed);
+        }
+        awaitStepsAtGeneration(generation, restored + 2);
+        assertThat(run().path("restarts").asInt()).as("restarts counted on the run").isEqualTo(1);
+        record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms)", awaitRecoveredAt(incident));
+    }
+
+    @Test
+    @Order(2)
+    void aDivergenceIsRolledBackToAHealthyCheckpointWithLoweredKnobsAndTrainsOnFinite() throws Exception {
+        // from step 6 the LR is 10^4 times too high, in the first generation only
+        FaultyTrainerLauncher.plan(dir.resolve("ckpt-divergence"), 1, null, "--set debugDivergeAtStep=6 --set debugDivergeLrFactor=10000");
+        submit("divergence", POLICY + NO_HANG + """
+                ,"spikeWarmupSteps":3,"rollbackMarginSteps":1,
+                "divergenceLadder":[{"resetLossScaler":true,"lrMultiplier":0.5,"clipNorm":0.3}]""");
+
+        JsonNode incident = awaitRecovered("DIVERGENCE", i -> true);
+        long onset = incident.path("onsetStep").asLong();
+        assertThat(onset).as("the first step the huge LR can show in").isGreaterThanOrEqualTo(7);
+        assertThat(incident.path("evidence").path("metrics").size()).as("the metrics window").isPositive();
+        JsonNode decision = incident.path("decision");
+        assertThat(decision.path("action").asString()).isEqualTo("ROLLBACK_AND_RESTART");
+        assertThat(decision.path("knobs").path("lrMultiplier").asDouble()).isEqualTo(0.5);
+        assertThat(decision.path("knobs").path("clipNorm").asDouble()).isEqualTo(0.3);
+        assertThat(decision.path("knobs").path("resetLossScaler").asBoolean()).isTrue();
+        long restored = incident.path("restoreFrom").path("step").asLong();
+        assertThat(restored).as("a checkpoint before the onset minus the margin").isPositive()
+                .isLessThanOrEqualTo(onset - 1);
+        for (JsonNode skipped : incident.path("skippedCheckpoints")) {
+            assertThat(skipped.path("step").asLong()).as("only newer checkpoints are passed over")
+                    .isGreaterThan(restored);
+        }
+
+        long generation = incident.path("newGeneration").asLong();
+        String command = Await.until("the new generation's trainer", RECOVERY,
+                () -> trainerCommandLines(generation), l -> !l.isEmpty()).get(0);
+        assertThat(command).as("the knobs reach the trainer").contains("--knob lrMultiplier=0.5")
+                .contains("--knob clipNorm=0.3").contains("--knob resetLossScaler=true")
+                .contains("--restore " + location).contains("step-" + String.format("%08d", restored));
+
+        awaitStepsAtGeneration(generation, onset + 3);
+        assertThat(lossesAt(generation)).as("losses after the rollback").allMatch(Double::isFinite)
+                .allMatch(l -> l < 12);
+        record("DIVERGENCE", awaitRecoveredAt(incident));
+    }
+
+    @Test
+    @Order(3)
+    void xid79CordonsTheNodeAndSwapsInTheSpare() throws Exception {
+        submit("xid-79", POLICY + NO_HANG);
+        long checkpoint = awaitCheckpointAndStepsPastIt(CHECKPOINT_INTERVAL);
+        JsonNode first = generations().get(0);
+        int victimRank = 0;
+        String victim = seat(first.path("ranks"), victimRank).path("nodeName").asString();
+        String spare = first.path("spares").get(0).path("nodeName").asString();
+
+        Files.writeString(dir.resolve("fault-" + victim), "xid 79 gpu=0\n");
+
+        JsonNode incident = awaitRecovered("GPU_FAULT", i -> victim.equals(i.path("nodeName").asString()));
+        assertThat(incident.path("cause").asString()).isEqualTo("HARDWARE");
+        assertThat(incident.path("evidence").toString()).contains("79");
+        assertThat(incident.path("decision").path("action").asString()).isEqualTo("SWAP_NODE_AND_RESTART");
+        assertThat(incident.path("swappedIn").path("nodeName").asString()).isEqualTo(spare);
+        assertThat(nodeState(victim)).as("held out of placement").isIn("CORDONED", "FAILED");
+        long restored = incident.path("restoreFrom").path("step").asLong();
+        assertThat(restored).isGreaterThanOrEqualTo(checkpoint);
+        long generation = incident.path("newGeneration").asLong();
+        assertThat(seat(generation(generation).path("ranks"), victimRank).path("nodeName").asString())
+                .isEqualTo(spare);
+        awaitStepsAtGeneration(generation, restored + 2);
+        record("GPU_FAULT", awaitRecoveredAt(incident));
+    }
+
+    @Test
+    @Order(4)
+    void aHungTrainerIsDumpedAndRestartedAndAFrozenOneToo() throws Exception {
+        FaultyTrainerLauncher.plan(dir.resolve("ckpt-hang"), 1, null, "--set debugHangAtStep=5");
+        // the floor must cover a trainer's start-up on a busy machine (JVM, ND4J, restore)
+        submit("hang", POLICY + ",\"hangFloor\":\"PT40S\"");
+
+        JsonNode hang = awaitRecovered("HANG", i -> i.path("generation").asLong() == 1);
+        String dump = hang.path("evidence").path("threadDump").asString();
+        assertThat(dump).as("jcmd's dump of the responsive JVM").contains("Full thread dump")
+                .contains("dev.steadyrun.trainer.Trainer.hang");
+        long generation = hang.path("newGeneration").asLong();
+        awaitStepsAtGeneration(generation, 7);
+        record("HANG (step loop blocked)", awaitRecoveredAt(hang));
+
+        // The same run again: this time the trainers' JVMs are frozen whole, so jcmd cannot attach. Every rank, so
+        // that no responsive rank waiting for a frozen peer answers with a dump of its own first.
+        List<Long> frozen = Await.until("the trainers of generation " + generation, RECOVERY,
+                () -> trainerPids(generation, null), l -> l.size() == WORLD);
+        for (long pid : frozen) {
+            Processes.kill("STOP", pid);
+        }
+        JsonNode stopped = awaitRecovered("HANG", i -> i.path("generation").asLong() == generation);
+        assertThat(stopped.path("evidence").path("threadDumpUnavailable").asString())
+                .as("why no thread dump could be taken").contains("no thread dump").contains("stopped");
+        awaitStepsAtGeneration(stopped.path("newGeneration").asLong(), 9);
+        assertThat(frozen).as("the frozen trainers were killed").noneMatch(Processes::running);
+        record("HANG (SIGSTOP)", awaitRecoveredAt(stopped));
+    }
+
+    @Test
+    @Order(5)
+    void aCorruptNewestCheckpointFallsBackToThePreviousOne() throws Exception {
+        submit("corrupt-checkpoint", POLICY + NO_HANG);
+        awaitCheckpointAndStepsPastIt(2 * CHECKPOINT_INTERVAL);
+        long rank0 = Await.until("rank 0's trainer", RECOVERY, () -> trainerPids(1, 0), l -> l.size() == 1).get(0);
+        // frozen first, so no newer checkpoint appears between choosing the victim checkpoint and the kill
+        Processes.kill("STOP", rank0);
+        JsonNode checkpoints = settledCheckpoints();
+        JsonNode newest = checkpoints.get(0);
+        long corrupted = newest.path("step").asLong();
+        long previous = checkpoints.get(1).path("step").asLong();
+        flipBytes(Path.of(newest.path("path").asString()).resolve("param_wte.arr"));
+        Processes.kill("KILL", rank0);
+
+        JsonNode incident = awaitRecovered(null, i -> i.path("restoreFrom").path("step").asLong() == previous);
+        Await.until("checkpoint " + corrupted + " marked corrupt", RECOVERY, () -> checkpoint(corrupted)
+                .path("corrupt").asBoolean());
+        awaitStepsAtGeneration(incident.path("newGeneration").asLong(), corrupted + 1);
+        record(incident.path("kind").asString() + " (corrupt newest checkpoint)", awaitRecoveredAt(incident));
+    }
+
+    // --- the story's run ---
+
+    private static void submit(String name, String policy) throws Exception {
+        location = dir.resolve("ckpt-" + name);
+        Files.createDirectories(location);
+        // one 128-token sequence per rank and step keeps a step well under a second
+        JsonNode run = orchestrator.post("/api/v1/runs", """
+                {"name":"%s","model":{"size":"tiny"},"data":{"path":"europarl"},"worldSize":%d,"spares":1,
+                 "hyper":{"batchTokens":%d},"checkpointInterval":%d,"checkpointLocation":"%s",
+                 "recoveryPolicy":{%s}}""".formatted(name, WORLD, 128 * WORLD, CHECKPOINT_INTERVAL, location, policy));
+        runId = UUID.fromString(run.path("id").asString());
+    }
+
+    private static JsonNode run() {
+        return unchecked(() -> orchestrator.get("/api/v1/runs/" + runId));
+    }
+
+    /** Waits for a reported checkpoint at or after {@code atLeast} and a step past it; returns its step. */
+    private static long awaitCheckpointAndStepsPastIt(long atLeast) {
+        JsonNode cp = Await.until("a checkpoint at step " + atLeast + " or later", RECOVERY,
+                () -> unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints")),
+                a -> a.isArray() && !a.isEmpty() && a.get(0).path("step").asLong() >= atLeast).get(0);
+        long step = cp.path("step").asLong();
+        Await.until("a step past checkpoint " + step, RECOVERY, () -> run().path("lastStep").asLong() > step);
+        return step;
+    }
+
+    /**
+     * The reported checkpoints once the newest one written (a checkpoint directory is renamed into place complete)
+     * has been reported too, or after 15 s: a trainer frozen between the rename and its report line never reports
+     * it, and then the orchestrator's newest is the one a restart would use.
+     */
+    private static JsonNode settledCheckpoints() throws Exception {
+        long onDisk;
+        try (var dirs = Files.list(location.resolve(runId.toString()))) {
+            onDisk = dirs.map(d -> d.getFileName().toString()).filter(n -> n.matches("step-\\d+"))
+                    .mapToLong(n -> Long.parseLong(n.substring(5))).max().orElse(-1);
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        JsonNode reported = orchestrator.get("/api/v1/runs/" + runId + "/checkpoints");
+        while (reported.get(0).path("step").asLong() < onDisk && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            reported = orchestrator.get("/api/v1/runs/" + runId + "/checkpoints");
+        }
+        return reported;
+    }
+
+    private static JsonNode checkpoint(long step) {
+        for (JsonNode c : unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints"))) {
+            if (c.path("step").asLong() == step) {
+                return c;
+            }
+        }
+        return MissingNode.getInstance();
+    }
+
+    private static List<JsonNode> generations() {
+        List<JsonNode> out = new ArrayList<>();
+        unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/generations")).forEach(out::add);
+        return out;
+    }
+
+    private static JsonNode generation(long generation) {
+        return generations().stream().filter(g -> g.path("generation").asLong() == generation).findFirst()
+                .orElseThrow(() -> new AssertionError("no generation " + generation + " in " + generations()));
+    }
+
+    private static JsonNode seat(JsonNode seats, int rank) {
+        for (JsonNode s : seats) {
+            if (s.path("rank").asInt() == rank) {
+                return s;
+            }
+        }
+        throw new AssertionError("no rank " + rank + " in " + seats);
+    }
+
+    /**
+     * The incident of that kind (any kind: null) matching the predicate, once it has restarted the run at a new
+     * generation.
+     */
+    private static JsonNode awaitRecovered(String kind, Predicate<JsonNode> which) {
+        return Await.until((kind == null ? "an" : "a " + kind) + " incident with a new generation", RECOVERY,
+                () -> incident(kind, which).orElse(MissingNode.getInstance()),
+                i -> !i.isMissingNode() && i.path("newGeneration").isNumber());
+    }
+
+    private static Optional<JsonNode> incident(String kind, Predicate<JsonNode> which) {
+        for (JsonNode i : unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/incidents"))) {
+            if ((kind == null || kind.equals(i.path("kind").asString())) && which.test(i)) {
+                return Optional.of(i);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The incident again once the orchestrator has seen the new generation's first step. */
+    private static JsonNode awaitRecoveredAt(JsonNode incident) {
+        long id = incident.path("id").asLong();
+        return Await.until("incident " + id + " to be recovered", RECOVERY,
+                () -> incident(null, i -> i.path("id").asLong() == id).orElse(MissingNode.getInstance()),
+                i -> i.path("recoveredAt").isString());
+    }
+
+    private static void awaitStepsAtGeneration(long generation, long step) {
+        Await.until("generation " + generation + " to report step " + step, RECOVERY,
+                () -> maxStepAt(generation) >= step);
+    }
+
+    private static long maxStepAt(long generation) {
+        try (Connection c = orchestrator.database();
+             PreparedStatement st = c.prepareStatement(
+                     "select coalesce(max(step), -1) from run_metric where run_id = ? and generation = ?")) {
+            st.setObject(1, runId);
+            st.setLong(2, generation);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (SQLException e) {
+            return -1;
+        }
+    }
+
+    private static List<Double> lossesAt(long generation) throws SQLException {
+        List<Double> losses = new ArrayList<>();
+        try (Connection c = orchestrator.database();
+             PreparedStatement st = c.prepareStatement(
+                     "select loss from run_metric where run_id = ? and generation = ? order by step")) {
+            st.setObject(1, runId);
+            st.setLong(2, generation);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    losses.add(rs.getDouble(1));
+                }
+            }
+        }
+        return losses;
+    }
+
+    private static void record(String what, JsonNode incident) {
+        measurements.add("%s: detection latency %s s, detection to first new step %s s (incident %d, generation %d → %d)"
+                .formatted(what, incident.path("detectionLatencySeconds"), incident.path("timeToRecoverySeconds"),
+                        incident.path("id").asLong(), incident.path("generation").asLong(),
+                        incident.path("newGeneration").asLong()));
+    }
+
+    // --- processes ---
+
+    private static void startAgent(String name) throws IOException {
+        Process p = new ProcessBuilder(java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(),
+                "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
+                "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=e2e",
+                "--checkpoint-root", dir.resolve("agent-" + name).toString(),
+                "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
+                "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
+                "--fake-gpus", "1", "--fault-file", dir.resolve("fault-" + name).toString(),
+                "--trainer-command", trainerCommand)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
+                .start();
+        agents.put(name, p);
+    }
+
+    /** Command lines of this story's trainer JVMs of one generation (not their wrapper or launcher shells). */
+    private static List<String> trainerCommandLines(long generation) {
+        return trainerPids(generation, null).stream().map(Processes::commandLine).toList();
+    }
+
+    private static List<Long> trainerPids(long generation, Integer rank) {
+        return Processes.withCommandLineContaining(location.toString()).stream()
+                .filter(pid -> {
+                    String cmd = Processes.commandLine(pid);
+                    return !cmd.startsWith("/bin/sh") && cmd.contains("dev.steadyrun.trainer.Main train ")
+                            && cmd.contains("--generation " + generation + " ")
+                            && (rank == null || cmd.contains("--rank " + rank + " "));
+                })
+                .toList();
+    }
+
+    private static void flipBytes(Path file) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            long at = f.length() / 2;
+            byte[] b = new byte[64];
+            f.seek(at);
+            f.readFully(b);
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (byte) ~b[i];
+            }
+            f.seek(at);
+            f.write(b);
+        }
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        try (var all = Files.walk(root)) {
+            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    // --- the API ---
+
+    private static String nodeState(String name) {
+        for (JsonNode n : unchecked(() -> orchestrator.get("/api/v1/nodes?size=500")).path("items")) {
+            if (n.path("name").asString().equals(name)) {
+                return n.path("state").asString();
+            }
+        }
+        return "UNKNOWN";
+    }
+
+    private static UUID nodeId(String name) throws Exception {
+        for (JsonNode n : orchestrator.get("/api/v1/nodes?size=500").path("items")) {
+            if (n.path("name").asString().equals(name)) {
+                return UUID.fromString(n.path("id").asString());
+            }
+        }
+        throw new AssertionError("no node " + name);
+    }
+
+    /** One poll's answer; a moment without one reads as missing and the caller polls again. */
+    private static JsonNode unchecked(Callable<JsonNode> call) {
+        try {
+            return call.call();
+        } catch (Exception e) {
+            return MissingNode.getInstance();
+        }
+    }
+}
