@@ -38,8 +38,17 @@ THREADS=$(( CORES / WORLD_SIZE > 0 ? CORES / WORLD_SIZE : 1 ))
 FAKE_GPUS=0
 command -v nvidia-smi >/dev/null || FAKE_GPUS=1
 
-if [ ! -f "$ORCH_JAR" ] || [ ! -f "$AGENT_JAR" ] || [ ! -f "$TRAINER_JAR" ]; then
-  echo "Building (first run only)…"
+# Build on the first run, and again whenever a source is newer than the jars (a stale agent refuses new options).
+stale() {
+  for jar in "$ORCH_JAR" "$AGENT_JAR" "$TRAINER_JAR"; do
+    [ -f "$jar" ] || return 0
+    [ -z "$(find protocol/src orchestrator/src worker-agent/src trainer-engine/src web-ui/src sql -newer "$jar" -type f \
+      -print -quit)" ] || return 0
+  done
+  return 1
+}
+if stale; then
+  echo "Building the jars…"
   ./mvnw -B -q install -DskipTests
 fi
 
