@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TCP collectives on loopback, in one JVM: raw TCP socket throughput, then ring all-reduce bus bandwidth
-# (2(N-1)/N x bytes / time, the NCCL convention) for N = 2 and 4 ranks (threads) on 64 MiB of floats, and the ratio
-# (target: >= 0.7). Every rank runs on this machine, so the ranks share its cores: note the load average and core
+# (2(N-1)/N x bytes / time, the NCCL convention) for N = 2 and 4 ranks (threads) on 64 MiB of floats, and its ratio
+# (target: >= 0.7) to one socket alone and to one link of a raw TCP ring of N sockets all streaming at once. Every rank runs on this machine, so the ranks share its cores: note the load average and core
 # count printed first; the figures only mean something on an otherwise idle machine.
 #
 #   bench/collectives.sh                        # 64 MiB, 5 timed calls, N = 2 4
@@ -22,7 +22,7 @@ javac -nowarn -d "$OUT/classes" -cp "$CP" trainer-engine/src/main/java/dev/stead
     bench/collectives/src/dev/steadyrun/trainer/dist/CollectivesBench.java
 
 echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for BUCKET in ${BUCKETS:-4194304}; do
+for BUCKET in ${BUCKETS:-1048576}; do
     echo "== bucket $BUCKET bytes, direct buffer ${DIRECT:-false}"
     java -Xmx2g -DbucketBytes="$BUCKET" -Ddirect="${DIRECT:-false}" -cp "$OUT/classes:$CP" \
         dev.steadyrun.trainer.dist.CollectivesBench "${MIB:-64}" "${ITERATIONS:-5}" ${RANKS:-2 4} 2>"$OUT/bench.log"

@@ -17,7 +17,10 @@ import java.util.concurrent.Future;
 /**
  * Loopback figures in one JVM: raw TCP throughput of one socket (big writes, a reader that discards), then ring
  * all-reduce bus bandwidth for each world size (ranks as threads), 2(N-1)/N × bytes / time as NCCL reports it, and
- * its ratio to the raw figure. Args: megabytes of floats to all-reduce, iterations, world sizes... System properties:
+ * its ratio to two raw figures: one socket alone, and one link of a raw TCP ring of N sockets all streaming at once
+ * (the all-reduce's own traffic pattern without its framing, additions and waits). NCCL compares bus bandwidth with
+ * the link bandwidth when every link is busy; on real NICs the links are independent, on loopback they share the
+ * machine's cores, so the second figure is the fair ceiling here. Args: megabytes of floats to all-reduce, iterations, world sizes... System properties:
  * {@code bucketBytes} (default {@link DistConfig#DEFAULT_BUCKET_BYTES}); {@code direct=true} all-reduces a direct
  * {@code FloatBuffer} (what the trainer hands over: ND4J's native memory) instead of a {@code float[]}.
  */
@@ -33,10 +36,14 @@ public final class CollectivesBench {
             double seconds = allReduceSeconds(n, megabytes, iterations);
             double bytes = (double) megabytes * (1 << 20);
             double bus = 2.0 * (n - 1) / n * bytes / seconds;
+            double link = rawRingLinkBytesPerSecond(n, Math.max(512L << 20, 4L * megabytes << 20));
             System.out.printf(Locale.ROOT,
                     "all-reduce N=%d, %d MiB of floats: %.1f ms per call, bus bandwidth %.2f GB/s, ratio to raw TCP %.2f"
                             + " (all %d links together: %.2f GB/s, %.2f of raw)%n",
                     n, megabytes, seconds * 1e3, bus / 1e9, bus / raw, n, n * bus / 1e9, n * bus / raw);
+            System.out.printf(Locale.ROOT,
+                    "raw TCP ring N=%d, every link streaming at once: %.2f GB/s per link; all-reduce bus bandwidth / "
+                            + "link %.2f%n", n, link / 1e9, bus / link);
         }
     }
 
@@ -84,6 +91,77 @@ public final class CollectivesBench {
                 reader.shutdownNow();
             }
             return best;
+        }
+    }
+
+    /**
+     * N loopback sockets in a ring, socket i from thread i to a reader of thread i+1, all writing {@code total} bytes
+     * at once with 4 MiB direct buffers. Best of three timed rounds after one warm-up; per link: total / slowest time.
+     */
+    private static double rawRingLinkBytesPerSecond(int n, long total) throws Exception {
+        List<ServerSocketChannel> servers = new ArrayList<>();
+        List<SocketChannel> out = new ArrayList<>();
+        List<SocketChannel> in = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(2 * n);
+        try {
+            for (int i = 0; i < n; i++) {
+                ServerSocketChannel server = ServerSocketChannel.open()
+                        .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                servers.add(server);
+                SocketChannel client = SocketChannel.open(server.getLocalAddress());
+                client.socket().setTcpNoDelay(true);
+                out.add(client);
+                in.add(server.accept());
+            }
+            double best = 0;
+            for (int round = 0; round < 4; round++) {
+                long start = System.nanoTime();
+                List<Future<?>> work = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    SocketChannel reader = in.get(i);
+                    SocketChannel writer = out.get(i);
+                    work.add(pool.submit(() -> {
+                        ByteBuffer sink = ByteBuffer.allocateDirect(4 << 20);
+                        for (long got = 0; got < total; ) {
+                            int r = reader.read(sink.clear());
+                            if (r < 0) {
+                                throw new IllegalStateException("closed early");
+                            }
+                            got += r;
+                        }
+                        return null;
+                    }));
+                    work.add(pool.submit(() -> {
+                        ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20);
+                        for (long sent = 0; sent < total; sent += chunk.capacity()) {
+                            chunk.clear();
+                            while (chunk.hasRemaining()) {
+                                writer.write(chunk);
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : work) {
+                    f.get();
+                }
+                double rate = total / ((System.nanoTime() - start) / 1e9);
+                if (round > 0) {
+                    best = Math.max(best, rate);
+                }
+            }
+            return best;
+        } finally {
+            pool.shutdownNow();
+            for (SocketChannel c : out) {
+                c.close();
+            }
+            for (SocketChannel c : in) {
+                c.close();
+            }
+            for (ServerSocketChannel c : servers) {
+                c.close();
+            }
         }
     }
 
