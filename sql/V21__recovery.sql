@@ -57,3 +57,12 @@ alter table checkpoint add column corrupt boolean not null default false;
 alter table checkpoint add column abandoned boolean not null default false;
 -- deleted by the trainer's retention (it says so in a later checkpoint's line): never a restore point again
 alter table checkpoint add column removed boolean not null default false;
+
+-- Runs placed before this migration: their current generation restores what the placement used to choose then
+-- (the newest healthy checkpoint, else the newest), so a relaunch does not start from scratch.
+insert into run_generation (run_id, generation, restore_step, restore_path, knobs, placed_at)
+select r.id, r.generation, c.step, c.path, '{}'::jsonb, r.state_changed_at
+from run r
+left join lateral (select step, path from checkpoint where run_id = r.id
+                   order by healthy desc, step desc limit 1) c on true
+where r.generation > 0;

@@ -27,7 +27,7 @@ function Evidence({ evidence }: { evidence: Record<string, unknown> }) {
       )}
       {logTail.length > 0 && <><h4>log tail</h4><pre data-evidence="logTail">{logTail.join('\n')}</pre></>}
       {typeof evidence.threadDump === 'string' && <><h4>thread dump</h4><pre data-evidence="threadDump">{evidence.threadDump}</pre></>}
-      {typeof evidence.threadDumpUnavailable === 'string' && <p>no thread dump: {evidence.threadDumpUnavailable}</p>}
+      {typeof evidence.threadDumpUnavailable === 'string' && <p>{evidence.threadDumpUnavailable}</p>}
       {rest.map(([k, v]) => <p key={k}>{k}: <code>{JSON.stringify(v)}</code></p>)}
     </div>
   );

@@ -5,7 +5,6 @@ import { IncidentLog } from './Incidents';
 import { restartForm } from './recovery';
 import { RestartFields } from './RestartForm';
 import { checkpoint, incident } from './test-fixtures';
-import { Action } from './ui';
 
 const noop = () => {};
 
@@ -48,9 +47,11 @@ describe('IncidentLog', () => {
   });
 
   it('says why there is no thread dump, leaves out what is unknown, and keeps the order it is given', () => {
-    const hang = incident(9, { kind: 'HANG', evidence: { threadDumpUnavailable: 'trainer stopped (SIGSTOP)' } });
+    const hang = incident(9, { kind: 'HANG', evidence: {
+      threadDumpUnavailable: 'no thread dump: jcmd did not answer within 10 s (process state T, stopped)' } });
     const html = renderToStaticMarkup(<IncidentLog incidents={[hang, incident(8, { evidence: {} })]} />);
-    expect(html).toContain('no thread dump: trainer stopped (SIGSTOP)');
+    expect(html).toContain('no thread dump: jcmd did not answer within 10 s (process state T, stopped)');
+    expect(html).not.toContain('no thread dump: no thread dump');
     expect(html.indexOf('data-incident="9"')).toBeLessThan(html.indexOf('data-incident="8"'));
     // no decision yet, nothing restored, no evidence to fold out for #8
     expect(html).not.toContain('data-decision');
@@ -95,13 +96,5 @@ describe('Chart markers', () => {
     expect(html).toContain('data-marker="restart" data-step="50"');
     expect(html).toContain('<title>step 100: #1 DIVERGENCE</title>');
     expect(html).not.toContain('data-step="900"');
-  });
-});
-
-describe('Action', () => {
-  it('asks nothing until clicked, and names the action for the confirming button', () => {
-    const html = renderToStaticMarkup(<Action label="swap" path="/api/v1/nodes/n/swap" onDone={noop} confirm="Swap n?" />);
-    expect(html).toContain('data-action="swap"');
-    expect(html).not.toContain('Swap n?');
   });
 });

@@ -15,7 +15,6 @@ import java.util.Map;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.updaters.AdamUpdater;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -239,6 +238,9 @@ final class DataParallel {
             view(flat, mine.from(), mine.to()).assign(view(shard, 0, mine.length()));
         }
         ring.allGather(flat.data().asNioFloat());
+        if (rank != 0) {
+            return null; // only rank 0 writes the checkpoint
+        }
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
             out.put(names.get(i), Nd4j.create(DataType.FLOAT, shapes.get(i)).assign(tensorView(flat, i)));
@@ -283,20 +285,12 @@ final class DataParallel {
         if (kind == Optimizer.Kind.ADAMW) {
             adamSteps++;
         }
-        double sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, adamSteps));
         for (Segment s : segments) {
             if (clip != 1.0) {
                 s.grad().muli(clip);
             }
-            if (weightDecay > 0 && s.decayed()) {
-                s.param().muli(1 - lr * weightDecay);
-            }
-            if (kind == Optimizer.Kind.ADAMW) {
-                // as Optimizer.step: see there for the ε and step-count conventions of the fused op
-                Nd4j.exec(new AdamUpdater(s.grad(), s.v(), s.m(), 1.0, beta1, beta2, eps * sqrtBc2,
-                        Math.toIntExact(adamSteps - 1)));
-            }
-            s.param().subi(s.grad().muli(lr));
+            Optimizer.update(kind, s.param(), s.grad(), s.m(), s.v(), s.decayed(), adamSteps, lr, weightDecay, beta1,
+                    beta2, eps);
         }
         ring.allGather(paramBuffer);
         copyOut(flatParam, params);

@@ -52,23 +52,28 @@ public final class Optimizer {
         if (kind == Kind.ADAMW) {
             adamSteps++;
         }
-        double bc1 = 1 - Math.pow(beta1, adamSteps);
-        double sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, adamSteps));
-        params.forEach((name, p) -> {
-            INDArray g = grads.get(name);
-            if (weightDecay > 0 && OptModel.isDecayed(p)) {
-                p.muli(1 - lr * weightDecay);
-            }
-            if (kind == Kind.ADAMW) {
-                // One fused native pass updates m and v in place and writes m·(√(1−β2ᵗ)/(1−β1ᵗ))/(√v + ε') into g;
-                // with ε' = ε·√(1−β2ᵗ) that is exactly (m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε), PyTorch's form. The op
-                // counts steps from 0. lr is applied below, not passed, because the op replaces a zero step size
-                // (warm-up step 0) by ε.
-                Nd4j.exec(new AdamUpdater(g, v.get(name), m.get(name), 1.0, beta1, beta2, eps * sqrtBc2,
-                        Math.toIntExact(adamSteps - 1)));
-            }
-            p.subi(g.muli(lr));
-        });
+        params.forEach((name, p) -> update(kind, p, grads.get(name), m.get(name), v.get(name), OptModel.isDecayed(p),
+                adamSteps, lr, weightDecay, beta1, beta2, eps));
+    }
+
+    /**
+     * The update of one tensor (or of one rank's slice of it, {@link DataParallel}): weight decay, then AdamW or
+     * SGD. The gradient is consumed.
+     */
+    static void update(Kind kind, INDArray p, INDArray g, INDArray m, INDArray v, boolean decayed, long adamSteps,
+                       double lr, double weightDecay, double beta1, double beta2, double eps) {
+        if (weightDecay > 0 && decayed) {
+            p.muli(1 - lr * weightDecay);
+        }
+        if (kind == Kind.ADAMW) {
+            // One fused native pass updates m and v in place and writes m·(√(1−β2ᵗ)/(1−β1ᵗ))/(√v + ε') into g;
+            // with ε' = ε·√(1−β2ᵗ) that is exactly (m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε), PyTorch's form. The op
+            // counts steps from 0. lr is applied below, not passed, because the op replaces a zero step size
+            // (warm-up step 0) by ε.
+            double sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, adamSteps));
+            Nd4j.exec(new AdamUpdater(g, v, m, 1.0, beta1, beta2, eps * sqrtBc2, Math.toIntExact(adamSteps - 1)));
+        }
+        p.subi(g.muli(lr));
     }
 
     public Map<String, INDArray> firstMoments() {

@@ -50,6 +50,7 @@ import dev.steadyrun.orchestrator.web.UnprocessableException;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerStatus;
 import tools.jackson.databind.ObjectMapper;
 
 /**
@@ -73,7 +74,6 @@ public class RecoveryService {
 
     private static final Logger log = LoggerFactory.getLogger(RecoveryService.class);
     private static final int LOG_TAIL_LINES = 50;
-    private static final String NO_THREAD_DUMP = "no thread dump";
 
     /** What a detector found, before the decision. */
     private record Detection(UUID runId, long generation, IncidentKind kind, IncidentCause cause,
@@ -181,7 +181,7 @@ public class RecoveryService {
         String name = nodes.view(e.nodeId()).name();
         Long lastStep = lastStepOf(e.runId(), e.generation(), e.rank());
         if (e.threadDump() != null) { // the agent's watchdog killed a trainer whose step stopped advancing
-            evidence.put(e.threadDump().startsWith(NO_THREAD_DUMP) ? "threadDumpUnavailable" : "threadDump",
+            evidence.put(e.threadDump().startsWith(TrainerStatus.NO_THREAD_DUMP) ? "threadDumpUnavailable" : "threadDump",
                     e.threadDump());
             Optional<Long> opened = open(new Detection(e.runId(), e.generation(), IncidentKind.HANG,
                     IncidentCause.INFRASTRUCTURE, RemediationLadder.Incident.HANG, "rank " + e.rank() + " on " + name
@@ -265,6 +265,9 @@ public class RecoveryService {
         live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
         for (Run run : live) {
             RunWatch watch = watchOf(run.getId(), run.getGeneration(), now);
+            if (watch == null) {
+                continue; // the run moved on (or is gone) since it was listed
+            }
             Duration grace = props.hangBackstopGrace();
             Optional<HangDetector.Hang> hang;
             synchronized (watch) {
@@ -280,8 +283,8 @@ public class RecoveryService {
                 evidence.put("stalledForSeconds", stalled.toMillis() / 1000.0);
                 evidence.put("limitSeconds", h.limit().toMillis() / 1000.0);
                 evidence.put("backstopGraceSeconds", grace.toMillis() / 1000.0);
-                evidence.put("threadDumpUnavailable", "detected by the orchestrator from step reports; the agent's"
-                        + " watchdog takes thread dumps");
+                evidence.put("threadDumpUnavailable", TrainerStatus.NO_THREAD_DUMP + "detected by the orchestrator"
+                        + " from step reports; the agent's watchdog takes thread dumps");
                 open(new Detection(run.getId(), run.getGeneration(), IncidentKind.HANG, IncidentCause.INFRASTRUCTURE,
                         RemediationLadder.Incident.HANG, String.format("ranks %s made no step for %.0f s (limit %.0f s)",
                         h.ranks(), stalled.toMillis() / 1000.0, h.limit().toMillis() / 1000.0),

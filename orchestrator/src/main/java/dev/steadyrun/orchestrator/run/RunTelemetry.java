@@ -57,6 +57,9 @@ public class RunTelemetry {
      * generation that writes the same step again (after a rollback) replaces the old one.
      */
     public void storeCheckpoints(UUID runId, long generation, List<CheckpointWritten> checkpoints, Instant at) {
+        if (checkpoints.isEmpty()) {
+            return;
+        }
         Timestamp ts = Timestamp.from(at);
         jdbc.batchUpdate("""
                 insert into checkpoint (run_id, step, generation, path, tokens_seen, loss_scale, loss, manifest_sha,
@@ -85,12 +88,13 @@ public class RunTelemetry {
             jdbc.update("update checkpoint set removed = true where run_id = ? and step = any (?)", runId,
                     removed.toArray(Long[]::new));
         }
-        // Written after its generation's divergence onset but reported after the rollback decision: diverged state.
+        // Reported after a rollback of its generation was decided: the rule the decision applied to those before it.
         jdbc.update("""
                 update checkpoint c set abandoned = true from incident i
                 where c.run_id = ? and c.generation = ? and not c.abandoned
-                  and i.run_id = c.run_id and i.generation = c.generation and i.kind = 'DIVERGENCE'
-                  and c.step > i.onset_step""", runId, generation);
+                  and i.run_id = c.run_id and i.generation = c.generation
+                  and i.decision ->> 'action' = 'ROLLBACK_AND_RESTART' and c.step > i.restore_step""",
+                runId, generation);
     }
 
     public MetricsResponse metrics(UUID runId, long fromStep, long toStep, int maxPoints) {

@@ -66,11 +66,11 @@ public class Generations {
 
     /**
      * Where a placement by the scheduler (first start, resume) restores from: the newest healthy checkpoint that
-     * no restore proved corrupt and no rollback abandoned, else the newest such one at all.
+     * no restore proved corrupt, no rollback abandoned and retention did not delete, else the newest such one at all.
      */
     Restore latestFor(UUID runId) {
         return jdbc.query("""
-                select step, path from checkpoint where run_id = ? and not corrupt and not abandoned
+                select step, path from checkpoint where run_id = ? and not corrupt and not abandoned and not removed
                 order by healthy desc, step desc limit 1""",
                 rs -> rs.next() ? new Restore(rs.getLong("step"), rs.getString("path")) : Restore.SCRATCH, runId);
     }

@@ -55,6 +55,11 @@ public class NodeDirectives {
     private volatile Map<UUID, NodeWork> work = Map.of();
     private final Map<UUID, Fence> fences = new ConcurrentHashMap<>();
     private final Set<StopConfirmed> stopsConfirmed = ConcurrentHashMap.newKeySet();
+    /** The exit each node's heartbeats last announced: an exit is announced once, not with every heartbeat. */
+    private final Map<UUID, ExitSeen> exitsAnnounced = new ConcurrentHashMap<>();
+
+    private record ExitSeen(UUID runId, long generation, int exitCode, boolean dumped) {
+    }
 
     /** @param events hears of each newly confirmed stop, so that the pass settles it without waiting */
     public NodeDirectives(ApplicationEventPublisher events) {
@@ -109,9 +114,14 @@ public class NodeDirectives {
                 && w.runId().equals(trainer.runId()) && trainer.generation() == w.generation();
     }
 
+    /** Every heartbeat repeats an exited trainer's status until the next launch; recovery hears of it once. */
     private void exited(UUID nodeId, TrainerStatus trainer, NodeWork w) {
-        events.publishEvent(new TrainerExited(nodeId, w.runId(), trainer.rank(), w.generation(), trainer.exitCode(),
-                trainer.logTail() == null ? List.of() : trainer.logTail(), trainer.threadDump()));
+        ExitSeen exited = new ExitSeen(w.runId(), w.generation(), trainer.exitCode(), trainer.threadDump() != null);
+        if (!exited.equals(exitsAnnounced.put(nodeId, exited))) {
+            events.publishEvent(new TrainerExited(nodeId, w.runId(), trainer.rank(), w.generation(),
+                    trainer.exitCode(), trainer.logTail() == null ? List.of() : trainer.logTail(),
+                    trainer.threadDump()));
+        }
     }
 
     private void confirm(StopConfirmed stop) {

@@ -168,7 +168,8 @@ public final class CheckpointStore implements AutoCloseable {
         String name = dirName(c.step());
         Path tmp = root.resolve(TMP_PREFIX + name + "-" + UUID.randomUUID());
         Path target = root.resolve(name);
-        WrittenCheckpoint written;
+        String manifestSha;
+        long total;
         try {
             Files.createDirectory(tmp);
             List<Manifest.Entry> entries = new ArrayList<>();
@@ -215,15 +216,13 @@ public final class CheckpointStore implements AutoCloseable {
             if (replaced != null) {
                 deleteTree(replaced);
             }
-            long total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
-            written = new WrittenCheckpoint(target, c.step(), HEX.formatHex(sha256().digest(manifest)), total,
-                    List.of());
+            manifestSha = HEX.formatHex(sha256().digest(manifest));
+            total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
         } catch (IOException | RuntimeException e) {
             deleteQuietly(tmp);
             throw e;
         }
-        return new WrittenCheckpoint(written.path(), written.step(), written.manifestSha256(), written.bytes(),
-                applyRetention());
+        return new WrittenCheckpoint(target, c.step(), manifestSha, total, applyRetention());
     }
 
     /** Complete checkpoints (a manifest is present), oldest first. Does not verify checksums: see {@link #load}. */

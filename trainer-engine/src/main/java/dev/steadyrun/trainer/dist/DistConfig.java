@@ -1,9 +1,6 @@
 package dev.steadyrun.trainer.dist;
 
 import java.time.Duration;
-import java.util.Objects;
-
-import dev.steadyrun.protocol.Assignment;
 
 /**
  * Where and how one rank joins its generation's ring. Every value is checked here, and a rejected value is named.
@@ -49,12 +46,6 @@ public record DistConfig(String runId, long generation, int rank, int worldSize,
     public static DistConfig of(String runId, long generation, int rank, int worldSize, String rendezvous) {
         return new DistConfig(runId, generation, rank, worldSize, rendezvous, DEFAULT_CONNECT_TIMEOUT,
                 DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, DEFAULT_BUCKET_BYTES);
-    }
-
-    public static DistConfig of(Assignment assignment) {
-        Objects.requireNonNull(assignment, "assignment");
-        return of(String.valueOf(assignment.runId()), assignment.generation(), assignment.rank(),
-                assignment.worldSize(), assignment.rendezvous());
     }
 
     public DistConfig withTimeouts(Duration connect, Duration handshake, Duration operation) {

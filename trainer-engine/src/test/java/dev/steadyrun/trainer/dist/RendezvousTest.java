@@ -42,6 +42,23 @@ class RendezvousTest {
     }
 
     @Test
+    void aRankOfAnotherRunIsRefusedEvenAtANewerGenerationAndTheRightRankStillJoins() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 1, 0, 2, 64), 1);
+        DistConfig same = TestRing.config(port, 1, 1, 2, 64);
+        for (long generation : new long[] {1, 2}) {
+            DistConfig other = new DistConfig("run-other", generation, 1, 2, same.rendezvous(),
+                    same.connectTimeout(), same.handshakeTimeout(), same.operationTimeout(), 64);
+            assertThatThrownBy(() -> Rendezvous.join(other)).isInstanceOf(CollectiveException.class)
+                    .hasMessageContaining("belongs to run run-other");
+        }
+        float[] rank1 = joinAndSum(same, 10).get(10, TimeUnit.SECONDS);
+        assertThat(rank1).containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).as("another run's newer generation did not stale rank 0")
+                .containsExactly(11, 22);
+    }
+
+    @Test
     void aRankZeroOfAnOlderGenerationExitsStaleWhenANewerRankArrives() throws Exception {
         int port = TestRing.freePort();
         CompletableFuture<float[]> staleRank0 = joinAndSum(TestRing.config(port, 3, 0, 2, 64), 1);

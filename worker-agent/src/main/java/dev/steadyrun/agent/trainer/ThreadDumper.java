@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import dev.steadyrun.protocol.TrainerStatus;
+
 /**
  * Captures a hung trainer's threads with {@code jcmd <pid> Thread.print} before the watchdog kills it. A JVM
  * that is frozen (SIGSTOP, or stuck in native code with safepoints blocked) does not answer the attach request;
@@ -18,7 +20,7 @@ public final class ThreadDumper {
     /** Enough for the report, small enough for a heartbeat. */
     static final int MAX_CHARS = 200_000;
     /** How every answer without a dump begins (the orchestrator files those apart from real dumps). */
-    public static final String UNAVAILABLE = "no thread dump: ";
+    static final String UNAVAILABLE = TrainerStatus.NO_THREAD_DUMP;
 
     private final String jcmd;
     private final Duration timeout;

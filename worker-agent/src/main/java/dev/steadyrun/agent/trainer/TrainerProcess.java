@@ -79,7 +79,8 @@ final class TrainerProcess {
     private final int tailLines;
     private final Clock clock;
     /** The trainer's whole log (stderr and non-metric stdout), or null when the agent keeps only the tail. */
-    private final BufferedWriter logFile;
+    /** Guarded by {@code tail}; null once closed, so a line that a lingering grandchild prints later is skipped. */
+    private BufferedWriter logFile;
     private volatile Long trainerPid;
     private volatile long lastStep = -1;
     private volatile Instant lastProgress;
@@ -212,13 +213,14 @@ final class TrainerProcess {
     void drainPumps(long millis) throws InterruptedException {
         stdoutPump.join(millis);
         stderrPump.join(millis);
-        if (logFile != null) {
-            synchronized (tail) {
+        synchronized (tail) {
+            if (logFile != null) {
                 try {
                     logFile.close();
                 } catch (IOException e) {
                     log.debug("closing the trainer log failed: {}", e.toString());
                 }
+                logFile = null;
             }
         }
     }
