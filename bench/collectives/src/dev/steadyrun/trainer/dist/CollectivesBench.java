@@ -1,104 +1,125 @@
 package dev.steadyrun.trainer.dist;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Loopback figures in one JVM: raw TCP throughput of one socket (big writes, a reader that discards), then ring
- * all-reduce bus bandwidth for each world size (ranks as threads), 2(N-1)/N × bytes / time as NCCL reports it, and
- * its ratio to two raw figures: one socket alone, and one link of a raw TCP ring of N sockets all streaming at once
- * (the all-reduce's own traffic pattern without its framing, additions and waits). NCCL compares bus bandwidth with
- * the link bandwidth when every link is busy; on real NICs the links are independent, on loopback they share the
- * machine's cores, so the second figure is the fair ceiling here. Args: megabytes of floats to all-reduce, iterations, world sizes... System properties:
- * {@code bucketBytes} (default {@link DistConfig#DEFAULT_BUCKET_BYTES}); {@code direct=true} all-reduces a direct
- * {@code FloatBuffer} (what the trainer hands over: ND4J's native memory) instead of a {@code float[]}.
+ * Loopback figures in one JVM, measured in interleaved rounds so that a change in the machine's load hits every figure
+ * alike: raw TCP throughput of one socket; for each world size N, ring all-reduce bus bandwidth (ranks as threads),
+ * 2(N-1)/N × bytes / time as NCCL reports it, and one link of a raw TCP ring of N sockets all streaming at once.
+ *
+ * <p>Ratios printed per round and as medians: bus bandwidth / one socket; N × bus bandwidth / one socket, the share of
+ * loopback's capacity the all-reduce gets, since on one machine the N links are not independent (N sockets streaming
+ * at once share the cores that one socket alone already keeps busy); bus bandwidth / raw ring link, the same traffic
+ * pattern without the collectives' framing, additions and waits. CPU busy: the machine's cores busy during each
+ * figure, from /proc/stat.
+ *
+ * <p>Args: megabytes of floats to all-reduce, rounds, world sizes... System properties: {@code bucketBytes} (default
+ * {@link DistConfig#DEFAULT_BUCKET_BYTES}); {@code direct=false} all-reduces a {@code float[]} instead of a direct
+ * buffer (the trainer hands over ND4J's native memory, a direct buffer).
  */
 public final class CollectivesBench {
+    private static final int BUCKET_BYTES = Integer.getInteger("bucketBytes", DistConfig.DEFAULT_BUCKET_BYTES);
+    private static final boolean DIRECT = Boolean.parseBoolean(System.getProperty("direct", "true"));
+    /** Timed all-reduce calls per round; the round's figure is the fastest (the least disturbed). */
+    private static final int CALLS = 3;
+
+    private record Figure(double bytesPerSecond, double cpuBusy) {
+    }
+
     public static void main(String[] args) throws Exception {
         int megabytes = Integer.parseInt(args[0]);
-        int iterations = Integer.parseInt(args[1]);
-        double raw = rawTcpBytesPerSecond(Math.max(1024L << 20, 8L * megabytes << 20));
-        System.out.printf(Locale.ROOT, "raw TCP loopback, one socket, 4 MiB direct-buffer writes: %.2f GB/s%n",
-                raw / 1e9);
-        for (int i = 2; i < args.length; i++) {
-            int n = Integer.parseInt(args[i]);
-            double seconds = allReduceSeconds(n, megabytes, iterations);
-            double bytes = (double) megabytes * (1 << 20);
-            double bus = 2.0 * (n - 1) / n * bytes / seconds;
-            double link = rawRingLinkBytesPerSecond(n, Math.max(512L << 20, 4L * megabytes << 20));
+        int rounds = Integer.parseInt(args[1]);
+        int[] worldSizes = Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray();
+        long rawBytes = Math.max(1024L << 20, 8L * megabytes << 20);
+        long ringBytes = Math.max(512L << 20, 4L * megabytes << 20);
+        double bytes = (double) megabytes * (1 << 20);
+
+        rawTcp(rawBytes / 4);                                   // warm-up
+        for (int n : worldSizes) {
+            allReduce(n, megabytes);
+        }
+        double[] raw = new double[rounds];
+        double[][] bus = new double[worldSizes.length][rounds];
+        double[][] link = new double[worldSizes.length][rounds];
+        for (int round = 0; round < rounds; round++) {
+            Figure r = rawTcp(rawBytes);
+            raw[round] = r.bytesPerSecond();
+            System.out.printf(Locale.ROOT, "round %d: raw TCP one socket %.2f GB/s (CPU busy %.0f%%)%n", round + 1,
+                    r.bytesPerSecond() / 1e9, 100 * r.cpuBusy());
+            for (int k = 0; k < worldSizes.length; k++) {
+                int n = worldSizes[k];
+                Figure a = allReduce(n, megabytes);
+                bus[k][round] = 2.0 * (n - 1) / n * a.bytesPerSecond();
+                Figure l = rawRingLink(n, ringBytes);
+                link[k][round] = l.bytesPerSecond();
+                System.out.printf(Locale.ROOT,
+                        "  N=%d: all-reduce %.1f ms, bus bandwidth %.2f GB/s (CPU busy %.0f%%); raw ring link %.2f GB/s"
+                                + " (CPU busy %.0f%%); ratios: to one socket %.2f, N x to one socket %.2f, to ring link"
+                                + " %.2f%n", n, bytes / a.bytesPerSecond() * 1e3, bus[k][round] / 1e9,
+                        100 * a.cpuBusy(), link[k][round] / 1e9, 100 * l.cpuBusy(), bus[k][round] / raw[round],
+                        n * bus[k][round] / raw[round], bus[k][round] / link[k][round]);
+            }
+        }
+        System.out.printf(Locale.ROOT, "median over %d rounds, %d MiB of floats, %s data, %d-byte buckets:%n", rounds,
+                megabytes, DIRECT ? "direct" : "heap", BUCKET_BYTES);
+        System.out.printf(Locale.ROOT, "  raw TCP one socket %.2f GB/s%n", median(raw) / 1e9);
+        for (int k = 0; k < worldSizes.length; k++) {
+            int n = worldSizes[k];
+            double[] toRaw = new double[rounds];
+            double[] toLink = new double[rounds];
+            for (int round = 0; round < rounds; round++) {
+                toRaw[round] = bus[k][round] / raw[round];
+                toLink[round] = bus[k][round] / link[k][round];
+            }
             System.out.printf(Locale.ROOT,
-                    "all-reduce N=%d, %d MiB of floats: %.1f ms per call, bus bandwidth %.2f GB/s, ratio to raw TCP %.2f"
-                            + " (all %d links together: %.2f GB/s, %.2f of raw)%n",
-                    n, megabytes, seconds * 1e3, bus / 1e9, bus / raw, n, n * bus / 1e9, n * bus / raw);
-            System.out.printf(Locale.ROOT,
-                    "raw TCP ring N=%d, every link streaming at once: %.2f GB/s per link; all-reduce bus bandwidth / "
-                            + "link %.2f%n", n, link / 1e9, bus / link);
+                    "  N=%d: bus bandwidth %.2f GB/s, raw ring link %.2f GB/s; bus / one socket %.2f, N x bus / one"
+                            + " socket %.2f (range %.2f-%.2f), bus / ring link %.2f (range %.2f-%.2f)%n",
+                    n, median(bus[k]) / 1e9, median(link[k]) / 1e9, median(toRaw), n * median(toRaw),
+                    n * min(toRaw), n * max(toRaw), median(toLink), min(toLink), max(toLink));
         }
     }
 
-    /**
-     * One blocking channel, 4 MiB direct buffers (no copy through a temporary buffer, the fastest way Java moves
-     * bytes through a socket). Best of three timed transfers after one warm-up: the least disturbed by other load.
-     */
-    private static double rawTcpBytesPerSecond(long total) throws Exception {
+    /** One blocking channel, 4 MiB direct buffers (no copy through a temporary buffer): Java's fastest socket path. */
+    private static Figure rawTcp(long total) throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open()
                 .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
              SocketChannel client = SocketChannel.open(server.getLocalAddress());
              SocketChannel accepted = server.accept()) {
             client.socket().setTcpNoDelay(true);
-            ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20);
             ExecutorService reader = Executors.newSingleThreadExecutor();
-            double best = 0;
             try {
-                for (int round = 0; round < 4; round++) {
-                    long start = System.nanoTime();
-                    Future<Long> got = reader.submit(() -> {
-                        ByteBuffer sink = ByteBuffer.allocateDirect(4 << 20);
-                        long n = 0;
-                        while (n < total) {
-                            int r = accepted.read(sink.clear());
-                            if (r < 0) {
-                                throw new IllegalStateException("closed early");
-                            }
-                            n += r;
-                        }
-                        return n;
-                    });
-                    for (long sent = 0; sent < total; sent += chunk.capacity()) {
-                        chunk.clear();
-                        while (chunk.hasRemaining()) {
-                            client.write(chunk);
-                        }
-                    }
+                return timed(total, () -> {
+                    Future<?> got = reader.submit(() -> drain(accepted, total));
+                    stream(client, total);
                     got.get();
-                    double rate = total / ((System.nanoTime() - start) / 1e9);
-                    if (round > 0) {
-                        best = Math.max(best, rate);
-                    }
-                }
+                    return null;
+                });
             } finally {
                 reader.shutdownNow();
             }
-            return best;
         }
     }
 
-    /**
-     * N loopback sockets in a ring, socket i from thread i to a reader of thread i+1, all writing {@code total} bytes
-     * at once with 4 MiB direct buffers. Best of three timed rounds after one warm-up; per link: total / slowest time.
-     */
-    private static double rawRingLinkBytesPerSecond(int n, long total) throws Exception {
+    /** N loopback sockets in a ring, socket i from thread i to a reader of thread i+1, all streaming at once. */
+    private static Figure rawRingLink(int n, long total) throws Exception {
         List<ServerSocketChannel> servers = new ArrayList<>();
         List<SocketChannel> out = new ArrayList<>();
         List<SocketChannel> in = new ArrayList<>();
@@ -113,44 +134,19 @@ public final class CollectivesBench {
                 out.add(client);
                 in.add(server.accept());
             }
-            double best = 0;
-            for (int round = 0; round < 4; round++) {
-                long start = System.nanoTime();
+            return timed(total, () -> {
                 List<Future<?>> work = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
                     SocketChannel reader = in.get(i);
                     SocketChannel writer = out.get(i);
-                    work.add(pool.submit(() -> {
-                        ByteBuffer sink = ByteBuffer.allocateDirect(4 << 20);
-                        for (long got = 0; got < total; ) {
-                            int r = reader.read(sink.clear());
-                            if (r < 0) {
-                                throw new IllegalStateException("closed early");
-                            }
-                            got += r;
-                        }
-                        return null;
-                    }));
-                    work.add(pool.submit(() -> {
-                        ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20);
-                        for (long sent = 0; sent < total; sent += chunk.capacity()) {
-                            chunk.clear();
-                            while (chunk.hasRemaining()) {
-                                writer.write(chunk);
-                            }
-                        }
-                        return null;
-                    }));
+                    work.add(pool.submit(() -> drain(reader, total)));
+                    work.add(pool.submit(() -> stream(writer, total)));
                 }
                 for (Future<?> f : work) {
                     f.get();
                 }
-                double rate = total / ((System.nanoTime() - start) / 1e9);
-                if (round > 0) {
-                    best = Math.max(best, rate);
-                }
-            }
-            return best;
+                return null;
+            });
         } finally {
             pool.shutdownNow();
             for (SocketChannel c : out) {
@@ -165,52 +161,129 @@ public final class CollectivesBench {
         }
     }
 
-    /** Best per-call time over the timed iterations, after one warm-up call. */
-    private static final int BUCKET_BYTES = Integer.getInteger("bucketBytes", DistConfig.DEFAULT_BUCKET_BYTES);
-    private static final boolean DIRECT = Boolean.getBoolean("direct");
+    private static Void stream(SocketChannel channel, long total) throws IOException {
+        ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20);
+        for (long sent = 0; sent < total; sent += chunk.capacity()) {
+            chunk.clear();
+            while (chunk.hasRemaining()) {
+                channel.write(chunk);
+            }
+        }
+        return null;
+    }
 
-    private static double allReduceSeconds(int n, int megabytes, int iterations) throws Exception {
+    private static Void drain(SocketChannel channel, long total) throws IOException {
+        ByteBuffer sink = ByteBuffer.allocateDirect(4 << 20);
+        for (long got = 0; got < total; ) {
+            int r = channel.read(sink.clear());
+            if (r < 0) {
+                throw new IllegalStateException("closed early");
+            }
+            got += r;
+        }
+        return null;
+    }
+
+    /**
+     * N ranks (threads) join a ring and all-reduce the same direct buffer (or float[]) once untimed, then
+     * {@link #CALLS} times after a barrier each; the figure is bytes over the fastest call of the slowest rank, CPU busy
+     * is over all timed calls (barriers included).
+     */
+    private static Figure allReduce(int n, int megabytes) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
+        int length = megabytes * (1 << 20) / Float.BYTES;
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try {
-            List<Future<Double>> ranks = new ArrayList<>();
+            List<Future<long[]>> ranks = new ArrayList<>();
             for (int r = 0; r < n; r++) {
                 DistConfig config = DistConfig.of("bench", 1, r, n, "127.0.0.1:" + port)
                         .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60))
                         .withBucketBytes(BUCKET_BYTES);
-                int rank = r;
+                float[] heap = new float[length];
+                Arrays.fill(heap, r + 1);
+                ByteBuffer direct = ByteBuffer.allocateDirect(length * Float.BYTES).order(ByteOrder.nativeOrder());
+                direct.asFloatBuffer().put(heap);
                 ranks.add(pool.submit(() -> {
-                    int length = megabytes * (1 << 20) / Float.BYTES;
-                    java.nio.FloatBuffer data = DIRECT
-                            ? ByteBuffer.allocateDirect(length * Float.BYTES).order(java.nio.ByteOrder.nativeOrder())
-                                    .asFloatBuffer()
-                            : java.nio.FloatBuffer.wrap(new float[length]);
-                    for (int i = 0; i < length; i++) {
-                        data.put(i, rank + 1);
-                    }
                     try (Collectives c = Rendezvous.join(config)) {
-                        c.allReduceSum(data);
-                        double best = Double.MAX_VALUE;
-                        for (int i = 0; i < iterations; i++) {
+                        long best = Long.MAX_VALUE;
+                        long[] cpu = null;
+                        for (int i = 0; i <= CALLS; i++) {
                             c.barrier();
+                            if (i == 1) {
+                                cpu = cpuTicks();
+                            }
                             long start = System.nanoTime();
-                            c.allReduceSum(data);
-                            best = Math.min(best, (System.nanoTime() - start) / 1e9);
+                            if (DIRECT) {
+                                c.allReduceSum(direct);
+                            } else {
+                                c.allReduceSum(heap);
+                            }
+                            long took = System.nanoTime() - start;
+                            if (i > 0) {
+                                best = Math.min(best, took);
+                            }
                         }
-                        return best;
+                        return new long[] {best, busyPermille(cpu, cpuTicks())};
                     }
                 }));
             }
-            double slowest = 0;
-            for (Future<Double> f : ranks) {
-                slowest = Math.max(slowest, f.get());
+            long slowest = 0;
+            long busy = 0;
+            for (Future<long[]> f : ranks) {
+                long[] best = f.get();
+                if (best[0] > slowest) {
+                    slowest = best[0];
+                    busy = best[1];
+                }
             }
-            return slowest;
+            return new Figure(megabytes * (double) (1 << 20) / (slowest / 1e9), busy / 1000.0);
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    private static Figure timed(long total, Callable<Void> work) throws Exception {
+        long[] cpu = cpuTicks();
+        long start = System.nanoTime();
+        work.call();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        return new Figure(total / seconds, busyPermille(cpu, cpuTicks()) / 1000.0);
+    }
+
+    /** [busy, total] jiffies of all cores from the first line of /proc/stat; zeros where there is none. */
+    private static long[] cpuTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i < Math.min(f.length, 9); i++) {
+                total += Long.parseLong(f[i]);
+            }
+            long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
+            return new long[] {total - idle, total};
+        } catch (IOException | RuntimeException e) {
+            return new long[] {0, 0};
+        }
+    }
+
+    private static long busyPermille(long[] before, long[] after) {
+        long total = after[1] - before[1];
+        return total <= 0 ? 0 : 1000 * (after[0] - before[0]) / total;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(Double.NaN);
+    }
+
+    private static double max(double[] v) {
+        return Arrays.stream(v).max().orElse(Double.NaN);
     }
 }

@@ -1,7 +1,6 @@
 package dev.steadyrun.trainer;
 
 import java.nio.ByteBuffer;
-import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -51,8 +50,8 @@ final class DataParallel {
     private final Collectives.Chunk mine;
     private final INDArray flatGrad;
     private final INDArray flatParam;
-    private final FloatBuffer gradBuffer;
-    private final FloatBuffer paramBuffer;
+    private final ByteBuffer gradBuffer;
+    private final ByteBuffer paramBuffer;
     private final INDArray gradShard;
     private final INDArray m;
     private final INDArray v;
@@ -88,11 +87,11 @@ final class DataParallel {
         mine = ring.chunk(n, rank);
         flatGrad = Nd4j.create(DataType.FLOAT, n);
         flatParam = Nd4j.create(DataType.FLOAT, n);
-        // the collectives read and write ND4J's native memory directly, no copy through the Java heap
-        gradBuffer = flatGrad.data().asNioFloat();
-        paramBuffer = flatParam.data().asNioFloat();
-        if (gradBuffer.capacity() != n || paramBuffer.capacity() != n) {
-            throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " floats for " + n);
+        // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
+        gradBuffer = flatGrad.data().asNio();
+        paramBuffer = flatParam.data().asNio();
+        if (gradBuffer.capacity() != (long) n * Float.BYTES || paramBuffer.capacity() != (long) n * Float.BYTES) {
+            throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " bytes for " + n + " floats");
         }
         int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
         gradShard = mine.length() == 0 ? null : view(flatGrad, mine.from(), mine.to());
@@ -215,7 +214,7 @@ final class DataParallel {
         if (rank == 0) {
             copyIn(full, flat);
         }
-        ring.broadcast(flat.data().asNioFloat(), 0);
+        ring.broadcast(flat.data().asNio(), 0);
         if (mine.length() > 0) {
             view(shard, 0, mine.length()).assign(view(flat, mine.from(), mine.to()));
         }
@@ -237,7 +236,7 @@ final class DataParallel {
         if (mine.length() > 0) {
             view(flat, mine.from(), mine.to()).assign(view(shard, 0, mine.length()));
         }
-        ring.allGather(flat.data().asNioFloat());
+        ring.allGather(flat.data().asNio());
         if (rank != 0) {
             return null; // only rank 0 writes the checkpoint
         }

@@ -6,7 +6,6 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
@@ -17,12 +16,12 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
-import dev.steadyrun.protocol.ExitCodes;
-
 /**
  * Ring collectives of one generation over TCP: each rank sends to its successor and receives from its predecessor.
  * Data moves in buckets of {@link DistConfig#bucketBytes()}; a writer thread sends while the caller's thread receives
  * and reduces, so the ring streams. A vector of n elements is cut into worldSize chunks, chunk c = [c·n/N, (c+1)·n/N).
+ * Floats in a direct buffer (the trainer hands over ND4J's memory) go to the socket straight from that memory and
+ * copies arrive straight into it; only received partial sums pass through a staging buffer, to be added.
  *
  * <p>Determinism: chunk c is summed in the fixed ring order x[c+1] + x[c+2] + … + x[c] on rank c, and the all-gather
  * copies it to the others, so every rank holds the same bits.
@@ -43,8 +42,10 @@ public final class Collectives implements AutoCloseable {
     private final Selector writable;
     private final Selector readable;
     private final ExecutorService writer;
-    private final ByteBuffer sendFrame;
+    private final ByteBuffer sendHeader;
     private final ByteBuffer sendPayload;
+    private final ByteBuffer[] sendFrame = new ByteBuffer[2];
+    private final ByteBuffer[] recvFrame = new ByteBuffer[1];
     private final ByteBuffer recvHeader;
     private final ByteBuffer recvPayload;
     private final float[] floatScratch;
@@ -66,7 +67,7 @@ public final class Collectives implements AutoCloseable {
             this.next = this.prev = null;
             writable = readable = null;
             writer = null;
-            sendFrame = sendPayload = recvHeader = recvPayload = null;
+            sendHeader = sendPayload = recvHeader = recvPayload = null;
             floatScratch = null;
             floatSum = null;
             doubleScratch = null;
@@ -92,8 +93,8 @@ public final class Collectives implements AutoCloseable {
         writable = w;
         readable = r;
         // direct buffers: the channel reads and writes them without a copy through a temporary buffer
-        sendFrame = ByteBuffer.allocateDirect(Wire.HEADER_BYTES + bucket);
-        sendPayload = sendFrame.slice(Wire.HEADER_BYTES, bucket).order(ByteOrder.LITTLE_ENDIAN);
+        sendHeader = ByteBuffer.allocateDirect(Wire.HEADER_BYTES);
+        sendPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
         recvHeader = ByteBuffer.allocateDirect(Wire.HEADER_BYTES);
         recvPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
         floatScratch = new float[bucket / Float.BYTES];
@@ -130,61 +131,64 @@ public final class Collectives implements AutoCloseable {
     }
 
     public void allReduceSum(float[] data) {
-        allReduceSum(FloatBuffer.wrap(data));
+        run("allReduceSum", new Floats(data), true, true);
     }
 
     public void allReduceSum(double[] data) {
-        run("allReduceSum", new Doubles(DoubleBuffer.wrap(data)), true, true);
+        run("allReduceSum", new Doubles(data), true, true);
     }
 
-    /** Sums over all ranks in place; positions 0 to capacity - 1 of the buffer (position and limit are ignored). */
-    public void allReduceSum(FloatBuffer data) {
-        run("allReduceSum", new Floats(data), true, true);
+    /**
+     * Sums over all ranks in place. {@code floats}: a direct buffer of native-order floats, positions 0 to capacity - 1
+     * (position and limit are ignored), such as ND4J's {@code DataBuffer.asNio()}; the other collectives that take a
+     * ByteBuffer read it the same way.
+     */
+    public void allReduceSum(ByteBuffer floats) {
+        run("allReduceSum", new DirectFloats(floats), true, true);
     }
 
     /** Afterwards chunk {@code chunk(data.length, rank())} of data holds the sum over all ranks; the rest is scratch. */
     public void reduceScatter(float[] data) {
-        run("reduceScatter", new Floats(FloatBuffer.wrap(data)), true, false);
-    }
-
-    /** As {@link #reduceScatter(float[])} over positions 0 to capacity - 1 (a direct buffer avoids a heap copy). */
-    public void reduceScatter(FloatBuffer data) {
         run("reduceScatter", new Floats(data), true, false);
     }
 
+    public void reduceScatter(ByteBuffer floats) {
+        run("reduceScatter", new DirectFloats(floats), true, false);
+    }
+
     public void reduceScatter(double[] data) {
-        run("reduceScatter", new Doubles(DoubleBuffer.wrap(data)), true, false);
+        run("reduceScatter", new Doubles(data), true, false);
     }
 
     /** Before, each rank r holds its chunk r of data; afterwards every rank holds all chunks. */
     public void allGather(float[] data) {
-        run("allGather", new Floats(FloatBuffer.wrap(data)), false, true);
-    }
-
-    public void allGather(FloatBuffer data) {
         run("allGather", new Floats(data), false, true);
     }
 
+    public void allGather(ByteBuffer floats) {
+        run("allGather", new DirectFloats(floats), false, true);
+    }
+
     public void allGather(double[] data) {
-        run("allGather", new Doubles(DoubleBuffer.wrap(data)), false, true);
+        run("allGather", new Doubles(data), false, true);
     }
 
     /** Copies root's data to every rank (the data lengths must match). */
     public void broadcast(float[] data, int root) {
-        broadcast(new Floats(FloatBuffer.wrap(data)), root);
-    }
-
-    public void broadcast(FloatBuffer data, int root) {
         broadcast(new Floats(data), root);
     }
 
+    public void broadcast(ByteBuffer floats, int root) {
+        broadcast(new DirectFloats(floats), root);
+    }
+
     public void broadcast(double[] data, int root) {
-        broadcast(new Doubles(DoubleBuffer.wrap(data)), root);
+        broadcast(new Doubles(data), root);
     }
 
     /** Returns when every rank has called it: an all-reduce in which every rank owns one element. */
     public void barrier() {
-        run("barrier", new Floats(FloatBuffer.allocate(size)), true, true);
+        run("barrier", new Floats(new float[size]), true, true);
     }
 
     private void run(String name, Elements data, boolean reduce, boolean gather) {
@@ -270,9 +274,9 @@ public final class Collectives implements AutoCloseable {
         long seq = sendSeq++;
         lastSend = lastSend.thenRunAsync(() -> {
             int bytes = count * data.bytes();
-            Wire.writeHeader(sendFrame, config.generation(), seq, bytes);
-            data.encode(sendPayload, at, count);
-            sendFrame.clear().limit(Wire.HEADER_BYTES + bytes);
+            Wire.writeHeader(sendHeader, config.generation(), seq, bytes);
+            sendFrame[0] = sendHeader.flip();
+            sendFrame[1] = data.outgoing(sendPayload, at, count);
             try {
                 transfer(sendFrame, true);
             } catch (IOException e) {
@@ -287,16 +291,16 @@ public final class Collectives implements AutoCloseable {
         for (int at = from; at < to; at += per) {
             int count = Math.min(per, to - at);
             int bytes = count * data.bytes();
-            transfer(recvHeader.clear(), false);
-            String problem = Wire.checkHeader(recvHeader, config.generation(), recvSeq++, bytes);
+            recvFrame[0] = recvHeader.clear();
+            transfer(recvFrame, false);
+            Wire.HeaderProblem problem = Wire.checkHeader(recvHeader, config.generation(), recvSeq++, bytes);
             if (problem != null) {
-                int code = problem.startsWith("frame of generation") ? ExitCodes.STALE_GENERATION
-                        : ExitCodes.PEER_LOST;
-                throw fail(new CollectiveException(code, Rendezvous.who(config) + ": " + operation + ": " + problem,
-                        null));
+                throw fail(new CollectiveException(problem.exitCode(),
+                        Rendezvous.who(config) + ": " + operation + ": " + problem.message(), null));
             }
-            transfer(recvPayload.clear().limit(bytes), false);
-            data.decode(recvPayload.flip(), at, count, add);
+            recvFrame[0] = data.incoming(recvPayload, at, count, add);
+            transfer(recvFrame, false);
+            data.absorb(recvPayload.flip(), at, count, add);
             if (forward) {
                 sendBucket(data, at, count);
             }
@@ -307,14 +311,15 @@ public final class Collectives implements AutoCloseable {
      * Writes the buffer to the successor or fills it from the predecessor; fails when the peer makes no progress for
      * the operation timeout (a dead host or a partition sends no reset), or when it closed the connection.
      */
-    private void transfer(ByteBuffer buffer, boolean write) throws IOException {
+    private void transfer(ByteBuffer[] buffers, boolean write) throws IOException {
         Selector selector = write ? writable : readable;
+        ByteBuffer last = buffers[buffers.length - 1];
         long lastProgress = System.nanoTime();
-        while (buffer.hasRemaining()) {
+        while (last.hasRemaining()) {
             if (failure != null) {
                 throw new IOException("aborted after an earlier failure");
             }
-            int n = write ? next.write(buffer) : prev.read(buffer);
+            long n = write ? next.write(buffers) : prev.read(buffers);
             if (n < 0) {
                 throw new EOFException();
             }
@@ -391,22 +396,76 @@ public final class Collectives implements AutoCloseable {
         }
     }
 
-    /** A float or double vector seen as elements to send, add into, or copy into. */
-    private sealed interface Elements permits Floats, Doubles {
+    /**
+     * A float or double vector seen as elements to send, add into, or copy into. A frame's payload is sent from
+     * {@link #outgoing} and read into {@link #incoming}; {@link #absorb} then adds or copies what landed in the staging
+     * buffer (nothing when it landed in place).
+     */
+    private sealed interface Elements permits Floats, DirectFloats, Doubles {
         int length();
 
         int bytes();
 
-        void encode(ByteBuffer to, int at, int count);
+        /** The payload bytes of [at, at + count): the data itself where it is direct, else encoded into staging. */
+        ByteBuffer outgoing(ByteBuffer staging, int at, int count);
 
-        void decode(ByteBuffer from, int at, int count, boolean add);
+        /** Where the payload of [at, at + count) is to be read: the data itself for a direct copy, else staging. */
+        default ByteBuffer incoming(ByteBuffer staging, int at, int count, boolean add) {
+            return staging.clear().limit(count * bytes());
+        }
+
+        void absorb(ByteBuffer staging, int at, int count, boolean add);
     }
 
+    /** Floats on the heap: the channel would copy them through a temporary direct buffer anyway. */
     private final class Floats implements Elements {
+        private final float[] data;
+
+        Floats(float[] data) {
+            this.data = data;
+        }
+
+        public int length() {
+            return data.length;
+        }
+
+        public int bytes() {
+            return Float.BYTES;
+        }
+
+        public ByteBuffer outgoing(ByteBuffer staging, int at, int count) {
+            staging.clear().asFloatBuffer().put(data, at, count);
+            return staging.limit(count * Float.BYTES);
+        }
+
+        public void absorb(ByteBuffer staging, int at, int count, boolean add) {
+            if (!add) {
+                staging.asFloatBuffer().get(data, at, count);
+                return;
+            }
+            float[] got = floatScratch;
+            staging.asFloatBuffer().get(got, 0, count);
+            for (int i = 0; i < count; i++) {
+                data[at + i] += got[i];
+            }
+        }
+    }
+
+    /** Native-order floats in a direct buffer: sent from and copied into in place. */
+    private final class DirectFloats implements Elements {
+        private final ByteBuffer bytes;
         private final FloatBuffer data;
 
-        Floats(FloatBuffer data) {
-            this.data = data;
+        DirectFloats(ByteBuffer floats) {
+            if (!floats.isDirect() || floats.capacity() % Float.BYTES != 0) {
+                throw new IllegalArgumentException("expected a direct buffer of floats, got " + floats);
+            }
+            // the wire is little-endian; native memory is sent as it is (every platform ND4J runs on is little-endian)
+            if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+                throw new UnsupportedOperationException("direct float buffers need a little-endian platform");
+            }
+            this.bytes = floats.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+            this.data = bytes.asFloatBuffer();
         }
 
         public int length() {
@@ -417,71 +476,60 @@ public final class Collectives implements AutoCloseable {
             return Float.BYTES;
         }
 
-        public void encode(ByteBuffer to, int at, int count) {
-            to.asFloatBuffer().put(0, data, at, count);
+        public ByteBuffer outgoing(ByteBuffer staging, int at, int count) {
+            return bytes.slice(at * Float.BYTES, count * Float.BYTES);
         }
 
-        public void decode(ByteBuffer from, int at, int count, boolean add) {
+        public ByteBuffer incoming(ByteBuffer staging, int at, int count, boolean add) {
+            return add ? staging.clear().limit(count * Float.BYTES) : bytes.slice(at * Float.BYTES, count * Float.BYTES);
+        }
+
+        public void absorb(ByteBuffer staging, int at, int count, boolean add) {
             if (!add) {
-                data.put(at, from.asFloatBuffer(), 0, count);
                 return;
             }
+            // bulk copies are memcpy and the loop over arrays vectorises: faster than element-wise buffer access
             float[] got = floatScratch;
-            from.asFloatBuffer().get(0, got, 0, count);
-            if (data.hasArray()) {
-                float[] a = data.array();
-                int base = data.arrayOffset() + at;
-                for (int i = 0; i < count; i++) {
-                    a[base + i] += got[i];
-                }
-            } else {
-                // a direct buffer (ND4J's memory): bulk copies are memcpy, and the add loop over arrays vectorises
-                float[] sum = floatSum;
-                data.get(at, sum, 0, count);
-                for (int i = 0; i < count; i++) {
-                    sum[i] += got[i];
-                }
-                data.put(at, sum, 0, count);
+            float[] sum = floatSum;
+            staging.asFloatBuffer().get(0, got, 0, count);
+            data.get(at, sum, 0, count);
+            for (int i = 0; i < count; i++) {
+                sum[i] += got[i];
             }
+            data.put(at, sum, 0, count);
         }
     }
 
+    /** Doubles on the heap: small vectors (the step's agreed statistics), so no direct variant. */
     private final class Doubles implements Elements {
-        private final DoubleBuffer data;
+        private final double[] data;
 
-        Doubles(DoubleBuffer data) {
+        Doubles(double[] data) {
             this.data = data;
         }
 
         public int length() {
-            return data.capacity();
+            return data.length;
         }
 
         public int bytes() {
             return Double.BYTES;
         }
 
-        public void encode(ByteBuffer to, int at, int count) {
-            to.asDoubleBuffer().put(0, data, at, count);
+        public ByteBuffer outgoing(ByteBuffer staging, int at, int count) {
+            staging.clear().asDoubleBuffer().put(data, at, count);
+            return staging.limit(count * Double.BYTES);
         }
 
-        public void decode(ByteBuffer from, int at, int count, boolean add) {
+        public void absorb(ByteBuffer staging, int at, int count, boolean add) {
             if (!add) {
-                data.put(at, from.asDoubleBuffer(), 0, count);
+                staging.asDoubleBuffer().get(data, at, count);
                 return;
             }
             double[] got = doubleScratch;
-            from.asDoubleBuffer().get(0, got, 0, count);
-            if (data.hasArray()) {
-                double[] a = data.array();
-                int base = data.arrayOffset() + at;
-                for (int i = 0; i < count; i++) {
-                    a[base + i] += got[i];
-                }
-            } else {
-                for (int i = 0; i < count; i++) {
-                    data.put(at + i, data.get(at + i) + got[i]);
-                }
+            staging.asDoubleBuffer().get(got, 0, count);
+            for (int i = 0; i < count; i++) {
+                data[at + i] += got[i];
             }
         }
     }

@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
+import dev.steadyrun.protocol.ExitCodes;
+
 /** Constants and encodings of the collective protocol (see docs/distributed.md). */
 final class Wire {
     /** "SRDC": Steadyrun data-parallel collectives. */
@@ -77,8 +79,12 @@ final class Wire {
                 .putInt(MAGIC).putLong(generation).putLong(seq).put(DATA).putInt(payloadBytes);
     }
 
-    /** Checks a received data header against what this rank expects next; the message says what differs. */
-    static String checkHeader(ByteBuffer header, long generation, long seq, int payloadBytes) {
+    /** What is wrong with a received data header, and the exit code it calls for. */
+    record HeaderProblem(int exitCode, String message) {
+    }
+
+    /** Checks a received data header against what this rank expects next; null when it is the expected one. */
+    static HeaderProblem checkHeader(ByteBuffer header, long generation, long seq, int payloadBytes) {
         ByteBuffer b = header.duplicate().clear().order(ByteOrder.BIG_ENDIAN);
         int magic = b.getInt();
         long gen = b.getLong();
@@ -86,14 +92,17 @@ final class Wire {
         byte type = b.get();
         int bytes = b.getInt();
         if (magic != MAGIC || type != DATA) {
-            return "corrupt frame header (magic 0x" + Integer.toHexString(magic) + ", type " + type + ")";
+            return new HeaderProblem(ExitCodes.PEER_LOST,
+                    "corrupt frame header (magic 0x" + Integer.toHexString(magic) + ", type " + type + ")");
         }
         if (gen != generation) {
-            return "frame of generation " + gen + " on a generation " + generation + " ring";
+            return new HeaderProblem(ExitCodes.STALE_GENERATION,
+                    "frame of generation " + gen + " on a generation " + generation + " ring");
         }
         if (s != seq || bytes != payloadBytes) {
-            return "out-of-step frame: got seq " + s + " with " + bytes + " bytes, expected seq " + seq + " with "
-                    + payloadBytes + " bytes (the ranks called different collectives)";
+            return new HeaderProblem(ExitCodes.PEER_LOST, "out-of-step frame: got seq " + s + " with " + bytes
+                    + " bytes, expected seq " + seq + " with " + payloadBytes
+                    + " bytes (the ranks called different collectives)");
         }
         return null;
     }

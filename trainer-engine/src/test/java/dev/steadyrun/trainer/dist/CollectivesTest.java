@@ -2,7 +2,8 @@ package dev.steadyrun.trainer.dist;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Random;
 
@@ -84,15 +85,14 @@ class CollectivesTest {
         List<float[]> results = TestRing.run(n, 1024, c -> {
             float[] data = inputs.get(c.rank()).clone();
             if (c.rank() % 2 == 0) {
-                c.allReduceSum(FloatBuffer.wrap(data));
+                c.allReduceSum(data);
                 return data;
             }
             // odd ranks: a direct buffer (no backing array), as an INDArray's data would be
-            FloatBuffer direct = java.nio.ByteBuffer.allocateDirect(length * Float.BYTES)
-                    .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
-            direct.put(data);
+            ByteBuffer direct = ByteBuffer.allocateDirect(length * Float.BYTES).order(ByteOrder.nativeOrder());
+            direct.asFloatBuffer().put(data);
             c.allReduceSum(direct);
-            direct.get(0, data);
+            direct.asFloatBuffer().get(data);
             return data;
         });
         for (int r = 1; r < n; r++) {
@@ -141,5 +141,63 @@ class CollectivesTest {
                 assertThat(both[37 + i]).isEqualTo(Math.PI * i);
             }
         }
+    }
+
+    /** ND4J's memory as the trainer hands it over: sent from and received into in place. */
+    private static ByteBuffer direct(float[] values) {
+        ByteBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(values);
+        return b;
+    }
+
+    private static float[] floats(ByteBuffer direct) {
+        float[] v = new float[direct.capacity() / Float.BYTES];
+        direct.duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer().get(v);
+        return v;
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3, 4})
+    void directBuffersReduceScatterGatherAndBroadcastInPlace(int n) throws Exception {
+        List<Boolean> done = TestRing.run(n, SMALL_BUCKET, c -> {
+            for (int length : LENGTHS) {
+                Collectives.Chunk mine = c.chunk(length, c.rank());
+                ByteBuffer scattered = direct(ints(c.rank(), length, 4));
+                c.reduceScatter(scattered);
+                float[] expected = sumOfInts(n, length, 4);
+                float[] got = floats(scattered);
+                for (int i = mine.from(); i < mine.to(); i++) {
+                    assertThat(got[i]).as("reduceScatter N=%d length=%d index %d", n, length, i)
+                            .isEqualTo(expected[i]);
+                }
+
+                float[] full = ints(77, length, 5);
+                float[] mineOnly = new float[length];
+                java.util.Arrays.fill(mineOnly, Float.NaN);
+                System.arraycopy(full, mine.from(), mineOnly, mine.from(), mine.length());
+                ByteBuffer gathered = direct(mineOnly);
+                c.allGather(gathered);
+                assertThat(floats(gathered)).as("allGather N=%d length=%d", n, length).containsExactly(full);
+
+                ByteBuffer fromRoot = direct(c.rank() == 1 ? full : new float[length]);
+                c.broadcast(fromRoot, 1);
+                assertThat(floats(fromRoot)).as("broadcast N=%d length=%d", n, length).containsExactly(full);
+            }
+            return true;
+        });
+        assertThat(done).hasSize(n).containsOnly(true);
+    }
+
+    @org.junit.jupiter.api.Test
+    void aHeapByteBufferIsRefusedNotMisread() throws Exception {
+        List<String> errors = TestRing.run(2, SMALL_BUCKET, c -> {
+            try {
+                c.allReduceSum(ByteBuffer.allocate(16));
+                return "accepted";
+            } catch (IllegalArgumentException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(errors).allSatisfy(m -> assertThat(m).startsWith("expected a direct buffer of floats"));
     }
 }

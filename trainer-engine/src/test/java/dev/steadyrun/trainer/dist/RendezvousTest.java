@@ -78,8 +78,11 @@ class RendezvousTest {
         java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(Wire.HEADER_BYTES);
         Wire.writeHeader(header, 3, 17, 64);
         assertThat(Wire.checkHeader(header, 3, 17, 64)).isNull();
-        assertThat(Wire.checkHeader(header, 4, 17, 64)).isEqualTo("frame of generation 3 on a generation 4 ring");
-        assertThat(Wire.checkHeader(header, 3, 18, 64)).contains("out-of-step frame");
+        assertThat(Wire.checkHeader(header, 4, 17, 64)).isEqualTo(new Wire.HeaderProblem(ExitCodes.STALE_GENERATION,
+                "frame of generation 3 on a generation 4 ring"));
+        Wire.HeaderProblem outOfStep = Wire.checkHeader(header, 3, 18, 64);
+        assertThat(outOfStep.exitCode()).isEqualTo(ExitCodes.PEER_LOST);
+        assertThat(outOfStep.message()).contains("out-of-step frame");
     }
 
     @Test
