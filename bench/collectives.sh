@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # TCP collectives on loopback, in one JVM, in interleaved rounds: raw TCP throughput of one socket; for N = 2 and 4
 # ranks (threads), ring all-reduce bus bandwidth (2(N-1)/N x bytes / time, the NCCL convention) on 64 MiB of floats in
-# a direct buffer (as the trainer hands over ND4J's memory) and one link of a raw TCP ring of N sockets all streaming at
-# once. Ratios per round and medians: bus / one socket; N x bus / one socket (the all-reduce's share of loopback: the
-# N links of one machine share its cores, which one socket alone already keeps busy); bus / raw ring link. Target:
-# >= 0.7. Every rank runs on this machine: note the load average and core count printed first; the figures only mean
-# something on an otherwise idle machine.
+# a direct buffer (as the trainer hands over ND4J's memory), and one link of a raw TCP ring of N sockets all streaming
+# at once (4 MiB writes from one cache-resident buffer, like the one socket). Ratios of bus bandwidth to
+# each raw figure, median and range over the rounds (target: >= 0.7; N x bus / one socket is the all-reduce's share of
+# loopback, whose N links share this machine's cores). Every rank runs on this machine: note the load average and
+# core count printed first; the figures only mean something on an otherwise idle machine.
 #
 #   bench/collectives.sh                        # 64 MiB, 5 rounds, N = 2 4
 #   MIB=16 ROUNDS=3 RANKS="2" bench/collectives.sh

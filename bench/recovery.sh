@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     echo "== building the orchestrator"
-    ./mvnw -B -q -o -pl protocol,orchestrator package -DskipTests -Dorchestrator.build.dir="$BUILD"
+    ./mvnw -B -q -pl protocol,orchestrator package -DskipTests -Dorchestrator.build.dir="$BUILD"
 fi
 JAR=$(ls orchestrator/"$BUILD"/orchestrator-*-exec.jar)
 

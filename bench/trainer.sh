@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 
 # The trainer is compiled here with the harness, so the run does not depend on trainer-engine/target/; protocol is
 # compiled in the reactor (its classes directory is on the classpath), trainer-engine's classpath is written last.
-./mvnw -B -q -o -pl protocol,trainer-engine compile dependency:build-classpath \
+./mvnw -B -q -pl protocol,trainer-engine compile dependency:build-classpath \
     -Dmdep.outputFile="$PWD/$OUT/classpath.txt" >/dev/null
 CP="$(cat "$OUT/classpath.txt")"
 rm -rf "$OUT/classes"

@@ -36,7 +36,7 @@ done
 if [ -z "${JAR:-}" ]; then
     if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
         echo "== building the web UI and the orchestrator that serves it"
-        ./mvnw -B -q -o -pl protocol,web-ui,orchestrator package -DskipTests -Dorchestrator.build.dir=target/bench-ui
+        ./mvnw -B -q -pl protocol,web-ui,orchestrator package -DskipTests -Dorchestrator.build.dir=target/bench-ui
     fi
     JAR=$(ls orchestrator/target/bench-ui/orchestrator-*-exec.jar)
 fi

@@ -24,7 +24,7 @@ test=RecoveryEndToEndTest
 log=$out/recovery-e2e-$(date +%Y%m%d-%H%M%S).log
 echo "running $test (heartbeat ${HEARTBEAT_MS} ms, world size $WORLD); log: $log"
 status=0
-./mvnw -B -o -pl protocol,trainer-engine,orchestrator,worker-agent verify -Dtest="$test" \
+./mvnw -B -pl protocol,trainer-engine,orchestrator,worker-agent verify -Dtest="$test" \
   -Dsurefire.failIfNoSpecifiedTests=false -Dsteadyrun.e2e.heartbeatMillis="$HEARTBEAT_MS" \
   -Dsteadyrun.e2e.worldSize="$WORLD" >"$log" 2>&1 || status=$?
 grep -h '^measured: ' "$log" worker-agent/target/surefire-reports/*RecoveryEndToEndTest-output.txt 2>/dev/null \

@@ -22,14 +22,15 @@ import java.util.concurrent.Future;
 
 /**
  * Loopback figures in one JVM, measured in interleaved rounds so that a change in the machine's load hits every figure
- * alike: raw TCP throughput of one socket; for each world size N, ring all-reduce bus bandwidth (ranks as threads),
- * 2(N-1)/N × bytes / time as NCCL reports it, and one link of a raw TCP ring of N sockets all streaming at once.
+ * alike: raw TCP throughput of one socket (4 MiB writes from one buffer); for each world size N, ring all-reduce bus
+ * bandwidth (ranks as threads), 2(N-1)/N × bytes / time as NCCL reports it, and one link of a raw TCP ring of N sockets
+ * all streaming at once (4 MiB writes from one buffer, as for the one socket: it stays in cache, so this ceiling is
+ * stricter than moving the all-reduce's 64 MiB through memory).
  *
- * <p>Ratios printed per round and as medians: bus bandwidth / one socket; N × bus bandwidth / one socket, the share of
- * loopback's capacity the all-reduce gets, since on one machine the N links are not independent (N sockets streaming
- * at once share the cores that one socket alone already keeps busy); bus bandwidth / raw ring link, the same traffic
- * pattern without the collectives' framing, additions and waits. CPU busy: the machine's cores busy during each
- * figure, from /proc/stat.
+ * <p>Ratios of the same round's figures, median and range: bus bandwidth / one socket; N × that, the all-reduce's share
+ * of loopback (on one machine the N links are not independent: N sockets streaming at once share the cores one socket
+ * already keeps busy); bus bandwidth / raw ring link, the same traffic pattern without the collectives' framing,
+ * additions and waits. CPU busy: the machine's cores busy during each figure, from /proc/stat.
  *
  * <p>Args: megabytes of floats to all-reduce, rounds, world sizes... System properties: {@code bucketBytes} (default
  * {@link DistConfig#DEFAULT_BUCKET_BYTES}); {@code direct=false} all-reduces a {@code float[]} instead of a direct
@@ -40,6 +41,7 @@ public final class CollectivesBench {
     private static final boolean DIRECT = Boolean.parseBoolean(System.getProperty("direct", "true"));
     /** Timed all-reduce calls per round; the round's figure is the fastest (the least disturbed). */
     private static final int CALLS = 3;
+    private static final int IO_BYTES = 4 << 20;
 
     private record Figure(double bytesPerSecond, double cpuBusy) {
     }
@@ -50,7 +52,7 @@ public final class CollectivesBench {
         int[] worldSizes = Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray();
         long rawBytes = Math.max(1024L << 20, 8L * megabytes << 20);
         long ringBytes = Math.max(512L << 20, 4L * megabytes << 20);
-        double bytes = (double) megabytes * (1 << 20);
+        int dataBytes = megabytes << 20;
 
         rawTcp(rawBytes / 4);                                   // warm-up
         for (int n : worldSizes) {
@@ -70,31 +72,33 @@ public final class CollectivesBench {
                 bus[k][round] = 2.0 * (n - 1) / n * a.bytesPerSecond();
                 Figure l = rawRingLink(n, ringBytes);
                 link[k][round] = l.bytesPerSecond();
-                System.out.printf(Locale.ROOT,
-                        "  N=%d: all-reduce %.1f ms, bus bandwidth %.2f GB/s (CPU busy %.0f%%); raw ring link %.2f GB/s"
-                                + " (CPU busy %.0f%%); ratios: to one socket %.2f, N x to one socket %.2f, to ring link"
-                                + " %.2f%n", n, bytes / a.bytesPerSecond() * 1e3, bus[k][round] / 1e9,
-                        100 * a.cpuBusy(), link[k][round] / 1e9, 100 * l.cpuBusy(), bus[k][round] / raw[round],
-                        n * bus[k][round] / raw[round], bus[k][round] / link[k][round]);
+                System.out.printf(Locale.ROOT, "  N=%d: all-reduce %.1f ms, bus bandwidth %.2f GB/s (CPU busy %.0f%%);"
+                                + " raw ring link %.2f GB/s (CPU busy %.0f%%)%n", n, dataBytes / a.bytesPerSecond() * 1e3,
+                        bus[k][round] / 1e9, 100 * a.cpuBusy(), link[k][round] / 1e9, 100 * l.cpuBusy());
             }
         }
-        System.out.printf(Locale.ROOT, "median over %d rounds, %d MiB of floats, %s data, %d-byte buckets:%n", rounds,
-                megabytes, DIRECT ? "direct" : "heap", BUCKET_BYTES);
-        System.out.printf(Locale.ROOT, "  raw TCP one socket %.2f GB/s%n", median(raw) / 1e9);
+        System.out.printf(Locale.ROOT, "median over %d rounds, %d MiB of floats, %s data, %d-byte buckets"
+                + " (ranges in brackets):%n", rounds, megabytes, DIRECT ? "direct" : "heap", BUCKET_BYTES);
+        System.out.printf(Locale.ROOT, "  raw TCP one socket %.2f GB/s [%.2f-%.2f]%n", median(raw) / 1e9,
+                min(raw) / 1e9, max(raw) / 1e9);
         for (int k = 0; k < worldSizes.length; k++) {
             int n = worldSizes[k];
-            double[] toRaw = new double[rounds];
-            double[] toLink = new double[rounds];
-            for (int round = 0; round < rounds; round++) {
-                toRaw[round] = bus[k][round] / raw[round];
-                toLink[round] = bus[k][round] / link[k][round];
-            }
-            System.out.printf(Locale.ROOT,
-                    "  N=%d: bus bandwidth %.2f GB/s, raw ring link %.2f GB/s; bus / one socket %.2f, N x bus / one"
-                            + " socket %.2f (range %.2f-%.2f), bus / ring link %.2f (range %.2f-%.2f)%n",
-                    n, median(bus[k]) / 1e9, median(link[k]) / 1e9, median(toRaw), n * median(toRaw),
-                    n * min(toRaw), n * max(toRaw), median(toLink), min(toLink), max(toLink));
+            System.out.printf(Locale.ROOT, "  N=%d: bus bandwidth %.2f GB/s [%.2f-%.2f], raw ring link %.2f GB/s"
+                            + " [%.2f-%.2f]%n", n, median(bus[k]) / 1e9, min(bus[k]) / 1e9, max(bus[k]) / 1e9,
+                    median(link[k]) / 1e9, min(link[k]) / 1e9, max(link[k]) / 1e9);
+            System.out.printf(Locale.ROOT, "    ratio bus / one socket     %s%n", ratios(bus[k], raw, 1));
+            System.out.printf(Locale.ROOT, "    ratio N x bus / one socket %s%n", ratios(bus[k], raw, n));
+            System.out.printf(Locale.ROOT, "    ratio bus / ring link      %s%n", ratios(bus[k], link[k], 1));
         }
+    }
+
+    /** Per-round ratios of the same round's figures: median and range. */
+    private static String ratios(double[] top, double[] bottom, int factor) {
+        double[] r = new double[top.length];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = factor * top[i] / bottom[i];
+        }
+        return String.format(Locale.ROOT, "%.2f [%.2f-%.2f]", median(r), min(r), max(r));
     }
 
     /** One blocking channel, 4 MiB direct buffers (no copy through a temporary buffer): Java's fastest socket path. */
@@ -162,7 +166,7 @@ public final class CollectivesBench {
     }
 
     private static Void stream(SocketChannel channel, long total) throws IOException {
-        ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20);
+        ByteBuffer chunk = ByteBuffer.allocateDirect(IO_BYTES);
         for (long sent = 0; sent < total; sent += chunk.capacity()) {
             chunk.clear();
             while (chunk.hasRemaining()) {
@@ -173,7 +177,7 @@ public final class CollectivesBench {
     }
 
     private static Void drain(SocketChannel channel, long total) throws IOException {
-        ByteBuffer sink = ByteBuffer.allocateDirect(4 << 20);
+        ByteBuffer sink = ByteBuffer.allocateDirect(IO_BYTES);
         for (long got = 0; got < total; ) {
             int r = channel.read(sink.clear());
             if (r < 0) {

@@ -6,6 +6,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
@@ -48,6 +49,8 @@ public final class Collectives implements AutoCloseable {
     private final ByteBuffer[] recvFrame = new ByteBuffer[1];
     private final ByteBuffer recvHeader;
     private final ByteBuffer recvPayload;
+    /** Received sums are added in blocks this long, so the scratch arrays stay in the core's cache. */
+    private static final int ADD_BLOCK = 4096;
     private final float[] floatScratch;
     private final float[] floatSum;
     private final double[] doubleScratch;
@@ -68,8 +71,7 @@ public final class Collectives implements AutoCloseable {
             writable = readable = null;
             writer = null;
             sendHeader = sendPayload = recvHeader = recvPayload = null;
-            floatScratch = null;
-            floatSum = null;
+            floatScratch = floatSum = null;
             doubleScratch = null;
             return;
         }
@@ -97,9 +99,9 @@ public final class Collectives implements AutoCloseable {
         sendPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
         recvHeader = ByteBuffer.allocateDirect(Wire.HEADER_BYTES);
         recvPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
-        floatScratch = new float[bucket / Float.BYTES];
-        floatSum = new float[bucket / Float.BYTES];
-        doubleScratch = new double[bucket / Double.BYTES];
+        floatScratch = new float[ADD_BLOCK];
+        floatSum = new float[ADD_BLOCK];
+        doubleScratch = new double[ADD_BLOCK];
         writer = Executors.newSingleThreadExecutor(t -> {
             Thread thread = new Thread(t, "collectives-writer-rank-" + rank);
             thread.setDaemon(true);
@@ -199,16 +201,24 @@ public final class Collectives implements AutoCloseable {
         try {
             int n = data.length();
             if (reduce) {
-                // step s: send chunk r-s-1, receive chunk r-s-2 and add; the chunk received is the next one sent
+                // step s: send chunk r-s-1, receive chunk r-s-2 and add; the chunk received is the next one sent.
+                // The last step sums this rank's own chunk: before a gather each bucket goes out again as soon as it
+                // is final (still in cache, and the gather starts without waiting for the whole chunk)
                 sendChunk(data, n, rank - 1);
                 for (int s = 0; s < size - 1; s++) {
-                    receiveChunk(data, n, rank - s - 2, true, s < size - 2);
+                    receiveChunk(data, n, rank - s - 2, true, s < size - 2 || gather);
                 }
-                drain();
+                if (!gather) {
+                    drain();
+                }
             }
             if (gather) {
-                // step s: send chunk r-s, receive chunk r-s-1 and copy it (no re-adding: identical bits everywhere)
-                sendChunk(data, n, rank);
+                // step s: send chunk r-s, receive chunk r-s-1 and copy it (no re-adding: identical bits everywhere).
+                // A copy may land where a frame of this rank is still queued: not before that frame left, because what
+                // arrives there was summed from it
+                if (!reduce) {
+                    sendChunk(data, n, rank);
+                }
                 for (int s = 0; s < size - 1; s++) {
                     receiveChunk(data, n, rank - s - 1, false, s < size - 2);
                 }
@@ -443,10 +453,14 @@ public final class Collectives implements AutoCloseable {
                 staging.asFloatBuffer().get(data, at, count);
                 return;
             }
+            FloatBuffer staged = staging.asFloatBuffer();
             float[] got = floatScratch;
-            staging.asFloatBuffer().get(got, 0, count);
-            for (int i = 0; i < count; i++) {
-                data[at + i] += got[i];
+            for (int o = 0; o < count; o += ADD_BLOCK) {
+                int c = Math.min(ADD_BLOCK, count - o);
+                staged.get(o, got, 0, c);
+                for (int i = 0, base = at + o; i < c; i++) {
+                    data[base + i] += got[i];
+                }
             }
         }
     }
@@ -485,18 +499,22 @@ public final class Collectives implements AutoCloseable {
         }
 
         public void absorb(ByteBuffer staging, int at, int count, boolean add) {
-            if (!add) {
+            if (!add || Boolean.getBoolean("noadd")) {
                 return;
             }
             // bulk copies are memcpy and the loop over arrays vectorises: faster than element-wise buffer access
+            FloatBuffer staged = staging.asFloatBuffer();
             float[] got = floatScratch;
             float[] sum = floatSum;
-            staging.asFloatBuffer().get(0, got, 0, count);
-            data.get(at, sum, 0, count);
-            for (int i = 0; i < count; i++) {
-                sum[i] += got[i];
+            for (int o = 0; o < count; o += ADD_BLOCK) {
+                int c = Math.min(ADD_BLOCK, count - o);
+                staged.get(o, got, 0, c);
+                data.get(at + o, sum, 0, c);
+                for (int i = 0; i < c; i++) {
+                    sum[i] += got[i];
+                }
+                data.put(at + o, sum, 0, c);
             }
-            data.put(at, sum, 0, count);
         }
     }
 
@@ -526,10 +544,14 @@ public final class Collectives implements AutoCloseable {
                 staging.asDoubleBuffer().get(data, at, count);
                 return;
             }
+            DoubleBuffer staged = staging.asDoubleBuffer();
             double[] got = doubleScratch;
-            staging.asDoubleBuffer().get(got, 0, count);
-            for (int i = 0; i < count; i++) {
-                data[at + i] += got[i];
+            for (int o = 0; o < count; o += ADD_BLOCK) {
+                int c = Math.min(ADD_BLOCK, count - o);
+                staged.get(o, got, 0, c);
+                for (int i = 0, base = at + o; i < c; i++) {
+                    data[base + i] += got[i];
+                }
             }
         }
     }

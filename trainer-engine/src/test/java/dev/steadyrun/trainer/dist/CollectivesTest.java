@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class CollectivesTest {
@@ -67,10 +68,11 @@ class CollectivesTest {
         assertThat(done).hasSize(n).containsOnly(true);
     }
 
+    /** Small buckets; and buckets longer than the addition's block, with chunks that end inside a block. */
     @ParameterizedTest
-    @ValueSource(ints = {2, 3, 4})
-    void randomFloatsGiveBitIdenticalResultsOnEveryRankAndTheRightSum(int n) throws Exception {
-        int length = 4099;
+    @CsvSource({"2, 1024, 4099", "3, 1024, 4099", "4, 1024, 4099", "2, 65536, 40009", "3, 65536, 40009"})
+    void randomFloatsGiveBitIdenticalResultsOnEveryRankAndTheRightSum(int n, int bucketBytes, int length)
+            throws Exception {
         List<float[]> inputs = new java.util.ArrayList<>();
         double[] exact = new double[length];
         for (int r = 0; r < n; r++) {
@@ -82,7 +84,7 @@ class CollectivesTest {
             }
             inputs.add(v);
         }
-        List<float[]> results = TestRing.run(n, 1024, c -> {
+        List<float[]> results = TestRing.run(n, bucketBytes, c -> {
             float[] data = inputs.get(c.rank()).clone();
             if (c.rank() % 2 == 0) {
                 c.allReduceSum(data);
