@@ -61,9 +61,10 @@ public class Run {
         return ++generation;
     }
 
-    /** A restart from a checkpoint: the run's progress goes back to the restored step (null: from scratch). */
-    public void rewindTo(Long step) {
+    /** A restart from a checkpoint: the run's progress goes back to the restored step (null and 0: from scratch). */
+    public void rewindTo(Long step, long tokens) {
         this.lastStep = step;
+        this.tokensSeen = tokens;
     }
 
     public UUID getId() {

@@ -34,10 +34,13 @@ public interface RunRepository extends JpaRepository<Run, UUID> {
         long getCount();
     }
 
-    /** Progress from accepted reports: never moves backwards when reports of two ranks arrive out of order. */
+    /**
+     * Progress from accepted reports: never moves backwards when reports of two ranks arrive out of order (a restart
+     * from a checkpoint moves it back, {@link Run#rewindTo}).
+     */
     @Modifying
     @Query(value = """
-            update run set last_step = :step, last_loss = :loss, tokens_seen = greatest(tokens_seen, :tokens)
+            update run set last_step = :step, last_loss = :loss, tokens_seen = :tokens
             where id = :id and (last_step is null or last_step <= :step)""", nativeQuery = true)
     int recordProgress(UUID id, long step, double loss, long tokens);
 }

@@ -59,7 +59,11 @@ public class Generations {
                 run.getId(), generation, restore.step(), restore.path(), json.writeValueAsString(knobs), causeIncident,
                 Timestamp.from(now));
         if (restore.step() != null || causeIncident != null) {
-            run.rewindTo(restore.step());
+            // the tokens the restored model has seen; the discarded steps' tokens count in goodput, not here
+            Long tokens = restore.step() == null ? null : jdbc.query(
+                    "select tokens_seen from checkpoint where run_id = ? and step = ?",
+                    rs -> rs.next() ? rs.getLong(1) : null, run.getId(), restore.step());
+            run.rewindTo(restore.step(), tokens == null ? 0 : tokens);
         }
         return generation;
     }

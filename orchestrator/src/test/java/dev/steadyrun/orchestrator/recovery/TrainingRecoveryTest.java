@@ -65,6 +65,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(gen2.knobs().resetLossScaler()).isTrue();
         assertThat(gen2.knobs().lrMultiplier()).isNull();
         assertThat(run(runId).get("lastStep").asLong()).isEqualTo(150);
+        assertThat(run(runId).get("tokensSeen").asLong()).as("the restored checkpoint's").isEqualTo(151 * 1024);
 
         // second divergence: rung 2's knobs
         List<StepMetrics> warm = new ArrayList<>(healthySteps(151, 175));
