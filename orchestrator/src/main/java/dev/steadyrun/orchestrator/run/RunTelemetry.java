@@ -160,12 +160,15 @@ public class RunTelemetry {
         if (wallMs <= 0) {
             return null;
         }
+        // the bound per generation first (a few rows), then one pass over rank 0's steps (run_metric_rank0_idx)
         Double productiveMs = jdbc.queryForObject("""
-                select coalesce(sum(m.step_time_ms), 0) from run_metric m
-                where m.run_id = ? and m.rank = 0
-                  and m.step <= coalesce((select min(coalesce(g.restore_step, -1)) from run_generation g
-                                          where g.run_id = m.run_id and g.generation > m.generation),
-                                         9223372036854775807)""", Double.class, runId);
+                with bound as (
+                    select g.generation, (select min(coalesce(l.restore_step, -1)) from run_generation l
+                                          where l.run_id = g.run_id and l.generation > g.generation) kept_to
+                    from run_generation g where g.run_id = ?)
+                select coalesce(sum(m.step_time_ms), 0) from run_metric m left join bound b on b.generation = m.generation
+                where m.run_id = ? and m.rank = 0 and (b.kept_to is null or m.step <= b.kept_to)""",
+                Double.class, runId, runId);
         return Math.min(1.0, (productiveMs == null ? 0 : productiveMs) / wallMs);
     }
 

@@ -336,6 +336,33 @@ class TrainingRecoveryTest extends RecoverySupport {
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
+    /** Productive time is rank 0's step time of the steps the restarts kept; wall time runs from the first placement. */
+    @Test
+    void goodputCountsRankZerosStepsThatARestartKept() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 2);
+        java.time.Instant placed = clock.instant();
+        UUID runId = submit(rack, 2, 0, Map.of());
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        steps(gen1.get(0), runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(10, 2.0)));
+        List<StepMetrics> slowRank1 = new ArrayList<>();
+        for (long s = 1; s <= 20; s++) {
+            slowRank1.add(step(s, 3.0, 3000));
+        }
+        steps(gen1.get(1), runId, 1, 1, slowRank1, List.of());
+        Reply restart = call("POST", "/api/v1/runs/" + runId + "/restart", operator, Map.of("checkpointStep", 10));
+        assertThat(restart.status()).as(restart.raw().body()).isEqualTo(202);
+        stopAll(agents, runId, 1);
+        passBackoff(Duration.ZERO, agents);
+        Map<Integer, Agent> gen2 = ranks(agents, 2);
+        steps(gen2.get(0), runId, 0, 2, healthySteps(11, 15), List.of());
+        clock.advance(Duration.ofSeconds(100).minus(Duration.between(placed, clock.instant())));
+        // steps 1-10 of generation 1 and 11-15 of generation 2, 1 s each, over 100 s; steps 11-20 of generation 1
+        // were thrown away by the restart and rank 1's step times do not count
+        assertThat(run(runId).get("goodput").asDouble()).isCloseTo(0.15, org.assertj.core.data.Offset.offset(1e-9));
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
     @Test
     void badRecoveryPolicyIsRefusedAtSubmission() {
         String rack = newRack();
