@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.context.event.EventListener;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Service;
@@ -68,7 +69,7 @@ import tools.jackson.databind.ObjectMapper;
  * The first step reported by the new generation settles the incident (RECOVERED, time to recovery).
  */
 @Service
-public class RecoveryService {
+public class RecoveryService implements SmartInitializingSingleton {
 
     public static final String ACTOR = "system:recovery";
 
@@ -723,6 +724,37 @@ public class RecoveryService {
     private Long lastStepOf(UUID runId, long generation, int rank) {
         return jdbc.queryForObject("select max(step) from run_metric where run_id = ? and generation = ? and rank = ?",
                 Long.class, runId, generation, rank);
+    }
+
+    /**
+     * At startup, before any report is served: every live run's detectors, rebuilt from the latest steps its current
+     * generation stored, so that a restarted orchestrator judges the next report as the old one would have.
+     */
+    @Override
+    public void afterSingletonsInstantiated() {
+        rebuildWatches(clock.instant());
+    }
+
+    void rebuildWatches(Instant now) {
+        watches.clear();
+        List<Run> live = new ArrayList<>(runs.findInStateOldestFirst(RunState.STARTING));
+        live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
+        for (Run run : live) {
+            RunWatch watch = new RunWatch(run.getGeneration(), policyOf(run), run.getWorldSize(), now);
+            jdbc.query("""
+                    select rank, step, loss, grad_norm, loss_scale, overflow, lr, tokens_per_sec, step_time_ms
+                    from run_metric where run_id = ? and generation = ?
+                      and step > (select coalesce(max(step), 0) from run_metric
+                                  where run_id = ? and generation = ? and rank = 0) - ?
+                    order by step, rank""", rs -> {
+                // what run_metric keeps: tokens seen, memory and activation norms are not in the detectors' rules
+                watch.replay(rs.getInt("rank"), new StepMetrics(rs.getLong("step"), 0, rs.getDouble("loss"),
+                        rs.getDouble("grad_norm"), rs.getDouble("loss_scale"), rs.getBoolean("overflow"),
+                        rs.getDouble("lr"), rs.getDouble("tokens_per_sec"), rs.getDouble("step_time_ms"), 0,
+                        List.of()), now);
+            }, run.getId(), run.getGeneration(), run.getId(), run.getGeneration(), RunWatch.replaySteps(watch.policy));
+            watches.put(run.getId(), watch);
+        }
     }
 
     private RunWatch watchOf(UUID runId, long generation, Instant now) {

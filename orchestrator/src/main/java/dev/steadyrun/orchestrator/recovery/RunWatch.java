@@ -13,8 +13,8 @@ import dev.steadyrun.protocol.StepMetrics;
 
 /**
  * The detectors of one generation of one run, in memory: divergence, per-rank progress for the hang backstop, and
- * step-time windows for the straggler score. Rebuilt empty after an orchestrator restart (a divergence then needs
- * a new warm-up, a hang counts from the rebuild). Callers synchronize on it.
+ * step-time windows for the straggler score. After an orchestrator restart they are rebuilt from the stored steps
+ * ({@link #replay}; a hang counts from the rebuild). Callers synchronize on it.
  */
 final class RunWatch {
 
@@ -80,6 +80,22 @@ final class RunWatch {
             window.clear();
         }
         return new Seen(first, Optional.ofNullable(found), Optional.ofNullable(scored));
+    }
+
+    /**
+     * Feeds steps stored before this watch existed (an orchestrator restart), in step then rank order: the divergence
+     * detector's means and windows warm up again, and what these steps reveal was the previous process's to act on.
+     */
+    void replay(int rank, StepMetrics m, Instant now) {
+        boolean seen = stepSeen;
+        accept(rank, List.of(m), now);
+        stepSeen = seen; // the first live report still settles the restart's incident (a no-op when it was)
+    }
+
+    /** How many of the latest steps a rebuild replays: enough for the weighted means and every window. */
+    static int replaySteps(RecoveryPolicy p) {
+        return Math.max(Math.max(4 * p.spikeEwmaSpan(), p.spikeWarmupSteps()),
+                Math.max(Math.max(p.overflowWindow(), p.evidenceWindow()), p.stragglerWindowSteps()));
     }
 
     /** The hang backstop: ranks that never reported count from when this watch began. */

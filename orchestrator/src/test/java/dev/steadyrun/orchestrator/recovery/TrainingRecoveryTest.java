@@ -336,6 +336,29 @@ class TrainingRecoveryTest extends RecoverySupport {
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
+    /**
+     * An orchestrator restart rebuilds the detectors from the stored steps: a loss spike right after it is judged
+     * against the weighted mean of the steps before (a detector started empty would still be warming up: 20 steps).
+     */
+    @Test
+    void aRestartedOrchestratorJudgesTheNextStepWithoutANewWarmUp() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 1);
+        Agent agent = agents.get(0);
+        UUID runId = submit(rack, 1, 0, Map.of());
+        ranks(agents, 1);
+        steps(agent, runId, 0, 1, healthySteps(1, 30), List.of(checkpoint(10, 2.0)));
+        recovery.rebuildWatches(clock.instant()); // what a new orchestrator process does before serving reports
+        assertThat(steps(agent, runId, 0, 1, List.of(step(31, 6.0, 1000)), List.of()).status()).isEqualTo(204);
+        JsonNode incident = incidents(runId).get(0);
+        assertThat(incident.get("kind").asString()).isEqualTo("DIVERGENCE");
+        assertThat(incident.at("/evidence/rule").asString()).isEqualTo("LOSS_SPIKE");
+        assertThat(incident.get("onsetStep").asLong()).isEqualTo(31);
+        assertThat(incident.at("/evidence/metrics").size()).as("the evidence window, refilled").isEqualTo(20);
+        assertThat(incident.at("/evidence/metrics/0/step").asLong()).isEqualTo(12);
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
     /** Productive time is rank 0's step time of the steps the restarts kept; wall time runs from the first placement. */
     @Test
     void goodputCountsRankZerosStepsThatARestartKept() {
