@@ -60,7 +60,7 @@ public final class LeaseDetector {
                 }
                 continue;
             }
-            if (quiet.compareTo(timings.leaseDuration()) <= 0) {
+            if (!r.leaseExpired(now)) {
                 continue;
             }
             silent++;

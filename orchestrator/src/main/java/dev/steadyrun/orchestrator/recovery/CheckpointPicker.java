@@ -7,21 +7,21 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * Chooses the checkpoint a run restarts from. After a divergence: the newest one that is complete (checksums
- * verified), not known corrupt, healthy (loss scale at or above the policy's threshold when it was written),
- * at least the policy's margin before the onset, and not one whose restarts already ended in the same divergence
- * too often. After a hardware or crash failure: the newest complete one. Each newer checkpoint passed over is
- * returned with the reason, for the run's logbook. When a restore then fails (corrupt after all), the caller
- * marks it corrupt and asks again: the next older one comes out.
+ * Chooses the checkpoint a run restarts from, among those the trainer reported (it reports one only after writing
+ * and summing every file and renaming it into place). After a divergence: the newest one not known corrupt, healthy
+ * (loss scale at or above the policy's threshold when it was written), at least the policy's margin before the
+ * onset, and not one whose restarts already ended in the same divergence too often. After a hardware or crash
+ * failure: the newest one not known corrupt. Each newer checkpoint passed over is returned with the reason, for the
+ * run's logbook. When a restore then fails (a checksum mismatch), the caller marks it corrupt and asks again: the
+ * next older one comes out.
  */
 public class CheckpointPicker {
 
     /**
-     * @param verified             every file is present and its checksum matched
      * @param corrupt              a restore from it failed (checksum mismatch, unreadable)
      * @param sameDivergenceEndings how many restarts from it ended in the divergence kind now being handled
      */
-    public record Candidate(long step, double lossScale, boolean verified, boolean corrupt, int sameDivergenceEndings) {
+    public record Candidate(long step, double lossScale, boolean corrupt, int sameDivergenceEndings) {
     }
 
     public record Skip(long step, String reason) {
@@ -60,15 +60,12 @@ public class CheckpointPicker {
     }
 
     /** For a failure that says nothing about the model's state (lost node, GPU fault, crash). */
-    public Pick latestComplete(List<Candidate> candidates) {
+    public Pick latestUsable(List<Candidate> candidates) {
         return pick(candidates, CheckpointPicker::usable);
     }
 
     private static String usable(Candidate c) {
-        if (c.corrupt()) {
-            return "corrupt: a restore from it failed";
-        }
-        return c.verified() ? null : "incomplete: not every checksum verified";
+        return c.corrupt() ? "corrupt: a restore from it failed" : null;
     }
 
     /** @param rejection why a candidate cannot be used, or null when it can */

@@ -133,9 +133,11 @@ class Incidents {
                 json.writeValueAsString(skipped), id);
     }
 
+    /** Says why the restart waits; a pass that finds the same reason writes nothing (no row churn while it waits). */
     void waiting(long id, String why) {
-        jdbc.update("update incident set evidence = evidence || jsonb_build_object('waiting', ?::text) where id = ?",
-                why, id);
+        jdbc.update("""
+                update incident set evidence = evidence || jsonb_build_object('waiting', ?::text)
+                where id = ? and evidence ->> 'waiting' is distinct from ?""", why, id, why);
     }
 
     /** Every pending incident of the run is carried out by this new generation. */

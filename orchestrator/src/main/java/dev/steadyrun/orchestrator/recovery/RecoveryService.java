@@ -430,7 +430,7 @@ public class RecoveryService implements SmartInitializingSingleton {
                 } else if (d.kind() == IncidentKind.DIVERGENCE) {
                     pick = picker.beforeDivergence(candidates, d.onsetStep());
                 } else {
-                    pick = picker.latestComplete(candidates);
+                    pick = picker.latestUsable(candidates);
                 }
                 skipped = pick.skipped();
                 if (pick.chosen().isPresent()) {
@@ -626,7 +626,7 @@ public class RecoveryService implements SmartInitializingSingleton {
         CheckpointPicker picker = new CheckpointPicker(policy);
         CheckpointPicker.Pick pick = pending.kind() == IncidentKind.DIVERGENCE
                 ? picker.beforeDivergence(older, first.step() + policy.rollbackMarginSteps())
-                : picker.latestComplete(older);
+                : picker.latestUsable(older);
         IncidentResponse.RestorePoint next = pick.chosen()
                 .map(c -> new IncidentResponse.RestorePoint(c.step(), paths.get(c.step()))).orElse(null);
         List<CheckpointPicker.Skip> skipped = new ArrayList<>();
@@ -706,8 +706,7 @@ public class RecoveryService implements SmartInitializingSingleton {
                           and g.restore_step = c.step) as same_endings
                 from checkpoint c where c.run_id = ? and not c.abandoned and not c.removed order by c.step desc""", (rs, n) -> {
             paths.put(rs.getLong("step"), rs.getString("path"));
-            // the trainer reports a checkpoint only after writing and summing every file and renaming it into place
-            return new CheckpointPicker.Candidate(rs.getLong("step"), rs.getDouble("loss_scale"), true,
+            return new CheckpointPicker.Candidate(rs.getLong("step"), rs.getDouble("loss_scale"),
                     rs.getBoolean("corrupt"), rs.getInt("same_endings"));
         }, kind == null ? "" : kind.name(), runId);
     }
