@@ -17,6 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.annotation.DependsOn;
 import org.springframework.context.event.EventListener;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -40,6 +41,7 @@ import dev.steadyrun.protocol.TrainerStatus;
  * {@link FleetProperties#timingsFor}, cached until the fleet size changes (the heartbeat path allocates nothing).
  */
 @Component
+@DependsOn("activeOrchestratorLock") // leases are judged by one orchestrator per database
 public class LeaseTable implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseTable.class);

@@ -1,0 +1,160 @@
+package dev.steadyrun.orchestrator.database;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import javax.sql.DataSource;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringApplication;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.stereotype.Component;
+
+/**
+ * One orchestrator per database. Node leases, the detectors and the recovery loop live in the orchestrator's memory,
+ * so a second one on the same database would judge nodes by half of their heartbeats and fail healthy ones. At
+ * start this takes a PostgreSQL session advisory lock on a connection it keeps; a second orchestrator fails to start
+ * with a message naming the holder. Every {@link #CHECK_SECONDS} s the connection is checked: when it broke (the
+ * database restarted, a network cut) the lock is taken again on a new one, and when another orchestrator took it in
+ * the meantime this one stops (fail-stop: two active orchestrators are worse than none).
+ */
+@Component
+public class ActiveOrchestratorLock implements DisposableBean {
+
+    /** The advisory lock's two keys: "STRN", 1. */
+    static final int KEY_CLASS = 0x5354524E;
+    static final int KEY_ID = 1;
+    static final long CHECK_SECONDS = 5;
+
+    private static final Logger log = LoggerFactory.getLogger(ActiveOrchestratorLock.class);
+
+    private final DataSource dataSource;
+    private final Runnable onLost;
+    private final ScheduledExecutorService checker;
+    private Connection held;
+
+    @Autowired
+    ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context) {
+        this(dataSource, () -> {
+            log.error("Another orchestrator holds the database now; stopping this one");
+            System.exit(SpringApplication.exit(context, () -> 75));
+        });
+    }
+
+    ActiveOrchestratorLock(DataSource dataSource, Runnable onLost) {
+        this.dataSource = dataSource;
+        this.onLost = onLost;
+        try {
+            if (!acquire()) {
+                throw new IllegalStateException("another orchestrator is active on this database (" + holder()
+                        + "); only one may run per database, so this one does not start");
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not take the orchestrator lock: " + e.getMessage(), e);
+        }
+        checker = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "orchestrator-lock-check");
+            t.setDaemon(true);
+            return t;
+        });
+        checker.scheduleWithFixedDelay(this::check, CHECK_SECONDS, CHECK_SECONDS, TimeUnit.SECONDS);
+        log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+    }
+
+    /** Takes the lock on a new connection and keeps that connection; false when another session holds it. */
+    private synchronized boolean acquire() throws SQLException {
+        Connection c = dataSource.getConnection();
+        try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_lock(?, ?)")) {
+            st.setInt(1, KEY_CLASS);
+            st.setInt(2, KEY_ID);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                if (rs.getBoolean(1)) {
+                    held = c;
+                    return true;
+                }
+            }
+        } catch (SQLException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        c.close();
+        return false;
+    }
+
+    /** The session holding the lock, as PostgreSQL sees it. */
+    private String holder() {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement st = c.prepareStatement("""
+                     select a.pid, coalesce(host(a.client_addr), 'a local socket'), coalesce(a.application_name, ''),
+                            a.backend_start from pg_locks l
+                     join pg_stat_activity a on a.pid = l.pid
+                     where l.locktype = 'advisory' and l.granted and l.classid = ? and l.objid = ?""")) {
+            st.setInt(1, KEY_CLASS);
+            st.setInt(2, KEY_ID);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? "held by PostgreSQL backend " + rs.getInt(1) + " for " + rs.getString(2)
+                        + (rs.getString(3).isEmpty() ? "" : " (" + rs.getString(3) + ")") + " since "
+                        + rs.getTimestamp(4).toInstant() : "holder unknown";
+            }
+        } catch (SQLException e) {
+            return "holder unknown: " + e.getMessage();
+        }
+    }
+
+    /** Called by the checker thread; tests call it directly. */
+    synchronized void check() {
+        try {
+            if (held != null && held.isValid(2)) {
+                return;
+            }
+            closeHeld();
+            if (acquire()) {
+                log.warn("The orchestrator lock's connection broke; lock taken again");
+            } else {
+                log.error("The orchestrator lock's connection broke and another orchestrator took the lock ({})",
+                        holder());
+                checker.shutdown();
+                onLost.run();
+            }
+        } catch (SQLException e) {
+            // the database is unreachable: nobody can take the lock from us until it is back; try again next time
+            log.warn("Cannot check the orchestrator lock: {}", e.getMessage());
+        }
+    }
+
+    private void closeHeld() {
+        if (held != null) {
+            try {
+                held.close();
+            } catch (SQLException e) {
+                log.debug("closing the lock connection: {}", e.getMessage());
+            }
+            held = null;
+        }
+    }
+
+    @Override
+    public synchronized void destroy() {
+        checker.shutdownNow();
+        if (held != null) {
+            // closing the session releases the lock; unlock first so a pooled connection does not keep it
+            try (PreparedStatement st = held.prepareStatement("select pg_advisory_unlock(?, ?)")) {
+                st.setInt(1, KEY_CLASS);
+                st.setInt(2, KEY_ID);
+                st.execute();
+            } catch (SQLException e) {
+                log.debug("unlocking: {}", e.getMessage());
+            }
+            closeHeld();
+        }
+    }
+}
