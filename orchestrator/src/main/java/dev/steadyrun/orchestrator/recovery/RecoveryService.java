@@ -739,21 +739,30 @@ public class RecoveryService implements SmartInitializingSingleton {
         List<Run> live = new ArrayList<>(runs.findInStateOldestFirst(RunState.STARTING));
         live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
         for (Run run : live) {
-            RunWatch watch = new RunWatch(run.getGeneration(), policyOf(run), run.getWorldSize(), now);
-            jdbc.query("""
-                    select rank, step, loss, grad_norm, loss_scale, overflow, lr, tokens_per_sec, step_time_ms
-                    from run_metric where run_id = ? and generation = ?
-                      and step > (select coalesce(max(step), 0) from run_metric
-                                  where run_id = ? and generation = ? and rank = 0) - ?
-                    order by step, rank""", rs -> {
-                // what run_metric keeps: tokens seen, memory and activation norms are not in the detectors' rules
-                watch.replay(rs.getInt("rank"), new StepMetrics(rs.getLong("step"), 0, rs.getDouble("loss"),
-                        rs.getDouble("grad_norm"), rs.getDouble("loss_scale"), rs.getBoolean("overflow"),
-                        rs.getDouble("lr"), rs.getDouble("tokens_per_sec"), rs.getDouble("step_time_ms"), 0,
-                        List.of()), now);
-            }, run.getId(), run.getGeneration(), run.getId(), run.getGeneration(), RunWatch.replaySteps(watch.policy));
-            watches.put(run.getId(), watch);
+            try {
+                watches.put(run.getId(), replayed(run, now));
+            } catch (RuntimeException e) {
+                // one run's bad row must not keep the orchestrator from starting; its watch starts empty on demand
+                log.warn("Could not rebuild the detectors of run {}: {}", run.getId(), e.toString());
+            }
         }
+    }
+
+    private RunWatch replayed(Run run, Instant now) {
+        RunWatch watch = new RunWatch(run.getGeneration(), policyOf(run), run.getWorldSize(), now);
+        jdbc.query("""
+                select rank, step, loss, grad_norm, loss_scale, overflow, lr, tokens_per_sec, step_time_ms
+                from run_metric where run_id = ? and generation = ?
+                  and step > (select coalesce(max(step), 0) from run_metric
+                              where run_id = ? and generation = ? and rank = 0) - ?
+                order by step, rank""", rs -> {
+            // what run_metric keeps: tokens seen, memory and activation norms are not in the detectors' rules
+            watch.replay(rs.getInt("rank"), new StepMetrics(rs.getLong("step"), 0, rs.getDouble("loss"),
+                    rs.getDouble("grad_norm"), rs.getDouble("loss_scale"), rs.getBoolean("overflow"),
+                    rs.getDouble("lr"), rs.getDouble("tokens_per_sec"), rs.getDouble("step_time_ms"), 0,
+                    List.of()), now);
+        }, run.getId(), run.getGeneration(), run.getId(), run.getGeneration(), RunWatch.replaySteps(watch.policy));
+        return watch;
     }
 
     private RunWatch watchOf(UUID runId, long generation, Instant now) {
