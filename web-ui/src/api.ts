@@ -110,7 +110,7 @@ export interface NodeEvent { id: number; at: string; from: NodeState | null; to:
 export type IncidentKind = 'NODE_LOST' | 'GPU_FAULT' | 'TRAINER_CRASH' | 'HANG' | 'STRAGGLER' | 'DIVERGENCE'
   | 'MANUAL_RESTART' | 'NODE_SWAP';
 
-export type IncidentState = 'OPEN' | 'RECOVERING' | 'RECOVERED' | 'NEEDS_HUMAN' | 'STOPPED';
+export type IncidentState = 'OPEN' | 'RECOVERING' | 'RECOVERED' | 'NEEDS_HUMAN' | 'STOPPED' | 'CLOSED';
 
 export interface Knobs {
   lrMultiplier: number | null; lrOverride: number | null; clipNorm: number | null; resetLossScaler: boolean;

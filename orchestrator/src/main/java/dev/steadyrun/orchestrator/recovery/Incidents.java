@@ -158,6 +158,14 @@ class Incidents {
                 IncidentState.sourcesOf(IncidentState.RECOVERED).stream().map(Enum::name).toArray(String[]::new));
     }
 
+    /** The run ended (cancelled, failed, finished) before these incidents settled: they will not, so they close. */
+    int closeForEndedRun(UUID runId, String why) {
+        return jdbc.update("""
+                update incident set state = 'CLOSED', evidence = evidence || jsonb_build_object('closed', ?::text)
+                where run_id = ? and state = any (?)""", why, runId,
+                IncidentState.sourcesOf(IncidentState.CLOSED).stream().map(Enum::name).toArray(String[]::new));
+    }
+
     int divergenceRollbacks(UUID runId) {
         Integer n = jdbc.queryForObject("""
                 select count(*) from incident where run_id = ? and kind = 'DIVERGENCE'

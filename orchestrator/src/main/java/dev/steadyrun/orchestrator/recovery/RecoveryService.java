@@ -172,6 +172,14 @@ public class RecoveryService implements SmartInitializingSingleton {
         open(d, null);
     }
 
+    /** A run that ended leaves no incident waiting to settle (in the transaction of the run's transition). */
+    @EventListener
+    void onRunStateChanged(RunStateMachine.RunStateChanged e) {
+        if (e.to().isTerminal()) {
+            incidents.closeForEndedRun(e.runId(), "the run ended (" + e.to() + ") before this incident settled");
+        }
+    }
+
     /** A trainer of a live run's current generation exited non-zero (heartbeat thread). */
     @EventListener
     void onTrainerExited(NodeDirectives.TrainerExited e) {

@@ -93,7 +93,17 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(run(runId).get("openIncidents").asInt()).isEqualTo(1);
         assertThat(alertEvents("human.needed", runId)).isEqualTo(1);
         assertThat(alertEvents("incident.opened", runId)).isEqualTo(3);
-        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+
+        // the operator gives up on the run: the incident that waited for a human closes with it
+        assertThat(call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null).status()).isEqualTo(200);
+        stopAll(agents, runId, 3);
+        scheduling.runOnce();
+        awaitState(operator, runId, RunState.CANCELLED);
+        JsonNode closed = incidents(runId).get(0);
+        assertThat(closed.get("state").asString()).isEqualTo("CLOSED");
+        assertThat(closed.at("/evidence/closed").asString()).contains("CANCELLED");
+        assertThat(incidents(runId).findValuesAsString("state")).containsExactly("CLOSED", "RECOVERED", "RECOVERED");
+        assertThat(run(runId).get("openIncidents").asInt()).isZero();
     }
 
     @Test
