@@ -9,7 +9,7 @@
 #   HEARTBEAT_MS=250 STORIES='aKilledAgent*' bench/agent/recovery-e2e.sh
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Builds protocol, trainer-engine, orchestrator and
-# worker-agent in this tree (offline); the orchestrator's Boot jar is packaged on the way.
+# worker-agent in this tree; the orchestrator's Boot jar is packaged on the way.
 set -euo pipefail
 HEARTBEAT_MS=${HEARTBEAT_MS:-1000}
 WORLD=${WORLD:-3}

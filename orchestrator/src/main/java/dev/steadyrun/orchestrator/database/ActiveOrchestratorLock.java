@@ -43,10 +43,11 @@ public class ActiveOrchestratorLock implements DisposableBean {
 
     @Autowired
     ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context) {
-        this(dataSource, () -> {
+        // on its own thread: closing the context shuts the checker down, which must not interrupt the shutdown
+        this(dataSource, () -> new Thread(() -> {
             log.error("Another orchestrator holds the database now; stopping this one");
             System.exit(SpringApplication.exit(context, () -> 75));
-        });
+        }, "orchestrator-lock-lost").start());
     }
 
     ActiveOrchestratorLock(DataSource dataSource, Runnable onLost) {
