@@ -79,9 +79,10 @@ final class DataParallel {
             offsets[i++] = (int) total;
             total += e.getValue().length();
         }
-        if (total > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("data parallelism supports up to 2^31 - 1 parameters, the model has "
-                    + total);
+        // the flat vectors reach the sockets as one NIO buffer each, and an NIO buffer holds at most 2 GiB
+        if (total > Integer.MAX_VALUE / Float.BYTES) {
+            throw new IllegalArgumentException("data parallelism supports up to " + Integer.MAX_VALUE / Float.BYTES
+                    + " parameters (one 2 GiB buffer of floats), the model has " + total);
         }
         n = (int) total;
         mine = ring.chunk(n, rank);
