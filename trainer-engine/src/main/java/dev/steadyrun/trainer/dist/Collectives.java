@@ -499,7 +499,7 @@ public final class Collectives implements AutoCloseable {
         }
 
         public void absorb(ByteBuffer staging, int at, int count, boolean add) {
-            if (!add || Boolean.getBoolean("noadd")) {
+            if (!add) {
                 return;
             }
             // bulk copies are memcpy and the loop over arrays vectorises: faster than element-wise buffer access
