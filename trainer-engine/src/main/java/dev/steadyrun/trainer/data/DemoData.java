@@ -2,8 +2,11 @@ package dev.steadyrun.trainer.data;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.List;
 
@@ -24,16 +27,24 @@ public final class DemoData {
         return ensurePrepared(dir, DEFAULT_MAX_DOCUMENTS);
     }
 
-    /** Prepares (or reuses) the first {@code maxDocuments} Europarl documents in {@code dir}; returns {@code dir}. */
+    /**
+     * Prepares (or reuses) the first {@code maxDocuments} Europarl documents in {@code dir}; returns {@code dir}.
+     * The ranks of a run on one machine start together on the same cache directory: the first prepares under an
+     * exclusive file lock beside the directory (the preparation rewrites the directory's contents), the others wait
+     * for it and then find the data verified.
+     */
     public static synchronized Path ensurePrepared(Path dir, int maxDocuments) {
         try {
             Files.createDirectories(dir);
-            PrepareConfig config = config(dir, maxDocuments);
-            if (verified(dir, config.recipe())) {
+            Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
+            try (FileChannel lock = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock held = lock.lock()) {
+                PrepareConfig config = config(dir, maxDocuments);
+                if (!verified(dir, config.recipe())) {
+                    new Prepare(config.withForce(true), Clock.systemUTC(), null).run();
+                }
                 return dir;
             }
-            new Prepare(config.withForce(true), Clock.systemUTC(), null).run();
-            return dir;
         } catch (IOException e) {
             throw new UncheckedIOException("preparing the Europarl demo data in " + dir, e);
         }

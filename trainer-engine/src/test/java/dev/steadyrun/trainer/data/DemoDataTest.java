@@ -40,4 +40,32 @@ class DemoDataTest {
         assertThat(smaller.splits().get("train").documents() + smaller.splits().get("val").documents())
                 .isEqualTo(200);
     }
+
+    /** What the ranks of a local run do on a fresh machine: several JVMs prepare the same empty directory at once. */
+    @Test
+    void processesPreparingTheSameDirectoryAtOnceAllSucceed(@TempDir Path logs) throws Exception {
+        java.util.List<Process> preparing = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            preparing.add(new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                    System.getProperty("java.class.path"), PrepareOnce.class.getName(), dir.toString())
+                    .redirectErrorStream(true).redirectOutput(logs.resolve(i + ".log").toFile()).start());
+        }
+        for (int i = 0; i < preparing.size(); i++) {
+            assertThat(preparing.get(i).waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(preparing.get(i).exitValue()).as("process %d; log %s", i,
+                    Files.readString(logs.resolve(i + ".log"))).isZero();
+        }
+        Manifest m = Manifest.read(dir);
+        assertThat(m.splits().get("train").documents() + m.splits().get("val").documents()).isEqualTo(300);
+        try (TokenShards train = TokenShards.open(dir, "train")) {   // sizes and checksums verified
+            assertThat(train.tokens()).isEqualTo(m.splits().get("train").tokens());
+        }
+    }
+
+    /** One process's preparation (the test tool of the test above). */
+    public static final class PrepareOnce {
+        public static void main(String[] args) {
+            DemoData.ensurePrepared(Path.of(args[0]), 300);
+        }
+    }
 }
