@@ -28,6 +28,6 @@ echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for BUCKET in ${BUCKETS:-1048576}; do
     echo "== bucket $BUCKET bytes, direct buffer ${DIRECT:-true}"
     java -Xmx2g -DbucketBytes="$BUCKET" -Ddirect="${DIRECT:-true}" -cp "$OUT/classes:$CP" \
-        dev.steadyrun.trainer.dist.CollectivesBench "${MIB:-64}" "${ROUNDS:-5}" ${RANKS:-2 4} 2>"$OUT/bench.log"
+        dev.steadyrun.trainer.dist.CollectivesBench "${MIB:-64}" "${ROUNDS:-5}" ${RANKS:-2 4} 2>"$OUT/bench-$BUCKET.log"
 done
 echo "== load average after $(cut -d' ' -f1-3 /proc/loadavg)"

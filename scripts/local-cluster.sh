@@ -138,7 +138,7 @@ cat <<EOF
 
 Break something and watch the run's incidents (dashboard, or: curl -H 'Authorization: Bearer $ADMIN_TOKEN' $URL/api/v1/runs/$run_id/incidents):
   lose a node:       kill -9 \$(cat $WORK/agent-1.pid)        (its trainer dies with it; the spare, usually local-$((AGENTS - 1)), takes its rank)
-  GPU falls off:     echo 'xid 79 gpu=0' > $WORK/fault-local-1   (the node is cordoned and swapped)
+  GPU falls off:     echo 'xid 79 gpu=0' > $WORK/fault-local-1   (the node is failed and swapped)
   freeze a trainer:  kill -STOP \$(pgrep -f '^[^ ]*java .*trainer-engine.*--rank 0 ')   (a hang: found after the hang floor, 10 min by default)
   bring a node back: sh $WORK/start-agent-1.sh   (a killed agent), then uncordon local-1 in the dashboard
 Checkpoints come every $CHECKPOINT_INTERVAL steps; a restart resumes from the newest one.

@@ -113,7 +113,11 @@ public class NodeLossBench {
             lost.alive = false; // SIGKILL: no more heartbeats
             long lastBeat = lost.lastAnsweredNanos;
             String incident = "";
+            long detectDeadline = System.nanoTime() + 60_000_000_000L;
             while (!incident.contains("NODE_LOST")) {
+                if (System.nanoTime() > detectDeadline) {
+                    throw new IllegalStateException("round " + (round + 1) + ": no NODE_LOST incident within 60 s");
+                }
                 Thread.sleep(20);
                 incident = send("GET", "/api/v1/runs/" + runId + "/incidents", token, null).body();
             }
@@ -139,6 +143,9 @@ public class NodeLossBench {
                     }
                 }
                 Thread.sleep(20);
+            }
+            if (!recovered) {
+                throw new IllegalStateException("round " + (round + 1) + ": generation 2 did not train within 60 s");
             }
             long recoveredNanos = System.nanoTime();
             recovery.add((recoveredNanos - detectedNanos) / 1e9);

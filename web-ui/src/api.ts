@@ -56,7 +56,7 @@ export interface Run {
   id: string; name: string; state: RunState; stateReason: string | null; stateChangedAt: string;
   generation: number; worldSize: number; spares: number; lastStep: number | null; lastLoss: number | null;
   tokensSeen: number; createdAt: string; createdBy: string;
-  /** Generations started after the first. */
+  /** Generations started by recovery, automatic or manual (not pause and resume). */
   restarts: number;
   /** Productive training time ÷ wall time since the first placement; null before any. */
   goodput: number | null;

@@ -29,7 +29,7 @@ export function RunsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
         <table className="runs">
           <thead><tr><th>name</th><th>state</th><th>step</th><th>loss</th><th>tokens/s</th>
             <th title="each placement (restart, resume) starts a new generation">generation</th>
-            <th title="generations started after the first">restarts</th>
+            <th title="generations started by recovery, automatic or manual (not pause and resume)">restarts</th>
             <th title="productive training time ÷ wall time since the first placement">goodput</th>
             <th>open incidents</th><th>ranks</th><th>created</th></tr></thead>
           <tbody>

@@ -243,7 +243,7 @@ final class DataParallel {
         }
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
-            out.put(names.get(i), Nd4j.create(DataType.FLOAT, shapes.get(i)).assign(tensorView(flat, i)));
+            out.put(names.get(i), tensorView(flat, i)); // views: the checkpoint writer takes its own copy
         }
         return out;
     }

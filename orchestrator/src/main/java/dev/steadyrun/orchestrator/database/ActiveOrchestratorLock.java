@@ -10,6 +10,8 @@ import java.util.concurrent.TimeUnit;
 
 import javax.sql.DataSource;
 
+import com.zaxxer.hikari.HikariDataSource;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
@@ -40,6 +42,8 @@ public class ActiveOrchestratorLock implements DisposableBean {
     private final Runnable onLost;
     private final ScheduledExecutorService checker;
     private Connection held;
+    /** The PostgreSQL backend of the session holding the lock (so a broken check can tell its own lock apart). */
+    private int heldPid;
 
     @Autowired
     ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context) {
@@ -73,13 +77,14 @@ public class ActiveOrchestratorLock implements DisposableBean {
     /** Takes the lock on a new connection and keeps that connection; false when another session holds it. */
     private synchronized boolean acquire() throws SQLException {
         Connection c = dataSource.getConnection();
-        try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_lock(?, ?)")) {
+        try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_lock(?, ?), pg_backend_pid()")) {
             st.setInt(1, KEY_CLASS);
             st.setInt(2, KEY_ID);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 if (rs.getBoolean(1)) {
                     held = c;
+                    heldPid = rs.getInt(2);
                     return true;
                 }
             }
@@ -89,6 +94,19 @@ public class ActiveOrchestratorLock implements DisposableBean {
         }
         c.close();
         return false;
+    }
+
+    /** The backend holding the lock, or 0 when none does. */
+    private int holderPid() throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement st = c.prepareStatement("select pid from pg_locks where locktype = 'advisory'"
+                     + " and granted and classid = ? and objid = ?")) {
+            st.setInt(1, KEY_CLASS);
+            st.setInt(2, KEY_ID);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getInt(1) : 0;
+            }
+        }
     }
 
     /** The session holding the lock, as PostgreSQL sees it. */
@@ -117,9 +135,13 @@ public class ActiveOrchestratorLock implements DisposableBean {
             if (held != null && held.isValid(2)) {
                 return;
             }
+            int previous = heldPid;
             closeHeld();
             if (acquire()) {
                 log.warn("The orchestrator lock's connection broke; lock taken again");
+            } else if (holderPid() == previous) {
+                // our own session still holds it (a slow check, or the server has not yet seen the connection close)
+                log.warn("The orchestrator lock's check failed, but this orchestrator's session still holds the lock");
             } else {
                 log.error("The orchestrator lock's connection broke and another orchestrator took the lock ({})",
                         holder());
@@ -132,9 +154,13 @@ public class ActiveOrchestratorLock implements DisposableBean {
         }
     }
 
+    /** Really closes the lock's connection: returned to a pool, its session (and a lock it held) would live on. */
     private void closeHeld() {
         if (held != null) {
             try {
+                if (dataSource instanceof HikariDataSource pool) {
+                    pool.evictConnection(held);
+                }
                 held.close();
             } catch (SQLException e) {
                 log.debug("closing the lock connection: {}", e.getMessage());

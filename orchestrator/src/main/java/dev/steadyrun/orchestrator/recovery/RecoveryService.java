@@ -270,8 +270,7 @@ public class RecoveryService implements SmartInitializingSingleton {
      */
     public boolean watch(Instant now) {
         List<RecoveryMetrics.Goodput> goodput = new ArrayList<>();
-        List<Run> live = new ArrayList<>(runs.findInStateOldestFirst(RunState.STARTING));
-        live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
+        List<Run> live = runs.findLiveOldestFirst();
         for (Run run : live) {
             RunWatch watch = watchOf(run.getId(), run.getGeneration(), now);
             if (watch == null) {
@@ -744,8 +743,7 @@ public class RecoveryService implements SmartInitializingSingleton {
 
     void rebuildWatches(Instant now) {
         watches.clear();
-        List<Run> live = new ArrayList<>(runs.findInStateOldestFirst(RunState.STARTING));
-        live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
+        List<Run> live = runs.findLiveOldestFirst();
         for (Run run : live) {
             try {
                 watches.put(run.getId(), replayed(run, now));

@@ -66,7 +66,9 @@ final class RunWatch {
                 while (p.recent.size() > RECENT_STEP_TIMES) {
                     p.recent.removeFirst();
                 }
-                times.add(m.stepTimeMs());
+                if (worldSize > 1) { // one rank has nobody to straggle behind: its window would only grow
+                    times.add(m.stepTimeMs());
+                }
             }
             Optional<Divergence> d = divergence.accept(m);
             if (found == null && d.isPresent()) {

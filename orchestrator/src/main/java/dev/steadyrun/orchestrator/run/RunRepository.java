@@ -1,5 +1,6 @@
 package dev.steadyrun.orchestrator.run;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -24,6 +25,13 @@ public interface RunRepository extends JpaRepository<Run, UUID> {
 
     @Query("select r from Run r where r.state = :state order by r.createdAt, r.id")
     List<Run> findInStateOldestFirst(RunState state);
+
+    /** The runs whose current generation trains ({@link RunState#LIVE}): starting ones, then running ones. */
+    default List<Run> findLiveOldestFirst() {
+        List<Run> live = new ArrayList<>(findInStateOldestFirst(RunState.STARTING));
+        live.addAll(findInStateOldestFirst(RunState.RUNNING));
+        return live;
+    }
 
     @Query("select r.state as state, count(r) as count from Run r group by r.state")
     List<StateCount> countByState();

@@ -68,7 +68,7 @@ public class RunTelemetry {
                 on conflict (run_id, step) do update set generation = excluded.generation, path = excluded.path,
                     tokens_seen = excluded.tokens_seen, loss_scale = excluded.loss_scale, loss = excluded.loss,
                     manifest_sha = excluded.manifest_sha, bytes = excluded.bytes, healthy = excluded.healthy,
-                    reported_at = excluded.reported_at, corrupt = false, abandoned = false
+                    reported_at = excluded.reported_at, corrupt = false, abandoned = false, removed = false
                 where checkpoint.generation < excluded.generation""", checkpoints, 100,
                 (ps, c) -> {
                     ps.setObject(1, runId);

@@ -117,10 +117,17 @@ public class NodeDirectives {
     /** Every heartbeat repeats an exited trainer's status until the next launch; recovery hears of it once. */
     private void exited(UUID nodeId, TrainerStatus trainer, NodeWork w) {
         ExitSeen exited = new ExitSeen(w.runId(), w.generation(), trainer.exitCode(), trainer.threadDump() != null);
-        if (!exited.equals(exitsAnnounced.put(nodeId, exited))) {
-            events.publishEvent(new TrainerExited(nodeId, w.runId(), trainer.rank(), w.generation(),
-                    trainer.exitCode(), trainer.logTail() == null ? List.of() : trainer.logTail(),
-                    trainer.threadDump()));
+        ExitSeen before = exitsAnnounced.put(nodeId, exited);
+        if (!exited.equals(before)) {
+            try {
+                events.publishEvent(new TrainerExited(nodeId, w.runId(), trainer.rank(), w.generation(),
+                        trainer.exitCode(), trainer.logTail() == null ? List.of() : trainer.logTail(),
+                        trainer.threadDump()));
+            } catch (RuntimeException e) {
+                // not heard (a database error in recovery, say): the next heartbeat announces it again
+                exitsAnnounced.remove(nodeId, exited);
+                throw e;
+            }
         }
     }
 

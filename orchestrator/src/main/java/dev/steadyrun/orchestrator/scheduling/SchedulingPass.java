@@ -104,8 +104,7 @@ class SchedulingPass {
                         "every node stopped its trainer");
             }
         }
-        List<Run> live = new ArrayList<>(runs.findInStateOldestFirst(RunState.STARTING));
-        live.addAll(runs.findInStateOldestFirst(RunState.RUNNING));
+        List<Run> live = runs.findLiveOldestFirst();
         for (Run r : live) {
             // In a live run only a finished trainer releases its rank: no rank left means every one finished.
             if (placements.active(r.getId()).stream().noneMatch(row -> row.rank() != null)) {

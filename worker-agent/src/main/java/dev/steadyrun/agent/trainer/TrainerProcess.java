@@ -78,8 +78,10 @@ final class TrainerProcess {
     private final ArrayDeque<String> tail = new ArrayDeque<>();
     private final int tailLines;
     private final Clock clock;
-    /** The trainer's whole log (stderr and non-metric stdout), or null when the agent keeps only the tail. */
-    /** Guarded by {@code tail}; null once closed, so a line that a lingering grandchild prints later is skipped. */
+    /**
+     * The trainer's whole log (stderr and non-metric stdout), or null when the agent keeps only the tail. Guarded by
+     * {@code tail}; null once closed, so a line that a lingering grandchild prints later is skipped.
+     */
     private BufferedWriter logFile;
     private volatile Long trainerPid;
     private volatile long lastStep = -1;
@@ -211,16 +213,19 @@ final class TrainerProcess {
 
     /** Waits for the pumps so the log tail is complete (a grandchild may hold the pipes a little longer). */
     void drainPumps(long millis) throws InterruptedException {
-        stdoutPump.join(millis);
-        stderrPump.join(millis);
-        synchronized (tail) {
-            if (logFile != null) {
-                try {
-                    logFile.close();
-                } catch (IOException e) {
-                    log.debug("closing the trainer log failed: {}", e.toString());
+        try {
+            stdoutPump.join(millis);
+            stderrPump.join(millis);
+        } finally { // also when interrupted: the file is closed and a late line skipped
+            synchronized (tail) {
+                if (logFile != null) {
+                    try {
+                        logFile.close();
+                    } catch (IOException e) {
+                        log.debug("closing the trainer log failed: {}", e.toString());
+                    }
+                    logFile = null;
                 }
-                logFile = null;
             }
         }
     }
