@@ -1,8 +1,15 @@
 package dev.steadyrun.protocol;
 
 /**
- * Exit codes of the trainer-engine, shared so that the agent and the orchestrator classify an exit the same
- * way: infrastructure failures do not consume a run's restart budget, user-code failures do.
+ * Exit codes of a trainer and what each one means, defined once: the trainer exits with them, the agent reports
+ * them, and the orchestrator opens the incident {@link #meaningOf} says and charges the restart budget only for
+ * the user's code.
+ *
+ * <p>For reference, Kubeflow's training operator treats exit codes 1, 2, 126, 127, 128 and 139 as permanent (the
+ * user's fault, not retried). We agree on 1, 2 ({@link #BAD_CONFIG}), 126, 127 and 128, and differ on 139: a SIGSEGV
+ * in our trainer comes from the native ND4J library or the driver, not from the user's configuration, so it is
+ * infrastructure here. 137 and 143 (SIGKILL, SIGTERM) are how our own stops end a trainer (the agent stops it with
+ * SIGTERM, then SIGKILL), so they are infrastructure too.
  */
 public final class ExitCodes {
     public static final int OK = 0;
@@ -16,18 +23,50 @@ public final class ExitCodes {
     public static final int PEER_LOST = 5;
     /** Refused by fencing: this rank's generation is older than its peers'. */
     public static final int STALE_GENERATION = 6;
-    /** 128 + SIGTERM: stopped on request. */
-    public static final int TERMINATED = 143;
+    /** 128 + SIGABRT, from the native library. */
+    public static final int ABORTED = 134;
     /** 128 + SIGKILL. */
     public static final int KILLED = 137;
+    /** 128 + SIGSEGV, from the native library or the driver. */
+    public static final int SEGFAULT = 139;
+    /** 128 + SIGTERM: stopped on request. */
+    public static final int TERMINATED = 143;
+
+    /** What an exit means for recovery. */
+    public enum Meaning {
+        /** The trainer finished its part of the run. */
+        FINISHED(false),
+        /** The loss diverged: a divergence, whether or not its step report arrived first. */
+        DIVERGED(false),
+        /** The checkpoint it was told to restore could not be used. */
+        RESTORE_FAILED(false),
+        /** The machine, the network or the orchestrator ended it. */
+        INFRASTRUCTURE(false),
+        /** The user's code or configuration failed. */
+        USER_CODE(true);
+
+        private final boolean chargesRestartBudget;
+
+        Meaning(boolean chargesRestartBudget) {
+            this.chargesRestartBudget = chargesRestartBudget;
+        }
+
+        /** A restart after this exit is charged to the run's restart budget. */
+        public boolean chargesRestartBudget() {
+            return chargesRestartBudget;
+        }
+    }
 
     private ExitCodes() {
     }
 
-    /** True when the exit says nothing about the user's code: the machine, the network or the orchestrator did it. */
-    public static boolean isInfrastructure(int code) {
-        return code == PEER_LOST || code == STALE_GENERATION || code == TERMINATED || code == KILLED
-                || code == CORRUPT_CHECKPOINT || code == 134 /* SIGABRT from the native library */
-                || code == 139 /* SIGSEGV */;
+    public static Meaning meaningOf(int code) {
+        return switch (code) {
+            case OK -> Meaning.FINISHED;
+            case DIVERGED -> Meaning.DIVERGED;
+            case CORRUPT_CHECKPOINT -> Meaning.RESTORE_FAILED;
+            case PEER_LOST, STALE_GENERATION, ABORTED, KILLED, SEGFAULT, TERMINATED -> Meaning.INFRASTRUCTURE;
+            default -> Meaning.USER_CODE;
+        };
     }
 }

@@ -181,46 +181,13 @@ public final class Main {
         return code;
     }
 
+    /** The {@code --knob} arguments, read by the one encoding the agent writes them with. */
     static RestartKnobs knobs(List<String> knobs) {
-        Double lrMultiplier = null;
-        Double lrOverride = null;
-        Double clipNorm = null;
-        boolean reset = false;
-        long skip = 0;
-        String optimizer = null;
-        for (String k : knobs) {
-            int eq = k.indexOf('=');
-            if (eq <= 0) {
-                throw new IllegalArgumentException("--knob expects name=value, got '" + k + "'");
-            }
-            String name = k.substring(0, eq).trim();
-            String value = k.substring(eq + 1).trim();
-            try {
-                switch (name) {
-                    case "lrMultiplier" -> lrMultiplier = Double.parseDouble(value);
-                    case "lrOverride" -> lrOverride = Double.parseDouble(value);
-                    case "clipNorm" -> clipNorm = Double.parseDouble(value);
-                    case "resetLossScaler" -> reset = parseBoolean(value);
-                    case "skipBatches" -> skip = Long.parseLong(value);
-                    case "optimizer" -> optimizer = TrainConfig.optimizerOf(value);
-                    default -> throw new IllegalArgumentException("--knob " + name + ": unknown knob (known: "
-                            + "lrMultiplier, lrOverride, clipNorm, resetLossScaler, skipBatches, optimizer)");
-                }
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--knob " + name + ": not a number: '" + value + "'");
-            } catch (IllegalArgumentException e) {
-                throw e.getMessage().startsWith("--knob") ? e
-                        : new IllegalArgumentException("--knob " + name + ": " + e.getMessage() + ", was '" + value + "'");
-            }
+        try {
+            return RestartKnobs.fromArgs(knobs);
+        } catch (RestartKnobs.InvalidKnobException e) {
+            throw new IllegalArgumentException("--knob " + e.knob() + ": " + e.getMessage());
         }
-        return new RestartKnobs(lrMultiplier, lrOverride, clipNorm, reset, skip, optimizer);
-    }
-
-    private static boolean parseBoolean(String v) {
-        if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
-            throw new IllegalArgumentException("must be true or false");
-        }
-        return Boolean.parseBoolean(v);
     }
 
     /** A model restored from a checkpoint directory, or from the newest verified checkpoint under a root. */

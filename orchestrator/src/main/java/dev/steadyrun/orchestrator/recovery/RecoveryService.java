@@ -201,8 +201,7 @@ public class RecoveryService implements SmartInitializingSingleton {
             }
             return;
         }
-        ExitClassifier.ExitClass exitClass = ExitClassifier.classify(e.exitCode());
-        boolean userCode = exitClass == ExitClassifier.ExitClass.USER_CODE;
+        boolean userCode = ExitCodes.meaningOf(e.exitCode()) == ExitCodes.Meaning.USER_CODE;
         if (e.exitCode() == ExitCodes.CORRUPT_CHECKPOINT) {
             Optional<Long> corrupt = markRestoreCorrupt(e.runId(), e.generation());
             corrupt.ifPresent(step -> evidence.put("corruptCheckpointStep", step));
@@ -819,22 +818,11 @@ public class RecoveryService implements SmartInitializingSingleton {
         if (k == null) {
             return RestartKnobs.NONE;
         }
-        if (k.lrMultiplier() != null && !(k.lrMultiplier() > 0 && k.lrMultiplier() <= 10)) {
-            throw new BadRequestException("knobs.lrMultiplier", "must be above 0 and at most 10, was " + k.lrMultiplier());
+        try {
+            return new RestartKnobs(k.lrMultiplier(), k.lrOverride(), k.clipNorm(),
+                    Boolean.TRUE.equals(k.resetLossScaler()), k.skipBatches() == null ? 0 : k.skipBatches(), k.optimizer());
+        } catch (RestartKnobs.InvalidKnobException e) {
+            throw new BadRequestException("knobs." + e.knob(), e.getMessage());
         }
-        if (k.lrOverride() != null && !(k.lrOverride() > 0 && k.lrOverride() < 1)) {
-            throw new BadRequestException("knobs.lrOverride", "must be above 0 and below 1, was " + k.lrOverride());
-        }
-        if (k.clipNorm() != null && !(k.clipNorm() > 0 && Double.isFinite(k.clipNorm()))) {
-            throw new BadRequestException("knobs.clipNorm", "must be above 0, was " + k.clipNorm());
-        }
-        if (k.skipBatches() != null && k.skipBatches() < 0) {
-            throw new BadRequestException("knobs.skipBatches", "must be 0 or more, was " + k.skipBatches());
-        }
-        if (k.optimizer() != null && !k.optimizer().equals("adamw") && !k.optimizer().equals("sgd")) {
-            throw new BadRequestException("knobs.optimizer", "must be adamw or sgd, was " + k.optimizer());
-        }
-        return new RestartKnobs(k.lrMultiplier(), k.lrOverride(), k.clipNorm(),
-                Boolean.TRUE.equals(k.resetLossScaler()), k.skipBatches() == null ? 0 : k.skipBatches(), k.optimizer());
     }
 }

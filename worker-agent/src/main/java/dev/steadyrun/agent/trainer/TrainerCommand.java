@@ -36,13 +36,7 @@ public final class TrainerCommand {
             argv.add("--restore");
             argv.add(a.restoreFrom());
         }
-        RestartKnobs k = a.knobs() == null ? RestartKnobs.NONE : a.knobs();
-        knob(argv, "lrMultiplier", k.lrMultiplier());
-        knob(argv, "lrOverride", k.lrOverride());
-        knob(argv, "clipNorm", k.clipNorm());
-        knob(argv, "resetLossScaler", k.resetLossScaler() ? Boolean.TRUE : null);
-        knob(argv, "skipBatches", k.skipBatches() > 0 ? k.skipBatches() : null);
-        knob(argv, "optimizer", k.optimizer());
+        argv.addAll((a.knobs() == null ? RestartKnobs.NONE : a.knobs()).toArgs());
         argv.addAll(List.of("--rank", Integer.toString(a.rank()), "--world-size", Integer.toString(a.worldSize()),
                 "--generation", Long.toString(a.generation()), "--run-id", a.runId().toString()));
         if (a.rendezvous() != null && !a.rendezvous().isBlank()) {
@@ -50,12 +44,5 @@ public final class TrainerCommand {
             argv.add(a.rendezvous());
         }
         return argv;
-    }
-
-    private static void knob(List<String> argv, String name, Object value) {
-        if (value != null) {
-            argv.add("--knob");
-            argv.add(name + "=" + value);
-        }
     }
 }
