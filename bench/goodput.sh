@@ -2,7 +2,7 @@
 # Goodput query cost on a long run: a database (steadyrun_bench_goodput, recreated) migrated with sql/V*.sql holds
 # one run of RANKS ranks x STEPS steps of metrics (every rank reports every step, as the agents do) over GENERATIONS
 # generations, each restored a little before where the previous one stopped. Prints the server-side time of the
-# goodput query RecoveryService's watch runs for every live run each tick (and the API for every run it lists):
+# goodput query the recovery watch (ProgressWatch) runs for every live run each tick (and the API for every run it lists):
 # median of 5 executions after one warm-up, through psql's \timing.
 #
 #   bench/goodput.sh                       # 64 ranks x 20,000 steps (1.28 M rows), 10 generations

@@ -30,17 +30,23 @@ public record RestartKnobs(Double lrMultiplier, Double lrOverride, Double clipNo
     public static final List<String> NAMES = List.of("lrMultiplier", "lrOverride", "clipNorm", "resetLossScaler",
             "skipBatches", "optimizer");
 
-    /** A knob out of its bounds: {@link #knob()} names it, the message says what it must be and what it was. */
+    /** A knob out of its bounds: {@link #knob()} names it, {@link #reason()} says what it must be and what it was. */
     public static final class InvalidKnobException extends IllegalArgumentException {
         private final String knob;
+        private final String reason;
 
-        public InvalidKnobException(String knob, String message) {
-            super(message);
+        public InvalidKnobException(String knob, String reason) {
+            super("knob " + knob + ": " + reason);
             this.knob = knob;
+            this.reason = reason;
         }
 
         public String knob() {
             return knob;
+        }
+
+        public String reason() {
+            return reason;
         }
     }
 
@@ -66,10 +72,6 @@ public record RestartKnobs(Double lrMultiplier, Double lrOverride, Double clipNo
             }
             optimizer = o;
         }
-    }
-
-    public boolean isNone() {
-        return equals(NONE);
     }
 
     /** The trainer's arguments for these knobs: {@code --knob name=value} for each one set, in {@link #NAMES} order. */

@@ -22,6 +22,17 @@ class RestartKnobsTest {
     }
 
     @Test
+    void jsonCarriesTheSixKnobsAndNothingElse() {
+        tools.jackson.databind.ObjectMapper json = new tools.jackson.databind.ObjectMapper();
+        RestartKnobs k = new RestartKnobs(0.9, null, 0.3, true, 200, null);
+        String text = json.writeValueAsString(k);
+        assertThat(json.readTree(text).propertyNames()).containsExactlyInAnyOrderElementsOf(RestartKnobs.NAMES);
+        assertThat(json.readValue(text, RestartKnobs.class)).isEqualTo(k);
+        assertThatThrownBy(() -> json.readValue(text.replace("0.9", "20"), RestartKnobs.class))
+                .hasMessageContaining("lrMultiplier");
+    }
+
+    @Test
     void everyBoundNamesItsKnob() {
         assertKnob(() -> new RestartKnobs(0.0, null, null, false, 0, null), "lrMultiplier", "above 0");
         assertKnob(() -> new RestartKnobs(10.5, null, null, false, 0, null), "lrMultiplier", "at most 10");
@@ -47,6 +58,10 @@ class RestartKnobsTest {
 
     private static void assertKnob(Runnable r, String knob, String message) {
         assertThatThrownBy(r::run).isInstanceOfSatisfying(RestartKnobs.InvalidKnobException.class,
-                e -> assertThat(e.knob()).isEqualTo(knob)).hasMessageContaining(message);
+                e -> {
+                    assertThat(e.knob()).isEqualTo(knob);
+                    assertThat(e.reason()).contains(message);
+                    assertThat(e.getMessage()).startsWith("knob " + knob + ": ");
+                });
     }
 }

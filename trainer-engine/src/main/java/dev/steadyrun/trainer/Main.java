@@ -186,7 +186,7 @@ public final class Main {
         try {
             return RestartKnobs.fromArgs(knobs);
         } catch (RestartKnobs.InvalidKnobException e) {
-            throw new IllegalArgumentException("--knob " + e.knob() + ": " + e.getMessage());
+            throw new IllegalArgumentException("--knob " + e.knob() + ": " + e.reason());
         }
     }
 

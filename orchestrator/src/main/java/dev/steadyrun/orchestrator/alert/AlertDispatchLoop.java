@@ -1,52 +1,45 @@
 package dev.steadyrun.orchestrator.alert;
 
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-
+import org.quartz.DisallowConcurrentExecution;
+import org.quartz.JobDetail;
+import org.quartz.JobExecutionContext;
+import org.quartz.Trigger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.stereotype.Component;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.scheduling.quartz.QuartzJobBean;
+
+import dev.steadyrun.orchestrator.periodic.Periodic;
 
 /**
- * Runs {@link AlertDispatcher#dispatchDue} every {@code poll-interval} on its own thread, in every replica (claims
- * are per row, so replicas share the work), and the {@link AlertRetention} sweep every {@code retention-interval}.
- * Its own thread because an attempt may wait for a slow receiver up to its timeouts, which must not hold up the
- * shared scheduler's lease sweeps.
+ * Runs {@link AlertDispatcher#dispatchDue} every {@code poll-interval} and the {@link AlertRetention} sweep every
+ * {@code retention-interval}, as Quartz jobs. An attempt may wait for a slow receiver up to its timeouts: it holds one
+ * of the scheduler's threads meanwhile, never the lease sweep's.
  */
-@Component
-class AlertDispatchLoop implements SmartLifecycle {
+@Configuration(proxyBeanMethods = false)
+class AlertDispatchLoop {
 
     private static final Logger log = LoggerFactory.getLogger(AlertDispatchLoop.class);
 
-    private final AlertDispatcher dispatcher;
-    private final AlertRetention retention;
-    private final AlertProperties props;
-    private ScheduledExecutorService executor;
-
-    AlertDispatchLoop(AlertDispatcher dispatcher, AlertRetention retention, AlertProperties props) {
-        this.dispatcher = dispatcher;
-        this.retention = retention;
-        this.props = props;
+    @Bean
+    JobDetail alertDispatchJob() {
+        return Periodic.job(DispatchJob.class, "webhook-dispatch", "alerts");
     }
 
-    @Override
-    public synchronized void start() {
-        if (!props.dispatchEnabled() || executor != null) {
-            return;
-        }
-        executor = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "webhook-dispatcher");
-            t.setDaemon(true);
-            return t;
-        });
-        long every = props.pollInterval().toMillis();
-        executor.scheduleWithFixedDelay(() -> guarded("dispatch pass", dispatcher::dispatchDue), every, every,
-                TimeUnit.MILLISECONDS);
-        long purgeEvery = props.retentionInterval().toMillis();
-        executor.scheduleWithFixedDelay(() -> guarded("retention sweep", retention::purge), purgeEvery, purgeEvery,
-                TimeUnit.MILLISECONDS);
+    @Bean
+    Trigger alertDispatchTrigger(JobDetail alertDispatchJob, AlertProperties props) {
+        return Periodic.every(alertDispatchJob, props.pollInterval());
+    }
+
+    @Bean
+    JobDetail alertRetentionJob() {
+        return Periodic.job(RetentionJob.class, "webhook-retention", "alerts");
+    }
+
+    @Bean
+    Trigger alertRetentionTrigger(JobDetail alertRetentionJob, AlertProperties props) {
+        return Periodic.every(alertRetentionJob, props.retentionInterval());
     }
 
     private static void guarded(String what, Runnable task) {
@@ -58,23 +51,39 @@ class AlertDispatchLoop implements SmartLifecycle {
         }
     }
 
-    @Override
-    public synchronized void stop() {
-        if (executor == null) {
-            return;
+    @DisallowConcurrentExecution
+    static class DispatchJob extends QuartzJobBean {
+        private final AlertDispatcher dispatcher;
+        private final AlertProperties props;
+
+        DispatchJob(AlertDispatcher dispatcher, AlertProperties props) {
+            this.dispatcher = dispatcher;
+            this.props = props;
         }
-        executor.shutdownNow();
-        try {
-            // an attempt in flight is abandoned; its lease expires and the delivery is sent again later
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+
+        @Override
+        protected void executeInternal(JobExecutionContext context) {
+            if (props.dispatchEnabled()) {
+                guarded("dispatch pass", dispatcher::dispatchDue);
+            }
         }
-        executor = null;
     }
 
-    @Override
-    public synchronized boolean isRunning() {
-        return executor != null;
+    @DisallowConcurrentExecution
+    static class RetentionJob extends QuartzJobBean {
+        private final AlertRetention retention;
+        private final AlertProperties props;
+
+        RetentionJob(AlertRetention retention, AlertProperties props) {
+            this.retention = retention;
+            this.props = props;
+        }
+
+        @Override
+        protected void executeInternal(JobExecutionContext context) {
+            if (props.dispatchEnabled()) {
+                guarded("retention sweep", retention::purge);
+            }
+        }
     }
 }

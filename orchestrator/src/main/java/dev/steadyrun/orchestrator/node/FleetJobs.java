@@ -3,20 +3,16 @@ package dev.steadyrun.orchestrator.node;
 import java.time.Clock;
 
 import org.quartz.DisallowConcurrentExecution;
-import org.quartz.JobBuilder;
 import org.quartz.JobDetail;
 import org.quartz.JobExecutionContext;
-import org.quartz.SimpleScheduleBuilder;
 import org.quartz.Trigger;
-import org.quartz.TriggerBuilder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.scheduling.quartz.QuartzJobBean;
 
-/**
- * The fleet's Quartz jobs, in the clustered JDBC job store (so that one orchestrator instance runs each sweep).
- * The jobs only read the clock and call the sweep beans, which hold the logic.
- */
+import dev.steadyrun.orchestrator.periodic.Periodic;
+
+/** The fleet's periodic jobs: the lease sweep, writing lease renewals, and node-event retention. */
 @Configuration(proxyBeanMethods = false)
 class FleetJobs {
 
@@ -24,46 +20,65 @@ class FleetJobs {
 
     @Bean
     JobDetail leaseSweepJob() {
-        return JobBuilder.newJob(LeaseSweepJob.class).withIdentity("lease-sweep", GROUP).storeDurably().build();
+        return Periodic.job(LeaseSweepJob.class, "lease-sweep", GROUP);
     }
 
     @Bean
     Trigger leaseSweepTrigger(JobDetail leaseSweepJob, FleetProperties props) {
-        return TriggerBuilder.newTrigger().forJob(leaseSweepJob).withIdentity("lease-sweep", GROUP)
-                .withSchedule(SimpleScheduleBuilder.simpleSchedule()
-                        .withIntervalInMilliseconds(props.sweepInterval().toMillis()).repeatForever()
-                        .withMisfireHandlingInstructionNextWithRemainingCount())
-                .build();
+        return Periodic.every(leaseSweepJob, props.sweepInterval());
+    }
+
+    @Bean
+    JobDetail leaseFlushJob() {
+        return Periodic.job(LeaseFlushJob.class, "lease-flush", GROUP);
+    }
+
+    @Bean
+    Trigger leaseFlushTrigger(JobDetail leaseFlushJob, FleetProperties props) {
+        return Periodic.every(leaseFlushJob, props.flushInterval());
     }
 
     @Bean
     JobDetail retentionJob() {
-        return JobBuilder.newJob(RetentionJob.class).withIdentity("node-event-retention", GROUP).storeDurably()
-                .build();
+        return Periodic.job(RetentionJob.class, "node-event-retention", GROUP);
     }
 
     @Bean
     Trigger retentionTrigger(JobDetail retentionJob, FleetProperties props) {
-        return TriggerBuilder.newTrigger().forJob(retentionJob).withIdentity("node-event-retention", GROUP)
-                .withSchedule(SimpleScheduleBuilder.simpleSchedule()
-                        .withIntervalInMilliseconds(props.retentionInterval().toMillis()).repeatForever()
-                        .withMisfireHandlingInstructionNextWithRemainingCount())
-                .build();
+        return Periodic.every(retentionJob, props.retentionInterval());
     }
 
     @DisallowConcurrentExecution
     static class LeaseSweepJob extends QuartzJobBean {
         private final LeaseSweeper sweeper;
+        private final FleetProperties props;
         private final Clock clock;
 
-        LeaseSweepJob(LeaseSweeper sweeper, Clock clock) {
+        LeaseSweepJob(LeaseSweeper sweeper, FleetProperties props, Clock clock) {
             this.sweeper = sweeper;
+            this.props = props;
             this.clock = clock;
         }
 
         @Override
         protected void executeInternal(JobExecutionContext context) {
-            sweeper.sweep(clock.instant());
+            if (props.sweepEnabled()) {
+                sweeper.sweep(clock.instant());
+            }
+        }
+    }
+
+    @DisallowConcurrentExecution
+    static class LeaseFlushJob extends QuartzJobBean {
+        private final LeaseTable leases;
+
+        LeaseFlushJob(LeaseTable leases) {
+            this.leases = leases;
+        }
+
+        @Override
+        protected void executeInternal(JobExecutionContext context) {
+            leases.flushQuietly();
         }
     }
 

@@ -1,7 +1,6 @@
 package dev.steadyrun.orchestrator.node;
 
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.Counter;
@@ -12,14 +11,11 @@ import io.micrometer.core.instrument.Timer;
 import org.springframework.stereotype.Component;
 
 /**
- * The fleet's meters, exported at {@code /actuator/prometheus}: nodes by state, heartbeats received, heartbeat
- * handling latency, failure-detection latency (last heartbeat to the SUSPECT/FAILED transition), fleet incidents.
+ * The fleet's meters, exported at {@code /actuator/prometheus}: nodes by state, failure-detection latency (last heartbeat to the SUSPECT/FAILED transition), fleet incidents.
  */
 @Component
 class FleetMetrics {
 
-    private final Counter heartbeats;
-    private final Timer heartbeatLatency;
     private final Timer detectionLatency;
     private final Counter incidents;
     private final AtomicInteger incidentOpen = new AtomicInteger();
@@ -31,11 +27,6 @@ class FleetMetrics {
                     .description("Nodes by health state")
                     .register(registry);
         }
-        heartbeats = Counter.builder("steadyrun.heartbeats.received").description("Heartbeats accepted")
-                .register(registry);
-        heartbeatLatency = Timer.builder("steadyrun.heartbeat.latency")
-                .description("Time to handle one heartbeat in the orchestrator")
-                .publishPercentileHistogram().register(registry);
         detectionLatency = Timer.builder("steadyrun.failure.detection.latency")
                 .description("From a node's last heartbeat to its move to SUSPECT or FAILED")
                 .publishPercentileHistogram()
@@ -45,11 +36,6 @@ class FleetMetrics {
                 .register(registry);
         Gauge.builder("steadyrun.fleet.incident.open", incidentOpen, AtomicInteger::get)
                 .description("1 while a mass-failure incident is open").register(registry);
-    }
-
-    void heartbeat(long nanos) {
-        heartbeats.increment();
-        heartbeatLatency.record(nanos, TimeUnit.NANOSECONDS);
     }
 
     void detected(Duration sinceLastHeartbeat) {

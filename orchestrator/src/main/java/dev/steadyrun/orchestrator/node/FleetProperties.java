@@ -41,6 +41,7 @@ import dev.steadyrun.protocol.LeaseTimings;
  *                              after its lease ran out
  * @param eventRetention        node events older than this are deleted by the retention sweep
  * @param retentionInterval     how often the retention sweep runs
+ * @param sweepEnabled          off in tests, which call {@link LeaseSweeper#sweep} with their clock
  */
 @Validated
 @ConfigurationProperties("steadyrun.fleet")
@@ -55,7 +56,8 @@ public record FleetProperties(
         @NotNull @DefaultValue("500ms") Duration flushInterval,
         @NotNull @DefaultValue("250ms") Duration sweepInterval,
         @NotNull @DefaultValue("30d") Duration eventRetention,
-        @NotNull @DefaultValue("1h") Duration retentionInterval) {
+        @NotNull @DefaultValue("1h") Duration retentionInterval,
+        @DefaultValue("true") boolean sweepEnabled) {
 
     private static final long ROUND_MILLIS = 100;
 

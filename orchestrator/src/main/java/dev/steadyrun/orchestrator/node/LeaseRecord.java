@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 
 /**
@@ -57,6 +58,20 @@ public final class LeaseRecord {
     /** The GPU health of the last heartbeat (null before the first). */
     public List<GpuHealth> gpus() {
         return gpus;
+    }
+
+    public TrainerStatus trainer() {
+        return trainer;
+    }
+
+    /** Whether the node's last heartbeat said a trainer is starting or running. */
+    public boolean trainerActive() {
+        TrainerStatus t = trainer;
+        return t != null && (t.state() == TrainerState.RUNNING || t.state() == TrainerState.STARTING);
+    }
+
+    Instant degradedUntil() {
+        return degradedUntil;
     }
 
     /** True when the node has been silent for longer than its lease: whatever ran there counts as gone. */

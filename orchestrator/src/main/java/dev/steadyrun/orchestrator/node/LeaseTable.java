@@ -9,14 +9,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+
+import jakarta.annotation.PreDestroy;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.DependsOn;
 import org.springframework.context.event.EventListener;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -30,9 +28,9 @@ import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.TrainerStatus;
 
 /**
- * All nodes' leases in memory. Heartbeats renew them here; {@link #flush} writes the renewals of every node that
- * beat since the last flush in ONE batched UPDATE every {@code flushInterval}, so the heartbeat path opens no
- * transaction. At start the table is loaded from PostgreSQL and every node gets a fresh grace: the orchestrator was
+ * All nodes' leases in memory. Heartbeats renew them here ({@link #renew}); {@link #flush} writes the renewals of
+ * every node that beat since the last flush in ONE batched UPDATE every {@code flushInterval} (a Quartz job), so the
+ * heartbeat path opens no transaction. At start the table is loaded from PostgreSQL and every node gets a fresh grace: the orchestrator was
  * down, not the nodes. That grace is counted again from the moment the web server takes requests
  * ({@link #startServing()}), because a slow start must not eat the grace of agents that could not reach us yet; until
  * then the lease sweep judges nobody.
@@ -42,7 +40,7 @@ import dev.steadyrun.protocol.TrainerStatus;
  */
 @Component
 @DependsOn("activeOrchestratorLock") // leases are judged by one orchestrator per database
-public class LeaseTable implements SmartLifecycle {
+public class LeaseTable {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseTable.class);
     private static final TypeReference<List<GpuHealth>> GPU_LIST = new TypeReference<>() {
@@ -52,7 +50,6 @@ public class LeaseTable implements SmartLifecycle {
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
     private final FleetProperties props;
-    private ScheduledExecutorService flusher;
     private final Clock clock;
     private volatile SizedTimings sized = new SizedTimings(-1, null);
     private volatile boolean serving;
@@ -113,6 +110,23 @@ public class LeaseTable implements SmartLifecycle {
         records.put(record.nodeId, record);
     }
 
+    /**
+     * A heartbeat renews the node's lease: last seen now, the health and trainer status it carried, the timings it is
+     * judged by from now on, and (for a degraded GPU) until when it stays SUSPECT while it heartbeats.
+     */
+    void renew(LeaseRecord r, long sequence, List<GpuHealth> gpus, TrainerStatus trainer, LeaseTimings timings,
+               Instant now, Instant degradedUntil) {
+        r.lastSeen = now;
+        r.sequence = sequence;
+        r.gpus = gpus;
+        r.trainer = trainer;
+        r.timings = timings; // before the answer leaves: from now on the node is judged by these
+        if (degradedUntil != null) {
+            r.degradedUntil = degradedUntil;
+        }
+        r.dirty.set(true);
+    }
+
     /** The timings to hand out now, for the current fleet size. */
     public LeaseTimings timingsNow() {
         int fleet = records.size();
@@ -156,40 +170,19 @@ public class LeaseTable implements SmartLifecycle {
         return text == null ? null : json.readValue(text, type);
     }
 
-    @Override
-    public void start() {
-        flusher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "lease-flush");
-            t.setDaemon(true);
-            return t;
-        });
-        long every = props.flushInterval().toMillis();
-        flusher.scheduleWithFixedDelay(() -> {
-            try {
-                flush();
-            } catch (RuntimeException e) {
-                // Renewals stay in memory and are retried next time; the database may be briefly away.
-                log.warn("Lease flush failed: {}", e.getMessage());
-            }
-        }, every, every, TimeUnit.MILLISECONDS);
-    }
-
-    @Override
-    public void stop() {
-        if (flusher != null) {
-            flusher.shutdown();
-            try {
-                flusher.awaitTermination(5, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            flusher = null;
+    /** The periodic flush (FleetJobs): a failure keeps the renewals in memory for the next one. */
+    void flushQuietly() {
+        try {
             flush();
+        } catch (RuntimeException e) {
+            // Renewals stay in memory and are retried next time; the database may be briefly away.
+            log.warn("Lease flush failed: {}", e.getMessage());
         }
     }
 
-    @Override
-    public boolean isRunning() {
-        return flusher != null;
+    /** The renewals since the last flush are written before the orchestrator stops. */
+    @PreDestroy
+    void flushOnShutdown() {
+        flushQuietly();
     }
 }

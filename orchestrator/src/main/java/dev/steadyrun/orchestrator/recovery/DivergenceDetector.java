@@ -5,6 +5,7 @@ import java.util.Deque;
 import java.util.Optional;
 
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Watches one run's step metrics, in step order, and calls the first divergence. Fed rank 0's reports or every

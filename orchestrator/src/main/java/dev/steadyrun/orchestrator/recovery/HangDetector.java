@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * A run whose heartbeats continue but whose step stops advancing (a collective waiting forever, a wedged data

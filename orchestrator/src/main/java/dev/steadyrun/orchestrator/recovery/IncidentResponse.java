@@ -6,6 +6,7 @@ import java.util.UUID;
 
 import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.databind.JsonNode;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker;
 
 /**
  * One entry of a run's logbook, as the API shows it (field names fixed by the recovery API contract).

@@ -8,16 +8,14 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Collectors;
 
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Repository;
 
-import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.ObjectMapper;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker;
 
 /** The {@code incident} table (the run's logbook) and the restart history the ladder decides from, in JDBC. */
 @Repository
@@ -32,15 +30,6 @@ class Incidents {
                        Integer rank, Long onsetStep, String divergenceKind, Map<String, Object> evidence,
                        IncidentResponse.DecisionView decision, IncidentResponse.RestorePoint restore,
                        List<CheckpointPicker.Skip> skipped, Instant restartAfter, Duration detectionLatency) {
-    }
-
-    /**
-     * The restart a recovering run waits for: the newest recovering incident without a new generation yet.
-     *
-     * @param restartAfter the end of the decision's backoff (null: at once)
-     */
-    record PendingRestart(long id, IncidentKind kind, Instant restartAfter, IncidentResponse.RestorePoint restore,
-                          RestartKnobs knobs, Divergence.Kind divergenceKind) {
     }
 
     /** A generation placed by a restart: what it restored and the newest step it reached (null: none). */
@@ -84,34 +73,6 @@ class Incidents {
     List<IncidentResponse> ofNode(UUID nodeId) {
         return jdbc.query("select * from incident where node_id = ? or swapped_in_node_id = ? order by id desc",
                 this::response, nodeId, nodeId);
-    }
-
-    Optional<PendingRestart> pendingRestart(UUID runId) {
-        return jdbc.query("""
-                select id, kind, restart_after, restore_step, restore_path, decision, divergence_kind from incident
-                where run_id = ? and state = 'RECOVERING' and new_generation is null order by id desc limit 1""",
-                (rs, n) -> {
-                    Long step = (Long) rs.getObject("restore_step");
-                    IncidentResponse.DecisionView d = json.readValue(rs.getString("decision"),
-                            IncidentResponse.DecisionView.class);
-                    Timestamp after = rs.getTimestamp("restart_after");
-                    return new PendingRestart(rs.getLong("id"), IncidentKind.valueOf(rs.getString("kind")),
-                            after == null ? null : after.toInstant(),
-                            step == null ? null : new IncidentResponse.RestorePoint(step, rs.getString("restore_path")),
-                            d.knobs() == null ? RestartKnobs.NONE : d.knobs(),
-                            rs.getString("divergence_kind") == null ? null
-                                    : Divergence.Kind.valueOf(rs.getString("divergence_kind")));
-                }, runId).stream().findFirst();
-    }
-
-    /** The nodes the pending restart must not keep: those named by a lost-node, GPU, straggler or swap incident. */
-    Set<UUID> nodesToReplace(UUID runId) {
-        List<String> kinds = java.util.Arrays.stream(IncidentKind.values()).filter(IncidentKind::replacesNode)
-                .map(Enum::name).toList();
-        return jdbc.queryForList("""
-                select node_id from incident where run_id = ? and state = 'RECOVERING' and new_generation is null
-                and node_id is not null and kind = any (?)""", UUID.class, runId, kinds.toArray(String[]::new))
-                .stream().collect(Collectors.toSet());
     }
 
     /** Adds an agent's hang evidence (thread dump, exit, log tail) to the backstop's HANG incident of that generation. */

@@ -19,9 +19,9 @@ import dev.steadyrun.orchestrator.security.Role;
 @RestController
 class RecoveryController {
 
-    private final RecoveryService recovery;
+    private final ManualRecovery recovery;
 
-    RecoveryController(RecoveryService recovery) {
+    RecoveryController(ManualRecovery recovery) {
         this.recovery = recovery;
     }
 

@@ -7,6 +7,7 @@ import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Recovery settings ({@code steadyrun.recovery.*}); the defaults live here and nowhere else. The thresholds are
@@ -14,7 +15,7 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param watchInterval how often the hang backstop looks at every live run's progress and the goodput gauges
  *                      are refreshed
- * @param watchEnabled  off in tests, which call {@link RecoveryService#watch} with their clock
+ * @param watchEnabled  off in tests, which call {@link ProgressWatch#watch} with their clock
  * @param hangBackstopGrace how much longer than the hang limit the orchestrator's backstop waits: the agent's own
  *                      watchdog (same limit, closer to the trainer) should act first, since only it can take a
  *                      thread dump

@@ -5,6 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
+import dev.steadyrun.orchestrator.run.LadderRung;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker;
 
 /**
  * Decides what to do about an incident, from the run's recovery policy and its restart history. Pure: the caller

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * The detectors of one generation of one run, in memory: divergence, per-rank progress for the hang backstop, and

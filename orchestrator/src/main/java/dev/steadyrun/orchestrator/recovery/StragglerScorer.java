@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Scores each rank's speed against the fleet, one window of steps at a time: score = the rank's median step time

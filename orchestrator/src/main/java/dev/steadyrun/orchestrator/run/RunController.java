@@ -75,9 +75,4 @@ class RunController {
                             @RequestParam(required = false) Integer maxPoints) {
         return runs.metrics(id, fromStep, toStep, maxPoints);
     }
-
-    @GetMapping("/{id}/checkpoints")
-    List<CheckpointResponse> checkpoints(@PathVariable UUID id) {
-        return runs.checkpoints(id);
-    }
 }

@@ -12,7 +12,6 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
-import dev.steadyrun.orchestrator.recovery.RecoveryPolicy;
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.orchestrator.web.NotFoundException;
 import tools.jackson.databind.ObjectMapper;
@@ -127,12 +126,6 @@ public class RunService {
             throw new BadRequestException("maxPoints", "must be 1 to " + props.maxMetricPoints() + ", was " + points);
         }
         return telemetry.metrics(id, from, to, points);
-    }
-
-    @Transactional(readOnly = true)
-    public List<CheckpointResponse> checkpoints(UUID id) {
-        find(id);
-        return telemetry.checkpoints(id);
     }
 
     private Run find(UUID id) {

@@ -11,18 +11,15 @@ import java.util.UUID;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Repository;
 
-import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.StepMetrics;
 
 /**
- * Step metrics and checkpoints of runs, in plain JDBC: reports are written with one batched insert each, and
- * the metrics chart is downsampled by PostgreSQL so that a run of 100k steps comes back as a few hundred rows.
+ * Step metrics of runs ({@code run_metric}, written only here) and the figures read from them, in plain JDBC:
+ * reports are written with one batched insert each, and the metrics chart is downsampled by PostgreSQL so that a run
+ * of 100k steps comes back as a few hundred rows.
  */
 @Repository
 public class RunTelemetry {
-
-    /** OPT's rule: a checkpoint written while the dynamic loss scale was below 1.0 preceded divergence. */
-    public static final double HEALTHY_LOSS_SCALE = 1.0;
 
     private final JdbcTemplate jdbc;
 
@@ -52,49 +49,10 @@ public class RunTelemetry {
         });
     }
 
-    /**
-     * Stores checkpoints, one per (run, step): every rank of a data-parallel run reports the same one. A later
-     * generation that writes the same step again (after a rollback) replaces the old one.
-     */
-    public void storeCheckpoints(UUID runId, long generation, List<CheckpointWritten> checkpoints, Instant at) {
-        if (checkpoints.isEmpty()) {
-            return;
-        }
-        Timestamp ts = Timestamp.from(at);
-        jdbc.batchUpdate("""
-                insert into checkpoint (run_id, step, generation, path, tokens_seen, loss_scale, loss, manifest_sha,
-                                        bytes, healthy, reported_at)
-                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                on conflict (run_id, step) do update set generation = excluded.generation, path = excluded.path,
-                    tokens_seen = excluded.tokens_seen, loss_scale = excluded.loss_scale, loss = excluded.loss,
-                    manifest_sha = excluded.manifest_sha, bytes = excluded.bytes, healthy = excluded.healthy,
-                    reported_at = excluded.reported_at, corrupt = false, abandoned = false, removed = false
-                where checkpoint.generation < excluded.generation""", checkpoints, 100,
-                (ps, c) -> {
-                    ps.setObject(1, runId);
-                    ps.setLong(2, c.step());
-                    ps.setLong(3, generation);
-                    ps.setString(4, c.path());
-                    ps.setLong(5, c.tokensSeen());
-                    ps.setDouble(6, c.lossScale());
-                    ps.setDouble(7, c.loss());
-                    ps.setString(8, c.manifestSha256());
-                    ps.setLong(9, c.bytes());
-                    ps.setBoolean(10, c.lossScale() >= HEALTHY_LOSS_SCALE);
-                    ps.setTimestamp(11, ts);
-                });
-        List<Long> removed = checkpoints.stream().flatMap(c -> c.removedSteps().stream()).toList();
-        if (!removed.isEmpty()) {
-            jdbc.update("update checkpoint set removed = true where run_id = ? and step = any (?)", runId,
-                    removed.toArray(Long[]::new));
-        }
-        // Reported after a rollback of its generation was decided: the rule the decision applied to those before it.
-        jdbc.update("""
-                update checkpoint c set abandoned = true from incident i
-                where c.run_id = ? and c.generation = ? and not c.abandoned
-                  and i.run_id = c.run_id and i.generation = c.generation
-                  and i.decision ->> 'action' = 'ROLLBACK_AND_RESTART' and c.step > i.restore_step""",
-                runId, generation);
+    /** The newest step a rank of a generation reported; null before its first. */
+    public Long lastStepOf(UUID runId, long generation, int rank) {
+        return jdbc.queryForObject("select max(step) from run_metric where run_id = ? and generation = ? and rank = ?",
+                Long.class, runId, generation, rank);
     }
 
     public MetricsResponse metrics(UUID runId, long fromStep, long toStep, int maxPoints) {
@@ -119,15 +77,6 @@ public class RunTelemetry {
                 from run_metric where run_id = ? and step between ? and ?
                 group by (step - ?) / ? order by 1""", RunTelemetry::point, runId, lo, hi, lo, width);
         return new MetricsResponse(runId, fromStep, toStep, width, points);
-    }
-
-    public List<CheckpointResponse> checkpoints(UUID runId) {
-        return jdbc.query("select * from checkpoint where run_id = ? order by step desc", (rs, i) ->
-                new CheckpointResponse(rs.getLong("step"), rs.getLong("generation"), rs.getString("path"),
-                        rs.getLong("tokens_seen"), rs.getDouble("loss_scale"), rs.getDouble("loss"),
-                        rs.getString("manifest_sha"), rs.getLong("bytes"), rs.getBoolean("healthy"),
-                        rs.getTimestamp("reported_at").toInstant(), rs.getBoolean("corrupt"),
-                        rs.getBoolean("abandoned"), rs.getBoolean("removed")), runId);
     }
 
     /** The recovery figures of a run's API answer. */

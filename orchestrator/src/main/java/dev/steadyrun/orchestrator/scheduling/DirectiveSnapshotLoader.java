@@ -7,13 +7,13 @@ import java.util.UUID;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
-import dev.steadyrun.orchestrator.recovery.RecoveryPolicy;
 import dev.steadyrun.orchestrator.run.RunSpec;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.TrainerConfig;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.databind.ObjectMapper;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Builds the heartbeat path's view of the active placements in one query: for every node holding a seat of its

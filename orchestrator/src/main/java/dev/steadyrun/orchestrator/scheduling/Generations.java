@@ -10,29 +10,28 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
 
+import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.databind.ObjectMapper;
 
 /**
- * The one place that bumps a run's generation: a first placement or a resume (the scheduling pass) and a restart
- * (recovery, called from the pass). It writes the seats and the generation's record (the checkpoint to restore and
- * the restart knobs), which the directive snapshot hands to the agents.
+ * The {@code run_generation} table, and its only writer; the one place that bumps a run's generation: a first
+ * placement or a resume (the scheduling pass) and a restart (the restart placer). It writes the seats and the
+ * generation's record (the checkpoint to restore and the restart knobs), which the directive snapshot hands to the
+ * agents, and the time the generation's first step arrived.
  */
 @Component
 public class Generations {
 
-    /** What a new generation restores from; {@link #SCRATCH} starts from nothing. */
-    public record Restore(Long step, String path) {
-        public static final Restore SCRATCH = new Restore(null, null);
-    }
-
     private final Placements placements;
+    private final Checkpoints checkpoints;
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
 
-    Generations(Placements placements, JdbcTemplate jdbc, ObjectMapper json) {
+    Generations(Placements placements, Checkpoints checkpoints, JdbcTemplate jdbc, ObjectMapper json) {
         this.placements = placements;
+        this.checkpoints = checkpoints;
         this.jdbc = jdbc;
         this.json = json;
     }
@@ -41,11 +40,12 @@ public class Generations {
      * Places generation {@code run.generation + 1}: rank i on {@code ranks[i]}, spares on {@code spares}. The caller
      * holds the run's row lock and the scheduling lock, and has released every seat of the old generation.
      *
+     * @param restore       the checkpoint to restore, null to start from scratch
      * @param causeIncident the incident that restarts the run, null for a placement by the scheduler
      */
     @Transactional(propagation = Propagation.MANDATORY)
-    public long start(Run run, List<UUID> ranks, List<UUID> spares, Restore restore, RestartKnobs knobs,
-                      Long causeIncident, Instant now) {
+    long start(Run run, List<UUID> ranks, List<UUID> spares, Checkpoints.RestorePoint restore, RestartKnobs knobs,
+               Long causeIncident, Instant now) {
         long generation = run.nextGeneration();
         for (int rank = 0; rank < ranks.size(); rank++) {
             placements.insert(run.getId(), generation, ranks.get(rank), rank, now);
@@ -53,29 +53,31 @@ public class Generations {
         for (UUID spare : spares) {
             placements.insert(run.getId(), generation, spare, null, now);
         }
+        Long step = restore == null ? null : restore.step();
         jdbc.update("""
                 insert into run_generation (run_id, generation, restore_step, restore_path, knobs, cause_incident_id,
                                             placed_at) values (?, ?, ?, ?, ?::jsonb, ?, ?)""",
-                run.getId(), generation, restore.step(), restore.path(), json.writeValueAsString(knobs), causeIncident,
-                Timestamp.from(now));
-        if (restore.step() != null || causeIncident != null) {
+                run.getId(), generation, step, restore == null ? null : restore.path(), json.writeValueAsString(knobs),
+                causeIncident, Timestamp.from(now));
+        if (step != null || causeIncident != null) {
             // the tokens the restored model has seen; the discarded steps' tokens count in goodput, not here
-            Long tokens = restore.step() == null ? null : jdbc.query(
-                    "select tokens_seen from checkpoint where run_id = ? and step = ?",
-                    rs -> rs.next() ? rs.getLong(1) : null, run.getId(), restore.step());
-            run.rewindTo(restore.step(), tokens == null ? 0 : tokens);
+            Long tokens = step == null ? null : checkpoints.tokensSeenAt(run.getId(), step);
+            run.rewindTo(step, tokens == null ? 0 : tokens);
         }
         return generation;
     }
 
-    /**
-     * Where a placement by the scheduler (first start, resume) restores from: the newest healthy checkpoint that
-     * no restore proved corrupt, no rollback abandoned and retention did not delete, else the newest such one at all.
-     */
-    Restore latestFor(UUID runId) {
-        return jdbc.query("""
-                select step, path from checkpoint where run_id = ? and not corrupt and not abandoned and not removed
-                order by healthy desc, step desc limit 1""",
-                rs -> rs.next() ? new Restore(rs.getLong("step"), rs.getString("path")) : Restore.SCRATCH, runId);
+    /** The first step of a generation arrived: true only for the report that brought it. */
+    public boolean markFirstStep(UUID runId, long generation, Instant at) {
+        return jdbc.update("""
+                update run_generation set first_step_at = ?
+                where run_id = ? and generation = ? and first_step_at is null""",
+                Timestamp.from(at), runId, generation) > 0;
+    }
+
+    /** The checkpoint a generation was told to restore; null for one that started from scratch (or is unknown). */
+    public Long restoreStepOf(UUID runId, long generation) {
+        return jdbc.query("select restore_step from run_generation where run_id = ? and generation = ?",
+                rs -> rs.next() ? (Long) rs.getObject(1) : null, runId, generation);
     }
 }

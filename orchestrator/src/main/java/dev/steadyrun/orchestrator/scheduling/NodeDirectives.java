@@ -47,7 +47,7 @@ public class NodeDirectives {
      * A trainer of a live run's current generation exited with a non-zero code: recovery opens an incident (a
      * crash, a hang when the agent's watchdog attached a thread dump). Published on the heartbeat thread.
      */
-    public record TrainerExited(UUID nodeId, UUID runId, int rank, long generation, int exitCode,
+    public record TrainerExited(UUID nodeId, UUID runId, int rank, long generation, int exitCode, long lastStep,
                                 List<String> logTail, String threadDump) {
     }
 
@@ -121,7 +121,7 @@ public class NodeDirectives {
         if (!exited.equals(before)) {
             try {
                 events.publishEvent(new TrainerExited(nodeId, w.runId(), trainer.rank(), w.generation(),
-                        trainer.exitCode(), trainer.logTail() == null ? List.of() : trainer.logTail(),
+                        trainer.exitCode(), trainer.lastStep(), trainer.logTail() == null ? List.of() : trainer.logTail(),
                         trainer.threadDump()));
             } catch (RuntimeException e) {
                 // not heard (a database error in recovery, say): the next heartbeat announces it again
@@ -150,7 +150,7 @@ public class NodeDirectives {
     }
 
     /** After a report of {@code generation} was refused: that node's trainer of that generation must stop. */
-    void fence(UUID nodeId, UUID runId, long generation) {
+    public void fence(UUID nodeId, UUID runId, long generation) {
         fences.merge(nodeId, new Fence(runId, generation),
                 (old, neu) -> old.runId().equals(neu.runId()) && old.generation() > neu.generation() ? old : neu);
     }

@@ -88,7 +88,7 @@ public class Placements {
                 this::row, runId);
     }
 
-    boolean holdsRank(UUID runId, long generation, UUID nodeId, int rank) {
+    public boolean holdsRank(UUID runId, long generation, UUID nodeId, int rank) {
         Integer n = jdbc.queryForObject("""
                 select count(*) from placement
                 where run_id = ? and generation = ? and node_id = ? and rank = ? and released_at is null""",

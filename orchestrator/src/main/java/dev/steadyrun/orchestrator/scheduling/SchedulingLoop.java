@@ -2,26 +2,32 @@ package dev.steadyrun.orchestrator.scheduling;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import jakarta.annotation.PreDestroy;
-
+import org.quartz.DisallowConcurrentExecution;
+import org.quartz.JobDetail;
+import org.quartz.JobExecutionContext;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.Trigger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.SmartInitializingSingleton;
-import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.context.event.EventListener;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.scheduling.quartz.QuartzJobBean;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.event.TransactionPhase;
 import org.springframework.transaction.event.TransactionalEventListener;
 
+import dev.steadyrun.orchestrator.periodic.Periodic;
 import dev.steadyrun.orchestrator.run.RunGauges;
 import dev.steadyrun.orchestrator.run.RunStateMachine.RunStateChanged;
 
 /**
- * Runs the {@link SchedulingPass} on its own thread, never on a request or heartbeat thread: after every run
- * transition, after every stop a heartbeat confirmed, and every {@code steadyrun.scheduling.pass-interval}
- * (nodes that turned healthy, changes made by other replicas). After each pass it installs a fresh directive
- * snapshot and recounts the run gauges.
+ * Runs the {@link SchedulingPass} as a Quartz job, never on a request or heartbeat thread: after every run transition,
+ * after every stop a heartbeat confirmed ({@link #request}: the job is fired at once), and every
+ * {@code steadyrun.scheduling.pass-interval} (nodes that turned healthy, backoffs that ended). After each pass it
+ * installs a fresh directive snapshot and recounts the run gauges.
  */
 @Component
 public class SchedulingLoop implements SmartInitializingSingleton {
@@ -32,21 +38,18 @@ public class SchedulingLoop implements SmartInitializingSingleton {
     private final NodeDirectives directives;
     private final DirectiveSnapshotLoader snapshots;
     private final RunGauges gauges;
-    private final SchedulingProperties props;
-    private final ThreadPoolTaskScheduler thread = new ThreadPoolTaskScheduler();
+    private final Scheduler scheduler;
+    private final JobDetail job;
     private final AtomicBoolean requested = new AtomicBoolean();
-    private volatile boolean started;
 
     SchedulingLoop(SchedulingPass pass, NodeDirectives directives, DirectiveSnapshotLoader snapshots,
-                   RunGauges gauges, SchedulingProperties props) {
+                   RunGauges gauges, Scheduler scheduler, JobDetail schedulingPassJob) {
         this.pass = pass;
         this.directives = directives;
         this.snapshots = snapshots;
         this.gauges = gauges;
-        this.props = props;
-        thread.setPoolSize(1);
-        thread.setThreadNamePrefix("scheduling-pass-");
-        thread.setWaitForTasksToCompleteOnShutdown(false);
+        this.scheduler = scheduler;
+        this.job = schedulingPassJob;
     }
 
     /**
@@ -56,18 +59,6 @@ public class SchedulingLoop implements SmartInitializingSingleton {
     @Override
     public void afterSingletonsInstantiated() {
         directives.install(snapshots.load());
-    }
-
-    @EventListener(ApplicationReadyEvent.class)
-    void start() {
-        thread.initialize();
-        thread.scheduleWithFixedDelay(this::runSafely, props.passInterval());
-        started = true;
-    }
-
-    @PreDestroy
-    void stop() {
-        thread.shutdown();
     }
 
     @TransactionalEventListener(phase = TransactionPhase.AFTER_COMMIT, fallbackExecution = true)
@@ -82,31 +73,62 @@ public class SchedulingLoop implements SmartInitializingSingleton {
 
     /** Asks for a pass soon; requests made while one is queued are folded into it. */
     public void request() {
-        if (started && requested.compareAndSet(false, true)) {
-            thread.execute(() -> {
-                requested.set(false);
-                runSafely();
-            });
+        try {
+            if (scheduler.isStarted() && !scheduler.isInStandbyMode() && requested.compareAndSet(false, true)) {
+                scheduler.triggerJob(job.getKey());
+            }
+        } catch (SchedulerException e) {
+            requested.set(false);
+            log.warn("Could not ask for a scheduling pass; the periodic one follows: {}", e.getMessage());
         }
     }
 
     /**
-     * One pass and a fresh snapshot; synchronized so that this replica's passes never overlap. Tests call it to
-     * settle what they just did without waiting for the pass thread.
+     * One pass and a fresh snapshot; synchronized so that passes never overlap. Tests call it to settle what they
+     * just did without waiting for the job.
      */
     public synchronized void runOnce() {
         if (!pass.run()) {
-            log.debug("Another replica holds the scheduling lock");
+            log.debug("Another orchestrator holds the scheduling lock");
         }
         directives.install(snapshots.load());
         gauges.recount();
     }
 
     private void runSafely() {
+        requested.set(false);
         try {
             runOnce();
         } catch (RuntimeException e) {
             log.warn("Scheduling pass failed; the next one retries", e);
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class SchedulingJobs {
+
+        @Bean
+        JobDetail schedulingPassJob() {
+            return Periodic.job(PassJob.class, "scheduling-pass", "scheduling");
+        }
+
+        @Bean
+        Trigger schedulingPassTrigger(JobDetail schedulingPassJob, SchedulingProperties props) {
+            return Periodic.every(schedulingPassJob, props.passInterval());
+        }
+    }
+
+    @DisallowConcurrentExecution
+    static class PassJob extends QuartzJobBean {
+        private final SchedulingLoop loop;
+
+        PassJob(SchedulingLoop loop) {
+            this.loop = loop;
+        }
+
+        @Override
+        protected void executeInternal(JobExecutionContext context) {
+            loop.runSafely();
         }
     }
 }

@@ -16,7 +16,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
 import dev.steadyrun.orchestrator.node.NodeState;
-import dev.steadyrun.orchestrator.recovery.RecoveryService;
+import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunSpec;
@@ -27,7 +27,7 @@ import tools.jackson.databind.ObjectMapper;
 
 /**
  * The scheduling pass: settles stopping runs whose nodes all stopped, restarts recovering runs whose old
- * generation stopped ({@link RecoveryService#advance}), then gang-places pending runs oldest first (a run that does
+ * generation stopped ({@link RestartPlacer}), then gang-places pending runs oldest first (a run that does
  * not fit lets smaller ones behind it go). One transaction-scoped PostgreSQL advisory lock makes it single-flight
  * across orchestrator replicas, and the placement table's unique index on active nodes backs that up: a node is
  * never placed twice.
@@ -43,7 +43,8 @@ class SchedulingPass {
     private final RunStateMachine stateMachine;
     private final Placements placements;
     private final Generations generations;
-    private final RecoveryService recovery;
+    private final RestartPlacer restarts;
+    private final Checkpoints checkpoints;
     private final NodeRegistry nodes;
     private final NodeDirectives directives;
     private final JdbcTemplate jdbc;
@@ -52,13 +53,15 @@ class SchedulingPass {
     private final Clock clock;
 
     SchedulingPass(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
-                   RecoveryService recovery, NodeRegistry nodes, NodeDirectives directives, JdbcTemplate jdbc,
+                   RestartPlacer restarts, Checkpoints checkpoints, NodeRegistry nodes, NodeDirectives directives,
+                   JdbcTemplate jdbc,
                    ObjectMapper json, PlatformTransactionManager transactions, Clock clock) {
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.placements = placements;
         this.generations = generations;
-        this.recovery = recovery;
+        this.restarts = restarts;
+        this.checkpoints = checkpoints;
         this.nodes = nodes;
         this.directives = directives;
         this.jdbc = jdbc;
@@ -80,7 +83,7 @@ class SchedulingPass {
             }
             Instant now = clock.instant();
             settleStops(now);
-            recovery.advance(now);
+            restarts.placeDue(now);
             placePending(now);
             return true;
         }));
@@ -152,7 +155,7 @@ class SchedulingPass {
                 long generation = generations.start(run,
                         gang.ranks().stream().map(GangPlacer.Candidate::id).toList(),
                         gang.spares().stream().map(GangPlacer.Candidate::id).toList(),
-                        generations.latestFor(run.getId()), RestartKnobs.NONE, null, now);
+                        checkpoints.latestForPlacement(run.getId()).orElse(null), RestartKnobs.NONE, null, now);
                 free.removeAll(gang.ranks());
                 free.removeAll(gang.spares());
                 stateMachine.transition(run, RunState.STARTING, "placed generation " + generation + " on "

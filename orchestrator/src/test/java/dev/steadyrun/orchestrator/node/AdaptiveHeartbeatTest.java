@@ -11,10 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 
 import dev.steadyrun.orchestrator.OrchestratorIntegrationTest;
-import dev.steadyrun.orchestrator.scheduling.NodeDirectives;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.HeartbeatRequest;
-import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.RegisterResponse;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -33,10 +31,6 @@ class AdaptiveHeartbeatTest extends OrchestratorIntegrationTest {
     FleetProperties props;
     @Autowired
     NodeRegistry registry;
-    @Autowired
-    NodeDirectives directives;
-    @Autowired
-    FleetMetrics metrics;
 
     @Test
     void registrationAndHeartbeatAnswersCarryTheTimingsOfTheCurrentFleet() {
@@ -58,15 +52,15 @@ class AdaptiveHeartbeatTest extends OrchestratorIntegrationTest {
 
         FleetProperties oneBeatPerSecond = new FleetProperties(props.heartbeatInterval(), null, null, null, 1,
                 props.massFailureThreshold(), props.massFailureMinFleet(), props.flushInterval(),
-                props.sweepInterval(), props.eventRetention(), props.retentionInterval());
+                props.sweepInterval(), props.eventRetention(), props.retentionInterval(), props.sweepEnabled());
         LeaseTable budgeted = new LeaseTable(jdbc, json, oneBeatPerSecond, clock);
         int fleet = budgeted.all().size();
         Duration stretched = Duration.ofSeconds(fleet); // fleet / (1 beat/s)
         assertThat(budgeted.get(node.nodeId()).timings.heartbeatInterval())
                 .as("restored nodes are judged by the timings of the fleet they were in").isEqualTo(stretched);
 
-        HeartbeatService service = new HeartbeatService(budgeted, registry, directives, metrics, clock);
-        HeartbeatResponse answer = service.heartbeat(node.nodeId(), new HeartbeatRequest(2,
+        HeartbeatService service = new HeartbeatService(budgeted, registry, clock);
+        HeartbeatService.Beat answer = service.beat(node.nodeId(), new HeartbeatRequest(2,
                 List.of(new GpuHealth(0, 55, 1000, 81559, 0, 0, 0, 0, List.of(), 0)), TrainerStatus.idle()));
         assertThat(answer.timings()).isEqualTo(LeaseTimings.forHeartbeat(stretched));
         assertThat(answer.timings().heartbeatInterval()).isGreaterThan(props.heartbeatInterval());

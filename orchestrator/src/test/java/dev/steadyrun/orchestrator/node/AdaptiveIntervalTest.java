@@ -20,7 +20,7 @@ class AdaptiveIntervalTest {
 
     static FleetProperties fleet(Duration interval, Duration lease, int budget) {
         return new FleetProperties(interval, lease, null, null, budget, 0.55, 10, Duration.ofMillis(500),
-                Duration.ofSeconds(1), Duration.ofDays(30), Duration.ofHours(1));
+                Duration.ofSeconds(1), Duration.ofDays(30), Duration.ofHours(1), true);
     }
 
     @Test

@@ -28,6 +28,8 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
             List.of(), null);
 
     @Autowired
+    org.quartz.Scheduler scheduler;
+    @Autowired
     LeaseSweeper sweeper;
     @Autowired
     LeaseTable leases;
@@ -271,7 +273,8 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         }
         FleetProperties guarded = new FleetProperties(props.heartbeatInterval(), null, null, null,
                 props.maxHeartbeatsPerSecond(), 0.55, 3,
-                props.flushInterval(), props.sweepInterval(), props.eventRetention(), props.retentionInterval());
+                props.flushInterval(), props.sweepInterval(), props.eventRetention(), props.retentionInterval(),
+                props.sweepEnabled());
         LeaseSweeper guardedSweeper = new LeaseSweeper(leases, registry, incidents, metrics, guarded);
         long before = count("fleet_incident");
 
@@ -308,10 +311,12 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
     }
 
     @Test
-    void quartzJobsAreInTheJdbcJobStore() {
-        assertThat(jdbc.queryForList("select job_name from qrtz_job_details order by job_name", String.class))
-                .contains("lease-sweep", "node-event-retention");
-        assertThat(jdbc.queryForList("select trigger_name from qrtz_simple_triggers", String.class))
-                .contains("lease-sweep", "node-event-retention");
+    void theFleetsPeriodicWorkIsScheduledByQuartz() throws Exception {
+        // one orchestrator per database: Quartz keeps its jobs in memory (the clustered JDBC store is gone)
+        assertThat(scheduler.getMetaData().getJobStoreClass().getSimpleName()).isEqualTo("RAMJobStore");
+        assertThat(scheduler.getJobKeys(org.quartz.impl.matchers.GroupMatcher.jobGroupEquals("fleet")))
+                .extracting(org.quartz.JobKey::getName).contains("lease-sweep", "lease-flush", "node-event-retention");
+        assertThat(scheduler.getTriggerKeys(org.quartz.impl.matchers.GroupMatcher.triggerGroupEquals("fleet")))
+                .extracting(org.quartz.TriggerKey::getName).contains("lease-sweep", "lease-flush", "node-event-retention");
     }
 }

@@ -10,6 +10,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 class DivergenceDetectorTest {
 

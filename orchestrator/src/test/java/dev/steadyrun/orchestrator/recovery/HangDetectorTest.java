@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.orchestrator.MutableClock;
 import dev.steadyrun.orchestrator.recovery.HangDetector.RankProgress;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 class HangDetectorTest {
 

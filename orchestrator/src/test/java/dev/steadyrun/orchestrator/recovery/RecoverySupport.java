@@ -37,7 +37,9 @@ abstract class RecoverySupport extends RunsApiSupport {
     @Autowired
     LeaseSweeper sweeper;
     @Autowired
-    RecoveryService recovery;
+    ProgressWatch recovery;
+    @Autowired
+    RunWatches watches;
 
     String operator;
 

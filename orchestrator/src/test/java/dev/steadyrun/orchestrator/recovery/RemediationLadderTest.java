@@ -19,6 +19,7 @@ import dev.steadyrun.orchestrator.recovery.RemediationLadder.Incident;
 import dev.steadyrun.protocol.RestartKnobs;
 
 import tools.jackson.databind.ObjectMapper;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 class RemediationLadderTest {
 

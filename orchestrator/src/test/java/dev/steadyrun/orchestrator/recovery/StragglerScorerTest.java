@@ -10,6 +10,7 @@ import java.util.Random;
 import java.util.TreeMap;
 
 import org.junit.jupiter.api.Test;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 class StragglerScorerTest {
 

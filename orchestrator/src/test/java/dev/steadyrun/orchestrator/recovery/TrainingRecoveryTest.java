@@ -15,7 +15,10 @@ import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerState;
+import dev.steadyrun.protocol.TrainerStatus;
 import tools.jackson.databind.JsonNode;
 
 /** The run's own failures: divergence up the ladder, crashes and the budget, corrupt checkpoints, hangs, no progress. */
@@ -104,6 +107,45 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(closed.at("/evidence/closed").asString()).contains("CANCELLED");
         assertThat(incidents(runId).findValuesAsString("state")).containsExactly("CLOSED", "RECOVERED", "RECOVERED");
         assertThat(run(runId).get("openIncidents").asInt()).isZero();
+    }
+
+    /**
+     * The race: a trainer prints the step with the NaN loss and exits 4 (diverged); the heartbeat carrying that exit
+     * can reach the orchestrator before the report with the step. Either way it is a divergence: rolled back to a
+     * healthy checkpoint before the onset with the ladder's knobs, not a user-code crash charged to the budget.
+     */
+    @Test
+    void aDivergedExitThatArrivesBeforeItsNonFiniteStepIsADivergence() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 1);
+        Agent agent = agents.get(0);
+        UUID runId = submit(rack, 1, 0, TWO_RUNGS);
+        ranks(agents, 1);
+        steps(agent, runId, 0, 1, healthySteps(1, 204),
+                List.of(checkpoint(100, 2.0), checkpoint(150, 2.0), checkpoint(200, 2.0)));
+        TrainerStatus diverged = new TrainerStatus(TrainerState.EXITED, runId, 0, 1, ExitCodes.DIVERGED, 205,
+                List.of("error: diverged: loss is NaN at step 205"), null);
+        assertThat(heartbeat(agent, diverged).desired()).isEqualTo(DesiredState.IDLE);
+        assertThat(run(runId).get("state").asString()).isEqualTo("RECOVERING");
+        JsonNode incident = incidents(runId).get(0);
+        assertThat(incident.get("kind").asString()).isEqualTo("DIVERGENCE");
+        assertThat(incident.get("cause").asString()).isEqualTo("DIVERGENCE");
+        assertThat(incident.get("onsetStep").asLong()).isEqualTo(205);
+        assertThat(incident.at("/evidence/rule").asString()).isEqualTo("NON_FINITE_LOSS");
+        assertThat(incident.at("/evidence/exitCode").asInt()).isEqualTo(ExitCodes.DIVERGED);
+        assertThat(incident.at("/decision/action").asString()).isEqualTo("ROLLBACK_AND_RESTART");
+        assertThat(incident.at("/decision/consumesBudget").asBoolean()).isFalse();
+        assertThat(incident.at("/restoreFrom/step").asLong()).isEqualTo(150);
+
+        // the step report arrives late: it shows the same divergence, which opens nothing more
+        assertThat(steps(agent, runId, 0, 1, List.of(step(205, Double.NaN, 1000)), List.of()).status()).isEqualTo(204);
+        assertThat(incidents(runId).size()).isEqualTo(1);
+
+        stopAll(agents, runId, 1);
+        passBackoff(Duration.ofSeconds(1), agents);
+        Assignment gen2 = assignment(agent);
+        assertThat(gen2.restoreFrom()).isEqualTo("/c/150");
+        assertThat(gen2.knobs().resetLossScaler()).as("the ladder's first rung").isTrue();
     }
 
     @Test
@@ -358,7 +400,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         UUID runId = submit(rack, 1, 0, Map.of());
         ranks(agents, 1);
         steps(agent, runId, 0, 1, healthySteps(1, 30), List.of(checkpoint(10, 2.0)));
-        recovery.rebuildWatches(clock.instant()); // what a new orchestrator process does before serving reports
+        watches.rebuild(clock.instant()); // what a new orchestrator process does before serving reports
         assertThat(steps(agent, runId, 0, 1, List.of(step(31, 6.0, 1000)), List.of()).status()).isEqualTo(204);
         JsonNode incident = incidents(runId).get(0);
         assertThat(incident.get("kind").asString()).isEqualTo("DIVERGENCE");

@@ -90,13 +90,13 @@ class NodeDirectivesTest {
         // a crash (non-zero exit) is the recovery's business: no relaunch at this generation, recovery is told
         TrainerStatus crashed = new TrainerStatus(TrainerState.EXITED, run, 0, 2, 1, 500, List.of("boom"), null);
         assertThat(desired(node, crashed)).isEqualTo(DesiredState.IDLE);
-        assertThat(published).contains(new NodeDirectives.TrainerExited(node, run, 0, 2, 1, List.of("boom"), null));
+        assertThat(published).contains(new NodeDirectives.TrainerExited(node, run, 0, 2, 1, 500, List.of("boom"), null));
         // a watchdog's thread dump that arrives once the run stopped still reaches recovery, as evidence
         place(RunState.RECOVERING, 2);
         published.clear();
         TrainerStatus dumped = new TrainerStatus(TrainerState.EXITED, run, 0, 2, 137, 500, List.of(), "Full thread dump");
         assertThat(desired(node, dumped)).isEqualTo(DesiredState.IDLE);
-        assertThat(published).contains(new NodeDirectives.TrainerExited(node, run, 0, 2, 137, List.of(),
+        assertThat(published).contains(new NodeDirectives.TrainerExited(node, run, 0, 2, 137, 500, List.of(),
                 "Full thread dump"));
         place(RunState.RUNNING, 2);
         // an old generation's clean exit finishes nothing

@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.recovery;
+package dev.steadyrun.orchestrator.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.groups.Tuple.tuple;
@@ -8,9 +8,11 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import dev.steadyrun.orchestrator.recovery.CheckpointPicker.Candidate;
-import dev.steadyrun.orchestrator.recovery.CheckpointPicker.Pick;
-import dev.steadyrun.orchestrator.recovery.CheckpointPicker.Skip;
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
+
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Candidate;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Pick;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Skip;
 
 class CheckpointPickerTest {
 

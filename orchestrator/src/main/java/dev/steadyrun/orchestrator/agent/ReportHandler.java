@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.scheduling;
+package dev.steadyrun.orchestrator.agent;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -10,12 +10,15 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
 
-import dev.steadyrun.orchestrator.recovery.RecoveryService;
+import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
+import dev.steadyrun.orchestrator.recovery.ProgressWatch;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunService;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunTelemetry;
+import dev.steadyrun.orchestrator.scheduling.NodeDirectives;
+import dev.steadyrun.orchestrator.scheduling.Placements;
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.StepMetrics;
@@ -30,25 +33,27 @@ import io.micrometer.core.instrument.MeterRegistry;
  * and two ranks' reports, which both update the run's progress, queue instead of deadlocking on a shared lock.
  */
 @Service
-public class ReportService {
+class ReportHandler {
 
     static final int MAX_SHA = 64;
 
     private final RunRepository runs;
     private final RunService runService;
     private final RunTelemetry telemetry;
+    private final Checkpoints checkpoints;
     private final Placements placements;
     private final NodeDirectives directives;
-    private final RecoveryService recovery;
+    private final ProgressWatch progress;
     private final TransactionTemplate tx;
     private final Clock clock;
     private final Counter received;
     private final Counter refused;
 
-    ReportService(RunRepository runs, RunService runService, RunTelemetry telemetry, Placements placements,
-                  NodeDirectives directives, RecoveryService recovery, PlatformTransactionManager transactions,
-                  Clock clock, MeterRegistry registry) {
-        this.recovery = recovery;
+    ReportHandler(RunRepository runs, RunService runService, RunTelemetry telemetry, Checkpoints checkpoints,
+                  Placements placements, NodeDirectives directives, ProgressWatch progress,
+                  PlatformTransactionManager transactions, Clock clock, MeterRegistry registry) {
+        this.progress = progress;
+        this.checkpoints = checkpoints;
         this.runs = runs;
         this.runService = runService;
         this.telemetry = telemetry;
@@ -62,7 +67,7 @@ public class ReportService {
                 .description("Trainer reports refused by generation fencing").register(registry);
     }
 
-    public void accept(UUID nodeId, TrainerReport report) {
+    void accept(UUID nodeId, TrainerReport report) {
         received.increment();
         validate(report);
         List<StepMetrics> steps = report.steps() == null ? List.of() : report.steps();
@@ -72,7 +77,7 @@ public class ReportService {
             fence(nodeId, report, run);
             Instant now = clock.instant();
             telemetry.storeSteps(run.getId(), report.generation(), report.rank(), steps, now);
-            telemetry.storeCheckpoints(run.getId(), report.generation(), checkpoints, now);
+            this.checkpoints.store(run.getId(), report.generation(), checkpoints, now);
             steps.stream().max(Comparator.comparingLong(StepMetrics::step)).ifPresent(last ->
                     runs.recordProgress(run.getId(), last.step(), last.loss(), last.tokensSeen()));
             return run.getState();
@@ -81,7 +86,7 @@ public class ReportService {
             runService.markRunning(report.runId(), report.generation(), "node:" + nodeId);
         }
         if (!steps.isEmpty()) { // after the commit: a divergence is acted on at the report that shows it
-            recovery.onSteps(report.runId(), report.generation(), report.rank(), steps);
+            progress.onSteps(report.runId(), report.generation(), report.rank(), steps);
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.recovery;
+package dev.steadyrun.orchestrator.run;
 
 import dev.steadyrun.protocol.RestartKnobs;
 
@@ -13,7 +13,8 @@ import dev.steadyrun.protocol.RestartKnobs;
  */
 public record LadderRung(boolean resetLossScaler, double lrMultiplier, Double clipNorm, long skipBatches) {
 
-    RestartKnobs knobs() {
+    /** The rung as restart knobs (their own bounds checked: {@link RestartKnobs}). */
+    public RestartKnobs knobs() {
         return new RestartKnobs(lrMultiplier == 1.0 ? null : lrMultiplier, null, clipNorm, resetLossScaler,
                 skipBatches, null);
     }

@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.run;
+package dev.steadyrun.orchestrator.checkpoint;
 
 import java.time.Instant;
 

@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.recovery;
+package dev.steadyrun.orchestrator.run;
 
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -103,10 +104,16 @@ public record RecoveryPolicy(int spikeEwmaSpan, double spikeRatio, int spikeWarm
         for (int i = 0; i < divergenceLadder.size(); i++) {
             LadderRung rung = divergenceLadder.get(i);
             String at = "divergenceLadder[" + i + "].";
+            // stricter than the knobs' own bounds: a rollback after a divergence never raises the LR or drops clipping
             check(rung.lrMultiplier() > 0 && rung.lrMultiplier() <= 1, at + "lrMultiplier",
                     "must be above 0 and at most 1, was " + rung.lrMultiplier());
             check(rung.clipNorm() == null || rung.clipNorm() > 0, at + "clipNorm", "must be above 0, was " + rung.clipNorm());
             check(rung.skipBatches() >= 0, at + "skipBatches", "must be 0 or more, was " + rung.skipBatches());
+            try {
+                rung.knobs();
+            } catch (RestartKnobs.InvalidKnobException e) {
+                check(false, at + e.knob(), e.reason());
+            }
         }
         divergenceLadder = List.copyOf(divergenceLadder);
     }

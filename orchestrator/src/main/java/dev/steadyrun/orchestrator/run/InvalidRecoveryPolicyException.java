@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.recovery;
+package dev.steadyrun.orchestrator.run;
 
 import dev.steadyrun.orchestrator.web.BadRequestException;
 

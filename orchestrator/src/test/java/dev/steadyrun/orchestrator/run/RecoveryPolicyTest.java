@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.recovery;
+package dev.steadyrun.orchestrator.run;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

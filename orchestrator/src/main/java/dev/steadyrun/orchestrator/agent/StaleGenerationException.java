@@ -1,4 +1,4 @@
-package dev.steadyrun.orchestrator.scheduling;
+package dev.steadyrun.orchestrator.agent;
 
 import dev.steadyrun.orchestrator.web.ConflictException;
 

@@ -1,10 +1,12 @@
-package dev.steadyrun.orchestrator.recovery;
+package dev.steadyrun.orchestrator.checkpoint;
 
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
+
+import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Chooses the checkpoint a run restarts from, among those the trainer reported (it reports one only after writing
@@ -62,6 +64,15 @@ public class CheckpointPicker {
     /** For a failure that says nothing about the model's state (lost node, GPU fault, crash). */
     public Pick latestUsable(List<Candidate> candidates) {
         return pick(candidates, CheckpointPicker::usable);
+    }
+
+    /**
+     * The checkpoint an operator named: chosen when it exists and is not corrupt (then its own skip says why not),
+     * every newer one passed over.
+     */
+    public Pick exactly(List<Candidate> candidates, long step) {
+        return pick(candidates, c -> c.step() > step ? "newer than the chosen checkpoint"
+                : c.step() == step ? usable(c) : "older than the chosen checkpoint");
     }
 
     private static String usable(Candidate c) {
