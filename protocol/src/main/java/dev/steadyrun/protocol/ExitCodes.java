@@ -15,7 +15,7 @@ public final class ExitCodes {
     public static final int OK = 0;
     /** The configuration or the command line was invalid (user error). */
     public static final int BAD_CONFIG = 2;
-    /** The checkpoint to restore was corrupt or incomplete (checksum mismatch, missing file). */
+    /** The checkpoint to restore is corrupt: a checksum does not match (its files are there and wrong). */
     public static final int CORRUPT_CHECKPOINT = 3;
     /** The loss became non-finite and the trainer was configured to stop on it. */
     public static final int DIVERGED = 4;
@@ -23,6 +23,11 @@ public final class ExitCodes {
     public static final int PEER_LOST = 5;
     /** Refused by fencing: this rank's generation is older than its peers'. */
     public static final int STALE_GENERATION = 6;
+    /**
+     * The checkpoint to restore could not be read here (a file or the manifest missing, an I/O error): it may be
+     * whole elsewhere, on a node that sees the store, or after a shared-filesystem blip. Never proof of corruption.
+     */
+    public static final int CHECKPOINT_UNAVAILABLE = 7;
     /** 128 + SIGABRT, from the native library. */
     public static final int ABORTED = 134;
     /** 128 + SIGKILL. */
@@ -38,8 +43,10 @@ public final class ExitCodes {
         FINISHED(false),
         /** The loss diverged: a divergence, whether or not its step report arrived first. */
         DIVERGED(false),
-        /** The checkpoint it was told to restore could not be used. */
+        /** The checkpoint it was told to restore is corrupt (a checksum mismatch). */
         RESTORE_FAILED(false),
+        /** The checkpoint it was told to restore could not be read on this node; it may be readable elsewhere. */
+        RESTORE_UNAVAILABLE(false),
         /** The machine, the network or the orchestrator ended it. */
         INFRASTRUCTURE(false),
         /** The user's code or configuration failed. */
@@ -65,6 +72,7 @@ public final class ExitCodes {
             case OK -> Meaning.FINISHED;
             case DIVERGED -> Meaning.DIVERGED;
             case CORRUPT_CHECKPOINT -> Meaning.RESTORE_FAILED;
+            case CHECKPOINT_UNAVAILABLE -> Meaning.RESTORE_UNAVAILABLE;
             case PEER_LOST, STALE_GENERATION, ABORTED, KILLED, SEGFAULT, TERMINATED -> Meaning.INFRASTRUCTURE;
             default -> Meaning.USER_CODE;
         };

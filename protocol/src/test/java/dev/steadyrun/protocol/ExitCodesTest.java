@@ -37,6 +37,8 @@ class ExitCodesTest {
     @Test
     void aFailedRestoreAndSuccessHaveTheirOwnMeaning() {
         assertThat(ExitCodes.meaningOf(ExitCodes.CORRUPT_CHECKPOINT)).isEqualTo(RESTORE_FAILED);
+        assertThat(ExitCodes.meaningOf(ExitCodes.CHECKPOINT_UNAVAILABLE)).isEqualTo(ExitCodes.Meaning.RESTORE_UNAVAILABLE);
+        assertThat(ExitCodes.Meaning.RESTORE_UNAVAILABLE.chargesRestartBudget()).isFalse();
         assertThat(ExitCodes.meaningOf(0)).isEqualTo(FINISHED);
     }
 }

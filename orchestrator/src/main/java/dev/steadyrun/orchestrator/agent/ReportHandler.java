@@ -2,19 +2,24 @@ package dev.steadyrun.orchestrator.agent;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPaths;
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
 import dev.steadyrun.orchestrator.recovery.ProgressWatch;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunService;
+import dev.steadyrun.orchestrator.run.RunSpecs;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunTelemetry;
 import dev.steadyrun.orchestrator.scheduling.NodeDirectives;
@@ -36,6 +41,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 class ReportHandler {
 
     static final int MAX_SHA = 64;
+    /** The rank whose trainer writes (commits) every checkpoint of a run. */
+    static final int WRITER_RANK = 0;
+
+    private static final Logger log = LoggerFactory.getLogger(ReportHandler.class);
 
     private final RunRepository runs;
     private final RunService runService;
@@ -48,10 +57,13 @@ class ReportHandler {
     private final Clock clock;
     private final Counter received;
     private final Counter refused;
+    private final Counter refusedCheckpoints;
+    private final RunSpecs specs;
 
     ReportHandler(RunRepository runs, RunService runService, RunTelemetry telemetry, Checkpoints checkpoints,
-                  Placements placements, NodeDirectives directives, ProgressWatch progress,
+                  Placements placements, NodeDirectives directives, ProgressWatch progress, RunSpecs specs,
                   PlatformTransactionManager transactions, Clock clock, MeterRegistry registry) {
+        this.specs = specs;
         this.progress = progress;
         this.checkpoints = checkpoints;
         this.runs = runs;
@@ -65,6 +77,9 @@ class ReportHandler {
                 .description("Trainer reports received from agents").register(registry);
         this.refused = Counter.builder("steadyrun.run.reports.refused")
                 .description("Trainer reports refused by generation fencing").register(registry);
+        this.refusedCheckpoints = Counter.builder("steadyrun.run.checkpoints.refused")
+                .description("Checkpoint lines refused: not from the writing rank, or outside the run's directory")
+                .register(registry);
     }
 
     void accept(UUID nodeId, TrainerReport report) {
@@ -77,7 +92,7 @@ class ReportHandler {
             fence(nodeId, report, run);
             Instant now = clock.instant();
             telemetry.storeSteps(run.getId(), report.generation(), report.rank(), steps, now);
-            this.checkpoints.store(run.getId(), report.generation(), checkpoints, now);
+            this.checkpoints.store(run.getId(), report.generation(), admissible(nodeId, report, run, checkpoints), now);
             steps.stream().max(Comparator.comparingLong(StepMetrics::step)).ifPresent(last ->
                     runs.recordProgress(run.getId(), last.step(), last.loss(), last.tokensSeen()));
             return run.getState();
@@ -88,6 +103,33 @@ class ReportHandler {
         if (!steps.isEmpty()) { // after the commit: a divergence is acted on at the report that shows it
             progress.onSteps(report.runId(), report.generation(), report.rank(), steps);
         }
+    }
+
+    /**
+     * The checkpoint lines that may become restore points: only the writing rank's (rank 0 commits every
+     * checkpoint), only in the run's own checkpoint directory ({@link CheckpointPaths}). The others are dropped and
+     * logged; the report's steps are kept.
+     */
+    private List<CheckpointWritten> admissible(UUID nodeId, TrainerReport report, Run run,
+                                               List<CheckpointWritten> lines) {
+        if (lines.isEmpty()) {
+            return lines;
+        }
+        String dir = specs.of(run).checkpointDir(run.getId());
+        List<CheckpointWritten> kept = new ArrayList<>();
+        for (CheckpointWritten c : lines) {
+            String refusal = report.rank() != WRITER_RANK
+                    ? "only rank " + WRITER_RANK + " writes checkpoints, this is rank " + report.rank()
+                    : CheckpointPaths.refusal(c, dir);
+            if (refusal == null) {
+                kept.add(c);
+            } else {
+                refusedCheckpoints.increment();
+                log.warn("Run {}: checkpoint line of step {} from node {} refused: {}", run.getId(), c.step(), nodeId,
+                        refusal);
+            }
+        }
+        return kept;
     }
 
     private void fence(UUID nodeId, TrainerReport report, Run run) {

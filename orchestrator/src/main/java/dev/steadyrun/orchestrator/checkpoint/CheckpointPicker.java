@@ -20,10 +20,16 @@ import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 public class CheckpointPicker {
 
     /**
-     * @param corrupt              a restore from it failed (checksum mismatch, unreadable)
+     * @param corrupt              a restore from it failed a checksum
+     * @param unavailable          restores from it could not read it on several nodes
      * @param sameDivergenceEndings how many restarts from it ended in the divergence kind now being handled
      */
-    public record Candidate(long step, double lossScale, boolean corrupt, int sameDivergenceEndings) {
+    public record Candidate(long step, double lossScale, boolean corrupt, boolean unavailable,
+                            int sameDivergenceEndings) {
+
+        public Candidate(long step, double lossScale, boolean corrupt, int sameDivergenceEndings) {
+            this(step, lossScale, corrupt, false, sameDivergenceEndings);
+        }
     }
 
     public record Skip(long step, String reason) {
@@ -76,7 +82,8 @@ public class CheckpointPicker {
     }
 
     private static String usable(Candidate c) {
-        return c.corrupt() ? "corrupt: a restore from it failed" : null;
+        return c.corrupt() ? "corrupt: a restore from it failed" : c.unavailable()
+                ? "unavailable: restores could not read it on " + Checkpoints.UNAVAILABLE_AFTER_NODES + " nodes" : null;
     }
 
     /** @param rejection why a candidate cannot be used, or null when it can */

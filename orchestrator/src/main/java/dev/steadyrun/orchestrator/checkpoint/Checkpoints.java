@@ -24,6 +24,11 @@ public class Checkpoints {
 
     /** OPT's rule: a checkpoint written while the dynamic loss scale was below 1.0 preceded divergence. */
     public static final double HEALTHY_LOSS_SCALE = 1.0;
+    /**
+     * A checkpoint that this many different nodes could not read (exit 7) is no longer offered: one node's failure is
+     * that node's (no view of the store, a local disk), two are the checkpoint's.
+     */
+    public static final int UNAVAILABLE_AFTER_NODES = 2;
 
     /** A checkpoint to restore. */
     public record RestorePoint(long step, String path) {
@@ -90,7 +95,7 @@ public class Checkpoints {
                         rs.getLong("tokens_seen"), rs.getDouble("loss_scale"), rs.getDouble("loss"),
                         rs.getString("manifest_sha"), rs.getLong("bytes"), rs.getBoolean("healthy"),
                         rs.getTimestamp("reported_at").toInstant(), rs.getBoolean("corrupt"),
-                        rs.getBoolean("abandoned"), rs.getBoolean("removed")), runId);
+                        rs.getBoolean("abandoned"), rs.getBoolean("removed"), rs.getBoolean("unavailable")), runId);
     }
 
     /**
@@ -101,7 +106,7 @@ public class Checkpoints {
         List<CheckpointPicker.Candidate> candidates = new ArrayList<>();
         Map<Long, String> paths = new java.util.HashMap<>();
         jdbc.query("""
-                select c.step, c.path, c.loss_scale, c.corrupt,
+                select c.step, c.path, c.loss_scale, c.corrupt, c.unavailable,
                        (select count(*) from incident i join run_generation g
                             on g.run_id = i.run_id and g.generation = i.generation
                         where i.run_id = c.run_id and i.kind = 'DIVERGENCE' and i.divergence_kind = ?
@@ -111,7 +116,7 @@ public class Checkpoints {
                 order by c.step desc""", rs -> {
             paths.put(rs.getLong("step"), rs.getString("path"));
             candidates.add(new CheckpointPicker.Candidate(rs.getLong("step"), rs.getDouble("loss_scale"),
-                    rs.getBoolean("corrupt"), rs.getInt("same_endings")));
+                    rs.getBoolean("corrupt"), rs.getBoolean("unavailable"), rs.getInt("same_endings")));
         }, rule.divergenceKind() == null ? "" : rule.divergenceKind(), runId, below, below);
         CheckpointPicker picker = new CheckpointPicker(policy);
         CheckpointPicker.Pick pick = switch (rule.mode()) {
@@ -128,7 +133,8 @@ public class Checkpoints {
      */
     public Optional<RestorePoint> latestForPlacement(UUID runId) {
         return jdbc.query("""
-                select step, path from checkpoint where run_id = ? and not corrupt and not abandoned and not removed
+                select step, path from checkpoint
+                where run_id = ? and not corrupt and not unavailable and not abandoned and not removed
                 order by healthy desc, step desc limit 1""", (rs, n) ->
                 new RestorePoint(rs.getLong("step"), rs.getString("path")), runId).stream().findFirst();
     }
@@ -138,11 +144,14 @@ public class Checkpoints {
      * rollback abandoned it), or null when it still may.
      */
     public String unusable(UUID runId, long step) {
-        return jdbc.query("select corrupt, removed, abandoned from checkpoint where run_id = ? and step = ?", rs -> {
+        return jdbc.query("select corrupt, unavailable, removed, abandoned from checkpoint where run_id = ? and step = ?",
+                rs -> {
             if (!rs.next()) {
                 return "unknown: no such checkpoint was reported";
             }
             return rs.getBoolean("corrupt") ? "corrupt: a restore from it failed"
+                    : rs.getBoolean("unavailable") ? "unavailable: restores could not read it on "
+                    + UNAVAILABLE_AFTER_NODES + " nodes"
                     : rs.getBoolean("removed") ? "removed: the trainer's retention deleted it"
                     : rs.getBoolean("abandoned") ? "abandoned: a rollback went back past it" : null;
         }, runId, step);
@@ -157,6 +166,29 @@ public class Checkpoints {
     /** A restore from it failed: never a restore point again. False for an unknown checkpoint. */
     public boolean markCorrupt(UUID runId, long step) {
         return jdbc.update("update checkpoint set corrupt = true where run_id = ? and step = ?", runId, step) > 0;
+    }
+
+    /**
+     * A restore on {@code nodeId} could not read it; after {@link #UNAVAILABLE_AFTER_NODES} different nodes it is
+     * unavailable (never corrupt: its files may be whole). Returns the nodes that failed so far.
+     */
+    public List<UUID> unavailableOn(UUID runId, long step, UUID nodeId) {
+        List<UUID> nodes = jdbc.query("""
+                update checkpoint set unavailable_nodes = case when ? = any (unavailable_nodes) then unavailable_nodes
+                                                          else array_append(unavailable_nodes, ?) end
+                where run_id = ? and step = ? returning unavailable_nodes""",
+                (rs, n) -> java.util.Arrays.asList((UUID[]) rs.getArray(1).getArray()), nodeId, nodeId, runId, step)
+                .stream().findFirst().orElse(List.of());
+        if (nodes.size() >= UNAVAILABLE_AFTER_NODES) {
+            jdbc.update("update checkpoint set unavailable = true where run_id = ? and step = ?", runId, step);
+        }
+        return nodes;
+    }
+
+    /** Whether the run ever reported a checkpoint (usable or not): then it must never silently restart from scratch. */
+    public boolean anyReported(UUID runId) {
+        return Boolean.TRUE.equals(jdbc.queryForObject("select exists (select 1 from checkpoint where run_id = ?)",
+                Boolean.class, runId));
     }
 
     /** A rollback to {@code step} went back past every newer checkpoint: they belong to a discarded trajectory. */

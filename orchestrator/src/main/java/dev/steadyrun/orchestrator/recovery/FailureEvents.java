@@ -142,6 +142,20 @@ class FailureEvents {
                         Divergence.Kind.NON_FINITE_LOSS, evidence, null, Duration.ZERO), null);
                 return;
             }
+            case RESTORE_UNAVAILABLE -> {
+                // not the checkpoint's fault yet: another node may read it; the rank moves there
+                Long step = generations.restoreStepOf(e.runId(), e.generation());
+                if (step != null) {
+                    evidence.put("unavailableCheckpointStep", step);
+                    evidence.put("unreadableOnNodes", checkpoints.unavailableOn(e.runId(), step, e.nodeId()));
+                }
+                actions.open(Detection.of(e.runId(), e.generation(), IncidentKind.RESTORE_UNAVAILABLE,
+                        IncidentCause.INFRASTRUCTURE, RemediationLadder.Incident.INFRASTRUCTURE_CRASH, where
+                        + " could not read the checkpoint" + (step == null ? "" : " of step " + step) + " (exit "
+                        + e.exitCode() + "): its rank moves to another node", e.nodeId(), e.rank(), lastStep,
+                        evidence), null);
+                return;
+            }
             case RESTORE_FAILED -> {
                 Optional<Long> corrupt = markRestoreCorrupt(e.runId(), e.generation());
                 corrupt.ifPresent(step -> evidence.put("corruptCheckpointStep", step));

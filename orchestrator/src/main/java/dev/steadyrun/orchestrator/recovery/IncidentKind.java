@@ -8,6 +8,8 @@ public enum IncidentKind {
     NODE_LOST(true),
     GPU_FAULT(true),
     TRAINER_CRASH(false),
+    /** A rank could not read the checkpoint it was told to restore (exit 7): the rank moves, the checkpoint stays. */
+    RESTORE_UNAVAILABLE(true),
     HANG(false),
     STRAGGLER(true),
     DIVERGENCE(false),

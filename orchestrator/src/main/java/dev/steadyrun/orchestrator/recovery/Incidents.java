@@ -94,6 +94,15 @@ class Incidents {
                 json.writeValueAsString(skipped), id);
     }
 
+    /** The restart it decided cannot be carried out: a human decides (the reason joins the decision's). */
+    void needsHuman(long id, String why) {
+        jdbc.update("""
+                update incident set state = 'NEEDS_HUMAN',
+                    decision = jsonb_set(decision, '{reasons}', (decision -> 'reasons') || to_jsonb(?::text))
+                where id = ? and state = any (?)""", why, id,
+                IncidentState.sourcesOf(IncidentState.NEEDS_HUMAN).stream().map(Enum::name).toArray(String[]::new));
+    }
+
     /** Says why the restart waits; a pass that finds the same reason writes nothing (no row churn while it waits). */
     void waiting(long id, String why) {
         jdbc.update("""

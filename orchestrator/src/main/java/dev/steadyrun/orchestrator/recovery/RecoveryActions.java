@@ -130,27 +130,43 @@ class RecoveryActions {
             Checkpoints.RestorePoint restore = joined == null ? null : joined.request().restore();
             RestoreRule rule = null;
             List<CheckpointPicker.Skip> skipped = List.of();
+            Long below = null;
             if (decision.restarts() && joined == null) {
-                rule = manual != null && manual.checkpointStep() != null ? RestoreRule.exact(manual.checkpointStep())
-                        : d.kind() == IncidentKind.DIVERGENCE
-                        ? RestoreRule.beforeDivergence(d.onsetStep(), d.divergenceKind().name())
-                        : RestoreRule.LATEST;
-                Checkpoints.Choice choice = checkpoints.pick(run.getId(), rule, policy, null);
-                if (rule.mode() == RestoreRule.Mode.EXACT && choice.chosen().isEmpty()) {
+                RestartRequests.Request retried = manual == null && d.kind() != IncidentKind.DIVERGENCE
+                        ? restarts.placedUntrained(run.getId(), d.generation()).orElse(null) : null;
+                if (retried != null) {
+                    // the generation never trained (its restore failed, a peer was lost while it started): this is
+                    // a retry of the restart that placed it, with that decision's knobs and checkpoint rule
+                    rule = retried.rule();
+                    below = rule.mode() == RestoreRule.Mode.EXACT ? rule.step() + 1 : null;
+                    decision = withReason(new RemediationLadder.Decision(decision.action(), retried.knobs(),
+                            decision.consumesBudget(), decision.backoff(), decision.reasons()), "generation "
+                            + d.generation() + " never trained: a retry of incident #" + retried.incidentId()
+                            + "'s restart, with its knobs and its checkpoint rule (" + rule.mode() + ")");
+                } else {
+                    rule = manual != null && manual.checkpointStep() != null
+                            ? RestoreRule.exact(manual.checkpointStep())
+                            : d.kind() == IncidentKind.DIVERGENCE
+                            ? RestoreRule.beforeDivergence(d.onsetStep(), d.divergenceKind().name())
+                            : RestoreRule.LATEST;
+                }
+                Checkpoints.Choice choice = checkpoints.pick(run.getId(), rule, policy, below);
+                if (manual != null && rule.mode() == RestoreRule.Mode.EXACT && choice.chosen().isEmpty()) {
                     throw notRestorable(run.getId(), rule.step(), choice);
                 }
                 skipped = choice.skipped();
                 restore = choice.chosen().orElse(null);
-                if (restore == null && d.kind() == IncidentKind.DIVERGENCE) {
-                    List<String> reasons = new ArrayList<>(decision.reasons());
-                    reasons.add("no checkpoint is complete, healthy and before the onset minus the margin");
+                if (restore == null && (rule.mode() == RestoreRule.Mode.BEFORE_DIVERGENCE
+                        || checkpoints.anyReported(run.getId()))) {
+                    // never silently from scratch once the run has checkpoints: that would throw the run away
                     decision = new RemediationLadder.Decision(RemediationLadder.Action.PAUSE_AND_CALL_HUMAN,
-                            RestartKnobs.NONE, false, Duration.ZERO, reasons);
+                            RestartKnobs.NONE, false, Duration.ZERO, withReason(decision,
+                            rule.mode() == RestoreRule.Mode.BEFORE_DIVERGENCE
+                                    ? "no checkpoint is complete, healthy and before the onset minus the margin"
+                                    : "the run has checkpoints but none is usable: a human decides, rather than a"
+                                    + " restart from scratch").reasons());
                 } else if (restore == null) {
-                    List<String> reasons = new ArrayList<>(decision.reasons());
-                    reasons.add("no usable checkpoint: restart from scratch");
-                    decision = new RemediationLadder.Decision(decision.action(), decision.knobs(),
-                            decision.consumesBudget(), decision.backoff(), reasons);
+                    decision = withReason(decision, "no checkpoint yet: restart from scratch");
                 }
             }
             IncidentState incidentState = switch (decision.action()) {
@@ -219,6 +235,31 @@ class RecoveryActions {
         }
         log.warn("Run {}: incident #{} {}: {}", d.runId(), id, d.kind(), d.summary());
         return Optional.of(id);
+    }
+
+    /**
+     * A restart under way cannot be carried out (its checkpoints all proved unusable since the decision): the run
+     * pauses and its incident waits for a human. Called inside the scheduling pass's transaction.
+     */
+    void callHuman(UUID runId, long incidentId, String why) {
+        Run run = runs.findForUpdate(runId).orElseThrow();
+        if (run.getState() != RunState.RECOVERING) {
+            return;
+        }
+        incidents.needsHuman(incidentId, why);
+        stateMachine.transition(run, RunState.PAUSING, "incident #" + incidentId + ": " + why, ACTOR);
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("runId", runId.toString());
+        data.put("runName", run.getName());
+        data.put("incidentId", incidentId);
+        data.put("summary", "incident #" + incidentId + ": " + why);
+        alerts.publish(AlertEventType.HUMAN_NEEDED, runId.toString(), data);
+    }
+
+    private static RemediationLadder.Decision withReason(RemediationLadder.Decision d, String reason) {
+        List<String> reasons = new ArrayList<>(d.reasons());
+        reasons.add(reason);
+        return new RemediationLadder.Decision(d.action(), d.knobs(), d.consumesBudget(), d.backoff(), reasons);
     }
 
     private static UnprocessableException notRestorable(UUID runId, long step, Checkpoints.Choice choice) {

@@ -28,14 +28,16 @@ import dev.steadyrun.orchestrator.scheduling.RestartPlacer;
 class RestartLogbook {
 
     private final Incidents incidents;
+    private final RecoveryActions actions;
     private final Generations generations;
     private final AlertOutbox alerts;
     private final RecoveryMetrics metrics;
     private final TransactionTemplate tx;
 
-    RestartLogbook(Incidents incidents, Generations generations, AlertOutbox alerts, RecoveryMetrics metrics,
-                   PlatformTransactionManager transactions) {
+    RestartLogbook(Incidents incidents, RecoveryActions actions, Generations generations, AlertOutbox alerts,
+                   RecoveryMetrics metrics, PlatformTransactionManager transactions) {
         this.incidents = incidents;
+        this.actions = actions;
         this.generations = generations;
         this.alerts = alerts;
         this.metrics = metrics;
@@ -51,6 +53,12 @@ class RestartLogbook {
     void onRestoreReplaced(RestartPlacer.RestoreReplaced e) {
         incidents.restoreInstead(e.incidentId(), e.restore() == null ? null
                 : new IncidentResponse.RestorePoint(e.restore().step(), e.restore().path()), e.skipped());
+    }
+
+    @EventListener
+    void onNoRestorePoint(RestartPlacer.NoRestorePoint e) {
+        actions.callHuman(e.runId(), e.incidentId(), "no checkpoint the decision's rule allows is usable any more;"
+                + " the run has checkpoints, so it is not restarted from scratch: a human decides");
     }
 
     @EventListener

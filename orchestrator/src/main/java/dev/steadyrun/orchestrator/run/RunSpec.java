@@ -12,6 +12,14 @@ public record RunSpec(String name, Model model, Data data, Hyper hyper, int worl
                       long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
                       Map<String, String> nodeSelector) {
 
+    /**
+     * Where this run's checkpoints live: its own directory under the checkpoint location. A relative location is
+     * resolved by each agent under its checkpoint root.
+     */
+    public String checkpointDir(java.util.UUID runId) {
+        return (checkpointLocation.endsWith("/") ? checkpointLocation : checkpointLocation + "/") + runId;
+    }
+
     /** True when the node's labels carry every label of the selector. */
     public boolean selects(Map<String, String> labels) {
         return nodeSelector.entrySet().stream().allMatch(e -> e.getValue().equals(labels.get(e.getKey())));

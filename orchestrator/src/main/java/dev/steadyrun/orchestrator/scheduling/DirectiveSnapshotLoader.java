@@ -62,16 +62,11 @@ class DirectiveSnapshotLoader {
                 long hang = hangSeconds.computeIfAbsent(runId, id ->
                         Math.max(1, RecoveryPolicy.parse(spec.recoveryPolicy()).hangFloor().toSeconds()));
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
-                        rs.getString("restore_path"), checkpointDir(spec, runId), restartKnobs,
+                        rs.getString("restore_path"), spec.checkpointDir(runId), restartKnobs,
                         worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hang);
             }
             work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment));
         });
         return work;
-    }
-
-    static String checkpointDir(RunSpec spec, UUID runId) {
-        String root = spec.checkpointLocation();
-        return (root.endsWith("/") ? root : root + "/") + runId;
     }
 }

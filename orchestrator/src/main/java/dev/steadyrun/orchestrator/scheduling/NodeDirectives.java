@@ -77,7 +77,7 @@ public class NodeDirectives {
             // After the run already stopped, two exits still matter: a watchdog's thread dump (evidence) and a failed
             // restore (a peer's "peer lost" may have reached us first; the next generation must not restore it again).
             if (w != null && !w.spare() && crashed(trainer, w) && (trainer.threadDump() != null
-                    || Integer.valueOf(ExitCodes.CORRUPT_CHECKPOINT).equals(trainer.exitCode()))) {
+                    || failedRestore(trainer.exitCode()))) {
                 exited(nodeId, trainer, w);
             }
             if (trainerLives) {
@@ -100,6 +100,11 @@ public class NodeDirectives {
             return new HeartbeatResponse(DesiredState.STOP, null, timings);
         }
         return new HeartbeatResponse(DesiredState.RUN, w.assignment(), timings);
+    }
+
+    private static boolean failedRestore(int exitCode) {
+        ExitCodes.Meaning meaning = ExitCodes.meaningOf(exitCode);
+        return meaning == ExitCodes.Meaning.RESTORE_FAILED || meaning == ExitCodes.Meaning.RESTORE_UNAVAILABLE;
     }
 
     private static boolean finishedItsPart(TrainerStatus trainer, NodeWork w) {

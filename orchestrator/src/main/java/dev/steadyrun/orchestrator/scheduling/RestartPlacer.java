@@ -57,6 +57,13 @@ public class RestartPlacer {
     public record RestoreReplaced(long incidentId, Checkpoints.RestorePoint restore, List<CheckpointPicker.Skip> skipped) {
     }
 
+    /**
+     * The restart of {@code incidentId} has no checkpoint left that its rule allows, though the run has checkpoints:
+     * it is not placed (a restart from scratch would throw the run away); recovery calls a human.
+     */
+    public record NoRestorePoint(UUID runId, long incidentId) {
+    }
+
     private final RunRepository runs;
     private final RunStateMachine stateMachine;
     private final Placements placements;
@@ -153,6 +160,10 @@ public class RestartPlacer {
         placements.releaseSpares(run.getId(), now);
         List<UUID> keptSpares = new ArrayList<>(spares);
         Checkpoints.RestorePoint restore = restorable(run, pending);
+        if (restore == null && pending.request().restore() != null) {
+            events.publishEvent(new NoRestorePoint(run.getId(), pending.request().incidentId()));
+            return;
+        }
         long generation = generations.start(run, seats, keptSpares, restore, request.knobs(), request.incidentId(), now);
         requests.placed(pending.id(), generation, now);
         UUID first = swappedIn.isEmpty() ? null : swappedIn.get(0);

@@ -101,6 +101,23 @@ public class RestartRequests {
         }, runId).stream().findFirst();
     }
 
+    /**
+     * The request that placed {@code generation} of a run, while that generation has not trained a step: a failure
+     * then (its restore failed, a peer was lost while it started) is a retry of the same restart.
+     */
+    public Optional<Request> placedUntrained(UUID runId, long generation) {
+        return jdbc.query("""
+                select q.* from restart_request q join run_generation g
+                    on g.run_id = q.run_id and g.generation = q.placed_generation
+                where q.run_id = ? and q.placed_generation = ? and g.first_step_at is null""", (rs, n) -> {
+            Long step = (Long) rs.getObject("restore_step");
+            return new Request(rs.getLong("incident_id"),
+                    step == null ? null : new Checkpoints.RestorePoint(step, rs.getString("restore_path")),
+                    json.readValue(rs.getString("restore_rule"), RestoreRule.class),
+                    json.readValue(rs.getString("knobs"), RestartKnobs.class), Set.of(), null);
+        }, runId, generation).stream().findFirst();
+    }
+
     /** Says why the restart waits; a pass that finds the same reason writes nothing. Returns whether it changed. */
     boolean waiting(long id, String why) {
         return jdbc.update("update restart_request set waiting = ? where id = ? and waiting is distinct from ?",

@@ -35,7 +35,7 @@ class NodeRecoveryTest extends RecoverySupport {
         Agent survivor = gen1.get(0);
         Agent lost = gen1.get(1);
         Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
-        assertThat(steps(survivor, runId, 0, 1, healthySteps(1, 10), List.of(checkpoint(5, 2.0), checkpoint(10, 2.0)))
+        assertThat(steps(survivor, runId, 0, 1, healthySteps(1, 10), List.of(checkpoint(runId, 5, 2.0), checkpoint(runId, 10, 2.0)))
                 .status()).isEqualTo(204);
         assertThat(steps(lost, runId, 1, 1, healthySteps(1, 10), List.of()).status()).isEqualTo(204);
 
@@ -88,8 +88,8 @@ class NodeRecoveryTest extends RecoverySupport {
         assertThat(a0.generation()).isEqualTo(2);
         assertThat(a0.rank()).isZero();
         assertThat(a1.rank()).isEqualTo(1);
-        assertThat(a0.restoreFrom()).isEqualTo("/c/10");
-        assertThat(a1.restoreFrom()).isEqualTo("/c/10");
+        assertThat(a0.restoreFrom()).isEqualTo(checkpointPath(runId, 10));
+        assertThat(a1.restoreFrom()).isEqualTo(checkpointPath(runId, 10));
         assertThat(nodeState(spare.id())).isEqualTo("HEALTHY");
 
         // the old generation is fenced; the new one's first step recovers the incident
@@ -138,7 +138,7 @@ class NodeRecoveryTest extends RecoverySupport {
         Agent survivor = gen1.get(0);
         Agent lost = gen1.get(1);
         Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
-        steps(survivor, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(4, 2.0)));
+        steps(survivor, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(runId, 4, 2.0)));
         // rank 0's collective times out before rank 1's lease runs out: "peer lost" (5) opens the incident
         clock.advance(Duration.ofSeconds(2));
         assertThat(heartbeat(survivor, exitedStatus(runId, 1, 5)).desired()).isEqualTo(DesiredState.IDLE);
@@ -172,7 +172,7 @@ class NodeRecoveryTest extends RecoverySupport {
         Map<Integer, Agent> gen1 = ranks(agents, 1);
         Agent broken = gen1.get(0);
         Agent free = agents.stream().filter(a -> a != broken).findFirst().orElseThrow();
-        steps(broken, runId, 0, 1, healthySteps(1, 3), List.of(checkpoint(3, 2.0)));
+        steps(broken, runId, 0, 1, healthySteps(1, 3), List.of(checkpoint(runId, 3, 2.0)));
         Reply beat = heartbeat(broken.registration(), 10_000, trainer(TrainerState.RUNNING, runId, 0, 1),
                 new dev.steadyrun.protocol.GpuHealth(0, 55, 1000, 81559, 0, 0, 0, 0, List.of(79), 0));
         assertThat(beat.status()).isEqualTo(200);
@@ -185,7 +185,7 @@ class NodeRecoveryTest extends RecoverySupport {
         assertThat(awaitState(operator, runId, RunState.STARTING).body().get("generation").asLong()).isEqualTo(2);
         Assignment a = assignment(free);
         assertThat(a.rank()).isZero();
-        assertThat(a.restoreFrom()).isEqualTo("/c/3");
+        assertThat(a.restoreFrom()).isEqualTo(checkpointPath(runId, 3));
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 

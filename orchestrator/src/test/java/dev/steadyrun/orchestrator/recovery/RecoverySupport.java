@@ -129,8 +129,9 @@ abstract class RecoverySupport extends RunsApiSupport {
         return out;
     }
 
-    static CheckpointWritten checkpoint(long step, double lossScale) {
-        return new CheckpointWritten(step, (step + 1) * 1024, "/c/" + step, lossScale, 3.0, "sha" + step, 10);
+    static CheckpointWritten checkpoint(UUID runId, long step, double lossScale) {
+        return new CheckpointWritten(step, (step + 1) * 1024, checkpointPath(runId, step), lossScale, 3.0, "sha" + step,
+                10);
     }
 
     JsonNode run(UUID runId) {

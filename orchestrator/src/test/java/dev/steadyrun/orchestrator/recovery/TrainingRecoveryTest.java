@@ -42,7 +42,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         UUID runId = submit(rack, 1, 0, TWO_RUNGS);
         ranks(agents, 1);
         steps(agent, runId, 0, 1, healthySteps(1, 204),
-                List.of(checkpoint(100, 2.0), checkpoint(150, 2.0), checkpoint(200, 2.0)));
+                List.of(checkpoint(runId, 100, 2.0), checkpoint(runId, 150, 2.0), checkpoint(runId, 200, 2.0)));
         // the first report that shows the NaN is acted on before its answer
         assertThat(steps(agent, runId, 0, 1, List.of(step(205, Double.NaN, 1000)), List.of()).status()).isEqualTo(204);
         assertThat(run(runId).get("state").asString()).isEqualTo("RECOVERING");
@@ -64,7 +64,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         passBackoff(Duration.ofSeconds(1), agents);
         Assignment gen2 = assignment(agent);
         assertThat(gen2.generation()).isEqualTo(2);
-        assertThat(gen2.restoreFrom()).isEqualTo("/c/150");
+        assertThat(gen2.restoreFrom()).isEqualTo(checkpointPath(runId, 150));
         assertThat(gen2.knobs().resetLossScaler()).isTrue();
         assertThat(gen2.knobs().lrMultiplier()).isNull();
         assertThat(run(runId).get("lastStep").asLong()).isEqualTo(150);
@@ -122,7 +122,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         UUID runId = submit(rack, 1, 0, TWO_RUNGS);
         ranks(agents, 1);
         steps(agent, runId, 0, 1, healthySteps(1, 204),
-                List.of(checkpoint(100, 2.0), checkpoint(150, 2.0), checkpoint(200, 2.0)));
+                List.of(checkpoint(runId, 100, 2.0), checkpoint(runId, 150, 2.0), checkpoint(runId, 200, 2.0)));
         TrainerStatus diverged = new TrainerStatus(TrainerState.EXITED, runId, 0, 1, ExitCodes.DIVERGED, 205,
                 List.of("error: diverged: loss is NaN at step 205"), null);
         assertThat(heartbeat(agent, diverged).desired()).isEqualTo(DesiredState.IDLE);
@@ -144,7 +144,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         stopAll(agents, runId, 1);
         passBackoff(Duration.ofSeconds(1), agents);
         Assignment gen2 = assignment(agent);
-        assertThat(gen2.restoreFrom()).isEqualTo("/c/150");
+        assertThat(gen2.restoreFrom()).isEqualTo(checkpointPath(runId, 150));
         assertThat(gen2.knobs().resetLossScaler()).as("the ladder's first rung").isTrue();
     }
 
@@ -195,11 +195,11 @@ class TrainingRecoveryTest extends RecoverySupport {
         Agent agent = agents.get(0);
         UUID runId = submit(rack, 1, 0, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
         ranks(agents, 1);
-        steps(agent, runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(10, 2.0), checkpoint(20, 2.0)));
+        steps(agent, runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(runId, 10, 2.0), checkpoint(runId, 20, 2.0)));
         heartbeat(agent, exited(runId, 0, 1, 137, null));
         stopAll(agents, runId, 1);
         passBackoff(Duration.ofSeconds(1), agents);
-        assertThat(assignment(agent).restoreFrom()).isEqualTo("/c/20");
+        assertThat(assignment(agent).restoreFrom()).isEqualTo(checkpointPath(runId, 20));
         heartbeat(agent, exited(runId, 0, 2, 3, null)); // the restore found a checksum mismatch
         JsonNode incident = incidents(runId).get(0);
         assertThat(incident.at("/evidence/corruptCheckpointStep").asLong()).isEqualTo(20);
@@ -208,7 +208,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(incident.at("/decision/consumesBudget").asBoolean()).isFalse();
         stopAll(agents, runId, 2);
         passBackoff(Duration.ofSeconds(2), agents);
-        assertThat(assignment(agent).restoreFrom()).isEqualTo("/c/10");
+        assertThat(assignment(agent).restoreFrom()).isEqualTo(checkpointPath(runId, 10));
         JsonNode checkpoints = call("GET", "/api/v1/runs/" + runId + "/checkpoints", operator, null).body();
         assertThat(checkpoints.at("/0/corrupt").asBoolean()).isTrue();
         assertThat(checkpoints.at("/1/corrupt").asBoolean()).isFalse();
@@ -221,12 +221,12 @@ class TrainingRecoveryTest extends RecoverySupport {
         List<Agent> agents = fleet(rack, 2);
         UUID runId = submit(rack, 2, 0, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
         Map<Integer, Agent> byRank = ranks(agents, 1);
-        steps(byRank.get(0), runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(10, 2.0), checkpoint(20, 2.0)));
+        steps(byRank.get(0), runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(runId, 10, 2.0), checkpoint(runId, 20, 2.0)));
         heartbeat(byRank.get(0), exited(runId, 0, 1, 137, null));
         stopAll(agents, runId, 1);
         passBackoff(Duration.ofSeconds(1), agents);
         Map<Integer, Agent> second = ranks(agents, 2);
-        assertThat(assignment(second.get(0)).restoreFrom()).isEqualTo("/c/20");
+        assertThat(assignment(second.get(0)).restoreFrom()).isEqualTo(checkpointPath(runId, 20));
 
         // Data-parallel: rank 1 sees its peer vanish and exits "peer lost" before rank 0's failed restore arrives.
         heartbeat(second.get(1), exited(runId, 1, 2, 5, null));
@@ -237,7 +237,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(incidents(runId)).as("the late exit 3 opens no incident of its own").hasSize(2);
         stopAll(agents, runId, 2);
         passBackoff(Duration.ofSeconds(2), agents);
-        assertThat(assignment(ranks(agents, 3).get(0)).restoreFrom()).isEqualTo("/c/10");
+        assertThat(assignment(ranks(agents, 3).get(0)).restoreFrom()).isEqualTo(checkpointPath(runId, 10));
         incident = incidents(runId).get(0);
         assertThat(incident.at("/restoreFrom/step").asLong()).isEqualTo(10);
         assertThat(incident.at("/skippedCheckpoints/0/step").asLong()).isEqualTo(20);
@@ -255,17 +255,17 @@ class TrainingRecoveryTest extends RecoverySupport {
         Agent agent = agents.get(0);
         UUID runId = submit(rack, 1, 0, Map.of("rollbackMarginSteps", 20, "backoffInitial", "PT1S"));
         ranks(agents, 1);
-        CheckpointWritten c150 = checkpoint(150, 2.0);
+        CheckpointWritten c150 = checkpoint(runId, 150, 2.0);
         CheckpointWritten deleting = new CheckpointWritten(c150.step(), c150.tokensSeen(), c150.path(),
                 c150.lossScale(), c150.loss(), c150.manifestSha256(), c150.bytes(), List.of(100L));
-        steps(agent, runId, 0, 1, healthySteps(1, 160), List.of(checkpoint(50, 2.0), checkpoint(100, 2.0), deleting));
+        steps(agent, runId, 0, 1, healthySteps(1, 160), List.of(checkpoint(runId, 50, 2.0), checkpoint(runId, 100, 2.0), deleting));
         steps(agent, runId, 0, 1, List.of(step(161, Double.NaN, 1000)), List.of());
         JsonNode incident = incidents(runId).get(0);
         assertThat(incident.get("kind").asString()).isEqualTo("DIVERGENCE");
         assertThat(incident.at("/restoreFrom/step").asLong()).as("100 is gone from disk").isEqualTo(50);
 
         // the trainer wrote 170 before its NaN line was read; its report arrives after the decision
-        steps(agent, runId, 0, 1, List.of(), List.of(checkpoint(170, 2.0)));
+        steps(agent, runId, 0, 1, List.of(), List.of(checkpoint(runId, 170, 2.0)));
         JsonNode checkpoints = call("GET", "/api/v1/runs/" + runId + "/checkpoints", operator, null).body();
         assertThat(checkpoints.findValuesAsString("step")).containsExactly("170", "150", "100", "50");
         assertThat(checkpoints.at("/0/abandoned").asBoolean()).as("written after the onset").isTrue();
@@ -351,7 +351,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         Agent agent = agents.get(0);
         UUID runId = submit(rack, 1, 0, Map.of());
         ranks(agents, 1);
-        steps(agent, runId, 0, 1, healthySteps(1, 30), List.of(checkpoint(10, 2.0), checkpoint(20, 2.0), checkpoint(30, 2.0)));
+        steps(agent, runId, 0, 1, healthySteps(1, 30), List.of(checkpoint(runId, 10, 2.0), checkpoint(runId, 20, 2.0), checkpoint(runId, 30, 2.0)));
         String path = "/api/v1/runs/" + runId + "/restart";
         assertThat(call("POST", path, token("VIEWER"), Map.of()).status()).isEqualTo(403);
         assertThat(call("POST", "/api/v1/runs/" + UUID.randomUUID() + "/restart", operator, Map.of()).status())
@@ -375,7 +375,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         passBackoff(Duration.ZERO, agents);
         Assignment a = assignment(agent);
         assertThat(a.generation()).isEqualTo(2);
-        assertThat(a.restoreFrom()).isEqualTo("/c/20");
+        assertThat(a.restoreFrom()).isEqualTo(checkpointPath(runId, 20));
         assertThat(a.knobs().lrMultiplier()).isEqualTo(0.5);
         assertThat(a.knobs().skipBatches()).isEqualTo(7);
         assertThat(a.knobs().resetLossScaler()).isTrue();
@@ -399,7 +399,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         Agent agent = agents.get(0);
         UUID runId = submit(rack, 1, 0, Map.of());
         ranks(agents, 1);
-        steps(agent, runId, 0, 1, healthySteps(1, 30), List.of(checkpoint(10, 2.0)));
+        steps(agent, runId, 0, 1, healthySteps(1, 30), List.of(checkpoint(runId, 10, 2.0)));
         watches.rebuild(clock.instant()); // what a new orchestrator process does before serving reports
         assertThat(steps(agent, runId, 0, 1, List.of(step(31, 6.0, 1000)), List.of()).status()).isEqualTo(204);
         JsonNode incident = incidents(runId).get(0);
@@ -419,7 +419,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         java.time.Instant placed = clock.instant();
         UUID runId = submit(rack, 2, 0, Map.of());
         Map<Integer, Agent> gen1 = ranks(agents, 1);
-        steps(gen1.get(0), runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(10, 2.0)));
+        steps(gen1.get(0), runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(runId, 10, 2.0)));
         List<StepMetrics> slowRank1 = new ArrayList<>();
         for (long s = 1; s <= 20; s++) {
             slowRank1.add(step(s, 3.0, 3000));

@@ -161,10 +161,10 @@ class RunLifecycleTest extends RunsApiSupport {
         Assignment a = awaitRunOrIdle(agent).assignment();
         assertThat(a.rendezvous()).isNull();
         String body = """
-                {"runId":"%s","rank":0,"generation":1,"steps":[],"checkpoints":[
-                 {"type":"checkpoint","step":100,"tokensSeen":102400,"path":"/c/100","lossScale":2.0,"loss":3.5,
+                {"runId":"%1$s","rank":0,"generation":1,"steps":[],"checkpoints":[
+                 {"type":"checkpoint","step":100,"tokensSeen":102400,"path":"/c/%1$s/step-100","lossScale":2.0,"loss":3.5,
                   "manifestSha256":"ab","bytes":10},
-                 {"type":"checkpoint","step":200,"tokensSeen":204800,"path":"/c/200","lossScale":0.5,"loss":3.9,
+                 {"type":"checkpoint","step":200,"tokensSeen":204800,"path":"/c/%1$s/step-200","lossScale":0.5,"loss":3.9,
                   "manifestSha256":"cd","bytes":10}]}""".formatted(runId);
         for (int i = 0; i < 2; i++) { // a retried report stores nothing twice
             assertThat(call("POST", "/api/v1/agents/" + agent.id() + "/reports", agent.credential(), body).status())
@@ -172,7 +172,7 @@ class RunLifecycleTest extends RunsApiSupport {
         }
         JsonNode checkpoints = call("GET", "/api/v1/runs/" + runId + "/checkpoints", operator, null).body();
         assertThat(checkpoints.size()).isEqualTo(2);
-        assertThat(checkpoints.findValuesAsString("path")).containsExactly("/c/200", "/c/100");
+        assertThat(checkpoints.findValuesAsString("path")).containsExactly(checkpointPath(runId, 200), checkpointPath(runId, 100));
         assertThat(checkpoints.at("/0/healthy").asBoolean()).isFalse();
         assertThat(checkpoints.at("/1/healthy").asBoolean()).isTrue();
         // a diverged step (loss NaN, as the trainer's JSON writes it) is stored as such, and recovery acts on it
@@ -193,7 +193,7 @@ class RunLifecycleTest extends RunsApiSupport {
         awaitState(operator, runId, RunState.PAUSED);
         call("POST", "/api/v1/runs/" + runId + "/resume", operator, null);
         awaitState(operator, runId, RunState.STARTING);
-        assertThat(awaitRunOrIdle(agent).assignment().restoreFrom()).isEqualTo("/c/100");
+        assertThat(awaitRunOrIdle(agent).assignment().restoreFrom()).isEqualTo(checkpointPath(runId, 100));
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 

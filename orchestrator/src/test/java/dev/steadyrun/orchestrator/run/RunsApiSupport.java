@@ -80,7 +80,10 @@ public abstract class RunsApiSupport extends OrchestratorIntegrationTest {
                 new TrainerReport(runId, rank, generation, lines, List.of()));
     }
 
-    /** A tiny run on the europarl sample, restricted to one rack. */
+    /** The checkpoint location of test runs. */
+    protected static final String CHECKPOINTS = "/c";
+
+    /** A tiny run on the europarl sample, restricted to one rack, checkpointing under {@link #CHECKPOINTS}. */
     protected static Map<String, Object> tinyRun(String rack, int worldSize, int spares) {
         Map<String, Object> spec = new LinkedHashMap<>();
         spec.put("name", "o2 " + rack);
@@ -89,7 +92,13 @@ public abstract class RunsApiSupport extends OrchestratorIntegrationTest {
         spec.put("worldSize", worldSize);
         spec.put("spares", spares);
         spec.put("nodeSelector", Map.of("rack", rack));
+        spec.put("checkpointLocation", CHECKPOINTS);
         return spec;
+    }
+
+    /** Where a test run's checkpoint of {@code step} is: the only place a checkpoint line may name. */
+    protected static String checkpointPath(UUID runId, long step) {
+        return CHECKPOINTS + "/" + runId + "/step-" + step;
     }
 
     /** Polls the run until the scheduling pass (its own thread) moved it to {@code state}. */

@@ -111,7 +111,7 @@ class WebUiEndToEndTest extends RunsApiSupport {
         assertThat(report(trainerNode, runId, 0, 1, 0, STEPS).status()).isEqualTo(204);
         Reply checkpoint = call("POST", "/api/v1/agents/" + trainerNode.id() + "/reports",
                 trainerNode.credential(), new TrainerReport(runId, 0, 1, List.of(), List.of(
-                        new CheckpointWritten(STEPS - 1, STEPS * 1024L, "/ckpt/" + (STEPS - 1), 1.0, 0.25,
+                        new CheckpointWritten(STEPS - 1, STEPS * 1024L, checkpointPath(runId, STEPS - 1), 1.0, 0.25,
                                 "ab".repeat(32), 4096))));
         assertThat(checkpoint.status()).as(checkpoint.raw().body()).isEqualTo(204);
 
@@ -129,7 +129,7 @@ class WebUiEndToEndTest extends RunsApiSupport {
         // one vertex per reported step: the server's downsampling keeps all 40 under maxPoints
         assertThat(loss.getDomAttribute("d").split(" ")).hasSize(STEPS);
         assertThat(browser.findElement(By.tagName("main")).getText())
-                .contains("✔ healthy").contains("/ckpt/" + (STEPS - 1)).contains(trainerNode.name());
+                .contains("✔ healthy").contains(checkpointPath(runId, STEPS - 1)).contains(trainerNode.name());
         assertThat(browser.findElements(By.cssSelector("button[data-action='pause']"))).hasSize(1);
         shoot("2-run");
         // live: steps reported while the page is open show up without a reload
@@ -185,7 +185,7 @@ class WebUiEndToEndTest extends RunsApiSupport {
         for (long step : new long[] {9, 19, 29}) {
             Reply written = call("POST", "/api/v1/agents/" + first.id() + "/reports", first.credential(),
                     new TrainerReport(runId, 0, 1, List.of(), List.of(new CheckpointWritten(step, (step + 1) * 1024,
-                            "/ckpt/" + step, 1.0, 10.0 / (step + 1), "cd".repeat(32), 4096))));
+                            checkpointPath(runId, step), 1.0, 10.0 / (step + 1), "cd".repeat(32), 4096))));
             assertThat(written.status()).as(written.raw().body()).isEqualTo(204);
         }
 
@@ -225,14 +225,14 @@ class WebUiEndToEndTest extends RunsApiSupport {
 
         // the agents play along: the old generation stops before the new one starts from the chosen checkpoint
         Placement second = restartedOn(agents, first, runId, 1, 2);
-        assertThat(second.assignment().restoreFrom()).isEqualTo("/ckpt/19");
+        assertThat(second.assignment().restoreFrom()).isEqualTo(checkpointPath(runId, 19));
         assertThat(second.assignment().knobs().clipNorm()).isEqualTo(0.3);
         assertThat(second.assignment().knobs().lrMultiplier()).isEqualTo(0.5);
         assertThat(second.assignment().knobs().resetLossScaler()).isTrue();
         Agent secondNode = second.agent();
         assertThat(report(secondNode, runId, 0, 2, 20, 15).status()).isEqualTo(204);
         Reply written = call("POST", "/api/v1/agents/" + secondNode.id() + "/reports", secondNode.credential(),
-                new TrainerReport(runId, 0, 2, List.of(), List.of(new CheckpointWritten(34, 35 * 1024, "/ckpt/34",
+                new TrainerReport(runId, 0, 2, List.of(), List.of(new CheckpointWritten(34, 35 * 1024, checkpointPath(runId, 34),
                         1.0, 10.0 / 35, "ef".repeat(32), 4096))));
         assertThat(written.status()).as(written.raw().body()).isEqualTo(204);
 
@@ -267,7 +267,7 @@ class WebUiEndToEndTest extends RunsApiSupport {
         Placement third = restartedOn(agents, secondNode, runId, 2, 3);
         Agent thirdNode = third.agent();
         assertThat(thirdNode.id()).isNotEqualTo(secondNode.id());
-        assertThat(third.assignment().restoreFrom()).isEqualTo("/ckpt/34");
+        assertThat(third.assignment().restoreFrom()).isEqualTo(checkpointPath(runId, 34));
         shoot("8-fleet-swapped");
 
         // the swapped node's page lists the swap
