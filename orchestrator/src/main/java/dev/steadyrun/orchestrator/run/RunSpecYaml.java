@@ -49,10 +49,11 @@ class RunSpecYaml {
         /** The refusal of this spec with each field's line and column added. */
         InvalidRunSpecException locate(BadRequestException refused) {
             List<InvalidRunSpecException.FieldError> errors = refused instanceof InvalidRunSpecException invalid
-                    ? invalid.errors() : List.of(new InvalidRunSpecException.FieldError(refused.field(), refused.reason()));
+                    ? invalid.errors()
+                    : List.of(new InvalidRunSpecException.FieldError(refused.field(), refused.reason()));
             Map<String, TokenStreamLocation> keys = keys(text);
-            return new InvalidRunSpecException(errors.stream().map(e -> at(e.field(), e.message(), keys.get(e.field())))
-                    .toList());
+            return new InvalidRunSpecException(errors.stream()
+                    .map(e -> at(e.field(), e.message(), keys.get(e.field()))).toList());
         }
     }
 
@@ -99,7 +100,7 @@ class RunSpecYaml {
                 }
             }
         } catch (JacksonException unreadable) {
-            // read() parsed this text already; should it fail now, the errors simply go without lines
+            // a syntax error past the bad value: the keys before it keep their lines, those after go without
         }
         return keys;
     }
