@@ -60,6 +60,12 @@ final class WebhookCommand implements Runnable {
         return Steadyrun.OK;
     }
 
+    @Command(name = "show", description = "One webhook.")
+    int show(@Parameters(paramLabel = "WEBHOOK_ID") UUID id, @Mixin Output output) {
+        output.print(out(), root.api().get("/api/v1/webhooks/" + id), ROWS);
+        return Steadyrun.OK;
+    }
+
     @Command(name = "create", description = "Create a webhook (ADMIN); its signing secret is shown this once.")
     int create(@Option(names = "--url", required = true, description = "where events are POSTed") String url,
                @Option(names = "--event", required = true, paramLabel = "TYPE",

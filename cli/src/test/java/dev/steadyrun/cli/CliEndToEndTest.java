@@ -283,6 +283,7 @@ class CliEndToEndTest {
 
             Cli.Result watched = watch.result().get(30, java.util.concurrent.TimeUnit.SECONDS);
             assertThat(watched.exit()).as(watched.toString()).isZero();
+            System.out.println("run watch printed:\n" + watched.out()); // kept in the surefire report
             List<String> steps = watched.out().lines().filter(l -> l.startsWith("step")).toList();
             assertThat(steps).hasSize(5);
             assertThat(steps.get(0)).matches("step +0 +loss 10.0000 +scale 4.000 .*");
@@ -332,6 +333,7 @@ class CliEndToEndTest {
         String id = created.get("id").asString();
         assertThat(created.get("secret").asString()).isNotBlank();
         assertThat(ok(cli, "webhook", "list").out()).containsPattern("(?m)^" + id + " +cli-hook +" + hook);
+        assertThat(ok(cli, "webhook", "show", id).out()).containsPattern("(?m)^EVENTS +node.failed,incident.opened$");
 
         int before = hooksReceived.get();
         long delivery = json(cli, "webhook", "test", id, "-o", "json").get("id").asLong();
