@@ -1,5 +1,6 @@
 package dev.steadyrun.orchestrator.run;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.UUID;
 
@@ -50,8 +51,9 @@ class RunController {
             @Content(mediaType = "application/yaml", schema = @Schema(implementation = RunSpecRequest.class)),
             @Content(mediaType = "application/x-yaml", schema = @Schema(implementation = RunSpecRequest.class)),
             @Content(mediaType = "text/yaml", schema = @Schema(implementation = RunSpecRequest.class))})
-    RunResponse submitYaml(@RequestBody String spec, Caller caller) {
-        RunSpecYaml.Document document = yaml.read(spec);
+    RunResponse submitYaml(@RequestBody byte[] spec, Caller caller) {
+        // bytes, not a String: Spring would decode a text/yaml body without a charset as ISO-8859-1
+        RunSpecYaml.Document document = yaml.read(new String(spec, StandardCharsets.UTF_8));
         try {
             return runs.submit(document.request(), caller.actor());
         } catch (BadRequestException refused) {

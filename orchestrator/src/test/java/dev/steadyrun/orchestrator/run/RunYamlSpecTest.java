@@ -70,7 +70,9 @@ class RunYamlSpecTest extends RunsApiSupport {
         assertThat(fromYaml.body().get("spec")).isEqualTo(fromJson.body().get("spec"));
         assertThat(fromYaml.body().at("/spec/hyper/clipNorm").asDouble()).isEqualTo(0.3);
         for (String type : new String[] {"application/x-yaml", "text/yaml"}) {
-            assertThat(send("POST", "/api/v1/runs", operator, yaml, type).status()).as(type).isEqualTo(201);
+            Reply other = send("POST", "/api/v1/runs", operator, yaml.replace("name: yaml", "name: café ✓"), type);
+            assertThat(other.status()).as(type).isEqualTo(201);
+            assertThat(other.body().get("name").asString()).isEqualTo("café ✓ " + rack); // read as UTF-8
         }
     }
 
