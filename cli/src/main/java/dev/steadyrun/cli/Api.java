@@ -135,9 +135,4 @@ final class Api {
         }
         return query;
     }
-
-    /** A path segment from user input (an id or a name), encoded so it cannot change the path. */
-    static String segment(String value) {
-        return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
-    }
 }

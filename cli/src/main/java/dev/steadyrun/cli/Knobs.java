@@ -2,6 +2,7 @@ package dev.steadyrun.cli;
 
 import java.lang.reflect.RecordComponent;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 
@@ -43,7 +44,7 @@ final class Knobs {
                 }
             } catch (NumberFormatException e) {
                 throw new Steadyrun.UsageError("--knob " + name + ": '" + value + "' is not a "
-                        + type.getSimpleName().toLowerCase(java.util.Locale.ROOT));
+                        + type.getSimpleName().toLowerCase(Locale.ROOT));
             }
         });
         return knobs;

@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.Console;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -31,19 +32,22 @@ final class LoginCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Config saved = root.config();
-        String url = root.url != null ? root.url : root.env.get(Env.URL) != null ? root.env.get(Env.URL) : saved.url();
-        if (url == null) {
-            throw new Steadyrun.UsageError("give the orchestrator's address: steadyrun login --server URL");
+        URI server = root.server();
+        String token = Steadyrun.first(root.token, root.env.get(Env.TOKEN));
+        if (token == null) {
+            token = readToken();
         }
-        String token = root.token != null ? root.token : readToken();
         if (token == null || token.isBlank()) {
-            throw new Steadyrun.UsageError("no API token given (--token, a prompt or standard input)");
+            throw new Steadyrun.UsageError("no API token given (--token, the prompt or standard input)");
         }
-        Api api = new Api(Steadyrun.server(url), token.strip());
+        Api api = new Api(server, token.strip());
         JsonNode me = api.get("/api/v1/me");
         Path file = root.env.configFile();
-        new Config(api.base().toString(), token.strip()).save(file);
+        try { // only once the server accepted the token
+            new Config(api.base().toString(), token.strip()).save(file);
+        } catch (IOException e) {
+            throw new Steadyrun.UsageError("cannot write " + file + ": " + e);
+        }
         spec.commandLine().getOut().printf("Logged in to %s as %s (%s); saved in %s%n", api.base(),
                 me.path("name").asString(), me.path("role").asString(), file);
         return Steadyrun.OK;

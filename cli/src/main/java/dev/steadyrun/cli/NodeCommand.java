@@ -2,6 +2,7 @@ package dev.steadyrun.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Locale;
 import java.util.UUID;
 
 import picocli.CommandLine.Command;
@@ -151,7 +152,7 @@ final class NodeCommand implements Runnable {
     private static String health(JsonNode gpus) {
         StringBuilder sb = new StringBuilder();
         for (JsonNode g : gpus) {
-            sb.append(sb.isEmpty() ? "" : "; ").append(String.format(java.util.Locale.ROOT,
+            sb.append(sb.isEmpty() ? "" : "; ").append(String.format(Locale.ROOT,
                     "gpu%d %.0f°C %.0f%% util %d/%d MiB", g.path("index").asInt(), g.path("temperatureC").asDouble(),
                     g.path("utilizationPct").asDouble(), g.path("memoryUsedMiB").asLong(),
                     g.path("memoryTotalMiB").asLong()));

@@ -8,6 +8,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 
@@ -184,7 +185,7 @@ final class RunCommand implements Runnable {
 
     private static String percent(JsonNode value) {
         return value == null || !value.isNumber() ? "-"
-                : String.format(java.util.Locale.ROOT, "%.1f%%", value.doubleValue() * 100);
+                : String.format(Locale.ROOT, "%.1f%%", value.doubleValue() * 100);
     }
 
     /** The knobs a restart applies, leaving out those that change nothing. */

@@ -71,14 +71,18 @@ public final class Steadyrun implements Runnable {
         }
     }
 
-    /** The API of the server this invocation talks to. */
+    /** The API of the server this invocation talks to, with its token. */
     Api api() {
-        Config saved = config();
-        String u = first(url, env.get(Env.URL), saved.url());
+        return new Api(server(), first(token, env.get(Env.TOKEN), config().token()));
+    }
+
+    /** The server: {@code --server}, else {@code $STEADYRUN_URL}, else the config file. */
+    URI server() {
+        String u = first(url, env.get(Env.URL), config().url());
         if (u == null) {
             throw new UsageError("no server given: run 'steadyrun login --server URL' or set " + Env.URL);
         }
-        return new Api(server(u), first(token, env.get(Env.TOKEN), saved.token()));
+        return server(u);
     }
 
     Config config() {
@@ -104,7 +108,7 @@ public final class Steadyrun implements Runnable {
         return uri;
     }
 
-    private static String first(String... values) {
+    static String first(String... values) {
         for (String v : values) {
             if (v != null && !v.isBlank()) {
                 return v;
@@ -148,11 +152,9 @@ public final class Steadyrun implements Runnable {
             }
         } else if (p.hasNonNull("detail")) {
             err.println(p.get("detail").asString());
-        } else if (f.status == 401) {
-            err.println("not signed in: run 'steadyrun login' with a valid API token");
         }
-        if (f.status == 401 && p.hasNonNull("detail")) {
-            err.println("(run 'steadyrun login' with a valid API token)");
+        if (f.status == 401) {
+            err.println("(sign in again: steadyrun login --server URL --token TOKEN)");
         }
     }
 
