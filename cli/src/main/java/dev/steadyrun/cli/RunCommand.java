@@ -22,6 +22,7 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 import dev.steadyrun.cli.Output.Column;
+import dev.steadyrun.protocol.RestartKnobs;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -140,7 +141,7 @@ final class RunCommand implements Runnable {
                         description = "the checkpoint's step (default: the newest complete one)") Long step,
                 @Option(names = "--knob", paramLabel = "NAME=VALUE",
                         description = "e.g. clipNorm=0.3, lrMultiplier=0.9, resetLossScaler=true, skipBatches=200; "
-                                + "repeatable") Map<String, String> knobs,
+                                + "repeatable") List<String> knobs,
                 @Option(names = "--reason", description = "for the logbook") String reason,
                 @Mixin Output output) {
         ObjectNode body = Api.JSON.createObjectNode();
@@ -148,7 +149,7 @@ final class RunCommand implements Runnable {
             body.put("checkpointStep", step);
         }
         if (knobs != null && !knobs.isEmpty()) {
-            body.set("knobs", Knobs.parse(knobs));
+            body.set("knobs", Api.JSON.valueToTree(knobs(knobs)));
         }
         if (reason != null) {
             body.put("reason", reason);
@@ -186,6 +187,18 @@ final class RunCommand implements Runnable {
     private static String percent(JsonNode value) {
         return value == null || !value.isNumber() ? "-"
                 : String.format(Locale.ROOT, "%.1f%%", value.doubleValue() * 100);
+    }
+
+    /**
+     * {@code --knob} values read and checked by the protocol's own reader, the one the trainer uses, so a knob
+     * the trainer would refuse is a usage error here, before anything is sent.
+     */
+    private static RestartKnobs knobs(List<String> given) {
+        try {
+            return RestartKnobs.fromArgs(given);
+        } catch (RestartKnobs.InvalidKnobException e) {
+            throw new Steadyrun.UsageError("--knob " + e.knob() + ": " + e.reason());
+        }
     }
 
     /** The knobs a restart applies, leaving out those that change nothing. */

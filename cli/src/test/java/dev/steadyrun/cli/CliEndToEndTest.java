@@ -242,6 +242,9 @@ class CliEndToEndTest {
             assertThat(badKnob.err()).contains("clipNorm", "lrMultiplier");
             assertThat(cli.run("run", "restart", run.toString(), "--knob", "clipNorm=low").exit())
                     .isEqualTo(Steadyrun.USAGE);
+            Cli.Result outOfBounds = cli.run("run", "restart", run.toString(), "--knob", "lrMultiplier=20");
+            assertThat(outOfBounds.exit()).as(outOfBounds.toString()).isEqualTo(Steadyrun.USAGE);
+            assertThat(outOfBounds.err()).contains("--knob lrMultiplier: must be above 0 and at most 10");
 
             Cli.Result restarted = ok(cli, "run", "restart", run.toString(), "--knob", "clipNorm=0.3",
                     "--knob", "resetLossScaler=true", "--reason", "from the cli");
