@@ -6,10 +6,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.UUID;
 
 import picocli.CommandLine.Command;
@@ -201,18 +200,17 @@ final class RunCommand implements Runnable {
         }
     }
 
-    /** The knobs a restart applies, leaving out those that change nothing. */
+    /** The knobs a restart applies, in their {@code name=value} form, leaving out those that change nothing. */
     static String knobs(JsonNode knobs) {
-        Map<String, String> set = new LinkedHashMap<>();
-        knobs.properties().forEach(e -> {
-            JsonNode v = e.getValue();
-            boolean none = v.isNull() || (v.isBoolean() && !v.booleanValue()) || (v.isNumber() && v.doubleValue() == 0);
-            if (!none) {
-                set.put(e.getKey(), v.asString());
-            }
-        });
-        return set.isEmpty() ? "-" : String.join(" ", set.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
-                .toList());
+        if (!knobs.isObject()) {
+            return "-";
+        }
+        List<String> args = Api.JSON.treeToValue(knobs, RestartKnobs.class).toArgs(); // --knob, name=value, ...
+        List<String> set = new ArrayList<>();
+        for (int i = 1; i < args.size(); i += 2) {
+            set.add(args.get(i));
+        }
+        return set.isEmpty() ? "-" : String.join(" ", set);
     }
 
     private static String checkpointStatus(JsonNode c) {
