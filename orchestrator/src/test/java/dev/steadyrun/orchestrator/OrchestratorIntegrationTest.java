@@ -60,12 +60,16 @@ public abstract class OrchestratorIntegrationTest {
     }
 
     protected Reply send(String method, String path, String token, String body) {
+        return send(method, path, token, body, "application/json");
+    }
+
+    protected Reply send(String method, String path, String token, String body, String contentType) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .timeout(Duration.ofSeconds(30))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {
-            b.header("Content-Type", "application/json");
+            b.header("Content-Type", contentType);
         }
         if (token != null) {
             b.header("Authorization", "Bearer " + token);

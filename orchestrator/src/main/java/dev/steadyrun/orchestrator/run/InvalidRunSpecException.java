@@ -7,7 +7,12 @@ import dev.steadyrun.orchestrator.web.BadRequestException;
 /** A run specification with one or more bad fields (400); each error names its field by JSON path. */
 public class InvalidRunSpecException extends BadRequestException {
 
-    public record FieldError(String field, String message) {
+    /** @param line where the field stands in a YAML spec (1-based, with its column); null when unknown */
+    public record FieldError(String field, String message, Integer line, Integer column) {
+
+        public FieldError(String field, String message) {
+            this(field, message, null, null);
+        }
     }
 
     private final List<FieldError> errors;

@@ -1,7 +1,11 @@
 package dev.steadyrun.orchestrator.run;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.UUID;
+
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
 
 import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -16,16 +20,19 @@ import org.springframework.web.bind.annotation.RestController;
 import dev.steadyrun.orchestrator.security.Caller;
 import dev.steadyrun.orchestrator.security.RequiresRole;
 import dev.steadyrun.orchestrator.security.Role;
+import dev.steadyrun.orchestrator.web.BadRequestException;
 
-/** Runs: submit, list, inspect, pause, resume, cancel. Reading needs VIEWER, changing OPERATOR. */
+/** Runs: submit (JSON or YAML), list, inspect, pause, resume, cancel. Reading needs VIEWER, changing OPERATOR. */
 @RestController
 @RequestMapping("/api/v1/runs")
 class RunController {
 
     private final RunService runs;
+    private final RunSpecYaml yaml;
 
-    RunController(RunService runs) {
+    RunController(RunService runs, RunSpecYaml yaml) {
         this.runs = runs;
+        this.yaml = yaml;
     }
 
     @PostMapping
@@ -33,6 +40,25 @@ class RunController {
     @RequiresRole(Role.OPERATOR)
     RunResponse submit(@RequestBody RunSpecRequest spec, Caller caller) {
         return runs.submit(spec, caller.actor());
+    }
+
+    /** The same spec in YAML; its errors carry the line and column of the field. */
+    @PostMapping(consumes = {"application/yaml", "application/x-yaml", "text/yaml"})
+    @ResponseStatus(HttpStatus.CREATED)
+    @RequiresRole(Role.OPERATOR)
+    @io.swagger.v3.oas.annotations.parameters.RequestBody(content = { // both methods' bodies in one description
+            @Content(mediaType = "application/json", schema = @Schema(implementation = RunSpecRequest.class)),
+            @Content(mediaType = "application/yaml", schema = @Schema(implementation = RunSpecRequest.class)),
+            @Content(mediaType = "application/x-yaml", schema = @Schema(implementation = RunSpecRequest.class)),
+            @Content(mediaType = "text/yaml", schema = @Schema(implementation = RunSpecRequest.class))})
+    RunResponse submitYaml(@RequestBody byte[] spec, Caller caller) {
+        // bytes, not a String: Spring would decode a text/yaml body without a charset as ISO-8859-1
+        RunSpecYaml.Document document = yaml.read(new String(spec, StandardCharsets.UTF_8));
+        try {
+            return runs.submit(document.request(), caller.actor());
+        } catch (BadRequestException refused) {
+            throw document.locate(refused);
+        }
     }
 
     @GetMapping

@@ -127,7 +127,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     }
 
     /** A JSON path such as {@code gpus[0].index}. */
-    static String path(JacksonException e) {
+    public static String path(JacksonException e) {
         StringBuilder sb = new StringBuilder();
         for (JacksonException.Reference ref : e.getPath()) {
             if (ref.getPropertyName() != null) {

@@ -1,0 +1,399 @@
+package dev.steadyrun.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.sun.net.httpserver.HttpServer;
+
+import dev.steadyrun.protocol.Assignment;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * The CLI against the real orchestrator (its Boot jar, a child process) on a fresh PostgreSQL database, driven
+ * in-process as a user would from a shell. Nodes are {@link FakeAgent}s speaking the agent protocol; each test
+ * keeps its runs on nodes of its own rack (the spec's nodeSelector) so the tests cannot take each other's nodes.
+ */
+class CliEndToEndTest {
+
+    private static final String ADMIN = OrchestratorProcess.ADMIN_TOKEN;
+    private static final YAMLMapper YAML = YAMLMapper.builder().build();
+
+    @TempDir
+    static Path dir;
+    private static OrchestratorProcess orchestrator;
+    private static String url;
+    private static HttpServer receiver;
+    private static final AtomicInteger hooksReceived = new AtomicInteger();
+
+    @BeforeAll
+    static void start() throws Exception {
+        receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/hook", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            hooksReceived.incrementAndGet();
+            exchange.sendResponseHeaders(204, -1);
+            exchange.close();
+        });
+        receiver.start();
+        orchestrator = new OrchestratorProcess("steadyrun_cli_test", dir.resolve("orchestrator.log"), List.of(
+                "--steadyrun.scheduling.pass-interval=500ms",
+                "--steadyrun.alerts.allowed-private-cidrs=127.0.0.0/8",
+                "--steadyrun.alerts.secret-key=MDEyMzQ1Njc4OWFiY2RlZg=="), Duration.ofSeconds(180));
+        url = orchestrator.url().toString();
+    }
+
+    @AfterAll
+    static void stop() throws InterruptedException {
+        if (orchestrator != null) {
+            orchestrator.close();
+        }
+        if (receiver != null) {
+            receiver.stop(0);
+        }
+    }
+
+    /** A user with a home of their own and the given environment variables. */
+    private static Cli user(String name, Map<String, String> env) {
+        return new Cli(new Env(env, dir.resolve("home-" + name)));
+    }
+
+    /** The admin, with server and token from the environment. */
+    private static Cli admin() {
+        return user("admin", Map.of(Env.URL, url, Env.TOKEN, ADMIN));
+    }
+
+    private static Cli.Result ok(Cli cli, String... args) {
+        Cli.Result r = cli.run(args);
+        assertThat(r.exit()).as(r.toString()).isEqualTo(Steadyrun.OK);
+        return r;
+    }
+
+    private static JsonNode json(Cli cli, String... args) {
+        return Api.JSON.readTree(ok(cli, args).out());
+    }
+
+    private static Path spec(String name, String rack, String extra) throws IOException {
+        Path file = dir.resolve(name + ".yaml");
+        Files.writeString(file, """
+                name: %s
+                model:
+                  size: tiny
+                data:
+                  sample: europarl
+                worldSize: 1
+                nodeSelector:
+                  rack: %s
+                """.formatted(name, rack) + extra);
+        return file;
+    }
+
+    @Test
+    void loginKeepsTheServerAndTokenInAFileOnlyItsOwnerCanRead() throws IOException {
+        Cli alice = user("alice", Map.of());
+        Path config = dir.resolve("home-alice/.config/steadyrun/config.yaml");
+        Files.createDirectories(config.getParent());
+        Files.writeString(config, "url: http://old.example\n");
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r--r--"));
+
+        Cli.Result login = ok(alice, "login", "--server", url + "/", "--token", ADMIN);
+        assertThat(login.out()).contains("bootstrap-admin").contains("ADMIN").contains(config.toString());
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(config))).isEqualTo("rw-------");
+        JsonNode saved = YAML.readTree(Files.readString(config));
+        assertThat(saved.get("url").asString()).isEqualTo(url);
+        assertThat(saved.get("token").asString()).isEqualTo(ADMIN);
+        ok(alice, "token", "list"); // server and token from the file
+
+        Cli.Result refused = alice.run("login", "--server", url, "--token", "not-a-token-0123456789");
+        assertThat(refused.exit()).as(refused.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(refused.err()).contains("401");
+        assertThat(YAML.readTree(Files.readString(config)).get("token").asString()).isEqualTo(ADMIN);
+
+        // the environment wins over the file
+        Cli.Result badToken = new Cli(new Env(Map.of(Env.TOKEN, "not-a-token-0123456789"), dir.resolve("home-alice")))
+                .run("token", "list");
+        assertThat(badToken.exit()).as(badToken.toString()).isEqualTo(Steadyrun.API_ERROR);
+
+        Path bob = dir.resolve("home-bob");
+        Cli.Result fresh = new Cli(new Env(Map.of(), bob)).run("login", "--server", url, "--token", ADMIN);
+        assertThat(fresh.exit()).as(fresh.toString()).isZero();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(bob.resolve(".config/steadyrun"))))
+                .isEqualTo("rwx------");
+    }
+
+    @Test
+    void aYamlSpecIsSubmittedAndReadBackAsATableJsonAndYaml() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "submit-0", Map.of("rack", "rack-submit"))) {
+            Cli cli = admin();
+            JsonNode created = json(cli, "run", "submit", "-f", spec("cli-yaml", "rack-submit",
+                    "hyper:\n  clipNorm: 0.3\n").toString(), "-o", "json");
+            String id = created.get("id").asString();
+            assertThat(created.at("/spec/hyper/clipNorm").asDouble()).isEqualTo(0.3);
+
+            String table = ok(cli, "run", "list").out();
+            assertThat(table.lines().findFirst().orElseThrow()).startsWith("ID").contains("NAME", "STATE", "LOSS");
+            assertThat(table.lines().filter(l -> l.startsWith(id))).singleElement().asString().contains("cli-yaml");
+            assertThat(json(cli, "run", "list", "-o", "json").get("items").findValuesAsString("id")).contains(id);
+            JsonNode listed = YAML.readTree(ok(cli, "run", "list", "-o", "yaml").out());
+            assertThat(listed.get("items").findValuesAsString("id")).contains(id);
+
+            String shown = ok(cli, "run", "show", id).out();
+            assertThat(shown).containsPattern("(?m)^id +" + id + "$").containsPattern("(?m)^model +tiny$")
+                    .containsPattern("(?m)^data +europarl$");
+            assertThat(json(cli, "run", "show", id, "-o", "json").at("/spec/model/size").asString()).isEqualTo("tiny");
+            assertThat(YAML.readTree(ok(cli, "run", "show", id, "-o", "yaml").out()).get("id").asString())
+                    .isEqualTo(id);
+
+            Path jsonSpec = dir.resolve("cli-json.json");
+            Files.writeString(jsonSpec, """
+                    {"name": "cli-json", "model": {"size": "tiny"}, "data": {"sample": "europarl"}, "worldSize": 1,
+                     "nodeSelector": {"rack": "rack-submit"}}""");
+            String second = json(cli, "run", "submit", "-f", jsonSpec.toString(), "-o", "json").get("id").asString();
+            for (String run : List.of(id, second)) {
+                assertThat(json(cli, "run", "cancel", run, "-o", "json").get("state").asString()).startsWith("CANCEL");
+            }
+        }
+    }
+
+    @Test
+    void aBadSpecPrintsEachFieldWithItsLineAndExits1() throws IOException {
+        Cli cli = admin();
+        long before = json(cli, "run", "list", "-o", "json").get("total").asLong();
+
+        Path wrongType = spec("cli-bad", "rack-bad", "");
+        Files.writeString(wrongType, Files.readString(wrongType).replace("worldSize: 1", "worldSize: two"));
+        Cli.Result typed = cli.run("run", "submit", "-f", wrongType.toString());
+        assertThat(typed.exit()).as(typed.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(typed.err()).contains("400").containsPattern("(?m)^worldSize: .+ \\(line 6, column \\d+\\)$");
+
+        Cli.Result checked = cli.run("run", "submit", "-f",
+                spec("cli-bad2", "rack-bad", "spares: -1\nhyper:\n  dropout: 1.5\n  layerz: 2\n").toString());
+        assertThat(checked.exit()).as(checked.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(checked.err()).containsPattern("(?m)^hyper.layerz: unknown field \\(line 12, column 3\\)$");
+
+        Cli.Result resolved = cli.run("run", "submit", "-f",
+                spec("cli-bad3", "rack-bad", "spares: -1\nhyper:\n  dropout: 1.5\n").toString());
+        assertThat(resolved.exit()).as(resolved.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(resolved.err())
+                .containsPattern("(?m)^spares: must be 0 or more, was -1 \\(line 9, column 1\\)$")
+                .containsPattern("(?m)^hyper.dropout: .+ \\(line 11, column 3\\)$");
+
+        assertThat(json(cli, "run", "list", "-o", "json").get("total").asLong()).isEqualTo(before);
+        Cli.Result missing = cli.run("run", "submit", "-f", dir.resolve("nope.yaml").toString());
+        assertThat(missing.exit()).as(missing.toString()).isEqualTo(Steadyrun.USAGE);
+        assertThat(missing.err()).contains("no such file");
+    }
+
+    @Test
+    void aNodeIsCordonedAndUncordonedByName() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "cordon-0", Map.of("rack", "rack-cordon"))) {
+            Cli cli = admin();
+            Cli.Result cordoned = ok(cli, "node", "cordon", "cordon-0", "--reason", "new cables");
+            assertThat(cordoned.out()).containsPattern("(?m)^state +CORDONED$");
+            JsonNode listed = json(cli, "node", "list", "--label", "rack=rack-cordon", "-o", "json");
+            assertThat(listed.at("/items/0/state").asString()).isEqualTo("CORDONED");
+            assertThat(listed.at("/items/0/stateReason").asString()).contains("new cables");
+
+            // uncordoned nodes start over as REGISTERED; their next heartbeat makes them HEALTHY
+            assertThat(json(cli, "node", "uncordon", agent.id().toString(), "-o", "json").get("state").asString())
+                    .isIn("REGISTERED", "HEALTHY");
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!ok(cli, "node", "list", "--state", "HEALTHY").out().contains("cordon-0")) {
+                assertThat(System.nanoTime()).as("cordon-0 HEALTHY again").isLessThan(deadline);
+                Thread.sleep(100);
+            }
+            assertThat(ok(cli, "node", "show", "cordon-0").out()).containsPattern("(?m)^gpu health +gpu0 55°C");
+
+            Cli.Result unknown = cli.run("node", "cordon", "no-such-node");
+            assertThat(unknown.exit()).as(unknown.toString()).isEqualTo(Steadyrun.USAGE);
+            Cli.Result missing = cli.run("node", "cordon", UUID.randomUUID().toString());
+            assertThat(missing.exit()).as(missing.toString()).isEqualTo(Steadyrun.API_ERROR);
+            assertThat(missing.err()).contains("404");
+        }
+    }
+
+    @Test
+    void aRunIsRestartedWithKnobsThatReachTheNextGeneration() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "restart-0", Map.of("rack", "rack-restart"))) {
+            Cli cli = admin();
+            UUID run = UUID.fromString(json(cli, "run", "submit", "-f",
+                    spec("cli-restart", "rack-restart", "").toString(), "-o", "json").get("id").asString());
+            agent.awaitAssignment(run, 1, Duration.ofSeconds(30));
+
+            Cli.Result badKnob = cli.run("run", "restart", run.toString(), "--knob", "clipping=0.3");
+            assertThat(badKnob.exit()).as(badKnob.toString()).isEqualTo(Steadyrun.USAGE);
+            assertThat(badKnob.err()).contains("clipNorm", "lrMultiplier");
+            assertThat(cli.run("run", "restart", run.toString(), "--knob", "clipNorm=low").exit())
+                    .isEqualTo(Steadyrun.USAGE);
+            Cli.Result outOfBounds = cli.run("run", "restart", run.toString(), "--knob", "lrMultiplier=20");
+            assertThat(outOfBounds.exit()).as(outOfBounds.toString()).isEqualTo(Steadyrun.USAGE);
+            assertThat(outOfBounds.err()).contains("--knob lrMultiplier: must be above 0 and at most 10");
+
+            Cli.Result restarted = ok(cli, "run", "restart", run.toString(), "--knob", "clipNorm=0.3",
+                    "--knob", "resetLossScaler=true", "--reason", "from the cli");
+            assertThat(restarted.out()).containsPattern("(?m)^kind +MANUAL_RESTART$")
+                    .containsPattern("(?m)^knobs +clipNorm=0.3 resetLossScaler=true$");
+            Assignment next = agent.awaitAssignment(run, 2, Duration.ofSeconds(30));
+            assertThat(next.knobs().clipNorm()).isEqualTo(0.3);
+            assertThat(next.knobs().resetLossScaler()).isTrue();
+
+            JsonNode incidents = json(cli, "run", "incidents", run.toString(), "-o", "json");
+            assertThat(incidents.at("/0/kind").asString()).isEqualTo("MANUAL_RESTART");
+            assertThat(incidents.at("/0/decision/knobs/clipNorm").asDouble()).isEqualTo(0.3);
+            assertThat(ok(cli, "run", "incidents", run.toString()).out()).contains("MANUAL_RESTART", "from the cli");
+
+            ok(cli, "run", "cancel", run.toString());
+            Cli.Result tooLate = cli.run("run", "restart", run.toString());
+            assertThat(tooLate.exit()).as(tooLate.toString()).isEqualTo(Steadyrun.API_ERROR);
+            assertThat(tooLate.err()).contains("409");
+        }
+    }
+
+    @Test
+    void watchPrintsEachNewStepAndIncidentUntilTheRunEnds() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "watch-0", Map.of("rack", "rack-watch"))) {
+            Cli cli = admin();
+            String run = json(cli, "run", "submit", "-f", spec("cli-watch", "rack-watch", "").toString(), "-o", "json")
+                    .get("id").asString();
+            Assignment first = agent.awaitAssignment(UUID.fromString(run), 1, Duration.ofSeconds(30));
+
+            Cli.Running watch = cli.start("run", "watch", run, "--interval", "0.2");
+            await(watch, out -> out.startsWith("run " + run));
+            agent.report(first, 0, 3);
+            await(watch, out -> out.contains("state STARTING -> RUNNING") && out.contains("step      2"));
+            agent.report(first, 3, 2);
+            await(watch, out -> out.contains("step      4"));
+            ok(cli, "run", "restart", run, "--reason", "watched");
+            await(watch, out -> out.contains("MANUAL_RESTART"));
+            ok(cli, "run", "cancel", run);
+
+            Cli.Result watched = watch.result().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(watched.exit()).as(watched.toString()).isZero();
+            System.out.println("run watch printed:\n" + watched.out()); // kept in the surefire report
+            List<String> steps = watched.out().lines().filter(l -> l.startsWith("step")).toList();
+            assertThat(steps).hasSize(5);
+            assertThat(steps.get(0)).matches("step +0 +loss 10.0000 +scale 4.000 .*");
+            assertThat(watched.out()).containsPattern("(?m)^incident #\\d+ MANUAL_RESTART \\(OPERATOR\\) .*watched")
+                    .endsWith("run ended: CANCELLED\n");
+        }
+    }
+
+    private static void await(Cli.Running running, Predicate<String> seen) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!seen.test(running.output().toString())) {
+            if (running.result().isDone() || System.nanoTime() > deadline) {
+                throw new AssertionError("not seen; the command printed:\n" + running.output()
+                        + (running.result().isDone() ? running.result().join() : ""));
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void tokensAreCreatedListedAndRevoked() {
+        Cli cli = admin();
+        JsonNode created = json(cli, "token", "create", "--name", "cli-viewer", "--role", "VIEWER", "-o", "json");
+        String secret = created.get("secret").asString();
+        String id = created.at("/token/id").asString();
+        assertThat(ok(cli, "token", "list").out()).containsPattern("(?m)^" + id + " +cli-viewer +VIEWER ");
+
+        Cli viewer = user("viewer", Map.of(Env.URL, url, Env.TOKEN, secret));
+        ok(viewer, "run", "list");
+        Cli.Result forbidden = viewer.run("token", "list");
+        assertThat(forbidden.exit()).as(forbidden.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(forbidden.err()).contains("403");
+
+        assertThat(json(cli, "token", "revoke", id, "-o", "json").get("revokedAt").isNull()).isFalse();
+        assertThat(viewer.run("run", "list").exit()).isEqualTo(Steadyrun.API_ERROR);
+        Cli.Result badRole = cli.run("token", "create", "--name", "x", "--role", "KING");
+        assertThat(badRole.exit()).as(badRole.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(badRole.err()).containsPattern("(?m)^role: ");
+    }
+
+    @Test
+    void aWebhookIsCreatedTestedAndRedelivered() throws Exception {
+        Cli cli = admin();
+        String hook = "http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook";
+        JsonNode created = json(cli, "webhook", "create", "--url", hook, "--event", "node.failed",
+                "--event", "incident.opened", "--name", "cli-hook", "-o", "json");
+        String id = created.get("id").asString();
+        assertThat(created.get("secret").asString()).isNotBlank();
+        assertThat(ok(cli, "webhook", "list").out()).containsPattern("(?m)^" + id + " +cli-hook +" + hook);
+        assertThat(ok(cli, "webhook", "show", id).out()).containsPattern("(?m)^EVENTS +node.failed,incident.opened$");
+
+        int before = hooksReceived.get();
+        long delivery = json(cli, "webhook", "test", id, "-o", "json").get("id").asLong();
+        JsonNode delivered = awaitDelivery(cli, id, delivery);
+        assertThat(hooksReceived.get()).isGreaterThan(before);
+        assertThat(delivered.get("eventType").asString()).isEqualTo("webhook.test");
+
+        assertThat(json(cli, "webhook", "redeliver", String.valueOf(delivery), "-o", "json").get("state").asString())
+                .isEqualTo("PENDING");
+        assertThat(ok(cli, "webhook", "deliveries", id).out()).contains("webhook.test");
+
+        Cli.Result badEvent = cli.run("webhook", "create", "--url", hook, "--event", "node.exploded");
+        assertThat(badEvent.exit()).as(badEvent.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(badEvent.err()).contains("eventTypes").contains("node.exploded");
+
+        ok(cli, "webhook", "delete", id);
+        assertThat(ok(cli, "webhook", "list").out()).doesNotContain(id);
+    }
+
+    private static JsonNode awaitDelivery(Cli cli, String webhook, long delivery) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            for (JsonNode d : json(cli, "webhook", "deliveries", webhook, "-o", "json")) {
+                if (d.get("id").asLong() == delivery && d.get("state").asString().equals("DELIVERED")) {
+                    return d;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("delivery " + delivery + " not delivered");
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    @Test
+    void anUnreachableServerExits3AndBadUsageExits2() throws IOException {
+        int closed;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        Cli.Result unreachable = admin().run("--server", "http://127.0.0.1:" + closed, "run", "list");
+        assertThat(unreachable.exit()).as(unreachable.toString()).isEqualTo(Steadyrun.UNREACHABLE);
+        assertThat(unreachable.err()).contains("cannot reach http://127.0.0.1:" + closed);
+        Cli.Result inherited = admin().run("run", "list", "--server", "http://127.0.0.1:" + closed);
+        assertThat(inherited.exit()).as(inherited.toString()).isEqualTo(Steadyrun.UNREACHABLE);
+
+        assertThat(admin().run("runs", "list").exit()).isEqualTo(Steadyrun.USAGE);
+        assertThat(admin().run("run", "show", "not-a-uuid").exit()).isEqualTo(Steadyrun.USAGE);
+        assertThat(admin().run("run", "list", "-o", "xml").exit()).isEqualTo(Steadyrun.USAGE);
+        Cli.Result nowhere = user("nobody", Map.of()).run("run", "list");
+        assertThat(nowhere.exit()).as(nowhere.toString()).isEqualTo(Steadyrun.USAGE);
+        assertThat(nowhere.err()).contains("steadyrun login");
+    }
+
+    @Test
+    void bashCompletionCoversTheCommandTree() {
+        String script = ok(admin(), "completion", "bash").out();
+        assertThat(script).contains("steadyrun").contains("restart").contains("--knob").contains("cordon");
+    }
+}
