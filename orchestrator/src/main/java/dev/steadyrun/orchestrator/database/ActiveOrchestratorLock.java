@@ -174,6 +174,11 @@ public class ActiveOrchestratorLock implements DisposableBean {
             if (held != null && held.isValid(2)) {
                 return;
             }
+            if (held != null && holderPid() == heldPid) {
+                // a slow answer on a busy machine, not a broken session: letting go now would hand a standby the lock
+                log.warn("The orchestrator lock's connection answered slowly; its session still holds the lock");
+                return;
+            }
             int previous = heldPid;
             closeHeld();
             if (acquire()) {

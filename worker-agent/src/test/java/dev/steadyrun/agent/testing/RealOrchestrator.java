@@ -14,6 +14,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -37,9 +38,14 @@ public final class RealOrchestrator implements AutoCloseable {
     private final HttpClient http = HttpClient.newHttpClient();
     private Process process;
 
-    /** @param settings extra {@code --key=value} Spring settings, e.g. the heartbeat interval */
+    /**
+     * @param database the database's name, suffixed with {@code STEADYRUN_TEST_DB} when that is set (two people
+     *                 testing at once on one PostgreSQL must not drop each other's database)
+     * @param settings extra {@code --key=value} Spring settings, e.g. the heartbeat interval
+     */
     public RealOrchestrator(String database, Path log, List<String> settings) throws IOException, SQLException {
-        this(database, log, settings, true);
+        this(database + Optional.ofNullable(System.getenv("STEADYRUN_TEST_DB")).map(d -> "_" + d).orElse(""), log,
+                settings, true);
     }
 
     private RealOrchestrator(String database, Path log, List<String> settings, boolean fresh)
