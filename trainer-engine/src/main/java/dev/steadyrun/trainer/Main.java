@@ -199,15 +199,15 @@ public final class Main {
                 c = CheckpointStore.load(dir);
             } else {
                 try (CheckpointStore store = new CheckpointStore(dir, new Retention(1, 0))) {
-                    c = Trainer.restore(store, dir, "latest");
+                    c = Resume.checkpoint(store, dir, "latest");
                 }
                 if (c == null) {
                     throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);
                 }
             }
             TrainConfig config = TrainConfig.fromMap(TrainState.fromJson(c.stateJson()).config());
-            Trainer.applyThreads(config.threads());
-            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Trainer.prefixed(c, "param/"),
+            Host.applyThreads(config.threads());
+            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Resume.prefixed(c, "param/"),
                     config.precision() == TrainConfig.Precision.FP16_EMULATED);
             return new Loaded(config, model, c.step());
         }
@@ -220,7 +220,7 @@ public final class Main {
         String data = o.one("--data") != null ? o.one("--data") : l.config().data();
         double lossSum = 0;
         long tokens = 0;
-        try (TokenShards val = TokenShards.open(Trainer.dataset(data), "val")) {
+        try (TokenShards val = TokenShards.open(Host.dataset(data), "val")) {
             BatchSampler sampler = new BatchSampler(val, 0, l.config().microBatch(), l.config().seqLen(), 0, 1);
             for (int i = 0; i < batches; i++) {
                 OptModel.Pass p = l.model().loss(sampler.next());
