@@ -115,12 +115,8 @@ final class DataParallel {
         copyIn(params, flatParam);
     }
 
-    /** Joins the generation's ring (timeouts from the config keys) and lays out the model's parameters. */
+    /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
     static Collectives join(Trainer.Launch launch, Duration peerTimeout, Duration rendezvousTimeout) {
-        if (launch.rendezvous() == null) {
-            throw new TrainConfig.InvalidConfigException("--rendezvous host:port is required when --world-size is "
-                    + launch.worldSize());
-        }
         DistConfig config = DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
                 launch.rendezvous()).withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
         return Rendezvous.join(config);

@@ -48,6 +48,10 @@ public final class Trainer {
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
             runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
+            if (rendezvous == null && worldSize > 1) {
+                throw new TrainConfig.InvalidConfigException("--rendezvous host:port is required when --world-size is "
+                        + worldSize);
+            }
         }
 
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
@@ -103,18 +107,16 @@ public final class Trainer {
      *                 over the checkpoint's config
      */
     public TrainConfig run(Map<String, String> explicit, Launch launch) throws IOException, DivergedException {
-        Collectives ring = null;
-        try {
-            // only the timeout keys are read before the restore: the rest of the config may come from it
-            Map<String, String> timeouts = new LinkedHashMap<>();
-            for (String key : List.of("peerTimeoutSeconds", "rendezvousTimeoutSeconds")) {
-                if (explicit.containsKey(key)) {
-                    timeouts.put(key, explicit.get(key));
-                }
+        // only the timeout keys are read before the restore: the rest of the config may come from it
+        Map<String, String> timeouts = new LinkedHashMap<>();
+        for (String key : List.of("peerTimeoutSeconds", "rendezvousTimeoutSeconds")) {
+            if (explicit.containsKey(key)) {
+                timeouts.put(key, explicit.get(key));
             }
-            TrainConfig t = TrainConfig.fromMap(timeouts);
-            ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
-                    Duration.ofSeconds(t.rendezvousTimeoutSeconds()));
+        }
+        TrainConfig t = TrainConfig.fromMap(timeouts);
+        try (Collectives ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
+                Duration.ofSeconds(t.rendezvousTimeoutSeconds()))) {
             // Only rank 0 reads checkpoints and writes them: the others get the restored state over the ring, so
             // they need no access to the checkpoint directory.
             CheckpointContent restored = launch.rank() == 0 ? Resume.read(launch) : null;
@@ -132,9 +134,6 @@ public final class Trainer {
         } finally {
             if (shards != null) {
                 shards.close();
-            }
-            if (ring != null) {
-                ring.close();
             }
         }
         return config;
