@@ -32,6 +32,10 @@ import dev.steadyrun.trainer.dist.PeerLostException;
  * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,
  * unscale, clip, optimizer step, update the loss scaler, print the metrics line, checkpoint every
  * {@code checkpointInterval} steps (asynchronously). One instance runs one training session.
+ *
+ * <p>Every run is data parallel: one rank is a world of one, whose ring has no sockets and whose collectives return
+ * at once, so the gradient reduction, overflow check, norm, clipping and optimizer step live in {@link DataParallel}
+ * only. The test faults ({@link FaultPlan}) are asked at the top of each step, never read from the config here.
  */
 public final class Trainer {
 
@@ -95,7 +99,10 @@ public final class Trainer {
         this.sink = sink;
     }
 
-    /** Ends the loop after the current step (SIGTERM); pending checkpoint writes still complete. */
+    /**
+     * Ends the loop (SIGTERM) after the step whose gradient reduction sees the request, on every rank; pending
+     * checkpoint writes still complete.
+     */
     public void requestStop() {
         stopRequested = true;
     }
