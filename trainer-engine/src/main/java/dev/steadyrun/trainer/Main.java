@@ -144,6 +144,9 @@ public final class Main {
         explicit.putAll(TrainConfig.parseOverrides(o.all("--set")));
         String dir = o.required("--checkpoint-dir");
         int worldSize = o.integer("--world-size", 1);
+        if (worldSize > 1 && o.one("--rendezvous") == null) {
+            throw new IllegalArgumentException("--rendezvous host:port is required when --world-size is " + worldSize);
+        }
         int rank = o.integer("--rank", 0);
         if (rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);

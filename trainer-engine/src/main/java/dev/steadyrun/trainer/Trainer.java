@@ -52,10 +52,6 @@ public final class Trainer {
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
             runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
-            if (rendezvous == null && worldSize > 1) {
-                throw new TrainConfig.InvalidConfigException("--rendezvous host:port is required when --world-size is "
-                        + worldSize);
-            }
         }
 
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
@@ -275,6 +271,7 @@ public final class Trainer {
                 hang(step);
                 break;
             }
+            double faultLrFactor = faults.lrFactor(step);   // 1 unless the plan makes the run diverge
             long t0 = System.nanoTime();
             model.roundForwardWeights();
             double lossScale = fp16 ? scaler.scale() : 1.0;
@@ -295,7 +292,7 @@ public final class Trainer {
             DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested);
             stop = r.stop();
             double loss = r.lossSum() / tokensPerStep;
-            double lr = schedule.at(step, tokensSeen) * state.lrMultiplier() * faults.lrFactor(step);
+            double lr = schedule.at(step, tokensSeen) * state.lrMultiplier() * faultLrFactor;
             boolean apply = fp16 ? scaler.update(r.overflow()) : !r.overflow();
             if (apply) {
                 double c = clipNorm > 0 && r.gradNorm() > clipNorm ? clipNorm / r.gradNorm() : 1.0;
