@@ -17,9 +17,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import dev.steadyrun.trainer.dist.Collectives;
-import dev.steadyrun.trainer.dist.DistConfig;
-import dev.steadyrun.trainer.dist.Rendezvous;
+import dev.steadyrun.trainer.ring.Collectives;
+import dev.steadyrun.trainer.ring.DistConfig;
+import dev.steadyrun.trainer.ring.Rendezvous;
 
 /**
  * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for any world

@@ -25,7 +25,7 @@ import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.dist.CollectiveException;
+import dev.steadyrun.trainer.ring.CollectiveException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {

@@ -25,8 +25,8 @@ import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.dist.Collectives;
-import dev.steadyrun.trainer.dist.PeerLostException;
+import dev.steadyrun.trainer.ring.Collectives;
+import dev.steadyrun.trainer.ring.PeerLostException;
 
 /**
  * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,
