@@ -119,7 +119,8 @@ final class DataParallel {
                     + launch.worldSize());
         }
         DistConfig config = DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
-                launch.rendezvous()).withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
+                launch.rendezvous(), launch.ringSecret())
+                .withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
         return Rendezvous.join(config);
     }
 

@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
@@ -149,7 +150,7 @@ public final class Main {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
-                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"));
+                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"), ringSecret());
 
         Trainer trainer = new Trainer(out::emit);
         CountDownLatch finished = new CountDownLatch(1);
@@ -179,6 +180,16 @@ public final class Main {
             return Integer.MIN_VALUE;   // SIGTERM: the JVM exits with 143 once the hook returns
         }
         return code;
+    }
+
+    /** The ring secret the agent put in the environment; null when there is none. */
+    private static RingSecret ringSecret() {
+        String value = System.getenv(RingSecret.ENV);
+        try {
+            return value == null || value.isBlank() ? null : new RingSecret(value.strip());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(RingSecret.ENV + ": " + e.getMessage());
+        }
     }
 
     /** The {@code --knob} arguments, read by the one encoding the agent writes them with. */

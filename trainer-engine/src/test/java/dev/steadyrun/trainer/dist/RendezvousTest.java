@@ -48,7 +48,7 @@ class RendezvousTest {
         DistConfig same = TestRing.config(port, 1, 1, 2, 64);
         for (long generation : new long[] {1, 2}) {
             DistConfig other = new DistConfig("run-other", generation, 1, 2, same.rendezvous(),
-                    same.connectTimeout(), same.handshakeTimeout(), same.operationTimeout(), 64);
+                    same.connectTimeout(), same.handshakeTimeout(), same.operationTimeout(), 64, TestRing.SECRET);
             assertThatThrownBy(() -> Rendezvous.join(other)).isInstanceOf(CollectiveException.class)
                     .hasMessageContaining("belongs to run run-other");
         }
@@ -165,17 +165,17 @@ class RendezvousTest {
 
     @Test
     void configErrorsNameTheField() {
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 3, 3, "127.0.0.1:1234"))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 3, 3, "127.0.0.1:1234", TestRing.SECRET))
                 .hasMessageContaining("rank must be in [0, 3), was 3");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost"))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost", TestRing.SECRET))
                 .hasMessageContaining("rendezvous must be host:port");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost:http"))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost:http", TestRing.SECRET))
                 .hasMessageContaining("rendezvous port must be in [1, 65535], was 'http'");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, null))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, null, TestRing.SECRET))
                 .hasMessageContaining("rendezvous is required");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null).withBucketBytes(100))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null, null).withBucketBytes(100))
                 .hasMessageContaining("bucketBytes must be a multiple of 8");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null).withTimeouts(Duration.ZERO,
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null, null).withTimeouts(Duration.ZERO,
                 Duration.ofSeconds(1), Duration.ofSeconds(1))).hasMessageContaining("connectTimeout");
     }
 
