@@ -3,6 +3,12 @@ package dev.steadyrun.trainer.dist;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -11,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.RingSecret;
 
 class RendezvousTest {
 
@@ -59,7 +66,8 @@ class RendezvousTest {
     }
 
     @Test
-    void aRankZeroOfAnOlderGenerationExitsStaleWhenANewerRankArrives() throws Exception {
+    void aRankZeroOfAnOlderGenerationExitsStaleWhenAnAuthenticatedNewerRankArrives() throws Exception {
+        // the test ring's generations share one secret; generations placed by the orchestrator never do
         int port = TestRing.freePort();
         CompletableFuture<float[]> staleRank0 = joinAndSum(TestRing.config(port, 3, 0, 2, 64), 1);
 
@@ -71,6 +79,121 @@ class RendezvousTest {
                 .isInstanceOfSatisfying(CollectiveException.class,
                         e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.STALE_GENERATION))
                 .hasMessageContaining("newer generation 4");
+    }
+
+    /**
+     * Speaks the rendezvous protocol without the ring secret, as anyone who knows the run id and the generation
+     * could: a hello claiming a rank, then a made-up proof. Returns rank 0's refusal.
+     */
+    private static String intrude(int port, long generation, int rank) throws Exception {
+        try (Socket socket = connectWhenListening(port)) {
+            socket.setSoTimeout(10_000);
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+            new Wire.Hello(TestRing.RUN, generation, rank, 2, "127.0.0.1", 9, RingAuth.nonce()).write(out, Wire.HELLO);
+            assertThat(Wire.readStart(in)).as("rank 0 challenges before it believes anything")
+                    .isEqualTo(Wire.CHALLENGE);
+            Wire.readBytes(in, RingAuth.NONCE_BYTES + RingAuth.MAC_BYTES);
+            Wire.writeProof(out, RingAuth.nonce());
+            assertThat(Wire.readStart(in)).isEqualTo(Wire.REFUSE);
+            in.readInt();
+            return in.readUTF();
+        }
+    }
+
+    /** Rank 0 starts on another thread: wait until it listens (readiness, not timing). */
+    private static Socket connectWhenListening(int port) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            try {
+                return new Socket("127.0.0.1", port);
+            } catch (java.net.ConnectException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    @Test
+    void anIntruderWithoutTheRingSecretTakesNoSeatAndTheRingStillForms() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 7, 0, 2, 64), 1);
+
+        assertThat(intrude(port, 7, 1)).contains("failed authentication");
+
+        float[] rank1 = joinAndSum(TestRing.config(port, 7, 1, 2, 64), 10).get(10, TimeUnit.SECONDS);
+        assertThat(rank1).containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void anUnauthenticatedHelloOfANewerGenerationDoesNotMakeRankZeroExit() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 3, 0, 2, 64), 1);
+
+        assertThat(intrude(port, 4, 1)).contains("failed authentication");
+        assertThat(rank0).as("rank 0 still waits for its rank 1").isNotDone();
+
+        assertThat(joinAndSum(TestRing.config(port, 3, 1, 2, 64), 10).get(10, TimeUnit.SECONDS))
+                .containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void aRankWithAnotherSecretGivesUpOnRankZeroAndTheRightRankStillJoins() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 5, 0, 2, 64), 1);
+        DistConfig right = TestRing.config(port, 5, 1, 2, 64);
+        DistConfig otherSecret = new DistConfig(right.runId(), 5, 1, 2, right.rendezvous(), right.connectTimeout(),
+                right.handshakeTimeout(), right.operationTimeout(), 64, RingSecret.random());
+
+        assertThatThrownBy(() -> Rendezvous.join(otherSecret))
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.PEER_LOST))
+                .hasMessageContaining("did not prove this generation's ring secret");
+
+        assertThat(joinAndSum(right, 10).get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void aRankDoesNotTakeTheRingAddressesFromARankZeroThatNeverProvedItself() throws Exception {
+        try (ServerSocket impostor = new ServerSocket(0)) {
+            CompletableFuture<Void> answer = CompletableFuture.runAsync(() -> {
+                try (Socket s = impostor.accept()) {
+                    DataInputStream in = new DataInputStream(s.getInputStream());
+                    Wire.Hello.read(in, Wire.HELLO);
+                    DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                    Wire.writeStart(out, Wire.WELCOME);
+                    out.writeInt(2);
+                    for (int r = 0; r < 2; r++) {
+                        out.writeUTF("127.0.0.1");
+                        out.writeInt(impostor.getLocalPort());
+                    }
+                    out.write(RingAuth.nonce());
+                    out.flush();
+                    in.read(); // until the rank hangs up
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertThatThrownBy(() -> Rendezvous.join(TestRing.config(impostor.getLocalPort(), 1, 1, 2, 64)))
+                    .isInstanceOf(PeerLostException.class).hasMessageContaining("unexpected answer");
+            answer.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aOneRankWorldNeedsNoSecretButTakesOne() {
+        try (Collectives alone = Rendezvous.join(DistConfig.of("run", 1, 0, 1, null, RingSecret.random()))) {
+            float[] data = {3};
+            alone.allReduceSum(data);
+            assertThat(data).containsExactly(3);
+        }
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "127.0.0.1:1234", null))
+                .hasMessageContaining("ringSecret is required when worldSize > 1");
     }
 
     @Test
