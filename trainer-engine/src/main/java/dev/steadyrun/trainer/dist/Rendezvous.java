@@ -18,6 +18,10 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +40,17 @@ import dev.steadyrun.protocol.ExitCodes;
 public final class Rendezvous {
     private static final Logger log = LoggerFactory.getLogger(Rendezvous.class);
     private static final long RETRY_MILLIS = 50;
+    /**
+     * A rank sends its hello as soon as it connects and its proof as soon as it is challenged; a connection that has
+     * not finished both within this is cut, so that a silent or trickling one cannot hold the listener, which serves
+     * one connection at a time, until the handshake deadline.
+     */
+    static final long PEER_HANDSHAKE_MILLIS = 10_000;
+    private static final ScheduledExecutorService CUTTER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "rendezvous-cutter");
+        t.setDaemon(true);
+        return t;
+    });
 
     private Rendezvous() {
     }
@@ -115,6 +130,7 @@ public final class Rendezvous {
                 } catch (SocketTimeoutException e) {
                     continue;
                 }
+                ScheduledFuture<?> cut = cutLater(socket, deadline);
                 Wire.Hello hello;
                 DataInputStream in;
                 DataOutputStream out;
@@ -151,6 +167,11 @@ public final class Rendezvous {
                     refuse(config, socket, out, hello, "failed authentication: not this generation's ring secret");
                     continue;
                 }
+                if (!cut.cancel(false)) {
+                    log.warn("{}: dropped a {} from {}: it took more than {} ms", who(config), hello,
+                            socket.getRemoteSocketAddress(), PEER_HANDSHAKE_MILLIS);
+                    continue;
+                }
                 if (problem != null) {
                     // an authenticated rank of a newer generation: this rank 0 is stale and must not hold the ring
                     refuse(config, socket, out, hello, problem);
@@ -179,6 +200,12 @@ public final class Rendezvous {
                 closeQuietly(s);
             }
         }
+    }
+
+    /** Closes {@code socket} after {@link #PEER_HANDSHAKE_MILLIS} (or at the deadline) unless cancelled first. */
+    private static ScheduledFuture<?> cutLater(Socket socket, long deadlineNanos) {
+        return CUTTER.schedule(() -> closeQuietly(socket),
+                Math.max(1, Math.min(PEER_HANDSHAKE_MILLIS, millisUntil(deadlineNanos))), TimeUnit.MILLISECONDS);
     }
 
     /** Rank 0's challenge and proof, then the joiner's proof; true when the joiner's proof is right. */
@@ -305,6 +332,7 @@ public final class Rendezvous {
             } catch (SocketTimeoutException e) {
                 continue;
             }
+            ScheduledFuture<?> cut = cutLater(socket, deadline);
             try {
                 socket.setSoTimeout((int) Math.max(1, millisUntil(deadline)));
                 // unbuffered: the data frames that follow are read from the channel
@@ -314,7 +342,7 @@ public final class Rendezvous {
                         && hello.rank() == expected && hello.worldSize() == config.worldSize()) {
                     byte[] proof = Wire.readProof(in);
                     if (RingAuth.matches(RingAuth.proof(config.ringSecret(), RingAuth.JOINER, Wire.RING_HELLO, hello,
-                            ringNonce), proof)) {
+                            ringNonce), proof) && cut.cancel(false)) {
                         return socket;
                     }
                     log.warn("{}: dropped a ring connection from {} ({}): it failed authentication", who(config),
