@@ -17,7 +17,7 @@ public class NodeCredentials {
     private final Map<UUID, byte[]> hashes = new ConcurrentHashMap<>();
 
     NodeCredentials(JdbcTemplate jdbc) {
-        jdbc.query("select id, credential_hash from node",
+        jdbc.query("select id, credential_hash from node where deleted_at is null",
                 rs -> {
                     hashes.put(rs.getObject(1, UUID.class), rs.getBytes(2));
                 });
@@ -27,8 +27,9 @@ public class NodeCredentials {
         hashes.put(nodeId, hash);
     }
 
-    public boolean known(UUID nodeId) {
-        return hashes.containsKey(nodeId);
+    /** The node was deleted: its credential opens nothing any more. */
+    public void remove(UUID nodeId) {
+        hashes.remove(nodeId);
     }
 
     public boolean matches(UUID nodeId, String credential) {
