@@ -13,6 +13,7 @@ import org.springframework.beans.factory.annotation.Autowired;
 
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunsApiSupport;
+import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
@@ -61,15 +62,19 @@ class NodeIdentityTest extends RunsApiSupport {
                 ct -> assertThat(ct).startsWith("application/problem+json"));
     }
 
+    /** What a takeover would change (not the lease columns, which the background flush writes). */
+    String identities() {
+        return jdbc.queryForObject("select md5(coalesce(string_agg(concat_ws('|', n.id, n.name, n.hostname,"
+                + " n.agent_version, n.state, n.credential_hash, n.deleted_at), ',' order by n.id), ''))"
+                + " || (select md5(coalesce(string_agg(concat_ws('|', node_id, key, value), ',' order by node_id, key),"
+                + " '')) from node_label) || (select count(*) from node_event) from node n", String.class);
+    }
+
     /** Runs the call and checks that no node, label or event row changed. */
     Reply changesNothing(Supplier<Reply> call) {
-        String before = jdbc.queryForObject("select md5(coalesce(string_agg(n::text, ',' order by n.id), ''))"
-                + " || (select count(*) from node_label) || (select count(*) from node_event) from node n",
-                String.class);
+        String before = identities();
         Reply r = call.get();
-        String after = jdbc.queryForObject("select md5(coalesce(string_agg(n::text, ',' order by n.id), ''))"
-                + " || (select count(*) from node_label) || (select count(*) from node_event) from node n",
-                String.class);
+        String after = identities();
         assertThat(after).as("node, node_label and node_event rows").isEqualTo(before);
         return r;
     }
@@ -87,8 +92,9 @@ class NodeIdentityTest extends RunsApiSupport {
         Reply wrongProof = changesNothing(() -> call("POST", REGISTER, JOIN_TOKEN,
                 request("id-victim", "evil.example", Map.of("zone", "evil"), "srn_guessed")));
         assertProblem(wrongProof, 403);
+        String attackers = register("id-attacker", Map.of()).nodeCredential();
         Reply otherNodesProof = changesNothing(() -> call("POST", REGISTER, JOIN_TOKEN, request("id-victim",
-                "evil.example", Map.of(), register("id-attacker", Map.of()).nodeCredential())));
+                "evil.example", Map.of(), attackers)));
         assertProblem(otherNodesProof, 403);
 
         JsonNode kept = node(victim.nodeId());
@@ -250,8 +256,11 @@ class NodeIdentityTest extends RunsApiSupport {
         assertThat(heartbeat(worker, IDLE).desired()).isNotNull();
 
         assertThat(call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null).status()).isEqualTo(200);
-        heartbeat(worker, trainer(TrainerState.EXITED, runId, 0, 1));
-        heartbeat(worker, IDLE);
+        long deadline = System.nanoTime() + 15_000_000_000L;
+        while (heartbeat(worker, trainer(TrainerState.EXITED, runId, 0, 1)).desired() != DesiredState.IDLE) {
+            assertThat(System.nanoTime()).as("told IDLE after the cancel").isLessThan(deadline);
+            Thread.onSpinWait();
+        }
         awaitState(operator, runId, RunState.CANCELLED);
         assertThat(call("DELETE", "/api/v1/nodes/" + worker.id(), ADMIN_TOKEN, null).status()).isEqualTo(204);
         assertProblem(call("GET", "/api/v1/nodes/" + worker.id(), ADMIN_TOKEN, null), 404);
