@@ -19,6 +19,7 @@ import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
 import org.springframework.data.jpa.domain.Specification;
+import org.springframework.orm.ObjectOptimisticLockingFailureException;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
@@ -117,12 +118,16 @@ public class NodeRegistry {
                 throw e;
             }
             throw new ConflictException("node '" + request.nodeName() + "' is registering concurrently; retry");
+        } catch (ObjectOptimisticLockingFailureException e) { // an admin deleted it meanwhile
+            throw new ConflictException("node '" + request.nodeName() + "' changed concurrently; retry");
         }
         UUID id = node.getId();
-        // the node's own credential when it proved it, else (a new node) the one just issued
-        String credential = Secrets.matches(request.nodeCredential(), node.getCredentialHash())
-                ? request.nodeCredential() : issued;
-        credentials.put(id, node.getCredentialHash());
+        boolean fresh = Secrets.matches(issued, node.getCredentialHash());
+        String credential = fresh ? issued : request.nodeCredential();
+        if (fresh) {
+            // only a new node's hash is new: a re-join must not put back a hash that a concurrent re-key replaced
+            credentials.put(id, node.getCredentialHash());
+        }
         LeaseRecord record = leases.get(id);
         if (record == null) {
             leases.put(new LeaseRecord(id, NodeState.REGISTERED, null, now, leases.timingsNow()));
