@@ -80,7 +80,9 @@ public class NodeRegistry {
     /**
      * Joins a node under a new name, or re-joins the node of that name when the request proves the node's current
      * credential (the join token alone never takes over an existing name: every agent, and whoever read one
-     * agent's configuration, holds it). A re-join keeps the credential and takes the new description. A re-joining
+     * agent's configuration, holds it). A re-join keeps the credential and takes the new description. A new node
+     * takes the credential its agent proposed (stored before asking, so that a retry after a lost answer re-joins),
+     * else a fresh one. A re-joining
      * HEALTHY, SPARE or SUSPECT node becomes REGISTERED (its agent restarted: it must heartbeat again); CORDONED,
      * DRAINING and FAILED are kept.
      *
@@ -88,18 +90,19 @@ public class NodeRegistry {
      */
     public RegisterResponse register(RegisterRequest request) {
         validate(request);
-        String issued = Secrets.generate("srn_");
+        // a new node takes the credential its agent proposed (and stored before asking), else a fresh one
+        String credential = request.nodeCredential() != null ? request.nodeCredential() : Secrets.generate("srn_");
         Instant now = clock.instant();
         Map<String, String> labels = request.labels() == null ? Map.of() : request.labels();
         String gpus = json.writeValueAsString(request.gpus());
-        Node node;
+        Joined joined;
         try {
-            node = tx.execute(s -> {
+            joined = tx.execute(s -> {
                 Node n = nodes.findByName(request.nodeName()).orElse(null);
                 boolean fresh = n == null;
                 if (fresh) {
                     n = new Node(UUID.randomUUID(), request.nodeName(), now);
-                    n.rekey(Secrets.sha256(issued));
+                    n.rekey(Secrets.sha256(credential));
                 } else if (!Secrets.matches(request.nodeCredential(), n.getCredentialHash())) {
                     throw new ForbiddenException("node name '" + request.nodeName() + "' is already registered:"
                             + " re-registering needs the node's current credential (nodeCredential), or an admin's"
@@ -111,7 +114,7 @@ public class NodeRegistry {
                     events.save(new NodeEvent(n.getId(), now, null, NodeState.REGISTERED,
                             "registered from host " + request.hostname(), SYSTEM));
                 }
-                return n;
+                return new Joined(n, fresh);
             });
         } catch (DataIntegrityViolationException e) {
             if (!uniqueViolation(e)) {
@@ -121,12 +124,10 @@ public class NodeRegistry {
         } catch (ObjectOptimisticLockingFailureException e) { // an admin deleted it meanwhile
             throw new ConflictException("node '" + request.nodeName() + "' changed concurrently; retry");
         }
-        UUID id = node.getId();
-        boolean fresh = Secrets.matches(issued, node.getCredentialHash());
-        String credential = fresh ? issued : request.nodeCredential();
-        if (fresh) {
+        UUID id = joined.node().getId();
+        if (joined.fresh()) {
             // only a new node's hash is new: a re-join must not put back a hash that a concurrent re-key replaced
-            credentials.put(id, node.getCredentialHash());
+            credentials.put(id, joined.node().getCredentialHash());
         }
         LeaseRecord record = leases.get(id);
         if (record == null) {
@@ -144,6 +145,9 @@ public class NodeRegistry {
         LeaseTimings timings = leases.timingsNow();
         leases.get(id).timings = timings;
         return new RegisterResponse(id, credential, timings);
+    }
+
+    private record Joined(Node node, boolean fresh) {
     }
 
     /** PostgreSQL's unique_violation: the one integrity error that means another registration won a race. */
@@ -171,7 +175,7 @@ public class NodeRegistry {
                 n.rekey(hash);
                 nodes.save(n);
                 NodeState state = record.state;
-                events.save(new NodeEvent(id, now, state, state, "re-keyed: a new node credential was issued",
+                events.save(new NodeEvent(id, now, state, state, "re-keyed: a new node credential was credential",
                         actor));
             });
             credentials.put(id, hash);
@@ -398,6 +402,9 @@ public class NodeRegistry {
         }
         if (r.agentVersion() != null && (r.agentVersion().length() > 64 || hasControl(r.agentVersion()))) {
             throw new BadRequestException("agentVersion", "at most 64 characters, no control characters");
+        }
+        if (r.nodeCredential() != null && !RegisterRequest.CREDENTIAL.matcher(r.nodeCredential()).matches()) {
+            throw new BadRequestException("nodeCredential", "must be 'srn_' and 43-200 URL-safe base64 characters");
         }
         if (r.gpus() == null) {
             throw new BadRequestException("gpus", "required (an empty list for a node without GPUs)");

@@ -90,7 +90,7 @@ class NodeIdentityTest extends RunsApiSupport {
         assertThat(noProof.body().path("detail").asString()).contains("already registered")
                 .doesNotContain("srn_");
         Reply wrongProof = changesNothing(() -> call("POST", REGISTER, JOIN_TOKEN,
-                request("id-victim", "evil.example", Map.of("zone", "evil"), "srn_guessed")));
+                request("id-victim", "evil.example", Map.of("zone", "evil"), RegisterRequest.newCredential())));
         assertProblem(wrongProof, 403);
         String attackers = register("id-attacker", Map.of()).nodeCredential();
         Reply otherNodesProof = changesNothing(() -> call("POST", REGISTER, JOIN_TOKEN, request("id-victim",
@@ -119,6 +119,26 @@ class NodeIdentityTest extends RunsApiSupport {
         assertThat(node.path("labels").path("zone").asString()).isEqualTo("b");
         assertThat(node.path("state").asString()).isEqualTo("REGISTERED");
         assertThat(heartbeat(second, 2, IDLE).status()).isEqualTo(200);
+    }
+
+    @Test
+    void aFirstRegistrationMayProposeItsCredentialSoThatALostAnswerCanBeRetried() {
+        String proposed = RegisterRequest.newCredential();
+        Reply first = call("POST", REGISTER, JOIN_TOKEN, request("id-proposed", "h1", Map.of(), proposed));
+        assertThat(first.status()).as(first.raw().body()).isEqualTo(200);
+        assertThat(first.body().path("nodeCredential").asString()).isEqualTo(proposed);
+        // the answer was lost: the agent retries with what it stored before asking
+        Reply retry = call("POST", REGISTER, JOIN_TOKEN, request("id-proposed", "h1", Map.of(), proposed));
+        assertThat(retry.status()).isEqualTo(200);
+        assertThat(retry.body().path("nodeId")).isEqualTo(first.body().path("nodeId"));
+        RegisterResponse node = json.treeToValue(retry.body(), RegisterResponse.class);
+        assertThat(heartbeat(node, 1, IDLE).status()).isEqualTo(200);
+
+        Reply weak = changesNothing(() -> call("POST", REGISTER, JOIN_TOKEN,
+                request("id-proposed-weak", "h", Map.of(), "srn_short")));
+        assertProblem(weak, 400);
+        assertThat(weak.body().path("field").asString()).isEqualTo("nodeCredential");
+        assertThat(weak.raw().body()).doesNotContain("srn_short");
     }
 
     @Test

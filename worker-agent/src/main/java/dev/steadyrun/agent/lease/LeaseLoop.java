@@ -23,8 +23,9 @@ import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
 
 /**
- * One node's conversation with the orchestrator: register with the join token (presenting the node's credential
- * from its {@link CredentialStore} when it has one: an existing node name re-joins only with it), renew the lease
+ * One node's conversation with the orchestrator: register with the join token and the node's credential from its
+ * {@link CredentialStore} (an existing node name re-joins only with it; a first registration proposes one, stored
+ * before asking), renew the lease
  * every heartbeat interval with jitter, back off (capped, exponential) while the orchestrator is unreachable,
  * register again on 401, and send buffered trainer reports. It runs as tasks on a shared scheduler, so one JVM can host
  * a thousand simulated nodes with the same code as the real agent.
@@ -117,6 +118,11 @@ public final class LeaseLoop {
             Session s = session;
             if (s == null) {
                 String known = credentials.load().orElse(null);
+                if (known == null) {
+                    // stored before asking: if the answer is lost, the retry presents it and re-joins the node
+                    known = RegisterRequest.newCredential();
+                    credentials.save(known);
+                }
                 RegisterResponse r = client.register(joinToken, registration.get().withCredential(known));
                 if (!r.nodeCredential().equals(known)) {
                     credentials.save(r.nodeCredential()); // before using it: a crash must not lose the node

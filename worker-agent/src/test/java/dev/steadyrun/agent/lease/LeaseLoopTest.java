@@ -138,7 +138,8 @@ class LeaseLoopTest {
         start(StubOrchestrator.JOIN_TOKEN, file);
         Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 3);
         String kept = file.load().orElseThrow();
-        assertThat(orchestrator.registrations.get(0).nodeCredential()).as("a first registration has none").isNull();
+        assertThat(orchestrator.registrations.get(0).nodeCredential()).as("proposed, stored before asking")
+                .isEqualTo(kept).matches(RegisterRequest.CREDENTIAL);
         assertThat(Files.getPosixFilePermissions(file.path())).containsExactlyInAnyOrder(
                 PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
         assertThat(Files.getPosixFilePermissions(file.path().getParent())).containsExactlyInAnyOrder(
@@ -152,6 +153,19 @@ class LeaseLoopTest {
         assertThat(orchestrator.registrations.get(1).nodeCredential()).isEqualTo(kept);
         assertThat(orchestrator.refusedTakeovers.get()).isZero();
         assertThat(file.load()).hasValue(kept);
+    }
+
+    @Test
+    void aRegistrationWhoseAnswerIsLostIsRetriedWithTheSameCredential(@TempDir Path dir) throws Exception {
+        orchestrator = new StubOrchestrator();
+        orchestrator.registerDelay = Duration.ofMillis(1500); // answers after the agent's 1 s timeout, once
+        CredentialFile file = new CredentialFile(dir.resolve("node-a.credential"));
+        start(StubOrchestrator.JOIN_TOKEN, file);
+        Await.until("beats after the retried registration", WAIT, () -> orchestrator.beats.size() >= 3);
+        assertThat(orchestrator.registrations).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(orchestrator.registrations).extracting(RegisterRequest::nodeCredential).containsOnly(
+                file.load().orElseThrow());
+        assertThat(orchestrator.refusedTakeovers.get()).as("the node was not locked out").isZero();
     }
 
     @Test

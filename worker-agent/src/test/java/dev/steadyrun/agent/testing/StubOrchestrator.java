@@ -48,6 +48,8 @@ public final class StubOrchestrator implements AutoCloseable {
     public volatile LeaseTimings timings = LeaseTimings.forHeartbeat(Duration.ofMillis(100));
     public volatile DesiredState desired = DesiredState.IDLE;
     public volatile Assignment assignment;
+    /** When set, the next registration is answered this late (after the agent gave up on it), then it is cleared. */
+    public volatile Duration registerDelay;
     /** Reports of generations below this are refused with 409. */
     public volatile long fencedBelow;
     private volatile UUID nodeId;
@@ -111,7 +113,18 @@ public final class StubOrchestrator implements AutoCloseable {
                     return;
                 }
                 nodeId = nodeId == null ? UUID.randomUUID() : nodeId;
-                credential = credential == null ? "srn_" + UUID.randomUUID() : credential;
+                Duration delay = registerDelay;
+                if (delay != null) {
+                    registerDelay = null;
+                    try {
+                        Thread.sleep(delay.toMillis());
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                if (credential == null) { // a new node takes the proposed credential, as the orchestrator does
+                    credential = request.nodeCredential() != null ? request.nodeCredential() : "srn_" + UUID.randomUUID();
+                }
                 send(ex, 200, JSON.writeValueAsBytes(new RegisterResponse(nodeId, credential, timings)));
                 return;
             }
