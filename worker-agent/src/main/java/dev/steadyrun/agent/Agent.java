@@ -60,7 +60,7 @@ public final class Agent {
             t.setDaemon(true);
             return t;
         });
-        OrchestratorClient client = new OrchestratorClient(config.orchestratorUrl(),
+        OrchestratorClient client = new OrchestratorClient(config.orchestratorUrls(),
                 OrchestratorClient.newHttpClient(config.requestTimeout()), config.requestTimeout());
         this.lease = new LeaseLoop(client, config.joinToken(), new CredentialFile(config.credentialFile()),
                 () -> registration, health, trainer, reports,
