@@ -1,0 +1,89 @@
+package dev.steadyrun.trainer.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NearDedupTest {
+
+    @TempDir
+    Path dir;
+
+    private static final NearDedup.Params PARAMS =
+            NearDedup.Params.tuned(0.95, PrepareConfig.NUM_PERM, PrepareConfig.SHINGLE_WORDS);
+
+    /** {@code count} distinct words: every 5-word shingle of the result is distinct. */
+    private static String words(String prefix, int count) {
+        return IntStream.range(0, count).mapToObj(i -> prefix + "w" + i).collect(Collectors.joining(" "));
+    }
+
+    /**
+     * A document of {@code shared + 4} distinct words has {@code shared} shingles; appending {@code extra} new words
+     * adds {@code extra} shingles, so the pair's Jaccard is exactly shared / (shared + extra).
+     */
+    private static String[] pair(String prefix, int shared, int extra) {
+        String base = words(prefix, shared + 4);
+        return new String[] {base, base + " " + words(prefix + "x", extra)};
+    }
+
+    /**
+     * 20 pairs at exactly 0.951 and 20 at exactly 0.949. A 256-value MinHash estimate has a standard deviation of
+     * about 0.014 there, so deciding by the estimate gets roughly half of these wrong; the exact check gets all.
+     */
+    @Test
+    void plantedPairsJustAboveAndBelowTheThresholdAreDecidedByExactJaccard() {
+        NearDedup dedup = new NearDedup(PARAMS, 1);
+        int wrong = 0;
+        for (int p = 0; p < 40; p++) {
+            boolean above = p % 2 == 0;
+            String[] pair = above ? pair("a" + p, 951, 49) : pair("b" + p, 949, 51);
+            assertThat(Shingles.jaccard(Shingles.set(pair[0], 5), Shingles.set(pair[1], 5)))
+                    .isEqualTo(above ? 0.951 : 0.949);
+            int baseResult = dedup.offer(pair[0]);
+            assertThat(baseResult).as("unrelated base document %d is kept", p).isEqualTo(-1);
+            int baseId = dedup.kept() - 1;
+            int copyResult = dedup.offer(pair[1]);
+            if (copyResult != (above ? baseId : -1)) {
+                wrong++;
+            }
+        }
+        assertThat(wrong).as("pairs decided against the exact-Jaccard rule").isZero();
+    }
+
+    /**
+     * Precision and recall by Jaccard band against brute-force exact Jaccard: 600 Europarl documents plus near
+     * copies of half of them with up to 3% of their words replaced, many within 0.02 of the threshold.
+     */
+    @Test
+    void precisionAndRecallByJaccardBandOnEuroparlNearCopies() throws IOException {
+        List<String> sample = DedupSample.withNearCopies(DedupSample.europarl(dir, 600), 0.5, 0.03, 7);
+        DedupEvaluation.Result r = DedupEvaluation.evaluate(sample, PARAMS, 7);
+        System.out.println("near-dup on " + r.documents() + " documents: " + r);
+
+        assertThat(r.truePositives()).as("the sample must hold true near duplicates").isGreaterThan(40);
+        assertThat(r.precision()).isGreaterThanOrEqualTo(0.999);
+        assertThat(r.recall()).isGreaterThanOrEqualTo(0.999);
+        assertThat(r.bands()).hasSize(4);
+        for (DedupEvaluation.Band b : r.bands()) {
+            assertThat(b.removed()).as("band %s", b).isEqualTo(b.from() >= 0.95 ? b.documents() : 0);
+        }
+        // the bands next to the threshold are populated, so the check above is not vacuous
+        assertThat(r.bands().get(1).documents()).isPositive();
+        assertThat(r.bands().get(2).documents()).isPositive();
+    }
+
+    /** The S-curve value the docs quote: 16 bands x 16 rows for 256 values at 0.95. */
+    @Test
+    void candidateProbabilityAtTheThresholdIsAtLeast09999() {
+        assertThat(PARAMS.bands()).isEqualTo(16);
+        assertThat(PARAMS.rows()).isEqualTo(16);
+        assertThat(NearDedup.Params.candidateProbability(0.95, 16, 16)).isBetween(0.9999, 0.99992);
+    }
+}
