@@ -15,7 +15,7 @@ import java.util.SplittableRandom;
  * is why it may not decide. Memory per kept document: its sorted shingle hashes ({@link ShingleSets}, 8 bytes a
  * distinct shingle) plus {@code bands} bucket entries; the text itself is never held.
  */
-final class NearDedup {
+final class NearDedup implements AutoCloseable {
 
     private static final double MIN_CANDIDATE_RECALL = 0.9999;
 
@@ -56,12 +56,18 @@ final class NearDedup {
     private final int[] addB;
     private final int[] sig;
     private final LongIntMultiMap buckets = new LongIntMultiMap();
-    private final ShingleSets sets = new ShingleSets();
+    private final ShingleSets sets;
     private int[] candidates = new int[16];
     private int candidateCount;
 
     NearDedup(Params params, long seed) {
+        this(params, seed, Long.MAX_VALUE);
+    }
+
+    /** Shingle sets beyond {@code memoryBudget} bytes go to a temporary file ({@link ShingleSets}). */
+    NearDedup(Params params, long seed, long memoryBudget) {
         this.params = params;
+        this.sets = new ShingleSets(memoryBudget);
         SplittableRandom rnd = new SplittableRandom(seed);
         this.mulA = new int[params.numPerm()];
         this.addB = new int[params.numPerm()];
@@ -106,9 +112,20 @@ final class NearDedup {
         return sets.size();
     }
 
-    /** Bytes held by the index (shingle sets and buckets), the only part that grows with the corpus. */
+    /** Bytes held in memory by the index (shingle sets and buckets), the only part that grows with the corpus. */
     long indexBytes() {
         return sets.bytes() + buckets.bytes();
+    }
+
+    /** Bytes of shingle sets spilled to disk because they did not fit the memory budget. */
+    long spilledBytes() {
+        return sets.spilledBytes();
+    }
+
+    /** Deletes the spill file, if any. */
+    @Override
+    public void close() {
+        sets.close();
     }
 
     private void addCandidate(int id) {

@@ -45,6 +45,7 @@ public final class Prepare {
         List<SourceStats> stats = new ArrayList<>();
         List<DocumentReader> readers = new ArrayList<>();
         long totalBytes = 0;
+        NearDedup near = null;
         try {
             for (SourceSpec spec : specs) {
                 SourceStats s = new SourceStats(spec.name());
@@ -54,7 +55,8 @@ public final class Prepare {
                 totalBytes += r.totalBytes();
             }
             NearDedup.Params params = config.nearDedup();
-            NearDedup near = new NearDedup(params, config.seed());
+            // half the heap for shingle sets leaves the rest for buckets, the tokenizer and in-flight batches
+            near = new NearDedup(params, config.seed(), Runtime.getRuntime().maxMemory() / 2);
             DedupEvaluation evaluation = new DedupEvaluation(params, config.dedupSample());
             LongSet exact = new LongSet();
             Progress progress = progressOut == null ? null
@@ -112,6 +114,9 @@ public final class Prepare {
         } finally {
             for (DocumentReader r : readers) {
                 r.close();
+            }
+            if (near != null) {
+                near.close();
             }
         }
     }

@@ -1,43 +1,64 @@
 package dev.steadyrun.trainer.data;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
  * The sorted shingle-hash sets of kept documents, so that near-duplicate candidates are decided by exact Jaccard.
- * Sets are packed back to back into pages of longs (a set longer than a page gets a page of its own), so memory is
- * 8 bytes per distinct shingle plus 12 bytes per document, with no per-array object overhead.
+ * Sets are packed back to back into pages of longs (a set longer than a page gets a page of its own): 8 bytes per
+ * distinct shingle plus 12 bytes per document, with no per-array object overhead. Once the pages would exceed
+ * {@code memoryBudget} bytes, further sets are appended to a temporary file (deleted on {@link #close}) and read
+ * back by position when a candidate needs them; the sets are append-only, so nothing is ever rewritten.
  */
-final class ShingleSets {
+final class ShingleSets implements AutoCloseable {
 
     private static final int PAGE_LONGS = 1 << 20;   // 8 MiB
 
+    private final long memoryBudget;
     private final List<long[]> pages = new ArrayList<>();
     private int pageFill = PAGE_LONGS;
-    private int[] page = new int[1024];
-    private int[] offset = new int[1024];
+    /** In memory: page index << 32 | offset; spilled: -1 - file position (in bytes). */
+    private long[] location = new long[1024];
     private int[] length = new int[1024];
     private int size;
     private long bytes;
+    private FileChannel spill;
+    private long spillBytes;
+    private final ByteBuffer io = ByteBuffer.allocate(1 << 16);
+    private long[] scratch = new long[1 << 13];
+
+    ShingleSets(long memoryBudget) {
+        this.memoryBudget = memoryBudget;
+    }
 
     /** Stores {@code set} (sorted, distinct) as the next id, counting from 0. */
     int add(long[] set) {
-        if (size == page.length) {
-            page = Arrays.copyOf(page, size * 2);
-            offset = Arrays.copyOf(offset, size * 2);
+        if (size == location.length) {
+            location = Arrays.copyOf(location, size * 2);
             length = Arrays.copyOf(length, size * 2);
         }
-        if (pageFill + set.length > PAGE_LONGS || pages.isEmpty()) {
+        length[size] = set.length;
+        if (pageFill + set.length <= PAGE_LONGS && !pages.isEmpty()) {
+            location[size] = (long) (pages.size() - 1) << 32 | pageFill;
+        } else if (bytes + 8L * Math.max(PAGE_LONGS, set.length) <= memoryBudget) {
             long[] p = new long[Math.max(PAGE_LONGS, set.length)];
             pages.add(p);
             bytes += 8L * p.length;
             pageFill = 0;
+            location[size] = (long) (pages.size() - 1) << 32;
+        } else {
+            location[size] = -1 - spillBytes;
+            write(set);
+            return size++;
         }
         System.arraycopy(set, 0, pages.get(pages.size() - 1), pageFill, set.length);
-        page[size] = pages.size() - 1;
-        offset[size] = pageFill;
-        length[size] = set.length;
         pageFill += set.length;
         return size++;
     }
@@ -48,13 +69,21 @@ final class ShingleSets {
      * once the intersection can no longer be large enough (Jaccard grows with it for fixed set sizes).
      */
     boolean similar(long[] set, int id, double threshold) {
-        long[] b = pages.get(page[id]);
-        int from = offset[id];
         int bn = length[id];
         int an = set.length;
         // |A ∩ B| / |A ∪ B| <= min / max: most candidates that are not duplicates fail on size alone
         if (Math.min(an, bn) < threshold * Math.max(an, bn)) {
             return false;
+        }
+        long where = location[id];
+        long[] b;
+        int from;
+        if (where >= 0) {
+            b = pages.get((int) (where >>> 32));
+            from = (int) where;
+        } else {
+            b = read(-1 - where, bn);
+            from = 0;
         }
         int i = 0;
         int j = 0;
@@ -85,9 +114,74 @@ final class ShingleSets {
         return size;
     }
 
-    /** Bytes held: the pages (8 per shingle, the last one partly filled) and 12 per document. */
+    /** Bytes held in memory: the pages (8 per shingle, the last one partly filled) and 12 per document. */
     long bytes() {
-        return bytes + 12L * page.length;
+        return bytes + 12L * location.length;
+    }
+
+    /** Bytes written to the spill file. */
+    long spilledBytes() {
+        return spillBytes;
+    }
+
+    @Override
+    public void close() {
+        if (spill != null) {
+            try {
+                spill.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    private void write(long[] set) {
+        try {
+            if (spill == null) {
+                spill = FileChannel.open(Files.createTempFile("steadyrun-shingles", ".bin"),
+                        StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE);
+            }
+            int i = 0;
+            while (i < set.length) {
+                io.clear();
+                int n = Math.min(set.length - i, io.capacity() / 8);
+                io.asLongBuffer().put(set, i, n);
+                io.limit(8 * n);
+                while (io.hasRemaining()) {
+                    spillBytes += spill.write(io, spillBytes);
+                }
+                i += n;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot spill shingle sets to a temporary file", e);
+        }
+    }
+
+    private long[] read(long position, int n) {
+        if (scratch.length < n) {
+            scratch = new long[Math.max(n, scratch.length * 2)];
+        }
+        try {
+            int i = 0;
+            while (i < n) {
+                io.clear();
+                io.limit(8 * Math.min(n - i, io.capacity() / 8));
+                long at = position + 8L * i;
+                while (io.hasRemaining()) {
+                    int r = spill.read(io, at + io.position());
+                    if (r < 0) {
+                        throw new IOException("spill file ends early");
+                    }
+                }
+                io.flip();
+                int got = io.remaining() / 8;
+                io.asLongBuffer().get(scratch, i, got);
+                i += got;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read spilled shingle sets", e);
+        }
+        return scratch;
     }
 
     private static double jaccard(int inter, int an, int bn) {

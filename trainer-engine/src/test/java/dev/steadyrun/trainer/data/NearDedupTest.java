@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -77,6 +78,31 @@ class NearDedupTest {
         // the bands next to the threshold are populated, so the check above is not vacuous
         assertThat(r.bands().get(1).documents()).isPositive();
         assertThat(r.bands().get(2).documents()).isPositive();
+    }
+
+    /**
+     * With a memory budget of 0 every shingle set goes to the spill file and is read back for each candidate; the
+     * decisions must be the ones made in memory. A 20,000-shingle pair spans several read buffers.
+     */
+    @Test
+    void spilledShingleSetsGiveTheSameDecisions() throws IOException {
+        List<String> docs = new ArrayList<>(DedupSample.withNearCopies(DedupSample.europarl(dir, 300), 0.5, 0.03, 3));
+        docs.addAll(List.of(pair("long", 20_000, 100)));
+        docs.addAll(List.of(pair("longer", 20_000, 1_100)));
+        List<Integer> inMemory = new ArrayList<>();
+        List<Integer> spilled = new ArrayList<>();
+        try (NearDedup memory = new NearDedup(PARAMS, 3); NearDedup disk = new NearDedup(PARAMS, 3, 0)) {
+            for (String d : docs) {
+                inMemory.add(memory.offer(d));
+                spilled.add(disk.offer(d));
+            }
+            assertThat(memory.spilledBytes()).isZero();
+            assertThat(disk.spilledBytes()).isPositive();
+        }
+        assertThat(spilled).isEqualTo(inMemory);
+        assertThat(inMemory.get(inMemory.size() - 3)).as("Jaccard 0.995 is removed").isNotNegative();
+        assertThat(inMemory.get(inMemory.size() - 1)).as("Jaccard 0.948 is kept").isEqualTo(-1);
+        assertThat(inMemory).filteredOn(m -> m >= 0).hasSizeGreaterThan(20);
     }
 
     /** The S-curve value the docs quote: 16 bands x 16 rows for 256 values at 0.95. */
