@@ -185,7 +185,8 @@ public final class Prepare {
             sources.add(s.toReport());
         }
         PrepareReport.Dedup dedup = new PrepareReport.Dedup(params.threshold(), params.numPerm(),
-                params.shingleWords(), params.bands(), params.rows(), near.indexBytes(), eval.documents(),
+                params.shingleWords(), params.bands(), params.rows(), near.indexBytes(), near.spilledBytes(),
+                eval.documents(),
                 eval.pairs(), eval.truePositives(), eval.falsePositives(), eval.falseNegatives(), eval.precision(),
                 eval.recall());
         return new PrepareReport(config.out().toString(), seconds, docs, bytes, SourceStats.byName(bad), exactDup,
