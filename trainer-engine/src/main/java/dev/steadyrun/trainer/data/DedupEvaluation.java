@@ -131,10 +131,11 @@ final class DedupEvaluation {
 
     /** Runs a fresh {@link NearDedup} over {@code docs} in order and evaluates every decision. */
     static Result evaluate(List<String> docs, NearDedup.Params params, long seed) {
-        NearDedup dedup = new NearDedup(params, seed);
         DedupEvaluation eval = new DedupEvaluation(params, docs.size());
-        for (String doc : docs) {
-            eval.record(doc, dedup.offer(doc), dedup);
+        try (NearDedup dedup = new NearDedup(params, seed)) {
+            for (String doc : docs) {
+                eval.record(doc, dedup.offer(doc), dedup);
+            }
         }
         return eval.result();
     }

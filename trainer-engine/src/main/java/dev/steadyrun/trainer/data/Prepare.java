@@ -16,8 +16,9 @@ import java.util.stream.Stream;
 
 /**
  * The prepare pipeline, one streaming pass: read → normalize → drop empty → exact dedup (64-bit content hash)
- * → near dedup (MinHash LSH) → weight (repeat or sample) → GPT-2 BPE → train/val shards → manifest and report.
- * Only the two dedup indexes grow with the corpus; documents are read and deduplicated one at a time on this
+ * → near dedup (MinHash LSH candidates, exact Jaccard decision) → weight (repeat or sample) → GPT-2 BPE →
+ * train/val shards → manifest and report. Only the two dedup indexes grow with the corpus (shingle sets beyond
+ * half the heap spill to a temporary file); documents are read and deduplicated one at a time on this
  * thread, then tokenized in small ordered batches ({@link TokenizingWriter}).
  */
 public final class Prepare {

@@ -71,8 +71,9 @@ final class ShingleSets implements AutoCloseable {
     boolean similar(long[] set, int id, double threshold) {
         int bn = length[id];
         int an = set.length;
-        // |A ∩ B| / |A ∪ B| <= min / max: most candidates that are not duplicates fail on size alone
-        if (Math.min(an, bn) < threshold * Math.max(an, bn)) {
+        // |A ∩ B| <= min(|A|, |B|): most candidates that are not duplicates fail on size alone (same formula as
+        // below, so rounding cannot make this bound disagree with the final comparison)
+        if (jaccard(Math.min(an, bn), an, bn) < threshold) {
             return false;
         }
         long where = location[id];
