@@ -24,6 +24,7 @@ import dev.steadyrun.trainer.TrainConfig.Precision;
 import dev.steadyrun.trainer.TrainState.KnobRecord;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
@@ -46,25 +47,30 @@ public final class Trainer {
     /**
      * How this session was launched besides the config.
      *
+     * @param restoreSha256 the SHA-256 the restored checkpoint's manifest must have (the orchestrator's record of
+     *                      what its writer reported), or null to restore without that check
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
      */
-    public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                         long generation, String rendezvous, String runId) {
+    public record Launch(Path checkpointDir, String restore, String restoreSha256, RestartKnobs knobs, int rank,
+                         int worldSize, long generation, String rendezvous, String runId) {
 
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
             runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
+            if (restoreSha256 != null && (restore == null || restore.isBlank() || restore.equals("latest"))) {
+                throw new IllegalArgumentException("--restore-sha256 needs --restore DIR (the checkpoint it sums)");
+            }
         }
 
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation, String rendezvous) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, rendezvous, null);
+            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, rendezvous, null);
         }
 
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null);
+            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, null, null);
         }
     }
 
@@ -127,7 +133,7 @@ public final class Trainer {
             CheckpointContent restored = null;
             if (launch.rank() == 0) {
                 try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
-                    restored = restore(reader, launch.checkpointDir(), launch.restore());
+                    restored = restore(reader, launch.checkpointDir(), launch.restore(), launch.restoreSha256());
                 }
                 if (restored != null) {
                     setAsideNewer(launch, restored.step());
@@ -171,13 +177,24 @@ public final class Trainer {
         }
     }
 
-    /** The checkpoint to resume: a named directory (must verify), or the newest that verifies, or none. */
-    static CheckpointContent restore(CheckpointStore store, Path dir, String restore) throws IOException {
+    /**
+     * The checkpoint to resume: a named directory (must verify, and its manifest must have {@code sha256} when
+     * given), or the newest that verifies, or none. A named one that cannot be read is unavailable, not corrupt.
+     */
+    static CheckpointContent restore(CheckpointStore store, Path dir, String restore, String sha256)
+            throws IOException {
         if (restore == null || restore.isBlank()) {
             return null;
         }
         if (!restore.equals("latest")) {
-            return CheckpointStore.load(Path.of(restore));
+            Path named = Path.of(restore);
+            try {
+                return CheckpointStore.load(named, sha256);
+            } catch (CorruptCheckpointException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new CheckpointUnavailableException(named, "its files", "cannot be read here: " + e);
+            }
         }
         List<Path> all = new ArrayList<>(store.list());
         CorruptCheckpointException last = null;

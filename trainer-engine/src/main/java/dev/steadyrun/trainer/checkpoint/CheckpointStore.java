@@ -282,7 +282,19 @@ public final class CheckpointStore implements AutoCloseable {
      * @throws CorruptCheckpointException naming the checkpoint and the bad file
      */
     public static CheckpointContent load(Path dir) throws IOException {
-        Manifest manifest = readManifest(dir);
+        return load(dir, null);
+    }
+
+    /**
+     * {@link #load(Path)}, refusing the checkpoint unless the SHA-256 of its manifest (hashed over the very bytes
+     * parsed) is {@code manifestSha256}, the sum its writer reported to the orchestrator; null skips that check.
+     * The manifest holds the sums of every other file, so a checkpoint planted or swapped in the store fails here.
+     *
+     * @throws CheckpointUnavailableException when the manifest or a file it lists is missing
+     * @throws CorruptCheckpointException     naming the checkpoint and the bad file, for any other failed check
+     */
+    public static CheckpointContent load(Path dir, String manifestSha256) throws IOException {
+        Manifest manifest = readManifest(dir, manifestSha256);
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         String state = null;
         for (Manifest.Entry e : manifest.files()) {
@@ -317,7 +329,7 @@ public final class CheckpointStore implements AutoCloseable {
      * streamed through the hash), no unlisted files. Cheap enough to pick a checkpoint before loading it.
      */
     public static void verify(Path dir) throws IOException {
-        Manifest manifest = readManifest(dir);
+        Manifest manifest = readManifest(dir, null);
         for (Manifest.Entry e : manifest.files()) {
             Path file = presentWithSize(dir, e);
             MessageDigest digest = sha256();
@@ -402,14 +414,23 @@ public final class CheckpointStore implements AutoCloseable {
         return moved;
     }
 
-    private static Manifest readManifest(Path dir) throws IOException {
+    private static Manifest readManifest(Path dir, String expectedSha256) throws IOException {
         Path file = dir.resolve(Manifest.FILE);
         if (!Files.isRegularFile(file)) {
-            throw new CorruptCheckpointException(dir, Manifest.FILE, "missing (the write never completed)");
+            throw new CheckpointUnavailableException(dir, Manifest.FILE,
+                    "missing (the write never completed, or the store is not visible here)");
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        if (expectedSha256 != null) {
+            String actual = HEX.formatHex(sha256().digest(bytes));
+            if (!actual.equalsIgnoreCase(expectedSha256)) {
+                throw new CorruptCheckpointException(dir, Manifest.FILE, "SHA-256 " + actual
+                        + ", its writer reported " + expectedSha256);
+            }
         }
         Manifest m;
         try {
-            m = JSON.readValue(Files.readAllBytes(file), Manifest.class);
+            m = JSON.readValue(bytes, Manifest.class);
         } catch (JacksonException e) {
             throw new CorruptCheckpointException(dir, Manifest.FILE, "unreadable: " + e.getOriginalMessage());
         }
@@ -447,7 +468,7 @@ public final class CheckpointStore implements AutoCloseable {
     private static Path presentWithSize(Path dir, Manifest.Entry e) throws IOException {
         Path file = dir.resolve(e.name());
         if (!Files.isRegularFile(file)) {
-            throw new CorruptCheckpointException(dir, e.name(), "missing");
+            throw new CheckpointUnavailableException(dir, e.name(), "missing");
         }
         long size = Files.size(file);
         if (size != e.bytes()) {
