@@ -175,6 +175,26 @@ class RestoreIntegrityTest extends RecoverySupport {
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
+    @Test
+    void theAssignmentCarriesTheManifestShaItsWriterReportedSoTheTrainerCanRefuseAnyOther() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 1);
+        Agent agent = agents.get(0);
+        UUID runId = submit(rack, 1, 0, QUICK);
+        ranks(agents, 1);
+        Assignment fresh = assignment(agent);
+        assertThat(fresh.restoreFrom()).isNull();
+        assertThat(fresh.restoreSha256()).isNull();
+        steps(agent, runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(runId, 10, 2.0), checkpoint(runId, 20, 2.0)));
+        heartbeat(agent, exited(runId, 0, 1, 137, null));
+        stopAll(agents, runId, 1);
+        passBackoff(Duration.ofSeconds(1), agents);
+        Assignment restart = assignment(agent);
+        assertThat(restart.restoreFrom()).isEqualTo(checkpointPath(runId, 20));
+        assertThat(restart.restoreSha256()).isEqualTo("sha20");
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
     private static CheckpointWritten line(long step, String path, List<Long> removed) {
         return new CheckpointWritten(step, (step + 1) * 1024, path, 2.0, 3.0, "sha" + step, 10, removed);
     }
