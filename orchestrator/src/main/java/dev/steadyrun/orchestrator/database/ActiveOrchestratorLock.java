@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -24,9 +25,15 @@ import org.springframework.stereotype.Component;
  * One orchestrator per database. Node leases, the detectors and the recovery loop live in the orchestrator's memory,
  * so a second one on the same database would judge nodes by half of their heartbeats and fail healthy ones. At
  * start this takes a PostgreSQL session advisory lock on a connection it keeps; a second orchestrator fails to start
- * with a message naming the holder. Every {@link #CHECK_SECONDS} s the connection is checked: when it broke (the
- * database restarted, a network cut) the lock is taken again on a new one, and when another orchestrator took it in
- * the meantime this one stops (fail-stop: two active orchestrators are worse than none).
+ * with a message naming the holder. Every {@code lockCheckInterval} the lock is confirmed on that connection: when it
+ * broke (the database restarted, a network cut) the lock is taken again on a new one, and when another orchestrator
+ * took it in the meantime this one stops (fail-stop: two active orchestrators are worse than none).
+ *
+ * <p>Fail closed: agents are served only while the lock was confirmed within {@code lockConfirmWithin}
+ * ({@link #confirmed()}). A check that fails, or hangs (a one-sided network split: this orchestrator cannot reach the
+ * database, another one can and takes the lock), makes agent endpoints answer 503 until a check confirms the lock
+ * again; otherwise this one would keep renewing leases and handing out assignments from memory beside the new holder.
+ * Time here is the monotonic {@link LockTicker}, not the application's clock.
  */
 @Component
 public class ActiveOrchestratorLock implements DisposableBean {
@@ -34,29 +41,48 @@ public class ActiveOrchestratorLock implements DisposableBean {
     /** The advisory lock's two keys: "STRN", 1. */
     static final int KEY_CLASS = 0x5354524E;
     static final int KEY_ID = 1;
-    static final long CHECK_SECONDS = 5;
+    /** How long one statement of a check may wait for the database. */
+    static final int QUERY_TIMEOUT_SECONDS = 2;
 
     private static final Logger log = LoggerFactory.getLogger(ActiveOrchestratorLock.class);
 
+    /** The lock was confirmed again after a stretch without confirmation: agents are served again from now. */
+    public record Reconfirmed() {
+    }
+
     private final DataSource dataSource;
+    private final LockTicker ticker;
+    private final long confirmWithinNanos;
+    private final Duration checkInterval;
     private final Runnable onLost;
+    private final Runnable onReconfirmed;
     private final ScheduledExecutorService checker;
     private Connection held;
     /** The PostgreSQL backend of the session holding the lock (so a broken check can tell its own lock apart). */
     private int heldPid;
+    /** When a check last confirmed the lock ({@link LockTicker} nanoseconds); read by every agent request. */
+    private volatile long confirmedAt;
+    /** The last check could not confirm the lock: unconfirmed until one does, however recent the last success. */
+    private volatile boolean failing;
 
     @Autowired
-    ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context) {
+    ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context, DatabaseProperties props,
+                           LockTicker ticker) {
         // on its own thread: closing the context shuts the checker down, which must not interrupt the shutdown
-        this(dataSource, () -> new Thread(() -> {
+        this(dataSource, ticker, props.lockCheckInterval(), props.lockConfirmWithin(), () -> new Thread(() -> {
             log.error("Another orchestrator holds the database now; stopping this one");
             System.exit(SpringApplication.exit(context, () -> 75));
-        }, "orchestrator-lock-lost").start());
+        }, "orchestrator-lock-lost").start(), () -> context.publishEvent(new Reconfirmed()));
     }
 
-    ActiveOrchestratorLock(DataSource dataSource, Runnable onLost) {
+    ActiveOrchestratorLock(DataSource dataSource, LockTicker ticker, Duration checkInterval, Duration confirmWithin,
+                           Runnable onLost, Runnable onReconfirmed) {
         this.dataSource = dataSource;
+        this.ticker = ticker;
+        this.checkInterval = checkInterval;
+        this.confirmWithinNanos = confirmWithin.toNanos();
         this.onLost = onLost;
+        this.onReconfirmed = onReconfirmed;
         try {
             if (!acquire()) {
                 throw new IllegalStateException("another orchestrator is active on this database (" + holder()
@@ -65,19 +91,35 @@ public class ActiveOrchestratorLock implements DisposableBean {
         } catch (SQLException e) {
             throw new IllegalStateException("could not take the orchestrator lock: " + e.getMessage(), e);
         }
+        confirmedAt = ticker.nanoTime();
         checker = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "orchestrator-lock-check");
             t.setDaemon(true);
             return t;
         });
-        checker.scheduleWithFixedDelay(this::check, CHECK_SECONDS, CHECK_SECONDS, TimeUnit.SECONDS);
+        checker.scheduleWithFixedDelay(this::check, checkInterval.toMillis(), checkInterval.toMillis(),
+                TimeUnit.MILLISECONDS);
         log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+    }
+
+    /**
+     * Whether agents may be served: the last check confirmed the lock, within {@code lockConfirmWithin}. Lock-free
+     * (a hung check holds this object's monitor).
+     */
+    public boolean confirmed() {
+        return !failing && ticker.nanoTime() - confirmedAt <= confirmWithinNanos;
+    }
+
+    /** When an agent that was refused for want of confirmation should try again. */
+    public Duration retryAfter() {
+        return checkInterval;
     }
 
     /** Takes the lock on a new connection and keeps that connection; false when another session holds it. */
     private synchronized boolean acquire() throws SQLException {
         Connection c = dataSource.getConnection();
         try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_lock(?, ?), pg_backend_pid()")) {
+            st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
             st.setInt(1, KEY_CLASS);
             st.setInt(2, KEY_ID);
             try (ResultSet rs = st.executeQuery()) {
@@ -101,6 +143,7 @@ public class ActiveOrchestratorLock implements DisposableBean {
         try (Connection c = dataSource.getConnection();
              PreparedStatement st = c.prepareStatement("select pid from pg_locks where locktype = 'advisory'"
                      + " and granted and classid = ? and objid = ?")) {
+            st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
             st.setInt(1, KEY_CLASS);
             st.setInt(2, KEY_ID);
             try (ResultSet rs = st.executeQuery()) {
@@ -117,6 +160,7 @@ public class ActiveOrchestratorLock implements DisposableBean {
                             a.backend_start from pg_locks l
                      join pg_stat_activity a on a.pid = l.pid
                      where l.locktype = 'advisory' and l.granted and l.classid = ? and l.objid = ?""")) {
+            st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
             st.setInt(1, KEY_CLASS);
             st.setInt(2, KEY_ID);
             try (ResultSet rs = st.executeQuery()) {
@@ -131,17 +175,21 @@ public class ActiveOrchestratorLock implements DisposableBean {
 
     /** Called by the checker thread; tests call it directly. */
     synchronized void check() {
+        boolean wasConfirmed = confirmed();
         try {
-            if (held != null && held.isValid(2)) {
+            if (held != null && stillHeld()) {
+                confirm(wasConfirmed);
                 return;
             }
+            failing = true; // agents wait from here until the lock is surely ours again
             int previous = heldPid;
             closeHeld();
             if (acquire()) {
                 log.warn("The orchestrator lock's connection broke; lock taken again");
+                confirm(wasConfirmed);
             } else if (holderPid() == previous) {
-                // our own session still holds it (a slow check, or the server has not yet seen the connection close)
-                log.warn("The orchestrator lock's check failed, but this orchestrator's session still holds the lock");
+                // our old session still holds it (the server has not yet seen the connection close): next time
+                log.warn("The orchestrator lock's connection broke, and its old session still holds the lock");
             } else {
                 log.error("The orchestrator lock's connection broke and another orchestrator took the lock ({})",
                         holder());
@@ -149,8 +197,35 @@ public class ActiveOrchestratorLock implements DisposableBean {
                 onLost.run();
             }
         } catch (SQLException e) {
-            // the database is unreachable: nobody can take the lock from us until it is back; try again next time
-            log.warn("Cannot check the orchestrator lock: {}", e.getMessage());
+            // unreachable: nobody can be sure who holds the lock, so agents are not served until a check can tell
+            failing = true;
+            log.warn("Cannot check the orchestrator lock; not serving agents until it is confirmed: {}",
+                    e.getMessage());
+        }
+    }
+
+    /** Asks, on the lock's own connection and with a deadline, whether its session still holds the lock. */
+    private boolean stillHeld() {
+        try (PreparedStatement st = held.prepareStatement("select exists (select 1 from pg_locks where"
+                + " pid = pg_backend_pid() and locktype = 'advisory' and granted and classid = ? and objid = ?)")) {
+            st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+            st.setInt(1, KEY_CLASS);
+            st.setInt(2, KEY_ID);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        } catch (SQLException e) {
+            log.debug("the lock's connection failed its check: {}", e.getMessage());
+            return false;
+        }
+    }
+
+    private void confirm(boolean wasConfirmed) {
+        confirmedAt = ticker.nanoTime();
+        failing = false;
+        if (!wasConfirmed) {
+            log.info("The orchestrator lock is confirmed again; serving agents");
+            onReconfirmed.run();
         }
     }
 
