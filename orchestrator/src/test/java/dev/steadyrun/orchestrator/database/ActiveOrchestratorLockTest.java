@@ -5,12 +5,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.sql.DataSource;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.jdbc.datasource.DelegatingDataSource;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 
 import dev.steadyrun.orchestrator.OrchestratorIntegrationTest;
@@ -46,23 +52,23 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
 
     @Test
     void aSecondOrchestratorIsRefusedWithTheHolderNamed() {
-        first = new ActiveOrchestratorLock(other, lost::incrementAndGet);
-        assertThatThrownBy(() -> new ActiveOrchestratorLock(other, lost::incrementAndGet))
+        first = lock(other);
+        assertThatThrownBy(() -> lock(other))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("another orchestrator is active on this database (held by PostgreSQL backend")
                 .hasMessageContaining("only one may run per database");
         first.destroy();
-        first = new ActiveOrchestratorLock(other, lost::incrementAndGet); // released on shutdown
+        first = lock(other); // released on shutdown
         assertThat(lost).hasValue(0);
     }
 
     @Test
     void aBrokenConnectionIsReplacedAndALockTakenMeanwhileStopsThisOrchestrator() throws Exception {
-        first = new ActiveOrchestratorLock(other, lost::incrementAndGet);
+        first = lock(other);
         terminateHolder();
         first.check();
         assertThat(lost).as("nobody else took it: taken again").hasValue(0);
-        assertThatThrownBy(() -> new ActiveOrchestratorLock(other, () -> { })).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> lock(other)).isInstanceOf(IllegalStateException.class);
 
         terminateHolder();
         try (Connection intruder = other.getConnection(); Statement st = intruder.createStatement()) {
@@ -74,6 +80,64 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
             first.check();
             assertThat(lost).as("another session holds it: fail-stop").hasValue(1);
         }
+    }
+
+    private final AtomicInteger reconfirmed = new AtomicInteger();
+    private final dev.steadyrun.orchestrator.StepTicker ticker = new dev.steadyrun.orchestrator.StepTicker();
+
+    /** Checked only when a test says so: the background check waits an hour. */
+    private ActiveOrchestratorLock lock(DataSource dataSource) {
+        return new ActiveOrchestratorLock(dataSource, ticker, Duration.ofHours(1), Duration.ofSeconds(10),
+                lost::incrementAndGet, reconfirmed::incrementAndGet);
+    }
+
+    /**
+     * A one-sided split: the lock's session is gone and the database cannot be reached. Agents are refused from the
+     * failed check on (not only once the deadline passed), and served again once a check holds the lock again.
+     */
+    @Test
+    void aCheckThatCannotReachTheDatabaseStopsServingAgentsUntilTheLockIsTakenAgain() throws Exception {
+        AtomicBoolean cut = new AtomicBoolean();
+        DataSource cuttable = new DelegatingDataSource(other) {
+            @Override
+            public Connection getConnection() throws SQLException {
+                if (cut.get()) {
+                    throw new SQLException("Connection attempt timed out (test: the network is cut)");
+                }
+                return super.getConnection();
+            }
+        };
+        first = lock(cuttable);
+        assertThat(first.confirmed()).isTrue();
+        terminateHolder();
+        cut.set(true);
+        first.check();
+        assertThat(first.confirmed()).as("a failed check refuses agents at once").isFalse();
+        first.check();
+        assertThat(first.confirmed()).isFalse();
+        assertThat(lost).hasValue(0);
+
+        cut.set(false);
+        first.check();
+        assertThat(first.confirmed()).as("the lock is taken again").isTrue();
+        assertThat(reconfirmed).hasValue(1);
+        assertThatThrownBy(() -> lock(other)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** A check that hangs cannot keep agents served: past lock-confirm-within they are refused until one succeeds. */
+    @Test
+    void withoutAConfirmationWithinTheDeadlineAgentsAreRefused() {
+        first = lock(other);
+        ticker.advance(Duration.ofSeconds(10));
+        assertThat(first.confirmed()).isTrue();
+        ticker.advance(Duration.ofMillis(1));
+        assertThat(first.confirmed()).isFalse();
+        first.check();
+        assertThat(first.confirmed()).isTrue();
+        assertThat(reconfirmed).hasValue(1);
+        ticker.advance(Duration.ofSeconds(9));
+        first.check();
+        assertThat(reconfirmed).as("announced only after a stretch without confirmation").hasValue(1);
     }
 
     private void terminateHolder() throws Exception {
