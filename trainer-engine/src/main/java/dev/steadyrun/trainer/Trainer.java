@@ -16,6 +16,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
@@ -137,6 +138,8 @@ public final class Trainer {
                 }
                 if (restored != null) {
                     setAsideNewer(launch, restored.step());
+                    // the old generation's pin of its restore point has served: this lineage's retention applies
+                    CheckpointPin.clear(launch.checkpointDir());
                 }
             }
             String stateJson = restored == null ? null : restored.stateJson();

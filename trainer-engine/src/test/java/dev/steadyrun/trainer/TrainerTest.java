@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
@@ -228,11 +229,13 @@ class TrainerTest {
                 .isNotInstanceOf(dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException.class)
                 .hasMessageContaining("manifest.json").hasMessageContaining(plantedSha);
 
+        Files.writeString(dir.resolve(CheckpointPin.FILE), "1\n"); // the stopped generation's pin of its restore point
         List<TrainerLine> resumed = new ArrayList<>();
         new Trainer(resumed::add).run(Map.of("maxSteps", "2"), new Trainer.Launch(dir, one.toString(), recorded, null,
                 0, 1, 1, null, null));
         assertThat(resumed).filteredOn(StepMetrics.class::isInstance).extracting(l -> ((StepMetrics) l).step())
                 .containsExactly(2L);
+        assertThat(dir.resolve(CheckpointPin.FILE)).as("the restore is done: nothing stays pinned").doesNotExist();
     }
 
     /** Changes one array file and writes its new sum into the manifest, as someone with write access to the store could. */

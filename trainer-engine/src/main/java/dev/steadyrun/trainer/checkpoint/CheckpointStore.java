@@ -42,6 +42,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.protocol.CheckpointPin;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.SerializationFeature;
@@ -486,14 +487,18 @@ public final class CheckpointStore implements AutoCloseable {
         }
     }
 
-    /** Deletes what retention does not keep; returns the steps deleted (the orchestrator is told of them). */
+    /**
+     * Deletes what retention does not keep, except the steps pinned in {@link CheckpointPin#FILE} (a restart's chosen
+     * restore point); returns the steps deleted (the orchestrator is told of them).
+     */
     private List<Long> applyRetention() {
         List<Long> removed = new ArrayList<>();
         try {
+            Set<Long> pinned = CheckpointPin.read(root); // read before every pass: the agent adds pins at any time
             List<Path> all = completeCheckpoints(root);
             for (int i = 0; i < all.size(); i++) {
                 Path dir = all.get(i);
-                if (!retention.keeps(stepOf(dir), all.size() - 1 - i)) {
+                if (!retention.keeps(stepOf(dir), all.size() - 1 - i) && !pinned.contains(stepOf(dir))) {
                     // Renamed first so a half-deleted checkpoint is never mistaken for a complete one.
                     Path trash = root.resolve(TMP_PREFIX + dir.getFileName() + "-deleted-" + UUID.randomUUID());
                     Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
