@@ -144,7 +144,8 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
         try (Connection c = other.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory'"
                      + " and granted and classid = " + ActiveOrchestratorLock.KEY_CLASS + " and objid = "
-                     + ActiveOrchestratorLock.KEY_ID)) {
+                     + ActiveOrchestratorLock.KEY_ID // this database's holder only: not the shared context's
+                     + " and database = (select oid from pg_database where datname = current_database())")) {
             assertThat(rs.next()).as("a holder to terminate").isTrue();
             assertThat(rs.getBoolean(1)).isTrue();
         }
