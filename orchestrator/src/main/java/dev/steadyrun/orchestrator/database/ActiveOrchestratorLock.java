@@ -18,22 +18,31 @@ import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.SpringApplication;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
 /**
- * One orchestrator per database. Node leases, the detectors and the recovery loop live in the orchestrator's memory,
- * so a second one on the same database would judge nodes by half of their heartbeats and fail healthy ones. At
- * start this takes a PostgreSQL session advisory lock on a connection it keeps; a second orchestrator fails to start
- * with a message naming the holder. Every {@code lockCheckInterval} the lock is confirmed on that connection: when it
- * broke (the database restarted, a network cut) the lock is taken again on a new one, and when another orchestrator
- * took it in the meantime this one stops (fail-stop: two active orchestrators are worse than none).
+ * One active orchestrator per database. Node leases, the detectors and the recovery loop live in the orchestrator's
+ * memory, so a second active one on the same database would judge nodes by half of their heartbeats and fail healthy
+ * ones. The active orchestrator holds a PostgreSQL session advisory lock on a connection it keeps. One started while
+ * another holds it is the <em>standby</em>: it is live but not ready, answers the API with 503 ({@link StandbyGate}),
+ * runs no periodic task, and tries the lock every {@code steadyrun.database.lock-check}. When the active one dies its
+ * session ends, the lock is free, and the standby takes it: it publishes {@link OrchestratorActivated} (leases,
+ * detectors and directives are loaded again from the database, with a fresh grace for every node) and only then
+ * serves.
  *
- * <p>Fail closed: agents are served only while the lock was confirmed within {@code lockConfirmWithin}
- * ({@link #confirmed()}). A check that fails, or hangs (a one-sided network split: this orchestrator cannot reach the
- * database, another one can and takes the lock), makes agent endpoints answer 503 until a check confirms the lock
- * again; otherwise this one would keep renewing leases and handing out assignments from memory beside the new holder.
- * Time here is the monotonic {@link LockTicker}, not the application's clock.
+ * <p>The active one checks its connection as often: when it broke (the database restarted, a network cut) the lock
+ * is taken again on a new one, and when another orchestrator took it in the meantime this one stops (fail-stop: two
+ * active orchestrators are worse than none; its supervisor starts it again, as the standby).
+ *
+ * <p>Fail closed: the active one serves agents only while a check confirmed the lock within
+ * {@code steadyrun.database.lock-confirm-within} ({@link #confirmed()}). A check that fails, or hangs (a one-sided
+ * network split: this orchestrator cannot reach the database, a standby can and takes the lock), makes agent
+ * endpoints answer 503 until a check confirms the lock again; otherwise this one would keep renewing leases and
+ * handing out assignments from memory beside the new holder. That deadline runs on the monotonic {@link LockTicker},
+ * not the application's clock. Every statement of a check has a {@value #QUERY_TIMEOUT_SECONDS} s timeout.
  */
 @Component
 public class ActiveOrchestratorLock implements DisposableBean {
@@ -41,6 +50,12 @@ public class ActiveOrchestratorLock implements DisposableBean {
     /** The advisory lock's two keys: "STRN", 1. */
     static final int KEY_CLASS = 0x5354524E;
     static final int KEY_ID = 1;
+    /**
+     * Advisory locks are per database but pg_locks lists every database's: without this, an orchestrator of another
+     * database on the same server would pass for the holder of ours.
+     */
+    private static final String THIS_DATABASE =
+            " and database = (select oid from pg_database where datname = current_database())";
     /** How long one statement of a check may wait for the database. */
     static final int QUERY_TIMEOUT_SECONDS = 2;
 
@@ -51,15 +66,19 @@ public class ActiveOrchestratorLock implements DisposableBean {
     }
 
     private final DataSource dataSource;
+    private final Runnable onLost;
+    private final Runnable onActivated;
+    private final Runnable onReconfirmed;
     private final LockTicker ticker;
     private final long confirmWithinNanos;
-    private final Duration checkInterval;
-    private final Runnable onLost;
-    private final Runnable onReconfirmed;
+    private final Duration checkEvery;
     private final ScheduledExecutorService checker;
     private Connection held;
     /** The PostgreSQL backend of the session holding the lock (so a broken check can tell its own lock apart). */
     private int heldPid;
+    private volatile boolean active;
+    /** A standby takes over only once the application is ready to hear {@link OrchestratorActivated}. */
+    private volatile boolean mayActivate;
     /** When a check last confirmed the lock ({@link LockTicker} nanoseconds); read by every agent request. */
     private volatile long confirmedAt;
     /** The last check could not confirm the lock: unconfirmed until one does, however recent the last success. */
@@ -69,25 +88,31 @@ public class ActiveOrchestratorLock implements DisposableBean {
     ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context, DatabaseProperties props,
                            LockTicker ticker) {
         // on its own thread: closing the context shuts the checker down, which must not interrupt the shutdown
-        this(dataSource, ticker, props.lockCheckInterval(), props.lockConfirmWithin(), () -> new Thread(() -> {
+        this(dataSource, () -> new Thread(() -> {
             log.error("Another orchestrator holds the database now; stopping this one");
             System.exit(SpringApplication.exit(context, () -> 75));
-        }, "orchestrator-lock-lost").start(), () -> context.publishEvent(new Reconfirmed()));
+        }, "orchestrator-lock-lost").start(), () -> context.publishEvent(new OrchestratorActivated()),
+                () -> context.publishEvent(new Reconfirmed()), ticker, props.lockCheck(), props.lockConfirmWithin(),
+                false);
     }
 
-    ActiveOrchestratorLock(DataSource dataSource, LockTicker ticker, Duration checkInterval, Duration confirmWithin,
-                           Runnable onLost, Runnable onReconfirmed) {
+    /**
+     * @param onActivated   called when a standby took the lock, before it serves; when it throws, the lock is let go
+     * @param onReconfirmed called when a check confirms the lock after a stretch in which agents were refused
+     * @param mayActivate   false until {@link #applicationReady()} (Spring), true for a lock used on its own
+     */
+    ActiveOrchestratorLock(DataSource dataSource, Runnable onLost, Runnable onActivated, Runnable onReconfirmed,
+                           LockTicker ticker, Duration checkEvery, Duration confirmWithin, boolean mayActivate) {
         this.dataSource = dataSource;
-        this.ticker = ticker;
-        this.checkInterval = checkInterval;
-        this.confirmWithinNanos = confirmWithin.toNanos();
         this.onLost = onLost;
+        this.onActivated = onActivated;
         this.onReconfirmed = onReconfirmed;
+        this.ticker = ticker;
+        this.checkEvery = checkEvery;
+        this.confirmWithinNanos = confirmWithin.toNanos();
+        this.mayActivate = mayActivate;
         try {
-            if (!acquire()) {
-                throw new IllegalStateException("another orchestrator is active on this database (" + holder()
-                        + "); only one may run per database, so this one does not start");
-            }
+            active = acquire();
         } catch (SQLException e) {
             throw new IllegalStateException("could not take the orchestrator lock: " + e.getMessage(), e);
         }
@@ -97,22 +122,37 @@ public class ActiveOrchestratorLock implements DisposableBean {
             t.setDaemon(true);
             return t;
         });
-        checker.scheduleWithFixedDelay(this::check, checkInterval.toMillis(), checkInterval.toMillis(),
+        checker.scheduleWithFixedDelay(this::check, checkEvery.toMillis(), checkEvery.toMillis(),
                 TimeUnit.MILLISECONDS);
-        log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+        if (active) {
+            log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+        } else {
+            log.info("Standby: another orchestrator is active on this database ({}); taking over when it stops",
+                    holder());
+        }
+    }
+
+    /** True while this orchestrator holds the lock: it serves agents and the API and runs the periodic tasks. */
+    public boolean isActive() {
+        return active;
     }
 
     /**
-     * Whether agents may be served: the last check confirmed the lock, within {@code lockConfirmWithin}. Lock-free
-     * (a hung check holds this object's monitor).
+     * Whether agents may be served: this is the active orchestrator and the last check confirmed the lock within
+     * {@code lockConfirmWithin}. Lock-free (a hung check holds this object's monitor).
      */
     public boolean confirmed() {
-        return !failing && ticker.nanoTime() - confirmedAt <= confirmWithinNanos;
+        return active && !failing && ticker.nanoTime() - confirmedAt <= confirmWithinNanos;
     }
 
     /** When an agent that was refused for want of confirmation should try again. */
     public Duration retryAfter() {
-        return checkInterval;
+        return checkEvery;
+    }
+
+    @EventListener(ApplicationReadyEvent.class)
+    void applicationReady() {
+        mayActivate = true;
     }
 
     /** Takes the lock on a new connection and keeps that connection; false when another session holds it. */
@@ -142,7 +182,7 @@ public class ActiveOrchestratorLock implements DisposableBean {
     private int holderPid() throws SQLException {
         try (Connection c = dataSource.getConnection();
              PreparedStatement st = c.prepareStatement("select pid from pg_locks where locktype = 'advisory'"
-                     + " and granted and classid = ? and objid = ?")) {
+                     + " and granted and classid = ? and objid = ?" + THIS_DATABASE)) {
             st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
             st.setInt(1, KEY_CLASS);
             st.setInt(2, KEY_ID);
@@ -159,7 +199,7 @@ public class ActiveOrchestratorLock implements DisposableBean {
                      select a.pid, coalesce(host(a.client_addr), 'a local socket'), coalesce(a.application_name, ''),
                             a.backend_start from pg_locks l
                      join pg_stat_activity a on a.pid = l.pid
-                     where l.locktype = 'advisory' and l.granted and l.classid = ? and l.objid = ?""")) {
+                     where l.locktype = 'advisory' and l.granted and l.classid = ? and l.objid = ?""" + THIS_DATABASE)) {
             st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
             st.setInt(1, KEY_CLASS);
             st.setInt(2, KEY_ID);
@@ -175,9 +215,21 @@ public class ActiveOrchestratorLock implements DisposableBean {
 
     /** Called by the checker thread; tests call it directly. */
     synchronized void check() {
+        if (!active) {
+            if (mayActivate) {
+                takeOver();
+            }
+            return;
+        }
         boolean wasConfirmed = confirmed();
         try {
-            if (held != null && stillHeld()) {
+            if (held != null && held.isValid(QUERY_TIMEOUT_SECONDS)) {
+                confirm(wasConfirmed);
+                return;
+            }
+            if (held != null && holderPid() == heldPid) {
+                // a slow answer on a busy machine, not a broken session: letting go now would hand a standby the lock
+                log.warn("The orchestrator lock's connection answered slowly; its session still holds the lock");
                 confirm(wasConfirmed);
                 return;
             }
@@ -189,7 +241,7 @@ public class ActiveOrchestratorLock implements DisposableBean {
                 confirm(wasConfirmed);
             } else if (holderPid() == previous) {
                 // our old session still holds it (the server has not yet seen the connection close): next time
-                log.warn("The orchestrator lock's connection broke, and its old session still holds the lock");
+                log.warn("The orchestrator lock's check failed, but this orchestrator's session still holds the lock");
             } else {
                 log.error("The orchestrator lock's connection broke and another orchestrator took the lock ({})",
                         holder());
@@ -197,26 +249,10 @@ public class ActiveOrchestratorLock implements DisposableBean {
                 onLost.run();
             }
         } catch (SQLException e) {
-            // unreachable: nobody can be sure who holds the lock, so agents are not served until a check can tell
+            // unreachable: nobody here can tell who holds the lock, so agents are not served until a check can
             failing = true;
             log.warn("Cannot check the orchestrator lock; not serving agents until it is confirmed: {}",
                     e.getMessage());
-        }
-    }
-
-    /** Asks, on the lock's own connection and with a deadline, whether its session still holds the lock. */
-    private boolean stillHeld() {
-        try (PreparedStatement st = held.prepareStatement("select exists (select 1 from pg_locks where"
-                + " pid = pg_backend_pid() and locktype = 'advisory' and granted and classid = ? and objid = ?)")) {
-            st.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-            st.setInt(1, KEY_CLASS);
-            st.setInt(2, KEY_ID);
-            try (ResultSet rs = st.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        } catch (SQLException e) {
-            log.debug("the lock's connection failed its check: {}", e.getMessage());
-            return false;
         }
     }
 
@@ -227,6 +263,30 @@ public class ActiveOrchestratorLock implements DisposableBean {
             log.info("The orchestrator lock is confirmed again; serving agents");
             onReconfirmed.run();
         }
+    }
+
+    /** A standby tries the lock; with it, it loads what the active one left and starts serving. */
+    private void takeOver() {
+        try {
+            if (!acquire()) {
+                return;
+            }
+        } catch (SQLException e) {
+            log.debug("Standby cannot reach the database: {}", e.getMessage());
+            return;
+        }
+        log.warn("The active orchestrator is gone; this standby took the lock and takes over");
+        try {
+            onActivated.run();
+        } catch (RuntimeException e) {
+            log.error("Taking over failed; letting the lock go for another try", e);
+            unlock();
+            return;
+        }
+        confirmedAt = ticker.nanoTime();
+        failing = false;
+        active = true;
+        log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
     }
 
     /** Really closes the lock's connection: returned to a pool, its session (and a lock it held) would live on. */
@@ -247,6 +307,11 @@ public class ActiveOrchestratorLock implements DisposableBean {
     @Override
     public synchronized void destroy() {
         checker.shutdownNow();
+        active = false;
+        unlock();
+    }
+
+    private void unlock() {
         if (held != null) {
             // closing the session releases the lock; unlock first so a pooled connection does not keep it
             try (PreparedStatement st = held.prepareStatement("select pg_advisory_unlock(?, ?)")) {

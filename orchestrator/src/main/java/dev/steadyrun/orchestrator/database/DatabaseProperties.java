@@ -14,10 +14,11 @@ import org.springframework.validation.annotation.Validated;
  * @param embeddedFallback  start an embedded PostgreSQL when nothing answers on the configured host:port
  * @param probeTimeout      how long to wait for the configured server to accept a connection
  * @param createDatabase    create the configured database on the server when it does not exist
- * @param lockCheckInterval how often the orchestrator lock is confirmed on its connection
- * @param lockConfirmWithin the lock must have been confirmed this recently for agents to be served: past it (a check
- *                          that fails or hangs) agent endpoints answer 503, since another orchestrator may hold the
- *                          database; more than one check interval
+ * @param lockCheck         how often the active orchestrator confirms its lock and a standby tries to take the lock:
+ *                          a standby takes over within about this long after the active one died
+ * @param lockConfirmWithin the active orchestrator serves agents only while its lock was confirmed this recently:
+ *                          past it (a check that fails or hangs) agent endpoints answer 503, since another
+ *                          orchestrator may hold the database; longer than {@code lockCheck}
  */
 @Validated
 @ConfigurationProperties("steadyrun.database")
@@ -25,14 +26,14 @@ public record DatabaseProperties(
         @DefaultValue("false") boolean embeddedFallback,
         @NotNull @DefaultValue("1s") Duration probeTimeout,
         @DefaultValue("true") boolean createDatabase,
-        @NotNull @DefaultValue("3s") Duration lockCheckInterval,
+        @NotNull @DefaultValue("1s") Duration lockCheck,
         @NotNull @DefaultValue("10s") Duration lockConfirmWithin) {
 
     public DatabaseProperties {
-        if (lockCheckInterval != null && lockConfirmWithin != null && (lockCheckInterval.toMillis() < 100
-                || lockConfirmWithin.compareTo(lockCheckInterval) <= 0)) {
-            throw new IllegalArgumentException("steadyrun.database.lock-check-interval must be at least 100ms and "
-                    + "lock-confirm-within longer than it, were " + lockCheckInterval + " and " + lockConfirmWithin);
+        if (lockCheck != null && lockConfirmWithin != null && (lockCheck.toMillis() < 100
+                || lockConfirmWithin.compareTo(lockCheck) <= 0)) {
+            throw new IllegalArgumentException("steadyrun.database.lock-check must be at least 100ms and "
+                    + "lock-confirm-within longer than it, were " + lockCheck + " and " + lockConfirmWithin);
         }
     }
 }

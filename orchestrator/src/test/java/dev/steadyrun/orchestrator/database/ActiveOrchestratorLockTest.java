@@ -1,7 +1,6 @@
 package dev.steadyrun.orchestrator.database;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -20,17 +19,33 @@ import org.springframework.jdbc.datasource.DelegatingDataSource;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 
 import dev.steadyrun.orchestrator.OrchestratorIntegrationTest;
+import dev.steadyrun.orchestrator.StepTicker;
 
 /**
- * The one-orchestrator-per-database lock, on a database of its own (the shared test context holds the lock of the
- * test database): a second orchestrator is refused; a broken lock connection is replaced; a lock taken by another
- * session while the connection was broken stops this orchestrator.
+ * The one-active-orchestrator-per-database lock, on a database of its own (the shared test context holds the lock of
+ * the test database): a second orchestrator is a standby that takes over when the first lets go; a broken lock
+ * connection is replaced; a lock taken by another session while the connection was broken stops this orchestrator.
+ * The checkers run once an hour: the tests call {@code check()} themselves.
  */
 class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
 
     private DriverManagerDataSource other;
     private final AtomicInteger lost = new AtomicInteger();
+    private final AtomicInteger activated = new AtomicInteger();
     private ActiveOrchestratorLock first;
+    private ActiveOrchestratorLock second;
+
+    private final AtomicInteger reconfirmed = new AtomicInteger();
+    private final StepTicker ticker = new StepTicker();
+
+    private ActiveOrchestratorLock lock(Runnable onActivated) {
+        return lock(other, onActivated);
+    }
+
+    private ActiveOrchestratorLock lock(DataSource dataSource, Runnable onActivated) {
+        return new ActiveOrchestratorLock(dataSource, lost::incrementAndGet, onActivated, reconfirmed::incrementAndGet,
+                ticker, Duration.ofHours(1), Duration.ofSeconds(10), true);
+    }
 
     @BeforeEach
     void otherDatabase() {
@@ -45,30 +60,58 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
 
     @AfterEach
     void release() {
-        if (first != null) {
-            first.destroy();
+        for (ActiveOrchestratorLock lock : new ActiveOrchestratorLock[] {first, second}) {
+            if (lock != null) {
+                lock.destroy();
+            }
         }
     }
 
     @Test
-    void aSecondOrchestratorIsRefusedWithTheHolderNamed() {
-        first = lock(other);
-        assertThatThrownBy(() -> lock(other))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("another orchestrator is active on this database (held by PostgreSQL backend")
-                .hasMessageContaining("only one may run per database");
-        first.destroy();
-        first = lock(other); // released on shutdown
+    void aSecondOrchestratorStandsByAndTakesOverWhenTheFirstLetsGo() {
+        first = lock(activated::incrementAndGet);
+        second = lock(activated::incrementAndGet);
+        assertThat(first.isActive()).isTrue();
+        assertThat(second.isActive()).as("the lock is held: a standby").isFalse();
+        second.check();
+        assertThat(second.isActive()).isFalse();
+        assertThat(activated).as("the first was active from its start, the standby not yet").hasValue(0);
+
+        first.destroy(); // a dead process's session ends just the same
+        second.check();
+        assertThat(second.isActive()).isTrue();
+        assertThat(activated).as("loaded again before serving").hasValue(1);
         assertThat(lost).hasValue(0);
     }
 
     @Test
+    void aTakeOverThatFailsLetsTheLockGoAndTriesAgain() {
+        first = lock(() -> { });
+        second = lock(() -> {
+            if (activated.incrementAndGet() == 1) {
+                throw new IllegalStateException("database half-read");
+            }
+        });
+        first.destroy();
+        second.check();
+        assertThat(second.isActive()).isFalse();
+        first = lock(() -> { });
+        assertThat(first.isActive()).as("the failed standby let the lock go").isTrue();
+        first.destroy();
+        second.check();
+        assertThat(second.isActive()).isTrue();
+        assertThat(activated).hasValue(2);
+    }
+
+    @Test
     void aBrokenConnectionIsReplacedAndALockTakenMeanwhileStopsThisOrchestrator() throws Exception {
-        first = lock(other);
+        first = lock(() -> { });
         terminateHolder();
         first.check();
         assertThat(lost).as("nobody else took it: taken again").hasValue(0);
-        assertThatThrownBy(() -> lock(other)).isInstanceOf(IllegalStateException.class);
+        second = lock(() -> { });
+        assertThat(second.isActive()).isFalse();
+        second.destroy();
 
         terminateHolder();
         try (Connection intruder = other.getConnection(); Statement st = intruder.createStatement()) {
@@ -80,15 +123,6 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
             first.check();
             assertThat(lost).as("another session holds it: fail-stop").hasValue(1);
         }
-    }
-
-    private final AtomicInteger reconfirmed = new AtomicInteger();
-    private final dev.steadyrun.orchestrator.StepTicker ticker = new dev.steadyrun.orchestrator.StepTicker();
-
-    /** Checked only when a test says so: the background check waits an hour. */
-    private ActiveOrchestratorLock lock(DataSource dataSource) {
-        return new ActiveOrchestratorLock(dataSource, ticker, Duration.ofHours(1), Duration.ofSeconds(10),
-                lost::incrementAndGet, reconfirmed::incrementAndGet);
     }
 
     /**
@@ -107,7 +141,7 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
                 return super.getConnection();
             }
         };
-        first = lock(cuttable);
+        first = lock(cuttable, () -> { });
         assertThat(first.confirmed()).isTrue();
         terminateHolder();
         cut.set(true);
@@ -121,13 +155,15 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
         first.check();
         assertThat(first.confirmed()).as("the lock is taken again").isTrue();
         assertThat(reconfirmed).hasValue(1);
-        assertThatThrownBy(() -> lock(other)).isInstanceOf(IllegalStateException.class);
+        second = lock(() -> { });
+        assertThat(second.isActive()).isFalse();
+        assertThat(second.confirmed()).as("a standby serves no agent").isFalse();
     }
 
     /** A check that hangs cannot keep agents served: past lock-confirm-within they are refused until one succeeds. */
     @Test
     void withoutAConfirmationWithinTheDeadlineAgentsAreRefused() {
-        first = lock(other);
+        first = lock(() -> { });
         ticker.advance(Duration.ofSeconds(10));
         assertThat(first.confirmed()).isTrue();
         ticker.advance(Duration.ofMillis(1));

@@ -46,7 +46,7 @@ class AgentGateTest extends OrchestratorIntegrationTest {
             assertThat(beat.status()).isEqualTo(503);
             assertThat(beat.raw().headers().firstValue("Content-Type")).hasValue("application/problem+json");
             assertThat(beat.raw().headers().firstValue("Retry-After"))
-                    .hasValue(Long.toString(props.lockCheckInterval().toSeconds()));
+                    .hasValue(Long.toString(props.lockCheck().toSeconds()));
             assertThat(beat.body().get("detail").asString()).contains("database lock");
             Reply report = call("POST", "/api/v1/agents/" + node.nodeId() + "/reports", node.nodeCredential(),
                     new TrainerReport(UUID.randomUUID(), 0, 1, List.of(), List.of(), 0L));
