@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.TrainConfig.Precision;
@@ -47,9 +48,10 @@ public final class Trainer {
      * @param restoreSha256 the SHA-256 the restored checkpoint's manifest must have (the orchestrator's record of
      *                      what its writer reported), or null to restore without that check
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
+     * @param ringSecret the generation's ring secret (from {@link RingSecret#ENV}); required when worldSize &gt; 1
      */
     public record Launch(Path checkpointDir, String restore, String restoreSha256, RestartKnobs knobs, int rank,
-                         int worldSize, long generation, String rendezvous, String runId) {
+                         int worldSize, long generation, String rendezvous, String runId, RingSecret ringSecret) {
 
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
@@ -59,15 +61,10 @@ public final class Trainer {
             }
         }
 
-        public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                      long generation, String rendezvous) {
-            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, rendezvous, null);
-        }
-
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, null, null);
+            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, null, null, null);
         }
     }
 

@@ -224,7 +224,7 @@ class TrainerTest {
         replaceArraySelfConsistently(planted, "wte");
         CheckpointStore.verify(planted);   // the planted checkpoint is consistent in itself
         assertThatThrownBy(() -> new Trainer(l -> { }).run(Map.of("maxSteps", "3"),
-                new Trainer.Launch(dir, planted.toString(), plantedSha, null, 0, 1, 2, null, null)))
+                new Trainer.Launch(dir, planted.toString(), plantedSha, null, 0, 1, 2, null, null, null)))
                 .isInstanceOf(CorruptCheckpointException.class)
                 .isNotInstanceOf(dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException.class)
                 .hasMessageContaining("manifest.json").hasMessageContaining(plantedSha);
@@ -232,7 +232,7 @@ class TrainerTest {
         Files.writeString(dir.resolve(CheckpointPin.FILE), "1\n"); // the stopped generation's pin of its restore point
         List<TrainerLine> resumed = new ArrayList<>();
         new Trainer(resumed::add).run(Map.of("maxSteps", "2"), new Trainer.Launch(dir, one.toString(), recorded, null,
-                0, 1, 1, null, null));
+                0, 1, 1, null, null, null));
         assertThat(resumed).filteredOn(StepMetrics.class::isInstance).extracting(l -> ((StepMetrics) l).step())
                 .containsExactly(2L);
         assertThat(dir.resolve(CheckpointPin.FILE)).as("the restore is done: nothing stays pinned").doesNotExist();

@@ -12,14 +12,16 @@ import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.TrainerConfig;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import tools.jackson.databind.ObjectMapper;
 import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Builds the heartbeat path's view of the active placements in one query: for every node holding a seat of its
  * run's current generation, the run's state and the assignment to hand out, with the checkpoint (and its manifest's
- * SHA-256) and restart knobs of that generation's record ({@link Generations}), the run policy's hang floor for the
- * agent's watchdog, and the restore point of a pending restart, which the stopping generation must not delete.
+ * SHA-256), restart knobs and ring secret of that generation's record ({@link Generations}), the run policy's hang
+ * floor for the agent's watchdog, and the restore point of a pending restart, which the stopping generation must not
+ * delete.
  */
 @Component
 class DirectiveSnapshotLoader {
@@ -43,7 +45,7 @@ class DirectiveSnapshotLoader {
                 select p.node_id, p.run_id, p.generation, p.rank, r.state, r.spec, r.world_size,
                        (select n.hostname from placement p0 join node n on n.id = p0.node_id
                         where p0.run_id = p.run_id and p0.generation = p.generation and p0.rank = 0) as rank0_host,
-                       g.restore_path, g.restore_sha256, g.knobs,
+                       g.restore_path, g.restore_sha256, g.knobs, g.ring_secret,
                        (select q.restore_step from restart_request q
                         where q.run_id = p.run_id and q.from_generation = p.generation and q.placed_generation is null
                         order by q.id desc limit 1) as keep_step
@@ -61,13 +63,15 @@ class DirectiveSnapshotLoader {
                 int worldSize = rs.getInt("world_size");
                 String rank0 = rs.getString("rank0_host");
                 String knobsJson = rs.getString("knobs");
+                byte[] secret = rs.getBytes("ring_secret");
                 RestartKnobs restartKnobs = knobsJson == null ? RestartKnobs.NONE
                         : knobs.computeIfAbsent(knobsJson, k -> json.readValue(k, RestartKnobs.class));
                 long hang = hangSeconds.computeIfAbsent(runId, id ->
                         Math.max(1, RecoveryPolicy.parse(spec.recoveryPolicy()).hangFloor().toSeconds()));
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
-                        rs.getString("restore_path"), rs.getString("restore_sha256"), spec.checkpointDir(runId), restartKnobs,
-                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hang);
+                        rs.getString("restore_path"), rs.getString("restore_sha256"), spec.checkpointDir(runId),
+                        restartKnobs, worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(),
+                        hang, secret == null ? null : RingSecret.of(secret));
             }
             work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment,
                     (Long) rs.getObject("keep_step")));

@@ -15,7 +15,8 @@ import dev.steadyrun.protocol.RestartKnobs;
 class TrainerCommandTest {
 
     private static Assignment restoring(String path, String sha) {
-        return new Assignment(UUID.randomUUID(), 0, 1, 2, Map.of(), path, sha, "ckpt", RestartKnobs.NONE, null, 60);
+        return new Assignment(UUID.randomUUID(), 0, 1, 2, Map.of(), path, sha, "ckpt", RestartKnobs.NONE, null, 60,
+                null);
     }
 
     /** The trainer gets the manifest SHA-256 the orchestrator recorded next to the checkpoint it restores. */
