@@ -102,7 +102,7 @@ class AgentProcessTest {
         orchestrator = new StubOrchestrator();
         orchestrator.desired = DesiredState.RUN;
         orchestrator.assignment = new Assignment(UUID.randomUUID(), 0, 1, 1, Map.of("marker", marker), null,
-                "ckpt", RestartKnobs.NONE, null, 0, null);
+                null, "ckpt", RestartKnobs.NONE, null, 0, null);
         Path envDump = dir.resolve("trainer-env.txt");
         Path trainer = dir.resolve("env-trainer.sh");
         // a trainer that only writes down what it was given
