@@ -114,7 +114,7 @@ public class StrictInput {
 
         /** The API's JSON mapper (Spring's message converters and every injected ObjectMapper). */
         @Bean
-        JsonMapperBuilderCustomizer strictInput() {
+        JsonMapperBuilderCustomizer strictJsonInput() {
             return builder -> apply(builder, false);
         }
     }
