@@ -121,8 +121,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     protected ResponseEntity<Object> handleTypeMismatch(TypeMismatchException ex, HttpHeaders headers,
             HttpStatusCode status, WebRequest request) {
         String field = ex instanceof MethodArgumentTypeMismatchException m ? m.getName() : ex.getPropertyName();
-        String message = StrictInput.NUL_REFUSED.equals(ex.getMostSpecificCause().getMessage()) ? StrictInput.NUL_REFUSED
-                : expected(ex.getRequiredType());
+        String message = expected(ex.getRequiredType());
         ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, field + ": " + message);
         withField(problem, field, message);
         return ResponseEntity.badRequest().body(problem);

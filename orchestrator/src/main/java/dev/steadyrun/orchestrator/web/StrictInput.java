@@ -1,13 +1,19 @@
 package dev.steadyrun.orchestrator.web;
 
-import java.beans.PropertyEditorSupport;
+import java.util.Arrays;
+import java.util.Map;
+
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 
 import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.web.bind.WebDataBinder;
-import org.springframework.web.bind.annotation.ControllerAdvice;
-import org.springframework.web.bind.annotation.InitBinder;
+import org.springframework.format.FormatterRegistry;
+import org.springframework.web.servlet.HandlerInterceptor;
+import org.springframework.web.servlet.HandlerMapping;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
@@ -27,14 +33,14 @@ import tools.jackson.databind.type.LogicalType;
 
 /**
  * What the API reads besides well-formed JSON: a value of exactly its field's type (no {@code 1.5} for an integer,
- * no {@code 2} for a role, no {@code "3"} for a number, no {@code 7} for a name), and no NUL character in any text
- * (PostgreSQL cannot store one), in bodies and in request parameters. One place for every request DTO, so a new
- * field is covered without a check of its own; the run spec's YAML reader applies the same rules
- * ({@link #apply}). Line breaks stay allowed in general (trainer errors are multi-line); single-line fields such as
- * names refuse them where they are checked.
+ * no {@code 2} for a role, no {@code "3"} for a number, no {@code 7} for a name; in parameters no {@code 0x10} or
+ * {@code 1 0} for 16 and 10), and no NUL character in any text (PostgreSQL cannot store one), in bodies, map keys,
+ * request parameters and path variables. One place for every endpoint, so a new field is covered without a check
+ * of its own; the run spec's YAML reader applies the same rules ({@link #apply}). Line breaks stay allowed in
+ * general (trainer errors are multi-line); single-line fields such as names refuse them where they are checked.
  */
-@ControllerAdvice
-public class StrictInput {
+@Configuration(proxyBeanMethods = false)
+public class StrictInput implements WebMvcConfigurer {
 
     static final String NUL_REFUSED = "must not contain NUL (\\u0000) characters";
 
@@ -58,18 +64,39 @@ public class StrictInput {
         return builder;
     }
 
-    /** Request parameters and path variables read as text: the same NUL rule (a 400 naming the parameter). */
-    @InitBinder
-    void refuseNulInParameters(WebDataBinder binder) {
-        binder.registerCustomEditor(String.class, new PropertyEditorSupport() {
+    /** The API's JSON mapper (Spring's message converters and every injected ObjectMapper). */
+    @Bean
+    JsonMapperBuilderCustomizer strictJsonInput() {
+        return builder -> apply(builder, false);
+    }
+
+    /** Parameters and path variables: decimal integers only (Spring's own reading trims spaces and takes hex). */
+    @Override
+    public void addFormatters(FormatterRegistry registry) {
+        registry.addConverter(String.class, Integer.class, text -> text.isEmpty() ? null : Integer.valueOf(text));
+        registry.addConverter(String.class, Long.class, text -> text.isEmpty() ? null : Long.valueOf(text));
+    }
+
+    @Override
+    public void addInterceptors(InterceptorRegistry registry) {
+        registry.addInterceptor(new HandlerInterceptor() {
             @Override
-            public void setAsText(String text) {
-                if (text != null && text.indexOf('\0') >= 0) {
-                    throw new IllegalArgumentException(NUL_REFUSED);
+            public boolean preHandle(HttpServletRequest request, HttpServletResponse response, Object handler) {
+                request.getParameterMap().forEach((name, values) -> {
+                    if (name.indexOf('\0') >= 0 || Arrays.stream(values).anyMatch(v -> v.indexOf('\0') >= 0)) {
+                        throw new BadRequestException(name, NUL_REFUSED);
+                    }
+                });
+                if (request.getAttribute(HandlerMapping.URI_TEMPLATE_VARIABLES_ATTRIBUTE) instanceof Map<?, ?> vars) {
+                    vars.forEach((name, value) -> {
+                        if (String.valueOf(value).indexOf('\0') >= 0) {
+                            throw new BadRequestException(String.valueOf(name), NUL_REFUSED);
+                        }
+                    });
                 }
-                setValue(text);
+                return true;
             }
-        });
+        }).addPathPatterns("/api/**");
     }
 
     /** A value refused for its content rather than its type: its message is meant for the caller as it is. */
@@ -106,16 +133,6 @@ public class StrictInput {
                 throw new RefusedValue(ctxt.getParser(), "keys " + NUL_REFUSED);
             }
             return key;
-        }
-    }
-
-    @Configuration(proxyBeanMethods = false)
-    static class StrictJson {
-
-        /** The API's JSON mapper (Spring's message converters and every injected ObjectMapper). */
-        @Bean
-        JsonMapperBuilderCustomizer strictJsonInput() {
-            return builder -> apply(builder, false);
         }
     }
 }
