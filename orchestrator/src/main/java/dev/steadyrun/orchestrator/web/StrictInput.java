@@ -1,7 +1,9 @@
 package dev.steadyrun.orchestrator.web;
 
+import java.beans.PropertyEditorSupport;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.function.Function;
 
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -9,7 +11,9 @@ import jakarta.servlet.http.HttpServletResponse;
 import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.format.FormatterRegistry;
+import org.springframework.web.bind.WebDataBinder;
+import org.springframework.web.bind.annotation.ControllerAdvice;
+import org.springframework.web.bind.annotation.InitBinder;
 import org.springframework.web.servlet.HandlerInterceptor;
 import org.springframework.web.servlet.HandlerMapping;
 import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
@@ -70,11 +74,29 @@ public class StrictInput implements WebMvcConfigurer {
         return builder -> apply(builder, false);
     }
 
-    /** Parameters and path variables: decimal integers only (Spring's own reading trims spaces and takes hex). */
-    @Override
-    public void addFormatters(FormatterRegistry registry) {
-        registry.addConverter(String.class, Integer.class, text -> text.isEmpty() ? null : Integer.valueOf(text));
-        registry.addConverter(String.class, Long.class, text -> text.isEmpty() ? null : Long.valueOf(text));
+    /**
+     * Parameters and path variables: decimal integers only. Spring's own reading, which it falls back to even when a
+     * converter refused, drops spaces and reads hex ({@code 0x10} was delivery 16).
+     */
+    @ControllerAdvice
+    static class DecimalParameters {
+
+        @InitBinder
+        void decimalIntegers(WebDataBinder binder) {
+            binder.registerCustomEditor(int.class, decimal(Integer::valueOf, false));
+            binder.registerCustomEditor(Integer.class, decimal(Integer::valueOf, true));
+            binder.registerCustomEditor(long.class, decimal(Long::valueOf, false));
+            binder.registerCustomEditor(Long.class, decimal(Long::valueOf, true));
+        }
+
+        private static PropertyEditorSupport decimal(Function<String, Number> parse, boolean nullable) {
+            return new PropertyEditorSupport() {
+                @Override
+                public void setAsText(String text) {
+                    setValue(nullable && (text == null || text.isEmpty()) ? null : parse.apply(text));
+                }
+            };
+        }
     }
 
     @Override
