@@ -110,8 +110,8 @@ class HostileRequestsTest extends RunsApiSupport {
                 endpoints, failures.size());
         assertThat(failures).as(cases.size() + " cases").isEmpty();
         // the walk itself must not have lost its way: every endpoint was found and had cases
-        assertThat(endpoints).isGreaterThanOrEqualTo(37);
-        assertThat(cases.size()).isGreaterThanOrEqualTo(400);
+        assertThat(endpoints).isGreaterThanOrEqualTo(36);
+        assertThat(cases.size()).isGreaterThanOrEqualTo(700);
     }
 
     // ---- fixtures: one of everything a path can name, and every secret that must never come back
