@@ -20,8 +20,10 @@ final class WebhookDtos {
      * @param eventTypes wire names such as {@code node.failed}
      * @param format     {@code json} (default: the Standard Webhooks envelope) or {@code slack}
      */
-    record CreateWebhook(@Size(max = 200) @Pattern(regexp = "\\P{Cntrl}*",
-            message = "must not contain control characters (line breaks, tabs)") String name, @NotBlank @Size(max = 2000) String url,
+    record CreateWebhook(
+            @Size(max = 200) @Pattern(regexp = "\\P{Cntrl}*",
+                    message = "must not contain control characters (line breaks, tabs)") String name,
+            @NotBlank @Size(max = 2000) String url,
             @NotEmpty @Size(max = 20) List<String> eventTypes, String format) {
     }
 
