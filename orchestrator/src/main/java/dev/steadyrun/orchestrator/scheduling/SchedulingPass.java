@@ -204,30 +204,22 @@ class SchedulingPass {
      */
     private void isolated(Runnable work) {
         entityManager.flush();
-        Connection connection = DataSourceUtils.getConnection(dataSource);
-        Savepoint savepoint;
+        Connection connection = DataSourceUtils.getConnection(dataSource); // the pass's own, bound to its transaction
         try {
-            savepoint = connection.setSavepoint();
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot set a savepoint", e);
-        }
-        try {
-            work.run();
-            entityManager.flush();
-        } catch (RuntimeException e) {
+            Savepoint savepoint = connection.setSavepoint();
             try {
+                work.run();
+                entityManager.flush();
+            } catch (RuntimeException e) {
                 connection.rollback(savepoint);
-            } catch (SQLException rollback) {
-                e.addSuppressed(rollback);
-                throw e; // the transaction is lost; the pass fails as a whole and the next one retries
+                entityManager.clear();
+                throw e;
             }
-            entityManager.clear();
-            throw e;
-        }
-        try {
             connection.releaseSavepoint(savepoint);
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot release a savepoint", e);
+        } catch (SQLException e) { // the transaction is lost: the pass fails as a whole and the next one retries
+            throw new IllegalStateException("savepoint of the scheduling pass failed", e);
+        } finally {
+            DataSourceUtils.releaseConnection(connection, dataSource);
         }
     }
 
