@@ -25,7 +25,7 @@ import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.dist.CollectiveException;
+import dev.steadyrun.trainer.ring.CollectiveException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {
@@ -144,6 +144,9 @@ public final class Main {
         explicit.putAll(TrainConfig.parseOverrides(o.all("--set")));
         String dir = o.required("--checkpoint-dir");
         int worldSize = o.integer("--world-size", 1);
+        if (worldSize > 1 && o.one("--rendezvous") == null) {
+            throw new IllegalArgumentException("--rendezvous host:port is required when --world-size is " + worldSize);
+        }
         int rank = o.integer("--rank", 0);
         if (rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
@@ -199,15 +202,15 @@ public final class Main {
                 c = CheckpointStore.load(dir);
             } else {
                 try (CheckpointStore store = new CheckpointStore(dir, new Retention(1, 0))) {
-                    c = Trainer.restore(store, dir, "latest");
+                    c = Resume.checkpoint(store, dir, "latest");
                 }
                 if (c == null) {
                     throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);
                 }
             }
             TrainConfig config = TrainConfig.fromMap(TrainState.fromJson(c.stateJson()).config());
-            Trainer.applyThreads(config.threads());
-            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Trainer.prefixed(c, "param/"),
+            Host.applyThreads(config.threads());
+            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Resume.prefixed(c, "param/"),
                     config.precision() == TrainConfig.Precision.FP16_EMULATED);
             return new Loaded(config, model, c.step());
         }
@@ -220,7 +223,7 @@ public final class Main {
         String data = o.one("--data") != null ? o.one("--data") : l.config().data();
         double lossSum = 0;
         long tokens = 0;
-        try (TokenShards val = TokenShards.open(Trainer.dataset(data), "val")) {
+        try (TokenShards val = TokenShards.open(Host.dataset(data), "val")) {
             BatchSampler sampler = new BatchSampler(val, 0, l.config().microBatch(), l.config().seqLen(), 0, 1);
             for (int i = 0; i < batches; i++) {
                 OptModel.Pass p = l.model().loss(sampler.next());

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
