@@ -99,6 +99,7 @@ public class StrictInput implements WebMvcConfigurer {
         }
     }
 
+    /** No NUL in a parameter or path variable: a text one reached PostgreSQL, an enum one was trimmed to nothing. */
     @Override
     public void addInterceptors(InterceptorRegistry registry) {
         registry.addInterceptor(new HandlerInterceptor() {
