@@ -118,7 +118,8 @@ final class DataParallel {
     /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
     static Collectives join(Trainer.Launch launch, Duration peerTimeout, Duration rendezvousTimeout) {
         DistConfig config = DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
-                launch.rendezvous()).withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
+                launch.rendezvous(), launch.ringSecret())
+                .withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
         return Rendezvous.join(config);
     }
 

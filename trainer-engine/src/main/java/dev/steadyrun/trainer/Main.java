@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
@@ -55,6 +56,8 @@ public final class Main {
                                   data-parallel training: N ranks, rank 0 listens on host:port; batchTokens is the
                                   global batch (each rank does 1/N); only rank 0 reads and writes checkpoints
               --run-id ID         the ring admits only ranks that name the same run (the agent passes its run id)
+            environment: STEADYRUN_RING_SECRET, the generation's ring secret (base64url, 16+ bytes), required with
+                          --world-size > 1: every hello between ranks is authenticated with it (the agent sets it)
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
             exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
@@ -152,7 +155,7 @@ public final class Main {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
-                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"));
+                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"), ringSecret());
 
         Trainer trainer = new Trainer(out::emit);
         CountDownLatch finished = new CountDownLatch(1);
@@ -182,6 +185,16 @@ public final class Main {
             return Integer.MIN_VALUE;   // SIGTERM: the JVM exits with 143 once the hook returns
         }
         return code;
+    }
+
+    /** The ring secret the agent put in the environment; null when there is none. */
+    private static RingSecret ringSecret() {
+        String value = System.getenv(RingSecret.ENV);
+        try {
+            return value == null || value.isBlank() ? null : new RingSecret(value.strip());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(RingSecret.ENV + ": " + e.getMessage());
+        }
     }
 
     /** The {@code --knob} arguments, read by the one encoding the agent writes them with. */

@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.TrainConfig.Precision;
@@ -45,24 +46,20 @@ public final class Trainer {
      * How this session was launched besides the config.
      *
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
+     * @param ringSecret the generation's ring secret (from {@link RingSecret#ENV}); required when worldSize &gt; 1
      */
     public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                         long generation, String rendezvous, String runId) {
+                         long generation, String rendezvous, String runId, RingSecret ringSecret) {
 
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
             runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
         }
 
-        public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                      long generation, String rendezvous) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, rendezvous, null);
-        }
-
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null);
+            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null, null);
         }
     }
 

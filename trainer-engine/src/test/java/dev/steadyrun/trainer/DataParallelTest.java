@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import dev.steadyrun.protocol.CheckpointWritten;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
@@ -33,6 +34,7 @@ import dev.steadyrun.trainer.checkpoint.CheckpointStore;
  * that need real processes (a killed rank, a stale generation) are in {@link DataParallelProcessTest}.
  */
 class DataParallelTest {
+    private static final RingSecret SECRET = RingSecret.random();
 
     @BeforeAll
     static void prepareData() {
@@ -66,7 +68,7 @@ class DataParallelTest {
                         }
                     });
                     t.run(configs.get(rank), new Trainer.Launch(dir.resolve("rank" + rank), restore, null, rank,
-                            world, generation, rendezvous));
+                            world, generation, rendezvous, null, SECRET));
                     synchronized (lines) {
                         return new RankRun(t,
                                 lines.stream().filter(StepMetrics.class::isInstance).map(StepMetrics.class::cast).toList(),
@@ -230,7 +232,7 @@ class DataParallelTest {
                 int rank = r;
                 futures.add(pool.submit(() -> {
                     new Trainer(l -> { }).run(rank == 0 ? config : otherSeed, new Trainer.Launch(
-                            dir.resolve("rank" + rank), null, null, rank, world, 0, rendezvous));
+                            dir.resolve("rank" + rank), null, null, rank, world, 0, rendezvous, null, SECRET));
                     return null;
                 }));
             }
