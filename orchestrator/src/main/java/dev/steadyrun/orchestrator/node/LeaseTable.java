@@ -15,7 +15,6 @@ import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.annotation.DependsOn;
 import org.springframework.context.event.EventListener;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
@@ -25,6 +24,7 @@ import org.springframework.stereotype.Component;
 import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.ObjectMapper;
 
+import dev.steadyrun.orchestrator.database.ActiveOrchestratorLock;
 import dev.steadyrun.orchestrator.database.OrchestratorActivated;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -40,9 +40,10 @@ import dev.steadyrun.protocol.TrainerStatus;
  *
  * <p>The table also knows the fleet's size, so it answers {@link #timingsNow()}: the adaptive heartbeat timings of
  * {@link FleetProperties#timingsFor}, cached until the fleet size changes (the heartbeat path allocates nothing).
+ * The size counts live nodes only ({@link #recount}: not FAILED, and heard from at least once): a registration
+ * costs nothing until its node really heartbeats, so fake names cannot stretch everyone's lease.
  */
 @Component
-@DependsOn("activeOrchestratorLock") // leases are judged by the one active orchestrator of a database
 public class LeaseTable {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseTable.class);
@@ -54,14 +55,17 @@ public class LeaseTable {
     private final ObjectMapper json;
     private final FleetProperties props;
     private final Clock clock;
+    private final ActiveOrchestratorLock lock;
     private volatile SizedTimings sized = new SizedTimings(-1, null);
     private volatile boolean serving;
+    private volatile int live;
 
     private record SizedTimings(int fleetSize, LeaseTimings timings) {
     }
 
-    LeaseTable(JdbcTemplate jdbc, ObjectMapper json, FleetProperties props, Clock clock) {
+    LeaseTable(JdbcTemplate jdbc, ObjectMapper json, FleetProperties props, Clock clock, ActiveOrchestratorLock lock) {
         this.jdbc = jdbc;
+        this.lock = lock;
         this.json = json;
         this.props = props;
         this.clock = clock;
@@ -71,7 +75,8 @@ public class LeaseTable {
     /** Loads every lease from PostgreSQL, each with a fresh grace from {@code now}: the orchestrator was down. */
     private void load(Instant now) {
         records.clear();
-        jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node", rs -> {
+        jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node"
+                + " where deleted_at is null", rs -> {
             Timestamp seen = rs.getTimestamp(3);
             LeaseRecord r = new LeaseRecord(rs.getObject(1, UUID.class), NodeState.valueOf(rs.getString(2)),
                     seen == null ? null : seen.toInstant(), now, null);
@@ -81,6 +86,7 @@ public class LeaseTable {
             });
             records.put(r.nodeId, r);
         });
+        recount();
         // Before the restart the nodes were told the timings of a fleet this size; judge them by those.
         LeaseTimings restored = timingsNow();
         records.values().forEach(r -> r.timings = restored);
@@ -98,19 +104,35 @@ public class LeaseTable {
     /** The web server takes heartbeats from now on: every lease's grace restarts here. */
     @EventListener(ApplicationReadyEvent.class)
     void startServing() {
+        regrace("Taking heartbeats");
+        serving = true;
+    }
+
+    /**
+     * Agents were refused (503) while the database lock could not be confirmed: none could renew its lease, so every
+     * lease's grace restarts now, as after a restart of the orchestrator.
+     */
+    @EventListener(ActiveOrchestratorLock.Reconfirmed.class)
+    void resumeServing() {
+        regrace("Taking heartbeats again after the database lock was confirmed");
+    }
+
+    private void regrace(String what) {
         Instant now = clock.instant();
         records.values().forEach(r -> {
             if (r.graceFrom.isBefore(now)) {
                 r.graceFrom = now;
             }
         });
-        serving = true;
-        log.info("Taking heartbeats; the {} restored leases count their grace from {}", records.size(), now);
+        log.info("{}; the {} leases count their grace from {}", what, records.size(), now);
     }
 
-    /** False until the web server takes requests: no node can have reached us, so none may be judged silent. */
+    /**
+     * False until the web server takes requests, and while agents are refused for want of the database lock: no node
+     * can have reached us, so none may be judged silent.
+     */
     public boolean isServing() {
-        return serving;
+        return serving && lock.confirmed();
     }
 
     public LeaseRecord get(UUID nodeId) {
@@ -123,6 +145,29 @@ public class LeaseTable {
 
     void put(LeaseRecord record) {
         records.put(record.nodeId, record);
+    }
+
+    void remove(UUID nodeId) {
+        records.remove(nodeId);
+    }
+
+    /**
+     * Counts the live nodes (not FAILED, heard from at least once), the fleet size of {@link #timingsNow()}. Run by
+     * every lease sweep, so the heartbeat path never walks the table.
+     */
+    void recount() {
+        int n = 0;
+        for (LeaseRecord r : records.values()) {
+            if (r.state.watched() && r.lastSeen != null) {
+                n++;
+            }
+        }
+        live = n;
+    }
+
+    /** The live nodes at the last {@link #recount}. */
+    int liveNodes() {
+        return live;
     }
 
     /**
@@ -142,9 +187,9 @@ public class LeaseTable {
         r.dirty.set(true);
     }
 
-    /** The timings to hand out now, for the current fleet size. */
+    /** The timings to hand out now, for the current fleet size (live nodes). */
     public LeaseTimings timingsNow() {
-        int fleet = records.size();
+        int fleet = live;
         SizedTimings s = sized;
         if (s.fleetSize() != fleet) {
             s = new SizedTimings(fleet, props.timingsFor(fleet));

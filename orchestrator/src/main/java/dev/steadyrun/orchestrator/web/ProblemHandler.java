@@ -51,10 +51,12 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
             ForbiddenException.class, HttpStatus.FORBIDDEN,
             NotFoundException.class, HttpStatus.NOT_FOUND,
             ConflictException.class, HttpStatus.CONFLICT,
-            PayloadTooLargeException.class, HttpStatus.CONTENT_TOO_LARGE);
+            PayloadTooLargeException.class, HttpStatus.CONTENT_TOO_LARGE,
+            ServiceUnavailableException.class, HttpStatus.SERVICE_UNAVAILABLE);
 
     @ExceptionHandler({BadRequestException.class, UnauthorizedException.class, ForbiddenException.class,
-            NotFoundException.class, ConflictException.class, PayloadTooLargeException.class})
+            NotFoundException.class, ConflictException.class, PayloadTooLargeException.class,
+            ServiceUnavailableException.class})
     ResponseEntity<ProblemDetail> handleApi(Exception e) {
         HttpStatus status = STATUS.get(e.getClass());
         if (status == null) { // a subclass: walk up to the mapped type
@@ -68,6 +70,10 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         HttpHeaders headers = new HttpHeaders();
         if (status == HttpStatus.UNAUTHORIZED) {
             headers.set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
+        }
+        if (e instanceof ServiceUnavailableException unavailable) {
+            headers.set(HttpHeaders.RETRY_AFTER,
+                    Long.toString(Math.max(1, (unavailable.retryAfter().toMillis() + 999) / 1000)));
         }
         return ResponseEntity.status(status).headers(headers).body(problem);
     }
