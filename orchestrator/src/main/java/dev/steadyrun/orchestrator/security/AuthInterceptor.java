@@ -48,7 +48,8 @@ class AuthInterceptor implements HandlerInterceptor {
 
     @Override
     public boolean preHandle(HttpServletRequest request, HttpServletResponse response, Object handler) {
-        if (!(handler instanceof HandlerMethod method) || method.getBean() instanceof ErrorController) {
+        if (!(handler instanceof HandlerMethod method)
+                || ErrorController.class.isAssignableFrom(method.getBeanType())) {
             return true; // static files, unknown paths (404) and the rendering of an error
         }
         String bearer = bearer(request);

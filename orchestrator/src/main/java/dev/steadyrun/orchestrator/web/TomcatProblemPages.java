@@ -9,6 +9,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import org.apache.catalina.Valve;
 import org.apache.catalina.connector.Request;
 import org.apache.catalina.connector.Response;
+import org.apache.catalina.core.StandardHost;
 import org.apache.catalina.valves.ErrorReportValve;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
@@ -27,14 +28,17 @@ class TomcatProblemPages {
 
     @Bean
     WebServerFactoryCustomizer<TomcatServletWebServerFactory> problemErrorReports() {
-        // runs after Spring Boot's own customizer, which adds the HTML valve this one replaces
+        // runs after Spring Boot's own customizer, which may add the HTML valve this one replaces; the host adds
+        // one of its own class at start unless a valve of that class is already there
         return factory -> factory.addContextCustomizers(context -> {
-            for (Valve valve : context.getParent().getPipeline().getValves()) {
+            StandardHost host = (StandardHost) context.getParent();
+            for (Valve valve : host.getPipeline().getValves()) {
                 if (valve instanceof ErrorReportValve) {
-                    context.getParent().getPipeline().removeValve(valve);
+                    host.getPipeline().removeValve(valve);
                 }
             }
-            context.getParent().getPipeline().addValve(new ProblemReportValve());
+            host.setErrorReportValveClass(ProblemReportValve.class.getName());
+            host.getPipeline().addValve(new ProblemReportValve());
         });
     }
 
