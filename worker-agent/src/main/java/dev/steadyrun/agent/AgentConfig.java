@@ -24,7 +24,9 @@ import java.util.function.Function;
  * {@code --join-token} on the command line and {@code STEADYRUN_JOIN_TOKEN} in the environment. Command line
  * beats environment beats file beats the defaults below.
  *
- * @param orchestratorUrl  base URL of the orchestrator, e.g. {@code http://orchestrator:8080}
+ * @param orchestratorUrls base URLs of the orchestrator, e.g. {@code http://orchestrator:8080}; several, comma
+ *                         separated, name the replicas of a standby pair outside Kubernetes (inside, the Service
+ *                         already routes to the ready one): a call that gets no answer or 503 tries the next
  * @param joinToken        the fleet join token used to register
  * @param nodeName         this node's stable name; re-registering under it re-joins the same node
  * @param advertiseHost    the host name or address other nodes reach this one at (the orchestrator builds a
@@ -45,7 +47,7 @@ import java.util.function.Function;
  * @param faultFile        TEST TOOL: a file of injected GPU faults, consumed by the next heartbeat; null = off
  * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
  */
-public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName, String advertiseHost,
+public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String nodeName, String advertiseHost,
                           Map<String, String> labels,
                           Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
                           Duration requestTimeout, Duration reportFlush, int reportBatch, int reportBuffer,
@@ -76,6 +78,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
         trainerCommand = List.copyOf(trainerCommand);
+        orchestratorUrls = List.copyOf(orchestratorUrls);
     }
 
     /** Thrown with every problem found, each naming its setting. */
@@ -121,7 +124,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
                 problems.add(describe(key) + ": unknown setting");
             }
         }
-        URI url = parse(v, "url", problems, AgentConfig::httpUrl);
+        List<URI> urls = parse(v, "url", problems, AgentConfig::httpUrls);
         String token = required(v, "join-token", problems);
         String nodeName = v.get("node-name");
         if (nodeName == null || nodeName.isBlank()) {
@@ -157,7 +160,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
         if (!problems.isEmpty()) {
             throw new InvalidConfigException(problems);
         }
-        return new AgentConfig(url, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
+        return new AgentConfig(urls, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
                 requestTimeout, reportFlush, batch, buffer, tail,
                 trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi,
                 fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
@@ -229,6 +232,18 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
             return null;
         }
         return raw.trim();
+    }
+
+    private static List<URI> httpUrls(String s) {
+        List<URI> urls = new ArrayList<>();
+        for (String one : s.split(",", -1)) {
+            URI url = httpUrl(one.trim());
+            if (urls.contains(url)) {
+                throw new IllegalArgumentException("names " + url + " twice");
+            }
+            urls.add(url);
+        }
+        return urls;
     }
 
     private static URI httpUrl(String s) {
