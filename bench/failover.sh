@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Failover benchmark: an active and a standby orchestrator on one PostgreSQL database (steadyrun_bench_failover,
 # recreated), NODES registered nodes; then ROUNDS times: SIGKILL the active one and time until the standby answers
-# /actuator/health/readiness with 200 (it took the database lock, loaded leases, detectors and directives again and
+# /readyz with 200 (it took the database lock, loaded leases, detectors and directives again and
 # serves), then start the killed one again as the new standby. Prints each round and the median and max.
 # The target (issue 17) is a median of at most 5 s.
 #
@@ -35,18 +35,18 @@ trap cleanup EXIT
 
 start() { # start INDEX: an orchestrator on PORTS[INDEX]
     local port=${PORTS[$1]}
-    java -Xmx1g -jar "$JAR" --server.port="$port" \
+    java -Xmx1g -jar "$JAR" --server.port="$port" --management.server.port="$((port + 100))" \
         --spring.datasource.url="jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
         --steadyrun.security.join-token="$JOIN" >>"$OUT/failover-$port.log" 2>&1 &
     PID[$1]=$!
     for _ in $(seq 1 600); do
-        curl -fs "http://127.0.0.1:$port/actuator/health/liveness" >/dev/null 2>&1 && return 0
+        curl -fs "http://127.0.0.1:$port/livez" >/dev/null 2>&1 && return 0
         kill -0 "${PID[$1]}" 2>/dev/null || { echo "orchestrator on :$port died"; tail -30 "$OUT/failover-$port.log"; exit 1; }
         sleep 0.5
     done
     echo "orchestrator on :$port not live after 300 s"; exit 1
 }
-ready() { curl -fs -o /dev/null "http://127.0.0.1:${PORTS[$1]}/actuator/health/readiness"; }
+ready() { curl -fs -o /dev/null "http://127.0.0.1:${PORTS[$1]}/readyz"; }
 
 psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "drop database if exists $DB with (force)" postgres
 psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "create database $DB" postgres

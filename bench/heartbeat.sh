@@ -50,7 +50,7 @@ start_orchestrator() {
     echo "== fresh database $DB on $PGHOST:$PGPORT, orchestrator on :$PORT (log: $OUT/orchestrator-$1.log)"
     psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "drop database if exists $DB with (force)" postgres
     psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "create database $DB" postgres
-    java -Xmx1g ${ORCH_JAVA_OPTS:-} -jar "$JAR" --server.port="$PORT" \
+    java -Xmx1g ${ORCH_JAVA_OPTS:-} -jar "$JAR" --server.port="$PORT" --management.server.port="$((PORT + 1))" \
         --spring.datasource.url="jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
         --steadyrun.security.join-token="$JOIN" \
         --steadyrun.fleet.never-reported-grace=30m \
@@ -58,7 +58,7 @@ start_orchestrator() {
         --logging.level.dev.steadyrun.orchestrator.node=WARN >"$OUT/orchestrator-$1.log" 2>&1 &
     ORCH=$!
     for _ in $(seq 1 120); do
-        if curl -fs "http://127.0.0.1:$PORT/actuator/health" >/dev/null 2>&1; then return 0; fi
+        if curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then return 0; fi
         if ! kill -0 "$ORCH" 2>/dev/null; then echo "orchestrator died:"; tail -50 "$OUT/orchestrator-$1.log"; exit 1; fi
         sleep 1
     done
@@ -71,7 +71,7 @@ for N in $PHASES; do
     java -Xmx1g bench/heartbeat/HeartbeatLoad.java --url "http://127.0.0.1:$PORT" --join-token "$JOIN" \
         --nodes "$N" --seconds "$SECONDS_PER_PHASE" --warmup-seconds "${WARMUP_SECONDS:-10}" --server-pid "$ORCH" \
         || echo "(phase ended with errors: exit $?)"
-    curl -fs "http://127.0.0.1:$PORT/actuator/prometheus" | awk '
+    curl -fs "http://127.0.0.1:$((PORT + 1))/actuator/prometheus" | awk '
         /^steadyrun_heartbeat_latency_seconds_count/ {c=$2}
         /^steadyrun_heartbeat_latency_seconds_sum/ {s=$2}
         /^steadyrun_heartbeat_latency_seconds_max/ {m=$2}

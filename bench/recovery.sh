@@ -37,17 +37,17 @@ trap stop_orchestrator EXIT
 if curl -s "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then echo "port $PORT is taken: set BENCH_PORT"; exit 1; fi
 psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "drop database if exists $DB with (force)" postgres
 psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "create database $DB" postgres
-java -Xmx1g -jar "$JAR" --server.port="$PORT" \
+java -Xmx1g -jar "$JAR" --server.port="$PORT" --management.server.port="$((PORT + 1))" \
     --spring.datasource.url="jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
     --steadyrun.security.join-token="$JOIN" --steadyrun.security.bootstrap-admin-token="$ADMIN" \
     --steadyrun.runs.checkpoint-root=/tmp/steadyrun-bench-recovery >"$OUT/orchestrator-recovery.log" 2>&1 &
 ORCH=$!
 for _ in $(seq 1 120); do
-    if curl -fs "http://127.0.0.1:$PORT/actuator/health" >/dev/null 2>&1; then break; fi
+    if curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
     if ! kill -0 "$ORCH" 2>/dev/null; then echo "orchestrator died:"; tail -50 "$OUT/orchestrator-recovery.log"; exit 1; fi
     sleep 1
 done
 echo "== machine load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 java -Xmx256m bench/recovery/NodeLossBench.java --url "http://127.0.0.1:$PORT" --join-token "$JOIN" \
     --token "$ADMIN" --rounds "${ROUNDS:-5}"
-curl -fs "http://127.0.0.1:$PORT/actuator/prometheus" | grep -E '^steadyrun_recovery_(detection_latency|time_to_recovery)_seconds_(sum|count)' || true
+curl -fs "http://127.0.0.1:$((PORT + 1))/actuator/prometheus" | grep -E '^steadyrun_recovery_(detection_latency|time_to_recovery)_seconds_(sum|count)' || true

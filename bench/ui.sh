@@ -50,18 +50,18 @@ trap stop_all EXIT
 echo "== fresh database $DB on $PGHOST:$PGPORT, orchestrator on :$PORT (log: $OUT/orchestrator-ui.log)"
 psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "drop database if exists $DB with (force)" postgres
 psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "create database $DB" postgres
-java -Xmx1g ${ORCH_JAVA_OPTS:-} -jar "$JAR" --server.port="$PORT" \
+java -Xmx1g ${ORCH_JAVA_OPTS:-} -jar "$JAR" --server.port="$PORT" --management.server.port="$((PORT + 1))" \
     --spring.datasource.url="jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
     --steadyrun.security.join-token="$JOIN" --steadyrun.security.bootstrap-admin-token="$ADMIN" \
     --steadyrun.fleet.lease-duration=1h --steadyrun.fleet.quiet-grace=1h --steadyrun.fleet.never-reported-grace=1h \
     --logging.level.dev.steadyrun=WARN >"$OUT/orchestrator-ui.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 120); do
-    if curl -fs "http://127.0.0.1:$PORT/actuator/health" >/dev/null 2>&1; then break; fi
+    if curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
     if ! kill -0 "${PIDS[0]}" 2>/dev/null; then echo "orchestrator died:"; tail -50 "$OUT/orchestrator-ui.log"; exit 1; fi
     sleep 1
 done
-curl -fs "http://127.0.0.1:$PORT/actuator/health" >/dev/null || { echo "orchestrator did not become healthy"; exit 1; }
+curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "orchestrator did not become healthy"; exit 1; }
 
 echo "== seeding $NODES nodes and a run with $POINTS steps of metrics"
 node bench/ui/seed.mjs --url "http://127.0.0.1:$PORT" --join "$JOIN" --admin "$ADMIN" \

@@ -37,7 +37,7 @@ psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "create database $DB" postgres
 
 echo "== starting the orchestrator on :$PORT (log: $OUT/orchestrator-webhooks.log)"
 # Short backoff (1s, at most 2s) keeps failure and backlog runs short; the receiver runs on loopback.
-java -Xmx1g -jar "$JAR" --server.port="$PORT" \
+java -Xmx1g -jar "$JAR" --server.port="$PORT" --management.server.port="$((PORT + 1))" \
     --spring.datasource.url="jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
     --steadyrun.security.join-token="$JOIN" \
     --steadyrun.security.bootstrap-admin-token="$ADMIN" \
@@ -50,7 +50,7 @@ java -Xmx1g -jar "$JAR" --server.port="$PORT" \
 ORCH=$!
 trap 'kill $ORCH 2>/dev/null || true; wait $ORCH 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
-    if curl -fs "http://127.0.0.1:$PORT/actuator/health" >/dev/null 2>&1; then break; fi
+    if curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
     if ! kill -0 $ORCH 2>/dev/null; then echo "orchestrator died:"; tail -50 "$OUT/orchestrator-webhooks.log"; exit 1; fi
     sleep 1
 done
@@ -60,7 +60,7 @@ java -Xmx512m bench/webhooks/WebhookDrain.java --url "http://127.0.0.1:$PORT" --
     --join-token "$JOIN" --nodes "$NODES" --cordons-per-node "$CORDONS" --fail-percent "$FAIL_PERCENT" \
     --backlog "$([ -n "${BACKLOG:-}" ] && echo true || echo false)" \
     || echo "(ended with missing or out-of-order events: exit $?)"
-curl -fs "http://127.0.0.1:$PORT/actuator/prometheus" | awk '
+curl -fs "http://127.0.0.1:$((PORT + 1))/actuator/prometheus" | awk '
     /^steadyrun_webhook_deliveries_total/ {printf "  %s\n", $0}
     /^steadyrun_webhook_delivery_latency_seconds_count/ {c=$2}
     /^steadyrun_webhook_delivery_latency_seconds_sum/ {s=$2}

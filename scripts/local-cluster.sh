@@ -87,16 +87,16 @@ trap 'exit 130' INT TERM
 echo "Orchestrator on $URL (log: $WORK/orchestrator.log)"
 # setsid: Ctrl-C reaches only this script, whose cleanup cancels the run before stopping the processes in order.
 STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN STEADYRUN_BOOTSTRAP_ADMIN_TOKEN=$ADMIN_TOKEN \
-  setsid java -jar "$ORCH_JAR" --spring.profiles.active=local --server.port="$PORT" >"$WORK/orchestrator.log" 2>&1 &
+  setsid java -jar "$ORCH_JAR" --spring.profiles.active=local --server.port="$PORT" --management.server.port="$((PORT + 1))" >"$WORK/orchestrator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
-  curl -fs "$URL/actuator/health" >/dev/null 2>&1 && break
+  curl -fs "$URL/readyz" >/dev/null 2>&1 && break
   if ! kill -0 "${pids[0]}" 2>/dev/null; then
     echo "The orchestrator stopped; the end of its log:"; tail -n 30 "$WORK/orchestrator.log"; exit 1
   fi
   sleep 1
 done
-curl -fs "$URL/actuator/health" >/dev/null || { echo "The orchestrator did not become healthy"; exit 1; }
+curl -fs "$URL/readyz" >/dev/null || { echo "The orchestrator did not become healthy"; exit 1; }
 
 # Each agent keeps its node credential in $WORK/agent-state: a restarted agent re-joins its node only with it. A node
 # left in the database by an earlier session whose credential file is gone is re-keyed here (an admin's right), and

@@ -28,13 +28,13 @@ cp="$root/worker-agent/target/classes:$(cat "$out/cp.txt")"
 jar=$(tr ':' '\n' < "$out/cp.txt" | grep -- 'orchestrator-.*-exec\.jar$')
 
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres
-java -Xmx2g -jar "$jar" --server.port="$PORT" \
+java -Xmx2g -jar "$jar" --server.port="$PORT" --management.server.port="$((PORT + 1))" \
   --spring.datasource.url="jdbc:postgresql://127.0.0.1:5432/$DB" \
   --steadyrun.security.join-token="$TOKEN" --steadyrun.security.bootstrap-admin-token=bench-admin-0123456789 \
   --steadyrun.fleet.heartbeat-interval="${HEARTBEAT_MS}ms" > "$out/orchestrator.log" 2>&1 &
 orch=$!
 trap 'kill $orch 2>/dev/null || true' EXIT
-until curl -sf "http://127.0.0.1:$PORT/actuator/health" > /dev/null; do
+until curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null; do
   kill -0 $orch 2>/dev/null || { echo "orchestrator died, see $out/orchestrator.log"; exit 1; }
   sleep 1
 done

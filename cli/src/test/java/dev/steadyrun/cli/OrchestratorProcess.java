@@ -45,6 +45,7 @@ final class OrchestratorProcess implements AutoCloseable {
         }
         List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-XX:TieredStopAtLevel=1", "-jar", bootJar().toString(), "--server.port=" + port,
+                "--management.server.port=0",
                 "--spring.datasource.url=" + PG + database, "--steadyrun.security.join-token=" + JOIN_TOKEN,
                 "--steadyrun.security.bootstrap-admin-token=" + ADMIN_TOKEN));
         argv.addAll(settings);
@@ -57,7 +58,7 @@ final class OrchestratorProcess implements AutoCloseable {
                 throw new IllegalStateException("orchestrator exited with " + process.exitValue() + "; log: " + log);
             }
             try {
-                if (http.send(HttpRequest.newBuilder(url().resolve("/actuator/health")).build(),
+                if (http.send(HttpRequest.newBuilder(url().resolve("/readyz")).build(),
                         HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
                     return;
                 }

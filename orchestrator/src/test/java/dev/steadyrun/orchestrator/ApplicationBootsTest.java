@@ -8,7 +8,7 @@ class ApplicationBootsTest extends OrchestratorIntegrationTest {
 
     @Test
     void migratesAndAnswersHealth() {
-        Reply health = call("GET", "/actuator/health", null, null);
+        Reply health = call("GET", "/readyz", null, null);
         assertThat(health.status()).isEqualTo(200);
         assertThat(count("node")).isGreaterThanOrEqualTo(0);
     }

@@ -11,6 +11,7 @@ import java.util.Map;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalManagementPort;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.annotation.Import;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -43,6 +44,9 @@ public abstract class OrchestratorIntegrationTest {
 
     @LocalServerPort
     protected int port;
+    /** The actuator's own port (metrics); random in tests. */
+    @LocalManagementPort
+    protected int managementPort;
     @Autowired
     protected MutableClock clock;
     @Autowired
@@ -79,6 +83,24 @@ public abstract class OrchestratorIntegrationTest {
             boolean isJson = r.headers().firstValue("Content-Type").orElse("").contains("json");
             JsonNode parsed = isJson && !r.body().isBlank() ? json.readTree(r.body()) : json.missingNode();
             return new Reply(r.statusCode(), parsed, r);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The Prometheus scrape, from the management port. */
+    protected String prometheus() {
+        try {
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + managementPort + "/actuator/prometheus")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException("/actuator/prometheus answered " + r.statusCode());
+            }
+            return r.body();
         } catch (IOException e) {
             throw new IllegalStateException(e);
         } catch (InterruptedException e) {

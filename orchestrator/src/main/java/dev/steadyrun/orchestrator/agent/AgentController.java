@@ -11,6 +11,8 @@ import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
+import dev.steadyrun.orchestrator.security.AgentAuth;
+import dev.steadyrun.orchestrator.security.AgentAuth.Credential;
 import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.RegisterRequest;
@@ -23,6 +25,7 @@ import dev.steadyrun.protocol.TrainerReport;
  */
 @RestController
 @RequestMapping("/api/v1/agents")
+@AgentAuth(Credential.NODE_CREDENTIAL)
 class AgentController {
 
     private final NodeRegistry registry;
@@ -36,6 +39,7 @@ class AgentController {
     }
 
     @PostMapping("/register")
+    @AgentAuth(Credential.JOIN_TOKEN)
     RegisterResponse register(@RequestBody RegisterRequest request) {
         return registry.register(request);
     }

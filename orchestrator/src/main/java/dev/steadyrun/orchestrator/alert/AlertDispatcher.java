@@ -1,7 +1,6 @@
 package dev.steadyrun.orchestrator.alert;
 
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
@@ -10,7 +9,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -178,9 +176,9 @@ public class AlertDispatcher {
     Attempt attempt(Claim c) {
         Instant at = clock.instant();
         URI url = URI.create(c.url());
-        Optional<String> denied = destinations.denial(url);
-        if (denied.isPresent()) {
-            return new Attempt(at, null, 0, "not sent: " + denied.get());
+        DestinationPolicy.Destination destination = destinations.check(url);
+        if (destination.denial() != null) {
+            return new Attempt(at, null, 0, "not sent: " + destination.denial());
         }
         String body = renderer.render(c.format(), c.type(), c.occurredAt(), c.data());
         String id = "msg_" + c.messageId();
@@ -197,15 +195,27 @@ public class AlertDispatcher {
             return new Attempt(at, null, 0, "not sent: " + e.getMessage());
         }
         long start = System.nanoTime();
-        WebhookClient.Result result = client.post(url, headers, body);
+        WebhookClient.Result result = client.post(url, destination.address(), headers, body);
         long nanos = System.nanoTime() - start;
         latency.record(nanos, TimeUnit.NANOSECONDS);
         String error = result.error();
         if (error == null && !result.delivered()) {
-            error = "HTTP " + result.status() + (result.bodyPrefix() == null || result.bodyPrefix().length == 0 ? ""
-                    : ": " + new String(result.bodyPrefix(), StandardCharsets.UTF_8));
+            // never the receiver's body: it is the receiver's text, shown to every viewer of the deliveries
+            error = "HTTP " + result.status() + ": " + refusal(result.status());
         }
         return new Attempt(at, result.status(), TimeUnit.NANOSECONDS.toMillis(nanos), truncate(error));
+    }
+
+    /** A short fixed reason for a non-2xx status. */
+    static String refusal(int status) {
+        if (status >= 300 && status < 400) {
+            return "redirect (not followed)";
+        }
+        if (status == 410) {
+            return "gone (the webhook is disabled)";
+        }
+        return status >= 400 && status < 500 ? "refused by the receiver" : status >= 500 ? "receiver error"
+                : "unexpected status";
     }
 
     void record(Claim c, Attempt a) {

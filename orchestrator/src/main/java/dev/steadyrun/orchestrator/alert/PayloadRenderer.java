@@ -26,7 +26,7 @@ class PayloadRenderer {
         JsonNode data = json.readTree(dataJson);
         Map<String, Object> body = new LinkedHashMap<>();
         if (format == WebhookFormat.SLACK) {
-            body.put("text", sentence(type, data));
+            body.put("text", slackEscaped(sentence(type, data)));
         } else {
             body.put("type", type);
             body.put("timestamp", occurredAt.toString());
@@ -49,6 +49,14 @@ class PayloadRenderer {
             default -> type + ": " + (d.path("summary").isString() ? s(d, "summary") : d.toString());
         };
         return "Steadyrun: " + text;
+    }
+
+    /**
+     * Slack reads {@code <...>} as links and mentions ({@code <!channel>}) and {@code &} as an entity: a run or host
+     * name must stay text, so these three are escaped as Slack asks.
+     */
+    static String slackEscaped(String text) {
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
     }
 
     private static String s(JsonNode d, String field) {

@@ -27,7 +27,8 @@ import dev.steadyrun.orchestrator.web.BadRequestException;
 
 /**
  * Alerting webhooks. Creating and deleting one needs ADMIN (a webhook sends fleet data to a destination of the
- * caller's choice); sending a test event and redelivering need OPERATOR (the POST default); reading needs VIEWER.
+ * caller's choice); sending a test event and redelivering need OPERATOR (the POST default); reading needs VIEWER,
+ * and shows anyone but an admin only the scheme, host and port of a destination.
  */
 @RestController
 @RequestMapping("/api/v1")
@@ -49,13 +50,18 @@ class WebhookController {
     }
 
     @GetMapping("/webhooks")
-    List<Webhook> list() {
-        return webhooks.list();
+    List<Webhook> list(Caller caller) {
+        return webhooks.list().stream().map(w -> forCaller(w, caller)).toList();
     }
 
     @GetMapping("/webhooks/{id}")
-    Webhook get(@PathVariable UUID id) {
-        return webhooks.get(id);
+    Webhook get(@PathVariable UUID id, Caller caller) {
+        return forCaller(webhooks.get(id), caller);
+    }
+
+    /** Only an admin, who may create webhooks anyway, sees a destination's path and query. */
+    private static Webhook forCaller(Webhook webhook, Caller caller) {
+        return caller.role() == Role.ADMIN ? webhook : webhook.masked();
     }
 
     @DeleteMapping("/webhooks/{id}")

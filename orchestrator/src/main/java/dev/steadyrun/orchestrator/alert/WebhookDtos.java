@@ -1,5 +1,6 @@
 package dev.steadyrun.orchestrator.alert;
 
+import java.net.URI;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
@@ -27,8 +28,16 @@ final class WebhookDtos {
             @NotEmpty @Size(max = 20) List<String> eventTypes, String format) {
     }
 
+    /** @param url the whole URL for an admin; scheme, host and port for everyone else (see {@link #masked()}) */
     record Webhook(UUID id, String name, String url, List<String> eventTypes, String format, Instant createdAt,
             String createdBy, Instant disabledAt, String disabledReason) {
+
+        /** Without the URL's path and query: they often are the credential (a Slack URL is). */
+        Webhook masked() {
+            URI u = URI.create(url);
+            String origin = u.getScheme() + "://" + u.getRawAuthority();
+            return new Webhook(id, name, origin, eventTypes, format, createdAt, createdBy, disabledAt, disabledReason);
+        }
     }
 
     /** The create response: the only time the signing secret is shown. */

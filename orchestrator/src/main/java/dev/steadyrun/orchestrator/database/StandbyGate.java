@@ -16,7 +16,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
  * A standby orchestrator serves no API call (agents and operators alike get 503 with {@code Retry-After}, so an
- * agent tries the other replica) and reports itself not ready ({@code /actuator/health/readiness}: the health
+ * agent tries the other replica) and reports itself not ready ({@code /readyz}: the health
  * indicator {@code orchestratorLock}), so that a Kubernetes Service routes only to the active one. It stays live.
  * The path is the decoded, normalised servlet path, so no spelling of {@code /api/} slips past.
  */

@@ -6,6 +6,7 @@ import java.util.UUID;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
+import org.springframework.boot.webmvc.error.ErrorController;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Component;
 import org.springframework.web.method.HandlerMethod;
@@ -17,20 +18,22 @@ import dev.steadyrun.orchestrator.web.ForbiddenException;
 import dev.steadyrun.orchestrator.web.UnauthorizedException;
 
 /**
- * Authenticates and authorizes every {@code /api/**} handler before its body is read.
+ * Authenticates and authorizes every handler method before its body is read, deciding by the handler Spring matched
+ * (never by the request's path, whose spelling a caller controls):
  * <ul>
- *   <li>{@code POST /api/v1/agents/register}: the fleet join token.</li>
- *   <li>{@code /api/v1/agents/{nodeId}/**}: that node's credential (checked against an in-memory hash cache,
- *       so heartbeats cost no query). Any endpoint under this path is covered without further work.</li>
- *   <li>everything else: an operator API token; the role comes from {@link RequiresRole}, else GET/HEAD need
- *       VIEWER and other methods OPERATOR. Declare a {@link Caller} parameter to learn who called.</li>
+ *   <li>{@link AgentAuth} {@code JOIN_TOKEN} (registration): the fleet join token.</li>
+ *   <li>{@link AgentAuth} {@code NODE_CREDENTIAL}: the credential of the handler's {@code {nodeId}} (checked against
+ *       an in-memory hash cache, so heartbeats cost no query).</li>
+ *   <li>Spring's error controller: nothing (it only renders the error of a request already refused or failed).</li>
+ *   <li>every other handler, ours or a library's (the OpenAPI description): an operator API token; the role comes
+ *       from {@link RequiresRole}, else GET/HEAD need VIEWER and other methods OPERATOR. Declare a {@link Caller}
+ *       parameter to learn who called.</li>
  * </ul>
- * Secrets are never logged; failures say only what was missing or wrong.
+ * Static files (the dashboard) are not handler methods and need nothing. Secrets are never logged; failures say
+ * only what was missing or wrong.
  */
 @Component
 class AuthInterceptor implements HandlerInterceptor {
-
-    static final String AGENTS = "/api/v1/agents/";
 
     private final TokenService tokens;
     private final NodeCredentials nodes;
@@ -44,13 +47,17 @@ class AuthInterceptor implements HandlerInterceptor {
 
     @Override
     public boolean preHandle(HttpServletRequest request, HttpServletResponse response, Object handler) {
-        if (!(handler instanceof HandlerMethod method)) {
-            return true; // unknown paths fall through to a 404
+        if (!(handler instanceof HandlerMethod method)
+                || ErrorController.class.isAssignableFrom(method.getBeanType())) {
+            return true; // static files, unknown paths (404) and the rendering of an error
         }
         String bearer = bearer(request);
-        String path = request.getRequestURI();
-        if (path.startsWith(AGENTS)) {
-            authenticateAgent(request, path, bearer);
+        AgentAuth agent = method.getMethodAnnotation(AgentAuth.class);
+        if (agent == null) {
+            agent = method.getBeanType().getAnnotation(AgentAuth.class);
+        }
+        if (agent != null) {
+            authenticateAgent(request, agent.value(), bearer);
             return true;
         }
         Caller caller = tokens.authenticate(bearer)
@@ -63,8 +70,8 @@ class AuthInterceptor implements HandlerInterceptor {
         return true;
     }
 
-    private void authenticateAgent(HttpServletRequest request, String path, String bearer) {
-        if (path.equals(AGENTS + "register")) {
+    private void authenticateAgent(HttpServletRequest request, AgentAuth.Credential credential, String bearer) {
+        if (credential == AgentAuth.Credential.JOIN_TOKEN) {
             if (!Secrets.matches(bearer, joinTokenHash)) {
                 throw new UnauthorizedException("wrong fleet join token");
             }
@@ -75,7 +82,7 @@ class AuthInterceptor implements HandlerInterceptor {
                 HandlerMapping.URI_TEMPLATE_VARIABLES_ATTRIBUTE);
         String raw = vars == null ? null : vars.get("nodeId");
         if (raw == null) {
-            throw new UnauthorizedException("agent endpoints are /api/v1/agents/{nodeId}/...");
+            throw new IllegalStateException("a NODE_CREDENTIAL handler without a {nodeId} path variable");
         }
         UUID nodeId;
         try {

@@ -12,7 +12,10 @@ import org.springframework.web.method.support.ModelAndViewContainer;
 import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
-/** Puts {@link AuthInterceptor} in front of the API and resolves {@link Caller} parameters. */
+/**
+ * Puts {@link AuthInterceptor} in front of every handler (it decides by the handler, not the path) and resolves
+ * {@link Caller} parameters.
+ */
 @Configuration(proxyBeanMethods = false)
 class SecurityWebConfig implements WebMvcConfigurer {
 
@@ -24,7 +27,7 @@ class SecurityWebConfig implements WebMvcConfigurer {
 
     @Override
     public void addInterceptors(InterceptorRegistry registry) {
-        registry.addInterceptor(auth).addPathPatterns("/api/**");
+        registry.addInterceptor(auth);
     }
 
     @Override

@@ -18,9 +18,10 @@ import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
- * Refuses API bodies above {@code steadyrun.api.max-body-size} with 413: at once when Content-Length says so,
+ * Refuses request bodies above {@code steadyrun.api.max-body-size} with 413: at once when Content-Length says so,
  * and while reading when the body is chunked (the stream throws {@link PayloadTooLargeException}, which
- * {@link ProblemHandler} turns into 413). Runs first, so oversized bodies are refused before authentication.
+ * {@link ProblemHandler} turns into 413). Applies to every request whatever its path (a path test could be dodged
+ * by spelling the path another way). Runs right after {@link StrictPathFilter}, before authentication.
  */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
@@ -30,11 +31,6 @@ class BodySizeLimitFilter extends OncePerRequestFilter {
 
     BodySizeLimitFilter(ApiProperties props) {
         this.limit = props.maxBodySize().toBytes();
-    }
-
-    @Override
-    protected boolean shouldNotFilter(HttpServletRequest request) {
-        return !request.getRequestURI().startsWith("/api/");
     }
 
     @Override

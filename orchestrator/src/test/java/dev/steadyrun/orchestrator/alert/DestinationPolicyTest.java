@@ -35,6 +35,28 @@ class DestinationPolicyTest {
     }
 
     @Test
+    void ipv6RangesCarryingAnIpv4AddressAreDenied() {
+        DestinationPolicy p = policy(List.of(), List.of());
+        for (String url : List.of("http://[64:ff9b::a9fe:a9fe]/h", // NAT64 of 169.254.169.254
+                "http://[64:ff9b:1::a00:1]/h", // local-use NAT64
+                "http://[2002:a00:1::1]/h", // 6to4 of 10.0.0.1
+                "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/h", // Teredo
+                "http://[::7f00:1]/h")) { // IPv4-compatible 127.0.0.1
+            assertThat(allowed(p, url)).as(url).isFalse();
+        }
+        assertThat(allowed(p, "https://[2606:4700:4700::1111]/h")).isTrue();
+    }
+
+    @Test
+    void checkHandsOverTheAddressItChecked() {
+        DestinationPolicy p = policy(List.of("127.0.0.0/8"), List.of());
+        DestinationPolicy.Destination d = p.check(URI.create("http://127.0.0.2:9/h"));
+        assertThat(d.denial()).isNull();
+        assertThat(d.address().getHostAddress()).isEqualTo("127.0.0.2");
+        assertThat(p.check(URI.create("http://10.0.0.1/h")).address()).isNull();
+    }
+
+    @Test
     void allowListOpensPrivateRangesAndDenyListWins() {
         DestinationPolicy p = policy(List.of("10.20.0.0/16", "fd00::/8"), List.of("10.20.30.0/24", "8.8.8.8"));
         assertThat(allowed(p, "http://10.20.1.1/h")).isTrue();

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import com.sun.net.httpserver.HttpServer;
 
@@ -23,7 +24,10 @@ import org.springframework.util.unit.DataSize;
 /** The receiver-facing safety limits, against a real local HTTP server. */
 class WebhookClientTest {
 
+    private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+
     private final AtomicInteger targetHits = new AtomicInteger();
+    private final AtomicReference<String> targetHost = new AtomicReference<>();
     private HttpServer server;
     private WebhookClient client;
 
@@ -39,6 +43,7 @@ class WebhookClientTest {
         });
         server.createContext("/target", ex -> {
             targetHits.incrementAndGet();
+            targetHost.set(ex.getRequestHeaders().getFirst("Host"));
             ex.sendResponseHeaders(200, -1);
             ex.close();
         });
@@ -71,7 +76,7 @@ class WebhookClientTest {
 
     @Test
     void redirectsAreNotFollowed() {
-        WebhookClient.Result r = client.post(URI.create(base() + "/redirect"), Map.of(), "{}");
+        WebhookClient.Result r = client.post(URI.create(base() + "/redirect"), LOOPBACK, Map.of(), "{}");
         assertThat(r.status()).isEqualTo(302);
         assertThat(r.delivered()).isFalse();
         assertThat(targetHits).hasValue(0);
@@ -79,7 +84,7 @@ class WebhookClientTest {
 
     @Test
     void readsAtMostTheResponseLimitAndDoesNotWaitForTheRest() {
-        WebhookClient.Result r = client.post(URI.create(base() + "/endless"), Map.of(), "{}");
+        WebhookClient.Result r = client.post(URI.create(base() + "/endless"), LOOPBACK, Map.of(), "{}");
         assertThat(r.error()).isNull();
         assertThat(r.delivered()).isTrue();
         assertThat(r.bodyPrefix()).hasSize(16 * 1024);
@@ -91,8 +96,21 @@ class WebhookClientTest {
         try (var socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = socket.getLocalPort();
         }
-        WebhookClient.Result r = client.post(URI.create("http://127.0.0.1:" + port + "/x"), Map.of(), "{}");
+        WebhookClient.Result r = client.post(URI.create("http://127.0.0.1:" + port + "/x"), LOOPBACK, Map.of(),
+                "{}");
         assertThat(r.status()).isNull();
         assertThat(r.error()).contains("ConnectException");
+    }
+
+    @Test
+    void connectsToTheCheckedAddressWithTheUrlsHost() {
+        // .invalid never resolves (RFC 6761): the request can only arrive through the address handed over, which is
+        // the one the destination check passed; the receiver still sees the URL's host
+        int port = server.getAddress().getPort();
+        WebhookClient.Result r = client.post(URI.create("http://hooks.invalid:" + port + "/target?k=v"), LOOPBACK,
+                Map.of("Content-Type", "application/json"), "{}");
+        assertThat(r.error()).isNull();
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(targetHost).hasValue("hooks.invalid:" + port);
     }
 }

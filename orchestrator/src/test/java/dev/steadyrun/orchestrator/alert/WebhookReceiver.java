@@ -20,8 +20,12 @@ import com.sun.net.httpserver.HttpServer;
  */
 final class WebhookReceiver implements AutoCloseable {
 
-    /** One answer: status, and how long to wait before it (to provoke timeouts). */
-    record Answer(int status, long delayMillis) {
+    /** One answer: status, how long to wait before it (to provoke timeouts), and a body (may be empty). */
+    record Answer(int status, long delayMillis, String body) {
+        Answer(int status, long delayMillis) {
+            this(status, delayMillis, "");
+        }
+
         static Answer status(int status) {
             return new Answer(status, 0);
         }
@@ -65,7 +69,11 @@ final class WebhookReceiver implements AutoCloseable {
             Answer answer = behaviour.apply(n);
             try {
                 Thread.sleep(answer.delayMillis());
-                exchange.sendResponseHeaders(answer.status(), -1);
+                byte[] answerBody = answer.body().getBytes(StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(answer.status(), answerBody.length == 0 ? -1 : answerBody.length);
+                if (answerBody.length > 0) {
+                    exchange.getResponseBody().write(answerBody);
+                }
             } catch (InterruptedException | IOException e) {
                 // the sender gave up (timeout): nothing to answer
             } finally {

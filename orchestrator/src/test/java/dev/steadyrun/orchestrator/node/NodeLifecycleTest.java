@@ -111,7 +111,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         assertThat(events.get(2).path("actor").asString()).isEqualTo("system");
         assertThat(events.get(4).path("actor").asString()).isEqualTo("operator:bootstrap-admin");
 
-        String prometheus = send("GET", "/actuator/prometheus", null, null).raw().body();
+        String prometheus = prometheus();
         assertThat(prometheus).contains("steadyrun_failure_detection_latency_seconds_count")
                 .contains("steadyrun_heartbeats_received_total").contains("steadyrun_nodes{")
                 .contains("steadyrun_heartbeat_latency_seconds_bucket");
@@ -312,7 +312,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         assertThat(tripped.incident()).isEqualTo(LeaseDetector.IncidentAction.OPEN);
         assertThat(count("fleet_incident")).isEqualTo(before + 1);
         assertThat(mine).allSatisfy(n -> assertThat(registry.state(n.nodeId())).isEqualTo(NodeState.HEALTHY));
-        assertThat(send("GET", "/actuator/prometheus", null, null).raw().body())
+        assertThat(prometheus())
                 .containsPattern("steadyrun_fleet_incident_open\\{[^}]*} 1\\.0");
         Reply list = call("GET", "/api/v1/fleet/incidents", ADMIN_TOKEN, null);
         assertThat(list.body().get(0).path("closedAt").isNull()).isTrue();

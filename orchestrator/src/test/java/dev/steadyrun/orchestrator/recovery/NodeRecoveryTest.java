@@ -120,7 +120,7 @@ class NodeRecoveryTest extends RecoverySupport {
         assertThat(alertEvents("incident.resolved", runId)).isEqualTo(1);
 
         recovery.watch(clock.instant());
-        String prometheus = call("GET", "/actuator/prometheus", null, null).raw().body();
+        String prometheus = prometheus();
         assertThat(prometheus).contains("steadyrun_recovery_detection_latency_seconds_bucket{",
                 "steadyrun_recovery_time_to_recovery_seconds_count{", "steadyrun_run_restarts_total{",
                 "steadyrun_run_goodput{");

@@ -144,7 +144,7 @@ class RunLifecycleTest extends RunsApiSupport {
         assertThat(conflict.body().get("detail").asString()).contains("CANCELLED");
         assertThat(count("placement where run_id = '" + runId + "' and released_at is null")).isZero();
 
-        String prometheus = call("GET", "/actuator/prometheus", null, null).raw().body();
+        String prometheus = prometheus();
         assertThat(prometheus).contains("steadyrun_run_reports_received_total", "steadyrun_run_reports_refused_total",
                 "steadyrun_runs{");
         assertThat(prometheus).containsPattern("steadyrun_run_reports_refused_total\\{[^}]*} [1-9]");

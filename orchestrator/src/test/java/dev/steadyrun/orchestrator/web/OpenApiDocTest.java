@@ -15,7 +15,7 @@ class OpenApiDocTest extends OrchestratorIntegrationTest {
 
     @Test
     void writesTheServedDescriptionToDocs() throws IOException {
-        Reply r = send("GET", "/v3/api-docs", null, null);
+        Reply r = send("GET", "/v3/api-docs", ADMIN_TOKEN, null);
         assertThat(r.status()).isEqualTo(200);
         assertThat(r.body().path("paths").has("/api/v1/agents/{nodeId}/heartbeat")).isTrue();
         assertThat(r.body().path("paths").has("/api/v1/nodes")).isTrue();

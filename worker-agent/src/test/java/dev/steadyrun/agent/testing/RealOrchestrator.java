@@ -79,7 +79,7 @@ public final class RealOrchestrator implements AutoCloseable {
         List<String> argv = new java.util.ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
                 "-XX:TieredStopAtLevel=1", "-jar", bootJar().toString(),
-                "--server.port=" + port,
+                "--server.port=" + port, "--management.server.port=0",
                 "--spring.datasource.url=" + PG + database,
                 "--steadyrun.security.join-token=" + JOIN_TOKEN,
                 "--steadyrun.security.bootstrap-admin-token=" + ADMIN_TOKEN));
@@ -103,9 +103,17 @@ public final class RealOrchestrator implements AutoCloseable {
         throw new IllegalStateException("orchestrator not up after " + timeout.toSeconds() + " s; log: " + log);
     }
 
-    /** 200 when the probe ({@code liveness}, {@code readiness}) says UP, 503 when not. */
+    /**
+     * 200 when the probe ({@code liveness}, {@code readiness}) says UP, 503 when not; asked on the API port
+     * ({@code /livez}, {@code /readyz}), as Kubernetes does.
+     */
     public int probe(String which) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(url().resolve("/actuator/health/" + which)).build(),
+        String path = switch (which) {
+            case "liveness" -> "/livez";
+            case "readiness" -> "/readyz";
+            default -> throw new IllegalArgumentException("no probe " + which);
+        };
+        return http.send(HttpRequest.newBuilder(url().resolve(path)).build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
