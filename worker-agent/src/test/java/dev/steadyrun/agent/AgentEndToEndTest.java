@@ -134,6 +134,8 @@ class AgentEndToEndTest {
         assertThat(exited.path("logTail").size()).isPositive();
         Await.until("the old trainer process to be gone", Duration.ofSeconds(10), () -> !Processes.running(trainerPid));
 
+        // the run is PAUSED once the scheduling pass released the stopped placement; resuming before is a 409
+        Await.until("the run to be paused", Duration.ofMinutes(1), () -> runState().equals("PAUSED"));
         orchestrator.post("/api/v1/runs/" + runId + "/resume", null);
         JsonNode next = Await.until("a newer generation's trainer", Duration.ofMinutes(1),
                 () -> nodeDetailUnchecked().path("trainer"),
@@ -247,6 +249,14 @@ class AgentEndToEndTest {
             return Optional.empty();
         } catch (Exception e) {
             return Optional.empty();
+        }
+    }
+
+    private static String runState() {
+        try {
+            return orchestrator.get("/api/v1/runs/" + runId).path("state").asString();
+        } catch (Exception e) {
+            return "";
         }
     }
 
