@@ -36,6 +36,9 @@ import dev.steadyrun.protocol.ExitCodes;
  * are in, rank 0 sends everyone the ring addresses and a fresh ring nonce, and each rank connects to its successor
  * with a ring hello proven over that nonce and accepts its predecessor. Every wait is bounded by a
  * {@link DistConfig} timeout.
+ *
+ * <p>Over 400 lines because both sides of the handshake (rank 0's checks and a joining rank's) are one protocol and
+ * read best next to each other; the proofs themselves are in {@link RingAuth}.
  */
 public final class Rendezvous {
     private static final Logger log = LoggerFactory.getLogger(Rendezvous.class);
