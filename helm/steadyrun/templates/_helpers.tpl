@@ -21,7 +21,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "steadyrun.secretName" -}}
-{{- default (printf "%s-tokens" (include "steadyrun.name" .)) .Values.secrets.existingSecret -}}
+{{- .Values.secrets.name -}}
 {{- end -}}
 
 {{- define "steadyrun.checkpointClaim" -}}

@@ -144,15 +144,16 @@ class HelmChartTest {
     }
 
     @Test
-    void secretsAreOnlyReferencedNeverCopiedIntoOtherManifests() {
+    void aCreatedSecretHoldsTheValuesAndOtherManifestsOnlyReferenceIt() {
         String join = "join-token-from-values-0123456789";
         String admin = "admin-token-from-values-0123456789";
-        String key = Base64.getEncoder().encodeToString("0123456789abcdef0123456789abcdef".getBytes());
-        String yaml = template(Map.of("secrets.joinToken", join, "secrets.bootstrapAdminToken", admin,
-                "secrets.webhookSecretKey", key));
+        String key = b64("0123456789abcdef0123456789abcdef");
+        String yaml = template(Map.of("secrets.create", true, "secrets.joinToken", join,
+                "secrets.bootstrapAdminToken", admin, "secrets.webhookSecretKey", key));
         List<HasMetadata> objects = Manifests.parse(yaml);
 
         Secret secret = one(objects, Secret.class);
+        assertThat(secret.getMetadata().getName()).isEqualTo("steadyrun-tokens");
         assertThat(decoded(secret, "join-token")).isEqualTo(join);
         assertThat(decoded(secret, "bootstrap-admin-token")).isEqualTo(admin);
         assertThat(decoded(secret, "webhook-secret-key")).isEqualTo(key);
@@ -160,49 +161,32 @@ class HelmChartTest {
         for (String value : List.of(join, admin, key)) {
             assertThat(others).doesNotContain(value).doesNotContain(b64(value));
         }
-        for (Container c : containers(objects)) {
-            for (String name : SECRET_ENV) {
-                Optional<EnvVar> var = c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst();
-                var.ifPresent(v -> {
-                    assertThat(v.getValue()).as(name).isNull();
-                    assertThat(v.getValueFrom().getSecretKeyRef().getName()).as(name)
-                            .isIn(secret.getMetadata().getName(), "steadyrun-db");
-                });
-            }
-        }
-        assertThat(envVar(container(named(objects, DaemonSet.class, AGENT).getSpec().getTemplate().getSpec(),
-                "agent"), "STEADYRUN_JOIN_TOKEN").getValueFrom().getSecretKeyRef().getName())
-                .isEqualTo(secret.getMetadata().getName());
+        assertSecretsReferenced(objects, "steadyrun-tokens");
     }
 
     @Test
-    void anExistingSecretIsReferencedAndNoneIsCreated() {
-        List<HasMetadata> objects = render(Map.of("secrets.existingSecret", "vault-synced"));
+    void byDefaultAnExistingSecretIsReferencedAndNoneIsCreated() {
+        for (Map<String, Object> values : List.<Map<String, Object>>of(Map.of(),
+                Map.of("secrets.name", "vault-synced"))) {
+            List<HasMetadata> objects = render(values);
 
-        assertThat(all(objects, Secret.class)).isEmpty();
-        Container api = container(named(objects, Deployment.class, ORCHESTRATOR).getSpec().getTemplate()
-                .getSpec(), "orchestrator");
-        for (String name : List.of("STEADYRUN_JOIN_TOKEN", "STEADYRUN_BOOTSTRAP_ADMIN_TOKEN",
-                "STEADYRUN_ALERTS_SECRETKEY")) {
-            assertThat(envVar(api, name).getValueFrom().getSecretKeyRef().getName()).isEqualTo("vault-synced");
+            assertThat(all(objects, Secret.class)).isEmpty();
+            assertSecretsReferenced(objects, (String) values.getOrDefault("secrets.name", "steadyrun-tokens"));
         }
     }
 
     @Test
-    void generatedSecretsHaveTheRequiredShape() {
-        Secret secret = one(render(Map.of()), Secret.class);
+    void aCreatedSecretNeedsEveryValueInItsShape() {
+        Map<String, Object> good = Map.of("secrets.create", true, "secrets.joinToken", "j".repeat(16),
+                "secrets.bootstrapAdminToken", "a".repeat(20), "secrets.webhookSecretKey", b64("k".repeat(24)));
+        assertThat(Manifests.parse(template(good))).hasAtLeastOneElementOfType(Secret.class);
 
-        assertThat(decoded(secret, "join-token")).hasSizeGreaterThanOrEqualTo(16);
-        assertThat(decoded(secret, "bootstrap-admin-token")).hasSizeGreaterThanOrEqualTo(16);
-        // the orchestrator takes base64 of 16, 24 or 32 bytes as the webhook key
-        assertThat(Base64.getDecoder().decode(decoded(secret, "webhook-secret-key"))).hasSize(32);
-        assertThat(secret.getMetadata().getAnnotations()).containsEntry("helm.sh/resource-policy", "keep");
-    }
-
-    @Test
-    void aShortJoinTokenIsRefused() {
-        assertThatThrownBy(() -> template(Map.of("secrets.joinToken", "short")))
+        assertThatThrownBy(() -> template(with(good, "secrets.joinToken", "short")))
                 .hasMessageContaining("secrets.joinToken must have at least 16 characters");
+        assertThatThrownBy(() -> template(with(good, "secrets.bootstrapAdminToken", "")))
+                .hasMessageContaining("secrets.bootstrapAdminToken is required");
+        assertThatThrownBy(() -> template(with(good, "secrets.webhookSecretKey", b64("too short"))))
+                .hasMessageContaining("secrets.webhookSecretKey must be base64 of 16, 24 or 32 bytes");
     }
 
     @Test
@@ -350,6 +334,32 @@ class HelmChartTest {
     }
 
     // ---- helpers
+
+    /** Every container's secret settings come from a secretKeyRef, none has a value of its own. */
+    private static void assertSecretsReferenced(List<HasMetadata> objects, String secret) {
+        for (Container c : containers(objects)) {
+            for (String name : SECRET_ENV) {
+                Optional<EnvVar> var = c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst();
+                var.ifPresent(v -> {
+                    assertThat(v.getValue()).as(name).isNull();
+                    assertThat(v.getValueFrom().getSecretKeyRef().getName()).as(name).isIn(secret, "steadyrun-db");
+                });
+            }
+        }
+        Container api = container(named(objects, Deployment.class, ORCHESTRATOR).getSpec().getTemplate().getSpec(),
+                "orchestrator");
+        for (String name : SECRET_ENV) {
+            assertThat(envVar(api, name).getValueFrom().getSecretKeyRef()).as(name).isNotNull();
+        }
+        assertThat(envVar(container(named(objects, DaemonSet.class, AGENT).getSpec().getTemplate().getSpec(),
+                "agent"), "STEADYRUN_JOIN_TOKEN").getValueFrom().getSecretKeyRef().getName()).isEqualTo(secret);
+    }
+
+    private static Map<String, Object> with(Map<String, Object> values, String key, Object value) {
+        Map<String, Object> copy = new LinkedHashMap<>(values);
+        copy.put(key, value);
+        return copy;
+    }
 
     private static String template(Map<String, Object> values) {
         TemplateCommand template = new Helm(CHART).template().withName(RELEASE).withNamespace("training");
