@@ -70,7 +70,7 @@ class LeaseLoopTest {
     private LeaseLoop start(String token) throws Exception {
         orchestrator = new StubOrchestrator();
         OrchestratorClient client = new OrchestratorClient(orchestrator.url(),
-                OrchestratorClient.newHttpClient(Duration.ofSeconds(1)), Duration.ofSeconds(1));
+                OrchestratorClient.newHttpClient(Duration.ofSeconds(1), null), Duration.ofSeconds(1));
         RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
         List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
         loop = new LeaseLoop(client, token, () -> registration, () -> gpus, trainer, reports, scheduler,
