@@ -72,7 +72,7 @@ final class ContainerImage {
     /**
      * Starts {@code command} (the entrypoint when null) in the image, with the image's environment plus
      * {@code extraEnv}, as the image's user. The host's /dev, /etc/hosts and /etc/resolv.conf are bound in, as a
-     * runtime provides them. Destroying the returned process ends everything in its PID namespace.
+     * runtime provides them. {@link #kill} ends it.
      */
     Process start(List<String> command, Map<String, String> extraEnv, Path log) throws IOException {
         Map<String, String> environment = new LinkedHashMap<>(env);
@@ -90,6 +90,15 @@ final class ContainerImage {
         environment.forEach((k, v) -> argv.add(k + "=" + v));
         argv.addAll(command == null ? entrypoint : command);
         return new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /**
+     * Ends a started container: its processes first (the image's user is not unshare's, so the kernel does not
+     * pass on unshare's death to them), then unshare.
+     */
+    static void kill(Process container) {
+        container.descendants().forEach(ProcessHandle::destroyForcibly);
+        container.destroyForcibly();
     }
 
     /** The uid (real, effective, saved, fs) of a process, from /proc. */

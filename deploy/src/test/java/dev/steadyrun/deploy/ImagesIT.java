@@ -44,7 +44,7 @@ class ImagesIT {
     private static final String JOIN_TOKEN = "image-join-token-0123456789";
     private static final String ADMIN_TOKEN = "image-admin-token-0123456789";
     /** A cold Spring Boot start, and the tiny model's first step, take tens of seconds on a busy 2-core machine. */
-    private static final Duration SLOW = Duration.ofMinutes(4);
+    private static final Duration SLOW = Duration.ofMinutes(6);
     private static final String CHECKPOINTS = "/var/lib/steadyrun/checkpoints";
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -71,7 +71,7 @@ class ImagesIT {
     static void stop() {
         for (Process p : new Process[] {agent, orchestrator}) {
             if (p != null) {
-                p.destroyForcibly();
+                ContainerImage.kill(p);
             }
         }
     }
@@ -141,8 +141,8 @@ class ImagesIT {
                 // the test machine's load: one OpenMP thread (see trainer-engine's surefire configuration)
                 "OMP_NUM_THREADS", "1"), WORK.resolve("agent.log"));
 
-        JsonNode node = await("the agent's registration", () -> nodeNamed("image-node-0"), Optional::isPresent)
-                .orElseThrow();
+        JsonNode node = await("the agent's registration and first heartbeat", () -> nodeNamed("image-node-0"),
+                n -> n.isPresent() && n.get().path("state").asString().equals("HEALTHY")).orElseThrow();
         assertThat(node.path("hostname").asString()).isEqualTo("127.0.0.1");
 
         JsonNode run = api("POST", "/api/v1/runs", """
@@ -195,11 +195,12 @@ class ImagesIT {
         }
     }
 
-    /** The process under {@code container} whose command line names {@code jar}. */
+    /** The JVM under {@code container} that runs {@code jar} (not the shells that started it). */
     private static long descendant(Process container, String jar) {
         List<Long> found = new ArrayList<>();
         container.descendants().forEach(p -> {
-            if (ContainerImage.cmdline(p.pid()).contains("-jar " + jar)) {
+            String cmdline = ContainerImage.cmdline(p.pid());
+            if (cmdline.startsWith("java ") && cmdline.contains("-jar " + jar)) {
                 found.add(p.pid());
             }
         });
