@@ -71,19 +71,30 @@ final class ContainerImage {
 
     /**
      * Starts {@code command} (the entrypoint when null) in the image, with the image's environment plus
-     * {@code extraEnv}, as the image's user. The host's /dev, /etc/hosts and /etc/resolv.conf are bound in, as a
-     * runtime provides them. {@link #kill} ends it.
+     * {@code extraEnv}, as the image's user, as the Helm chart runs it: the root filesystem read-only, an empty
+     * writable /tmp (the chart's emptyDir) and each of {@code volumes} (host directory → path in the container)
+     * mounted writable. The host's /dev, /etc/hosts and /etc/resolv.conf are bound in, as a runtime provides them.
+     * {@link #kill} ends it.
      */
-    Process start(List<String> command, Map<String, String> extraEnv, Path log) throws IOException {
+    Process start(List<String> command, Map<String, String> extraEnv, Map<Path, String> volumes, Path log)
+            throws IOException {
         Map<String, String> environment = new LinkedHashMap<>(env);
         environment.putAll(extraEnv);
+        StringBuilder mounts = new StringBuilder();
+        volumes.forEach((host, path) -> mounts.append("mkdir -p \"$root").append(path).append("\"\n")
+                .append("mount --bind '").append(host).append("' \"$root").append(path).append("\"\n"));
         List<String> argv = new ArrayList<>(List.of("unshare", "--mount", "--pid", "--fork", "--kill-child",
                 "--mount-proc=" + rootfs.resolve("proc"), "sh", "-ec",
                 "root=$1; user=$2; dir=$3; shift 3\n"
+                        // a mount of its own (with /proc under it), to be made read-only last
+                        + "mount --rbind \"$root\" \"$root\"\n"
                         + "mount --rbind /dev \"$root/dev\"\n"
+                        + "mount -t tmpfs -o mode=1777 tmpfs \"$root/tmp\"\n"
+                        + mounts
                         + "for f in /etc/hosts /etc/resolv.conf; do\n"
                         + "  if [ -e \"$f\" ]; then touch \"$root$f\"; mount --bind \"$f\" \"$root$f\"; fi\n"
                         + "done\n"
+                        + "mount -o remount,bind,ro \"$root\"\n"
                         + "exec chroot --userspec=\"$user\" \"$root\" /bin/sh -ec 'cd \"$0\"; exec \"$@\"' \"$dir\" "
                         + "/usr/bin/env -i \"$@\"",
                 "container", rootfs.toString(), user.isEmpty() ? "0:0" : user, workingDir));

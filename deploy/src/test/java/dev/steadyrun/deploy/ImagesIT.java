@@ -34,9 +34,10 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The built images work: each is unpacked and its entrypoint run as a container would run it
- * ({@link ContainerImage}). The orchestrator image, configured as the Helm chart configures it, starts against the
- * local PostgreSQL and reports ready on its API port; the agent image registers with it, is given a one-rank run
- * and its trainer (the image's own trainer command, a child of the agent) trains and reports steps.
+ * ({@link ContainerImage}), on a read-only root filesystem with a writable /tmp as the chart runs them. The
+ * orchestrator image, configured as the Helm chart configures it, starts against the local PostgreSQL and reports
+ * ready on its API port; the agent image registers with it, is given a one-rank run and its trainer (the image's
+ * own trainer command, a child of the agent) trains, reports steps and checkpoints to the shared volume.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ImagesIT {
@@ -113,7 +114,8 @@ class ImagesIT {
                 Map.entry("STEADYRUN_DATABASE_EMBEDDEDFALLBACK", "false"),
                 Map.entry("STEADYRUN_JOIN_TOKEN", JOIN_TOKEN),
                 Map.entry("STEADYRUN_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN),
-                Map.entry("STEADYRUN_RUNS_CHECKPOINTROOT", CHECKPOINTS)), WORK.resolve("orchestrator.log"));
+                Map.entry("STEADYRUN_RUNS_CHECKPOINTROOT", CHECKPOINTS)),
+                Map.of(), WORK.resolve("orchestrator.log"));
 
         await("the orchestrator's /readyz on the API port", () -> status(apiPort, "/readyz"), s -> s == 200);
         assertThat(status(apiPort, "/livez")).isEqualTo(200);
@@ -128,9 +130,8 @@ class ImagesIT {
     @Test
     @Order(3)
     void theAgentImageRegistersAndItsTrainerTrains() throws Exception {
-        // the chart mounts the shared checkpoint volume here, writable for the image's group (fsGroup)
-        Path checkpoints = agentImage.rootfs.resolve(CHECKPOINTS.substring(1));
-        Files.createDirectories(checkpoints);
+        // the shared checkpoint volume (the chart's ReadWriteMany claim), writable for the image's group (fsGroup)
+        Path checkpoints = Files.createDirectories(WORK.resolve("checkpoint-volume"));
         run("chown", "10001:10001", checkpoints.toString());
         agent = agentImage.start(null, Map.of(
                 "HOSTNAME", "agent-0",
@@ -139,7 +140,7 @@ class ImagesIT {
                 "STEADYRUN_NODE_NAME", "image-node-0",
                 "STEADYRUN_ADVERTISE_HOST", "127.0.0.1",
                 // the test machine's load: one OpenMP thread (see trainer-engine's surefire configuration)
-                "OMP_NUM_THREADS", "1"), WORK.resolve("agent.log"));
+                "OMP_NUM_THREADS", "1"), Map.of(checkpoints, CHECKPOINTS), WORK.resolve("agent.log"));
 
         JsonNode node = await("the agent's registration and first heartbeat", () -> nodeNamed("image-node-0"),
                 n -> n.isPresent() && n.get().path("state").asString().equals("HEALTHY")).orElseThrow();
@@ -150,11 +151,15 @@ class ImagesIT {
                  "checkpointInterval":2}""");
         String runId = run.path("id").asString();
 
-        await("two steps of the image's trainer", () -> api("GET", "/api/v1/runs/" + runId + "/metrics", null)
-                .path("points").size(), n -> n >= 2);
+        await("two steps of the image's trainer", () -> {
+            assertThat(api("GET", "/api/v1/runs/" + runId, null).path("state").asString()).as("run state; agent: %s",
+                    log("agent.log")).isNotEqualTo("FAILED");
+            return api("GET", "/api/v1/runs/" + runId + "/metrics", null).path("points").size();
+        }, n -> n >= 2);
         long trainer = descendant(agent, "/opt/steadyrun/trainer/trainer-engine.jar");
         assertThat(ContainerImage.uids(trainer)).as("uid of the trainer's JVM").containsOnly(10001L);
         await("a checkpoint on the shared volume", () -> {
+            // written by the trainer at <checkpoint root>/<run>/step-N, the orchestrator's default location
             try (var files = Files.walk(checkpoints)) {
                 return files.anyMatch(f -> f.getFileName().toString().startsWith("step-"));
             }

@@ -76,8 +76,8 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
 
     static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
             "checkpoint-root",
-            "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch", "report-buffer",
-            "log-tail-lines", "trainer-log-dir", "nvidia-smi", "fault-file", "fake-gpus");
+            "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch",
+            "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "fault-file", "fake-gpus");
 
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
