@@ -15,6 +15,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The real orchestrator for the CLI's tests: its Spring Boot jar (a test-scope dependency) as a child process on a
@@ -37,6 +38,8 @@ final class OrchestratorProcess implements AutoCloseable {
         }
         try (Connection c = DriverManager.getConnection(PG + "postgres", "postgres", "");
              Statement st = c.createStatement()) {
+            // two people testing at once on one PostgreSQL must not drop each other's database
+            database += Optional.ofNullable(System.getenv("STEADYRUN_TEST_DB")).map(d -> "_" + d).orElse("");
             st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
             st.execute("CREATE DATABASE " + database);
         }

@@ -59,7 +59,7 @@ public final class Agent {
             t.setDaemon(true);
             return t;
         });
-        OrchestratorClient client = new OrchestratorClient(config.orchestratorUrl(),
+        OrchestratorClient client = new OrchestratorClient(config.orchestratorUrls(),
                 OrchestratorClient.newHttpClient(config.requestTimeout(), config.caFile()), config.requestTimeout());
         this.lease = new LeaseLoop(client, config.joinToken(), () -> registration, health, trainer, reports,
                 scheduler, new Backoff(RandomGenerator.getDefault()), config.reportFlush(), LeaseTimings.DEFAULT);

@@ -26,7 +26,9 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
  * {@code --join-token} on the command line and {@code STEADYRUN_JOIN_TOKEN} in the environment. Command line
  * beats environment beats file beats the defaults below.
  *
- * @param orchestratorUrl  base URL of the orchestrator, e.g. {@code http://orchestrator:8080}
+ * @param orchestratorUrls base URLs of the orchestrator, e.g. {@code http://orchestrator:8080}; several, comma
+ *                         separated, name the replicas of a standby pair outside Kubernetes (inside, the Service
+ *                         already routes to the ready one): a call that gets no answer or 503 tries the next
  * @param joinToken        the fleet join token used to register
  * @param nodeName         this node's stable name; re-registering under it re-joins the same node
  * @param advertiseHost    the host name or address other nodes reach this one at (the orchestrator builds a
@@ -49,7 +51,7 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
  * @param faultFile        TEST TOOL: a file of injected GPU faults, consumed by the next heartbeat; null = off
  * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
  */
-public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName, String advertiseHost,
+public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String nodeName, String advertiseHost,
                           Map<String, String> labels,
                           Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
                           Duration requestTimeout, Path caFile, Duration reportFlush, int reportBatch,
@@ -82,6 +84,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
         trainerCommand = List.copyOf(trainerCommand);
+        orchestratorUrls = List.copyOf(orchestratorUrls);
     }
 
     /** Thrown with every problem found, each naming its setting. */
@@ -127,7 +130,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
                 problems.add(describe(key) + ": unknown setting");
             }
         }
-        URI url = parse(v, "url", problems, AgentConfig::httpUrl);
+        List<URI> urls = parse(v, "url", problems, AgentConfig::httpUrls);
         String token = required(v, "join-token", problems);
         String nodeName = v.get("node-name");
         if (nodeName == null || nodeName.isBlank()) {
@@ -152,8 +155,8 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
         Path caFile = null;
         if (!ca.isEmpty()) {
             caFile = parse(v, "ca-file", problems, AgentConfig::caFile);
-            if (url != null && !"https".equals(url.getScheme())) {
-                problems.add(describe("ca-file") + ": only for an https:// url, got url '" + url + "'");
+            if (urls != null && urls.stream().anyMatch(u -> !"https".equals(u.getScheme()))) {
+                problems.add(describe("ca-file") + ": only for https:// urls, got url '" + v.get("url") + "'");
             }
         }
         Duration reportFlush = parse(v, "report-flush", problems, AgentConfig::positiveDuration);
@@ -171,7 +174,7 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
         if (!problems.isEmpty()) {
             throw new InvalidConfigException(problems);
         }
-        return new AgentConfig(url, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
+        return new AgentConfig(urls, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
                 requestTimeout, caFile, reportFlush, batch, buffer, tail,
                 trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi,
                 fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
@@ -243,6 +246,18 @@ public record AgentConfig(URI orchestratorUrl, String joinToken, String nodeName
             return null;
         }
         return raw.trim();
+    }
+
+    private static List<URI> httpUrls(String s) {
+        List<URI> urls = new ArrayList<>();
+        for (String one : s.split(",", -1)) {
+            URI url = httpUrl(one.trim());
+            if (urls.contains(url)) {
+                throw new IllegalArgumentException("names " + url + " twice");
+            }
+            urls.add(url);
+        }
+        return urls;
     }
 
     private static URI httpUrl(String s) {

@@ -22,7 +22,7 @@ class AgentConfigTest {
         AgentConfig c = AgentConfig.load(new String[]{"--config", file.toString(), "--url", "http://cli:9090/"},
                 Map.of("STEADYRUN_JOIN_TOKEN", "from-env", "STEADYRUN_LABELS", "rack=r1,zone=z2"));
 
-        assertThat(c.orchestratorUrl()).hasToString("http://cli:9090");
+        assertThat(c.orchestratorUrls()).extracting(Object::toString).containsExactly("http://cli:9090");
         assertThat(c.joinToken()).isEqualTo("from-env");
         assertThat(c.nodeName()).isEqualTo("gpu-7");
         assertThat(c.labels()).containsExactly(Map.entry("rack", "r1"), Map.entry("zone", "z2"));
@@ -32,6 +32,20 @@ class AgentConfigTest {
                 "trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar");
         assertThat(c.faultFile()).isNull();
         assertThat(c.advertiseHost()).as("defaults to the local host name").isNotBlank();
+    }
+
+    @Test
+    void severalOrchestratorUrlsNameAStandbyPair() {
+        AgentConfig c = AgentConfig.load(new String[]{"--url", "http://a:8080, https://b:8443/", "--join-token", "t"},
+                Map.of());
+        assertThat(c.orchestratorUrls()).extracting(Object::toString)
+                .containsExactly("http://a:8080", "https://b:8443");
+        assertThatThrownBy(() -> AgentConfig.load(new String[]{"--url", "http://a:8080,http://a:8080/",
+                "--join-token", "t"}, Map.of()))
+                .hasMessageContaining("url (--url, STEADYRUN_URL): names http://a:8080 twice");
+        assertThatThrownBy(() -> AgentConfig.load(new String[]{"--url", "http://a:8080,", "--join-token", "t"},
+                Map.of()))
+                .hasMessageContaining("url (--url, STEADYRUN_URL): must be an http:// or https:// URL");
     }
 
     @Test

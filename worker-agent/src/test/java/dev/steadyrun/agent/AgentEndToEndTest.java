@@ -39,7 +39,9 @@ class AgentEndToEndTest {
     private static final Duration STOP_GRACE = Duration.ofSeconds(20);
 
     private static Path dir;
+    /** The orchestrator serving the tests: the first one, then the standby that took over from it. */
     private static RealOrchestrator orchestrator;
+    private static RealOrchestrator standby;
     private static Process agent;
     private static String checkpointRoot;
     private static UUID nodeId;
@@ -57,10 +59,11 @@ class AgentEndToEndTest {
                 "--steadyrun.fleet.heartbeat-interval=250ms",
                 "--steadyrun.scheduling.pass-interval=500ms"));
         orchestrator.start(Duration.ofMinutes(3));
+        standby = orchestrator.replica(dir.resolve("standby.log")); // started by the failover test
         String cp = System.getProperty("java.class.path");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         agent = new ProcessBuilder(java, "-Xmx128m", "-cp", cp, Main.class.getName(),
-                "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
+                "--url", orchestrator.url() + "," + standby.url(), "--join-token", RealOrchestrator.JOIN_TOKEN,
                 "--node-name", "e2e-node", "--labels", "rack=e2e", "--checkpoint-root", checkpointRoot,
                 "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
                 "--trainer-command", java + " -Xmx1g -cp " + cp + " dev.steadyrun.trainer.Main")
@@ -77,6 +80,9 @@ class AgentEndToEndTest {
                 .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
         if (orchestrator != null) {
             orchestrator.close();
+        }
+        if (standby != null) {
+            standby.close();
         }
         System.out.println("agent end-to-end logs in " + dir);
     }
@@ -169,6 +175,38 @@ class AgentEndToEndTest {
 
     @Test
     @Order(5)
+    void aStandbyTakesOverFromAKilledActiveOrchestratorAndNoTrainerStops() throws Exception {
+        standby.start(Duration.ofMinutes(3));
+        assertThat(standby.probe("readiness")).as("a standby is not ready").isEqualTo(503);
+        assertThat(standby.status("/api/v1/runs")).as("nor does it serve the API").isEqualTo(503);
+        Await.until("the trainer to be running", SLOW, () -> nodeDetailUnchecked().path("trainer"),
+                t -> t.path("state").asString().equals("RUNNING"));
+        long generation = orchestrator.get("/api/v1/runs/" + runId).path("generation").asLong();
+        int incidents = orchestrator.get("/api/v1/runs/" + runId + "/incidents").size();
+        long stepBefore = lastMetricStep();
+
+        orchestrator.crash();
+        long killed = System.nanoTime();
+        Await.until("the standby to be ready", Duration.ofMinutes(1), () -> ready(standby));
+        System.out.printf("standby ready %.1f s after the active orchestrator was killed%n",
+                (System.nanoTime() - killed) / 1e9);
+        RealOrchestrator dead = orchestrator;
+        orchestrator = standby;
+        standby = dead;
+
+        Await.until("steps made after the failover to arrive at the new active orchestrator", SLOW,
+                () -> lastMetricStep() > stepBefore + 1, ok -> ok);
+        assertThat(Processes.running(trainerPid)).as("the same trainer process ran through the failover").isTrue();
+        assertThat(trainerJvms()).containsExactly(trainerPid);
+        assertThat(orchestrator.get("/api/v1/runs/" + runId).path("generation").asLong())
+                .as("no restart of the training").isEqualTo(generation);
+        assertThat(orchestrator.get("/api/v1/runs/" + runId + "/incidents").size()).as("no incident")
+                .isEqualTo(incidents);
+        assertThat(nodeDetail().path("node").path("state").asString()).isEqualTo("HEALTHY");
+    }
+
+    @Test
+    @Order(6)
     void sigkillOfTheAgentLeavesNoTrainerBehind() throws Exception {
         List<Long> ours = Processes.withCommandLineContaining(checkpointRoot);
         assertThat(ours).as("wrapper and trainer").hasSizeGreaterThanOrEqualTo(2).contains(trainerPid);
@@ -181,7 +219,7 @@ class AgentEndToEndTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void aHundredAndFiftySimulatedAgentsRegisterAndHeartbeat() throws Exception {
         Scenario scenario = Scenario.parse("""
                 {"stepMillis":500,"maxSteps":100000,"checkpointEvery":20,"tokensPerStep":1024,
@@ -208,6 +246,14 @@ class AgentEndToEndTest {
             return Optional.empty();
         } catch (Exception e) {
             return Optional.empty();
+        }
+    }
+
+    private static boolean ready(RealOrchestrator o) {
+        try {
+            return o.probe("readiness") == 200;
+        } catch (Exception e) {
+            return false;
         }
     }
 

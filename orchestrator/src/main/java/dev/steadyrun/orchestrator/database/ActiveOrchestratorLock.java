@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -17,16 +18,24 @@ import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.SpringApplication;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
 /**
- * One orchestrator per database. Node leases, the detectors and the recovery loop live in the orchestrator's memory,
- * so a second one on the same database would judge nodes by half of their heartbeats and fail healthy ones. At
- * start this takes a PostgreSQL session advisory lock on a connection it keeps; a second orchestrator fails to start
- * with a message naming the holder. Every {@link #CHECK_SECONDS} s the connection is checked: when it broke (the
- * database restarted, a network cut) the lock is taken again on a new one, and when another orchestrator took it in
- * the meantime this one stops (fail-stop: two active orchestrators are worse than none).
+ * One active orchestrator per database. Node leases, the detectors and the recovery loop live in the orchestrator's
+ * memory, so a second active one on the same database would judge nodes by half of their heartbeats and fail healthy
+ * ones. The active orchestrator holds a PostgreSQL session advisory lock on a connection it keeps. One started while
+ * another holds it is the <em>standby</em>: it is live but not ready, answers the API with 503 ({@link StandbyGate}),
+ * runs no periodic task, and tries the lock every {@code steadyrun.database.lock-check}. When the active one dies its
+ * session ends, the lock is free, and the standby takes it: it publishes {@link OrchestratorActivated} (leases,
+ * detectors and directives are loaded again from the database, with a fresh grace for every node) and only then
+ * serves.
+ *
+ * <p>The active one checks its connection as often: when it broke (the database restarted, a network cut) the lock
+ * is taken again on a new one, and when another orchestrator took it in the meantime this one stops (fail-stop: two
+ * active orchestrators are worse than none; its supervisor starts it again, as the standby).
  */
 @Component
 public class ActiveOrchestratorLock implements DisposableBean {
@@ -34,34 +43,42 @@ public class ActiveOrchestratorLock implements DisposableBean {
     /** The advisory lock's two keys: "STRN", 1. */
     static final int KEY_CLASS = 0x5354524E;
     static final int KEY_ID = 1;
-    static final long CHECK_SECONDS = 5;
 
     private static final Logger log = LoggerFactory.getLogger(ActiveOrchestratorLock.class);
 
     private final DataSource dataSource;
     private final Runnable onLost;
+    private final Runnable onActivated;
     private final ScheduledExecutorService checker;
     private Connection held;
     /** The PostgreSQL backend of the session holding the lock (so a broken check can tell its own lock apart). */
     private int heldPid;
+    private volatile boolean active;
+    /** A standby takes over only once the application is ready to hear {@link OrchestratorActivated}. */
+    private volatile boolean mayActivate;
 
     @Autowired
-    ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context) {
+    ActiveOrchestratorLock(DataSource dataSource, ConfigurableApplicationContext context, DatabaseProperties props) {
         // on its own thread: closing the context shuts the checker down, which must not interrupt the shutdown
         this(dataSource, () -> new Thread(() -> {
             log.error("Another orchestrator holds the database now; stopping this one");
             System.exit(SpringApplication.exit(context, () -> 75));
-        }, "orchestrator-lock-lost").start());
+        }, "orchestrator-lock-lost").start(), () -> context.publishEvent(new OrchestratorActivated()),
+                props.lockCheck(), false);
     }
 
-    ActiveOrchestratorLock(DataSource dataSource, Runnable onLost) {
+    /**
+     * @param onActivated  called when a standby took the lock, before it serves; when it throws, the lock is let go
+     * @param mayActivate  false until {@link #applicationReady()} (Spring), true for a lock used on its own
+     */
+    ActiveOrchestratorLock(DataSource dataSource, Runnable onLost, Runnable onActivated, Duration checkEvery,
+                           boolean mayActivate) {
         this.dataSource = dataSource;
         this.onLost = onLost;
+        this.onActivated = onActivated;
+        this.mayActivate = mayActivate;
         try {
-            if (!acquire()) {
-                throw new IllegalStateException("another orchestrator is active on this database (" + holder()
-                        + "); only one may run per database, so this one does not start");
-            }
+            active = acquire();
         } catch (SQLException e) {
             throw new IllegalStateException("could not take the orchestrator lock: " + e.getMessage(), e);
         }
@@ -70,8 +87,24 @@ public class ActiveOrchestratorLock implements DisposableBean {
             t.setDaemon(true);
             return t;
         });
-        checker.scheduleWithFixedDelay(this::check, CHECK_SECONDS, CHECK_SECONDS, TimeUnit.SECONDS);
-        log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+        checker.scheduleWithFixedDelay(this::check, checkEvery.toMillis(), checkEvery.toMillis(),
+                TimeUnit.MILLISECONDS);
+        if (active) {
+            log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+        } else {
+            log.info("Standby: another orchestrator is active on this database ({}); taking over when it stops",
+                    holder());
+        }
+    }
+
+    /** True while this orchestrator holds the lock: it serves agents and the API and runs the periodic tasks. */
+    public boolean isActive() {
+        return active;
+    }
+
+    @EventListener(ApplicationReadyEvent.class)
+    void applicationReady() {
+        mayActivate = true;
     }
 
     /** Takes the lock on a new connection and keeps that connection; false when another session holds it. */
@@ -131,8 +164,19 @@ public class ActiveOrchestratorLock implements DisposableBean {
 
     /** Called by the checker thread; tests call it directly. */
     synchronized void check() {
+        if (!active) {
+            if (mayActivate) {
+                takeOver();
+            }
+            return;
+        }
         try {
             if (held != null && held.isValid(2)) {
+                return;
+            }
+            if (held != null && holderPid() == heldPid) {
+                // a slow answer on a busy machine, not a broken session: letting go now would hand a standby the lock
+                log.warn("The orchestrator lock's connection answered slowly; its session still holds the lock");
                 return;
             }
             int previous = heldPid;
@@ -154,6 +198,28 @@ public class ActiveOrchestratorLock implements DisposableBean {
         }
     }
 
+    /** A standby tries the lock; with it, it loads what the active one left and starts serving. */
+    private void takeOver() {
+        try {
+            if (!acquire()) {
+                return;
+            }
+        } catch (SQLException e) {
+            log.debug("Standby cannot reach the database: {}", e.getMessage());
+            return;
+        }
+        log.warn("The active orchestrator is gone; this standby took the lock and takes over");
+        try {
+            onActivated.run();
+        } catch (RuntimeException e) {
+            log.error("Taking over failed; letting the lock go for another try", e);
+            unlock();
+            return;
+        }
+        active = true;
+        log.info("Active orchestrator for this database (advisory lock {}/{})", KEY_CLASS, KEY_ID);
+    }
+
     /** Really closes the lock's connection: returned to a pool, its session (and a lock it held) would live on. */
     private void closeHeld() {
         if (held != null) {
@@ -172,6 +238,11 @@ public class ActiveOrchestratorLock implements DisposableBean {
     @Override
     public synchronized void destroy() {
         checker.shutdownNow();
+        active = false;
+        unlock();
+    }
+
+    private void unlock() {
         if (held != null) {
             // closing the session releases the lock; unlock first so a pooled connection does not keep it
             try (PreparedStatement st = held.prepareStatement("select pg_advisory_unlock(?, ?)")) {

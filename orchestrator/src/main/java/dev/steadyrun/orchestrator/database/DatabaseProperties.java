@@ -14,11 +14,14 @@ import org.springframework.validation.annotation.Validated;
  * @param embeddedFallback start an embedded PostgreSQL when nothing answers on the configured host:port
  * @param probeTimeout     how long to wait for the configured server to accept a connection
  * @param createDatabase   create the configured database on the server when it does not exist
+ * @param lockCheck        how often the active orchestrator checks its lock's connection and a standby tries to
+ *                         take the lock: a standby takes over within about this long after the active one died
  */
 @Validated
 @ConfigurationProperties("steadyrun.database")
 public record DatabaseProperties(
         @DefaultValue("false") boolean embeddedFallback,
         @NotNull @DefaultValue("1s") Duration probeTimeout,
-        @DefaultValue("true") boolean createDatabase) {
+        @DefaultValue("true") boolean createDatabase,
+        @NotNull @DefaultValue("1s") Duration lockCheck) {
 }

@@ -17,12 +17,15 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.annotation.DependsOn;
 import org.springframework.context.event.EventListener;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
 import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.ObjectMapper;
 
+import dev.steadyrun.orchestrator.database.OrchestratorActivated;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -39,7 +42,7 @@ import dev.steadyrun.protocol.TrainerStatus;
  * {@link FleetProperties#timingsFor}, cached until the fleet size changes (the heartbeat path allocates nothing).
  */
 @Component
-@DependsOn("activeOrchestratorLock") // leases are judged by one orchestrator per database
+@DependsOn("activeOrchestratorLock") // leases are judged by the one active orchestrator of a database
 public class LeaseTable {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseTable.class);
@@ -62,7 +65,12 @@ public class LeaseTable {
         this.json = json;
         this.props = props;
         this.clock = clock;
-        Instant now = clock.instant();
+        load(clock.instant());
+    }
+
+    /** Loads every lease from PostgreSQL, each with a fresh grace from {@code now}: the orchestrator was down. */
+    private void load(Instant now) {
+        records.clear();
         jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node", rs -> {
             Timestamp seen = rs.getTimestamp(3);
             LeaseRecord r = new LeaseRecord(rs.getObject(1, UUID.class), NodeState.valueOf(rs.getString(2)),
@@ -78,6 +86,13 @@ public class LeaseTable {
         records.values().forEach(r -> r.timings = restored);
         log.info("Restored {} node leases; each gets a fresh grace from {} with a {} heartbeat", records.size(), now,
                 restored.heartbeatInterval());
+    }
+
+    /** A standby took over: the leases are the ones the active orchestrator last wrote, judged from now. */
+    @EventListener(OrchestratorActivated.class)
+    @Order(Ordered.HIGHEST_PRECEDENCE)
+    void activated() {
+        load(clock.instant());
     }
 
     /** The web server takes heartbeats from now on: every lease's grace restarts here. */

@@ -11,9 +11,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.context.event.EventListener;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import dev.steadyrun.orchestrator.database.OrchestratorActivated;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunSpecs;
@@ -44,6 +48,13 @@ class RunWatches implements SmartInitializingSingleton {
 
     @Override
     public void afterSingletonsInstantiated() {
+        rebuild(clock.instant());
+    }
+
+    /** A standby took over: the runs moved on while it waited. */
+    @EventListener(OrchestratorActivated.class)
+    @Order(Ordered.HIGHEST_PRECEDENCE)
+    void activated() {
         rebuild(clock.instant());
     }
 

@@ -14,11 +14,14 @@ import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.event.EventListener;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.scheduling.quartz.QuartzJobBean;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.event.TransactionPhase;
 import org.springframework.transaction.event.TransactionalEventListener;
 
+import dev.steadyrun.orchestrator.database.OrchestratorActivated;
 import dev.steadyrun.orchestrator.periodic.Periodic;
 import dev.steadyrun.orchestrator.run.RunGauges;
 import dev.steadyrun.orchestrator.run.RunStateMachine.RunStateChanged;
@@ -58,6 +61,13 @@ public class SchedulingLoop implements SmartInitializingSingleton {
      */
     @Override
     public void afterSingletonsInstantiated() {
+        directives.install(snapshots.load());
+    }
+
+    /** A standby took over: the placements are the ones the active orchestrator left. */
+    @EventListener(OrchestratorActivated.class)
+    @Order(Ordered.HIGHEST_PRECEDENCE)
+    void activated() {
         directives.install(snapshots.load());
     }
 

@@ -4,8 +4,13 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
+import org.springframework.context.event.EventListener;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
+
+import dev.steadyrun.orchestrator.database.OrchestratorActivated;
 
 /**
  * The credential hashes of all nodes, in memory so that a heartbeat costs no query to authenticate. Loaded
@@ -16,11 +21,25 @@ public class NodeCredentials {
 
     private final Map<UUID, byte[]> hashes = new ConcurrentHashMap<>();
 
+    private final JdbcTemplate jdbc;
+
     NodeCredentials(JdbcTemplate jdbc) {
-        jdbc.query("select id, credential_hash from node",
-                rs -> {
-                    hashes.put(rs.getObject(1, UUID.class), rs.getBytes(2));
-                });
+        this.jdbc = jdbc;
+        load();
+    }
+
+    private void load() {
+        hashes.clear();
+        jdbc.query("select id, credential_hash from node", rs -> {
+            hashes.put(rs.getObject(1, UUID.class), rs.getBytes(2));
+        });
+    }
+
+    /** A standby took over: nodes registered with the active orchestrator meanwhile. */
+    @EventListener(OrchestratorActivated.class)
+    @Order(Ordered.HIGHEST_PRECEDENCE)
+    void activated() {
+        load();
     }
 
     public void put(UUID nodeId, byte[] hash) {

@@ -1,11 +1,11 @@
 package dev.steadyrun.orchestrator.database;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.AfterEach;
@@ -16,15 +16,22 @@ import org.springframework.jdbc.datasource.DriverManagerDataSource;
 import dev.steadyrun.orchestrator.OrchestratorIntegrationTest;
 
 /**
- * The one-orchestrator-per-database lock, on a database of its own (the shared test context holds the lock of the
- * test database): a second orchestrator is refused; a broken lock connection is replaced; a lock taken by another
- * session while the connection was broken stops this orchestrator.
+ * The one-active-orchestrator-per-database lock, on a database of its own (the shared test context holds the lock of
+ * the test database): a second orchestrator is a standby that takes over when the first lets go; a broken lock
+ * connection is replaced; a lock taken by another session while the connection was broken stops this orchestrator.
+ * The checkers run once an hour: the tests call {@code check()} themselves.
  */
 class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
 
     private DriverManagerDataSource other;
     private final AtomicInteger lost = new AtomicInteger();
+    private final AtomicInteger activated = new AtomicInteger();
     private ActiveOrchestratorLock first;
+    private ActiveOrchestratorLock second;
+
+    private ActiveOrchestratorLock lock(Runnable onActivated) {
+        return new ActiveOrchestratorLock(other, lost::incrementAndGet, onActivated, Duration.ofHours(1), true);
+    }
 
     @BeforeEach
     void otherDatabase() {
@@ -39,30 +46,58 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
 
     @AfterEach
     void release() {
-        if (first != null) {
-            first.destroy();
+        for (ActiveOrchestratorLock lock : new ActiveOrchestratorLock[] {first, second}) {
+            if (lock != null) {
+                lock.destroy();
+            }
         }
     }
 
     @Test
-    void aSecondOrchestratorIsRefusedWithTheHolderNamed() {
-        first = new ActiveOrchestratorLock(other, lost::incrementAndGet);
-        assertThatThrownBy(() -> new ActiveOrchestratorLock(other, lost::incrementAndGet))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("another orchestrator is active on this database (held by PostgreSQL backend")
-                .hasMessageContaining("only one may run per database");
-        first.destroy();
-        first = new ActiveOrchestratorLock(other, lost::incrementAndGet); // released on shutdown
+    void aSecondOrchestratorStandsByAndTakesOverWhenTheFirstLetsGo() {
+        first = lock(activated::incrementAndGet);
+        second = lock(activated::incrementAndGet);
+        assertThat(first.isActive()).isTrue();
+        assertThat(second.isActive()).as("the lock is held: a standby").isFalse();
+        second.check();
+        assertThat(second.isActive()).isFalse();
+        assertThat(activated).as("the first was active from its start, the standby not yet").hasValue(0);
+
+        first.destroy(); // a dead process's session ends just the same
+        second.check();
+        assertThat(second.isActive()).isTrue();
+        assertThat(activated).as("loaded again before serving").hasValue(1);
         assertThat(lost).hasValue(0);
     }
 
     @Test
+    void aTakeOverThatFailsLetsTheLockGoAndTriesAgain() {
+        first = lock(() -> { });
+        second = lock(() -> {
+            if (activated.incrementAndGet() == 1) {
+                throw new IllegalStateException("database half-read");
+            }
+        });
+        first.destroy();
+        second.check();
+        assertThat(second.isActive()).isFalse();
+        first = lock(() -> { });
+        assertThat(first.isActive()).as("the failed standby let the lock go").isTrue();
+        first.destroy();
+        second.check();
+        assertThat(second.isActive()).isTrue();
+        assertThat(activated).hasValue(2);
+    }
+
+    @Test
     void aBrokenConnectionIsReplacedAndALockTakenMeanwhileStopsThisOrchestrator() throws Exception {
-        first = new ActiveOrchestratorLock(other, lost::incrementAndGet);
+        first = lock(() -> { });
         terminateHolder();
         first.check();
         assertThat(lost).as("nobody else took it: taken again").hasValue(0);
-        assertThatThrownBy(() -> new ActiveOrchestratorLock(other, () -> { })).isInstanceOf(IllegalStateException.class);
+        second = lock(() -> { });
+        assertThat(second.isActive()).isFalse();
+        second.destroy();
 
         terminateHolder();
         try (Connection intruder = other.getConnection(); Statement st = intruder.createStatement()) {

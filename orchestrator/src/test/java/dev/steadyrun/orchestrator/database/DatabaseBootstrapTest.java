@@ -18,7 +18,7 @@ class DatabaseBootstrapTest {
     static final String ADMIN = "jdbc:postgresql://127.0.0.1:5432/postgres";
 
     static DatabaseProperties props(boolean fallback) {
-        return new DatabaseProperties(fallback, Duration.ofMillis(500), true);
+        return new DatabaseProperties(fallback, Duration.ofMillis(500), true, Duration.ofSeconds(1));
     }
 
     static boolean exists(String db) throws SQLException {

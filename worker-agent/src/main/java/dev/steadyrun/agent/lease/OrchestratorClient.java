@@ -14,7 +14,9 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
@@ -32,6 +34,11 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The agent's side of the agent API. One instance (and one {@link HttpClient}) may serve many agents: the
  * simulated fleet shares it between all its nodes.
+ *
+ * <p>Given several base URLs (the replicas of an active/standby pair), it keeps calling the one that answered last;
+ * a call that gets no answer, or 503 from a standby that does not hold the database lock, is tried once on each of
+ * the others before it fails. Every call is idempotent on the orchestrator's side (a heartbeat, a report numbered by
+ * its lines, a registration under the node's name), so trying it twice is safe.
  */
 public final class OrchestratorClient {
 
@@ -64,14 +71,23 @@ public final class OrchestratorClient {
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .build();
 
-    private final URI base;
+    private final List<URI> bases;
     private final HttpClient http;
     private final Duration timeout;
+    /** The index of the base that answered last. */
+    private final AtomicInteger current = new AtomicInteger();
 
-    public OrchestratorClient(URI base, HttpClient http, Duration timeout) {
-        this.base = base;
+    public OrchestratorClient(List<URI> bases, HttpClient http, Duration timeout) {
+        if (bases.isEmpty()) {
+            throw new IllegalArgumentException("no orchestrator URL");
+        }
+        this.bases = List.copyOf(bases);
         this.http = http;
         this.timeout = timeout;
+    }
+
+    public OrchestratorClient(URI base, HttpClient http, Duration timeout) {
+        this(List.of(base), http, timeout);
     }
 
     /**
@@ -135,6 +151,26 @@ public final class OrchestratorClient {
     }
 
     private <T> T call(String path, String bearer, Object body, Class<T> answer) throws CallException {
+        int first = current.get();
+        CallException failure = null;
+        for (int i = 0; i < bases.size(); i++) {
+            int index = (first + i) % bases.size();
+            try {
+                T result = callOnce(bases.get(index), path, bearer, body, answer);
+                current.compareAndSet(first, index);
+                return result;
+            } catch (CallException e) {
+                if (!e.transientFailure() || (e.status != 0 && e.status != 503)) {
+                    throw e;
+                }
+                failure = e;
+            }
+        }
+        throw failure;
+    }
+
+    private <T> T callOnce(URI base, String path, String bearer, Object body, Class<T> answer)
+            throws CallException {
         HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
                 .timeout(timeout)
                 .header("Content-Type", "application/json")
@@ -146,14 +182,15 @@ public final class OrchestratorClient {
         try {
             response = http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
-            throw new CallException(0, "POST " + path + ": no answer: " + e, e);
+            throw new CallException(0, "POST " + base + path + ": no answer: " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CallException(0, "POST " + path + ": interrupted", e);
         }
         int status = response.statusCode();
         if (status / 100 != 2) {
-            throw new CallException(status, "POST " + path + " → " + status + problemDetail(response.body()), null);
+            throw new CallException(status, "POST " + base + path + " → " + status
+                    + problemDetail(response.body()), null);
         }
         if (answer == null) {
             return null;

@@ -120,7 +120,7 @@ class OrchestratorTlsTest {
                 .hasMessageContaining("ca-file (--ca-file, STEADYRUN_CA_FILE): cannot read");
         Map<String, String> plain = with(with(base, "url", "http://127.0.0.1:8080"), "ca-file",
                 dir.resolve("ca.pem").toString());
-        assertThatThrownBy(() -> AgentConfig.fromMap(plain)).hasMessageContaining("only for an https:// url");
+        assertThatThrownBy(() -> AgentConfig.fromMap(plain)).hasMessageContaining("only for https:// urls");
     }
 
     private OrchestratorClient client(Path caFile) {

@@ -14,6 +14,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -37,25 +38,43 @@ public final class RealOrchestrator implements AutoCloseable {
     private final HttpClient http = HttpClient.newHttpClient();
     private Process process;
 
-    /** @param settings extra {@code --key=value} Spring settings, e.g. the heartbeat interval */
+    /**
+     * @param database the database's name, suffixed with {@code STEADYRUN_TEST_DB} when that is set (two people
+     *                 testing at once on one PostgreSQL must not drop each other's database)
+     * @param settings extra {@code --key=value} Spring settings, e.g. the heartbeat interval
+     */
     public RealOrchestrator(String database, Path log, List<String> settings) throws IOException, SQLException {
+        this(database + Optional.ofNullable(System.getenv("STEADYRUN_TEST_DB")).map(d -> "_" + d).orElse(""), log,
+                settings, true);
+    }
+
+    private RealOrchestrator(String database, Path log, List<String> settings, boolean fresh)
+            throws IOException, SQLException {
         this.database = database;
         this.log = log;
         this.settings = settings;
         try (ServerSocket s = new ServerSocket(0)) {
             this.port = s.getLocalPort();
         }
-        try (Connection c = DriverManager.getConnection(PG + "postgres", "postgres", "");
-             Statement st = c.createStatement()) {
-            st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
-            st.execute("CREATE DATABASE " + database);
+        if (fresh) {
+            try (Connection c = DriverManager.getConnection(PG + "postgres", "postgres", "");
+                 Statement st = c.createStatement()) {
+                st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+                st.execute("CREATE DATABASE " + database);
+            }
         }
+    }
+
+    /** A second replica on the same database and settings (the standby of an active/standby pair), not started. */
+    public RealOrchestrator replica(Path log) throws IOException, SQLException {
+        return new RealOrchestrator(database, log, settings, false);
     }
 
     public URI url() {
         return URI.create("http://127.0.0.1:" + port);
     }
 
+    /** Starts the process and waits until it is live (a standby is live, but not ready). */
     public void start(Duration timeout) throws IOException, InterruptedException {
         List<String> argv = new java.util.ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
@@ -73,8 +92,7 @@ public final class RealOrchestrator implements AutoCloseable {
                 throw new IllegalStateException("orchestrator exited with " + process.exitValue() + "; log: " + log);
             }
             try {
-                if (http.send(HttpRequest.newBuilder(url().resolve("/actuator/health")).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                if (probe("liveness") == 200) {
                     return;
                 }
             } catch (IOException notYet) {
@@ -83,6 +101,18 @@ public final class RealOrchestrator implements AutoCloseable {
             Thread.sleep(250);
         }
         throw new IllegalStateException("orchestrator not up after " + timeout.toSeconds() + " s; log: " + log);
+    }
+
+    /** 200 when the probe ({@code liveness}, {@code readiness}) says UP, 503 when not. */
+    public int probe(String which) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(url().resolve("/actuator/health/" + which)).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    /** The status of an API call, for calls expected to be refused. */
+    public int status(String path) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(url().resolve(path)).header("Authorization", "Bearer " + ADMIN_TOKEN)
+                .GET().build(), HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     /** A connection to the orchestrator's own database, for facts the API does not show (per-generation rows). */
