@@ -21,13 +21,13 @@ mkdir -p "$OUT"
     -Dmdep.outputFile="$PWD/$OUT/classpath.txt" >/dev/null
 CP="$(cat "$OUT/classpath.txt")"
 rm -rf "$OUT/classes"
-javac -nowarn -d "$OUT/classes" -cp "$CP" trainer-engine/src/main/java/dev/steadyrun/trainer/dist/*.java \
-    bench/collectives/src/dev/steadyrun/trainer/dist/CollectivesBench.java
+javac -nowarn -d "$OUT/classes" -cp "$CP" trainer-engine/src/main/java/dev/steadyrun/trainer/ring/*.java \
+    bench/collectives/src/dev/steadyrun/trainer/ring/CollectivesBench.java
 
 echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for BUCKET in ${BUCKETS:-1048576}; do
     echo "== bucket $BUCKET bytes, direct buffer ${DIRECT:-true}"
     java -Xmx2g -DbucketBytes="$BUCKET" -Ddirect="${DIRECT:-true}" -cp "$OUT/classes:$CP" \
-        dev.steadyrun.trainer.dist.CollectivesBench "${MIB:-64}" "${ROUNDS:-5}" ${RANKS:-2 4} 2>"$OUT/bench-$BUCKET.log"
+        dev.steadyrun.trainer.ring.CollectivesBench "${MIB:-64}" "${ROUNDS:-5}" ${RANKS:-2 4} 2>"$OUT/bench-$BUCKET.log"
 done
 echo "== load average after $(cut -d' ' -f1-3 /proc/loadavg)"

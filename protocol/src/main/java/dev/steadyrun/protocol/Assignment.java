@@ -11,8 +11,9 @@ import java.util.UUID;
  * @param checkpointDir   where this run writes its checkpoints
  * @param rendezvous      host:port of rank 0's collective endpoint for data-parallel runs, null for one rank
  * @param hangTimeoutSeconds the agent's local watchdog: no step for this long means the trainer hangs
+ * @param ringSecret      the generation's ring secret; every rank of the generation gets the same one
  */
 public record Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
                          String restoreFrom, String checkpointDir, RestartKnobs knobs, String rendezvous,
-                         long hangTimeoutSeconds) {
+                         long hangTimeoutSeconds, RingSecret ringSecret) {
 }

@@ -7,6 +7,13 @@ import java.util.List;
  * {@link LeaseTimings#heartbeatInterval()} with the node credential.
  *
  * @param sequence increases by one per heartbeat; lets the orchestrator see lost or reordered beats
+ * @param gpuProbe set while the agent's GPU probe is stale ({@code gpus} is then its last good reading); null when
+ *                 the probe is fresh or the node has no GPUs
  */
-public record HeartbeatRequest(long sequence, List<GpuHealth> gpus, TrainerStatus trainer) {
+public record HeartbeatRequest(long sequence, List<GpuHealth> gpus, TrainerStatus trainer, GpuProbeFault gpuProbe) {
+
+    /** A heartbeat whose GPU readings are fresh. */
+    public HeartbeatRequest(long sequence, List<GpuHealth> gpus, TrainerStatus trainer) {
+        this(sequence, gpus, trainer, null);
+    }
 }

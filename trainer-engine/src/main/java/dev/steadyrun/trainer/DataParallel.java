@@ -17,26 +17,31 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import dev.steadyrun.trainer.dist.Collectives;
-import dev.steadyrun.trainer.dist.DistConfig;
-import dev.steadyrun.trainer.dist.Rendezvous;
+import dev.steadyrun.trainer.ring.Collectives;
+import dev.steadyrun.trainer.ring.DistConfig;
+import dev.steadyrun.trainer.ring.Rendezvous;
 
 /**
- * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for world
- * size > 1. The parameters are laid end to end in one flat FP32 vector in {@link OptModel#params()} order; rank r
- * owns chunk r of it ({@link Collectives#chunk}). Each step: the ranks' gradients are reduce-scattered (summed: every
- * rank already divided by the GLOBAL token count, so the sum is the mean over the global batch), each rank checks,
- * unscales and clips its chunk, the squared norms, overflow flags and loss sums are all-reduced so every rank takes
- * the same decision, each rank runs AdamW on its chunk only (FP32 moments of its chunk only), and the parameters are
- * all-gathered.
+ * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for any world
+ * size: one rank is a world of one, whose collectives return at once (no sockets), so a single-rank run takes the
+ * same path. The parameters are laid end to end in one flat FP32 vector in {@link OptModel#params()} order; rank r
+ * owns chunk r of it ({@link Collectives#chunk}). The gradients the model accumulates into are views of a second
+ * flat vector ({@link #gradients()}). Each step: the ranks' gradients are reduce-scattered (summed: every rank
+ * already divided by the GLOBAL token count, so the sum is the mean over the global batch), each rank checks,
+ * unscales and clips its chunk tensor by tensor, the squared norms, overflow flags and loss sums are all-reduced so
+ * every rank takes the same decision, each rank runs AdamW on its chunk only (FP32 moments of its chunk only), and
+ * the parameters are all-gathered.
  *
- * <p>The element-wise update is the same sequence of ND4J ops as {@link Optimizer}, applied to views of the chunk,
- * so a chunk sees exactly the arithmetic the single-rank optimizer would apply to those elements.
+ * <p>The element-wise work is done per segment (the part of one tensor in the chunk) with the same sequence of ND4J
+ * ops as {@link Optimizer#update}, so a chunk sees exactly the arithmetic that tensor would see alone; with one
+ * rank a segment is a whole tensor.
  *
  * <p>Every method is a collective: all ranks call the same ones in the same order.
  */
 final class DataParallel {
 
+    /** Largest finite FP16 value: a scaled gradient beyond it overflows in FP16. */
+    static final double FP16_MAX = 65504;
     /** The run id the ring checks when the command line names none ({@code --run-id}). */
     static final String RING_ID = "steadyrun-trainer";
 
@@ -52,7 +57,6 @@ final class DataParallel {
     private final INDArray flatParam;
     private final ByteBuffer gradBuffer;
     private final ByteBuffer paramBuffer;
-    private final INDArray gradShard;
     private final INDArray m;
     private final INDArray v;
     private final List<Segment> segments = new ArrayList<>();
@@ -95,7 +99,6 @@ final class DataParallel {
             throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " bytes for " + n + " floats");
         }
         int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
-        gradShard = mine.length() == 0 ? null : view(flatGrad, mine.from(), mine.to());
         m = Nd4j.zeros(DataType.FLOAT, len);
         v = Nd4j.zeros(DataType.FLOAT, len);
         i = 0;
@@ -112,14 +115,11 @@ final class DataParallel {
         copyIn(params, flatParam);
     }
 
-    /** Joins the generation's ring (timeouts from the config keys) and lays out the model's parameters. */
+    /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
     static Collectives join(Trainer.Launch launch, Duration peerTimeout, Duration rendezvousTimeout) {
-        if (launch.rendezvous() == null) {
-            throw new TrainConfig.InvalidConfigException("--rendezvous host:port is required when --world-size is "
-                    + launch.worldSize());
-        }
         DistConfig config = DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
-                launch.rendezvous()).withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
+                launch.rendezvous(), launch.ringSecret())
+                .withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
         return Rendezvous.join(config);
     }
 
@@ -249,29 +249,55 @@ final class DataParallel {
     }
 
     /**
-     * Sums the ranks' gradients (reduce-scatter), then, on this rank's chunk: the FP16 overflow check on the summed
-     * scaled gradients, unscaling, and the squared norm; then all-reduces [sum of squares, overflow, loss sum, stop]
-     * so that every rank sees the same global norm, overflow verdict, loss and stop request.
+     * The gradient accumulators, by parameter name: views of the flat vector that {@link #reduce} sums over the
+     * ranks, so the model accumulates straight into it.
      */
-    Reduced reduce(Map<String, INDArray> grads, double localLossSum, boolean fp16, double lossScale, boolean stop) {
-        copyIn(grads, flatGrad);
+    Map<String, INDArray> gradients() {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            INDArray g = tensorView(flatGrad, i);
+            // a reshape that copied instead of viewing would silently drop the gradients
+            flatGrad.putScalar(offsets[i], 1);
+            if (g.getDouble(0) != 1) {
+                throw new IllegalStateException("the gradient of " + names.get(i) + " is not a view of the flat vector");
+            }
+            out.put(names.get(i), g);
+        }
+        flatGrad.assign(0);
+        return out;
+    }
+
+    /** Zeroes every gradient accumulator before a step's micro-batches. */
+    void zeroGradients() {
+        flatGrad.assign(0);
+    }
+
+    /**
+     * Sums the ranks' gradients (reduce-scatter), then, segment by segment of this rank's chunk: the FP16 overflow
+     * check on the summed scaled gradients (rounding them to FP16 precision where they fit), unscaling, and the
+     * squared norm; then all-reduces [sum of squares, overflow, loss sum, stop] so that every rank sees the same
+     * global norm, overflow verdict, loss and stop request.
+     */
+    Reduced reduce(double localLossSum, boolean fp16, double lossScale, boolean stop) {
         ring.reduceScatter(gradBuffer);
         boolean overflow = false;
         double sumSq = 0;
-        if (gradShard != null) {
+        for (Segment s : segments) {
+            INDArray g = s.grad();
             if (fp16) {
-                double maxAbs = gradShard.amaxNumber().doubleValue();
-                if (!(maxAbs <= Trainer.FP16_MAX)) {
+                double maxAbs = g.amaxNumber().doubleValue();
+                if (!(maxAbs <= FP16_MAX)) {
                     overflow = true;
                 } else {
-                    gradShard.assign(gradShard.castTo(DataType.HALF).castTo(DataType.FLOAT));
+                    // what an FP16 gradient buffer would hold: small values lose precision or flush to zero
+                    g.assign(g.castTo(DataType.HALF).castTo(DataType.FLOAT));
                 }
             }
             if (lossScale != 1.0) {
-                gradShard.divi(lossScale);
+                g.divi(lossScale);
             }
-            double norm = gradShard.norm2Number().doubleValue();
-            sumSq = norm * norm;
+            double norm = g.norm2Number().doubleValue();
+            sumSq += norm * norm;
         }
         double[] agreed = {sumSq, overflow ? 1 : 0, localLossSum, stop ? 1 : 0};
         ring.allReduceSum(agreed);

@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
@@ -25,7 +26,7 @@ import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.dist.CollectiveException;
+import dev.steadyrun.trainer.ring.CollectiveException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {
@@ -55,6 +56,8 @@ public final class Main {
                                   data-parallel training: N ranks, rank 0 listens on host:port; batchTokens is the
                                   global batch (each rank does 1/N); only rank 0 reads and writes checkpoints
               --run-id ID         the ring admits only ranks that name the same run (the agent passes its run id)
+            environment: STEADYRUN_RING_SECRET, the generation's ring secret (base64url, 16+ bytes), required with
+                          --world-size > 1: every hello between ranks is authenticated with it (the agent sets it)
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
             exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
@@ -144,12 +147,15 @@ public final class Main {
         explicit.putAll(TrainConfig.parseOverrides(o.all("--set")));
         String dir = o.required("--checkpoint-dir");
         int worldSize = o.integer("--world-size", 1);
+        if (worldSize > 1 && o.one("--rendezvous") == null) {
+            throw new IllegalArgumentException("--rendezvous host:port is required when --world-size is " + worldSize);
+        }
         int rank = o.integer("--rank", 0);
         if (rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
-                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"));
+                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"), ringSecret());
 
         Trainer trainer = new Trainer(out::emit);
         CountDownLatch finished = new CountDownLatch(1);
@@ -181,6 +187,16 @@ public final class Main {
         return code;
     }
 
+    /** The ring secret the agent put in the environment; null when there is none. */
+    private static RingSecret ringSecret() {
+        String value = System.getenv(RingSecret.ENV);
+        try {
+            return value == null || value.isBlank() ? null : new RingSecret(value.strip());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(RingSecret.ENV + ": " + e.getMessage());
+        }
+    }
+
     /** The {@code --knob} arguments, read by the one encoding the agent writes them with. */
     static RestartKnobs knobs(List<String> knobs) {
         try {
@@ -199,15 +215,15 @@ public final class Main {
                 c = CheckpointStore.load(dir);
             } else {
                 try (CheckpointStore store = new CheckpointStore(dir, new Retention(1, 0))) {
-                    c = Trainer.restore(store, dir, "latest");
+                    c = Resume.checkpoint(store, dir, "latest");
                 }
                 if (c == null) {
                     throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);
                 }
             }
             TrainConfig config = TrainConfig.fromMap(TrainState.fromJson(c.stateJson()).config());
-            Trainer.applyThreads(config.threads());
-            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Trainer.prefixed(c, "param/"),
+            Host.applyThreads(config.threads());
+            OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Resume.prefixed(c, "param/"),
                     config.precision() == TrainConfig.Precision.FP16_EMULATED);
             return new Loaded(config, model, c.step());
         }
@@ -220,7 +236,7 @@ public final class Main {
         String data = o.one("--data") != null ? o.one("--data") : l.config().data();
         double lossSum = 0;
         long tokens = 0;
-        try (TokenShards val = TokenShards.open(Trainer.dataset(data), "val")) {
+        try (TokenShards val = TokenShards.open(Host.dataset(data), "val")) {
             BatchSampler sampler = new BatchSampler(val, 0, l.config().microBatch(), l.config().seqLen(), 0, 1);
             for (int i = 0; i < batches; i++) {
                 OptModel.Pass p = l.model().loss(sampler.next());

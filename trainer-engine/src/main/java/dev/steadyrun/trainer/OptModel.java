@@ -29,6 +29,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * preallocated GEMMs plus one in-place softmax. Dropout is a multiplication by a Bernoulli mask generated from a
  * seed, which makes it deterministic. The whole-model finite-difference check ({@code OptModelTest}) holds every
  * hand-written derivative to account.
+ *
+ * <p>Over 400 lines on purpose: each forward step and the backward step that reads its saved activations sit in the
+ * same file, so a change to one is read against the other.
  */
 public final class OptModel {
 

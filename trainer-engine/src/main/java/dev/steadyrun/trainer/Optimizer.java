@@ -1,8 +1,6 @@
 package dev.steadyrun.trainer;
 
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.updaters.AdamUpdater;
@@ -14,7 +12,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * the 2-D weight matrices only ({@link OptModel#isDecayed}). The Adam moments are kept while SGD runs, so
  * switching back resumes from them (stale, as OPT's logbook warns).
  */
-public final class Optimizer {
+final class Optimizer {
 
     public enum Kind {
         ADAMW, SGD;
@@ -24,41 +22,13 @@ public final class Optimizer {
         }
     }
 
-    private final Map<String, INDArray> m = new LinkedHashMap<>();
-    private final Map<String, INDArray> v = new LinkedHashMap<>();
-    /** Applied AdamW updates, for bias correction; skipped (overflow) steps do not count. */
-    private long adamSteps;
-
-    public Optimizer(Map<String, INDArray> params) {
-        params.forEach((n, p) -> {
-            m.put(n, Nd4j.zeros(p.dataType(), p.shape()));
-            v.put(n, Nd4j.zeros(p.dataType(), p.shape()));
-        });
-    }
-
-    /** An optimizer with restored moments (arrays taken as they are). */
-    public Optimizer(Map<String, INDArray> firstMoments, Map<String, INDArray> secondMoments, long adamSteps) {
-        m.putAll(firstMoments);
-        v.putAll(secondMoments);
-        this.adamSteps = adamSteps;
+    private Optimizer() {
     }
 
     /**
-     * One update of every parameter. The gradient arrays are consumed: they are overwritten with the update (the
-     * caller zeroes them before the next step anyway), which keeps the step free of 150 MB temporaries.
-     */
-    public void step(Kind kind, Map<String, INDArray> params, Map<String, INDArray> grads, double lr,
-                     double weightDecay, double beta1, double beta2, double eps) {
-        if (kind == Kind.ADAMW) {
-            adamSteps++;
-        }
-        params.forEach((name, p) -> update(kind, p, grads.get(name), m.get(name), v.get(name), OptModel.isDecayed(p),
-                adamSteps, lr, weightDecay, beta1, beta2, eps));
-    }
-
-    /**
-     * The update of one tensor (or of one rank's slice of it, {@link DataParallel}): weight decay, then AdamW or
-     * SGD. The gradient is consumed.
+     * The update of one tensor, or of one rank's slice of it ({@link DataParallel} keeps the moments and the Adam
+     * step count): weight decay, then AdamW or SGD. The gradient array is consumed: it is overwritten with the update
+     * (the gradients are zeroed before the next step anyway), which keeps the step free of large temporaries.
      */
     static void update(Kind kind, INDArray p, INDArray g, INDArray m, INDArray v, boolean decayed, long adamSteps,
                        double lr, double weightDecay, double beta1, double beta2, double eps) {
@@ -74,17 +44,5 @@ public final class Optimizer {
             Nd4j.exec(new AdamUpdater(g, v, m, 1.0, beta1, beta2, eps * sqrtBc2, Math.toIntExact(adamSteps - 1)));
         }
         p.subi(g.muli(lr));
-    }
-
-    public Map<String, INDArray> firstMoments() {
-        return m;
-    }
-
-    public Map<String, INDArray> secondMoments() {
-        return v;
-    }
-
-    public long adamSteps() {
-        return adamSteps;
     }
 }

@@ -1,7 +1,6 @@
 package dev.steadyrun.trainer;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,59 +11,55 @@ import java.util.function.Consumer;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.TrainConfig.Precision;
 import dev.steadyrun.trainer.TrainState.KnobRecord;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
-import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
-import dev.steadyrun.trainer.data.DemoData;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.dist.Collectives;
-import dev.steadyrun.trainer.dist.PeerLostException;
+import dev.steadyrun.trainer.ring.Collectives;
+import dev.steadyrun.trainer.ring.PeerLostException;
 
 /**
  * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,
  * unscale, clip, optimizer step, update the loss scaler, print the metrics line, checkpoint every
  * {@code checkpointInterval} steps (asynchronously). One instance runs one training session.
+ *
+ * <p>Every run is data parallel: one rank is a world of one, whose ring has no sockets and whose collectives return
+ * at once, so the gradient reduction, overflow check, norm, clipping and optimizer step live in {@link DataParallel}
+ * only. The test faults ({@link FaultPlan}) are asked at the top of each step, never read from the config here.
  */
 public final class Trainer {
 
     private static final Logger log = LoggerFactory.getLogger(Trainer.class);
-    /** Largest finite FP16 value: a scaled gradient beyond it overflows in FP16. */
-    static final double FP16_MAX = 65504;
 
     /**
      * How this session was launched besides the config.
      *
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
+     * @param ringSecret the generation's ring secret (from {@link RingSecret#ENV}); required when worldSize &gt; 1
      */
     public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                         long generation, String rendezvous, String runId) {
+                         long generation, String rendezvous, String runId, RingSecret ringSecret) {
 
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
             runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
         }
 
-        public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                      long generation, String rendezvous) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, rendezvous, null);
-        }
-
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null);
+            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null, null);
         }
     }
 
@@ -81,7 +76,6 @@ public final class Trainer {
     // set up by start()
     private TrainConfig config;
     private OptModel model;
-    private Optimizer optimizer;
     private LossScaler scaler;
     private BatchSampler sampler;
     private TokenShards shards;
@@ -89,14 +83,19 @@ public final class Trainer {
     private double lastLoss = Double.NaN;
     /** Micro-batches per optimizer step on this rank: the config's accumulation divided by the world size. */
     private int accumulation;
-    /** Null for a single rank; then {@link #optimizer} holds the whole Adam state. */
+    /** The gradients' reduction and the optimizer, over the ring of every world size (one rank: a world of one). */
     private DataParallel dp;
+    /** Test faults planned by the {@code debug*} config keys (the effective config: they may come from the checkpoint). */
+    private FaultPlan faults;
 
     public Trainer(Consumer<TrainerLine> sink) {
         this.sink = sink;
     }
 
-    /** Ends the loop after the current step (SIGTERM); pending checkpoint writes still complete. */
+    /**
+     * Ends the loop (SIGTERM) after the step whose gradient reduction sees the request, on every rank; pending
+     * checkpoint writes still complete.
+     */
     public void requestStop() {
         stopRequested = true;
     }
@@ -108,36 +107,21 @@ public final class Trainer {
      *                 over the checkpoint's config
      */
     public TrainConfig run(Map<String, String> explicit, Launch launch) throws IOException, DivergedException {
-        Collectives ring = null;
-        try {
-            if (launch.worldSize() > 1) {
-                // only the timeout keys are read before the restore: the rest of the config may come from it
-                Map<String, String> timeouts = new LinkedHashMap<>();
-                for (String key : List.of("peerTimeoutSeconds", "rendezvousTimeoutSeconds")) {
-                    if (explicit.containsKey(key)) {
-                        timeouts.put(key, explicit.get(key));
-                    }
-                }
-                TrainConfig t = TrainConfig.fromMap(timeouts);
-                ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
-                        Duration.ofSeconds(t.rendezvousTimeoutSeconds()));
+        // only the timeout keys are read before the restore: the rest of the config may come from it
+        Map<String, String> timeouts = new LinkedHashMap<>();
+        for (String key : List.of("peerTimeoutSeconds", "rendezvousTimeoutSeconds")) {
+            if (explicit.containsKey(key)) {
+                timeouts.put(key, explicit.get(key));
             }
+        }
+        TrainConfig t = TrainConfig.fromMap(timeouts);
+        try (Collectives ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
+                Duration.ofSeconds(t.rendezvousTimeoutSeconds()))) {
             // Only rank 0 reads checkpoints and writes them: the others get the restored state over the ring, so
             // they need no access to the checkpoint directory.
-            CheckpointContent restored = null;
-            if (launch.rank() == 0) {
-                try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
-                    restored = restore(reader, launch.checkpointDir(), launch.restore());
-                }
-                if (restored != null) {
-                    setAsideNewer(launch, restored.step());
-                }
-            }
-            String stateJson = restored == null ? null : restored.stateJson();
-            if (ring != null) {
-                // also the barrier after the set-aside: no rank starts before rank 0 has restored and tidied up
-                stateJson = DataParallel.broadcastText(ring, stateJson);
-            }
+            CheckpointContent restored = launch.rank() == 0 ? Resume.read(launch) : null;
+            // also the barrier after the set-aside: no rank starts before rank 0 has restored and tidied up
+            String stateJson = DataParallel.broadcastText(ring, restored == null ? null : restored.stateJson());
             start(explicit, stateJson, restored, launch, ring);
             if (launch.rank() == 0) {
                 try (CheckpointStore store = new CheckpointStore(launch.checkpointDir(),
@@ -151,51 +135,8 @@ public final class Trainer {
             if (shards != null) {
                 shards.close();
             }
-            if (ring != null) {
-                ring.close();
-            }
         }
         return config;
-    }
-
-    /**
-     * A rollback (restoring a checkpoint older than the newest) moves the newer ones into
-     * {@code abandoned/gen-<generation>/}, so that retention and {@code latest} never pick or delete the wrong ones.
-     */
-    private static void setAsideNewer(Launch launch, long restoredStep) throws IOException {
-        List<Path> moved = CheckpointStore.setAsideNewerThan(launch.checkpointDir(), restoredStep,
-                "gen-" + launch.generation());
-        if (!moved.isEmpty()) {
-            log.warn("rolled back to step {}: moved {} newer checkpoint(s) aside to {}", restoredStep, moved.size(),
-                    moved.get(0).getParent());
-        }
-    }
-
-    /** The checkpoint to resume: a named directory (must verify), or the newest that verifies, or none. */
-    static CheckpointContent restore(CheckpointStore store, Path dir, String restore) throws IOException {
-        if (restore == null || restore.isBlank()) {
-            return null;
-        }
-        if (!restore.equals("latest")) {
-            return CheckpointStore.load(Path.of(restore));
-        }
-        List<Path> all = new ArrayList<>(store.list());
-        CorruptCheckpointException last = null;
-        for (int i = all.size() - 1; i >= 0; i--) {
-            try {
-                CheckpointContent c = CheckpointStore.load(all.get(i));
-                log.info("restoring {}", all.get(i));
-                return c;
-            } catch (CorruptCheckpointException e) {
-                log.warn("skipping {}, falling back to an older checkpoint", e.getMessage());
-                last = e;
-            }
-        }
-        if (last != null) {
-            throw last;   // checkpoints exist but none verifies: starting over would silently lose the run
-        }
-        log.info("no checkpoint in {}: starting from scratch", dir);
-        return null;
     }
 
     /**
@@ -225,31 +166,27 @@ public final class Trainer {
                     + " be a multiple of worldSize·microBatch·seqLen (" + perMicro + "), was " + config.batchTokens());
         }
         accumulation = (int) (config.batchTokens() / perMicro);
-        applyThreads(config.threads());
+        Host.applyThreads(config.threads());
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
-        DataType dtype = DataType.FLOAT;
         if (restored == null) {
             // a fresh run, or a rank > 0 of a restored one (its parameters are overwritten by rank 0's below)
-            model = OptModel.initialize(config.modelConfig(), dtype, config.seed(), fp16);
+            model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
         } else {
-            model = OptModel.fromParams(config.modelConfig(), dtype, prefixed(restored, "param/"), fp16);
+            model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Resume.prefixed(restored, "param/"), fp16);
         }
-        if (ring == null) {
-            optimizer = restored == null ? new Optimizer(model.params())
-                    : new Optimizer(prefixed(restored, "adam_m/"), prefixed(restored, "adam_v/"), previous.adamSteps());
-        } else {
-            dp = DataParallel.over(ring, model.params());
-            if (previous != null) {
-                dp.broadcastParams(model.params());
-            }
-            dp.verifyIdentical(previous == null ? "initial" : "restored");
-            dp.restoreMoments(restored == null ? null : prefixed(restored, "adam_m/"),
-                    restored == null ? null : prefixed(restored, "adam_v/"), previous == null ? 0 : previous.adamSteps());
+        dp = DataParallel.over(ring, model.params());
+        if (previous != null) {
+            dp.broadcastParams(model.params());
         }
+        dp.verifyIdentical(previous == null ? "initial" : "restored");
+        dp.restoreMoments(restored == null ? null : Resume.prefixed(restored, "adam_m/"),
+                restored == null ? null : Resume.prefixed(restored, "adam_v/"),
+                previous == null ? 0 : previous.adamSteps());
+        faults = FaultPlan.of(config);
         scaler = previous == null ? newScaler()
                 : LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
                         config.lossScaleMin(), previous.lossScaler());
-        shards = TokenShards.open(dataset(config.data()), "train");
+        shards = TokenShards.open(Host.dataset(config.data()), "train");
         sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), launch.rank(),
                 launch.worldSize());
         if (previous != null) {
@@ -314,27 +251,28 @@ public final class Trainer {
 
     private void loop(CheckpointStore store) throws DivergedException {
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
-        int rank = dp == null ? 0 : dp.rank();
+        int rank = dp.rank();
         long tokensPerStep = config.batchTokens();   // the global batch: every rank divides by it
         double peakLr = state.peakLrOverride() != null ? state.peakLrOverride() : config.lr();
         double clipNorm = state.clipNormOverride() != null ? state.clipNormOverride() : config.clipNorm();
         Optimizer.Kind kind = Optimizer.Kind.of(state.optimizerOverride() != null ? state.optimizerOverride()
                 : config.optimizer());
         LrSchedule schedule = config.lrSchedule(peakLr);
-        Map<String, INDArray> grads = model.zeroGradients();
+        Map<String, INDArray> grads = dp.gradients();
         Map<String, String> savedConfig = config.toMap();
         long step = state.step();
         long tokensSeen = state.tokensSeen();
-        boolean stop = false;   // data parallel: the stop request all ranks agreed on
-        while (step < config.maxSteps() && !(dp == null ? stopRequested : stop)) {
-            if (step == config.debugHangAtStep()) {
+        boolean stop = false;   // the stop request all ranks agreed on
+        while (step < config.maxSteps() && !stop) {
+            if (faults.hangsAt(step)) {
                 hang(step);
                 break;
             }
+            double faultLrFactor = faults.lrFactor(step);   // 1 unless the plan makes the run diverge
             long t0 = System.nanoTime();
             model.roundForwardWeights();
             double lossScale = fp16 ? scaler.scale() : 1.0;
-            grads.values().forEach(g -> g.assign(0));
+            dp.zeroGradients();
             double lossSum = 0;
             double[] rms = new double[config.layers()];
             for (int micro = 0; micro < accumulation; micro++) {
@@ -346,47 +284,17 @@ public final class Trainer {
                     rms[i] += pass.activationRms()[i] / accumulation;
                 }
             }
-            boolean overflow;
-            double gradNorm;
-            if (dp == null) {
-                overflow = fp16 && overflowsFp16(grads);
-                double sumSq = 0;
-                for (INDArray g : grads.values()) {
-                    if (lossScale != 1.0) {
-                        g.divi(lossScale);
-                    }
-                    double n = g.norm2Number().doubleValue();
-                    sumSq += n * n;
-                }
-                gradNorm = Math.sqrt(sumSq);
-                overflow |= !Double.isFinite(gradNorm);
-            } else {
-                // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request
-                // (SIGTERM) on any rank ends the loop on every rank after this step
-                DataParallel.Reduced r = dp.reduce(grads, lossSum, fp16, lossScale, stopRequested);
-                lossSum = r.lossSum();
-                gradNorm = r.gradNorm();
-                overflow = r.overflow();
-                stop = r.stop();
-            }
-            double loss = lossSum / tokensPerStep;
-            double lr = schedule.at(step, tokensSeen) * state.lrMultiplier();
-            if (config.debugDivergeAtStep() >= 0 && step >= config.debugDivergeAtStep()) {
-                lr *= config.debugDivergeLrFactor();
-            }
-            boolean apply = fp16 ? scaler.update(overflow) : !overflow;
+            // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request (SIGTERM)
+            // on any rank ends the loop on every rank after this step
+            DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested);
+            stop = r.stop();
+            double loss = r.lossSum() / tokensPerStep;
+            double lr = schedule.at(step, tokensSeen) * state.lrMultiplier() * faultLrFactor;
+            boolean apply = fp16 ? scaler.update(r.overflow()) : !r.overflow();
             if (apply) {
-                double c = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / gradNorm : 1.0;
-                if (dp != null) {
-                    dp.step(kind, model.params(), c, lr, config.weightDecay(), config.beta1(), config.beta2(),
-                            config.adamEps());
-                } else {
-                    if (c != 1.0) {
-                        grads.values().forEach(g -> g.muli(c));
-                    }
-                    optimizer.step(kind, model.params(), grads, lr, config.weightDecay(), config.beta1(),
-                            config.beta2(), config.adamEps());
-                }
+                double c = clipNorm > 0 && r.gradNorm() > clipNorm ? clipNorm / r.gradNorm() : 1.0;
+                dp.step(kind, model.params(), c, lr, config.weightDecay(), config.beta1(), config.beta2(),
+                        config.adamEps());
             }
             step++;
             tokensSeen += tokensPerStep;
@@ -394,13 +302,12 @@ public final class Trainer {
             System.gc();   // ND4J frees native memory only when its Java handles are collected
             double seconds = (System.nanoTime() - t0) / 1e9;
             List<Double> norms = new ArrayList<>();
-            for (double r : rms) {
-                norms.add(r);
+            for (double a : rms) {
+                norms.add(a);
             }
-            sink.accept(new StepMetrics(step, tokensSeen, loss, gradNorm, lossScale, overflow, lr,
-                    tokensPerStep / seconds, seconds * 1000, rssBytes(), norms));
-            state = state.progressed(step, tokensSeen, dp != null ? dp.adamSteps() : optimizer.adamSteps(),
-                    scaler.state(), sampler.cursor(), savedConfig);
+            sink.accept(new StepMetrics(step, tokensSeen, loss, r.gradNorm(), lossScale, r.overflow(), lr,
+                    tokensPerStep / seconds, seconds * 1000, Host.rssBytes(), norms));
+            state = state.progressed(step, tokensSeen, dp.adamSteps(), scaler.state(), sampler.cursor(), savedConfig);
             if (!Double.isFinite(loss)) {
                 throw new DivergedException("loss is " + loss + " at step " + step + " (lr " + lr + ", loss scale "
                         + lossScale + ")");
@@ -430,24 +337,18 @@ public final class Trainer {
     }
 
     /**
-     * Written once, by rank 0, in the single-rank format: the ranks' Adam shards are gathered first (a collective,
-     * so every rank calls this), which is what lets a checkpoint resume at any world size.
+     * Written once, by rank 0, in one format for every world size: the ranks' Adam shards are gathered first (a
+     * collective, so every rank calls this), which is what lets a checkpoint resume at any world size.
      */
     private void checkpoint(CheckpointStore store) {
-        Map<String, INDArray> first = dp == null ? optimizer.firstMoments() : null;
-        Map<String, INDArray> second = dp == null ? optimizer.secondMoments() : null;
-        if (dp != null) {
-            DataParallel.Moments gathered = dp.gatherMoments();
-            if (store == null) {
-                return;   // ranks > 0 only took part in the gather
-            }
-            first = gathered.first();
-            second = gathered.second();
+        DataParallel.Moments moments = dp.gatherMoments();
+        if (store == null) {
+            return;   // ranks > 0 only took part in the gather
         }
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         model.params().forEach((n, a) -> arrays.put("param/" + n, a));
-        first.forEach((n, a) -> arrays.put("adam_m/" + n, a));
-        second.forEach((n, a) -> arrays.put("adam_v/" + n, a));
+        moments.first().forEach((n, a) -> arrays.put("adam_m/" + n, a));
+        moments.second().forEach((n, a) -> arrays.put("adam_v/" + n, a));
         TrainState s = state;
         double loss = lastLoss;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
@@ -461,73 +362,12 @@ public final class Trainer {
         });
     }
 
-    /** FP16 overflow rule: some scaled gradient is beyond 65504 or not finite. Also rounds them to FP16 precision. */
-    private static boolean overflowsFp16(Map<String, INDArray> grads) {
-        boolean overflow = false;
-        for (INDArray g : grads.values()) {
-            double maxAbs = g.amaxNumber().doubleValue();
-            if (!(maxAbs <= FP16_MAX)) {
-                overflow = true;
-            } else {
-                // what an FP16 gradient buffer would hold: small values lose precision or flush to zero
-                g.assign(g.castTo(DataType.HALF).castTo(g.dataType()));
-            }
-        }
-        return overflow;
-    }
-
     /** Dropout masks depend only on (seed, step, micro-batch), so a resumed run draws exactly the same ones. */
     static long dropoutSeed(long seed, long step, int micro) {
         long z = seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + micro * 0x94D049BB133111EBL;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);
-    }
-
-    static Map<String, INDArray> prefixed(CheckpointContent c, String prefix) {
-        Map<String, INDArray> m = new LinkedHashMap<>();
-        c.arrays().forEach((k, v) -> {
-            if (k.startsWith(prefix)) {
-                m.put(k.substring(prefix.length()), v);
-            }
-        });
-        return m;
-    }
-
-    /** {@code europarl}: the shipped sample, prepared once under $STEADYRUN_CACHE (default ~/.cache/steadyrun). */
-    static Path dataset(String data) {
-        if (!data.equals("europarl")) {
-            Path dir = Path.of(data);
-            if (!Files.isDirectory(dir)) {
-                throw new TrainConfig.InvalidConfigException("data: no dataset directory " + dir
-                        + " (run `prepare` first, or use data=europarl)");
-            }
-            return dir;
-        }
-        String cache = System.getenv("STEADYRUN_CACHE");
-        Path root = cache != null ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "steadyrun");
-        return DemoData.ensurePrepared(root.resolve("europarl"));
-    }
-
-    static void applyThreads(int threads) {
-        if (threads > 0) {
-            Nd4j.getEnvironment().setMaxThreads(threads);
-            Nd4j.getEnvironment().setMaxMasterThreads(threads);
-            Nd4j.factory().blas().setMaxThreads(threads);
-        }
-    }
-
-    static long rssBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: report 0 rather than fail the step
-        }
-        return 0;
     }
 
     public OptModel model() {

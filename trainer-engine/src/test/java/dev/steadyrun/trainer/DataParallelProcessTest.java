@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLines;
 
@@ -31,8 +32,19 @@ class DataParallelProcessTest {
         TrainerTest.prepareData();
     }
 
+    /** A generation's ring secret: each generation its own, as the orchestrator draws them. */
+    private static RingSecret secretOf(long generation) {
+        return RingSecret.of(("generation-" + generation + "-ring-secret-for-tests").getBytes(StandardCharsets.UTF_8));
+    }
+
     private static Process rank(Path dir, int rank, int world, long generation, int port, String... sets)
             throws IOException {
+        return rank(dir, "rank" + rank, rank, world, generation, port, secretOf(generation), sets);
+    }
+
+    /** A rank as the agent starts it: the ring secret in the environment, stderr in {@code name.err}. */
+    private static Process rank(Path dir, String name, int rank, int world, long generation, int port,
+                                RingSecret secret, String... sets) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "train",
                 "--checkpoint-dir", dir.resolve("ck" + rank).toString(), "--rank", String.valueOf(rank),
@@ -48,7 +60,9 @@ class DataParallelProcessTest {
             cmd.add("--set");
             cmd.add(s);
         }
-        return new ProcessBuilder(cmd).redirectError(dir.resolve("rank" + rank + ".err").toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(dir.resolve(name + ".err").toFile());
+        builder.environment().put(RingSecret.ENV, secret.value());
+        return builder.start();
     }
 
     /** Counts down when the process prints its first metrics line; drains the rest of its stdout. */
@@ -143,6 +157,48 @@ class DataParallelProcessTest {
                     .isEqualTo(lastSteps.get(0).get());
         } finally {
             ranks.forEach(Process::destroyForcibly);
+        }
+    }
+
+    /**
+     * Knowing the run id and the generation is not enough (issue 15). Trainers with another secret try first: one
+     * claiming a newer generation, then one claiming rank 1. Rank 0 drops both without exiting, and trains with the
+     * real rank 1; no log shows the secret.
+     */
+    @Test
+    void trainersWithoutTheRingSecretCannotJoinOrStopTheRing(@TempDir Path dir) throws Exception {
+        int port = DataParallelTest.freePort();
+        RingSecret secret = secretOf(7);
+        List<Process> all = new ArrayList<>();
+        try {
+            Process rank0 = rank(dir, "rank0", 0, 2, 7, port, secret, "maxSteps=100000");
+            all.add(rank0);
+            Process newer = rank(dir, "newer", 1, 2, 8, port, RingSecret.random());
+            all.add(newer);
+            assertThat(newer.waitFor(120, TimeUnit.SECONDS)).isTrue();
+            assertThat(Files.readString(dir.resolve("newer.err")))
+                    .contains("did not prove this generation's ring secret");
+            Process intruder = rank(dir, "intruder", 1, 2, 7, port, RingSecret.random());
+            all.add(intruder);
+            assertThat(intruder.waitFor(120, TimeUnit.SECONDS)).as("the intruder is turned away").isTrue();
+            String intruderErr = Files.readString(dir.resolve("intruder.err"));
+            assertThat(intruder.exitValue()).as("intruder exit; stderr %s", intruderErr).isEqualTo(ExitCodes.PEER_LOST);
+            assertThat(intruderErr).contains("did not prove this generation's ring secret");
+            assertThat(rank0.isAlive()).as("rank 0 after the intruders; stderr %s",
+                    Files.readString(dir.resolve("rank0.err"))).isTrue();
+
+            Process rank1 = rank(dir, "rank1", 1, 2, 7, port, secret, "maxSteps=100000");
+            all.add(rank1);
+            CountDownLatch stepped = new CountDownLatch(2);
+            onFirstStep(rank0, stepped);
+            onFirstStep(rank1, stepped);
+            assertThat(stepped.await(180, TimeUnit.SECONDS)).as("the real ranks trained").isTrue();
+            assertThat(Files.readString(dir.resolve("rank0.err"))).contains("before it proved the ring secret");
+            for (String name : List.of("rank0", "newer", "intruder", "rank1")) {
+                assertThat(Files.readString(dir.resolve(name + ".err"))).as(name).doesNotContain(secret.value());
+            }
+        } finally {
+            all.forEach(Process::destroyForcibly);
         }
     }
 

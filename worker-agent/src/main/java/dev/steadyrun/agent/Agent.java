@@ -13,7 +13,9 @@ import java.util.random.RandomGenerator;
 
 import dev.steadyrun.agent.gpu.FakeGpus;
 import dev.steadyrun.agent.gpu.FaultInjector;
+import dev.steadyrun.agent.gpu.GpuHealthWatch;
 import dev.steadyrun.agent.gpu.GpuProbe;
+import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.gpu.NvidiaSmiProbe;
 import dev.steadyrun.agent.lease.Backoff;
 import dev.steadyrun.agent.lease.LeaseLoop;
@@ -21,7 +23,6 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.ThreadDumper;
 import dev.steadyrun.agent.trainer.TrainerSupervisor;
-import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.RegisterRequest;
 
@@ -33,17 +34,29 @@ public final class Agent {
     private final LeaseLoop lease;
     private final TrainerSupervisor trainer;
     private final ScheduledExecutorService scheduler;
+    /** Null on a node without GPUs. */
+    private final GpuHealthWatch gpuWatch;
 
     public Agent(AgentConfig config, Clock clock) {
         GpuProbe probe = config.fakeGpus() > 0
                 ? new FakeGpus(config.nodeName(), config.fakeGpus(), RandomGenerator.getDefault())
-                : NvidiaSmiProbe.detect(config.nvidiaSmi(), Path.of("/dev/kmsg"));
-        Supplier<List<GpuHealth>> health = probe::health;
+                : NvidiaSmiProbe.detect(config.nvidiaSmi(), Path.of("/dev/kmsg"), config.gpuProbeTimeout());
+        var gpus = probe.inventory();
+        Supplier<GpuReport> health = () -> GpuReport.of(List.of());
+        gpuWatch = gpus.isEmpty() ? null
+                : new GpuHealthWatch(probe, clock, config.gpuProbeDegradedAfter(), config.gpuProbeFatalAfter());
+        if (gpuWatch != null) {
+            gpuWatch.start(config.gpuProbeInterval());
+            health = gpuWatch::report;
+        }
         if (config.faultFile() != null) {
             FaultInjector faults = new FaultInjector(config.faultFile());
-            health = () -> faults.apply(probe.health());
+            Supplier<GpuReport> probed = health;
+            health = () -> {
+                GpuReport r = probed.get();
+                return new GpuReport(faults.apply(r.gpus()), r.probeFault());
+            };
         }
-        var gpus = probe.inventory();
         Map<String, String> labels = new LinkedHashMap<>(config.labels());
         if (gpus.isEmpty()) {
             labels.putIfAbsent("gpu", "none");
@@ -75,5 +88,8 @@ public final class Agent {
         lease.flushReports();
         lease.stop();
         scheduler.shutdownNow();
+        if (gpuWatch != null) {
+            gpuWatch.stop();
+        }
     }
 }

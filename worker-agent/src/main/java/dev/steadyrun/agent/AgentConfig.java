@@ -48,6 +48,12 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
  * @param trainerLogDir    where each trainer's whole log is written, one file per run, rank and generation;
  *                         null = off (only the tail is kept)
  * @param nvidiaSmi        the {@code nvidia-smi} executable; when it cannot run the node reports CPU-only
+ * @param gpuProbeInterval how often the GPUs are read, off the heartbeat thread
+ * @param gpuProbeTimeout  the hard deadline of one {@code nvidia-smi} call; past it the call and its children are
+ *                         killed and the reading fails
+ * @param gpuProbeDegradedAfter no good GPU reading for this long: heartbeats report the probe DEGRADED (the node
+ *                         turns SUSPECT)
+ * @param gpuProbeFatalAfter no good GPU reading for this long: heartbeats report the probe FATAL (the node fails)
  * @param faultFile        TEST TOOL: a file of injected GPU faults, consumed by the next heartbeat; null = off
  * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
  */
@@ -55,8 +61,9 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
                           Map<String, String> labels,
                           Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
                           Duration requestTimeout, Path caFile, Duration reportFlush, int reportBatch,
-                          int reportBuffer,
-                          int logTailLines, Path trainerLogDir, String nvidiaSmi, Path faultFile, int fakeGpus) {
+                          int reportBuffer, int logTailLines, Path trainerLogDir, String nvidiaSmi,
+                          Duration gpuProbeInterval, Duration gpuProbeTimeout, Duration gpuProbeDegradedAfter,
+                          Duration gpuProbeFatalAfter, Path faultFile, int fakeGpus) {
 
     /** The defaults, in one place. */
     static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -73,13 +80,19 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             Map.entry("log-tail-lines", "50"),
             Map.entry("trainer-log-dir", ""),
             Map.entry("nvidia-smi", "nvidia-smi"),
+            // a healthy nvidia-smi answers in well under a second; 30 s without a reading is three timed-out calls
+            Map.entry("gpu-probe-interval", "5s"),
+            Map.entry("gpu-probe-timeout", "10s"),
+            Map.entry("gpu-probe-degraded-after", "30s"),
+            Map.entry("gpu-probe-fatal-after", "120s"),
             Map.entry("fault-file", ""),
             Map.entry("fake-gpus", "0"));
 
     static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
             "checkpoint-root",
             "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch",
-            "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "fault-file", "fake-gpus");
+            "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "gpu-probe-interval",
+            "gpu-probe-timeout", "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus");
 
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
@@ -165,6 +178,20 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         Integer tail = parse(v, "log-tail-lines", problems, s -> intAtLeast(s, 1));
         String trainerLogDir = v.get("trainer-log-dir").trim();
         String nvidiaSmi = required(v, "nvidia-smi", problems);
+        Duration probeInterval = parse(v, "gpu-probe-interval", problems, AgentConfig::positiveDuration);
+        Duration probeTimeout = parse(v, "gpu-probe-timeout", problems, AgentConfig::positiveDuration);
+        Duration degradedAfter = parse(v, "gpu-probe-degraded-after", problems, AgentConfig::positiveDuration);
+        Duration fatalAfter = parse(v, "gpu-probe-fatal-after", problems, AgentConfig::positiveDuration);
+        if (probeInterval != null && probeTimeout != null && degradedAfter != null
+                && degradedAfter.compareTo(probeInterval.plus(probeTimeout)) <= 0) {
+            problems.add(describe("gpu-probe-degraded-after") + ": must exceed gpu-probe-interval + gpu-probe-timeout ("
+                    + probeInterval.plus(probeTimeout).toMillis() + " ms) so one slow reading is no fault, got "
+                    + degradedAfter.toMillis() + " ms");
+        }
+        if (degradedAfter != null && fatalAfter != null && fatalAfter.compareTo(degradedAfter) <= 0) {
+            problems.add(describe("gpu-probe-fatal-after") + ": must exceed gpu-probe-degraded-after ("
+                    + degradedAfter.toMillis() + " ms), got " + fatalAfter.toMillis() + " ms");
+        }
         String fault = v.get("fault-file");
         Integer fakeGpus = parse(v, "fake-gpus", problems, s -> intAtLeast(s, 0));
         if (batch != null && buffer != null && buffer < batch) {
@@ -176,8 +203,8 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         }
         return new AgentConfig(urls, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
                 requestTimeout, caFile, reportFlush, batch, buffer, tail,
-                trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi,
-                fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
+                trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi, probeInterval, probeTimeout,
+                degradedAfter, fatalAfter, fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
     }
 
     static String envName(String key) {

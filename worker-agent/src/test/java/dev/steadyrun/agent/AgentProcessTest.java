@@ -54,7 +54,7 @@ class AgentProcessTest {
         orchestrator = new StubOrchestrator();
         orchestrator.desired = DesiredState.RUN;
         orchestrator.assignment = new Assignment(UUID.randomUUID(), 0, 1, 1, Map.of("stepMillis", "100",
-                "marker", marker), null, "ckpt", RestartKnobs.NONE, null, 0);
+                "marker", marker), null, "ckpt", RestartKnobs.NONE, null, 0, null);
         List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "--url", orchestrator.url().toString(),
                 "--join-token", StubOrchestrator.JOIN_TOKEN, "--node-name", "orphan-test",

@@ -13,7 +13,8 @@ public final class CheckpointPaths {
     }
 
     /**
-     * Why a reported checkpoint line is refused, or null when it names {@code <checkpointDir>/step-<step>}. A relative
+     * Why a reported checkpoint line is refused, or null when it names {@code <checkpointDir>/step-<step>} (the
+     * trainer writes the step zero-padded, {@code step-00000042}). A relative
      * {@code checkpointDir} (resolved by each agent under its own root) must end the reported path's parent.
      */
     public static String refusal(CheckpointWritten c, String checkpointDir) {
@@ -29,11 +30,13 @@ public final class CheckpointPaths {
                 return "path must be normalized (no empty, '.' or '..' segments)";
             }
         }
-        String leaf = "/step-" + c.step();
-        if (!path.endsWith(leaf)) {
-            return "path must end with step-" + c.step() + ", the step it reports";
+        int slash = path.lastIndexOf('/');
+        String leaf = path.substring(slash + 1);
+        if (!leaf.matches("step-[0-9]{1,19}") || !leaf.substring(5).replaceFirst("^0+(?=.)", "")
+                .equals(Long.toString(c.step()))) {
+            return "path must end with step-" + c.step() + " (or its zero-padded form), the step it reports";
         }
-        String parent = path.substring(0, path.length() - leaf.length());
+        String parent = path.substring(0, slash);
         String dir = checkpointDir.endsWith("/") ? checkpointDir.substring(0, checkpointDir.length() - 1) : checkpointDir;
         boolean inside = dir.startsWith("/") ? parent.equals(dir) : parent.endsWith("/" + dir);
         if (!inside) {

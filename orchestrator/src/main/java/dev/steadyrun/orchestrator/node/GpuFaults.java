@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Optional;
 
 import dev.steadyrun.protocol.GpuHealth;
+import dev.steadyrun.protocol.GpuProbeFault;
 
 /**
  * Classifies a heartbeat's GPU health: XID codes from NVIDIA's XID catalogue, and counters that rose since the
@@ -105,6 +106,19 @@ public final class GpuFaults {
                             + ": retired pages rose from " + before.retiredPages() + " to " + gpu.retiredPages()));
                 }
             }
+        }
+        return Optional.ofNullable(worst);
+    }
+
+    /**
+     * As {@link #assess(List, List)}, with the agent's word that its GPU probe is stale: a probe that hangs or fails
+     * is a fault of the severity the agent's thresholds gave it.
+     */
+    public static Optional<Fault> assess(List<GpuHealth> previous, List<GpuHealth> current, GpuProbeFault probe) {
+        Fault worst = assess(previous, current).orElse(null);
+        if (probe != null) {
+            worst = worse(worst, new Fault(probe.severity() == GpuProbeFault.Severity.FATAL ? Severity.FATAL
+                    : Severity.DEGRADED, "GPU probe: no answer from nvidia-smi for " + probe.staleSeconds() + " s"));
         }
         return Optional.ofNullable(worst);
     }

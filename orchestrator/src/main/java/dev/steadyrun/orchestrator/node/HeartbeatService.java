@@ -45,7 +45,7 @@ public class HeartbeatService {
         }
         Instant now = clock.instant();
         LeaseTimings timings = leases.timingsNow();
-        GpuFaults.Fault fault = GpuFaults.assess(r.gpus(), gpus).orElse(null);
+        GpuFaults.Fault fault = GpuFaults.assess(r.gpus(), gpus, request.gpuProbe()).orElse(null);
         leases.renew(r, request.sequence(), gpus, request.trainer(), timings, now,
                 fault != null && fault.severity() == GpuFaults.Severity.DEGRADED ? now.plus(timings.quietGrace()) : null);
         return new Beat(react(r, fault, now), timings);
@@ -85,6 +85,12 @@ public class HeartbeatService {
         }
         if (request.sequence() < 0) {
             throw new BadRequestException("sequence", "must be >= 0");
+        }
+        if (request.gpuProbe() != null && request.gpuProbe().severity() == null) {
+            throw new BadRequestException("gpuProbe.severity", "required (DEGRADED or FATAL)");
+        }
+        if (request.gpuProbe() != null && request.gpuProbe().staleSeconds() < 0) {
+            throw new BadRequestException("gpuProbe.staleSeconds", "must be >= 0");
         }
         List<GpuHealth> gpus = request.gpus() == null ? List.of() : request.gpus();
         for (int i = 0; i < gpus.size(); i++) {

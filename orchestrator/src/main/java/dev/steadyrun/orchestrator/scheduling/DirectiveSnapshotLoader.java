@@ -12,13 +12,14 @@ import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.TrainerConfig;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import tools.jackson.databind.ObjectMapper;
 import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Builds the heartbeat path's view of the active placements in one query: for every node holding a seat of its
  * run's current generation, the run's state and the assignment to hand out, with the checkpoint and restart knobs
- * of that generation's record ({@link Generations}) and the run policy's hang floor for the agent's watchdog.
+ * and ring secret of that generation's record ({@link Generations}) and the run policy's hang floor for the agent's watchdog.
  */
 @Component
 class DirectiveSnapshotLoader {
@@ -42,7 +43,7 @@ class DirectiveSnapshotLoader {
                 select p.node_id, p.run_id, p.generation, p.rank, r.state, r.spec, r.world_size,
                        (select n.hostname from placement p0 join node n on n.id = p0.node_id
                         where p0.run_id = p.run_id and p0.generation = p.generation and p0.rank = 0) as rank0_host,
-                       g.restore_path, g.knobs
+                       g.restore_path, g.knobs, g.ring_secret
                 from placement p join run r on r.id = p.run_id and r.generation = p.generation
                 left join run_generation g on g.run_id = p.run_id and g.generation = p.generation
                 where p.released_at is null""", rs -> {
@@ -57,13 +58,15 @@ class DirectiveSnapshotLoader {
                 int worldSize = rs.getInt("world_size");
                 String rank0 = rs.getString("rank0_host");
                 String knobsJson = rs.getString("knobs");
+                byte[] secret = rs.getBytes("ring_secret");
                 RestartKnobs restartKnobs = knobsJson == null ? RestartKnobs.NONE
                         : knobs.computeIfAbsent(knobsJson, k -> json.readValue(k, RestartKnobs.class));
                 long hang = hangSeconds.computeIfAbsent(runId, id ->
                         Math.max(1, RecoveryPolicy.parse(spec.recoveryPolicy()).hangFloor().toSeconds()));
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
                         rs.getString("restore_path"), spec.checkpointDir(runId), restartKnobs,
-                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hang);
+                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hang,
+                        secret == null ? null : RingSecret.of(secret));
             }
             work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment));
         });

@@ -13,13 +13,14 @@ import org.springframework.transaction.annotation.Transactional;
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import tools.jackson.databind.ObjectMapper;
 
 /**
  * The {@code run_generation} table, and its only writer; the one place that bumps a run's generation: a first
  * placement or a resume (the scheduling pass) and a restart (the restart placer). It writes the seats and the
- * generation's record (the checkpoint to restore and the restart knobs), which the directive snapshot hands to the
- * agents, and the time the generation's first step arrived.
+ * generation's record (the checkpoint to restore, the restart knobs and the ring secret its ranks authenticate each
+ * other with), which the directive snapshot hands to the agents, and the time the generation's first step arrived.
  */
 @Component
 public class Generations {
@@ -56,9 +57,9 @@ public class Generations {
         Long step = restore == null ? null : restore.step();
         jdbc.update("""
                 insert into run_generation (run_id, generation, restore_step, restore_path, knobs, cause_incident_id,
-                                            placed_at) values (?, ?, ?, ?, ?::jsonb, ?, ?)""",
+                                            placed_at, ring_secret) values (?, ?, ?, ?, ?::jsonb, ?, ?, ?)""",
                 run.getId(), generation, step, restore == null ? null : restore.path(), json.writeValueAsString(knobs),
-                causeIncident, Timestamp.from(now));
+                causeIncident, Timestamp.from(now), RingSecret.random().bytes());
         if (step != null || causeIncident != null) {
             // the tokens the restored model has seen; the discarded steps' tokens count in goodput, not here
             Long tokens = step == null ? null : checkpoints.tokensSeenAt(run.getId(), step);

@@ -15,6 +15,8 @@ import org.springframework.beans.factory.annotation.Autowired;
 
 import dev.steadyrun.orchestrator.OrchestratorIntegrationTest;
 import dev.steadyrun.protocol.GpuHealth;
+import dev.steadyrun.protocol.GpuProbeFault;
+import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.RegisterResponse;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -132,6 +134,29 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         sweepAfter(Duration.ofSeconds(2));
         assertThat(state(node)).isEqualTo("FAILED");
         assertThat(last(events(node)).path("reason").asString()).contains("no first heartbeat");
+    }
+
+    /** The agent's word that nvidia-smi stopped answering: DEGRADED makes the node SUSPECT, FATAL fails it. */
+    @Test
+    void aStaleGpuProbeMakesTheNodeSuspectThenFailed() {
+        RegisterResponse node = register("life-probe", Map.of());
+        heartbeat(node, 1, IDLE);
+        GpuHealth lastGood = new GpuHealth(0, 55, 1000, 81559, 0, 0, 0, 0, List.of(), 0);
+        Reply degraded = call("POST", "/api/v1/agents/" + node.nodeId() + "/heartbeat", node.nodeCredential(),
+                new HeartbeatRequest(2, List.of(lastGood), IDLE,
+                        new GpuProbeFault(GpuProbeFault.Severity.DEGRADED, 31)));
+        assertThat(degraded.status()).isEqualTo(200);
+        assertThat(state(node)).isEqualTo("SUSPECT");
+        assertThat(last(events(node)).path("reason").asString()).contains("no answer from nvidia-smi for 31 s");
+
+        call("POST", "/api/v1/agents/" + node.nodeId() + "/heartbeat", node.nodeCredential(),
+                new HeartbeatRequest(3, List.of(lastGood), IDLE, new GpuProbeFault(GpuProbeFault.Severity.FATAL, 120)));
+        assertThat(state(node)).isEqualTo("FAILED");
+
+        Reply bad = call("POST", "/api/v1/agents/" + node.nodeId() + "/heartbeat", node.nodeCredential(),
+                new HeartbeatRequest(4, List.of(lastGood), IDLE, new GpuProbeFault(null, 5)));
+        assertThat(bad.status()).isEqualTo(400);
+        assertThat(bad.raw().body()).contains("gpuProbe.severity");
     }
 
     @Test

@@ -14,6 +14,7 @@ import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 
@@ -28,7 +29,7 @@ class NodeDirectivesTest {
 
     private Assignment assignment(long generation) {
         return new Assignment(run, 0, 2, generation, Map.of("model", "tiny"), null, "/ckpt/" + run,
-                RestartKnobs.NONE, "host-a:29500", 600);
+                RestartKnobs.NONE, "host-a:29500", 600, RingSecret.random());
     }
 
     private void place(RunState state, long generation) {

@@ -63,6 +63,10 @@ import tools.jackson.databind.json.JsonMapper;
  * <p>A store holds a lock on {@code root/.lock} from open to {@link #close()}, and deletes leftovers only when it
  * got that lock: a second store on the same root (an {@code eval} beside a live trainer) must not delete the
  * trainer's write in progress.
+ *
+ * <p>Over 400 lines on purpose: the write protocol (temporary directory, syncs, manifest last, atomic rename, lock)
+ * and the read side that relies on it (manifest, sizes, checksums, leftovers, set-aside) are one on-disk contract,
+ * kept side by side so that a change to one is made against the other.
  */
 public final class CheckpointStore implements AutoCloseable {
 

@@ -35,7 +35,7 @@ public final class FakeGpus implements GpuProbe {
     }
 
     @Override
-    public List<GpuHealth> health() {
+    public List<GpuHealth> readings() {
         List<GpuHealth> gpus = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             gpus.add(new GpuHealth(i, 55 + 10 * random.nextDouble(), 60_000, MEMORY_MIB, 90 + 10 * random.nextDouble(),

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -20,8 +21,8 @@ import dev.steadyrun.protocol.GpuInfo;
 /**
  * GPU inventory and health from {@code nvidia-smi} in query mode (CSV, no units). Counters that a GPU does not
  * support ({@code [N/A]}, {@code [Not Supported]}) read as 0. XID events are not part of nvidia-smi's query
- * output (the driver logs them to the kernel log); this probe reports none, and the fault-injection test tool
- * adds them.
+ * output: the driver logs them to the kernel log, which {@link XidLog} follows. Every call of nvidia-smi has a hard
+ * deadline: past it, nvidia-smi and everything it started are killed and the call counts as failed.
  */
 public final class NvidiaSmiProbe implements GpuProbe {
 
@@ -35,19 +36,22 @@ public final class NvidiaSmiProbe implements GpuProbe {
     static final String BUS_FIELDS = "index,pci.bus_id";
 
     private final String executable;
+    private final Duration timeout;
     private XidLog xids;
 
-    private NvidiaSmiProbe(String executable) {
+    private NvidiaSmiProbe(String executable, Duration timeout) {
         this.executable = executable;
+        this.timeout = timeout;
     }
 
     /**
      * The probe when {@code nvidia-smi} runs and lists at least one GPU; otherwise the node is CPU-only.
      *
      * @param kernelLog where XID events are followed from ({@code /dev/kmsg})
+     * @param timeout   the hard deadline of one nvidia-smi call
      */
-    public static GpuProbe detect(String executable, Path kernelLog) {
-        NvidiaSmiProbe probe = new NvidiaSmiProbe(executable);
+    public static GpuProbe detect(String executable, Path kernelLog, Duration timeout) {
+        NvidiaSmiProbe probe = new NvidiaSmiProbe(executable, timeout);
         Optional<String> out = probe.query(INVENTORY_FIELDS);
         if (out.isEmpty() || parseInventory(out.get()).isEmpty()) {
             log.info("no GPU found through {}: this node reports CPU-only", executable);
@@ -75,42 +79,54 @@ public final class NvidiaSmiProbe implements GpuProbe {
     }
 
     @Override
-    public List<GpuHealth> health() {
-        List<GpuHealth> readings = query(HEALTH_FIELDS).map(NvidiaSmiProbe::parseHealth).orElse(List.of());
-        Map<Integer, List<Integer>> events = xids == null ? Map.of() : xids.drain();
-        if (events.isEmpty()) {
-            return readings;
-        }
-        List<GpuHealth> out = new ArrayList<>(readings.size());
-        for (GpuHealth g : readings) {
-            out.add(new GpuHealth(g.index(), g.temperatureC(), g.memoryUsedMiB(), g.memoryTotalMiB(),
-                    g.utilizationPct(), g.eccCorrectable(), g.eccUncorrectable(), g.retiredPages(),
-                    List.copyOf(events.getOrDefault(g.index(), List.of())), g.nvlinkErrors()));
-        }
-        return out;
+    public List<GpuHealth> readings() {
+        return query(HEALTH_FIELDS).map(NvidiaSmiProbe::parseHealth).orElse(List.of());
+    }
+
+    @Override
+    public Map<Integer, List<Integer>> xids() {
+        return xids == null ? Map.of() : xids.drain();
     }
 
     private Optional<String> query(String fields) {
+        Path output = null;
         try {
+            // into a file, not a pipe: reading a pipe blocks for as long as a wedged nvidia-smi (or anything it
+            // started) holds it open, which no timeout on waitFor bounds
+            output = Files.createTempFile("steadyrun-nvidia-smi-", ".csv");
             Process p = new ProcessBuilder(executable, "--query-gpu=" + fields, "--format=csv,noheader,nounits")
-                    .redirectErrorStream(true).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                log.warn("{} did not answer within 10 s", executable);
+                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                killTree(p);
+                log.warn("{} did not answer within {}: killed it", executable, timeout);
                 return Optional.empty();
             }
+            String out = new String(Files.readAllBytes(output), StandardCharsets.UTF_8);
             if (p.exitValue() != 0) {
-                log.warn("{} exited {}: {}", executable, p.exitValue(), new String(out, StandardCharsets.UTF_8).strip());
+                log.warn("{} exited {}: {}", executable, p.exitValue(), out.strip());
                 return Optional.empty();
             }
-            return Optional.of(new String(out, StandardCharsets.UTF_8));
+            return Optional.of(out);
         } catch (IOException e) {
             return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Optional.empty();
+        } finally {
+            if (output != null) {
+                try {
+                    Files.deleteIfExists(output);
+                } catch (IOException ignored) {
+                    // a stray temporary file is not worth a failed reading
+                }
+            }
         }
+    }
+
+    /** Children first: once the parent is gone they are re-parented and no longer its descendants. */
+    private static void killTree(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
     }
 
     static List<GpuInfo> parseInventory(String csv) {

@@ -13,9 +13,9 @@ import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.TrainerDriver;
-import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -43,7 +43,7 @@ public final class LeaseLoop {
     private final OrchestratorClient client;
     private final String joinToken;
     private final Supplier<RegisterRequest> registration;
-    private final Supplier<List<GpuHealth>> health;
+    private final Supplier<GpuReport> health;
     private final TrainerDriver trainer;
     private final ReportBuffer reports;
     private final ScheduledExecutorService scheduler;
@@ -60,7 +60,7 @@ public final class LeaseLoop {
     private final AtomicLong registrations = new AtomicLong();
 
     public LeaseLoop(OrchestratorClient client, String joinToken, Supplier<RegisterRequest> registration,
-                     Supplier<List<GpuHealth>> health, TrainerDriver trainer, ReportBuffer reports,
+                     Supplier<GpuReport> health, TrainerDriver trainer, ReportBuffer reports,
                      ScheduledExecutorService scheduler, Backoff backoff, Duration reportFlush,
                      LeaseTimings initialTimings) {
         this.client = client;
@@ -121,8 +121,9 @@ public final class LeaseLoop {
                 registrations.incrementAndGet();
                 log.info("registered as node {}", r.nodeId());
             }
+            GpuReport gpus = health.get();
             HeartbeatResponse answer = client.heartbeat(s.nodeId(), s.credential(),
-                    new HeartbeatRequest(++sequence, health.get(), trainer.status()));
+                    new HeartbeatRequest(++sequence, gpus.gpus(), trainer.status(), gpus.probeFault()));
             heartbeats.incrementAndGet();
             if (failures > 0) {
                 log.info("orchestrator reachable again after {} failed calls", failures);

@@ -17,6 +17,7 @@ import java.util.random.RandomGeneratorFactory;
 
 import dev.steadyrun.agent.Agent;
 import dev.steadyrun.agent.gpu.FakeGpus;
+import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.lease.Backoff;
 import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
@@ -69,7 +70,7 @@ public final class SimulatedFleet implements AutoCloseable {
             RegisterRequest registration = new RegisterRequest(name, name, gpus.inventory(),
                     Map.of("simulated", "true", "rack", "sim-rack-" + (i / 32)), Agent.VERSION + "-sim");
             LeaseLoop lease = new LeaseLoop(client, joinToken, () -> registration,
-                    () -> withXids(gpus.health(), xids), trainer, reports, scheduler, new Backoff(random),
+                    () -> GpuReport.of(withXids(gpus.health(), xids)), trainer, reports, scheduler, new Backoff(random),
                     Duration.ofMillis(500), LeaseTimings.DEFAULT);
             nodes.add(new Node(name, lease, reports));
             trainers.add(trainer);

@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.protocol.TrainerLines;
@@ -118,7 +119,13 @@ final class TrainerProcess {
         }
         Process p;
         try {
-            p = new ProcessBuilder(argv).start();
+            ProcessBuilder builder = new ProcessBuilder(argv);
+            // in the environment, not the command line: any local user can read another process's arguments
+            builder.environment().remove(RingSecret.ENV);
+            if (assignment.ringSecret() != null) {
+                builder.environment().put(RingSecret.ENV, assignment.ringSecret().value());
+            }
+            p = builder.start();
         } catch (IOException | RuntimeException e) {
             if (logFile != null) {
                 logFile.close();

@@ -1,16 +1,19 @@
 package dev.steadyrun.agent.gpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.GpuInfo;
 
@@ -33,7 +36,32 @@ class NvidiaSmiProbeTest {
 
     @Test
     void aMachineWithoutNvidiaSmiIsCpuOnly() {
-        assertThat(NvidiaSmiProbe.detect("/nonexistent/nvidia-smi", Path.of("/nonexistent/kmsg"))).isSameAs(GpuProbe.CPU_ONLY);
+        assertThat(NvidiaSmiProbe.detect("/nonexistent/nvidia-smi", Path.of("/nonexistent/kmsg"),
+                Duration.ofSeconds(10))).isSameAs(GpuProbe.CPU_ONLY);
+    }
+
+    /**
+     * A wedged GPU makes nvidia-smi hang (here: it waits for a child that never ends). The call is cut at its
+     * deadline, nvidia-smi and its child are killed, and the reading comes back empty, however long they would
+     * have held the output open.
+     */
+    @Test
+    void aHangingNvidiaSmiIsKilledWithItsChildrenAtTheDeadline(@TempDir Path dir) throws Exception {
+        FakeNvidiaSmi smi = new FakeNvidiaSmi(dir);
+        try {
+            GpuProbe probe = NvidiaSmiProbe.detect(smi.executable().toString(), dir.resolve("no-kmsg"),
+                    Duration.ofMillis(500));
+            assertThat(probe.readings()).hasSize(1);
+            Files.createFile(smi.hang());
+            List<GpuHealth> readings = assertTimeoutPreemptively(Duration.ofSeconds(30), probe::readings);
+            assertThat(readings).as("a timed-out reading").isEmpty();
+            for (long pid : smi.pids()) {
+                Await.until("process " + pid + " of the hung nvidia-smi is gone", Duration.ofSeconds(10),
+                        () -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+            }
+        } finally {
+            smi.killAll();
+        }
     }
 
     /** Runs the probe's real command line against a stand-in executable that checks the arguments it gets. */
@@ -60,7 +88,7 @@ class NvidiaSmiProbeTest {
                 3,102,999999999999,-;NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus.
                 """);
 
-        GpuProbe probe = NvidiaSmiProbe.detect(smi.toString(), kmsg);
+        GpuProbe probe = NvidiaSmiProbe.detect(smi.toString(), kmsg, Duration.ofSeconds(10));
         assertThat(probe).isInstanceOf(NvidiaSmiProbe.class);
         assertThat(probe.inventory()).extracting(GpuInfo::uuid).containsExactly("GPU-a", "GPU-b");
         // the follower thread reads the file asynchronously

@@ -15,6 +15,7 @@ import java.util.random.RandomGeneratorFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.StubOrchestrator;
@@ -73,7 +74,7 @@ class LeaseLoopTest {
                 OrchestratorClient.newHttpClient(Duration.ofSeconds(1), null), Duration.ofSeconds(1));
         RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
         List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
-        loop = new LeaseLoop(client, token, () -> registration, () -> gpus, trainer, reports, scheduler,
+        loop = new LeaseLoop(client, token, () -> registration, () -> GpuReport.of(gpus), trainer, reports, scheduler,
                 new Backoff(RandomGeneratorFactory.of("L64X128MixRandom").create(1)), Duration.ofMillis(100),
                 LeaseTimings.forHeartbeat(Duration.ofMillis(100)));
         loop.start();

@@ -55,7 +55,8 @@ class TrainerSupervisorTest {
     }
 
     private Assignment assignment(long generation, long hangTimeout, Map<String, String> config) {
-        return new Assignment(run, 0, 1, generation, config, null, "ckpt", RestartKnobs.NONE, null, hangTimeout);
+        return new Assignment(run, 0, 1, generation, config, null, "ckpt", RestartKnobs.NONE, null, hangTimeout,
+                null);
     }
 
     private List<TrainerReport> drain() {

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -12,13 +12,17 @@ import dev.steadyrun.protocol.ExitCodes;
 final class Wire {
     /** "SRDC": Steadyrun data-parallel collectives. */
     static final int MAGIC = 0x53524443;
-    static final short VERSION = 1;
+    /** 2: hellos carry a nonce and are authenticated with the generation's ring secret. */
+    static final short VERSION = 2;
 
     static final byte HELLO = 1;
     static final byte WELCOME = 2;
     static final byte REFUSE = 3;
     static final byte RING_HELLO = 4;
     static final byte DATA = 5;
+    /** Rank 0's answer to a hello: its nonce and its proof ({@link RingAuth}); the joiner answers with PROOF. */
+    static final byte CHALLENGE = 6;
+    static final byte PROOF = 7;
 
     /** Data frame header: magic, generation, sequence number, type, payload bytes. */
     static final int HEADER_BYTES = 4 + 8 + 8 + 1 + 4;
@@ -45,8 +49,11 @@ final class Wire {
         return in.readByte();
     }
 
-    /** Rendezvous hello ({@link #HELLO}) and ring hello ({@link #RING_HELLO}, no address). */
-    record Hello(String runId, long generation, int rank, int worldSize, String host, int port) {
+    /**
+     * Rendezvous hello ({@link #HELLO}) and ring hello ({@link #RING_HELLO}, no address): what the sender claims to
+     * be, and its nonce. Nothing in it counts before the sender proved it holds the ring secret.
+     */
+    record Hello(String runId, long generation, int rank, int worldSize, String host, int port, byte[] nonce) {
         void write(DataOutputStream out, byte type) throws IOException {
             writeStart(out, type);
             out.writeUTF(runId);
@@ -55,6 +62,7 @@ final class Wire {
             out.writeInt(worldSize);
             out.writeUTF(host);
             out.writeInt(port);
+            out.write(nonce);
             out.flush();
         }
 
@@ -63,8 +71,41 @@ final class Wire {
             if (type != expectedType) {
                 throw new IOException("expected message type " + expectedType + ", got " + type);
             }
-            return new Hello(in.readUTF(), in.readLong(), in.readInt(), in.readInt(), in.readUTF(), in.readInt());
+            return new Hello(in.readUTF(), in.readLong(), in.readInt(), in.readInt(), in.readUTF(), in.readInt(),
+                    readBytes(in, RingAuth.NONCE_BYTES));
         }
+
+        @Override
+        public String toString() {
+            return "hello of rank " + rank + "/" + worldSize + ", generation " + generation + ", run " + runId;
+        }
+    }
+
+    static void writeChallenge(DataOutputStream out, byte[] nonce, byte[] proof) throws IOException {
+        writeStart(out, CHALLENGE);
+        out.write(nonce);
+        out.write(proof);
+        out.flush();
+    }
+
+    static void writeProof(DataOutputStream out, byte[] proof) throws IOException {
+        writeStart(out, PROOF);
+        out.write(proof);
+        out.flush();
+    }
+
+    static byte[] readProof(DataInputStream in) throws IOException {
+        byte type = readStart(in);
+        if (type != PROOF) {
+            throw new IOException("expected a proof, got message type " + type);
+        }
+        return readBytes(in, RingAuth.MAC_BYTES);
+    }
+
+    static byte[] readBytes(DataInputStream in, int n) throws IOException {
+        byte[] bytes = new byte[n];
+        in.readFully(bytes);
+        return bytes;
     }
 
     static void writeRefuse(DataOutputStream out, int exitCode, String message) throws IOException {

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -18,6 +18,10 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,12 +31,26 @@ import dev.steadyrun.protocol.ExitCodes;
 /**
  * Forms the ring of one generation. Rank 0 listens on the rendezvous address and checks every rank's hello (same run,
  * same generation, right world size, distinct ranks); a rank that fails a check is refused with a reason and an exit
- * code and the others keep waiting. When all ranks are in, rank 0 sends everyone the ring addresses, and each rank
- * connects to its successor and accepts its predecessor. Every wait is bounded by a {@link DistConfig} timeout.
+ * code and the others keep waiting. A hello that passes must then prove, and rank 0 prove back, that both hold the
+ * generation's ring secret ({@link RingAuth}); one that fails is dropped and the others keep waiting. When all ranks
+ * are in, rank 0 sends everyone the ring addresses and a fresh ring nonce, and each rank connects to its successor
+ * with a ring hello proven over that nonce and accepts its predecessor. Every wait is bounded by a
+ * {@link DistConfig} timeout.
  */
 public final class Rendezvous {
     private static final Logger log = LoggerFactory.getLogger(Rendezvous.class);
     private static final long RETRY_MILLIS = 50;
+    /**
+     * A rank sends its hello as soon as it connects and its proof as soon as it is challenged; a connection that has
+     * not finished both within this is cut, so that a silent or trickling one cannot hold the listener, which serves
+     * one connection at a time, until the handshake deadline.
+     */
+    static final long PEER_HANDSHAKE_MILLIS = 10_000;
+    private static final ScheduledExecutorService CUTTER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "rendezvous-cutter");
+        t.setDaemon(true);
+        return t;
+    });
 
     private Rendezvous() {
     }
@@ -46,21 +64,27 @@ public final class Rendezvous {
         Socket next = null;
         try {
             List<InetSocketAddress> ringAddresses;
+            byte[] ringNonce;
             if (config.rank() == 0) {
                 InetAddress host = InetAddress.getByName(config.rendezvousHost());
                 rendezvous = bind(new InetSocketAddress(host, config.rendezvousPort()), "rendezvous");
                 ring = bind(new InetSocketAddress(host, 0), "ring");
-                ringAddresses = gather(config, rendezvous, ring);
+                ringNonce = RingAuth.nonce();
+                ringAddresses = gather(config, rendezvous, ring, ringNonce);
             } else {
                 ringAddresses = new ArrayList<>();
-                ring = hello(config, ringAddresses);
+                ringNonce = new byte[RingAuth.NONCE_BYTES];
+                ring = hello(config, ringAddresses, ringNonce);
             }
             InetSocketAddress successor = ringAddresses.get((config.rank() + 1) % config.worldSize());
             next = connect(successor, config, "successor rank " + (config.rank() + 1) % config.worldSize());
             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(next.getOutputStream()));
-            new Wire.Hello(config.runId(), config.generation(), config.rank(), config.worldSize(), "", 0)
-                    .write(out, Wire.RING_HELLO);
-            Socket prev = acceptPredecessor(config, ring);
+            Wire.Hello ringHello = new Wire.Hello(config.runId(), config.generation(), config.rank(),
+                    config.worldSize(), "", 0, RingAuth.nonce());
+            ringHello.write(out, Wire.RING_HELLO);
+            Wire.writeProof(out, RingAuth.proof(config.ringSecret(), RingAuth.JOINER, Wire.RING_HELLO, ringHello,
+                    ringNonce));
+            Socket prev = acceptPredecessor(config, ring, ringNonce);
             return new Collectives(config, next, prev);
         } catch (IOException e) {
             closeQuietly(next);
@@ -74,9 +98,12 @@ public final class Rendezvous {
         }
     }
 
-    /** Rank 0: collect every other rank's hello, refusing misfits, then answer all with the ring addresses. */
-    private static List<InetSocketAddress> gather(DistConfig config, ServerSocket rendezvous, ServerSocket ring)
-            throws IOException {
+    /**
+     * Rank 0: collect every other rank's authenticated hello, refusing misfits and dropping impostors, then answer
+     * all with the ring addresses and the ring nonce.
+     */
+    private static List<InetSocketAddress> gather(DistConfig config, ServerSocket rendezvous, ServerSocket ring,
+                                                  byte[] ringNonce) throws IOException {
         int n = config.worldSize();
         Socket[] peers = new Socket[n];
         InetSocketAddress[] addresses = new InetSocketAddress[n];
@@ -103,12 +130,14 @@ public final class Rendezvous {
                 } catch (SocketTimeoutException e) {
                     continue;
                 }
+                ScheduledFuture<?> cut = cutLater(socket, deadline);
                 Wire.Hello hello;
+                DataInputStream in;
                 DataOutputStream out;
                 try {
                     socket.setSoTimeout((int) Math.max(1, millisUntil(deadline)));
-                    hello = Wire.Hello.read(new DataInputStream(new BufferedInputStream(socket.getInputStream())),
-                            Wire.HELLO);
+                    in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+                    hello = Wire.Hello.read(in, Wire.HELLO);
                     out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
                 } catch (IOException e) {
                     log.warn("{}: ignored a connection from {}: {}", who(config), socket.getRemoteSocketAddress(),
@@ -117,24 +146,38 @@ public final class Rendezvous {
                     continue;
                 }
                 String problem = check(config, hello, peers);
-                if (problem != null) {
-                    // an older rank is fenced off; a newer one is not at fault: rank 0 is, and it exits below
-                    int code = hello.generation() < config.generation() ? ExitCodes.STALE_GENERATION
-                            : hello.generation() > config.generation() ? ExitCodes.PEER_LOST : ExitCodes.BAD_CONFIG;
-                    log.warn("{}: refused {}: {}", who(config), socket.getRemoteSocketAddress(), problem);
-                    try {
-                        Wire.writeRefuse(out, code, problem);
-                    } catch (IOException ignored) {
-                        // the refused rank is gone already; nothing to tell it
-                    }
-                    closeQuietly(socket);
-                    if (hello.generation() > config.generation() && hello.runId().equals(config.runId())) {
-                        // a newer generation exists: this rank 0 is the stale one and must not hold the ring
-                        throw new CollectiveException(ExitCodes.STALE_GENERATION, who(config)
-                                + ": a rank of newer generation " + hello.generation() + " arrived; this rank is stale",
-                                null);
-                    }
+                boolean newer = hello.generation() > config.generation() && hello.runId().equals(config.runId());
+                if (problem != null && !newer) {
+                    // telling a misfit why harms nobody here, authenticated or not; the right rank is still awaited
+                    refuse(config, socket, out, hello, problem);
                     continue;
+                }
+                boolean authentic;
+                try {
+                    authentic = authenticate(config, hello, in, out);
+                } catch (IOException e) {
+                    log.warn("{}: dropped a {} from {} before it proved the ring secret: {}", who(config), hello,
+                            socket.getRemoteSocketAddress(), e.toString());
+                    closeQuietly(socket);
+                    continue;
+                }
+                if (!authentic) {
+                    // anyone who can reach this port can claim any rank: only the proof counts, and a failed one
+                    // neither takes a seat nor stops the ring
+                    refuse(config, socket, out, hello, "failed authentication: not this generation's ring secret");
+                    continue;
+                }
+                if (!cut.cancel(false)) {
+                    log.warn("{}: dropped a {} from {}: it took more than {} ms", who(config), hello,
+                            socket.getRemoteSocketAddress(), PEER_HANDSHAKE_MILLIS);
+                    continue;
+                }
+                if (problem != null) {
+                    // an authenticated rank of a newer generation: this rank 0 is stale and must not hold the ring
+                    refuse(config, socket, out, hello, problem);
+                    throw new CollectiveException(ExitCodes.STALE_GENERATION, who(config)
+                            + ": a rank of newer generation " + hello.generation() + " arrived; this rank is stale",
+                            null);
                 }
                 peers[hello.rank()] = socket;
                 addresses[hello.rank()] = new InetSocketAddress(hello.host(), hello.port());
@@ -148,6 +191,7 @@ public final class Rendezvous {
                     out.writeUTF(a.getHostString());
                     out.writeInt(a.getPort());
                 }
+                out.write(ringNonce);
                 out.flush();
             }
             return List.of(addresses);
@@ -156,6 +200,36 @@ public final class Rendezvous {
                 closeQuietly(s);
             }
         }
+    }
+
+    /** Closes {@code socket} after {@link #PEER_HANDSHAKE_MILLIS} (or at the deadline) unless cancelled first. */
+    private static ScheduledFuture<?> cutLater(Socket socket, long deadlineNanos) {
+        return CUTTER.schedule(() -> closeQuietly(socket),
+                Math.max(1, Math.min(PEER_HANDSHAKE_MILLIS, millisUntil(deadlineNanos))), TimeUnit.MILLISECONDS);
+    }
+
+    /** Rank 0's challenge and proof, then the joiner's proof; true when the joiner's proof is right. */
+    private static boolean authenticate(DistConfig config, Wire.Hello hello, DataInputStream in, DataOutputStream out)
+            throws IOException {
+        byte[] nonce = RingAuth.nonce();
+        Wire.writeChallenge(out, nonce,
+                RingAuth.proof(config.ringSecret(), RingAuth.ACCEPTOR, Wire.HELLO, hello, nonce));
+        byte[] proof = Wire.readProof(in);
+        return RingAuth.matches(RingAuth.proof(config.ringSecret(), RingAuth.JOINER, Wire.HELLO, hello, nonce), proof);
+    }
+
+    /** An older rank is fenced off; a newer one is not at fault (rank 0 is); anything else is misconfigured. */
+    private static void refuse(DistConfig config, Socket socket, DataOutputStream out, Wire.Hello hello,
+                               String problem) {
+        int code = hello.generation() < config.generation() ? ExitCodes.STALE_GENERATION
+                : hello.generation() > config.generation() ? ExitCodes.PEER_LOST : ExitCodes.BAD_CONFIG;
+        log.warn("{}: refused a {} from {}: {}", who(config), hello, socket.getRemoteSocketAddress(), problem);
+        try {
+            Wire.writeRefuse(out, code, problem);
+        } catch (IOException ignored) {
+            // the refused peer is gone already; nothing to tell it
+        }
+        closeQuietly(socket);
     }
 
     private static String check(DistConfig config, Wire.Hello hello, Socket[] peers) {
@@ -179,25 +253,45 @@ public final class Rendezvous {
         return null;
     }
 
-    /** Ranks > 0: say hello to rank 0 and wait for the ring addresses (or a refusal). Returns the ring listener. */
-    private static ServerSocket hello(DistConfig config, List<InetSocketAddress> ringAddresses) throws IOException {
+    /**
+     * Ranks > 0: say hello to rank 0, check its proof, prove this rank, and wait for the ring addresses and nonce
+     * (or a refusal). Returns the ring listener.
+     */
+    private static ServerSocket hello(DistConfig config, List<InetSocketAddress> ringAddresses, byte[] ringNonce)
+            throws IOException {
         InetSocketAddress rendezvous = new InetSocketAddress(config.rendezvousHost(), config.rendezvousPort());
         try (Socket socket = connect(rendezvous, config, "rank 0's rendezvous " + config.rendezvous())) {
             // listen where rank 0 reached us from: the interface that routes to the rest of the job
             ServerSocket ring = bind(new InetSocketAddress(socket.getLocalAddress(), 0), "ring");
             try {
                 DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
-                new Wire.Hello(config.runId(), config.generation(), config.rank(), config.worldSize(),
-                        socket.getLocalAddress().getHostAddress(), ring.getLocalPort()).write(out, Wire.HELLO);
+                Wire.Hello hello = new Wire.Hello(config.runId(), config.generation(), config.rank(),
+                        config.worldSize(), socket.getLocalAddress().getHostAddress(), ring.getLocalPort(),
+                        RingAuth.nonce());
+                hello.write(out, Wire.HELLO);
                 socket.setSoTimeout((int) Math.min(config.handshakeTimeout().toMillis(), Integer.MAX_VALUE));
                 DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
                 byte type = Wire.readStart(in);
+                boolean proven = type == Wire.CHALLENGE;
+                if (proven) {
+                    byte[] nonce = Wire.readBytes(in, RingAuth.NONCE_BYTES);
+                    byte[] proof = Wire.readBytes(in, RingAuth.MAC_BYTES);
+                    if (!RingAuth.matches(RingAuth.proof(config.ringSecret(), RingAuth.ACCEPTOR, Wire.HELLO, hello,
+                            nonce), proof)) {
+                        throw new PeerLostException(who(config) + ": the peer at rendezvous " + config.rendezvous()
+                                + " did not prove this generation's ring secret (a rank 0 of another generation,"
+                                + " or no rank at all)", null);
+                    }
+                    Wire.writeProof(out, RingAuth.proof(config.ringSecret(), RingAuth.JOINER, Wire.HELLO, hello,
+                            nonce));
+                    type = Wire.readStart(in);
+                }
                 if (type == Wire.REFUSE) {
                     int code = in.readInt();
                     throw new CollectiveException(code, who(config) + ": refused by rank 0 at " + config.rendezvous()
                             + ": " + in.readUTF(), null);
                 }
-                if (type != Wire.WELCOME) {
+                if (type != Wire.WELCOME || !proven) {
                     throw new IOException("unexpected answer type " + type + " from rank 0");
                 }
                 int n = in.readInt();
@@ -207,6 +301,7 @@ public final class Rendezvous {
                 for (int r = 0; r < n; r++) {
                     ringAddresses.add(new InetSocketAddress(in.readUTF(), in.readInt()));
                 }
+                in.readFully(ringNonce);
                 return ring;
             } catch (SocketTimeoutException e) {
                 closeQuietly(ring);
@@ -219,7 +314,9 @@ public final class Rendezvous {
         }
     }
 
-    private static Socket acceptPredecessor(DistConfig config, ServerSocket ring) throws IOException {
+    /** The first connection that claims to be the predecessor and proves it over the ring nonce. */
+    private static Socket acceptPredecessor(DistConfig config, ServerSocket ring, byte[] ringNonce)
+            throws IOException {
         int expected = (config.rank() - 1 + config.worldSize()) % config.worldSize();
         long deadline = System.nanoTime() + config.handshakeTimeout().toNanos();
         while (true) {
@@ -235,14 +332,25 @@ public final class Rendezvous {
             } catch (SocketTimeoutException e) {
                 continue;
             }
+            ScheduledFuture<?> cut = cutLater(socket, deadline);
             try {
                 socket.setSoTimeout((int) Math.max(1, millisUntil(deadline)));
-                Wire.Hello hello = Wire.Hello.read(new DataInputStream(socket.getInputStream()), Wire.RING_HELLO);
+                // unbuffered: the data frames that follow are read from the channel
+                DataInputStream in = new DataInputStream(socket.getInputStream());
+                Wire.Hello hello = Wire.Hello.read(in, Wire.RING_HELLO);
                 if (hello.runId().equals(config.runId()) && hello.generation() == config.generation()
                         && hello.rank() == expected && hello.worldSize() == config.worldSize()) {
-                    return socket;
+                    byte[] proof = Wire.readProof(in);
+                    if (RingAuth.matches(RingAuth.proof(config.ringSecret(), RingAuth.JOINER, Wire.RING_HELLO, hello,
+                            ringNonce), proof) && cut.cancel(false)) {
+                        return socket;
+                    }
+                    log.warn("{}: dropped a ring connection from {} ({}): it failed authentication", who(config),
+                            socket.getRemoteSocketAddress(), hello);
+                } else {
+                    log.warn("{}: ring connection from {} refused: {}", who(config), socket.getRemoteSocketAddress(),
+                            hello);
                 }
-                log.warn("{}: ring connection from {} refused: {}", who(config), socket.getRemoteSocketAddress(), hello);
             } catch (IOException e) {
                 log.warn("{}: ring connection from {} failed: {}", who(config), socket.getRemoteSocketAddress(),
                         e.toString());

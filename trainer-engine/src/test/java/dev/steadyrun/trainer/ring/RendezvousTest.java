@@ -1,8 +1,14 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -11,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.RingSecret;
 
 class RendezvousTest {
 
@@ -48,7 +55,7 @@ class RendezvousTest {
         DistConfig same = TestRing.config(port, 1, 1, 2, 64);
         for (long generation : new long[] {1, 2}) {
             DistConfig other = new DistConfig("run-other", generation, 1, 2, same.rendezvous(),
-                    same.connectTimeout(), same.handshakeTimeout(), same.operationTimeout(), 64);
+                    same.connectTimeout(), same.handshakeTimeout(), same.operationTimeout(), 64, TestRing.SECRET);
             assertThatThrownBy(() -> Rendezvous.join(other)).isInstanceOf(CollectiveException.class)
                     .hasMessageContaining("belongs to run run-other");
         }
@@ -59,7 +66,8 @@ class RendezvousTest {
     }
 
     @Test
-    void aRankZeroOfAnOlderGenerationExitsStaleWhenANewerRankArrives() throws Exception {
+    void aRankZeroOfAnOlderGenerationExitsStaleWhenAnAuthenticatedNewerRankArrives() throws Exception {
+        // the test ring's generations share one secret; generations placed by the orchestrator never do
         int port = TestRing.freePort();
         CompletableFuture<float[]> staleRank0 = joinAndSum(TestRing.config(port, 3, 0, 2, 64), 1);
 
@@ -71,6 +79,137 @@ class RendezvousTest {
                 .isInstanceOfSatisfying(CollectiveException.class,
                         e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.STALE_GENERATION))
                 .hasMessageContaining("newer generation 4");
+    }
+
+    /**
+     * Speaks the rendezvous protocol without the ring secret, as anyone who knows the run id and the generation
+     * could: a hello claiming a rank, then a made-up proof. Returns rank 0's refusal.
+     */
+    private static String intrude(int port, long generation, int rank) throws Exception {
+        try (Socket socket = connectWhenListening(port)) {
+            socket.setSoTimeout(10_000);
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+            new Wire.Hello(TestRing.RUN, generation, rank, 2, "127.0.0.1", 9, RingAuth.nonce()).write(out, Wire.HELLO);
+            assertThat(Wire.readStart(in)).as("rank 0 challenges before it believes anything")
+                    .isEqualTo(Wire.CHALLENGE);
+            Wire.readBytes(in, RingAuth.NONCE_BYTES + RingAuth.MAC_BYTES);
+            Wire.writeProof(out, RingAuth.nonce());
+            assertThat(Wire.readStart(in)).isEqualTo(Wire.REFUSE);
+            in.readInt();
+            return in.readUTF();
+        }
+    }
+
+    /** Rank 0 starts on another thread: wait until it listens (readiness, not timing). */
+    private static Socket connectWhenListening(int port) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            try {
+                return new Socket("127.0.0.1", port);
+            } catch (java.net.ConnectException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    @Test
+    void anIntruderWithoutTheRingSecretTakesNoSeatAndTheRingStillForms() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 7, 0, 2, 64), 1);
+
+        assertThat(intrude(port, 7, 1)).contains("failed authentication");
+
+        float[] rank1 = joinAndSum(TestRing.config(port, 7, 1, 2, 64), 10).get(10, TimeUnit.SECONDS);
+        assertThat(rank1).containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void anUnauthenticatedHelloOfANewerGenerationDoesNotMakeRankZeroExit() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 3, 0, 2, 64), 1);
+
+        assertThat(intrude(port, 4, 1)).contains("failed authentication");
+        assertThat(rank0).as("rank 0 still waits for its rank 1").isNotDone();
+
+        assertThat(joinAndSum(TestRing.config(port, 3, 1, 2, 64), 10).get(10, TimeUnit.SECONDS))
+                .containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void anIntruderThatConnectsFirstAndSaysNothingIsCutOffAndTheRingStillForms() throws Exception {
+        int port = TestRing.freePort();
+        Duration handshake = Duration.ofMillis(3 * Rendezvous.PEER_HANDSHAKE_MILLIS);
+        DistConfig zero = TestRing.config(port, 2, 0, 2, 64).withTimeouts(handshake, handshake, Duration.ofSeconds(5));
+        DistConfig one = TestRing.config(port, 2, 1, 2, 64).withTimeouts(handshake, handshake, Duration.ofSeconds(5));
+        CompletableFuture<float[]> rank0 = joinAndSum(zero, 1);
+        try (Socket silent = connectWhenListening(port)) {
+            // queued behind the silent connection: rank 0 reaches it once the silent one is cut
+            float[] rank1 = joinAndSum(one, 10).get(handshake.toMillis() - 1000, TimeUnit.MILLISECONDS);
+            assertThat(rank1).containsExactly(11, 22);
+            assertThat(silent.getInputStream().read()).as("rank 0 hung up on the silent connection").isEqualTo(-1);
+        }
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void aRankWithAnotherSecretGivesUpOnRankZeroAndTheRightRankStillJoins() throws Exception {
+        int port = TestRing.freePort();
+        CompletableFuture<float[]> rank0 = joinAndSum(TestRing.config(port, 5, 0, 2, 64), 1);
+        DistConfig right = TestRing.config(port, 5, 1, 2, 64);
+        DistConfig otherSecret = new DistConfig(right.runId(), 5, 1, 2, right.rendezvous(), right.connectTimeout(),
+                right.handshakeTimeout(), right.operationTimeout(), 64, RingSecret.random());
+
+        assertThatThrownBy(() -> Rendezvous.join(otherSecret))
+                .isInstanceOfSatisfying(CollectiveException.class,
+                        e -> assertThat(e.exitCode()).isEqualTo(ExitCodes.PEER_LOST))
+                .hasMessageContaining("did not prove this generation's ring secret");
+
+        assertThat(joinAndSum(right, 10).get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+        assertThat(rank0.get(10, TimeUnit.SECONDS)).containsExactly(11, 22);
+    }
+
+    @Test
+    void aRankDoesNotTakeTheRingAddressesFromARankZeroThatNeverProvedItself() throws Exception {
+        try (ServerSocket impostor = new ServerSocket(0)) {
+            CompletableFuture<Void> answer = CompletableFuture.runAsync(() -> {
+                try (Socket s = impostor.accept()) {
+                    DataInputStream in = new DataInputStream(s.getInputStream());
+                    Wire.Hello.read(in, Wire.HELLO);
+                    DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                    Wire.writeStart(out, Wire.WELCOME);
+                    out.writeInt(2);
+                    for (int r = 0; r < 2; r++) {
+                        out.writeUTF("127.0.0.1");
+                        out.writeInt(impostor.getLocalPort());
+                    }
+                    out.write(RingAuth.nonce());
+                    out.flush();
+                    in.read(); // until the rank hangs up
+                } catch (java.io.IOException hungUp) {
+                    // the rank may hang up before the whole welcome is written: what the test expects
+                }
+            });
+            assertThatThrownBy(() -> Rendezvous.join(TestRing.config(impostor.getLocalPort(), 1, 1, 2, 64)))
+                    .isInstanceOf(PeerLostException.class).hasMessageContaining("unexpected answer");
+            answer.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aOneRankWorldNeedsNoSecretButTakesOne() {
+        try (Collectives alone = Rendezvous.join(DistConfig.of("run", 1, 0, 1, null, RingSecret.random()))) {
+            float[] data = {3};
+            alone.allReduceSum(data);
+            assertThat(data).containsExactly(3);
+        }
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "127.0.0.1:1234", null))
+                .hasMessageContaining("ringSecret is required when worldSize > 1");
     }
 
     @Test
@@ -165,17 +304,17 @@ class RendezvousTest {
 
     @Test
     void configErrorsNameTheField() {
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 3, 3, "127.0.0.1:1234"))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 3, 3, "127.0.0.1:1234", TestRing.SECRET))
                 .hasMessageContaining("rank must be in [0, 3), was 3");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost"))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost", TestRing.SECRET))
                 .hasMessageContaining("rendezvous must be host:port");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost:http"))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, "localhost:http", TestRing.SECRET))
                 .hasMessageContaining("rendezvous port must be in [1, 65535], was 'http'");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, null))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 2, null, TestRing.SECRET))
                 .hasMessageContaining("rendezvous is required");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null).withBucketBytes(100))
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null, null).withBucketBytes(100))
                 .hasMessageContaining("bucketBytes must be a multiple of 8");
-        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null).withTimeouts(Duration.ZERO,
+        assertThatThrownBy(() -> DistConfig.of("run", 1, 0, 1, null, null).withTimeouts(Duration.ZERO,
                 Duration.ofSeconds(1), Duration.ofSeconds(1))).hasMessageContaining("connectTimeout");
     }
 

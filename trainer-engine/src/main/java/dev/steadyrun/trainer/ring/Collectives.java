@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -6,8 +6,6 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -49,11 +47,7 @@ public final class Collectives implements AutoCloseable {
     private final ByteBuffer[] recvFrame = new ByteBuffer[1];
     private final ByteBuffer recvHeader;
     private final ByteBuffer recvPayload;
-    /** Received sums are added in blocks this long, so the scratch arrays stay in the core's cache. */
-    private static final int ADD_BLOCK = 4096;
-    private final float[] floatScratch;
-    private final float[] floatSum;
-    private final double[] doubleScratch;
+    private final Elements.Scratch scratch;
     private long sendSeq;
     private long recvSeq;
     private CompletableFuture<Void> lastSend = CompletableFuture.completedFuture(null);
@@ -71,8 +65,7 @@ public final class Collectives implements AutoCloseable {
             writable = readable = null;
             writer = null;
             sendHeader = sendPayload = recvHeader = recvPayload = null;
-            floatScratch = floatSum = null;
-            doubleScratch = null;
+            scratch = null;
             return;
         }
         this.next = next.getChannel();
@@ -99,9 +92,7 @@ public final class Collectives implements AutoCloseable {
         sendPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
         recvHeader = ByteBuffer.allocateDirect(Wire.HEADER_BYTES);
         recvPayload = ByteBuffer.allocateDirect(bucket).order(ByteOrder.LITTLE_ENDIAN);
-        floatScratch = new float[ADD_BLOCK];
-        floatSum = new float[ADD_BLOCK];
-        doubleScratch = new double[ADD_BLOCK];
+        scratch = new Elements.Scratch();
         writer = Executors.newSingleThreadExecutor(t -> {
             Thread thread = new Thread(t, "collectives-writer-rank-" + rank);
             thread.setDaemon(true);
@@ -133,11 +124,11 @@ public final class Collectives implements AutoCloseable {
     }
 
     public void allReduceSum(float[] data) {
-        run("allReduceSum", new Floats(data), true, true);
+        run("allReduceSum", new Elements.Floats(data, scratch), true, true);
     }
 
     public void allReduceSum(double[] data) {
-        run("allReduceSum", new Doubles(data), true, true);
+        run("allReduceSum", new Elements.Doubles(data, scratch), true, true);
     }
 
     /**
@@ -146,51 +137,51 @@ public final class Collectives implements AutoCloseable {
      * ByteBuffer read it the same way.
      */
     public void allReduceSum(ByteBuffer floats) {
-        run("allReduceSum", new DirectFloats(floats), true, true);
+        run("allReduceSum", new Elements.DirectFloats(floats, scratch), true, true);
     }
 
     /** Afterwards chunk {@code chunk(data.length, rank())} of data holds the sum over all ranks; the rest is scratch. */
     public void reduceScatter(float[] data) {
-        run("reduceScatter", new Floats(data), true, false);
+        run("reduceScatter", new Elements.Floats(data, scratch), true, false);
     }
 
     public void reduceScatter(ByteBuffer floats) {
-        run("reduceScatter", new DirectFloats(floats), true, false);
+        run("reduceScatter", new Elements.DirectFloats(floats, scratch), true, false);
     }
 
     public void reduceScatter(double[] data) {
-        run("reduceScatter", new Doubles(data), true, false);
+        run("reduceScatter", new Elements.Doubles(data, scratch), true, false);
     }
 
     /** Before, each rank r holds its chunk r of data; afterwards every rank holds all chunks. */
     public void allGather(float[] data) {
-        run("allGather", new Floats(data), false, true);
+        run("allGather", new Elements.Floats(data, scratch), false, true);
     }
 
     public void allGather(ByteBuffer floats) {
-        run("allGather", new DirectFloats(floats), false, true);
+        run("allGather", new Elements.DirectFloats(floats, scratch), false, true);
     }
 
     public void allGather(double[] data) {
-        run("allGather", new Doubles(data), false, true);
+        run("allGather", new Elements.Doubles(data, scratch), false, true);
     }
 
     /** Copies root's data to every rank (the data lengths must match). */
     public void broadcast(float[] data, int root) {
-        broadcast(new Floats(data), root);
+        broadcast(new Elements.Floats(data, scratch), root);
     }
 
     public void broadcast(ByteBuffer floats, int root) {
-        broadcast(new DirectFloats(floats), root);
+        broadcast(new Elements.DirectFloats(floats, scratch), root);
     }
 
     public void broadcast(double[] data, int root) {
-        broadcast(new Doubles(data), root);
+        broadcast(new Elements.Doubles(data, scratch), root);
     }
 
     /** Returns when every rank has called it: an all-reduce in which every rank owns one element. */
     public void barrier() {
-        run("barrier", new Floats(new float[size]), true, true);
+        run("barrier", new Elements.Floats(new float[size], scratch), true, true);
     }
 
     private void run(String name, Elements data, boolean reduce, boolean gather) {
@@ -403,156 +394,6 @@ public final class Collectives implements AutoCloseable {
         closeSockets();
         if (writer != null) {
             writer.shutdownNow();
-        }
-    }
-
-    /**
-     * A float or double vector seen as elements to send, add into, or copy into. A frame's payload is sent from
-     * {@link #outgoing} and read into {@link #incoming}; {@link #absorb} then adds or copies what landed in the staging
-     * buffer (nothing when it landed in place).
-     */
-    private sealed interface Elements permits Floats, DirectFloats, Doubles {
-        int length();
-
-        int bytes();
-
-        /** The payload bytes of [at, at + count): the data itself where it is direct, else encoded into staging. */
-        ByteBuffer outgoing(ByteBuffer staging, int at, int count);
-
-        /** Where the payload of [at, at + count) is to be read: the data itself for a direct copy, else staging. */
-        default ByteBuffer incoming(ByteBuffer staging, int at, int count, boolean add) {
-            return staging.clear().limit(count * bytes());
-        }
-
-        void absorb(ByteBuffer staging, int at, int count, boolean add);
-    }
-
-    /** Floats on the heap: the channel would copy them through a temporary direct buffer anyway. */
-    private final class Floats implements Elements {
-        private final float[] data;
-
-        Floats(float[] data) {
-            this.data = data;
-        }
-
-        public int length() {
-            return data.length;
-        }
-
-        public int bytes() {
-            return Float.BYTES;
-        }
-
-        public ByteBuffer outgoing(ByteBuffer staging, int at, int count) {
-            staging.clear().asFloatBuffer().put(data, at, count);
-            return staging.limit(count * Float.BYTES);
-        }
-
-        public void absorb(ByteBuffer staging, int at, int count, boolean add) {
-            if (!add) {
-                staging.asFloatBuffer().get(data, at, count);
-                return;
-            }
-            FloatBuffer staged = staging.asFloatBuffer();
-            float[] got = floatScratch;
-            for (int o = 0; o < count; o += ADD_BLOCK) {
-                int c = Math.min(ADD_BLOCK, count - o);
-                staged.get(o, got, 0, c);
-                for (int i = 0, base = at + o; i < c; i++) {
-                    data[base + i] += got[i];
-                }
-            }
-        }
-    }
-
-    /** Native-order floats in a direct buffer: sent from and copied into in place. */
-    private final class DirectFloats implements Elements {
-        private final ByteBuffer bytes;
-        private final FloatBuffer data;
-
-        DirectFloats(ByteBuffer floats) {
-            if (!floats.isDirect() || floats.capacity() % Float.BYTES != 0) {
-                throw new IllegalArgumentException("expected a direct buffer of floats, got " + floats);
-            }
-            // the wire is little-endian; native memory is sent as it is (every platform ND4J runs on is little-endian)
-            if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-                throw new UnsupportedOperationException("direct float buffers need a little-endian platform");
-            }
-            this.bytes = floats.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
-            this.data = bytes.asFloatBuffer();
-        }
-
-        public int length() {
-            return data.capacity();
-        }
-
-        public int bytes() {
-            return Float.BYTES;
-        }
-
-        public ByteBuffer outgoing(ByteBuffer staging, int at, int count) {
-            return bytes.slice(at * Float.BYTES, count * Float.BYTES);
-        }
-
-        public ByteBuffer incoming(ByteBuffer staging, int at, int count, boolean add) {
-            return add ? staging.clear().limit(count * Float.BYTES) : bytes.slice(at * Float.BYTES, count * Float.BYTES);
-        }
-
-        public void absorb(ByteBuffer staging, int at, int count, boolean add) {
-            if (!add) {
-                return;
-            }
-            // bulk copies are memcpy and the loop over arrays vectorises: faster than element-wise buffer access
-            FloatBuffer staged = staging.asFloatBuffer();
-            float[] got = floatScratch;
-            float[] sum = floatSum;
-            for (int o = 0; o < count; o += ADD_BLOCK) {
-                int c = Math.min(ADD_BLOCK, count - o);
-                staged.get(o, got, 0, c);
-                data.get(at + o, sum, 0, c);
-                for (int i = 0; i < c; i++) {
-                    sum[i] += got[i];
-                }
-                data.put(at + o, sum, 0, c);
-            }
-        }
-    }
-
-    /** Doubles on the heap: small vectors (the step's agreed statistics), so no direct variant. */
-    private final class Doubles implements Elements {
-        private final double[] data;
-
-        Doubles(double[] data) {
-            this.data = data;
-        }
-
-        public int length() {
-            return data.length;
-        }
-
-        public int bytes() {
-            return Double.BYTES;
-        }
-
-        public ByteBuffer outgoing(ByteBuffer staging, int at, int count) {
-            staging.clear().asDoubleBuffer().put(data, at, count);
-            return staging.limit(count * Double.BYTES);
-        }
-
-        public void absorb(ByteBuffer staging, int at, int count, boolean add) {
-            if (!add) {
-                staging.asDoubleBuffer().get(data, at, count);
-                return;
-            }
-            DoubleBuffer staged = staging.asDoubleBuffer();
-            double[] got = doubleScratch;
-            for (int o = 0; o < count; o += ADD_BLOCK) {
-                int c = Math.min(ADD_BLOCK, count - o);
-                staged.get(o, got, 0, c);
-                for (int i = 0, base = at + o; i < c; i++) {
-                    data[base + i] += got[i];
-                }
-            }
         }
     }
 }

@@ -1,7 +1,8 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,9 +11,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
+import dev.steadyrun.protocol.RingSecret;
+
 /** Test tool: N ranks of one ring as threads of this JVM, on 127.0.0.1 with short timeouts. */
 final class TestRing {
     static final String RUN = "run-test";
+    /** The secret of every test ring (fixed, so that two generations of one test share it). */
+    static final RingSecret SECRET = RingSecret.of("test-ring-secret-0123456789abcdef".getBytes(StandardCharsets.UTF_8));
 
     interface RankBody<T> {
         T run(Collectives c) throws Exception;
@@ -29,7 +34,7 @@ final class TestRing {
 
     static DistConfig config(int port, long generation, int rank, int worldSize, int bucketBytes) {
         return new DistConfig(RUN, generation, rank, worldSize, "127.0.0.1:" + port, Duration.ofSeconds(5),
-                Duration.ofSeconds(5), Duration.ofSeconds(5), bucketBytes);
+                Duration.ofSeconds(5), Duration.ofSeconds(5), bucketBytes, SECRET);
     }
 
     /** Runs body on every rank of a fresh ring and returns the results by rank; any rank's failure is thrown. */

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.time.Duration;
 
@@ -12,7 +12,7 @@ public final class RankProcess {
         int rank = Integer.parseInt(args[1]);
         int worldSize = Integer.parseInt(args[2]);
         Duration operation = Duration.ofMillis(Long.parseLong(args[3]));
-        DistConfig config = DistConfig.of(TestRing.RUN, 1, rank, worldSize, "127.0.0.1:" + port)
+        DistConfig config = DistConfig.of(TestRing.RUN, 1, rank, worldSize, "127.0.0.1:" + port, TestRing.SECRET)
                 .withTimeouts(Duration.ofSeconds(20), Duration.ofSeconds(20), operation).withBucketBytes(1 << 16);
         try (Collectives c = Rendezvous.join(config)) {
             float[] data = new float[1 << 18];

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -19,6 +19,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+
+import dev.steadyrun.protocol.RingSecret;
 
 /**
  * Loopback figures in one JVM, measured in interleaved rounds so that a change in the machine's load hits every figure
@@ -41,6 +43,7 @@ public final class CollectivesBench {
     private static final boolean DIRECT = Boolean.parseBoolean(System.getProperty("direct", "true"));
     /** Timed all-reduce calls per round; the round's figure is the fastest (the least disturbed). */
     private static final int CALLS = 3;
+    private static final RingSecret SECRET = RingSecret.random();
     private static final int IO_BYTES = 4 << 20;
 
     private record Figure(double bytesPerSecond, double cpuBusy) {
@@ -203,7 +206,7 @@ public final class CollectivesBench {
         try {
             List<Future<long[]>> ranks = new ArrayList<>();
             for (int r = 0; r < n; r++) {
-                DistConfig config = DistConfig.of("bench", 1, r, n, "127.0.0.1:" + port)
+                DistConfig config = DistConfig.of("bench", 1, r, n, "127.0.0.1:" + port, SECRET)
                         .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(60))
                         .withBucketBytes(BUCKET_BYTES);
                 float[] heap = new float[length];

@@ -1,6 +1,8 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import java.time.Duration;
+
+import dev.steadyrun.protocol.RingSecret;
 
 /**
  * Where and how one rank joins its generation's ring. Every value is checked here, and a rejected value is named.
@@ -14,10 +16,11 @@ import java.time.Duration;
  * @param handshakeTimeout how long rank 0 waits for every rank to say hello, and the others for rank 0's answer
  * @param operationTimeout a collective that receives nothing from its predecessor for this long fails
  * @param bucketBytes      frame payload size: the unit the ring streams in
+ * @param ringSecret       the generation's secret every hello is authenticated with; required when worldSize > 1
  */
 public record DistConfig(String runId, long generation, int rank, int worldSize, String rendezvous,
                          Duration connectTimeout, Duration handshakeTimeout, Duration operationTimeout,
-                         int bucketBytes) {
+                         int bucketBytes, RingSecret ringSecret) {
 
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(120);
@@ -31,6 +34,8 @@ public record DistConfig(String runId, long generation, int rank, int worldSize,
         require(worldSize >= 1, "worldSize", "must be >= 1, was " + worldSize);
         require(rank >= 0 && rank < worldSize, "rank", "must be in [0, " + worldSize + "), was " + rank);
         require(worldSize == 1 || rendezvous != null, "rendezvous", "is required when worldSize > 1");
+        require(worldSize == 1 || ringSecret != null, "ringSecret",
+                "is required when worldSize > 1 (the agent passes it in " + RingSecret.ENV + ")");
         if (rendezvous != null) {
             host(rendezvous);
             port(rendezvous);
@@ -43,19 +48,20 @@ public record DistConfig(String runId, long generation, int rank, int worldSize,
     }
 
     /** The defaults for everything but the rank's identity. */
-    public static DistConfig of(String runId, long generation, int rank, int worldSize, String rendezvous) {
+    public static DistConfig of(String runId, long generation, int rank, int worldSize, String rendezvous,
+                                RingSecret ringSecret) {
         return new DistConfig(runId, generation, rank, worldSize, rendezvous, DEFAULT_CONNECT_TIMEOUT,
-                DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, DEFAULT_BUCKET_BYTES);
+                DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, DEFAULT_BUCKET_BYTES, ringSecret);
     }
 
     public DistConfig withTimeouts(Duration connect, Duration handshake, Duration operation) {
         return new DistConfig(runId, generation, rank, worldSize, rendezvous, connect, handshake, operation,
-                bucketBytes);
+                bucketBytes, ringSecret);
     }
 
     public DistConfig withBucketBytes(int bytes) {
         return new DistConfig(runId, generation, rank, worldSize, rendezvous, connectTimeout, handshakeTimeout,
-                operationTimeout, bytes);
+                operationTimeout, bytes, ringSecret);
     }
 
     String rendezvousHost() {

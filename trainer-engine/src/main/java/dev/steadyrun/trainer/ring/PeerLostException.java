@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.dist;
+package dev.steadyrun.trainer.ring;
 
 import dev.steadyrun.protocol.ExitCodes;
 
