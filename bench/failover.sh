@@ -39,12 +39,12 @@ start() { # start INDEX: an orchestrator on PORTS[INDEX]
         --spring.datasource.url="jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
         --steadyrun.security.join-token="$JOIN" >>"$OUT/failover-$port.log" 2>&1 &
     PID[$1]=$!
-    for _ in $(seq 1 240); do
+    for _ in $(seq 1 600); do
         curl -fs "http://127.0.0.1:$port/actuator/health/liveness" >/dev/null 2>&1 && return 0
         kill -0 "${PID[$1]}" 2>/dev/null || { echo "orchestrator on :$port died"; tail -30 "$OUT/failover-$port.log"; exit 1; }
         sleep 0.5
     done
-    echo "orchestrator on :$port not live after 120 s"; exit 1
+    echo "orchestrator on :$port not live after 300 s"; exit 1
 }
 ready() { curl -fs -o /dev/null "http://127.0.0.1:${PORTS[$1]}/actuator/health/readiness"; }
 

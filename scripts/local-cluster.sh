@@ -98,6 +98,20 @@ for _ in $(seq 1 120); do
 done
 curl -fs "$URL/actuator/health" >/dev/null || { echo "The orchestrator did not become healthy"; exit 1; }
 
+# Each agent keeps its node credential in $WORK/agent-state: a restarted agent re-joins its node only with it. A node
+# left in the database by an earlier session whose credential file is gone is re-keyed here (an admin's right), and
+# the new credential written where its agent reads it.
+mkdir -p "$WORK/agent-state" && chmod 700 "$WORK/agent-state"
+for i in $(seq 0 $((AGENTS - 1))); do
+  cred="$WORK/agent-state/local-$i.credential"
+  [ -s "$cred" ] && continue
+  id=$(api "$URL/api/v1/nodes?size=500" | grep -o "\"id\":\"[^\"]*\",\"name\":\"local-$i\"" | cut -d'"' -f4 || true)
+  if [ -n "$id" ]; then
+    (umask 077; api -X POST "$URL/api/v1/nodes/$id/rekey" | sed -E 's/.*"nodeCredential":"([^"]+)".*/\1/' >"$cred")
+    echo "Re-keyed node local-$i (its credential file was missing)"
+  fi
+done
+
 # Each agent's command goes into start-agent-N.sh, so a killed agent can be started again by hand.
 for i in $(seq 0 $((AGENTS - 1))); do
   # --advertise-host: all agents share this machine, so the ranks meet on the loopback address.
@@ -105,7 +119,8 @@ for i in $(seq 0 $((AGENTS - 1))); do
 #!/bin/sh
 STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN OMP_NUM_THREADS=$THREADS setsid java -jar "$PWD/$AGENT_JAR" --url "$URL" \\
   --node-name "local-$i" --advertise-host 127.0.0.1 --labels "rack=r$((i / 2)),zone=local" \\
-  --checkpoint-root "$WORK/checkpoints" --trainer-log-dir "$WORK/trainer-logs" --stop-grace 10s \\
+  --checkpoint-root "$WORK/checkpoints" --state-dir "$WORK/agent-state" --trainer-log-dir "$WORK/trainer-logs" \\
+  --stop-grace 10s \\
   --fake-gpus "$FAKE_GPUS" --fault-file "$WORK/fault-local-$i" \\
   --trainer-command "java -Xmx1g -jar $PWD/$TRAINER_JAR" >>"$WORK/agent-$i.log" 2>&1 &
 echo \$! >"$WORK/agent-$i.pid"

@@ -213,7 +213,8 @@ class HelmChartTest {
                 .getTemplate().getSpec();
         Container plain = container(without, "agent");
         assertThat(plain.getVolumeMounts()).noneMatch(m -> m.getMountPath().equals("/dev/kmsg"));
-        assertThat(without.getVolumes()).noneMatch(v -> v.getHostPath() != null);
+        assertThat(without.getVolumes()).noneMatch(v -> v.getHostPath() != null
+                && v.getHostPath().getPath().equals("/dev/kmsg"));
         assertThat(plain.getSecurityContext().getPrivileged()).isNull();
         assertThat(plain.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
         assertThat(plain.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");

@@ -133,6 +133,9 @@ class ImagesIT {
         // the shared checkpoint volume (the chart's ReadWriteMany claim), writable for the image's group (fsGroup)
         Path checkpoints = Files.createDirectories(WORK.resolve("checkpoint-volume"));
         run("chown", "10001:10001", checkpoints.toString());
+        // the node credential's host folder (the chart's state hostPath)
+        Path state = Files.createDirectories(WORK.resolve("agent-state"));
+        run("chown", "10001:10001", state.toString());
         agent = agentImage.start(null, Map.of(
                 "HOSTNAME", "agent-0",
                 "STEADYRUN_URL", "http://127.0.0.1:" + apiPort,
@@ -140,7 +143,9 @@ class ImagesIT {
                 "STEADYRUN_NODE_NAME", "image-node-0",
                 "STEADYRUN_ADVERTISE_HOST", "127.0.0.1",
                 // the test machine's load: one OpenMP thread (see trainer-engine's surefire configuration)
-                "OMP_NUM_THREADS", "1"), Map.of(checkpoints, CHECKPOINTS), WORK.resolve("agent.log"));
+                "OMP_NUM_THREADS", "1",
+                "STEADYRUN_STATE_DIR", "/var/lib/steadyrun-agent"),
+                Map.of(checkpoints, CHECKPOINTS, state, "/var/lib/steadyrun-agent"), WORK.resolve("agent.log"));
 
         JsonNode node = await("the agent's registration and first heartbeat", () -> nodeNamed("image-node-0"),
                 n -> n.isPresent() && n.get().path("state").asString().equals("HEALTHY")).orElseThrow();

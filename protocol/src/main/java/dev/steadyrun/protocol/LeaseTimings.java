@@ -25,6 +25,13 @@ public record LeaseTimings(Duration leaseDuration, Duration heartbeatInterval, D
      */
     public static final LeaseTimings DEFAULT = forHeartbeat(Duration.ofSeconds(1));
 
+    /**
+     * The longest heartbeat interval an orchestrator hands out, however large its fleet (Kubernetes renews node
+     * leases every 10 s at 5,000 nodes). Beyond it a bigger fleet needs a faster orchestrator, not slower
+     * detection: without a cap, registrations alone could stretch every node's lease without bound.
+     */
+    public static final Duration MAX_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+
     /** Share of the heartbeat interval used as random jitter, so a thousand agents do not beat in step. */
     public static final double JITTER = 0.2;
 

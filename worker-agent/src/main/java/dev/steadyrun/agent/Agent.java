@@ -18,6 +18,7 @@ import dev.steadyrun.agent.gpu.GpuProbe;
 import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.gpu.NvidiaSmiProbe;
 import dev.steadyrun.agent.lease.Backoff;
+import dev.steadyrun.agent.lease.CredentialFile;
 import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
 import dev.steadyrun.agent.report.ReportBuffer;
@@ -74,7 +75,8 @@ public final class Agent {
         });
         OrchestratorClient client = new OrchestratorClient(config.orchestratorUrls(),
                 OrchestratorClient.newHttpClient(config.requestTimeout(), config.caFile()), config.requestTimeout());
-        this.lease = new LeaseLoop(client, config.joinToken(), () -> registration, health, trainer, reports,
+        this.lease = new LeaseLoop(client, config.joinToken(), new CredentialFile(config.credentialFile()),
+                () -> registration, health, trainer, reports,
                 scheduler, new Backoff(RandomGenerator.getDefault()), config.reportFlush(), LeaseTimings.DEFAULT);
     }
 

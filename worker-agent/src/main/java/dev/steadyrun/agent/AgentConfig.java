@@ -34,6 +34,9 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
  * @param advertiseHost    the host name or address other nodes reach this one at (the orchestrator builds a
  *                         data-parallel run's rendezvous from rank 0's); defaults to the local host name
  * @param labels           placement labels, {@code rack=r1,zone=z1}
+ * @param stateDir         where the agent keeps its node credential ({@code <node-name>.credential}, mode 0600):
+ *                         it must survive restarts of the agent (a host path, not the container's file system),
+ *                         and must not be on a file system that other nodes or trainers share
  * @param checkpointRoot   relative checkpoint directories of assignments are resolved against this folder
  * @param trainerCommand   the command that starts the trainer-engine, split on whitespace; the agent appends
  *                         {@code train --set …} and the rest of the assignment
@@ -58,7 +61,7 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
  * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
  */
 public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String nodeName, String advertiseHost,
-                          Map<String, String> labels,
+                          Map<String, String> labels, Path stateDir,
                           Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
                           Duration requestTimeout, Path caFile, Duration reportFlush, int reportBatch,
                           int reportBuffer, int logTailLines, Path trainerLogDir, String nvidiaSmi,
@@ -69,6 +72,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
     static final Map<String, String> DEFAULTS = Map.ofEntries(
             Map.entry("advertise-host", ""),
             Map.entry("labels", ""),
+            Map.entry("state-dir", "agent-state"),
             Map.entry("checkpoint-root", "checkpoints"),
             Map.entry("trainer-command", "java -jar trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar"),
             Map.entry("stop-grace", "30s"),
@@ -89,7 +93,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             Map.entry("fake-gpus", "0"));
 
     static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
-            "checkpoint-root",
+            "state-dir", "checkpoint-root",
             "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch",
             "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "gpu-probe-interval",
             "gpu-probe-timeout", "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus");
@@ -98,6 +102,11 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
         trainerCommand = List.copyOf(trainerCommand);
         orchestratorUrls = List.copyOf(orchestratorUrls);
+    }
+
+    /** The file that keeps this node's credential between runs of the agent. */
+    public Path credentialFile() {
+        return stateDir.resolve(nodeName + ".credential");
     }
 
     /** Thrown with every problem found, each naming its setting. */
@@ -160,6 +169,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
                     + advertiseHost + "'");
         }
         Map<String, String> labels = parse(v, "labels", problems, AgentConfig::labels);
+        Path stateDir = parse(v, "state-dir", problems, Path::of);
         Path checkpointRoot = parse(v, "checkpoint-root", problems, Path::of);
         List<String> command = parse(v, "trainer-command", problems, AgentConfig::command);
         Duration stopGrace = parse(v, "stop-grace", problems, AgentConfig::positiveDuration);
@@ -201,8 +211,8 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         if (!problems.isEmpty()) {
             throw new InvalidConfigException(problems);
         }
-        return new AgentConfig(urls, token, nodeName, advertiseHost, labels, checkpointRoot, command, stopGrace,
-                requestTimeout, caFile, reportFlush, batch, buffer, tail,
+        return new AgentConfig(urls, token, nodeName, advertiseHost, labels, stateDir, checkpointRoot, command,
+                stopGrace, requestTimeout, caFile, reportFlush, batch, buffer, tail,
                 trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi, probeInterval, probeTimeout,
                 degradedAfter, fatalAfter, fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
     }

@@ -65,6 +65,7 @@ class AgentEndToEndTest {
         agent = new ProcessBuilder(java, "-Xmx128m", "-cp", cp, Main.class.getName(),
                 "--url", orchestrator.url() + "," + standby.url(), "--join-token", RealOrchestrator.JOIN_TOKEN,
                 "--node-name", "e2e-node", "--labels", "rack=e2e", "--checkpoint-root", checkpointRoot,
+                "--state-dir", dir.resolve("state").toString(),
                 "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
                 "--trainer-command", java + " -Xmx1g -cp " + cp + " dev.steadyrun.trainer.Main")
                 .redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();

@@ -3,6 +3,7 @@ package dev.steadyrun.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.File;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,8 +59,8 @@ class AgentProcessTest {
         List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "--url", orchestrator.url().toString(),
                 "--join-token", StubOrchestrator.JOIN_TOKEN, "--node-name", "orphan-test",
-                "--checkpoint-root", dir.toString(), "--stop-grace", "2s",
-                "--trainer-command", String.join(" ", ScriptedTrainer.command())));
+                "--checkpoint-root", dir.toString(), "--state-dir", dir.resolve("state").toString(),
+                "--stop-grace", "2s", "--trainer-command", String.join(" ", ScriptedTrainer.command())));
         agent = new ProcessBuilder(argv).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("agent.log").toFile()).start();
 
@@ -93,6 +94,38 @@ class AgentProcessTest {
         assertThat(java.nio.file.Files.readString(dir.resolve("agent.log")))
                 .contains("stopping trainer generation 1: agent shutting down")
                 .contains("trainer generation 1 exited with 143");
+    }
+
+    @Test
+    void theTrainerSeesNeitherTheJoinTokenNorTheNodeCredentialNorOtherAgentSecrets(@TempDir Path dir)
+            throws Exception {
+        orchestrator = new StubOrchestrator();
+        orchestrator.desired = DesiredState.RUN;
+        orchestrator.assignment = new Assignment(UUID.randomUUID(), 0, 1, 1, Map.of("marker", marker), null,
+                "ckpt", RestartKnobs.NONE, null, 0, null);
+        Path envDump = dir.resolve("trainer-env.txt");
+        Path trainer = dir.resolve("env-trainer.sh");
+        // a trainer that only writes down what it was given
+        Files.writeString(trainer, "#!/bin/sh\nenv > '" + envDump + ".tmp' && mv '" + envDump + ".tmp' '" + envDump
+                + "'\nexec sleep 60\n");
+        assertThat(trainer.toFile().setExecutable(true)).isTrue();
+        ProcessBuilder pb = new ProcessBuilder(javaBin(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "--url", orchestrator.url().toString(), "--node-name", "env-test",
+                "--checkpoint-root", dir.toString(), "--stop-grace", "2s", "--trainer-command", trainer.toString());
+        pb.environment().put("STEADYRUN_JOIN_TOKEN", StubOrchestrator.JOIN_TOKEN); // the usual way to give it
+        pb.environment().put("STEADYRUN_STATE_DIR", dir.resolve("state").toString());
+        pb.environment().put("CLOUD_API_KEY", "agent-only-secret");
+        pb.environment().put("OMP_NUM_THREADS", "3");
+        agent = pb.redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();
+
+        Await.until("the trainer to write its environment", Duration.ofSeconds(60), () -> Files.exists(envDump));
+        String env = Files.readString(envDump);
+        String credential = Files.readString(dir.resolve("state").resolve("env-test.credential")).strip();
+        assertThat(credential).startsWith("srn_");
+        assertThat(env).doesNotContain(StubOrchestrator.JOIN_TOKEN).doesNotContain(credential)
+                .doesNotContain("agent-only-secret").doesNotContain("STEADYRUN_JOIN_TOKEN")
+                .doesNotContain("STEADYRUN_STATE_DIR");
+        assertThat(env).contains("PATH=" + System.getenv("PATH")).contains("OMP_NUM_THREADS=3");
     }
 
     static String javaBin() {

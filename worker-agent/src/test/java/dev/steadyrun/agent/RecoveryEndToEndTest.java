@@ -476,6 +476,7 @@ class RecoveryEndToEndTest {
                 "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
                 "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=e2e",
                 "--checkpoint-root", dir.resolve("agent-" + name).toString(),
+                "--state-dir", dir.resolve("state").toString(),
                 "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
                 "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
                 "--fake-gpus", "1", "--fault-file", dir.resolve("fault-" + name).toString(),

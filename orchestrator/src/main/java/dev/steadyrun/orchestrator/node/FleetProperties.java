@@ -19,7 +19,9 @@ import dev.steadyrun.protocol.LeaseTimings;
  * <p><b>Adaptive heartbeat interval.</b> The fleet's total heartbeat rate is kept under
  * {@code maxHeartbeatsPerSecond}: a fleet of {@code n} nodes is told to beat every
  * {@code max(heartbeatInterval, n / maxHeartbeatsPerSecond)} (rounded up to 100 ms so the answer only changes
- * when the fleet grows or shrinks noticeably). A stretched interval brings its own lease and graces
+ * when the fleet grows or shrinks noticeably), never longer than {@link LeaseTimings#MAX_HEARTBEAT_INTERVAL}: past
+ * that the budget is exceeded rather than detection slowed further. Only live nodes count ({@link LeaseTable}: those
+ * that heartbeat and are not FAILED), so names that merely registered stretch nobody's lease. A stretched interval brings its own lease and graces
  * ({@link LeaseTimings#forHeartbeat}), never shorter than the configured ones. This is Kubernetes' answer for
  * large clusters (10 s node-lease renewals for 5,000 nodes): detection slows down in proportion to the fleet
  * instead of the orchestrator falling over. Each node is judged by the timings it was last handed
@@ -42,6 +44,9 @@ import dev.steadyrun.protocol.LeaseTimings;
  * @param eventRetention        node events older than this are deleted by the retention sweep
  * @param retentionInterval     how often the retention sweep runs
  * @param sweepEnabled          off in tests, which call {@link LeaseSweeper#sweep} with their clock
+ * @param unseenRegistrationExpiry a registration that never heartbeats (FAILED after {@code neverReportedGrace}) is
+ *                              deleted this long after it registered, so that names that only register do not
+ *                              pile up
  */
 @Validated
 @ConfigurationProperties("steadyrun.fleet")
@@ -57,7 +62,15 @@ public record FleetProperties(
         @NotNull @DefaultValue("250ms") Duration sweepInterval,
         @NotNull @DefaultValue("30d") Duration eventRetention,
         @NotNull @DefaultValue("1h") Duration retentionInterval,
-        @DefaultValue("true") boolean sweepEnabled) {
+        @DefaultValue("true") boolean sweepEnabled,
+        @NotNull @DefaultValue("5m") Duration unseenRegistrationExpiry) {
+
+    public FleetProperties {
+        if (heartbeatInterval != null && heartbeatInterval.compareTo(LeaseTimings.MAX_HEARTBEAT_INTERVAL) > 0) {
+            throw new IllegalArgumentException("steadyrun.fleet.heartbeat-interval must be at most "
+                    + LeaseTimings.MAX_HEARTBEAT_INTERVAL.toSeconds() + " s");
+        }
+    }
 
     private static final long ROUND_MILLIS = 100;
 
@@ -75,7 +88,8 @@ public record FleetProperties(
     /** The timings to hand to every node of a fleet of {@code fleetSize} nodes: the rule in the class comment. */
     public LeaseTimings timingsFor(int fleetSize) {
         LeaseTimings configured = timings();
-        long neededMillis = (long) Math.ceil(fleetSize * 1000.0 / maxHeartbeatsPerSecond / ROUND_MILLIS) * ROUND_MILLIS;
+        long neededMillis = Math.min(LeaseTimings.MAX_HEARTBEAT_INTERVAL.toMillis(),
+                (long) Math.ceil(fleetSize * 1000.0 / maxHeartbeatsPerSecond / ROUND_MILLIS) * ROUND_MILLIS);
         if (neededMillis <= heartbeatInterval.toMillis()) {
             return configured;
         }

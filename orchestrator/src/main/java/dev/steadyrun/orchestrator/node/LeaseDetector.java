@@ -18,7 +18,9 @@ import dev.steadyrun.protocol.LeaseTimings;
  * {@code massFailureThreshold} of a fleet of at least {@code massFailureMinFleet} watched nodes is silent at
  * once, it is more likely that the orchestrator is cut off than that the nodes died, so no node is moved for
  * silence; the plan opens a fleet incident instead, and closes it when the silent share falls back under the
- * threshold (then normal handling resumes in the same sweep).
+ * threshold (then normal handling resumes in the same sweep). Registrations that were never heard from are not
+ * counted: their silence says nothing about a partition, and a flood of fake names must not trip the guard (which
+ * would stop every real node from being failed).
  */
 public final class LeaseDetector {
 
@@ -48,13 +50,18 @@ public final class LeaseDetector {
             if (!state.watched()) {
                 continue;
             }
-            fleet++;
+            boolean heardFrom = r.lastSeen != null;
+            if (heardFrom) {
+                fleet++;
+            }
             LeaseTimings timings = r.timings;
             Instant base = r.leaseBase();
             Duration quiet = Duration.between(base, now);
             if (state == NodeState.REGISTERED) {
                 if (quiet.compareTo(timings.neverReportedGrace()) > 0) {
-                    silent++;
+                    if (heardFrom) {
+                        silent++;
+                    }
                     moves.add(new Move(r.nodeId, state, NodeState.FAILED, "no first heartbeat within "
                             + timings.neverReportedGrace().toSeconds() + " s of registering", base));
                 }
@@ -63,7 +70,9 @@ public final class LeaseDetector {
             if (!r.leaseExpired(now)) {
                 continue;
             }
-            silent++;
+            if (heardFrom) {
+                silent++;
+            }
             boolean pastGrace = quiet.compareTo(timings.leaseDuration().plus(timings.quietGrace())) > 0;
             if (state == NodeState.HEALTHY || state == NodeState.SPARE) {
                 moves.add(new Move(r.nodeId, state, NodeState.SUSPECT, "lease expired: no heartbeat for "

@@ -22,6 +22,7 @@ public class LeaseSweeper {
     private final FleetIncidentRepository incidents;
     private final FleetMetrics metrics;
     private final LeaseDetector detector;
+    private final Duration unseenRegistrationExpiry;
 
     LeaseSweeper(LeaseTable leases, NodeRegistry registry, FleetIncidentRepository incidents, FleetMetrics metrics,
                  FleetProperties props) {
@@ -30,6 +31,7 @@ public class LeaseSweeper {
         this.incidents = incidents;
         this.metrics = metrics;
         this.detector = new LeaseDetector(props.massFailureThreshold(), props.massFailureMinFleet());
+        this.unseenRegistrationExpiry = props.unseenRegistrationExpiry();
         metrics.incident(incidents.findFirstByClosedAtIsNullOrderByIdDesc().isPresent());
     }
 
@@ -55,7 +57,20 @@ public class LeaseSweeper {
                 metrics.detected(Duration.between(move.silentSince(), now));
             }
         }
+        expireUnseen(now);
+        leases.recount();
         return plan;
+    }
+
+    /** Deletes registrations that never heartbeat (FAILED for it) once they are older than the expiry. */
+    private void expireUnseen(Instant now) {
+        for (LeaseRecord r : leases.all()) {
+            if (r.state == NodeState.FAILED && r.lastSeen == null
+                    && Duration.between(r.graceFrom, now).compareTo(unseenRegistrationExpiry) > 0) {
+                registry.expire(r.nodeId, "never heartbeat within " + unseenRegistrationExpiry.toMinutes()
+                        + " min of registering");
+            }
+        }
     }
 
     private void openIncident(LeaseDetector.Plan plan, Instant now) {

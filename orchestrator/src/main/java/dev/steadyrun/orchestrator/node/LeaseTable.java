@@ -40,6 +40,8 @@ import dev.steadyrun.protocol.TrainerStatus;
  *
  * <p>The table also knows the fleet's size, so it answers {@link #timingsNow()}: the adaptive heartbeat timings of
  * {@link FleetProperties#timingsFor}, cached until the fleet size changes (the heartbeat path allocates nothing).
+ * The size counts live nodes only ({@link #recount}: not FAILED, and heard from at least once): a registration
+ * costs nothing until its node really heartbeats, so fake names cannot stretch everyone's lease.
  */
 @Component
 @DependsOn("activeOrchestratorLock") // leases are judged by the one active orchestrator of a database
@@ -56,6 +58,7 @@ public class LeaseTable {
     private final Clock clock;
     private volatile SizedTimings sized = new SizedTimings(-1, null);
     private volatile boolean serving;
+    private volatile int live;
 
     private record SizedTimings(int fleetSize, LeaseTimings timings) {
     }
@@ -71,7 +74,8 @@ public class LeaseTable {
     /** Loads every lease from PostgreSQL, each with a fresh grace from {@code now}: the orchestrator was down. */
     private void load(Instant now) {
         records.clear();
-        jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node", rs -> {
+        jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node"
+                + " where deleted_at is null", rs -> {
             Timestamp seen = rs.getTimestamp(3);
             LeaseRecord r = new LeaseRecord(rs.getObject(1, UUID.class), NodeState.valueOf(rs.getString(2)),
                     seen == null ? null : seen.toInstant(), now, null);
@@ -81,6 +85,7 @@ public class LeaseTable {
             });
             records.put(r.nodeId, r);
         });
+        recount();
         // Before the restart the nodes were told the timings of a fleet this size; judge them by those.
         LeaseTimings restored = timingsNow();
         records.values().forEach(r -> r.timings = restored);
@@ -125,6 +130,29 @@ public class LeaseTable {
         records.put(record.nodeId, record);
     }
 
+    void remove(UUID nodeId) {
+        records.remove(nodeId);
+    }
+
+    /**
+     * Counts the live nodes (not FAILED, heard from at least once), the fleet size of {@link #timingsNow()}. Run by
+     * every lease sweep, so the heartbeat path never walks the table.
+     */
+    void recount() {
+        int n = 0;
+        for (LeaseRecord r : records.values()) {
+            if (r.state.watched() && r.lastSeen != null) {
+                n++;
+            }
+        }
+        live = n;
+    }
+
+    /** The live nodes at the last {@link #recount}. */
+    int liveNodes() {
+        return live;
+    }
+
     /**
      * A heartbeat renews the node's lease: last seen now, the health and trainer status it carried, the timings it is
      * judged by from now on, and (for a degraded GPU) until when it stays SUSPECT while it heartbeats.
@@ -142,9 +170,9 @@ public class LeaseTable {
         r.dirty.set(true);
     }
 
-    /** The timings to hand out now, for the current fleet size. */
+    /** The timings to hand out now, for the current fleet size (live nodes). */
     public LeaseTimings timingsNow() {
-        int fleet = records.size();
+        int fleet = live;
         SizedTimings s = sized;
         if (s.fleetSize() != fleet) {
             s = new SizedTimings(fleet, props.timingsFor(fleet));

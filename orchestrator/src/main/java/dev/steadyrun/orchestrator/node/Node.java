@@ -18,15 +18,18 @@ import jakarta.persistence.MapKeyColumn;
 import jakarta.persistence.Table;
 
 import org.hibernate.annotations.DynamicUpdate;
+import org.hibernate.annotations.SQLRestriction;
 
 /**
  * A node row. Lease columns ({@code last_seen_at}, {@code gpu_health}, ...) are written in batches by
  * {@link LeaseTable#flush}, state columns by {@link NodeRepository#transition}; {@code @DynamicUpdate} keeps a
- * re-registration from overwriting either with stale values.
+ * re-registration from overwriting either with stale values. A deleted node kept for its run history
+ * ({@code deleted_at} set, see {@link NodeRepository#retire}) is invisible here.
  */
 @Entity
 @Table(name = "node")
 @DynamicUpdate
+@SQLRestriction("deleted_at is null")
 class Node {
 
     @Id
@@ -68,14 +71,20 @@ class Node {
         this.lastSequence = -1;
     }
 
-    void describe(String hostname, String agentVersion, String gpusJson, Map<String, String> labels,
-                  byte[] credentialHash) {
+    void describe(String hostname, String agentVersion, String gpusJson, Map<String, String> labels) {
         this.hostname = hostname;
         this.agentVersion = agentVersion;
         this.gpus = gpusJson;
         this.labels.clear();
         this.labels.putAll(labels);
+    }
+
+    void rekey(byte[] credentialHash) {
         this.credentialHash = credentialHash;
+    }
+
+    byte[] getCredentialHash() {
+        return credentialHash;
     }
 
     UUID getId() {

@@ -5,17 +5,26 @@ import java.util.UUID;
 
 import jakarta.validation.Valid;
 
+import org.springframework.http.HttpStatus;
+import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
 import dev.steadyrun.orchestrator.security.Caller;
+import dev.steadyrun.orchestrator.security.RequiresRole;
+import dev.steadyrun.orchestrator.security.Role;
+import dev.steadyrun.protocol.RegisterResponse;
 
-/** Operators' view of the fleet. GETs need VIEWER, the actions OPERATOR (the POST default). */
+/**
+ * Operators' view of the fleet. GETs need VIEWER, the actions OPERATOR (the POST default); re-key and delete, which
+ * decide a node's identity, need ADMIN.
+ */
 @RestController
 @RequestMapping("/api/v1")
 class NodeController {
@@ -63,6 +72,21 @@ class NodeController {
     NodeView drain(@PathVariable UUID id, @Valid @RequestBody(required = false) NodeDtos.Action body,
                    Caller caller) {
         return registry.drain(id, reason(body), caller.actor());
+    }
+
+    /** A new credential for the node, answered only here; the agent's old one stops working. */
+    @PostMapping("/nodes/{id}/rekey")
+    @RequiresRole(Role.ADMIN)
+    NodeDtos.Credential rekey(@PathVariable UUID id, Caller caller) {
+        RegisterResponse r = registry.rekey(id, caller.actor());
+        return new NodeDtos.Credential(r.nodeId(), r.nodeCredential());
+    }
+
+    @DeleteMapping("/nodes/{id}")
+    @RequiresRole(Role.ADMIN)
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    void delete(@PathVariable UUID id, Caller caller) {
+        registry.delete(id, caller.actor());
     }
 
     @GetMapping("/fleet/incidents")

@@ -2,6 +2,7 @@ package dev.steadyrun.orchestrator.node;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.UUID;
 
 import jakarta.validation.constraints.Size;
 
@@ -24,6 +25,14 @@ final class NodeDtos {
     record Event(long id, Instant at, NodeState from, NodeState to, String reason, String actor) {
         static Event of(NodeEvent e) {
             return new Event(e.getId(), e.getAt(), e.getFromState(), e.getToState(), e.getReason(), e.getActor());
+        }
+    }
+
+    /** A re-keyed node's new credential, shown once: give it to the node's agent (its credential file). */
+    record Credential(UUID nodeId, String nodeCredential) {
+        @Override
+        public String toString() {
+            return "Credential[nodeId=" + nodeId + ", nodeCredential=<redacted>]";
         }
     }
 

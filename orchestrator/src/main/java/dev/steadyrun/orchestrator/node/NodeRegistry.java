@@ -1,5 +1,6 @@
 package dev.steadyrun.orchestrator.node;
 
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.HashSet;
@@ -18,6 +19,7 @@ import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
 import org.springframework.data.jpa.domain.Specification;
+import org.springframework.orm.ObjectOptimisticLockingFailureException;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
@@ -29,6 +31,7 @@ import dev.steadyrun.orchestrator.security.NodeCredentials;
 import dev.steadyrun.orchestrator.security.Secrets;
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.orchestrator.web.ConflictException;
+import dev.steadyrun.orchestrator.web.ForbiddenException;
 import dev.steadyrun.orchestrator.web.NotFoundException;
 import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -47,6 +50,7 @@ public class NodeRegistry {
 
     private static final Logger log = LoggerFactory.getLogger(NodeRegistry.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,252}");
+    private static final Pattern HOST = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.:-]{0,251}[A-Za-z0-9])?");
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
     private static final TypeReference<List<GpuInfo>> GPU_INFOS = new TypeReference<>() {
     };
@@ -74,38 +78,57 @@ public class NodeRegistry {
     }
 
     /**
-     * Joins a node, or re-joins the node of that name with a new credential. A re-joining HEALTHY, SPARE or
-     * SUSPECT node becomes REGISTERED (its agent restarted: it must heartbeat again); CORDONED, DRAINING and
-     * FAILED are kept.
+     * Joins a node under a new name, or re-joins the node of that name when the request proves the node's current
+     * credential (the join token alone never takes over an existing name: every agent, and whoever read one
+     * agent's configuration, holds it). A re-join keeps the credential and takes the new description. A new node
+     * takes the credential its agent proposed (stored before asking, so that a retry after a lost answer re-joins),
+     * else a fresh one. A re-joining
+     * HEALTHY, SPARE or SUSPECT node becomes REGISTERED (its agent restarted: it must heartbeat again); CORDONED,
+     * DRAINING and FAILED are kept.
+     *
+     * @throws ForbiddenException when the name is taken and the credential is missing or wrong (nothing changes)
      */
     public RegisterResponse register(RegisterRequest request) {
         validate(request);
-        String credential = Secrets.generate("srn_");
-        byte[] hash = Secrets.sha256(credential);
+        // a new node takes the credential its agent proposed (and stored before asking), else a fresh one
+        String credential = request.nodeCredential() != null ? request.nodeCredential() : Secrets.generate("srn_");
         Instant now = clock.instant();
         Map<String, String> labels = request.labels() == null ? Map.of() : request.labels();
         String gpus = json.writeValueAsString(request.gpus());
-        Node node;
+        Joined joined;
         try {
-            node = tx.execute(s -> {
+            joined = tx.execute(s -> {
                 Node n = nodes.findByName(request.nodeName()).orElse(null);
                 boolean fresh = n == null;
                 if (fresh) {
                     n = new Node(UUID.randomUUID(), request.nodeName(), now);
+                    n.rekey(Secrets.sha256(credential));
+                } else if (!Secrets.matches(request.nodeCredential(), n.getCredentialHash())) {
+                    throw new ForbiddenException("node name '" + request.nodeName() + "' is already registered:"
+                            + " re-registering needs the node's current credential (nodeCredential), or an admin's"
+                            + " re-key (POST /api/v1/nodes/{id}/rekey)");
                 }
-                n.describe(request.hostname(), request.agentVersion(), gpus, labels, hash);
+                n.describe(request.hostname(), request.agentVersion(), gpus, labels);
                 n = nodes.save(n);
                 if (fresh) {
                     events.save(new NodeEvent(n.getId(), now, null, NodeState.REGISTERED,
                             "registered from host " + request.hostname(), SYSTEM));
                 }
-                return n;
+                return new Joined(n, fresh);
             });
         } catch (DataIntegrityViolationException e) {
+            if (!uniqueViolation(e)) {
+                throw e;
+            }
             throw new ConflictException("node '" + request.nodeName() + "' is registering concurrently; retry");
+        } catch (ObjectOptimisticLockingFailureException e) { // an admin deleted it meanwhile
+            throw new ConflictException("node '" + request.nodeName() + "' changed concurrently; retry");
         }
-        UUID id = node.getId();
-        credentials.put(id, hash);
+        UUID id = joined.node().getId();
+        if (joined.fresh()) {
+            // only a new node's hash is new: a re-join must not put back a hash that a concurrent re-key replaced
+            credentials.put(id, joined.node().getCredentialHash());
+        }
         LeaseRecord record = leases.get(id);
         if (record == null) {
             leases.put(new LeaseRecord(id, NodeState.REGISTERED, null, now, leases.timingsNow()));
@@ -122,6 +145,86 @@ public class NodeRegistry {
         LeaseTimings timings = leases.timingsNow();
         leases.get(id).timings = timings;
         return new RegisterResponse(id, credential, timings);
+    }
+
+    private record Joined(Node node, boolean fresh) {
+    }
+
+    /** PostgreSQL's unique_violation: the one integrity error that means another registration won a race. */
+    private static boolean uniqueViolation(DataIntegrityViolationException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * An admin's re-key: a new credential for the node, answered once; the old one stops working at once (its
+     * agent's next call is refused, and it cannot re-register with it). Recorded as a node event.
+     */
+    public RegisterResponse rekey(UUID id, String actor) {
+        LeaseRecord record = record(id);
+        String credential = Secrets.generate("srn_");
+        byte[] hash = Secrets.sha256(credential);
+        Instant now = clock.instant();
+        synchronized (record) {
+            tx.executeWithoutResult(s -> {
+                Node n = nodes.findById(id).orElseThrow(() -> notFound(id));
+                n.rekey(hash);
+                nodes.save(n);
+                NodeState state = record.state;
+                events.save(new NodeEvent(id, now, state, state, "re-keyed: a new node credential was credential",
+                        actor));
+            });
+            credentials.put(id, hash);
+        }
+        log.info("Node {} re-keyed by {}", id, actor);
+        return new RegisterResponse(id, credential, record.timings);
+    }
+
+    /**
+     * An admin's delete: the node leaves the fleet, its credential stops working and its name is free for a new
+     * node. Refused while the node holds a seat in a run that is not over (cancel the run or drain the node first).
+     * A node that worked for runs is kept as a tombstone so that their history still names it.
+     */
+    public void delete(UUID id, String actor) {
+        remove(id, "deleted by " + actor, true);
+    }
+
+    /** The sweeper's expiry of a registration that never heartbeat (it can have no run history). */
+    void expire(UUID id, String reason) {
+        remove(id, "expired: " + reason, false);
+    }
+
+    private void remove(UUID id, String why, boolean refuseWhileWorking) {
+        LeaseRecord record = record(id);
+        synchronized (record) { // no transition of the node meanwhile
+            boolean removed = Boolean.TRUE.equals(tx.execute(s -> {
+                if (nodes.lockForDelete(id).isEmpty()) {
+                    return false;
+                }
+                List<String> runs = nodes.liveRunsOf(id);
+                if (!runs.isEmpty()) {
+                    if (refuseWhileWorking) {
+                        throw new ConflictException("node " + id + " holds a seat in run " + String.join(", ", runs)
+                                + ", which is not over: cancel the run or drain the node first");
+                    }
+                    return false;
+                }
+                if (nodes.deleteIfNoHistory(id) == 0) {
+                    nodes.retire(id, clock.instant());
+                }
+                return true;
+            }));
+            if (!removed) {
+                return;
+            }
+            leases.remove(id);
+            credentials.remove(id);
+        }
+        log.info("Node {} removed from the fleet: {}", id, why);
     }
 
     /**
@@ -292,11 +395,16 @@ public class NodeRegistry {
             throw new BadRequestException("nodeName",
                     "required: 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
-        if (r.hostname() == null || r.hostname().isBlank() || r.hostname().length() > 253) {
-            throw new BadRequestException("hostname", "required, at most 253 characters");
+        // peers dial the hostname as their rendezvous address: only a host name or an IP address
+        if (r.hostname() == null || !HOST.matcher(r.hostname()).matches()) {
+            throw new BadRequestException("hostname", "required: a host name or IP address, at most 253 letters,"
+                    + " digits, '.', ':' or '-'");
         }
-        if (r.agentVersion() != null && r.agentVersion().length() > 64) {
-            throw new BadRequestException("agentVersion", "at most 64 characters");
+        if (r.agentVersion() != null && (r.agentVersion().length() > 64 || hasControl(r.agentVersion()))) {
+            throw new BadRequestException("agentVersion", "at most 64 characters, no control characters");
+        }
+        if (r.nodeCredential() != null && !RegisterRequest.CREDENTIAL.matcher(r.nodeCredential()).matches()) {
+            throw new BadRequestException("nodeCredential", "must be 'srn_' and 43-200 URL-safe base64 characters");
         }
         if (r.gpus() == null) {
             throw new BadRequestException("gpus", "required (an empty list for a node without GPUs)");
@@ -319,10 +427,16 @@ public class NodeRegistry {
                 if (!LABEL_KEY.matcher(e.getKey()).matches()) {
                     throw new BadRequestException("labels." + e.getKey(), "key: 1-63 letters, digits, '.', '_', '/' or '-'");
                 }
-                if (e.getValue() == null || e.getValue().length() > 253) {
-                    throw new BadRequestException("labels." + e.getKey(), "value required, at most 253 characters");
+                if (e.getValue() == null || e.getValue().length() > 253 || hasControl(e.getValue())) {
+                    throw new BadRequestException("labels." + e.getKey(),
+                            "value required, at most 253 characters, no control characters");
                 }
             }
         }
+    }
+
+    /** CR, LF, NUL and the other control characters, and the Unicode line breaks: they forge log and alert lines. */
+    private static boolean hasControl(String s) {
+        return s.chars().anyMatch(c -> Character.isISOControl(c) || c == '\u2028' || c == '\u2029');
     }
 }

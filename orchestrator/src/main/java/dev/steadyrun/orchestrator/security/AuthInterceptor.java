@@ -14,7 +14,6 @@ import org.springframework.web.servlet.HandlerMapping;
 
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.orchestrator.web.ForbiddenException;
-import dev.steadyrun.orchestrator.web.NotFoundException;
 import dev.steadyrun.orchestrator.web.UnauthorizedException;
 
 /**
@@ -84,11 +83,10 @@ class AuthInterceptor implements HandlerInterceptor {
         } catch (IllegalArgumentException e) {
             throw new BadRequestException("nodeId", "not a UUID");
         }
-        if (!nodes.known(nodeId)) {
-            throw new NotFoundException("unknown node " + nodeId + "; register again");
-        }
+        // An unknown node and a wrong credential answer alike, so that nobody can probe which node ids exist;
+        // either way the agent registers again.
         if (!nodes.matches(nodeId, bearer)) {
-            throw new UnauthorizedException("wrong node credential");
+            throw new UnauthorizedException("unknown node or wrong node credential; register again");
         }
     }
 

@@ -30,7 +30,7 @@ public class NodeCredentials {
 
     private void load() {
         hashes.clear();
-        jdbc.query("select id, credential_hash from node", rs -> {
+        jdbc.query("select id, credential_hash from node where deleted_at is null", rs -> {
             hashes.put(rs.getObject(1, UUID.class), rs.getBytes(2));
         });
     }
@@ -46,8 +46,9 @@ public class NodeCredentials {
         hashes.put(nodeId, hash);
     }
 
-    public boolean known(UUID nodeId) {
-        return hashes.containsKey(nodeId);
+    /** The node was deleted: its credential opens nothing any more. */
+    public void remove(UUID nodeId) {
+        hashes.remove(nodeId);
     }
 
     public boolean matches(UUID nodeId, String credential) {

@@ -29,7 +29,12 @@ public final class Secrets {
         }
     }
 
+    /** Hashes the secret even when there is nothing to compare it with, so that both cases take as long. */
     public static boolean matches(String secret, byte[] hash) {
-        return secret != null && hash != null && MessageDigest.isEqual(sha256(secret), hash);
+        if (secret == null) {
+            return false;
+        }
+        byte[] given = sha256(secret);
+        return hash != null && MessageDigest.isEqual(given, hash);
     }
 }

@@ -46,15 +46,17 @@ class AdaptiveHeartbeatTest extends OrchestratorIntegrationTest {
     @Test
     void pastTheBudgetAnswersStretchAndTheNodeIsJudgedByTheStretchedLease() {
         RegisterResponse node = register("adaptive-stretch", Map.of());
-        register("adaptive-stretch-peer", Map.of()); // at least two nodes: 2 s or more at 1 beat/s
+        RegisterResponse peer = register("adaptive-stretch-peer", Map.of()); // two live nodes: 2 s or more at 1 beat/s
         assertThat(heartbeat(node, 1, TrainerStatus.idle()).status()).isEqualTo(200);
+        assertThat(heartbeat(peer, 1, TrainerStatus.idle()).status()).isEqualTo(200);
         leases.flush();
 
         FleetProperties oneBeatPerSecond = new FleetProperties(props.heartbeatInterval(), null, null, null, 1,
                 props.massFailureThreshold(), props.massFailureMinFleet(), props.flushInterval(),
-                props.sweepInterval(), props.eventRetention(), props.retentionInterval(), props.sweepEnabled());
+                props.sweepInterval(), props.eventRetention(), props.retentionInterval(), props.sweepEnabled(),
+                props.unseenRegistrationExpiry());
         LeaseTable budgeted = new LeaseTable(jdbc, json, oneBeatPerSecond, clock);
-        int fleet = budgeted.all().size();
+        int fleet = budgeted.liveNodes(); // only nodes that heartbeat (and are not FAILED) count
         Duration stretched = Duration.ofSeconds(fleet); // fleet / (1 beat/s)
         assertThat(budgeted.get(node.nodeId()).timings.heartbeatInterval())
                 .as("restored nodes are judged by the timings of the fleet they were in").isEqualTo(stretched);

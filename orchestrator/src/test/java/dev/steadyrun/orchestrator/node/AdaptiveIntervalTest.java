@@ -3,6 +3,7 @@ package dev.steadyrun.orchestrator.node;
 import static dev.steadyrun.orchestrator.node.NodeState.HEALTHY;
 import static dev.steadyrun.orchestrator.node.NodeState.SUSPECT;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -20,7 +21,19 @@ class AdaptiveIntervalTest {
 
     static FleetProperties fleet(Duration interval, Duration lease, int budget) {
         return new FleetProperties(interval, lease, null, null, budget, 0.55, 10, Duration.ofMillis(500),
-                Duration.ofSeconds(1), Duration.ofDays(30), Duration.ofHours(1), true);
+                Duration.ofSeconds(1), Duration.ofDays(30), Duration.ofHours(1), true, Duration.ofMinutes(5));
+    }
+
+    @Test
+    void theIntervalNeverStretchesPastTheProtocolsMaximum() {
+        FleetProperties p = fleet(Duration.ofSeconds(1), null, 1500);
+        assertThat(p.timingsFor(15_000).heartbeatInterval()).isEqualTo(LeaseTimings.MAX_HEARTBEAT_INTERVAL);
+        LeaseTimings flooded = p.timingsFor(150_000); // the 150,000 fake names: 100 s beats before the cap
+        assertThat(flooded.heartbeatInterval()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(flooded.leaseDuration()).isEqualTo(Duration.ofSeconds(25));
+        assertThat(p.timingsFor(Integer.MAX_VALUE)).isEqualTo(flooded);
+        assertThatThrownBy(() -> fleet(Duration.ofSeconds(11), null, 1500))
+                .hasMessageContaining("heartbeat-interval must be at most 10 s");
     }
 
     @Test

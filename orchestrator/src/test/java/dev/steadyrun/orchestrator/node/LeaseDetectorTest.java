@@ -126,6 +126,24 @@ class LeaseDetectorTest {
     }
 
     @Test
+    void registrationsNeverHeardFromDoNotTripTheGuard() {
+        List<LeaseRecord> fleet = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            fleet.add(node(HEALTHY, at(30)));
+        }
+        fleet.get(0).lastSeen = at(0); // one real node went silent
+        for (int i = 0; i < 100; i++) {
+            fleet.add(node(REGISTERED, null)); // a flood of names that only registered
+        }
+        LeaseDetector.Plan plan = detector.plan(fleet, at(31), false);
+        assertThat(plan.incident()).isEqualTo(IncidentAction.NONE);
+        assertThat(plan.fleetSize()).isEqualTo(20);
+        assertThat(plan.silentNodes()).isEqualTo(1);
+        assertThat(plan.moves()).hasSize(101).filteredOn(m -> m.to() == SUSPECT).singleElement()
+                .satisfies(m -> assertThat(m.nodeId()).isEqualTo(fleet.get(0).nodeId));
+    }
+
+    @Test
     void exactlyAtTheThresholdIsNotMassFailure() {
         List<LeaseRecord> fleet = new ArrayList<>();
         for (int i = 0; i < 20; i++) {

@@ -235,13 +235,15 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
     }
 
     @Test
-    void reRegisteringRejoinsTheSameNodeWithANewCredential() {
+    void reRegisteringWithItsCredentialRejoinsTheSameNode() {
         RegisterResponse first = register("life-rejoin", Map.of("zone", "a"));
         heartbeat(first, 1, IDLE);
-        RegisterResponse second = register("life-rejoin", Map.of("zone", "b"));
+        Reply rejoin = call("POST", "/api/v1/agents/register", JOIN_TOKEN, new dev.steadyrun.protocol.RegisterRequest(
+                "life-rejoin", "life-rejoin.local", List.of(), Map.of("zone", "b"), "test", first.nodeCredential()));
+        assertThat(rejoin.status()).isEqualTo(200);
+        RegisterResponse second = json.treeToValue(rejoin.body(), RegisterResponse.class);
         assertThat(second.nodeId()).isEqualTo(first.nodeId());
-        assertThat(second.nodeCredential()).isNotEqualTo(first.nodeCredential());
-        assertThat(heartbeat(first, 2, IDLE).status()).as("the old credential is dead").isEqualTo(401);
+        assertThat(second.nodeCredential()).as("the credential is kept").isEqualTo(first.nodeCredential());
         assertThat(state(second)).isEqualTo("REGISTERED");
         assertThat(heartbeat(second, 1, IDLE).status()).isEqualTo(200);
         assertThat(state(second)).isEqualTo("HEALTHY");
@@ -299,7 +301,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         FleetProperties guarded = new FleetProperties(props.heartbeatInterval(), null, null, null,
                 props.maxHeartbeatsPerSecond(), 0.55, 3,
                 props.flushInterval(), props.sweepInterval(), props.eventRetention(), props.retentionInterval(),
-                props.sweepEnabled());
+                props.sweepEnabled(), props.unseenRegistrationExpiry());
         LeaseSweeper guardedSweeper = new LeaseSweeper(leases, registry, incidents, metrics, guarded);
         long before = count("fleet_incident");
 

@@ -138,7 +138,8 @@ class BadInputTest extends OrchestratorIntegrationTest {
         assertProblem(call("GET", "/api/v1/nodes/" + id + "/events", ADMIN_TOKEN, null), 404);
         assertProblem(persistsNothing(() -> call("POST", "/api/v1/nodes/" + id + "/cordon", ADMIN_TOKEN, null)),
                 404);
-        assertProblem(call("POST", "/api/v1/agents/" + id + "/heartbeat", "srn_x", "{}"), 404);
+        // an agent endpoint checks the credential first: an unknown node answers like a wrong credential (401)
+        assertProblem(call("POST", "/api/v1/agents/" + id + "/heartbeat", "srn_x", "{}"), 401);
         assertProblem(call("GET", "/api/v1/no-such-thing", ADMIN_TOKEN, null), 404);
     }
 

@@ -1,24 +1,23 @@
 package dev.steadyrun.trainer.data;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Streaming near-duplicate filter: MinHash signatures over word shingles, LSH banding to find candidates among
- * the documents kept so far, and a check of each candidate against the threshold with the full signature.
+ * Streaming near-duplicate filter: MinHash signatures over word shingles and LSH banding find candidates among
+ * the documents kept so far; each candidate is then decided by the exact Jaccard similarity of the two shingle
+ * sets, so the rule applied is exactly "Jaccard &ge; threshold", not an estimate of it.
  *
  * <p>Why two stages: banding alone is sharp at Jaccard 0.95 only with very many rows per band (about 1,000
- * hashes a document), so the bands are instead tuned for recall ({@link Params#tuned}: the most rows per band for
- * which a pair exactly at the threshold still shares a band with probability at least 0.9999) and the signature
- * estimate of Jaccard (fraction of equal MinHash values) decides. Memory per kept document: {@code numPerm}
- * 8-bit MinHash fingerprints plus {@code bands} bucket entries; documents themselves are never held.
+ * hashes a document), so the bands are tuned for recall ({@link Params#tuned}: the most rows per band for which
+ * a pair exactly at the threshold still shares a band with probability at least 0.9999), and the exact check
+ * removes the false candidates. A 256-value MinHash estimate has a standard deviation of 0.014 at 0.95, which
+ * is why it may not decide. Memory per kept document: its sorted shingle hashes ({@link ShingleSets}, 8 bytes a
+ * distinct shingle) plus {@code bands} bucket entries; the text itself is never held.
  */
-final class NearDedup {
+final class NearDedup implements AutoCloseable {
 
     private static final double MIN_CANDIDATE_RECALL = 0.9999;
-    private static final int PAGE_DOCS = 4096;
 
     /** Settings; {@code bands * rows <= numPerm}. */
     record Params(double threshold, int numPerm, int shingleWords, int bands, int rows) {
@@ -57,14 +56,18 @@ final class NearDedup {
     private final int[] addB;
     private final int[] sig;
     private final LongIntMultiMap buckets = new LongIntMultiMap();
-    /** Fingerprints of kept documents, {@link #PAGE_DOCS} documents to a page, so the index grows in small steps. */
-    private final List<byte[]> pages = new ArrayList<>();
-    private int kept;
+    private final ShingleSets sets;
     private int[] candidates = new int[16];
     private int candidateCount;
 
     NearDedup(Params params, long seed) {
+        this(params, seed, Long.MAX_VALUE);
+    }
+
+    /** Shingle sets beyond {@code memoryBudget} bytes go to a temporary file ({@link ShingleSets}). */
+    NearDedup(Params params, long seed, long memoryBudget) {
         this.params = params;
+        this.sets = new ShingleSets(memoryBudget);
         SplittableRandom rnd = new SplittableRandom(seed);
         this.mulA = new int[params.numPerm()];
         this.addB = new int[params.numPerm()];
@@ -80,8 +83,8 @@ final class NearDedup {
      * 0), else the id of the kept document it nearly duplicates.
      */
     int offer(String text) {
-        signature(Shingles.of(text, params.shingleWords()));
-        int n = params.numPerm();
+        long[] set = Shingles.set(text, params.shingleWords());
+        signature(set);
         int r = params.rows();
         long[] bandKeys = new long[params.bands()];
         candidateCount = 0;
@@ -94,28 +97,11 @@ final class NearDedup {
             buckets.forEach(h, this::addCandidate);
         }
         for (int c = 0; c < candidateCount; c++) {
-            int id = candidates[c];
-            int equal = 0;
-            byte[] page = pages.get(id / PAGE_DOCS);
-            int base = (id % PAGE_DOCS) * n;
-            for (int i = 0; i < n; i++) {
-                equal += page[base + i] == fingerprint(sig[i]) ? 1 : 0;
-            }
-            // 8-bit fingerprints of different MinHash values still agree 1 time in 256: remove that bias
-            double similarity = ((double) equal / n - 1.0 / 256) / (1 - 1.0 / 256);
-            if (similarity >= params.threshold()) {
-                return id;
+            if (sets.similar(set, candidates[c], params.threshold())) {
+                return candidates[c];
             }
         }
-        int id = kept++;
-        if (id % PAGE_DOCS == 0) {
-            pages.add(new byte[PAGE_DOCS * n]);
-        }
-        byte[] page = pages.get(id / PAGE_DOCS);
-        int base = (id % PAGE_DOCS) * n;
-        for (int i = 0; i < n; i++) {
-            page[base + i] = fingerprint(sig[i]);
-        }
+        int id = sets.add(set);
         for (long key : bandKeys) {
             buckets.put(key, id);
         }
@@ -123,12 +109,23 @@ final class NearDedup {
     }
 
     int kept() {
-        return kept;
+        return sets.size();
     }
 
-    /** Bytes held by the index (fingerprints and buckets), the only part that grows with the corpus. */
+    /** Bytes held in memory by the index (shingle sets and buckets), the only part that grows with the corpus. */
     long indexBytes() {
-        return (long) pages.size() * PAGE_DOCS * params.numPerm() + buckets.bytes();
+        return sets.bytes() + buckets.bytes();
+    }
+
+    /** Bytes of shingle sets spilled to disk because they did not fit the memory budget. */
+    long spilledBytes() {
+        return sets.spilledBytes();
+    }
+
+    /** Deletes the spill file, if any. */
+    @Override
+    public void close() {
+        sets.close();
     }
 
     private void addCandidate(int id) {
@@ -149,25 +146,16 @@ final class NearDedup {
      * Europarl near copies its estimate is unbiased (mean error below 0.001, RMS error as theory predicts), and
      * the loop is plain int arithmetic that the JIT vectorizes.
      */
-    private void signature(long[] shingles) {
+    private void signature(long[] shingleSet) {
         Arrays.fill(sig, Integer.MAX_VALUE);
         int[] a = mulA;
         int[] b = addB;
         int[] s = sig;
-        for (long shingle : shingles) {
+        for (long shingle : shingleSet) {
             int x = (int) (shingle ^ (shingle >>> 32));
             for (int i = 0; i < s.length; i++) {
                 s[i] = Math.min(s[i], x * a[i] + b[i]);
             }
         }
-    }
-
-    /**
-     * 8 bits of a MinHash value (b-bit MinHash): the top byte after a multiplicative mix, so different values agree
-     * here 1 time in 256. Not the value's own high bits: a minimum over many values is small, so those are nearly
-     * constant (that mistake biased the estimate up by 0.03).
-     */
-    private static byte fingerprint(int v) {
-        return (byte) ((v * 0x9E3779B1) >>> 24);
     }
 }

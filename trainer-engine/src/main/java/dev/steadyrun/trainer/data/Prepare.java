@@ -16,8 +16,9 @@ import java.util.stream.Stream;
 
 /**
  * The prepare pipeline, one streaming pass: read → normalize → drop empty → exact dedup (64-bit content hash)
- * → near dedup (MinHash LSH) → weight (repeat or sample) → GPT-2 BPE → train/val shards → manifest and report.
- * Only the two dedup indexes grow with the corpus; documents are read and deduplicated one at a time on this
+ * → near dedup (MinHash LSH candidates, exact Jaccard decision) → weight (repeat or sample) → GPT-2 BPE →
+ * train/val shards → manifest and report. Only the two dedup indexes grow with the corpus (shingle sets beyond
+ * half the heap spill to a temporary file); documents are read and deduplicated one at a time on this
  * thread, then tokenized in small ordered batches ({@link TokenizingWriter}).
  */
 public final class Prepare {
@@ -45,6 +46,7 @@ public final class Prepare {
         List<SourceStats> stats = new ArrayList<>();
         List<DocumentReader> readers = new ArrayList<>();
         long totalBytes = 0;
+        NearDedup near = null;
         try {
             for (SourceSpec spec : specs) {
                 SourceStats s = new SourceStats(spec.name());
@@ -54,7 +56,8 @@ public final class Prepare {
                 totalBytes += r.totalBytes();
             }
             NearDedup.Params params = config.nearDedup();
-            NearDedup near = new NearDedup(params, config.seed());
+            // half the heap for shingle sets leaves the rest for buckets, the tokenizer and in-flight batches
+            near = new NearDedup(params, config.seed(), Runtime.getRuntime().maxMemory() / 2);
             DedupEvaluation evaluation = new DedupEvaluation(params, config.dedupSample());
             LongSet exact = new LongSet();
             Progress progress = progressOut == null ? null
@@ -112,6 +115,9 @@ public final class Prepare {
         } finally {
             for (DocumentReader r : readers) {
                 r.close();
+            }
+            if (near != null) {
+                near.close();
             }
         }
     }
@@ -180,7 +186,8 @@ public final class Prepare {
             sources.add(s.toReport());
         }
         PrepareReport.Dedup dedup = new PrepareReport.Dedup(params.threshold(), params.numPerm(),
-                params.shingleWords(), params.bands(), params.rows(), near.indexBytes(), eval.documents(),
+                params.shingleWords(), params.bands(), params.rows(), near.indexBytes(), near.spilledBytes(),
+                eval.documents(),
                 eval.pairs(), eval.truePositives(), eval.falsePositives(), eval.falseNegatives(), eval.precision(),
                 eval.recall());
         return new PrepareReport(config.out().toString(), seconds, docs, bytes, SourceStats.byName(bad), exactDup,

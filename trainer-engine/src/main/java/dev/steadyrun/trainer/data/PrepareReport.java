@@ -19,7 +19,7 @@ public record PrepareReport(String out, double seconds, long documentsIn, long b
 
     /** The near-duplicate settings used and, on the checked sample, precision and recall against exact Jaccard. */
     public record Dedup(double threshold, int numPerm, int shingleWords, int bands, int rows, long indexBytes,
-                        int sampleDocuments, long samplePairs, long truePositives, long falsePositives,
+                        long spilledBytes, int sampleDocuments, long samplePairs, long truePositives, long falsePositives,
                         long falseNegatives, double precision, double recall) {
     }
 
@@ -39,10 +39,11 @@ public record PrepareReport(String out, double seconds, long documentsIn, long b
                     s.documentsIn(), s.bytesIn() / 1e6, s.exactDuplicates(), s.nearDuplicates(),
                     s.documentsWritten(), s.trainTokens(), s.valTokens(), s.badInput().isEmpty() ? "-" : s.badInput()));
         }
-        b.append(String.format(Locale.ROOT, "near-dup: Jaccard >= %s, %d MinHash values, %d bands x %d rows, index "
-                        + "%.1f MB; on %,d sampled documents vs exact Jaccard: precision %.4f, recall %.4f "
-                        + "(TP %d, FP %d, FN %d)%n", dedup.threshold(), dedup.numPerm(), dedup.bands(), dedup.rows(),
-                dedup.indexBytes() / 1e6, dedup.sampleDocuments(), dedup.precision(), dedup.recall(),
+        b.append(String.format(Locale.ROOT, "near-dup: exact Jaccard >= %s, LSH candidates from %d MinHash values, "
+                        + "%d bands x %d rows, index %.1f MB in memory + %.1f MB spilled; on %,d sampled documents vs "
+                        + "exact Jaccard: precision %.4f, recall %.4f (TP %d, FP %d, FN %d)%n", dedup.threshold(),
+                dedup.numPerm(), dedup.bands(), dedup.rows(), dedup.indexBytes() / 1e6, dedup.spilledBytes() / 1e6,
+                dedup.sampleDocuments(), dedup.precision(), dedup.recall(),
                 dedup.truePositives(), dedup.falsePositives(), dedup.falseNegatives()));
         return b.toString();
     }

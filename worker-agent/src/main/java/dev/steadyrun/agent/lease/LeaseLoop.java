@@ -23,9 +23,11 @@ import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
 
 /**
- * One node's conversation with the orchestrator: register with the join token, renew the lease every
- * heartbeat interval with jitter, back off (capped, exponential) while the orchestrator is unreachable, register
- * again on 401, and send buffered trainer reports. It runs as tasks on a shared scheduler, so one JVM can host
+ * One node's conversation with the orchestrator: register with the join token and the node's credential from its
+ * {@link CredentialStore} (an existing node name re-joins only with it; a first registration proposes one, stored
+ * before asking), renew the lease
+ * every heartbeat interval with jitter, back off (capped, exponential) while the orchestrator is unreachable,
+ * register again on 401, and send buffered trainer reports. It runs as tasks on a shared scheduler, so one JVM can host
  * a thousand simulated nodes with the same code as the real agent.
  *
  * <p>Nothing here stops the trainer when the orchestrator is unreachable: the trainer keeps training, and the
@@ -42,6 +44,7 @@ public final class LeaseLoop {
 
     private final OrchestratorClient client;
     private final String joinToken;
+    private final CredentialStore credentials;
     private final Supplier<RegisterRequest> registration;
     private final Supplier<GpuReport> health;
     private final TrainerDriver trainer;
@@ -59,12 +62,14 @@ public final class LeaseLoop {
     private final AtomicLong heartbeats = new AtomicLong();
     private final AtomicLong registrations = new AtomicLong();
 
-    public LeaseLoop(OrchestratorClient client, String joinToken, Supplier<RegisterRequest> registration,
+    public LeaseLoop(OrchestratorClient client, String joinToken, CredentialStore credentials,
+                     Supplier<RegisterRequest> registration,
                      Supplier<GpuReport> health, TrainerDriver trainer, ReportBuffer reports,
                      ScheduledExecutorService scheduler, Backoff backoff, Duration reportFlush,
                      LeaseTimings initialTimings) {
         this.client = client;
         this.joinToken = joinToken;
+        this.credentials = credentials;
         this.registration = registration;
         this.health = health;
         this.trainer = trainer;
@@ -112,7 +117,16 @@ public final class LeaseLoop {
         try {
             Session s = session;
             if (s == null) {
-                RegisterResponse r = client.register(joinToken, registration.get());
+                String known = credentials.load().orElse(null);
+                if (known == null) {
+                    // stored before asking: if the answer is lost, the retry presents it and re-joins the node
+                    known = RegisterRequest.newCredential();
+                    credentials.save(known);
+                }
+                RegisterResponse r = client.register(joinToken, registration.get().withCredential(known));
+                if (!r.nodeCredential().equals(known)) {
+                    credentials.save(r.nodeCredential()); // before using it: a crash must not lose the node
+                }
                 s = new Session(r.nodeId(), r.nodeCredential());
                 session = s;
                 if (r.timings() != null) {
@@ -144,6 +158,16 @@ public final class LeaseLoop {
                 log.warn("node credential refused ({}); registering again", e.getMessage());
                 session = null;
                 next = Duration.ZERO;
+            } else if (e.forbidden() && session == null) {
+                // The name is registered with another credential (a re-key, or a lost credential file): only an
+                // operator can fix that; keep trying, so a credential written into the store is picked up.
+                failures++;
+                next = backoff.afterFailures(failures, timings);
+                if (failures == 1 || failures % 10 == 0) {
+                    log.error("registration refused: {}. An admin must re-key the node (POST /api/v1/nodes/{id}"
+                            + "/rekey) and put the new credential into the agent's credential file, or delete the"
+                            + " node; retrying in {} ms", e.getMessage(), next.toMillis());
+                }
             } else {
                 failures++;
                 next = backoff.afterFailures(failures, timings);

@@ -56,6 +56,11 @@ public final class OrchestratorClient {
             return status == 401;
         }
 
+        /** Registration refused: the node name belongs to a node whose credential this agent does not hold. */
+        public boolean forbidden() {
+            return status == 403;
+        }
+
         /** The generation is fenced: stop the trainer that sent it. */
         public boolean conflict() {
             return status == 409;

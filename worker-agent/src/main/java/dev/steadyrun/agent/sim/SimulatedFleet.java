@@ -19,6 +19,7 @@ import dev.steadyrun.agent.Agent;
 import dev.steadyrun.agent.gpu.FakeGpus;
 import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.lease.Backoff;
+import dev.steadyrun.agent.lease.CredentialStore;
 import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
 import dev.steadyrun.agent.report.ReportBuffer;
@@ -69,7 +70,7 @@ public final class SimulatedFleet implements AutoCloseable {
                     Clock.systemUTC(), random, xids::add);
             RegisterRequest registration = new RegisterRequest(name, name, gpus.inventory(),
                     Map.of("simulated", "true", "rack", "sim-rack-" + (i / 32)), Agent.VERSION + "-sim");
-            LeaseLoop lease = new LeaseLoop(client, joinToken, () -> registration,
+            LeaseLoop lease = new LeaseLoop(client, joinToken, CredentialStore.inMemory(), () -> registration,
                     () -> GpuReport.of(withXids(gpus.health(), xids)), trainer, reports, scheduler, new Backoff(random),
                     Duration.ofMillis(500), LeaseTimings.DEFAULT);
             nodes.add(new Node(name, lease, reports));

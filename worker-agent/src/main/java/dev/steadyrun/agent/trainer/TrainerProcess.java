@@ -36,7 +36,8 @@ import dev.steadyrun.protocol.TrainerLines;
  * end of a pipe whose only writer is this agent (its stdin). When that pipe closes — because the agent asked
  * for a stop, or because the agent died, even by SIGKILL, and the kernel closed its descriptors — the wrapper
  * sends SIGTERM to the whole process group, waits the grace period, and then sends SIGKILL to the group. So a
- * dead agent never leaves a trainer behind, without any cooperation from the trainer.
+ * dead agent never leaves a trainer behind, without any cooperation from the trainer. The trainer gets only the
+ * allowed part of the agent's environment ({@link TrainerEnvironment}).
  */
 final class TrainerProcess {
 
@@ -117,11 +118,12 @@ final class TrainerProcess {
             logFile = Files.newBufferedWriter(logDir.resolve(logFileName(assignment)), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
+        ProcessBuilder builder = new ProcessBuilder(argv);
+        builder.environment().clear(); // the agent's secrets stay with the agent
+        builder.environment().putAll(TrainerEnvironment.of(System.getenv()));
         Process p;
         try {
-            ProcessBuilder builder = new ProcessBuilder(argv);
             // in the environment, not the command line: any local user can read another process's arguments
-            builder.environment().remove(RingSecret.ENV);
             if (assignment.ringSecret() != null) {
                 builder.environment().put(RingSecret.ENV, assignment.ringSecret().value());
             }

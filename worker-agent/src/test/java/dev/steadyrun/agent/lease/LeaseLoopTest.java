@@ -2,6 +2,9 @@ package dev.steadyrun.agent.lease;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,6 +17,7 @@ import java.util.random.RandomGeneratorFactory;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.report.ReportBuffer;
@@ -70,11 +74,17 @@ class LeaseLoopTest {
 
     private LeaseLoop start(String token) throws Exception {
         orchestrator = new StubOrchestrator();
+        return start(token, CredentialStore.inMemory());
+    }
+
+    /** A loop (an agent's) against the current stub, keeping its credential in {@code credentials}. */
+    private LeaseLoop start(String token, CredentialStore credentials) {
         OrchestratorClient client = new OrchestratorClient(orchestrator.url(),
                 OrchestratorClient.newHttpClient(Duration.ofSeconds(1), null), Duration.ofSeconds(1));
         RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
         List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
-        loop = new LeaseLoop(client, token, () -> registration, () -> GpuReport.of(gpus), trainer, reports, scheduler,
+        loop = new LeaseLoop(client, token, credentials, () -> registration, () -> GpuReport.of(gpus), trainer, reports,
+                scheduler,
                 new Backoff(RandomGeneratorFactory.of("L64X128MixRandom").create(1)), Duration.ofMillis(100),
                 LeaseTimings.forHeartbeat(Duration.ofMillis(100)));
         loop.start();
@@ -121,6 +131,58 @@ class LeaseLoopTest {
         int beats = orchestrator.beats.size();
         Await.until("beats after re-registering", WAIT, () -> orchestrator.beats.size() >= beats + 3);
         assertThat(loop.registrations()).isEqualTo(2);
+    }
+
+    @Test
+    void aRestartedAgentRejoinsWithTheCredentialItKeptOnDisk(@TempDir Path dir) throws Exception {
+        orchestrator = new StubOrchestrator();
+        CredentialFile file = new CredentialFile(dir.resolve("state").resolve("node-a.credential"));
+        start(StubOrchestrator.JOIN_TOKEN, file);
+        Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 3);
+        String kept = file.load().orElseThrow();
+        assertThat(orchestrator.registrations.get(0).nodeCredential()).as("proposed, stored before asking")
+                .isEqualTo(kept).matches(RegisterRequest.CREDENTIAL);
+        assertThat(Files.getPosixFilePermissions(file.path())).containsExactlyInAnyOrder(
+                PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        assertThat(Files.getPosixFilePermissions(file.path().getParent())).containsExactlyInAnyOrder(
+                PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
+
+        loop.stop(); // the agent restarts: a new loop, the same file
+        start(StubOrchestrator.JOIN_TOKEN, new CredentialFile(file.path()));
+        Await.until("the restarted agent's registration", WAIT, () -> orchestrator.registrations.size() >= 2);
+        int beats = orchestrator.beats.size();
+        Await.until("beats after re-joining", WAIT, () -> orchestrator.beats.size() >= beats + 3);
+        assertThat(orchestrator.registrations.get(1).nodeCredential()).isEqualTo(kept);
+        assertThat(orchestrator.refusedTakeovers.get()).isZero();
+        assertThat(file.load()).hasValue(kept);
+    }
+
+    @Test
+    void aRegistrationWhoseAnswerIsLostIsRetriedWithTheSameCredential(@TempDir Path dir) throws Exception {
+        orchestrator = new StubOrchestrator();
+        orchestrator.registerDelay = Duration.ofMillis(1500); // answers after the agent's 1 s timeout, once
+        CredentialFile file = new CredentialFile(dir.resolve("node-a.credential"));
+        start(StubOrchestrator.JOIN_TOKEN, file);
+        Await.until("beats after the retried registration", WAIT, () -> orchestrator.beats.size() >= 3);
+        assertThat(orchestrator.registrations).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(orchestrator.registrations).extracting(RegisterRequest::nodeCredential).containsOnly(
+                file.load().orElseThrow());
+        assertThat(orchestrator.refusedTakeovers.get()).as("the node was not locked out").isZero();
+    }
+
+    @Test
+    void afterARekeyTheAgentWaitsForTheNewCredentialInItsFile(@TempDir Path dir) throws Exception {
+        orchestrator = new StubOrchestrator();
+        CredentialFile file = new CredentialFile(dir.resolve("node-a.credential"));
+        start(StubOrchestrator.JOIN_TOKEN, file);
+        Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 3);
+        String fresh = orchestrator.rekey();
+        Await.until("registrations refused: the stored credential is the old one", WAIT,
+                () -> orchestrator.refusedTakeovers.get() >= 2);
+        int beats = orchestrator.beats.size();
+        file.save(fresh); // what the operator does with the re-key's answer
+        Await.until("beats with the new credential", WAIT, () -> orchestrator.beats.size() >= beats + 3);
+        assertThat(file.load()).hasValue(fresh);
     }
 
     @Test

@@ -43,9 +43,13 @@ public final class StubOrchestrator implements AutoCloseable {
     public final List<Beat> beats = new CopyOnWriteArrayList<>();
     public final List<TrainerReport> reports = new CopyOnWriteArrayList<>();
     public final AtomicInteger refusedJoins = new AtomicInteger();
+    /** Registrations refused because they did not present the node's current credential (403). */
+    public final AtomicInteger refusedTakeovers = new AtomicInteger();
     public volatile LeaseTimings timings = LeaseTimings.forHeartbeat(Duration.ofMillis(100));
     public volatile DesiredState desired = DesiredState.IDLE;
     public volatile Assignment assignment;
+    /** When set, the next registration is answered this late (after the agent gave up on it), then it is cleared. */
+    public volatile Duration registerDelay;
     /** Reports of generations below this are refused with 409. */
     public volatile long fencedBelow;
     private volatile UUID nodeId;
@@ -66,6 +70,12 @@ public final class StubOrchestrator implements AutoCloseable {
 
     public URI url() {
         return URI.create("http://127.0.0.1:" + port);
+    }
+
+    /** An admin's re-key: a new credential, which the agent's old one no longer matches. */
+    public String rekey() {
+        credential = "srn_" + UUID.randomUUID();
+        return credential;
     }
 
     /** Drops every credential, as an orchestrator that lost its database would. */
@@ -94,9 +104,27 @@ public final class StubOrchestrator implements AutoCloseable {
                     problem(ex, 401, "Unauthorized", "join token refused");
                     return;
                 }
-                registrations.add(JSON.readValue(body, RegisterRequest.class));
+                RegisterRequest request = JSON.readValue(body, RegisterRequest.class);
+                registrations.add(request);
+                // as the orchestrator: a known node re-joins only with its credential, and keeps it
+                if (credential != null && !credential.equals(request.nodeCredential())) {
+                    refusedTakeovers.incrementAndGet();
+                    problem(ex, 403, "Forbidden", "node name is already registered");
+                    return;
+                }
                 nodeId = nodeId == null ? UUID.randomUUID() : nodeId;
-                credential = UUID.randomUUID().toString();
+                Duration delay = registerDelay;
+                if (delay != null) {
+                    registerDelay = null;
+                    try {
+                        Thread.sleep(delay.toMillis());
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                if (credential == null) { // a new node takes the proposed credential, as the orchestrator does
+                    credential = request.nodeCredential() != null ? request.nodeCredential() : "srn_" + UUID.randomUUID();
+                }
                 send(ex, 200, JSON.writeValueAsBytes(new RegisterResponse(nodeId, credential, timings)));
                 return;
             }

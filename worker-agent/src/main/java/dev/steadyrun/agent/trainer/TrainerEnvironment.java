@@ -1,0 +1,35 @@
+package dev.steadyrun.agent.trainer;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The environment a trainer starts with: an allow-list of the agent's own, never all of it. The agent's
+ * environment carries its secrets ({@code STEADYRUN_JOIN_TOKEN}, and whatever else its operator put there), and a
+ * trainer runs the user's code: it is trusted with its ring and nothing else.
+ */
+final class TrainerEnvironment {
+
+    /**
+     * What a JVM trainer needs to start and find its GPUs and libraries, the thread count the agent's operator
+     * chose for it, and the trainer-engine's data cache.
+     */
+    static final Set<String> PASSED = Set.of("PATH", "HOME", "JAVA_HOME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+            "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "STEADYRUN_CACHE");
+
+    private TrainerEnvironment() {
+    }
+
+    /** The allowed part of {@code agent}'s environment. */
+    static Map<String, String> of(Map<String, String> agent) {
+        Map<String, String> env = new HashMap<>();
+        for (String name : PASSED) {
+            String value = agent.get(name);
+            if (value != null) {
+                env.put(name, value);
+            }
+        }
+        return env;
+    }
+}
