@@ -48,12 +48,12 @@ public final class SchedulingBench {
             switch (i % 8) {
                 case 0, 1, 2, 3 -> { // rank of a live run, trainer running at the current generation
                     snapshot.put(id, new NodeWork(live, RunState.RUNNING, 3, new Assignment(live, i, nodes, 3,
-                            Map.of("model", "125M"), null, "/ckpt/" + live, RestartKnobs.NONE, "h0:29500", 600, null)));
+                            Map.of("model", "125M"), null, null, "/ckpt/" + live, RestartKnobs.NONE, "h0:29500", 600, null)));
                     statuses.add(new TrainerStatus(TrainerState.RUNNING, live, i, 3, null, 100, List.of(), null));
                 }
                 case 4 -> { // rank with a stale trainer
                     snapshot.put(id, new NodeWork(live, RunState.RUNNING, 3, new Assignment(live, i, nodes, 3,
-                            Map.of("model", "125M"), null, "/ckpt/" + live, RestartKnobs.NONE, "h0:29500", 600, null)));
+                            Map.of("model", "125M"), null, null, "/ckpt/" + live, RestartKnobs.NONE, "h0:29500", 600, null)));
                     statuses.add(new TrainerStatus(TrainerState.RUNNING, live, i, 2, null, 100, List.of(), null));
                 }
                 case 5 -> { // spare
@@ -62,7 +62,7 @@ public final class SchedulingBench {
                 }
                 case 6 -> { // node of a pausing run whose trainer exited
                     snapshot.put(id, new NodeWork(pausing, RunState.PAUSING, 1, new Assignment(pausing, 0, 1, 1,
-                            Map.of(), null, "/ckpt", RestartKnobs.NONE, null, 600, null)));
+                            Map.of(), null, null, "/ckpt", RestartKnobs.NONE, null, 600, null)));
                     statuses.add(new TrainerStatus(TrainerState.EXITED, pausing, 0, 1, 143, 10, List.of(), null));
                 }
                 default -> statuses.add(TrainerStatus.idle()); // idle node

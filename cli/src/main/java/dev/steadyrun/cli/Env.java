@@ -1,13 +1,15 @@
 package dev.steadyrun.cli;
 
+import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * What the CLI takes from its surroundings: environment variables and the home directory. Passed in rather than
- * read from {@link System} so that tests run the CLI in-process with a home and variables of their own.
+ * What the CLI takes from its surroundings: environment variables, the home directory and standard input (where a
+ * confirmation is answered). Passed in rather than read from {@link System} so that tests run the CLI in-process
+ * with a home, variables and answers of their own.
  */
-public record Env(Map<String, String> variables, Path home) {
+public record Env(Map<String, String> variables, Path home, InputStream stdin) {
 
     public static final String URL = "STEADYRUN_URL";
     public static final String TOKEN = "STEADYRUN_TOKEN";
@@ -15,7 +17,7 @@ public record Env(Map<String, String> variables, Path home) {
     public static final String CONFIG = "STEADYRUN_CONFIG";
 
     public static Env system() {
-        return new Env(System.getenv(), Path.of(System.getProperty("user.home")));
+        return new Env(System.getenv(), Path.of(System.getProperty("user.home")), System.in);
     }
 
     String get(String name) {

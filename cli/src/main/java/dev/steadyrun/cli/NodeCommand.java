@@ -1,6 +1,10 @@
 package dev.steadyrun.cli;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
@@ -19,7 +23,8 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
 /** {@code steadyrun node ...}: the fleet ({@code /api/v1/nodes}). A node is named by its id or its name. */
-@Command(name = "node", description = "Inspect the fleet; cordon, uncordon, drain and swap nodes.",
+@Command(name = "node", description = "Inspect the fleet; cordon, uncordon, drain and swap nodes; re-key and delete "
+        + "them (ADMIN).",
         mixinStandardHelpOptions = true)
 final class NodeCommand implements Runnable {
 
@@ -112,6 +117,51 @@ final class NodeCommand implements Runnable {
         return Steadyrun.OK;
     }
 
+    @Command(name = "rekey", description = "Issue the node a new credential (ADMIN), shown this once; the old one stops "
+            + "working at once. Write it into the agent's credential file.")
+    int rekey(@Parameters(paramLabel = "NODE") String node, @Mixin Output output) {
+        Api api = root.api();
+        JsonNode found = node(api, node);
+        String name = found.path("name").asString();
+        JsonNode answer = api.post("/api/v1/nodes/" + found.path("id").asString() + "/rekey", (JsonNode) null);
+        // the agent reads <state-dir>/<node-name>.credential again at its next attempt (docs/agent.md)
+        output.print(out(), answer, List.of(Column.of("node", "/nodeId"), new Column("name", a -> name),
+                Column.of("credential", "/nodeCredential"),
+                new Column("write it to", a -> "<state-dir>/" + name + ".credential on the node (mode 0600)")));
+        return Steadyrun.OK;
+    }
+
+    @Command(name = "delete", description = "Remove the node from the fleet (ADMIN): its credential stops working and "
+            + "its name is free. Refused while it holds a seat in a run that is not over.")
+    int delete(@Parameters(paramLabel = "NODE") String node,
+               @Option(names = "--yes", description = "do not ask for confirmation") boolean yes) throws IOException {
+        Api api = root.api();
+        JsonNode found = node(api, node);
+        String which = found.path("name").asString() + " (" + found.path("id").asString() + ")";
+        if (!yes) {
+            confirm("Delete node " + which + "? Its credential stops working and its name is freed. [y/N] ");
+        }
+        api.delete("/api/v1/nodes/" + found.path("id").asString());
+        out().println("deleted node " + which);
+        out().flush();
+        return Steadyrun.OK;
+    }
+
+    /** Asks on standard error, reads the answer from standard input; anything but y or yes (or no answer) stops. */
+    private void confirm(String question) throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
+        err.print(question);
+        err.flush();
+        String answer = new BufferedReader(new InputStreamReader(root.env.stdin(), StandardCharsets.UTF_8)).readLine();
+        if (answer == null) {
+            err.println();
+            throw new Steadyrun.UsageError("not deleted: no answer on standard input (--yes deletes without asking)");
+        }
+        if (!answer.strip().equalsIgnoreCase("y") && !answer.strip().equalsIgnoreCase("yes")) {
+            throw new Steadyrun.UsageError("not deleted");
+        }
+    }
+
     private int act(String node, String action, String reason, Output output) {
         Api api = root.api();
         ObjectNode body = Api.JSON.createObjectNode();
@@ -120,6 +170,11 @@ final class NodeCommand implements Runnable {
         }
         output.print(out(), api.post("/api/v1/nodes/" + id(api, node) + "/" + action, body), NODE);
         return Steadyrun.OK;
+    }
+
+    /** The node itself ({@code GET /nodes/{id}}'s {@code node}), found by its id or its name. */
+    private static JsonNode node(Api api, String node) {
+        return api.get("/api/v1/nodes/" + id(api, node)).path("node");
     }
 
     /** The node's id: the argument itself when it is one, else the id of the node of that name. */

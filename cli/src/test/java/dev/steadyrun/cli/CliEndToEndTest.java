@@ -2,9 +2,12 @@ package dev.steadyrun.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -70,9 +73,15 @@ class CliEndToEndTest {
         }
     }
 
-    /** A user with a home of their own and the given environment variables. */
+    /** A user with a home of their own and the given environment variables, who answers no prompt. */
     private static Cli user(String name, Map<String, String> env) {
-        return new Cli(new Env(env, dir.resolve("home-" + name)));
+        return new Cli(new Env(env, dir.resolve("home-" + name), InputStream.nullInputStream()));
+    }
+
+    /** The admin, typing {@code stdin} at any prompt. */
+    private static Cli admin(String stdin) {
+        return new Cli(new Env(Map.of(Env.URL, url, Env.TOKEN, ADMIN), dir.resolve("home-admin"),
+                new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8))));
     }
 
     /** The admin, with server and token from the environment. */
@@ -127,12 +136,13 @@ class CliEndToEndTest {
         assertThat(YAML.readTree(Files.readString(config)).get("token").asString()).isEqualTo(ADMIN);
 
         // the environment wins over the file
-        Cli.Result badToken = new Cli(new Env(Map.of(Env.TOKEN, "not-a-token-0123456789"), dir.resolve("home-alice")))
+        Cli.Result badToken = new Cli(new Env(Map.of(Env.TOKEN, "not-a-token-0123456789"), dir.resolve("home-alice"),
+                InputStream.nullInputStream()))
                 .run("token", "list");
         assertThat(badToken.exit()).as(badToken.toString()).isEqualTo(Steadyrun.API_ERROR);
 
         Path bob = dir.resolve("home-bob");
-        Cli.Result fresh = new Cli(new Env(Map.of(), bob)).run("login", "--server", url, "--token", ADMIN);
+        Cli.Result fresh = new Cli(new Env(Map.of(), bob, InputStream.nullInputStream())).run("login", "--server", url, "--token", ADMIN);
         assertThat(fresh.exit()).as(fresh.toString()).isZero();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(bob.resolve(".config/steadyrun"))))
                 .isEqualTo("rwx------");
@@ -226,6 +236,77 @@ class CliEndToEndTest {
             Cli.Result missing = cli.run("node", "cordon", UUID.randomUUID().toString());
             assertThat(missing.exit()).as(missing.toString()).isEqualTo(Steadyrun.API_ERROR);
             assertThat(missing.err()).contains("404");
+        }
+    }
+
+    @Test
+    void aReKeyedNodeAnswersToItsNewCredentialOnly() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "rekey-0", Map.of("rack", "rack-rekey"))) {
+            Cli cli = admin();
+            String old = agent.credential();
+            assertThat(agent.heartbeat(old)).isEqualTo(200);
+
+            Cli.Result table = ok(cli, "node", "rekey", "rekey-0");
+            assertThat(table.out()).containsPattern("(?m)^node +" + agent.id() + "$")
+                    .containsPattern("(?m)^write it to +<state-dir>/rekey-0.credential on the node \\(mode 0600\\)$");
+            String shown = table.out().lines().filter(l -> l.startsWith("credential")).findFirst().orElseThrow()
+                    .replaceFirst("^credential +", "");
+            assertThat(shown).startsWith("srn_").isNotEqualTo(old);
+            assertThat(agent.heartbeat(old)).isEqualTo(401);
+            assertThat(agent.heartbeat(shown)).isEqualTo(200);
+
+            JsonNode raw = json(cli, "node", "rekey", agent.id().toString(), "-o", "json");
+            assertThat(raw.propertyNames()).containsExactlyInAnyOrder("nodeId", "nodeCredential");
+            assertThat(raw.get("nodeId").asString()).isEqualTo(agent.id().toString());
+            assertThat(agent.heartbeat(shown)).isEqualTo(401);
+            assertThat(agent.heartbeat(raw.get("nodeCredential").asString())).isEqualTo(200);
+
+            String operator = json(cli, "token", "create", "--name", "cli-operator", "--role", "OPERATOR", "-o",
+                    "json").get("secret").asString();
+            Cli.Result forbidden = user("operator", Map.of(Env.URL, url, Env.TOKEN, operator))
+                    .run("node", "rekey", "rekey-0");
+            assertThat(forbidden.exit()).as(forbidden.toString()).isEqualTo(Steadyrun.API_ERROR);
+            assertThat(forbidden.err()).startsWith("steadyrun: 403");
+            assertThat(agent.heartbeat(raw.get("nodeCredential").asString())).isEqualTo(200);
+            assertThat(cli.run("node", "rekey", "no-such-node").exit()).isEqualTo(Steadyrun.USAGE);
+        }
+    }
+
+    @Test
+    void aNodeIsDeletedOnlyWhenConfirmedAndNotWhileItHoldsASeat() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "delete-0", Map.of("rack", "rack-delete"))) {
+            Cli cli = admin();
+            String run = json(cli, "run", "submit", "-f", spec("cli-delete", "rack-delete", "").toString(),
+                    "-o", "json").get("id").asString();
+            agent.awaitAssignment(UUID.fromString(run), 1, Duration.ofSeconds(30));
+            Cli.Result seated = cli.run("node", "delete", "delete-0", "--yes");
+            assertThat(seated.exit()).as(seated.toString()).isEqualTo(Steadyrun.API_ERROR);
+            assertThat(seated.err()).startsWith("steadyrun: 409").contains("holds a seat in run " + run);
+
+            ok(cli, "run", "cancel", run);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!json(cli, "run", "show", run, "-o", "json").get("state").asString().equals("CANCELLED")) {
+                assertThat(System.nanoTime()).as("run cancelled").isLessThan(deadline);
+                Thread.sleep(100);
+            }
+
+            Cli.Result unanswered = cli.run("node", "delete", "delete-0");
+            assertThat(unanswered.exit()).as(unanswered.toString()).isEqualTo(Steadyrun.USAGE);
+            assertThat(unanswered.err()).startsWith("Delete node delete-0 (" + agent.id() + ")? ")
+                    .contains("--yes");
+            Cli.Result declined = admin("n\n").run("node", "delete", "delete-0");
+            assertThat(declined.exit()).as(declined.toString()).isEqualTo(Steadyrun.USAGE);
+            assertThat(declined.err()).endsWith("steadyrun: not deleted\n");
+            assertThat(agent.heartbeat(agent.credential())).isEqualTo(200);
+
+            Cli.Result deleted = admin("y\n").run("node", "delete", "delete-0");
+            assertThat(deleted.exit()).as(deleted.toString()).isZero();
+            assertThat(deleted.out()).isEqualTo("deleted node delete-0 (" + agent.id() + ")\n");
+            assertThat(agent.heartbeat(agent.credential())).isEqualTo(401);
+            assertThat(ok(cli, "node", "list", "--label", "rack=rack-delete").out()).doesNotContain("delete-0");
+            Cli.Result gone = cli.run("node", "delete", agent.id().toString(), "--yes");
+            assertThat(gone.exit()).as(gone.toString()).isEqualTo(Steadyrun.API_ERROR);
+            assertThat(gone.err()).startsWith("steadyrun: 404");
         }
     }
 
@@ -394,6 +475,7 @@ class CliEndToEndTest {
     @Test
     void bashCompletionCoversTheCommandTree() {
         String script = ok(admin(), "completion", "bash").out();
-        assertThat(script).contains("steadyrun").contains("restart").contains("--knob").contains("cordon");
+        assertThat(script).contains("steadyrun").contains("restart").contains("--knob").contains("cordon")
+                .contains("rekey").contains("--yes");
     }
 }

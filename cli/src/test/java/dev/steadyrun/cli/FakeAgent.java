@@ -65,6 +65,22 @@ final class FakeAgent implements AutoCloseable {
         return registration.nodeId();
     }
 
+    /** The credential the node registered with. */
+    String credential() {
+        return registration.nodeCredential();
+    }
+
+    /** The HTTP status of an idle heartbeat presented with {@code credential}. */
+    int heartbeat(String credential) throws IOException, InterruptedException {
+        HeartbeatRequest idle = new HeartbeatRequest(sequence.incrementAndGet(),
+                List.of(new GpuHealth(0, 55, 1000, 81559, 30, 0, 0, 0, List.of(), 0)), TrainerStatus.idle());
+        return http.send(HttpRequest.newBuilder(base.resolve("/api/v1/agents/" + id() + "/heartbeat"))
+                        .timeout(Duration.ofSeconds(10)).header("Content-Type", "application/json")
+                        .header("Authorization", "Bearer " + credential)
+                        .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(idle))).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
     private void beat() throws IOException, InterruptedException {
         Assignment a = assignment;
         TrainerStatus trainer = a == null ? TrainerStatus.idle()

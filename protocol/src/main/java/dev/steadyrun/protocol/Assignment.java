@@ -8,12 +8,15 @@ import java.util.UUID;
  *
  * @param trainerConfig   trainer-engine configuration keys and values ({@code key=value} overrides of its config)
  * @param restoreFrom     the checkpoint directory to restore, or null to start from scratch
+ * @param restoreSha256   the SHA-256 of that checkpoint's manifest as its writer reported it: the trainer refuses to
+ *                        restore a checkpoint whose manifest differs (exit 3), so a file planted or swapped in the
+ *                        store is never loaded; null with {@code restoreFrom}
  * @param checkpointDir   where this run writes its checkpoints
  * @param rendezvous      host:port of rank 0's collective endpoint for data-parallel runs, null for one rank
  * @param hangTimeoutSeconds the agent's local watchdog: no step for this long means the trainer hangs
  * @param ringSecret      the generation's ring secret; every rank of the generation gets the same one
  */
 public record Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
-                         String restoreFrom, String checkpointDir, RestartKnobs knobs, String rendezvous,
-                         long hangTimeoutSeconds, RingSecret ringSecret) {
+                         String restoreFrom, String restoreSha256, String checkpointDir, RestartKnobs knobs,
+                         String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret) {
 }

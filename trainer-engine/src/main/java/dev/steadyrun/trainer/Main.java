@@ -20,6 +20,7 @@ import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
@@ -41,12 +42,14 @@ public final class Main {
 
     static final String TRAIN_USAGE = """
             usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR [--restore DIR|latest]
-                                 [--knob name=value]... [--rank R --world-size N --generation G --rendezvous host:port
-                                 --run-id ID] [--json]
+                                 [--restore-sha256 HEX] [--knob name=value]...
+                                 [--rank R --world-size N --generation G --rendezvous host:port --run-id ID] [--json]
               --config FILE       a .json object or a .properties file of config keys (see docs/trainer.md)
               --set key=value     overrides one config key; on --restore, given keys override the checkpoint's
               --checkpoint-dir    where checkpoints are written (step-NNNNNNNN directories)
-              --restore DIR       resume from that checkpoint (refused with exit 3 if it does not verify)
+              --restore DIR       resume from that checkpoint (refused with exit 3 if it does not verify, 7 if its
+                                  manifest or a file is missing or cannot be read)
+              --restore-sha256 HEX  with --restore DIR: its manifest.json must have this SHA-256 (exit 3 if not)
               --restore latest    resume from the newest checkpoint in --checkpoint-dir that verifies, falling back
                                   to older ones; none at all: start from scratch
               --knob              restart knobs, each recorded in the checkpoint's history:
@@ -61,7 +64,7 @@ public final class Main {
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
             exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
-                        6 stale generation (refused by the ring), 143 SIGTERM.
+                        6 stale generation (refused by the ring), 7 checkpoint unavailable, 143 SIGTERM.
             """;
 
     static final String EVAL_USAGE = """
@@ -114,6 +117,9 @@ public final class Main {
                     yield ExitCodes.BAD_CONFIG;
                 }
             };
+        } catch (CheckpointUnavailableException e) {
+            System.err.println("error: " + e.getMessage());
+            return ExitCodes.CHECKPOINT_UNAVAILABLE;
         } catch (CorruptCheckpointException e) {
             System.err.println("error: " + e.getMessage());
             return ExitCodes.CORRUPT_CHECKPOINT;
@@ -137,7 +143,7 @@ public final class Main {
     }
 
     private static int train(Options o, MetricsOut out) throws IOException {
-        o.only("--config", "--set", "--checkpoint-dir", "--restore", "--knob", "--rank", "--world-size",
+        o.only("--config", "--set", "--checkpoint-dir", "--restore", "--restore-sha256", "--knob", "--rank", "--world-size",
                 "--generation", "--rendezvous", "--run-id", "--json");
         Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
         if (config != null && !Files.isRegularFile(config)) {
@@ -154,8 +160,9 @@ public final class Main {
         if (rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
         }
-        Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), knobs(o.all("--knob")), rank,
-                worldSize, o.integer("--generation", 0), o.one("--rendezvous"), o.one("--run-id"), ringSecret());
+        Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), o.one("--restore-sha256"),
+                knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
+                o.one("--run-id"), ringSecret());
 
         Trainer trainer = new Trainer(out::emit);
         CountDownLatch finished = new CountDownLatch(1);
@@ -215,7 +222,7 @@ public final class Main {
                 c = CheckpointStore.load(dir);
             } else {
                 try (CheckpointStore store = new CheckpointStore(dir, new Retention(1, 0))) {
-                    c = Resume.checkpoint(store, dir, "latest");
+                    c = Resume.checkpoint(store, dir, "latest", null);
                 }
                 if (c == null) {
                     throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);

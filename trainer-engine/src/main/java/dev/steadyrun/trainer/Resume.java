@@ -11,8 +11,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
 
@@ -28,10 +30,12 @@ final class Resume {
     static CheckpointContent read(Trainer.Launch launch) throws IOException {
         CheckpointContent restored;
         try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
-            restored = checkpoint(reader, launch.checkpointDir(), launch.restore());
+            restored = checkpoint(reader, launch.checkpointDir(), launch.restore(), launch.restoreSha256());
         }
         if (restored != null) {
             setAsideNewer(launch, restored.step());
+            // the old generation's pin of its restore point has served: this lineage's retention applies
+            CheckpointPin.clear(launch.checkpointDir());
         }
         return restored;
     }
@@ -49,13 +53,24 @@ final class Resume {
         }
     }
 
-    /** The checkpoint to resume: a named directory (must verify), or the newest that verifies, or none. */
-    static CheckpointContent checkpoint(CheckpointStore store, Path dir, String restore) throws IOException {
+    /**
+     * The checkpoint to resume: a named directory (must verify, and its manifest must have {@code sha256} when
+     * given), or the newest that verifies, or none. A named one that cannot be read is unavailable, not corrupt.
+     */
+    static CheckpointContent checkpoint(CheckpointStore store, Path dir, String restore, String sha256)
+            throws IOException {
         if (restore == null || restore.isBlank()) {
             return null;
         }
         if (!restore.equals("latest")) {
-            return CheckpointStore.load(Path.of(restore));
+            Path named = Path.of(restore);
+            try {
+                return CheckpointStore.load(named, sha256);
+            } catch (CorruptCheckpointException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new CheckpointUnavailableException(named, "its files", "cannot be read here: " + e);
+            }
         }
         List<Path> all = new ArrayList<>(store.list());
         CorruptCheckpointException last = null;

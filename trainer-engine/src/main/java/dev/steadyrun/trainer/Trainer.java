@@ -45,21 +45,26 @@ public final class Trainer {
     /**
      * How this session was launched besides the config.
      *
+     * @param restoreSha256 the SHA-256 the restored checkpoint's manifest must have (the orchestrator's record of
+     *                      what its writer reported), or null to restore without that check
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
      * @param ringSecret the generation's ring secret (from {@link RingSecret#ENV}); required when worldSize &gt; 1
      */
-    public record Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
-                         long generation, String rendezvous, String runId, RingSecret ringSecret) {
+    public record Launch(Path checkpointDir, String restore, String restoreSha256, RestartKnobs knobs, int rank,
+                         int worldSize, long generation, String rendezvous, String runId, RingSecret ringSecret) {
 
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
             runId = runId == null || runId.isBlank() ? DataParallel.RING_ID : runId;
+            if (restoreSha256 != null && (restore == null || restore.isBlank() || restore.equals("latest"))) {
+                throw new IllegalArgumentException("--restore-sha256 needs --restore DIR (the checkpoint it sums)");
+            }
         }
 
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, knobs, rank, worldSize, generation, null, null, null);
+            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, null, null, null);
         }
     }
 

@@ -67,8 +67,8 @@ class DataParallelTest {
                             lines.add(l);
                         }
                     });
-                    t.run(configs.get(rank), new Trainer.Launch(dir.resolve("rank" + rank), restore, null, rank,
-                            world, generation, rendezvous, null, SECRET));
+                    t.run(configs.get(rank), new Trainer.Launch(dir.resolve("rank" + rank), restore, null, null,
+                            rank, world, generation, rendezvous, null, SECRET));
                     synchronized (lines) {
                         return new RankRun(t,
                                 lines.stream().filter(StepMetrics.class::isInstance).map(StepMetrics.class::cast).toList(),
@@ -232,7 +232,7 @@ class DataParallelTest {
                 int rank = r;
                 futures.add(pool.submit(() -> {
                     new Trainer(l -> { }).run(rank == 0 ? config : otherSeed, new Trainer.Launch(
-                            dir.resolve("rank" + rank), null, null, rank, world, 0, rendezvous, null, SECRET));
+                            dir.resolve("rank" + rank), null, null, null, rank, world, 0, rendezvous, null, SECRET));
                     return null;
                 }));
             }

@@ -71,6 +71,38 @@ class MainProcessTest {
     }
 
     /**
+     * The agent passes the manifest SHA-256 the orchestrator recorded: a checkpoint whose manifest differs is refused
+     * with exit 3 before anything is loaded, however consistent it is in itself.
+     */
+    @Test
+    void aManifestOtherThanTheRecordedOneExitsThree(@TempDir Path dir) throws Exception {
+        Path ck = dir.resolve("ck");
+        TrainerTest.train(ck, TrainerTest.small("maxSteps", "1"), null, null);
+        Path checkpoint = ck.resolve(CheckpointStore.dirName(1));
+        String recorded = CheckpointStore.manifestSha256(checkpoint);
+        TrainerTest.replaceArraySelfConsistently(checkpoint, "lnf");
+        Process p = start(command(ck, "--set", "maxSteps=2", "--restore", checkpoint.toString(),
+                "--restore-sha256", recorded), dir.resolve("err"));
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(ExitCodes.CORRUPT_CHECKPOINT);
+        assertThat(Files.readString(dir.resolve("err"))).contains("corrupt checkpoint").contains("manifest.json")
+                .contains(recorded);
+    }
+
+    /** A checkpoint that is not there (a volume this node does not see) is unavailable, exit 7: not proof of corruption. */
+    @Test
+    void aCheckpointThatCannotBeReadExitsSeven(@TempDir Path dir) throws Exception {
+        Path ck = dir.resolve("ck");
+        TrainerTest.train(ck, TrainerTest.small("maxSteps", "1"), null, null);
+        Path checkpoint = ck.resolve(CheckpointStore.dirName(1));
+        Files.delete(checkpoint.resolve("manifest.json"));
+        Process p = start(command(ck, "--set", "maxSteps=2", "--restore", checkpoint.toString()), dir.resolve("err"));
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(ExitCodes.CHECKPOINT_UNAVAILABLE);
+        assertThat(Files.readString(dir.resolve("err"))).contains("unavailable checkpoint").contains("manifest.json");
+    }
+
+    /**
      * The hang knob (a test tool) stops the step loop after step 1 while the JVM stays responsive: SIGTERM then
      * ends it with 143. Every stdout line is a metrics line the agent can parse.
      */

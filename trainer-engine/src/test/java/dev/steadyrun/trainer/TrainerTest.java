@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
@@ -204,6 +205,57 @@ class TrainerTest {
                 .hasMessageContaining(victim.getFileName().toString());
         Run fallback = train(dir, Map.of("maxSteps", "5"), "latest", null);
         assertThat(fallback.steps()).extracting(StepMetrics::step).containsExactly(3L, 4L, 5L);
+    }
+
+    /**
+     * The orchestrator's record of the manifest's SHA-256 is what makes a checkpoint trustworthy: one whose array was
+     * swapped together with the manifest's sum for it verifies on its own, and is refused when the recorded sum is
+     * given; the genuine one restores with it.
+     */
+    @Test
+    void restoreRefusesAManifestOtherThanTheOneItsWriterReported(@TempDir Path dir) throws Exception {
+        Run first = train(dir, small("maxSteps", "2", "checkpointInterval", "1"), null, null);
+        Path one = dir.resolve(CheckpointStore.dirName(1));
+        String recorded = first.checkpoints().get(0).manifestSha256();
+        assertThat(recorded).isEqualTo(CheckpointStore.manifestSha256(one));
+
+        Path planted = dir.resolve(CheckpointStore.dirName(2));
+        String plantedSha = first.checkpoints().get(1).manifestSha256();
+        replaceArraySelfConsistently(planted, "wte");
+        CheckpointStore.verify(planted);   // the planted checkpoint is consistent in itself
+        assertThatThrownBy(() -> new Trainer(l -> { }).run(Map.of("maxSteps", "3"),
+                new Trainer.Launch(dir, planted.toString(), plantedSha, null, 0, 1, 2, null, null, null)))
+                .isInstanceOf(CorruptCheckpointException.class)
+                .isNotInstanceOf(dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException.class)
+                .hasMessageContaining("manifest.json").hasMessageContaining(plantedSha);
+
+        Files.writeString(dir.resolve(CheckpointPin.FILE), "1\n"); // the stopped generation's pin of its restore point
+        List<TrainerLine> resumed = new ArrayList<>();
+        new Trainer(resumed::add).run(Map.of("maxSteps", "2"), new Trainer.Launch(dir, one.toString(), recorded, null,
+                0, 1, 1, null, null, null));
+        assertThat(resumed).filteredOn(StepMetrics.class::isInstance).extracting(l -> ((StepMetrics) l).step())
+                .containsExactly(2L);
+        assertThat(dir.resolve(CheckpointPin.FILE)).as("the restore is done: nothing stays pinned").doesNotExist();
+    }
+
+    /** Changes one array file and writes its new sum into the manifest, as someone with write access to the store could. */
+    static void replaceArraySelfConsistently(Path checkpoint, String arrayNamePart) throws Exception {
+        Path victim;
+        try (Stream<Path> files = Files.list(checkpoint)) {
+            victim = files.filter(f -> f.getFileName().toString().contains(arrayNamePart)).findFirst().orElseThrow();
+        }
+        flipAByte(victim);
+        String sum = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(victim)));
+        Path manifest = checkpoint.resolve("manifest.json");
+        var json = tools.jackson.databind.json.JsonMapper.builder().build();
+        var tree = (tools.jackson.databind.node.ObjectNode) json.readTree(manifest.toFile());
+        for (var entry : tree.get("files")) {
+            if (entry.get("name").asString().equals(victim.getFileName().toString())) {
+                ((tools.jackson.databind.node.ObjectNode) entry).put("sha256", sum);
+            }
+        }
+        Files.write(manifest, json.writeValueAsBytes(tree));
     }
 
     static void flipAByte(Path file) throws IOException {

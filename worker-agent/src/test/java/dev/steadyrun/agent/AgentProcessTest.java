@@ -55,7 +55,7 @@ class AgentProcessTest {
         orchestrator = new StubOrchestrator();
         orchestrator.desired = DesiredState.RUN;
         orchestrator.assignment = new Assignment(UUID.randomUUID(), 0, 1, 1, Map.of("stepMillis", "100",
-                "marker", marker), null, "ckpt", RestartKnobs.NONE, null, 0, null);
+                "marker", marker), null, null, "ckpt", RestartKnobs.NONE, null, 0, null);
         List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "--url", orchestrator.url().toString(),
                 "--join-token", StubOrchestrator.JOIN_TOKEN, "--node-name", "orphan-test",
@@ -102,7 +102,7 @@ class AgentProcessTest {
         orchestrator = new StubOrchestrator();
         orchestrator.desired = DesiredState.RUN;
         orchestrator.assignment = new Assignment(UUID.randomUUID(), 0, 1, 1, Map.of("marker", marker), null,
-                "ckpt", RestartKnobs.NONE, null, 0, null);
+                null, "ckpt", RestartKnobs.NONE, null, 0, null);
         Path envDump = dir.resolve("trainer-env.txt");
         Path trainer = dir.resolve("env-trainer.sh");
         // a trainer that only writes down what it was given

@@ -6,6 +6,7 @@ import java.util.UUID;
 
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 
 /** The webhook API's request and response bodies. */
@@ -15,11 +16,14 @@ final class WebhookDtos {
     }
 
     /**
-     * @param name       a label for people (default: the URL's host)
+     * @param name       a label for people (default: the URL's host); one line: it goes into chat messages
      * @param eventTypes wire names such as {@code node.failed}
      * @param format     {@code json} (default: the Standard Webhooks envelope) or {@code slack}
      */
-    record CreateWebhook(@Size(max = 200) String name, @NotBlank @Size(max = 2000) String url,
+    record CreateWebhook(
+            @Size(max = 200) @Pattern(regexp = "\\P{Cntrl}*",
+                    message = "must not contain control characters (line breaks, tabs)") String name,
+            @NotBlank @Size(max = 2000) String url,
             @NotEmpty @Size(max = 20) List<String> eventTypes, String format) {
     }
 

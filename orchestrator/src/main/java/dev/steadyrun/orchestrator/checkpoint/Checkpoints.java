@@ -163,6 +163,12 @@ public class Checkpoints {
                 rs -> rs.next() ? rs.getLong(1) : null, runId, step);
     }
 
+    /** The SHA-256 of the checkpoint's manifest as its writer reported it; null for an unknown checkpoint. */
+    public String manifestShaAt(UUID runId, long step) {
+        return jdbc.query("select manifest_sha from checkpoint where run_id = ? and step = ?",
+                rs -> rs.next() ? rs.getString(1) : null, runId, step);
+    }
+
     /** A restore from it failed: never a restore point again. False for an unknown checkpoint. */
     public boolean markCorrupt(UUID runId, long step) {
         return jdbc.update("update checkpoint set corrupt = true where run_id = ? and step = ?", runId, step) > 0;

@@ -18,6 +18,11 @@ class DatabaseConfig {
     }
 
     @Bean
+    LockTicker lockTicker() {
+        return System::nanoTime;
+    }
+
+    @Bean
     @ConfigurationProperties("spring.datasource.hikari")
     HikariDataSource dataSource(DataSourceProperties dataSource, DatabaseBootstrap bootstrap) {
         return dataSource.initializeDataSourceBuilder().type(HikariDataSource.class).url(bootstrap.jdbcUrl())

@@ -15,7 +15,6 @@ import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.annotation.DependsOn;
 import org.springframework.context.event.EventListener;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
@@ -25,6 +24,7 @@ import org.springframework.stereotype.Component;
 import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.ObjectMapper;
 
+import dev.steadyrun.orchestrator.database.ActiveOrchestratorLock;
 import dev.steadyrun.orchestrator.database.OrchestratorActivated;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -44,7 +44,6 @@ import dev.steadyrun.protocol.TrainerStatus;
  * costs nothing until its node really heartbeats, so fake names cannot stretch everyone's lease.
  */
 @Component
-@DependsOn("activeOrchestratorLock") // leases are judged by the one active orchestrator of a database
 public class LeaseTable {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseTable.class);
@@ -56,6 +55,7 @@ public class LeaseTable {
     private final ObjectMapper json;
     private final FleetProperties props;
     private final Clock clock;
+    private final ActiveOrchestratorLock lock;
     private volatile SizedTimings sized = new SizedTimings(-1, null);
     private volatile boolean serving;
     private volatile int live;
@@ -63,8 +63,9 @@ public class LeaseTable {
     private record SizedTimings(int fleetSize, LeaseTimings timings) {
     }
 
-    LeaseTable(JdbcTemplate jdbc, ObjectMapper json, FleetProperties props, Clock clock) {
+    LeaseTable(JdbcTemplate jdbc, ObjectMapper json, FleetProperties props, Clock clock, ActiveOrchestratorLock lock) {
         this.jdbc = jdbc;
+        this.lock = lock;
         this.json = json;
         this.props = props;
         this.clock = clock;
@@ -103,19 +104,35 @@ public class LeaseTable {
     /** The web server takes heartbeats from now on: every lease's grace restarts here. */
     @EventListener(ApplicationReadyEvent.class)
     void startServing() {
+        regrace("Taking heartbeats");
+        serving = true;
+    }
+
+    /**
+     * Agents were refused (503) while the database lock could not be confirmed: none could renew its lease, so every
+     * lease's grace restarts now, as after a restart of the orchestrator.
+     */
+    @EventListener(ActiveOrchestratorLock.Reconfirmed.class)
+    void resumeServing() {
+        regrace("Taking heartbeats again after the database lock was confirmed");
+    }
+
+    private void regrace(String what) {
         Instant now = clock.instant();
         records.values().forEach(r -> {
             if (r.graceFrom.isBefore(now)) {
                 r.graceFrom = now;
             }
         });
-        serving = true;
-        log.info("Taking heartbeats; the {} restored leases count their grace from {}", records.size(), now);
+        log.info("{}; the {} leases count their grace from {}", what, records.size(), now);
     }
 
-    /** False until the web server takes requests: no node can have reached us, so none may be judged silent. */
+    /**
+     * False until the web server takes requests, and while agents are refused for want of the database lock: no node
+     * can have reached us, so none may be judged silent.
+     */
     public boolean isServing() {
-        return serving;
+        return serving && lock.confirmed();
     }
 
     public LeaseRecord get(UUID nodeId) {

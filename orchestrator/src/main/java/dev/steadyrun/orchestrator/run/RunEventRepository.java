@@ -1,6 +1,7 @@
 package dev.steadyrun.orchestrator.run;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 
 import org.springframework.data.jpa.repository.JpaRepository;
@@ -8,4 +9,6 @@ import org.springframework.data.jpa.repository.JpaRepository;
 public interface RunEventRepository extends JpaRepository<RunEvent, Long> {
 
     List<RunEvent> findByRunIdOrderById(UUID runId);
+
+    Optional<RunEvent> findTopByRunIdOrderByIdDesc(UUID runId);
 }

@@ -56,7 +56,7 @@ public class RunService {
                     + " nodes but the fleet has " + schedulable + " schedulable (healthy or spare) nodes"
                     + (spec.nodeSelector().isEmpty() ? "" : " matching nodeSelector " + spec.nodeSelector()));
         }
-        if (spec.worldSize() + spec.spares() > schedulable) {
+        if ((long) spec.worldSize() + spec.spares() > schedulable) { // long: the bounds keep it small, this keeps it exact
             throw new FleetTooSmallException("spares", "worldSize " + spec.worldSize() + " plus " + spec.spares()
                     + " spares exceeds the fleet's " + schedulable + " schedulable (healthy or spare) nodes");
         }

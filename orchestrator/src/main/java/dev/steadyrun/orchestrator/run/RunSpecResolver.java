@@ -1,6 +1,7 @@
 package dev.steadyrun.orchestrator.run;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,6 +19,22 @@ public class RunSpecResolver {
     public static final Set<String> SAMPLES = Set.of("europarl");
     static final int MAX_NAME = 200;
     static final int DEFAULT_SEQ_LEN = 2048;
+    // Upper bounds, far above OPT-175B (96 layers, 96 heads, dModel 12288, 2048 tokens, 50272 rows), so that no
+    // size arithmetic here or in the trainer overflows and no spec asks a trainer for more than any node holds.
+    static final int MAX_NODES = 100_000;
+    static final int MAX_LAYERS = 1024;
+    static final int MAX_HEADS = 1024;
+    static final int MAX_D_MODEL = 65_536;
+    static final int MAX_SEQ_LEN = 131_072;
+    static final int MAX_VOCAB = 1_048_576;
+    static final double MAX_LR = 1.0;
+    static final int MAX_SELECTOR = 20;
+    static final int MAX_LABEL_KEY = 63;
+    static final int MAX_LABEL_VALUE = 253;
+    /** Linux's PATH_MAX. */
+    static final int MAX_PATH = 4096;
+    /** Room left under the checkpoint column's 4000 characters for {@code /<run id>/step-<step>}. */
+    static final int MAX_CHECKPOINT_LOCATION = 3900;
     static final long PAPER_CHECKPOINT_INTERVAL = 1000;
     static final long SMALL_CHECKPOINT_INTERVAL = 100;
 
@@ -40,17 +57,22 @@ public class RunSpecResolver {
             throw new InvalidRunSpecException(List.of(new InvalidRunSpecException.FieldError("(body)", "a run spec is required")));
         }
         if (request.name() != null) {
-            check.that(!request.name().isBlank() && request.name().length() <= MAX_NAME, "name",
-                    "must be 1 to " + MAX_NAME + " characters");
+            if (check.that(!request.name().isBlank() && request.name().length() <= MAX_NAME, "name",
+                    "must be 1 to " + MAX_NAME + " characters")) {
+                // a name is shown in logs, events and chat messages: one line, no control characters
+                check.that(request.name().chars().noneMatch(Character::isISOControl), "name",
+                        "must not contain control characters (line breaks, tabs, NUL)");
+            }
         }
 
         Integer worldSize = request.worldSize();
         check.that(worldSize != null, "worldSize", "is required");
-        if (worldSize != null) {
-            check.that(worldSize > 0, "worldSize", "must be at least 1, was " + worldSize);
+        if (worldSize != null && !check.that(worldSize > 0 && worldSize <= MAX_NODES, "worldSize",
+                "must be 1 to " + MAX_NODES + ", was " + worldSize)) {
+            worldSize = null;
         }
         int spares = request.spares() == null ? 0 : request.spares();
-        check.that(spares >= 0, "spares", "must be 0 or more, was " + spares);
+        check.that(spares >= 0 && spares <= MAX_NODES, "spares", "must be 0 to " + MAX_NODES + ", was " + spares);
 
         ModelPreset preset = null;
         RunSpec.Model model = null;
@@ -64,21 +86,17 @@ public class RunSpecResolver {
                 check.that(!explicit, "model", "give either size or layers/heads/dModel, not both");
             } else if (check.that(explicit, "model", "give a size (" + ModelPreset.labels()
                     + ") or layers, heads and dModel")) {
-                boolean dims = check.that(positive(m.layers()), "model.layers", "must be a positive integer")
-                        & check.that(positive(m.heads()), "model.heads", "must be a positive integer")
-                        & check.that(positive(m.dModel()), "model.dModel", "must be a positive integer");
+                boolean dims = within(m.layers(), 1, MAX_LAYERS, "model.layers", check)
+                        & within(m.heads(), 1, MAX_HEADS, "model.heads", check)
+                        & within(m.dModel(), 1, MAX_D_MODEL, "model.dModel", check);
                 if (dims && check.that(m.dModel() % m.heads() == 0, "model.dModel",
                         "must be divisible by heads (" + m.heads() + "), was " + m.dModel())) {
                     preset = ModelPreset.closestTo(m.dModel());
                 }
             }
-            if (m.seqLen() != null) {
-                check.that(m.seqLen() > 0, "model.seqLen", "must be a positive integer");
-            }
-            if (m.vocab() != null) {
-                check.that(m.vocab() > 1, "model.vocab", "must be at least 2");
-            }
-            if (preset != null) {
+            boolean seqLenOk = m.seqLen() == null || within(m.seqLen(), 1, MAX_SEQ_LEN, "model.seqLen", check);
+            boolean vocabOk = m.vocab() == null || within(m.vocab(), 2, MAX_VOCAB, "model.vocab", check);
+            if (preset != null && seqLenOk && vocabOk) {
                 boolean named = m.size() != null;
                 model = new RunSpec.Model(named ? preset.label() : RunSpec.Model.CUSTOM,
                         named ? preset.layers() : m.layers(), named ? preset.heads() : m.heads(),
@@ -93,7 +111,7 @@ public class RunSpecResolver {
         if (check.that(d != null, "data", "is required: a path to token shards or a sample (" + SAMPLES + ")")
                 && check.that((d.path() == null) != (d.sample() == null), "data",
                 "give exactly one of path and sample")) {
-            if (d.path() != null && check.that(!d.path().isBlank(), "data.path", "must not be blank")) {
+            if (d.path() != null && path(d.path(), MAX_PATH, "data.path", check)) {
                 data = new RunSpec.Data(d.path(), null);
             }
             if (d.sample() != null && check.that(SAMPLES.contains(d.sample()), "data.sample",
@@ -106,15 +124,21 @@ public class RunSpecResolver {
                 : preset != null && !preset.fromPaper() ? SMALL_CHECKPOINT_INTERVAL : PAPER_CHECKPOINT_INTERVAL;
         check.that(checkpointInterval > 0, "checkpointInterval", "must be a positive number of steps");
         String checkpointLocation = request.checkpointLocation() != null ? request.checkpointLocation() : checkpointRoot;
-        check.that(!checkpointLocation.isBlank(), "checkpointLocation", "must not be blank");
+        path(checkpointLocation, MAX_CHECKPOINT_LOCATION, "checkpointLocation", check);
 
         JsonNode policy = request.recoveryPolicy() == null || request.recoveryPolicy().isNull()
                 ? JsonNodeFactory.instance.objectNode() : request.recoveryPolicy();
         check.that(policy.isObject(), "recoveryPolicy", "must be a JSON object");
 
         Map<String, String> selector = request.nodeSelector() == null ? Map.of() : request.nodeSelector();
-        selector.forEach((key, value) -> check.that(key != null && !key.isBlank() && value != null && !value.isBlank(),
-                "nodeSelector." + key, "labels and their values must not be blank"));
+        if (check.that(selector.size() <= MAX_SELECTOR, "nodeSelector",
+                "may hold at most " + MAX_SELECTOR + " labels, had " + selector.size())) {
+            selector.forEach((key, value) -> check.that(key != null && !key.isBlank() && key.length() <= MAX_LABEL_KEY
+                            && value != null && !value.isBlank() && value.length() <= MAX_LABEL_VALUE
+                            && (key + value).chars().noneMatch(Character::isISOControl), "nodeSelector." + key,
+                    "labels are 1 to " + MAX_LABEL_KEY + " characters, their values 1 to " + MAX_LABEL_VALUE
+                            + ", without control characters"));
+        }
 
         RunSpec.Hyper hyper = null;
         if (model != null && worldSize != null && worldSize > 0) {
@@ -134,7 +158,7 @@ public class RunSpecResolver {
                 : new RunSpecRequest.Hyper(null, null, null, null, null, null, null, null, null, null, null, null,
                 null, null, null, null, null, null, null);
         double lr = or(h.lr(), preset.peakLr());
-        check.that(finite(lr) && lr > 0, "hyper.lr", "must be a positive number");
+        check.that(lr > 0 && lr <= MAX_LR, "hyper.lr", "must be above 0 and at most " + MAX_LR);
         long batchTokens = or(h.batchTokens(), preset.batchTokens());
         long perStep = (long) model.seqLen() * worldSize;
         boolean batchOk = check.that(batchTokens > 0 && batchTokens % perStep == 0, "hyper.batchTokens",
@@ -196,8 +220,21 @@ public class RunSpecResolver {
         return value != null ? value : fallback;
     }
 
-    private static boolean positive(Integer value) {
-        return value != null && value > 0;
+    private static boolean within(Integer value, int min, int max, String field, Checker check) {
+        return check.that(value != null && value >= min && value <= max, field,
+                "must be an integer from " + min + " to " + max + (value == null ? "" : ", was " + value));
+    }
+
+    /**
+     * A data or checkpoint path as every agent will resolve it: absolute (a shared mount, where operators keep
+     * checkpoints) or relative to the agent's root, never climbing out of it or anywhere else with {@code ..}.
+     */
+    private static boolean path(String path, int max, String field, Checker check) {
+        return check.that(!path.isBlank() && path.length() <= max, field, "must be 1 to " + max + " characters")
+                && check.that(path.chars().noneMatch(Character::isISOControl), field,
+                "must not contain control characters (NUL, line breaks)")
+                && check.that(Arrays.stream(path.split("/")).noneMatch(".."::equals), field,
+                "must not contain '..' segments: give an absolute path or one below the agent's root");
     }
 
     private static boolean finite(double value) {

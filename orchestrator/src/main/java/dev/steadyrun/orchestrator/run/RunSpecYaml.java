@@ -8,11 +8,13 @@ import org.springframework.stereotype.Component;
 
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.orchestrator.web.ProblemHandler;
+import dev.steadyrun.orchestrator.web.StrictInput;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.TokenStreamContext;
 import tools.jackson.core.TokenStreamLocation;
+import tools.jackson.core.exc.InputCoercionException;
 import tools.jackson.core.exc.StreamReadException;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
@@ -26,10 +28,11 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 class RunSpecYaml {
 
     // As spring.jackson.deserialization does for JSON: a misspelt key is an error, not a silent default.
-    // One document per spec: a second one after '---' is refused rather than ignored.
-    private final YAMLMapper yaml = YAMLMapper.builder()
+    // One document per spec: a second one after '---' is refused rather than ignored. The API's rules on types and
+    // text (StrictInput), except that a YAML scalar such as `rack: 7` may be read as text.
+    private final YAMLMapper yaml = StrictInput.apply(YAMLMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS), true)
             .build();
 
     /** A spec that parsed, with its text to locate later errors in. */
@@ -66,9 +69,9 @@ class RunSpecYaml {
             return new Document(text.isBlank() ? null : yaml.readValue(text, RunSpecRequest.class), text);
         } catch (JacksonException e) {
             String field = ProblemHandler.path(e);
-            boolean malformed = causes(e, StreamReadException.class);
+            boolean malformed = causes(e, StreamReadException.class) && !causes(e, InputCoercionException.class);
             String message = malformed ? "malformed YAML: " + e.getOriginalMessage()
-                    : e instanceof UnrecognizedPropertyException ? "unknown field" : e.getOriginalMessage();
+                    : e instanceof UnrecognizedPropertyException ? "unknown field" : ProblemHandler.expected(e);
             TokenStreamLocation key = malformed ? null : keys(text).get(field);
             throw new InvalidRunSpecException(List.of(at(field, message, key != null ? key : e.getLocation())));
         }

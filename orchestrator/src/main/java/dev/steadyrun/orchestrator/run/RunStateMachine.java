@@ -19,6 +19,9 @@ public class RunStateMachine {
     public record RunStateChanged(UUID runId, RunState from, RunState to) {
     }
 
+    /** The width of {@code run_event.reason}. */
+    static final int MAX_REASON = 1000;
+
     private final RunEventRepository events;
     private final ApplicationEventPublisher publisher;
     private final Clock clock;
@@ -36,6 +39,24 @@ public class RunStateMachine {
         run.moveTo(target, reason, clock.instant());
         events.save(new RunEvent(run.getId(), clock.instant(), from, target, run.getGeneration(), reason, actor));
         publisher.publishEvent(new RunStateChanged(run.getId(), from, target));
+    }
+
+    /**
+     * A row of the run's history that changes no state (from and to are its current state): something an operator
+     * should see on the run, such as a placement that failed. Written once: not again while it is the latest row.
+     *
+     * @return false when the run's latest row already says this
+     */
+    @Transactional(propagation = Propagation.MANDATORY)
+    public boolean note(Run run, String reason, String actor) {
+        String text = reason.length() > MAX_REASON ? reason.substring(0, MAX_REASON) : reason;
+        boolean repeated = events.findTopByRunIdOrderByIdDesc(run.getId())
+                .map(last -> last.getReason().equals(text)).orElse(false);
+        if (!repeated) {
+            events.save(new RunEvent(run.getId(), clock.instant(), run.getState(), run.getState(),
+                    run.getGeneration(), text, actor));
+        }
+        return !repeated;
     }
 
     /** The first row of a run's history, written at submission. */

@@ -18,8 +18,10 @@ import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 /**
  * Builds the heartbeat path's view of the active placements in one query: for every node holding a seat of its
- * run's current generation, the run's state and the assignment to hand out, with the checkpoint and restart knobs
- * and ring secret of that generation's record ({@link Generations}) and the run policy's hang floor for the agent's watchdog.
+ * run's current generation, the run's state and the assignment to hand out, with the checkpoint (and its manifest's
+ * SHA-256), restart knobs and ring secret of that generation's record ({@link Generations}), the run policy's hang
+ * floor for the agent's watchdog, and the restore point of a pending restart, which the stopping generation must not
+ * delete.
  */
 @Component
 class DirectiveSnapshotLoader {
@@ -43,7 +45,10 @@ class DirectiveSnapshotLoader {
                 select p.node_id, p.run_id, p.generation, p.rank, r.state, r.spec, r.world_size,
                        (select n.hostname from placement p0 join node n on n.id = p0.node_id
                         where p0.run_id = p.run_id and p0.generation = p.generation and p0.rank = 0) as rank0_host,
-                       g.restore_path, g.knobs, g.ring_secret
+                       g.restore_path, g.restore_sha256, g.knobs, g.ring_secret,
+                       (select q.restore_step from restart_request q
+                        where q.run_id = p.run_id and q.from_generation = p.generation and q.placed_generation is null
+                        order by q.id desc limit 1) as keep_step
                 from placement p join run r on r.id = p.run_id and r.generation = p.generation
                 left join run_generation g on g.run_id = p.run_id and g.generation = p.generation
                 where p.released_at is null""", rs -> {
@@ -64,11 +69,12 @@ class DirectiveSnapshotLoader {
                 long hang = hangSeconds.computeIfAbsent(runId, id ->
                         Math.max(1, RecoveryPolicy.parse(spec.recoveryPolicy()).hangFloor().toSeconds()));
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
-                        rs.getString("restore_path"), spec.checkpointDir(runId), restartKnobs,
-                        worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(), hang,
-                        secret == null ? null : RingSecret.of(secret));
+                        rs.getString("restore_path"), rs.getString("restore_sha256"), spec.checkpointDir(runId),
+                        restartKnobs, worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(),
+                        hang, secret == null ? null : RingSecret.of(secret));
             }
-            work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment));
+            work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment,
+                    (Long) rs.getObject("keep_step")));
         });
         return work;
     }

@@ -39,10 +39,10 @@ final class GangPlacer {
     }
 
     static Optional<Gang> place(List<Candidate> candidates, int worldSize, int spares) {
-        int need = worldSize + spares;
-        if (candidates.size() < need) {
+        if (worldSize < 1 || spares < 0 || (long) worldSize + spares > candidates.size()) { // exact: no overflow
             return Optional.empty();
         }
+        int need = worldSize + spares;
         List<Candidate> sorted = new ArrayList<>(candidates);
         sorted.sort(Comparator.comparing(Candidate::zone).thenComparing(Candidate::rack).thenComparing(Candidate::name));
         List<Candidate> chosen = smallestFittingGroup(sorted, Candidate::rack, need)

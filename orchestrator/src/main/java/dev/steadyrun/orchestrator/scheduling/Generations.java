@@ -19,8 +19,9 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * The {@code run_generation} table, and its only writer; the one place that bumps a run's generation: a first
  * placement or a resume (the scheduling pass) and a restart (the restart placer). It writes the seats and the
- * generation's record (the checkpoint to restore, the restart knobs and the ring secret its ranks authenticate each
- * other with), which the directive snapshot hands to the agents, and the time the generation's first step arrived.
+ * generation's record (the checkpoint to restore with its manifest's SHA-256, the restart knobs and the ring secret
+ * its ranks authenticate each other with), which the directive snapshot hands to the agents, and the time the
+ * generation's first step arrived.
  */
 @Component
 public class Generations {
@@ -55,11 +56,14 @@ public class Generations {
             placements.insert(run.getId(), generation, spare, null, now);
         }
         Long step = restore == null ? null : restore.step();
+        // the manifest's SHA-256 as reported by its writer, fixed now: the trainer checks what it reads against it
+        String sha = step == null ? null : checkpoints.manifestShaAt(run.getId(), step);
         jdbc.update("""
-                insert into run_generation (run_id, generation, restore_step, restore_path, knobs, cause_incident_id,
-                                            placed_at, ring_secret) values (?, ?, ?, ?, ?::jsonb, ?, ?, ?)""",
-                run.getId(), generation, step, restore == null ? null : restore.path(), json.writeValueAsString(knobs),
-                causeIncident, Timestamp.from(now), RingSecret.random().bytes());
+                insert into run_generation (run_id, generation, restore_step, restore_path, restore_sha256, knobs,
+                                            cause_incident_id, placed_at, ring_secret)
+                values (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?)""",
+                run.getId(), generation, step, restore == null ? null : restore.path(), sha,
+                json.writeValueAsString(knobs), causeIncident, Timestamp.from(now), RingSecret.random().bytes());
         if (step != null || causeIncident != null) {
             // the tokens the restored model has seen; the discarded steps' tokens count in goodput, not here
             Long tokens = step == null ? null : checkpoints.tokensSeenAt(run.getId(), step);

@@ -10,6 +10,7 @@ import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.stereotype.Component;
 
 import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.HeartbeatResponse;
@@ -81,7 +82,10 @@ public class NodeDirectives {
                 exited(nodeId, trainer, w);
             }
             if (trainerLives) {
-                return new HeartbeatResponse(DesiredState.STOP, null, timings);
+                // a restart chose its checkpoint: the trainer must not delete it in its last steps
+                CheckpointPin keep = w != null && w.keepStep() != null ? new CheckpointPin(w.runId(), w.keepStep())
+                        : null;
+                return new HeartbeatResponse(DesiredState.STOP, null, timings, keep);
             }
             if (w != null && !w.spare()) {
                 confirm(new StopConfirmed(nodeId, w.runId(), w.generation(), false));

@@ -1,5 +1,8 @@
 package dev.steadyrun.orchestrator.scheduling;
 
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -8,7 +11,14 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
+import javax.sql.DataSource;
+
+import jakarta.persistence.EntityManager;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.jdbc.datasource.DataSourceUtils;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.TransactionDefinition;
@@ -28,7 +38,8 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * The scheduling pass: settles stopping runs whose nodes all stopped, restarts recovering runs whose old
  * generation stopped ({@link RestartPlacer}), then gang-places pending runs oldest first (a run that does
- * not fit lets smaller ones behind it go). One transaction-scoped PostgreSQL advisory lock makes it single-flight
+ * not fit lets smaller ones behind it go; one that fails to be placed is rolled back to a savepoint and noted on
+ * the run, so it never stops the others). One transaction-scoped PostgreSQL advisory lock makes it single-flight
  * across orchestrator replicas, and the placement table's unique index on active nodes backs that up: a node is
  * never placed twice.
  */
@@ -38,6 +49,8 @@ class SchedulingPass {
     /** The advisory lock key of the pass ("steadyrn" in ASCII). */
     static final long LOCK_KEY = 0x73746561647972_6EL;
     static final String ACTOR = "system:scheduler";
+
+    private static final Logger log = LoggerFactory.getLogger(SchedulingPass.class);
 
     private final RunRepository runs;
     private final RunStateMachine stateMachine;
@@ -50,12 +63,14 @@ class SchedulingPass {
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
     private final TransactionTemplate tx;
+    private final EntityManager entityManager;
+    private final DataSource dataSource;
     private final Clock clock;
 
     SchedulingPass(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
                    RestartPlacer restarts, Checkpoints checkpoints, NodeRegistry nodes, NodeDirectives directives,
-                   JdbcTemplate jdbc,
-                   ObjectMapper json, PlatformTransactionManager transactions, Clock clock) {
+                   JdbcTemplate jdbc, ObjectMapper json, PlatformTransactionManager transactions,
+                   EntityManager entityManager, DataSource dataSource, Clock clock) {
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.placements = placements;
@@ -68,6 +83,8 @@ class SchedulingPass {
         this.json = json;
         this.tx = new TransactionTemplate(transactions);
         this.tx.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
+        this.entityManager = entityManager;
+        this.dataSource = dataSource;
         this.clock = clock;
     }
 
@@ -145,26 +162,70 @@ class SchedulingPass {
                 .map(n -> new GangPlacer.Candidate(n.id(), n.name(), n.labels()))
                 .collect(Collectors.toCollection(ArrayList::new));
         for (Run candidateRun : pending) {
-            Run run = runs.findForUpdate(candidateRun.getId()).orElseThrow();
-            if (run.getState() != RunState.PENDING) {
-                continue;
+            try {
+                isolated(() -> placeOne(candidateRun.getId(), free, now));
+            } catch (RuntimeException e) {
+                // One run that cannot be placed (a spec this version cannot read, a bug) must not stop the pass
+                // for every other run: its work is rolled back, the failure is noted on it, the others go on.
+                if (stateMachine.note(candidateRun, "placement failed: " + describe(e) + "; the run stays pending",
+                        ACTOR)) {
+                    log.warn("Run {}: placement failed; it stays pending, the pass goes on", candidateRun.getId(), e);
+                }
             }
-            RunSpec spec = json.readValue(run.getSpec(), RunSpec.class);
-            List<GangPlacer.Candidate> selected = free.stream().filter(c -> spec.selects(c.labels())).toList();
-            GangPlacer.place(selected, run.getWorldSize(), run.getSpares()).ifPresent(gang -> {
-                long generation = generations.start(run,
-                        gang.ranks().stream().map(GangPlacer.Candidate::id).toList(),
-                        gang.spares().stream().map(GangPlacer.Candidate::id).toList(),
-                        checkpoints.latestForPlacement(run.getId()).orElse(null), RestartKnobs.NONE, null, now);
-                free.removeAll(gang.ranks());
-                free.removeAll(gang.spares());
-                stateMachine.transition(run, RunState.STARTING, "placed generation " + generation + " on "
-                        + gang.ranks().stream().map(GangPlacer.Candidate::name).collect(Collectors.joining(", "))
-                        + (gang.spares().isEmpty() ? "" : "; spares " + gang.spares().stream()
-                        .map(GangPlacer.Candidate::name).collect(Collectors.joining(", "))), ACTOR);
-                // Last: the node registry flushes and clears the persistence context, detaching the run.
-                gang.spares().forEach(spare -> nodes.markSpare(spare.id(), ACTOR));
-            });
         }
+    }
+
+    private void placeOne(UUID runId, List<GangPlacer.Candidate> free, Instant now) {
+        Run run = runs.findForUpdate(runId).orElseThrow();
+        if (run.getState() != RunState.PENDING) {
+            return;
+        }
+        RunSpec spec = json.readValue(run.getSpec(), RunSpec.class);
+        List<GangPlacer.Candidate> selected = free.stream().filter(c -> spec.selects(c.labels())).toList();
+        GangPlacer.place(selected, run.getWorldSize(), run.getSpares()).ifPresent(gang -> {
+            long generation = generations.start(run,
+                    gang.ranks().stream().map(GangPlacer.Candidate::id).toList(),
+                    gang.spares().stream().map(GangPlacer.Candidate::id).toList(),
+                    checkpoints.latestForPlacement(run.getId()).orElse(null), RestartKnobs.NONE, null, now);
+            free.removeAll(gang.ranks());
+            free.removeAll(gang.spares());
+            stateMachine.transition(run, RunState.STARTING, "placed generation " + generation + " on "
+                    + gang.ranks().stream().map(GangPlacer.Candidate::name).collect(Collectors.joining(", "))
+                    + (gang.spares().isEmpty() ? "" : "; spares " + gang.spares().stream()
+                    .map(GangPlacer.Candidate::name).collect(Collectors.joining(", "))), ACTOR);
+            // Last: the node registry flushes and clears the persistence context, detaching the run.
+            gang.spares().forEach(spare -> nodes.markSpare(spare.id(), ACTOR));
+        });
+    }
+
+    /**
+     * Runs {@code work} under a savepoint of the pass's transaction: when it throws, what it wrote is rolled back
+     * (and the persistence context, flushed before, is cleared of what it changed) while the pass goes on.
+     */
+    private void isolated(Runnable work) {
+        entityManager.flush();
+        Connection connection = DataSourceUtils.getConnection(dataSource); // the pass's own, bound to its transaction
+        try {
+            Savepoint savepoint = connection.setSavepoint();
+            try {
+                work.run();
+                entityManager.flush();
+            } catch (RuntimeException e) {
+                connection.rollback(savepoint);
+                entityManager.clear();
+                throw e;
+            }
+            connection.releaseSavepoint(savepoint);
+        } catch (SQLException e) { // the transaction is lost: the pass fails as a whole and the next one retries
+            throw new IllegalStateException("savepoint of the scheduling pass failed", e);
+        } finally {
+            DataSourceUtils.releaseConnection(connection, dataSource);
+        }
+    }
+
+    private static String describe(Throwable e) {
+        String message = e.getMessage();
+        return message == null || message.isBlank() ? e.getClass().getSimpleName()
+                : message.length() > 300 ? message.substring(0, 300) + "..." : message;
     }
 }

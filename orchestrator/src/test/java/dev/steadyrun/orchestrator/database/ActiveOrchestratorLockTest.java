@@ -4,16 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.sql.DataSource;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.jdbc.datasource.DelegatingDataSource;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 
 import dev.steadyrun.orchestrator.OrchestratorIntegrationTest;
+import dev.steadyrun.orchestrator.StepTicker;
 
 /**
  * The one-active-orchestrator-per-database lock, on a database of its own (the shared test context holds the lock of
@@ -29,8 +35,16 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
     private ActiveOrchestratorLock first;
     private ActiveOrchestratorLock second;
 
+    private final AtomicInteger reconfirmed = new AtomicInteger();
+    private final StepTicker ticker = new StepTicker();
+
     private ActiveOrchestratorLock lock(Runnable onActivated) {
-        return new ActiveOrchestratorLock(other, lost::incrementAndGet, onActivated, Duration.ofHours(1), true);
+        return lock(other, onActivated);
+    }
+
+    private ActiveOrchestratorLock lock(DataSource dataSource, Runnable onActivated) {
+        return new ActiveOrchestratorLock(dataSource, lost::incrementAndGet, onActivated, reconfirmed::incrementAndGet,
+                ticker, Duration.ofHours(1), Duration.ofSeconds(10), true);
     }
 
     @BeforeEach
@@ -111,11 +125,63 @@ class ActiveOrchestratorLockTest extends OrchestratorIntegrationTest {
         }
     }
 
+    /**
+     * A one-sided split: the lock's session is gone and the database cannot be reached. Agents are refused from the
+     * failed check on (not only once the deadline passed), and served again once a check holds the lock again.
+     */
+    @Test
+    void aCheckThatCannotReachTheDatabaseStopsServingAgentsUntilTheLockIsTakenAgain() throws Exception {
+        AtomicBoolean cut = new AtomicBoolean();
+        DataSource cuttable = new DelegatingDataSource(other) {
+            @Override
+            public Connection getConnection() throws SQLException {
+                if (cut.get()) {
+                    throw new SQLException("Connection attempt timed out (test: the network is cut)");
+                }
+                return super.getConnection();
+            }
+        };
+        first = lock(cuttable, () -> { });
+        assertThat(first.confirmed()).isTrue();
+        terminateHolder();
+        cut.set(true);
+        first.check();
+        assertThat(first.confirmed()).as("a failed check refuses agents at once").isFalse();
+        first.check();
+        assertThat(first.confirmed()).isFalse();
+        assertThat(lost).hasValue(0);
+
+        cut.set(false);
+        first.check();
+        assertThat(first.confirmed()).as("the lock is taken again").isTrue();
+        assertThat(reconfirmed).hasValue(1);
+        second = lock(() -> { });
+        assertThat(second.isActive()).isFalse();
+        assertThat(second.confirmed()).as("a standby serves no agent").isFalse();
+    }
+
+    /** A check that hangs cannot keep agents served: past lock-confirm-within they are refused until one succeeds. */
+    @Test
+    void withoutAConfirmationWithinTheDeadlineAgentsAreRefused() {
+        first = lock(() -> { });
+        ticker.advance(Duration.ofSeconds(10));
+        assertThat(first.confirmed()).isTrue();
+        ticker.advance(Duration.ofMillis(1));
+        assertThat(first.confirmed()).isFalse();
+        first.check();
+        assertThat(first.confirmed()).isTrue();
+        assertThat(reconfirmed).hasValue(1);
+        ticker.advance(Duration.ofSeconds(9));
+        first.check();
+        assertThat(reconfirmed).as("announced only after a stretch without confirmation").hasValue(1);
+    }
+
     private void terminateHolder() throws Exception {
         try (Connection c = other.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory'"
                      + " and granted and classid = " + ActiveOrchestratorLock.KEY_CLASS + " and objid = "
-                     + ActiveOrchestratorLock.KEY_ID)) {
+                     + ActiveOrchestratorLock.KEY_ID // this database's holder only: not the shared context's
+                     + " and database = (select oid from pg_database where datname = current_database())")) {
             assertThat(rs.next()).as("a holder to terminate").isTrue();
             assertThat(rs.getBoolean(1)).isTrue();
         }

@@ -18,7 +18,8 @@ class DatabaseBootstrapTest {
     static final String ADMIN = "jdbc:postgresql://127.0.0.1:5432/postgres";
 
     static DatabaseProperties props(boolean fallback) {
-        return new DatabaseProperties(fallback, Duration.ofMillis(500), true, Duration.ofSeconds(1));
+        return new DatabaseProperties(fallback, Duration.ofMillis(500), true, Duration.ofSeconds(1),
+                Duration.ofSeconds(10));
     }
 
     static boolean exists(String db) throws SQLException {

@@ -26,6 +26,8 @@ import dev.steadyrun.protocol.TrainerStatus;
 class AdaptiveHeartbeatTest extends OrchestratorIntegrationTest {
 
     @Autowired
+    private dev.steadyrun.orchestrator.database.ActiveOrchestratorLock databaseLock;
+    @Autowired
     LeaseTable leases;
     @Autowired
     FleetProperties props;
@@ -55,7 +57,7 @@ class AdaptiveHeartbeatTest extends OrchestratorIntegrationTest {
                 props.massFailureThreshold(), props.massFailureMinFleet(), props.flushInterval(),
                 props.sweepInterval(), props.eventRetention(), props.retentionInterval(), props.sweepEnabled(),
                 props.unseenRegistrationExpiry());
-        LeaseTable budgeted = new LeaseTable(jdbc, json, oneBeatPerSecond, clock);
+        LeaseTable budgeted = new LeaseTable(jdbc, json, oneBeatPerSecond, clock, databaseLock);
         int fleet = budgeted.liveNodes(); // only nodes that heartbeat (and are not FAILED) count
         Duration stretched = Duration.ofSeconds(fleet); // fleet / (1 beat/s)
         assertThat(budgeted.get(node.nodeId()).timings.heartbeatInterval())

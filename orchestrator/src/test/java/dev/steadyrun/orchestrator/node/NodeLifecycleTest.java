@@ -30,6 +30,8 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
             List.of(), null);
 
     @Autowired
+    private dev.steadyrun.orchestrator.database.ActiveOrchestratorLock databaseLock;
+    @Autowired
     org.quartz.Scheduler scheduler;
     @Autowired
     LeaseSweeper sweeper;
@@ -268,7 +270,7 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
 
         // An orchestrator that starts an hour later restores the node and gives it a fresh lease from its start.
         clock.advance(Duration.ofHours(1));
-        LeaseTable restarted = new LeaseTable(jdbc, json, props, clock);
+        LeaseTable restarted = new LeaseTable(jdbc, json, props, clock, databaseLock);
         LeaseRecord restored = restarted.get(node.nodeId());
         assertThat(restored.lastSeen()).isEqualTo(beat);
         assertThat(restored.leaseBase()).isEqualTo(clock.instant());

@@ -11,8 +11,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.CheckpointWritten;
+import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.HeartbeatResponse;
+import dev.steadyrun.protocol.TrainerState;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -172,6 +176,49 @@ class RestoreIntegrityTest extends RecoverySupport {
         JsonNode incident = incidents(runId).get(0);
         assertThat(incident.at("/restoreFrom/step").asLong()).isEqualTo(10);
         assertThat(incident.at("/skippedCheckpoints/0/reason").asString()).contains("removed");
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    @Test
+    void theAssignmentCarriesTheManifestShaItsWriterReportedSoTheTrainerCanRefuseAnyOther() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 1);
+        Agent agent = agents.get(0);
+        UUID runId = submit(rack, 1, 0, QUICK);
+        ranks(agents, 1);
+        Assignment fresh = assignment(agent);
+        assertThat(fresh.restoreFrom()).isNull();
+        assertThat(fresh.restoreSha256()).isNull();
+        steps(agent, runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(runId, 10, 2.0), checkpoint(runId, 20, 2.0)));
+        heartbeat(agent, exited(runId, 0, 1, 137, null));
+        stopAll(agents, runId, 1);
+        passBackoff(Duration.ofSeconds(1), agents);
+        Assignment restart = assignment(agent);
+        assertThat(restart.restoreFrom()).isEqualTo(checkpointPath(runId, 20));
+        assertThat(restart.restoreSha256()).isEqualTo("sha20");
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    /**
+     * The old generation's rank 0 may still write checkpoints, and its retention delete older ones, until it stops:
+     * the answer that stops it names the restart's restore point, which the agent pins for the trainer's retention.
+     */
+    @Test
+    void theAnswerThatStopsTheOldGenerationPinsTheChosenRestorePoint() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 2);
+        UUID runId = submit(rack, 2, 0, QUICK);
+        Map<Integer, Agent> byRank = ranks(agents, 1);
+        steps(byRank.get(0), runId, 0, 1, healthySteps(1, 20), List.of(checkpoint(runId, 10, 2.0),
+                checkpoint(runId, 20, 2.0)));
+        heartbeat(byRank.get(1), exited(runId, 1, 1, 137, null));
+        scheduling.runOnce(); // snapshot: the run is RECOVERING
+        HeartbeatResponse stop = heartbeat(byRank.get(0), trainer(TrainerState.RUNNING, runId, 0, 1));
+        assertThat(stop.desired()).isEqualTo(DesiredState.STOP);
+        assertThat(stop.keep()).isEqualTo(new CheckpointPin(runId, 20));
+        stopAll(agents, runId, 1);
+        passBackoff(Duration.ofSeconds(1), agents);
+        assertThat(assignment(ranks(agents, 2).get(0)).restoreFrom()).isEqualTo(checkpointPath(runId, 20));
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 

@@ -33,6 +33,14 @@ class GangPlacerTest {
         assertThat(names(gang.spares())).containsExactly("c");
     }
 
+    /** worldSize + spares past Integer.MAX_VALUE once wrapped to a negative need and threw in every pass. */
+    @Test
+    void aGangLargerThanAnIntFitsNowhereInsteadOfThrowing() {
+        List<Candidate> three = List.of(node("a", null, null), node("b", null, null), node("c", null, null));
+        assertThat(GangPlacer.place(three, 1, Integer.MAX_VALUE)).isEmpty();
+        assertThat(GangPlacer.place(three, Integer.MAX_VALUE, Integer.MAX_VALUE)).isEmpty();
+    }
+
     @Test
     void prefersTheSmallestRackThatHoldsTheWholeGang() {
         List<Candidate> nodes = new ArrayList<>();

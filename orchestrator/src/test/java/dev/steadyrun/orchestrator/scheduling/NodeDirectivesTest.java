@@ -28,7 +28,7 @@ class NodeDirectivesTest {
     private final NodeDirectives directives = new NodeDirectives(published::add);
 
     private Assignment assignment(long generation) {
-        return new Assignment(run, 0, 2, generation, Map.of("model", "tiny"), null, "/ckpt/" + run,
+        return new Assignment(run, 0, 2, generation, Map.of("model", "tiny"), null, null, "/ckpt/" + run,
                 RestartKnobs.NONE, "host-a:29500", 600, RingSecret.random());
     }
 

@@ -155,4 +155,70 @@ class BadInputTest extends OrchestratorIntegrationTest {
         assertProblem(badSize, 400);
         assertThat(badSize.body().path("field").asString()).isEqualTo("size");
     }
+
+    /** Refused with 400 naming {@code field}, in the caller's terms, and nothing stored anywhere it could go. */
+    void refusedNaming(Supplier<Reply> call, String field) {
+        long runs = count("run");
+        long runEvents = count("run_event");
+        long webhooks = count("webhook_subscription");
+        long checkpoints = count("checkpoint");
+        Reply r = persistsNothing(call);
+        assertProblem(r, 400);
+        assertThat(r.body().path("field").asString()).as(r.raw().body()).isEqualTo(field);
+        assertThat(r.raw().body()).doesNotContain("java.", "dev.steadyrun", "`");
+        assertThat(List.of(count("run"), count("run_event"), count("webhook_subscription"), count("checkpoint")))
+                .isEqualTo(List.of(runs, runEvents, webhooks, checkpoints));
+    }
+
+    /**
+     * A NUL character in free text reached PostgreSQL, which cannot store it: 500 for a run name, a restart or
+     * cordon reason, a report's checkpoint path; 409 "registering concurrently" for a hostname. One guard on every
+     * text the API reads (StrictInput) now answers 400 naming the field.
+     */
+    @Test
+    void nulInAnyTextIsA400NamingTheField() {
+        RegisterResponse node = register("bad-input-nul", Map.of());
+        String nodeId = node.nodeId().toString();
+        String runId = "00000000-0000-0000-0000-00000000000a";
+        refusedNaming(() -> call("POST", "/api/v1/nodes/" + nodeId + "/cordon", ADMIN_TOKEN,
+                Map.of("reason", "maintenance\u0000")), "reason");
+        refusedNaming(() -> call("POST", "/api/v1/runs/" + runId + "/restart", ADMIN_TOKEN,
+                Map.of("reason", "\u0000")), "reason");
+        refusedNaming(() -> call("POST", "/api/v1/agents/" + nodeId + "/reports", node.nodeCredential(),
+                Map.of("runId", runId, "rank", 0, "generation", 1, "steps", List.of(), "checkpoints",
+                        List.of(Map.of("step", 1, "path", "/c/x\u0000/step-1", "manifestSha256", "ab",
+                                "bytes", 1, "tokensSeen", 1, "lossScale", 1.0, "loss", 1.0)))),
+                "checkpoints[0].path");
+        refusedNaming(() -> send("POST", REGISTER, JOIN_TOKEN,
+                registerJson("").replace("\"hostname\":\"h\"", "\"hostname\":\"h\\u0000\"")), "hostname");
+        refusedNaming(() -> send("POST", REGISTER, JOIN_TOKEN,
+                registerJson("").replace("\"labels\":{}", "\"labels\":{\"rack\":\"r\\u0000\"}")), "labels.rack");
+        refusedNaming(() -> call("GET", "/api/v1/nodes?label=rack%3Dr%00", ADMIN_TOKEN, null), "label");
+    }
+
+    /** {@code "role": 2} created an ADMIN token; error details named java.lang.Integer and the Role class. */
+    @Test
+    void numbersAreNotRolesAndDetailsNameNoJavaTypes() {
+        refusedNaming(() -> send("POST", "/api/v1/tokens", ADMIN_TOKEN, "{\"name\":\"by-number\",\"role\":2}"),
+                "role");
+        Reply unknownRole = send("POST", "/api/v1/tokens", ADMIN_TOKEN, "{\"name\":\"by-name\",\"role\":\"ROOT\"}");
+        assertProblem(unknownRole, 400);
+        assertThat(unknownRole.body().path("errors").get(0).path("message").asString())
+                .isEqualTo("must be one of: VIEWER, OPERATOR, ADMIN");
+        refusedNaming(() -> send("POST", "/api/v1/tokens", ADMIN_TOKEN, "{\"name\":7,\"role\":\"VIEWER\"}"),
+                "name");
+        Reply badId = call("GET", "/api/v1/nodes/not-a-uuid", ADMIN_TOKEN, null);
+        assertThat(badId.body().path("detail").asString()).isEqualTo("id: must be a UUID");
+        RegisterResponse node = register("bad-input-float", Map.of());
+        refusedNaming(() -> call("POST", "/api/v1/agents/" + node.nodeId() + "/heartbeat", node.nodeCredential(),
+                "{\"sequence\":1.5,\"gpus\":[],\"trainer\":{\"state\":\"IDLE\",\"rank\":-1,\"generation\":0,"
+                        + "\"lastStep\":-1}}"), "sequence");
+    }
+
+    /** A webhook's name goes into chat messages: a line break in it forges a line. */
+    @Test
+    void webhookNamesAreOneLine() {
+        refusedNaming(() -> call("POST", "/api/v1/webhooks", ADMIN_TOKEN, Map.of("name", "ops\r\n<!channel>",
+                "url", "http://127.0.0.1:9/hook", "eventTypes", List.of("node.failed"))), "name");
+    }
 }

@@ -42,6 +42,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.protocol.CheckpointPin;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.SerializationFeature;
@@ -286,7 +287,19 @@ public final class CheckpointStore implements AutoCloseable {
      * @throws CorruptCheckpointException naming the checkpoint and the bad file
      */
     public static CheckpointContent load(Path dir) throws IOException {
-        Manifest manifest = readManifest(dir);
+        return load(dir, null);
+    }
+
+    /**
+     * {@link #load(Path)}, refusing the checkpoint unless the SHA-256 of its manifest (hashed over the very bytes
+     * parsed) is {@code manifestSha256}, the sum its writer reported to the orchestrator; null skips that check.
+     * The manifest holds the sums of every other file, so a checkpoint planted or swapped in the store fails here.
+     *
+     * @throws CheckpointUnavailableException when the manifest or a file it lists is missing
+     * @throws CorruptCheckpointException     naming the checkpoint and the bad file, for any other failed check
+     */
+    public static CheckpointContent load(Path dir, String manifestSha256) throws IOException {
+        Manifest manifest = readManifest(dir, manifestSha256);
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         String state = null;
         for (Manifest.Entry e : manifest.files()) {
@@ -321,7 +334,7 @@ public final class CheckpointStore implements AutoCloseable {
      * streamed through the hash), no unlisted files. Cheap enough to pick a checkpoint before loading it.
      */
     public static void verify(Path dir) throws IOException {
-        Manifest manifest = readManifest(dir);
+        Manifest manifest = readManifest(dir, null);
         for (Manifest.Entry e : manifest.files()) {
             Path file = presentWithSize(dir, e);
             MessageDigest digest = sha256();
@@ -406,14 +419,23 @@ public final class CheckpointStore implements AutoCloseable {
         return moved;
     }
 
-    private static Manifest readManifest(Path dir) throws IOException {
+    private static Manifest readManifest(Path dir, String expectedSha256) throws IOException {
         Path file = dir.resolve(Manifest.FILE);
         if (!Files.isRegularFile(file)) {
-            throw new CorruptCheckpointException(dir, Manifest.FILE, "missing (the write never completed)");
+            throw new CheckpointUnavailableException(dir, Manifest.FILE,
+                    "missing (the write never completed, or the store is not visible here)");
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        if (expectedSha256 != null) {
+            String actual = HEX.formatHex(sha256().digest(bytes));
+            if (!actual.equalsIgnoreCase(expectedSha256)) {
+                throw new CorruptCheckpointException(dir, Manifest.FILE, "SHA-256 " + actual
+                        + ", its writer reported " + expectedSha256);
+            }
         }
         Manifest m;
         try {
-            m = JSON.readValue(Files.readAllBytes(file), Manifest.class);
+            m = JSON.readValue(bytes, Manifest.class);
         } catch (JacksonException e) {
             throw new CorruptCheckpointException(dir, Manifest.FILE, "unreadable: " + e.getOriginalMessage());
         }
@@ -451,7 +473,7 @@ public final class CheckpointStore implements AutoCloseable {
     private static Path presentWithSize(Path dir, Manifest.Entry e) throws IOException {
         Path file = dir.resolve(e.name());
         if (!Files.isRegularFile(file)) {
-            throw new CorruptCheckpointException(dir, e.name(), "missing");
+            throw new CheckpointUnavailableException(dir, e.name(), "missing");
         }
         long size = Files.size(file);
         if (size != e.bytes()) {
@@ -469,14 +491,18 @@ public final class CheckpointStore implements AutoCloseable {
         }
     }
 
-    /** Deletes what retention does not keep; returns the steps deleted (the orchestrator is told of them). */
+    /**
+     * Deletes what retention does not keep, except the steps pinned in {@link CheckpointPin#FILE} (a restart's chosen
+     * restore point); returns the steps deleted (the orchestrator is told of them).
+     */
     private List<Long> applyRetention() {
         List<Long> removed = new ArrayList<>();
         try {
+            Set<Long> pinned = CheckpointPin.read(root); // read before every pass: the agent adds pins at any time
             List<Path> all = completeCheckpoints(root);
             for (int i = 0; i < all.size(); i++) {
                 Path dir = all.get(i);
-                if (!retention.keeps(stepOf(dir), all.size() - 1 - i)) {
+                if (!retention.keeps(stepOf(dir), all.size() - 1 - i) && !pinned.contains(stepOf(dir))) {
                     // Renamed first so a half-deleted checkpoint is never mistaken for a complete one.
                     Path trash = root.resolve(TMP_PREFIX + dir.getFileName() + "-deleted-" + UUID.randomUUID());
                     Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);

@@ -205,6 +205,25 @@ class CheckpointStoreTest {
         assertThat(leftovers()).isEmpty();
     }
 
+    /**
+     * The restore point a restart chose stays while the stopping trainer writes on: retention keeps a pinned step
+     * (the agent writes the pin file at any time, so it is read before every deletion).
+     */
+    @Test
+    void retentionKeepsAPinnedStep() throws IOException {
+        try (CheckpointStore store = new CheckpointStore(root, new Retention(1, 0))) {
+            store.write(content(1));
+            store.write(content(2));
+            Files.writeString(root.resolve("pinned-steps"), "2\n");
+            assertThat(store.write(content(3)).removedSteps()).isEmpty();
+            assertThat(store.write(content(4)).removedSteps()).containsExactly(3L);
+            assertThat(store.list()).extracting(p -> p.getFileName().toString())
+                    .containsExactly(CheckpointStore.dirName(2), CheckpointStore.dirName(4));
+            Files.delete(root.resolve("pinned-steps"));
+            assertThat(store.write(content(5)).removedSteps()).containsExactly(2L, 4L);
+        }
+    }
+
     @Test
     void leftoverTempDirectoriesAreIgnoredAndCleanedOnOpen() throws IOException {
         try (CheckpointStore store = new CheckpointStore(root, KEEP_ALL)) {

@@ -146,6 +146,9 @@ public final class LeaseLoop {
             if (answer.timings() != null) {
                 timings = answer.timings();
             }
+            if (answer.keep() != null) {
+                trainer.keep(answer.keep());
+            }
             if (answer.desired() != null) {
                 trainer.apply(answer.desired(), answer.assignment());
             }

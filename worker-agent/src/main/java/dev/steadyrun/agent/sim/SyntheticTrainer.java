@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.TrainerDriver;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.ExitCodes;
@@ -64,6 +65,11 @@ final class SyntheticTrainer implements TrainerDriver {
         this.clock = clock;
         this.random = random;
         this.xidOnGpu0 = xid;
+    }
+
+    /** A synthetic trainer writes no checkpoint files and so deletes none. */
+    @Override
+    public void keep(CheckpointPin pin) {
     }
 
     @Override

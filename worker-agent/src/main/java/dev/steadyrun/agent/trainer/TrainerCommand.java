@@ -35,6 +35,10 @@ public final class TrainerCommand {
         if (a.restoreFrom() != null && !a.restoreFrom().isBlank()) {
             argv.add("--restore");
             argv.add(a.restoreFrom());
+            if (a.restoreSha256() != null) {
+                argv.add("--restore-sha256");
+                argv.add(a.restoreSha256());
+            }
         }
         argv.addAll((a.knobs() == null ? RestartKnobs.NONE : a.knobs()).toArgs());
         argv.addAll(List.of("--rank", Integer.toString(a.rank()), "--world-size", Integer.toString(a.worldSize()),

@@ -3,6 +3,7 @@ package dev.steadyrun.agent.trainer;
 import java.util.UUID;
 
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.TrainerStatus;
 
@@ -15,6 +16,12 @@ public interface TrainerDriver {
 
     /** Acts on a heartbeat answer: ensure the assignment runs at its generation, or stop. */
     void apply(DesiredState desired, Assignment assignment);
+
+    /**
+     * The orchestrator chose a checkpoint of the running trainer's run to restore: the trainer must not delete it
+     * (called before {@link #apply} acts on the same answer, so before a stop).
+     */
+    void keep(CheckpointPin pin);
 
     /** The orchestrator refused a report of this generation (409): stop that trainer. */
     void fence(UUID runId, long generation);

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -96,6 +97,27 @@ public final class TrainerSupervisor implements TrainerDriver {
             return; // that generation already ran here; only a new generation restarts it
         }
         launch(assignment);
+    }
+
+    /**
+     * Records the pin in the checkpoint directory when this node runs the run's rank 0 (the only rank that writes
+     * and deletes checkpoints) and sees that directory.
+     */
+    @Override
+    public synchronized void keep(CheckpointPin pin) {
+        if (current == null || !current.assignment.runId().equals(pin.runId()) || current.assignment.rank() != 0) {
+            return;
+        }
+        Path dir = TrainerCommand.checkpointDir(current.assignment, checkpointRoot);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try {
+            CheckpointPin.add(dir, pin.step());
+            log.info("pinned checkpoint step {} of run {}: the trainer's retention keeps it", pin.step(), pin.runId());
+        } catch (IOException e) {
+            log.warn("cannot pin checkpoint step {} in {}: {}", pin.step(), dir, e.toString());
+        }
     }
 
     @Override

@@ -52,6 +52,10 @@ class LeaseLoopTest {
         }
 
         @Override
+        public void keep(dev.steadyrun.protocol.CheckpointPin pin) {
+        }
+
+        @Override
         public void fence(UUID runId, long generation) {
             fenced.add(generation);
         }

@@ -56,7 +56,7 @@ class SyntheticTrainerTest {
     }
 
     private Assignment assignment(long generation, String restore) {
-        return new Assignment(run, 0, 1, generation, Map.of(), restore, "ckpt", RestartKnobs.NONE, null, 1, null);
+        return new Assignment(run, 0, 1, generation, Map.of(), restore, null, "ckpt", RestartKnobs.NONE, null, 1, null);
     }
 
     private static TrainerStatus awaitExit(SyntheticTrainer t) {

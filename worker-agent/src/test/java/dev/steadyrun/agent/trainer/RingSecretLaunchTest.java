@@ -36,7 +36,7 @@ class RingSecretLaunchTest {
                 Duration.ofSeconds(2), 50, Clock.systemUTC(), new ReportBuffer(100, 100),
                 ThreadDumper.forThisJvm(Duration.ofSeconds(5)), Duration.ofMillis(100), null);
         try {
-            supervisor.apply(DesiredState.RUN, new Assignment(UUID.randomUUID(), 1, 2, 3, Map.of(), null, "ckpt",
+            supervisor.apply(DesiredState.RUN, new Assignment(UUID.randomUUID(), 1, 2, 3, Map.of(), null, null, "ckpt",
                     RestartKnobs.NONE, "127.0.0.1:29500", 0, secret));
             Await.until("the trainer to start", Duration.ofSeconds(30), () -> Files.exists(dir.resolve("env")));
             assertThat(Files.readString(dir.resolve("env"))).isEqualTo(secret.value());

@@ -20,6 +20,7 @@ import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.Processes;
 import dev.steadyrun.agent.testing.ScriptedTrainer;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
@@ -55,7 +56,7 @@ class TrainerSupervisorTest {
     }
 
     private Assignment assignment(long generation, long hangTimeout, Map<String, String> config) {
-        return new Assignment(run, 0, 1, generation, config, null, "ckpt", RestartKnobs.NONE, null, hangTimeout,
+        return new Assignment(run, 0, 1, generation, config, null, null, "ckpt", RestartKnobs.NONE, null, hangTimeout,
                 null);
     }
 
@@ -97,6 +98,21 @@ class TrainerSupervisorTest {
 
         supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
         assertThat(supervisor.status().state()).as("the same generation never runs twice").isEqualTo(TrainerState.EXITED);
+    }
+
+    /** The restore point a restart chose is pinned in the directory of rank 0's trainer before it is stopped. */
+    @Test
+    void aPinOfTheRunningRankZerosRunIsRecordedInItsCheckpointDirectory() throws Exception {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
+        Await.until("a step", WAIT, () -> supervisor.status().lastStep() >= 1);
+        Path dir = checkpoints.resolve("ckpt");
+        java.nio.file.Files.createDirectories(dir);
+        supervisor.keep(new CheckpointPin(UUID.randomUUID(), 7)); // another run's
+        supervisor.keep(new CheckpointPin(run, 20));
+        supervisor.apply(DesiredState.STOP, null);
+        assertThat(CheckpointPin.read(dir)).containsExactly(20L);
+        awaitExit(1);
     }
 
     @Test
