@@ -74,7 +74,7 @@ public final class Agent {
             return t;
         });
         OrchestratorClient client = new OrchestratorClient(config.orchestratorUrls(),
-                OrchestratorClient.newHttpClient(config.requestTimeout()), config.requestTimeout());
+                OrchestratorClient.newHttpClient(config.requestTimeout(), config.caFile()), config.requestTimeout());
         this.lease = new LeaseLoop(client, config.joinToken(), new CredentialFile(config.credentialFile()),
                 () -> registration, health, trainer, reports,
                 scheduler, new Backoff(RandomGenerator.getDefault()), config.reportFlush(), LeaseTimings.DEFAULT);

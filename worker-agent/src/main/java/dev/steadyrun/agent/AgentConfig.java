@@ -17,6 +17,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
 
+import dev.steadyrun.agent.lease.OrchestratorClient;
+
 /**
  * The agent's configuration, validated once at start-up.
  *
@@ -40,6 +42,8 @@ import java.util.function.Function;
  *                         {@code train --set …} and the rest of the assignment
  * @param stopGrace        after SIGTERM, how long the trainer may take before SIGKILL
  * @param requestTimeout   one HTTP call to the orchestrator
+ * @param caFile           PEM certificates trusted for an {@code https://} url instead of the JVM's default
+ *                         trust store (the cluster's own CA); null = the default
  * @param reportFlush      how often buffered trainer lines are sent
  * @param reportBatch      the most lines in one report
  * @param reportBuffer     the most unsent lines kept while the orchestrator is unreachable
@@ -59,10 +63,10 @@ import java.util.function.Function;
 public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String nodeName, String advertiseHost,
                           Map<String, String> labels, Path stateDir,
                           Path checkpointRoot, List<String> trainerCommand, Duration stopGrace,
-                          Duration requestTimeout, Duration reportFlush, int reportBatch, int reportBuffer,
-                          int logTailLines, Path trainerLogDir, String nvidiaSmi, Duration gpuProbeInterval,
-                          Duration gpuProbeTimeout, Duration gpuProbeDegradedAfter, Duration gpuProbeFatalAfter,
-                          Path faultFile, int fakeGpus) {
+                          Duration requestTimeout, Path caFile, Duration reportFlush, int reportBatch,
+                          int reportBuffer, int logTailLines, Path trainerLogDir, String nvidiaSmi,
+                          Duration gpuProbeInterval, Duration gpuProbeTimeout, Duration gpuProbeDegradedAfter,
+                          Duration gpuProbeFatalAfter, Path faultFile, int fakeGpus) {
 
     /** The defaults, in one place. */
     static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -73,6 +77,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             Map.entry("trainer-command", "java -jar trainer-engine/target/trainer-engine-0.1.0-SNAPSHOT.jar"),
             Map.entry("stop-grace", "30s"),
             Map.entry("request-timeout", "5s"),
+            Map.entry("ca-file", ""),
             Map.entry("report-flush", "500ms"),
             Map.entry("report-batch", "200"),
             Map.entry("report-buffer", "20000"),
@@ -89,9 +94,9 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
 
     static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
             "state-dir", "checkpoint-root",
-            "trainer-command", "stop-grace", "request-timeout", "report-flush", "report-batch", "report-buffer",
-            "log-tail-lines", "trainer-log-dir", "nvidia-smi", "gpu-probe-interval", "gpu-probe-timeout",
-            "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus");
+            "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch",
+            "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "gpu-probe-interval",
+            "gpu-probe-timeout", "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus");
 
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
@@ -169,6 +174,14 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         List<String> command = parse(v, "trainer-command", problems, AgentConfig::command);
         Duration stopGrace = parse(v, "stop-grace", problems, AgentConfig::positiveDuration);
         Duration requestTimeout = parse(v, "request-timeout", problems, AgentConfig::positiveDuration);
+        String ca = v.get("ca-file").trim();
+        Path caFile = null;
+        if (!ca.isEmpty()) {
+            caFile = parse(v, "ca-file", problems, AgentConfig::caFile);
+            if (urls != null && urls.stream().anyMatch(u -> !"https".equals(u.getScheme()))) {
+                problems.add(describe("ca-file") + ": only for https:// urls, got url '" + v.get("url") + "'");
+            }
+        }
         Duration reportFlush = parse(v, "report-flush", problems, AgentConfig::positiveDuration);
         Integer batch = parse(v, "report-batch", problems, s -> intAtLeast(s, 1));
         Integer buffer = parse(v, "report-buffer", problems, s -> intAtLeast(s, 1));
@@ -199,7 +212,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             throw new InvalidConfigException(problems);
         }
         return new AgentConfig(urls, token, nodeName, advertiseHost, labels, stateDir, checkpointRoot, command,
-                stopGrace, requestTimeout, reportFlush, batch, buffer, tail,
+                stopGrace, requestTimeout, caFile, reportFlush, batch, buffer, tail,
                 trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi, probeInterval, probeTimeout,
                 degradedAfter, fatalAfter, fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
     }
@@ -310,6 +323,13 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             labels.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
         }
         return labels;
+    }
+
+    /** The file must hold PEM certificates now, not at the first https call. */
+    private static Path caFile(String s) {
+        Path file = Path.of(s);
+        OrchestratorClient.trusting(file);
+        return file;
     }
 
     private static List<String> command(String s) {

@@ -1,14 +1,25 @@
 package dev.steadyrun.agent.lease;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
@@ -84,8 +95,51 @@ public final class OrchestratorClient {
         this(List.of(base), http, timeout);
     }
 
-    public static HttpClient newHttpClient(Duration connectTimeout) {
-        return HttpClient.newBuilder().connectTimeout(connectTimeout).version(HttpClient.Version.HTTP_1_1).build();
+    /**
+     * @param caFile PEM certificates to trust for {@code https://} instead of the JVM's default trust store (a
+     *               cluster's own CA); null = the default
+     */
+    public static HttpClient newHttpClient(Duration connectTimeout, Path caFile) {
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(connectTimeout)
+                .version(HttpClient.Version.HTTP_1_1);
+        if (caFile != null) {
+            builder.sslContext(trusting(caFile));
+        }
+        return builder.build();
+    }
+
+    /**
+     * A TLS context that trusts exactly the certificates in a PEM file (host names are still verified).
+     *
+     * @throws IllegalArgumentException when the file cannot be read or holds no certificate
+     */
+    public static SSLContext trusting(Path caFile) {
+        Collection<? extends Certificate> certificates;
+        try (InputStream in = Files.newInputStream(caFile)) {
+            certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read " + caFile + ": " + e.getMessage());
+        } catch (GeneralSecurityException e) {
+            throw new IllegalArgumentException("no PEM certificate in " + caFile + ": " + e.getMessage());
+        }
+        if (certificates.isEmpty()) {
+            throw new IllegalArgumentException("no PEM certificate in " + caFile);
+        }
+        try {
+            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+            trusted.load(null, null);
+            int i = 0;
+            for (Certificate certificate : certificates) {
+                trusted.setCertificateEntry("ca-" + i++, certificate);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trusted);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, tmf.getTrustManagers(), null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot build a TLS context from " + caFile, e);
+        }
     }
 
     public RegisterResponse register(String joinToken, RegisterRequest request) throws CallException {

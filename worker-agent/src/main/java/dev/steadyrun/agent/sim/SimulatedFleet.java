@@ -58,7 +58,7 @@ public final class SimulatedFleet implements AutoCloseable {
             return t;
         });
         Duration timeout = Duration.ofSeconds(10);
-        OrchestratorClient client = new OrchestratorClient(url, OrchestratorClient.newHttpClient(timeout), timeout);
+        OrchestratorClient client = new OrchestratorClient(url, OrchestratorClient.newHttpClient(timeout, null), timeout);
         RandomGeneratorFactory<RandomGenerator> randoms = RandomGeneratorFactory.of("L64X128MixRandom");
         for (int i = 0; i < count; i++) {
             String name = namePrefix + "-" + i;

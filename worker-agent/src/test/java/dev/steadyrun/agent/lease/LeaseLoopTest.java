@@ -84,7 +84,7 @@ class LeaseLoopTest {
     /** A loop (an agent's) against the current stub, keeping its credential in {@code credentials}. */
     private LeaseLoop start(String token, CredentialStore credentials) {
         OrchestratorClient client = new OrchestratorClient(orchestrator.url(),
-                OrchestratorClient.newHttpClient(Duration.ofSeconds(1)), Duration.ofSeconds(1));
+                OrchestratorClient.newHttpClient(Duration.ofSeconds(1), null), Duration.ofSeconds(1));
         RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
         List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
         loop = new LeaseLoop(client, token, credentials, () -> registration, () -> GpuReport.of(gpus), trainer, reports,

@@ -52,7 +52,7 @@ class OrchestratorClientTest {
 
     private static OrchestratorClient client(List<URI> urls) {
         Duration t = Duration.ofSeconds(2);
-        return new OrchestratorClient(urls, OrchestratorClient.newHttpClient(t), t);
+        return new OrchestratorClient(urls, OrchestratorClient.newHttpClient(t, null), t);
     }
 
     private static void report(OrchestratorClient client) throws OrchestratorClient.CallException {
