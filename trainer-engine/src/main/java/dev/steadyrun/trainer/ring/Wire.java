@@ -54,6 +54,9 @@ final class Wire {
      * be, and its nonce. Nothing in it counts before the sender proved it holds the ring secret.
      */
     record Hello(String runId, long generation, int rank, int worldSize, String host, int port, byte[] nonce) {
+
+        /** Run ids (UUIDs), host names and IPv4/IPv6 addresses. */
+        private static final java.util.regex.Pattern PLAIN = java.util.regex.Pattern.compile("[A-Za-z0-9._:%-]{1,253}");
         void write(DataOutputStream out, byte type) throws IOException {
             writeStart(out, type);
             out.writeUTF(runId);
@@ -71,8 +74,15 @@ final class Wire {
             if (type != expectedType) {
                 throw new IOException("expected message type " + expectedType + ", got " + type);
             }
-            return new Hello(in.readUTF(), in.readLong(), in.readInt(), in.readInt(), in.readUTF(), in.readInt(),
+            Hello hello = new Hello(in.readUTF(), in.readLong(), in.readInt(), in.readInt(), in.readUTF(), in.readInt(),
                     readBytes(in, RingAuth.NONCE_BYTES));
+            // anyone can connect and say anything: what rank 0 logs or dials must be a plain name, not a log line (a
+            // ring hello names no host)
+            if (!PLAIN.matcher(hello.runId).matches()
+                    || !(hello.host.isEmpty() && expectedType == RING_HELLO) && !PLAIN.matcher(hello.host).matches()) {
+                throw new IOException("a hello whose run id or host is not a plain name");
+            }
+            return hello;
         }
 
         @Override
