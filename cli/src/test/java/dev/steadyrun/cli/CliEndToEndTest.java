@@ -202,7 +202,7 @@ class CliEndToEndTest {
                 spec("cli-bad3", "rack-bad", "spares: -1\nhyper:\n  dropout: 1.5\n").toString());
         assertThat(resolved.exit()).as(resolved.toString()).isEqualTo(Steadyrun.API_ERROR);
         assertThat(resolved.err())
-                .containsPattern("(?m)^spares: must be 0 or more, was -1 \\(line 9, column 1\\)$")
+                .containsPattern("(?m)^spares: must be 0 to 100000, was -1 \\(line 9, column 1\\)$")
                 .containsPattern("(?m)^hyper.dropout: .+ \\(line 11, column 3\\)$");
 
         assertThat(json(cli, "run", "list", "-o", "json").get("total").asLong()).isEqualTo(before);
