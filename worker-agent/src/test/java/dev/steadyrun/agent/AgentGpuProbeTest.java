@@ -28,7 +28,8 @@ class AgentGpuProbeTest {
         try (StubOrchestrator orchestrator = new StubOrchestrator()) {
             agent = new Agent(AgentConfig.fromMap(Map.of("url", orchestrator.url().toString(),
                     "join-token", StubOrchestrator.JOIN_TOKEN, "node-name", "wedged-gpu",
-                    "checkpoint-root", dir.resolve("ckpt").toString(), "nvidia-smi", smi.executable().toString())),
+                    "checkpoint-root", dir.resolve("ckpt").toString(), "state-dir", dir.resolve("state").toString(),
+                    "nvidia-smi", smi.executable().toString())),
                     Clock.systemUTC());
             agent.start();
             Await.until("first heartbeats", Duration.ofSeconds(30), () -> orchestrator.beats.size() >= 3);
