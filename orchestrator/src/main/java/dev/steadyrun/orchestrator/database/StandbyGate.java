@@ -46,7 +46,8 @@ class StandbyGate extends OncePerRequestFilter implements HealthIndicator {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
-        response.setHeader("Retry-After", "1");
+        // the standby tries the lock this often: asking again sooner finds it still standing by
+        response.setHeader("Retry-After", Long.toString(Math.max(1, (lock.retryAfter().toMillis() + 999) / 1000)));
         response.setContentType("application/problem+json");
         response.getWriter().write("{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
                 + "\"detail\":\"this orchestrator is the standby; the active one serves the API\"}");
