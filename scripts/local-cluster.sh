@@ -57,6 +57,7 @@ api() { curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: appl
 pids=()
 run_id=""
 cleanup() {
+  trap '' INT TERM # a second Ctrl-C must not cut the orderly stop short and leave the processes running
   echo
   if [ -n "$run_id" ]; then
     # Cancel the demo run, or the next start of this script would find it still placed and train it beside the new one.
