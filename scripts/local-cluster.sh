@@ -131,11 +131,16 @@ done
 echo "$AGENTS agents started (logs: $WORK/agent-N.log)"
 
 # Wait until the agents are HEALTHY, then submit one run with a spare.
-for _ in $(seq 1 60); do
+# (up to 3 min: on a busy 2-core machine four agent JVMs beside the orchestrator can take more than one)
+for _ in $(seq 1 180); do
   healthy=$(api "$URL/api/v1/nodes?state=HEALTHY&size=200" | grep -o '"state":"HEALTHY"' | wc -l || true)
   [ "$healthy" -ge "$AGENTS" ] && break
   sleep 1
 done
+if [ "$healthy" -lt "$AGENTS" ]; then
+  echo "Only $healthy of $AGENTS agents became HEALTHY within 3 minutes; see $WORK/agent-N.log"
+  exit 1
+fi
 run=$(api -X POST "$URL/api/v1/runs" -d "{
   \"name\": \"local-$MODEL-europarl\",
   \"model\": {\"size\": \"$MODEL\"},
