@@ -37,8 +37,8 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>Given several base URLs (the replicas of an active/standby pair), it keeps calling the one that answered last;
  * a call that gets no answer, or 503 from a standby that does not hold the database lock, is tried once on each of
- * the others before it fails. Every call is idempotent on the orchestrator's side (a heartbeat, a report numbered by
- * its lines, a registration under the node's name), so trying it twice is safe.
+ * the others before it fails. A standby serves nothing, so the call reaches at most one orchestrator that acts on
+ * it, as with the retries the lease loop already makes after a call that got no answer.
  */
 public final class OrchestratorClient {
 
@@ -165,7 +165,7 @@ public final class OrchestratorClient {
                 current.compareAndSet(first, index);
                 return result;
             } catch (CallException e) {
-                if (!e.transientFailure() || (e.status != 0 && e.status != 503)) {
+                if (e.status != 0 && e.status != 503) { // only no answer, or a standby's refusal
                     throw e;
                 }
                 failure = e;
