@@ -94,8 +94,7 @@ class RecoveryMetrics {
     }
 
     private static void register(MultiGauge gauge, List<RunFigures> runs, Function<RunFigures, Number> value) {
-        gauge.register(runs.stream().filter(f -> value.apply(f) != null)
-                .map(f -> MultiGauge.Row.of(Tags.of("run", f.runId().toString()), Objects.requireNonNull(value.apply(f))))
-                .toList(), true);
+        gauge.register(runs.stream().filter(f -> value.apply(f) != null).map(f -> MultiGauge.Row.of(
+                Tags.of("run", f.runId().toString()), Objects.requireNonNull(value.apply(f)))).toList(), true);
     }
 }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,8 +41,6 @@ class MonitoringTest extends RecoverySupport {
     private static final Path CHART = Path.of("../helm/steadyrun").toAbsolutePath().normalize();
     /** Series Prometheus makes itself for every target, never in a scrape. */
     private static final Set<String> MADE_BY_PROMETHEUS = Set.of("up");
-    private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})? (\\S+)",
-            Pattern.MULTILINE);
 
     @BeforeEach
     void operator() {
@@ -52,8 +49,9 @@ class MonitoringTest extends RecoverySupport {
 
     @Test
     void aRunsFiguresAreExportedWhileItLivesAndEveryMetricOfTheDashboardAndRulesIsInTheScrape() {
-        double suspectBefore = value(prometheus(), "steadyrun_node_losses_total", "state=\"SUSPECT\"");
-        double failedBefore = value(prometheus(), "steadyrun_node_losses_total", "state=\"FAILED\"");
+        double suspectBefore = sample(prometheus(), "steadyrun_node_losses_total", "state=\"SUSPECT\"");
+        double failedBefore = sample(prometheus(), "steadyrun_node_losses_total", "state=\"FAILED\"");
+        long eventsBefore = jdbc.queryForObject("select coalesce(max(id), 0) from node_event", Long.class);
         String rack = newRack();
         List<Agent> agents = fleet(rack, 3);
         UUID runId = submit(rack, 2, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
@@ -66,8 +64,8 @@ class MonitoringTest extends RecoverySupport {
         assertThat(steps(lost, runId, 1, 1, healthySteps(1, 10), List.of()).status()).isEqualTo(204);
         recovery.watch(clock.instant());
         String training = prometheus();
-        assertThat(value(training, "steadyrun_run_step", runLabel(runId))).isEqualTo(10.0);
-        assertThat(value(training, "steadyrun_run_restart_count", runLabel(runId))).isZero();
+        assertThat(sample(training, "steadyrun_run_step", runLabel(runId))).isEqualTo(10.0);
+        assertThat(sample(training, "steadyrun_run_restart_count", runLabel(runId))).isZero();
 
         // rank 1's node goes silent: lost (SUSPECT), then FAILED; the run restarts on the spare at generation 2
         clock.advance(Duration.ofSeconds(3));
@@ -83,7 +81,7 @@ class MonitoringTest extends RecoverySupport {
         sweeper.sweep(clock.instant());
         assertThat(nodeState(lost.id())).isEqualTo("FAILED");
         recovery.watch(clock.instant());
-        assertThat(value(prometheus(), "steadyrun_run_step", runLabel(runId))).as("recovering: the last step stays")
+        assertThat(sample(prometheus(), "steadyrun_run_step", runLabel(runId))).as("recovering: the last step stays")
                 .isEqualTo(10.0);
         heartbeat(survivor, exited(runId, 0, 1, 5, null));
         scheduling.runOnce();
@@ -97,16 +95,21 @@ class MonitoringTest extends RecoverySupport {
         recovery.watch(clock.instant());
 
         String scrape = prometheus();
-        assertThat(value(scrape, "steadyrun_run_step", runLabel(runId))).isEqualTo(12.0);
-        assertThat(value(scrape, "steadyrun_run_loss", runLabel(runId))).isEqualTo(2.4);
-        assertThat(value(scrape, "steadyrun_run_loss_scale", runLabel(runId))).isEqualTo(8192.0);
-        assertThat(value(scrape, "steadyrun_run_tokens_per_second", runLabel(runId))).isEqualTo(750.0);
-        assertThat(value(scrape, "steadyrun_run_restart_count", runLabel(runId))).isEqualTo(1.0);
-        assertThat(value(scrape, "steadyrun_run_goodput", runLabel(runId)))
+        assertThat(sample(scrape, "steadyrun_run_step", runLabel(runId))).isEqualTo(12.0);
+        assertThat(sample(scrape, "steadyrun_run_loss", runLabel(runId))).isEqualTo(2.4);
+        assertThat(sample(scrape, "steadyrun_run_loss_scale", runLabel(runId))).isEqualTo(8192.0);
+        assertThat(sample(scrape, "steadyrun_run_tokens_per_second", runLabel(runId))).isEqualTo(750.0);
+        assertThat(sample(scrape, "steadyrun_run_restart_count", runLabel(runId))).isEqualTo(1.0);
+        assertThat(sample(scrape, "steadyrun_run_goodput", runLabel(runId)))
                 .isCloseTo(run(runId).get("goodput").asDouble(), within(1e-9));
-        // one loss: HEALTHY → SUSPECT counts, the same node's SUSPECT → FAILED does not
-        assertThat(value(scrape, "steadyrun_node_losses_total", "state=\"SUSPECT\"")).isEqualTo(suspectBefore + 1);
-        assertThat(value(scrape, "steadyrun_node_losses_total", "state=\"FAILED\"")).isEqualTo(failedBefore);
+        // the losses are the moves out of service that the node log shows since (other tests' silent nodes were
+        // swept too): this run's node counts once, HEALTHY → SUSPECT; its SUSPECT → FAILED is the same loss
+        assertThat(lossesLogged(eventsBefore, "SUSPECT", lost.id())).isEqualTo(1);
+        assertThat(lossesLogged(eventsBefore, "FAILED", lost.id())).isZero();
+        assertThat(sample(scrape, "steadyrun_node_losses_total", "state=\"SUSPECT\""))
+                .isEqualTo(suspectBefore + lossesLogged(eventsBefore, "SUSPECT", null));
+        assertThat(sample(scrape, "steadyrun_node_losses_total", "state=\"FAILED\""))
+                .isEqualTo(failedBefore + lossesLogged(eventsBefore, "FAILED", null));
 
         Set<String> exported = metricNames(scrape);
         Map<String, Set<String>> used = usedByChart();
@@ -126,6 +129,14 @@ class MonitoringTest extends RecoverySupport {
         assertThat(after).doesNotContain(runId.toString()).contains("steadyrun_nodes{");
     }
 
+    /** Node-log moves into {@code to} from a state in service, after event {@code afterId} (of one node, or all). */
+    private long lossesLogged(long afterId, String to, UUID node) {
+        return jdbc.queryForObject("""
+                select count(*) from node_event where id > ? and to_state = ?
+                and from_state in ('HEALTHY', 'SPARE', 'CORDONED', 'DRAINING') and (?::uuid is null or node_id = ?)""",
+                Long.class, afterId, to, node, node);
+    }
+
     private static StepMetrics fp16Step(long step, double loss) {
         return new StepMetrics(step, (step + 1) * 1024, loss, 0.5, 8192.0, false, 1e-3, 750, 1000, 1 << 30,
                 List.of());
@@ -133,19 +144,6 @@ class MonitoringTest extends RecoverySupport {
 
     private static String runLabel(UUID runId) {
         return "run=\"" + runId + "\"";
-    }
-
-    /** The value of the one sample of {@code name} whose labels contain {@code label}. */
-    private static double value(String scrape, String name, String label) {
-        List<Double> found = new ArrayList<>();
-        Matcher m = SAMPLE.matcher(scrape);
-        while (m.find()) {
-            if (m.group(1).equals(name) && m.group(2) != null && m.group(2).contains(label)) {
-                found.add(Double.parseDouble(m.group(3)));
-            }
-        }
-        assertThat(found).as("%s{%s} in the scrape", name, label).hasSize(1);
-        return found.get(0);
     }
 
     private static Set<String> metricNames(String scrape) {
