@@ -17,9 +17,9 @@ import io.micrometer.core.instrument.Timer;
 
 /**
  * Recovery's meters: detection latency and time to recovery as histograms by incident kind, restarts by cause,
- * restart budgets used up, and each placed run's training figures (labelled {@code run}: only the runs the watch
- * measured last, so a run that ends loses its series at the next watch tick and the label's values stay bounded
- * by the runs alive at once).
+ * restart budgets used up, and each live or recovering run's training figures (labelled {@code run}: only the
+ * runs the watch measured last, so a run that ends loses its series at the next watch tick and the label's values
+ * stay bounded by the runs alive at once).
  */
 @Component
 class RecoveryMetrics {
