@@ -1,0 +1,32 @@
+package dev.steadyrun.examples.mlp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.steadyrun.agent.trainer.ConformanceCheck;
+import dev.steadyrun.agent.trainer.ConformanceCheck.Finding;
+
+/** The example, run as the agent runs a program, against docs/trainer-protocol.md. */
+class MlpExampleConformanceTest {
+
+    @Test
+    void theExampleConforms(@TempDir Path dir) throws Exception {
+        List<String> program = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                MlpExample.class.getName());
+        // the OPT keys an agent passes today come along, as they would from a run spec, and are ignored
+        Map<String, String> config = Map.of("maxSteps", "6", "checkpointInterval", "2", "lr", "0.01",
+                "model", "tiny", "seqLen", "32");
+        List<Finding> findings = new ConformanceCheck(program, config, dir, Duration.ofMinutes(5)).run();
+
+        assertThat(findings).as(String.join("\n", findings.stream().map(Finding::toString).toList()))
+                .hasSizeGreaterThanOrEqualTo(20).allMatch(Finding::passed);
+    }
+}
