@@ -83,7 +83,7 @@ public final class TrainingSession {
     private long tokensSeen;
     private long dataCursor;
     private double lastLoss = Double.NaN;
-    private long stepStarted = System.nanoTime();
+    private long stepStarted;
 
     private TrainingSession(TrainerArgs args, PrintStream out) throws IOException {
         this.args = args;
@@ -203,8 +203,12 @@ public final class TrainingSession {
         return knobs;
     }
 
-    /** True while the loop should train another step: before {@code maxSteps} and no SIGTERM. */
+    /**
+     * True while the loop should train another step: before {@code maxSteps} and no SIGTERM. Called at the top of
+     * each step, it also starts the step's clock (so a checkpoint write is not counted as step time).
+     */
     public boolean running() {
+        stepStarted = System.nanoTime();
         return step < maxSteps && !stopRequested;
     }
 
@@ -226,9 +230,7 @@ public final class TrainingSession {
      */
     public void stepDone(double loss, double gradNorm, double lr, double clipNorm, long tokens)
             throws DivergedException {
-        long now = System.nanoTime();
-        double seconds = Math.max(1e-9, (now - stepStarted) / 1e9);
-        stepStarted = now;
+        double seconds = Math.max(1e-9, (System.nanoTime() - stepStarted) / 1e9);
         step++;
         dataCursor++;
         tokensSeen += tokens;
@@ -252,7 +254,6 @@ public final class TrainingSession {
         CheckpointFiles.Written w = CheckpointFiles.write(args.checkpointDir(), step, arrays, state, keep);
         emit(new CheckpointWritten(step, tokensSeen, w.path().toString(), 1.0, lastLoss, w.manifestSha256(),
                 w.bytes(), w.removedSteps()));
-        stepStarted = System.nanoTime(); // the write is not the next step's time
     }
 
     private synchronized void emit(TrainerLine line) {

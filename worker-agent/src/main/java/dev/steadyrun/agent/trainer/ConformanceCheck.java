@@ -292,7 +292,8 @@ public final class ConformanceCheck {
                 if (parsed instanceof StepMetrics s) {
                     steps.add(s);
                     if (sigterm && steps.size() == 1) {
-                        p.destroy(); // SIGTERM, as the agent's wrapper sends it
+                        // SIGTERM, as the agent's wrapper sends it (Process.destroy would also close its stdout)
+                        p.toHandle().destroy();
                     }
                 } else if (parsed instanceof CheckpointWritten c) {
                     checkpoints.add(c);
@@ -327,7 +328,7 @@ public final class ConformanceCheck {
         List<String> absent = required.stream().filter(f -> !node.has(f) || node.get(f).isNull()).toList();
         TrainerLine parsed = TrainerLines.parse(line).orElse(null);
         if (!absent.isEmpty() || parsed == null) {
-            problems.add((parsed == null ? "does not parse" : "lacks " + absent) + ": " + abbreviate(line));
+            problems.add((absent.isEmpty() ? "does not parse" : "lacks " + absent) + ": " + abbreviate(line));
             return null;
         }
         return parsed;
