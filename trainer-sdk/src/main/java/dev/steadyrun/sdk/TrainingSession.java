@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -78,16 +79,17 @@ public final class TrainingSession {
     private final int keep;
     private final Restored restored;
     private final KnobsInForce knobs;
-    private volatile boolean stopRequested;
+    private final AtomicBoolean stopRequested;
     private long step;
     private long tokensSeen;
     private long dataCursor;
     private double lastLoss = Double.NaN;
     private long stepStarted;
 
-    private TrainingSession(TrainerArgs args, PrintStream out) throws IOException {
+    private TrainingSession(TrainerArgs args, PrintStream out, AtomicBoolean stopRequested) throws IOException {
         this.args = args;
         this.out = out;
+        this.stopRequested = stopRequested;
         if (args.worldSize() > 1) {
             throw new IllegalArgumentException("--world-size " + args.worldSize() + ": this SDK trains one rank");
         }
@@ -127,13 +129,10 @@ public final class TrainingSession {
     public static void main(String[] args, Loop loop) {
         PrintStream stdout = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         System.setOut(System.err); // stdout carries protocol lines only; ND4J prints diagnostics on System.out
-        TrainingSession[] session = new TrainingSession[1];
+        AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch finished = new CountDownLatch(1);
         Thread onSigterm = new Thread(() -> {
-            TrainingSession s = session[0];
-            if (s != null) {
-                s.stopRequested = true;
-            }
+            stop.set(true);
             try {
                 finished.await(10, TimeUnit.MINUTES); // the loop ends after its current step
             } catch (InterruptedException e) {
@@ -143,8 +142,7 @@ public final class TrainingSession {
         Runtime.getRuntime().addShutdownHook(onSigterm);
         int code;
         try {
-            session[0] = new TrainingSession(TrainerArgs.parse(args, System.getenv(TrainerProtocol.ENV)), stdout);
-            loop.train(session[0]);
+            loop.train(new TrainingSession(TrainerArgs.parse(args, System.getenv(TrainerProtocol.ENV)), stdout, stop));
             code = ExitCodes.OK;
         } catch (Throwable e) {
             code = exitCode(e);
@@ -209,7 +207,7 @@ public final class TrainingSession {
      */
     public boolean running() {
         stepStarted = System.nanoTime();
-        return step < maxSteps && !stopRequested;
+        return step < maxSteps && !stopRequested.get();
     }
 
     /** The learning rate to apply: {@code scheduled} (from the configured peak) under the knobs in force. */

@@ -28,6 +28,7 @@ class OptTrainerConformanceTest {
                 "-Xmx768m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 "dev.steadyrun.trainer.Main");
         List<Finding> findings = new ConformanceCheck(trainer, SMALL, dir, Duration.ofMinutes(5)).run();
+        findings.forEach(System.out::println); // the report, in the test's output file
 
         assertThat(findings).as(String.join("\n", findings.stream().map(Finding::toString).toList()))
                 .hasSizeGreaterThanOrEqualTo(20).allMatch(Finding::passed);

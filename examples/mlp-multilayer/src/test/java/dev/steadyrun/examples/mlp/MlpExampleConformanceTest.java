@@ -25,6 +25,7 @@ class MlpExampleConformanceTest {
         Map<String, String> config = Map.of("maxSteps", "6", "checkpointInterval", "2", "lr", "0.01",
                 "model", "tiny", "seqLen", "32");
         List<Finding> findings = new ConformanceCheck(program, config, dir, Duration.ofMinutes(5)).run();
+        findings.forEach(System.out::println); // the report, in the test's output file
 
         assertThat(findings).as(String.join("\n", findings.stream().map(Finding::toString).toList()))
                 .hasSizeGreaterThanOrEqualTo(20).allMatch(Finding::passed);
