@@ -180,7 +180,11 @@ public final class CheckpointFiles {
             if (step(p) > restoredStep) {
                 Path aside = dir.resolve("abandoned").resolve("gen-" + generation);
                 Files.createDirectories(aside);
-                Files.move(p, aside.resolve(p.getFileName()), StandardCopyOption.ATOMIC_MOVE);
+                Path to = aside.resolve(p.getFileName());
+                if (Files.exists(to)) { // the same generation set this step aside before (a start by hand)
+                    to = aside.resolve(p.getFileName() + "-" + UUID.randomUUID());
+                }
+                Files.move(p, to, StandardCopyOption.ATOMIC_MOVE);
             }
         }
     }

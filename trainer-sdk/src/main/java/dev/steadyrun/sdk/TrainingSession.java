@@ -117,6 +117,8 @@ public final class TrainingSession {
             CheckpointPin.clear(args.checkpointDir()); // the previous generation's pin has served
         } else {
             restored = null;
+            // starting over in a run's directory (no usable checkpoint): the old steps must not collide with new ones
+            CheckpointFiles.setAsideNewer(args.checkpointDir(), 0, args.generation());
         }
         knobs = previous.apply(args.knobs(), step, args.generation());
         dataCursor += args.knobs().skipBatches();

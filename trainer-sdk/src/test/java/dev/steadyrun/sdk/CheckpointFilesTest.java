@@ -79,5 +79,17 @@ class CheckpointFilesTest {
         assertThat(dir.resolve("abandoned/gen-9/step-00000004")).isDirectory();
         assertThat(dir.resolve("step-00000002")).isDirectory();
         assertThat(dir.resolve(".tmp-step-00000005-x")).doesNotExist();
+
+        // a start from scratch sets every step aside, even one the same generation set aside before
+        CheckpointFiles.write(dir, 3, arrays(), "{}", 5);
+        CheckpointFiles.setAsideNewer(dir, 0, 9);
+        try (var steps = Files.list(dir.resolve("abandoned/gen-9"))) {
+            assertThat(steps.map(p -> p.getFileName().toString()).sorted().toList()).hasSize(4)
+                    .first().isEqualTo("step-00000002");
+        }
+        try (var left = Files.list(dir)) {
+            assertThat(left.map(p -> p.getFileName().toString()).toList())
+                    .containsExactlyInAnyOrder("abandoned", CheckpointPin.FILE);
+        }
     }
 }
