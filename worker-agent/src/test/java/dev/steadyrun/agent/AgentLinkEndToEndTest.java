@@ -40,6 +40,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import dev.steadyrun.agent.lease.OrchestratorClient;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.DelayProxy;
+import dev.steadyrun.agent.testing.FaultyTrainerLauncher;
 import dev.steadyrun.agent.testing.Processes;
 import dev.steadyrun.agent.testing.RealOrchestrator;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -240,7 +241,8 @@ class AgentLinkEndToEndTest {
     /** The node's moves for silence (to SUSPECT or FAILED) since {@code since}. */
     private static List<JsonNode> judgements(UUID node, Instant since) {
         List<JsonNode> out = new ArrayList<>();
-        for (JsonNode e : unchecked(() -> orchestrator.get("/api/v1/nodes/" + node + "/events"))) {
+        JsonNode events = unchecked(() -> orchestrator.get("/api/v1/nodes/" + node + "/events?size=500"));
+        for (JsonNode e : events.path("items")) {
             if (Instant.parse(e.path("at").asString()).isAfter(since)
                     && List.of("SUSPECT", "FAILED").contains(e.path("to").asString())) {
                 out.add(e);
@@ -257,8 +259,9 @@ class AgentLinkEndToEndTest {
                 "--node-name", name, "--advertise-host", "127.0.0.1", "--checkpoint-root", location.toString(),
                 "--state-dir", dir.resolve("state-" + name).toString(), "--stop-grace", "5s",
                 "--report-flush", "250ms",
-                "--trainer-command", java + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp
-                        + " dev.steadyrun.trainer.Main --set threads=1")
+                "--trainer-command", FaultyTrainerLauncher.trainerCommand(dir, java
+                        + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main",
+                        "--set threads=1"))
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         if (caFile != null) {
             // as the chart's agent DaemonSet passes the CA
