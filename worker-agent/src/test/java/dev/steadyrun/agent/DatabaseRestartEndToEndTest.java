@@ -72,7 +72,10 @@ class DatabaseRestartEndToEndTest {
             rendezvousPort = s.getLocalPort();
         }
         orchestrator = new RealOrchestrator(pg.server(), "steadyrun_pg_restart_it", dir.resolve("orchestrator.log"),
-                List.of("--steadyrun.fleet.heartbeat-interval=1s", // the production default: lease 2.5 s
+                // 2 s beats (lease 5 s), not the production 1 s: on a 2-core machine shared at load 25, starting a
+                // trainer JVM has stalled heartbeats past a 2.5 s lease with the database up (seen); this test is
+                // about the restart, whose handling does not depend on the interval
+                List.of("--steadyrun.fleet.heartbeat-interval=2s",
                         "--steadyrun.scheduling.pass-interval=500ms",
                         "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort), Map.of(), null);
         orchestrator.start(Duration.ofMinutes(3));
@@ -122,7 +125,6 @@ class DatabaseRestartEndToEndTest {
 
     @Test
     void aDatabaseRestartDuringTrainingLosesNoRunNoReportAndNoNode() throws Exception {
-        Instant began = Instant.now();
         JsonNode submitted = orchestrator.post("/api/v1/runs", """
                 {"name":"pg-restart","model":{"size":"tiny"},"data":{"path":"europarl"},"worldSize":1,"spares":1,
                  "hyper":{"batchTokens":128},"checkpointInterval":2,"checkpointLocation":"%s"}"""
@@ -137,6 +139,7 @@ class DatabaseRestartEndToEndTest {
         long stepBefore = maxStep(runId);
 
         TreeSet<Long> onDiskBefore = checkpointsOnDisk(runId);
+        Instant stopped = Instant.now();
         pg.stopFast();
         // Down for OUTAGE, and until the trainer wrote a checkpoint: its report cannot be acknowledged while the
         // database is down, so it must be kept and sent again.
@@ -180,12 +183,12 @@ class DatabaseRestartEndToEndTest {
         for (String name : NODES) {
             List<String> moves = new ArrayList<>();
             for (JsonNode e : orchestrator.get("/api/v1/nodes/" + nodeId(name) + "/events?size=500").path("items")) {
-                if (Instant.parse(e.path("at").asString()).isAfter(began)) {
+                if (Instant.parse(e.path("at").asString()).isAfter(stopped)) {
                     moves.add(e.path("from").asString() + "→" + e.path("to").asString() + " (" + e.path("reason")
                             .asString() + ")");
                 }
             }
-            assertThat(moves).as("no node judged lost: %s's state changes since the run began", name)
+            assertThat(moves).as("no node judged lost: %s's state changes since the database stopped", name)
                     .noneMatch(m -> m.contains("SUSPECT") || m.contains("FAILED"));
         }
         assertThat(orchestrator.get("/api/v1/fleet/incidents").size()).as("no fleet incident").isZero();
