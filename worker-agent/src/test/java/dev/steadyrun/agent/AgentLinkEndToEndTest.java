@@ -168,7 +168,7 @@ class AgentLinkEndToEndTest {
         assertThat(refusal).contains("TLS handshake failed").contains("ca-file")
                 .contains("unable to find valid certification path");
         assertThat(nodeNamed("link-no-ca").isMissingNode()).as("never registered").isTrue();
-        assertThat(p.isAlive()).as("the agent keeps trying (a CA may be mounted later)").isTrue();
+        assertThat(p.isAlive()).as("the agent keeps trying (the certificate may be re-issued)").isTrue();
         p.destroyForcibly().waitFor();
     }
 

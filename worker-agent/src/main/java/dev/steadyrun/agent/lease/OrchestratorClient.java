@@ -188,7 +188,8 @@ public final class OrchestratorClient {
         try {
             response = http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (SSLHandshakeException e) {
-            // what an operator must fix, not a network fault: say so (retried all the same: a CA may be mounted later)
+            // what an operator must fix, not a network fault: say so (retried all the same: the orchestrator's
+            // certificate may be re-issued meanwhile)
             throw new CallException(0, "POST " + base + path + ": no answer: TLS handshake failed: the orchestrator's "
                     + "certificate is not trusted (ca-file, --ca-file or STEADYRUN_CA_FILE, must hold the CA that "
                     + "issued it) or not issued for this host: " + e.getMessage(), e);
