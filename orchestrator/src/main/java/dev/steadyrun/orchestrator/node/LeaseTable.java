@@ -139,7 +139,8 @@ public class LeaseTable {
      * Where a lease counts from after a gap in which no agent could reach us: {@code now} plus the longest wait
      * between an agent's retries ({@link LeaseTimings#backoffMax()}, which is one lease). An agent refused just
      * before {@code now} tries again only that much later, so a grace of one lease from {@code now} would judge
-     * some nodes SUSPECT (and restart their runs) for the gap itself.
+     * some nodes SUSPECT (and restart their runs) for the gap itself. A node heard from is judged by its heartbeats
+     * again ({@link #renew}).
      */
     private static Instant graceAfterGap(LeaseRecord r, Instant now) {
         return r.timings == null ? now : now.plus(r.timings.backoffMax());
@@ -195,6 +196,9 @@ public class LeaseTable {
     void renew(LeaseRecord r, long sequence, List<GpuHealth> gpus, TrainerStatus trainer, LeaseTimings timings,
                Instant now, Instant degradedUntil) {
         r.lastSeen = now;
+        if (r.graceFrom.isAfter(now)) {
+            r.graceFrom = now; // heard from after a gap: judged by its heartbeats again, not by the gap's grace
+        }
         r.sequence = sequence;
         r.gpus = gpus;
         r.trainer = trainer;

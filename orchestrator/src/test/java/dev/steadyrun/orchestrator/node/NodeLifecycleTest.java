@@ -310,6 +310,9 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
                 .isEmpty();
         assertThat(detector.plan(List.of(lease), clock.instant().plus(retryWait).plus(lease.timings.leaseDuration())
                 .plusMillis(1), false).moves()).as("a node that stays silent is judged").isNotEmpty();
+        // once heard from, a node is judged by its heartbeats again, not by the gap's grace
+        heartbeat(node, 2, RUNNING);
+        assertThat(lease.leaseBase()).isEqualTo(clock.instant());
     }
 
     @Test
