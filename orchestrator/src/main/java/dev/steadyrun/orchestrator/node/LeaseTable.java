@@ -72,7 +72,10 @@ public class LeaseTable {
         load(clock.instant());
     }
 
-    /** Loads every lease from PostgreSQL, each with a fresh grace from {@code now}: the orchestrator was down. */
+    /**
+     * Loads every lease from PostgreSQL, each with a fresh grace from {@code now} ({@link #graceAfterGap}): the
+     * orchestrator was down.
+     */
     private void load(Instant now) {
         records.clear();
         jdbc.query("select id, state, last_seen_at, last_sequence, gpu_health, trainer_status from node"
@@ -89,7 +92,10 @@ public class LeaseTable {
         recount();
         // Before the restart the nodes were told the timings of a fleet this size; judge them by those.
         LeaseTimings restored = timingsNow();
-        records.values().forEach(r -> r.timings = restored);
+        records.values().forEach(r -> {
+            r.timings = restored;
+            r.graceFrom = graceAfterGap(r, now);
+        });
         log.info("Restored {} node leases; each gets a fresh grace from {} with a {} heartbeat", records.size(), now,
                 restored.heartbeatInterval());
     }
@@ -120,11 +126,24 @@ public class LeaseTable {
     private void regrace(String what) {
         Instant now = clock.instant();
         records.values().forEach(r -> {
-            if (r.graceFrom.isBefore(now)) {
-                r.graceFrom = now;
+            Instant from = graceAfterGap(r, now);
+            if (r.graceFrom.isBefore(from)) {
+                r.graceFrom = from;
             }
         });
-        log.info("{}; the {} leases count their grace from {}", what, records.size(), now);
+        log.info("{}; the {} leases count their grace from {} plus the agents' longest retry wait", what,
+                records.size(), now);
+    }
+
+    /**
+     * Where a lease counts from after a gap in which no agent could reach us: {@code now} plus the longest wait
+     * between an agent's retries ({@link LeaseTimings#backoffMax()}, which is one lease). An agent refused just
+     * before {@code now} tries again only that much later, so a grace of one lease from {@code now} would judge
+     * some nodes SUSPECT (and restart their runs) for the gap itself. A node heard from is judged by its heartbeats
+     * again ({@link #renew}).
+     */
+    private static Instant graceAfterGap(LeaseRecord r, Instant now) {
+        return r.timings == null ? now : now.plus(r.timings.backoffMax());
     }
 
     /**
@@ -177,6 +196,9 @@ public class LeaseTable {
     void renew(LeaseRecord r, long sequence, List<GpuHealth> gpus, TrainerStatus trainer, LeaseTimings timings,
                Instant now, Instant degradedUntil) {
         r.lastSeen = now;
+        if (r.graceFrom.isAfter(now)) {
+            r.graceFrom = now; // heard from after a gap: judged by its heartbeats again, not by the gap's grace
+        }
         r.sequence = sequence;
         r.gpus = gpus;
         r.trainer = trainer;

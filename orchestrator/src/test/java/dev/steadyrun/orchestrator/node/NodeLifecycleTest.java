@@ -273,7 +273,8 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         LeaseTable restarted = new LeaseTable(jdbc, json, props, clock, databaseLock);
         LeaseRecord restored = restarted.get(node.nodeId());
         assertThat(restored.lastSeen()).isEqualTo(beat);
-        assertThat(restored.leaseBase()).isEqualTo(clock.instant());
+        Duration retryWait = restored.timings.backoffMax();
+        assertThat(restored.leaseBase()).isEqualTo(clock.instant().plus(retryWait));
         LeaseDetector detector = new LeaseDetector(0.55, 10);
         assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(2), false).moves()).isEmpty();
 
@@ -284,10 +285,34 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
         assertThat(early.sweep(clock.instant()).moves()).as("before serving").isEmpty();
         restarted.startServing();
         assertThat(restarted.isServing()).isTrue();
-        assertThat(restored.leaseBase()).isEqualTo(clock.instant());
-        assertThat(detector.plan(List.of(restored), clock.instant().plusSeconds(2), false).moves()).isEmpty();
-        assertThat(detector.plan(List.of(restored), clock.instant().plus(restored.timings.leaseDuration()).plusMillis(1),
-                false).moves()).as("judged again once serving").isNotEmpty();
+        assertThat(restored.leaseBase()).isEqualTo(clock.instant().plus(retryWait));
+        // An agent refused (or unanswered) just before the web server took requests retries at most its backoff
+        // cap later, and its heartbeat still needs the way here: that gap judges nobody.
+        Instant lastRetry = clock.instant().plus(retryWait).plus(restored.timings.leaseDuration()).minusMillis(1);
+        assertThat(detector.plan(List.of(restored), lastRetry, false).moves()).as("an agent retrying at its cap")
+                .isEmpty();
+        assertThat(detector.plan(List.of(restored), lastRetry.plusMillis(2), false).moves())
+                .as("judged again once serving").isNotEmpty();
+    }
+
+    @Test
+    void whenTheDatabaseLockIsConfirmedAgainNobodyIsJudgedForTheRetriesRefusedMeanwhile() {
+        RegisterResponse node = register("life-reconfirm", Map.of());
+        heartbeat(node, 1, RUNNING);
+        LeaseRecord lease = leases.get(node.nodeId());
+        // agents were refused with 503 for a minute; the lock is ours again now
+        clock.advance(Duration.ofMinutes(1));
+        leases.resumeServing();
+        Duration retryWait = lease.timings.backoffMax();
+        LeaseDetector detector = new LeaseDetector(0.55, 10);
+        assertThat(detector.plan(List.of(lease), clock.instant().plus(retryWait).plus(lease.timings.leaseDuration())
+                .minusMillis(1), false).moves()).as("an agent refused just before retries at most its cap later")
+                .isEmpty();
+        assertThat(detector.plan(List.of(lease), clock.instant().plus(retryWait).plus(lease.timings.leaseDuration())
+                .plusMillis(1), false).moves()).as("a node that stays silent is judged").isNotEmpty();
+        // once heard from, a node is judged by its heartbeats again, not by the gap's grace
+        heartbeat(node, 2, RUNNING);
+        assertThat(lease.leaseBase()).isEqualTo(clock.instant());
     }
 
     @Test

@@ -19,6 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.TrustManagerFactory;
 
 import dev.steadyrun.protocol.HeartbeatRequest;
@@ -186,6 +187,12 @@ public final class OrchestratorClient {
         HttpResponse<String> response;
         try {
             response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (SSLHandshakeException e) {
+            // what an operator must fix, not a network fault: say so (retried all the same: the orchestrator's
+            // certificate may be re-issued meanwhile)
+            throw new CallException(0, "POST " + base + path + ": no answer: TLS handshake failed: the orchestrator's "
+                    + "certificate is not trusted (ca-file, --ca-file or STEADYRUN_CA_FILE, must hold the CA that "
+                    + "issued it) or not issued for this host: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new CallException(0, "POST " + base + path + ": no answer: " + e, e);
         } catch (InterruptedException e) {

@@ -95,7 +95,8 @@ class OrchestratorTlsTest {
         assertThatThrownBy(() -> client.register("join-token-0123456789", registration()))
                 .isInstanceOfSatisfying(OrchestratorClient.CallException.class,
                         e -> assertThat(e.transientFailure()).isTrue())
-                .hasMessageContaining("no answer");
+                .hasMessageContaining("no answer").hasMessageContaining("TLS handshake failed")
+                .hasMessageContaining("STEADYRUN_CA_FILE");
     }
 
     @Test

@@ -14,7 +14,10 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+
+import javax.net.ssl.SSLContext;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -29,13 +32,19 @@ public final class RealOrchestrator implements AutoCloseable {
     public static final String JOIN_TOKEN = "e2e-join-token-0123456789";
     public static final String ADMIN_TOKEN = "e2e-admin-token-0123456789";
     private static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final String PG = "jdbc:postgresql://127.0.0.1:5432/";
+    /** The machine's shared PostgreSQL. */
+    public static final String SHARED_SERVER = "127.0.0.1:5432";
 
+    private final String server;
+    private final String pg;
     private final String database;
     private final Path log;
     private final List<String> settings;
+    private final Map<String, String> environment;
+    private final SSLContext trust;
     private final int port;
-    private final HttpClient http = HttpClient.newHttpClient();
+    private final int managementPort;
+    private final HttpClient http;
     private Process process;
 
     /**
@@ -44,20 +53,38 @@ public final class RealOrchestrator implements AutoCloseable {
      * @param settings extra {@code --key=value} Spring settings, e.g. the heartbeat interval
      */
     public RealOrchestrator(String database, Path log, List<String> settings) throws IOException, SQLException {
-        this(database + Optional.ofNullable(System.getenv("STEADYRUN_TEST_DB")).map(d -> "_" + d).orElse(""), log,
-                settings, true);
+        this(SHARED_SERVER, database, log, settings, Map.of(), null);
     }
 
-    private RealOrchestrator(String database, Path log, List<String> settings, boolean fresh)
+    /**
+     * @param server      the PostgreSQL server's host:port (trust authentication for user postgres)
+     * @param environment extra environment variables of the process, e.g. the chart's {@code SERVER_SSL_*} settings
+     * @param trust       for an orchestrator serving HTTPS (set up in {@code environment}): the TLS context the
+     *                    test's own calls trust it with; null for plain HTTP
+     */
+    public RealOrchestrator(String server, String database, Path log, List<String> settings,
+                            Map<String, String> environment, SSLContext trust) throws IOException, SQLException {
+        this(server, database + Optional.ofNullable(System.getenv("STEADYRUN_TEST_DB")).map(d -> "_" + d).orElse(""),
+                log, settings, environment, trust, true);
+    }
+
+    private RealOrchestrator(String server, String database, Path log, List<String> settings,
+                             Map<String, String> environment, SSLContext trust, boolean fresh)
             throws IOException, SQLException {
+        this.server = server;
+        this.pg = "jdbc:postgresql://" + server + "/";
         this.database = database;
         this.log = log;
         this.settings = settings;
-        try (ServerSocket s = new ServerSocket(0)) {
+        this.environment = environment;
+        this.trust = trust;
+        this.http = trust == null ? HttpClient.newHttpClient() : HttpClient.newBuilder().sslContext(trust).build();
+        try (ServerSocket s = new ServerSocket(0); ServerSocket m = new ServerSocket(0)) {
             this.port = s.getLocalPort();
+            this.managementPort = m.getLocalPort();
         }
         if (fresh) {
-            try (Connection c = DriverManager.getConnection(PG + "postgres", "postgres", "");
+            try (Connection c = DriverManager.getConnection(pg + "postgres", "postgres", "");
                  Statement st = c.createStatement()) {
                 st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
                 st.execute("CREATE DATABASE " + database);
@@ -67,11 +94,16 @@ public final class RealOrchestrator implements AutoCloseable {
 
     /** A second replica on the same database and settings (the standby of an active/standby pair), not started. */
     public RealOrchestrator replica(Path log) throws IOException, SQLException {
-        return new RealOrchestrator(database, log, settings, false);
+        return new RealOrchestrator(server, database, log, settings, environment, trust, false);
     }
 
     public URI url() {
-        return URI.create("http://127.0.0.1:" + port);
+        return URI.create((trust == null ? "http" : "https") + "://127.0.0.1:" + port);
+    }
+
+    /** The management port (metrics, the full health report): plain HTTP, as the chart configures it. */
+    public URI managementUrl() {
+        return URI.create("http://127.0.0.1:" + managementPort);
     }
 
     /** Starts the process and waits until it is live (a standby is live, but not ready). */
@@ -79,13 +111,15 @@ public final class RealOrchestrator implements AutoCloseable {
         List<String> argv = new java.util.ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
                 "-XX:TieredStopAtLevel=1", "-jar", bootJar().toString(),
-                "--server.port=" + port, "--management.server.port=0",
-                "--spring.datasource.url=" + PG + database,
+                "--server.port=" + port, "--management.server.port=" + managementPort,
+                "--spring.datasource.url=" + pg + database,
                 "--steadyrun.security.join-token=" + JOIN_TOKEN,
                 "--steadyrun.security.bootstrap-admin-token=" + ADMIN_TOKEN));
         argv.addAll(settings);
-        process = new ProcessBuilder(argv).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder builder = new ProcessBuilder(argv).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().putAll(environment);
+        process = builder.start();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
@@ -125,7 +159,7 @@ public final class RealOrchestrator implements AutoCloseable {
 
     /** A connection to the orchestrator's own database, for facts the API does not show (per-generation rows). */
     public Connection database() throws SQLException {
-        return DriverManager.getConnection(PG + database, "postgres", "");
+        return DriverManager.getConnection(pg + database, "postgres", "");
     }
 
     /** A crash: SIGKILL, no graceful shutdown. */
