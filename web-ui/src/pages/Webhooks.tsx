@@ -28,8 +28,8 @@ export function WebhooksPage({ role, onUnauthorized }: { role: Role; onUnauthori
         <table className="webhooks">
           <thead><tr><th>name</th><th>URL</th><th>events</th><th>format</th><th>created</th><th>disabled</th><th /></tr></thead>
           <tbody>{data.map(w => (
-            <WebhookRow key={w.id} webhook={w} open={open === w.id} onToggle={() => setOpen(open === w.id ? null : w.id)}
-                        onTested={() => setOpen(w.id)} />))}
+            <WebhookRow key={w.id} webhook={w} canAct={role !== 'VIEWER'} open={open === w.id}
+                        onToggle={() => setOpen(open === w.id ? null : w.id)} onTested={() => setOpen(w.id)} />))}
           </tbody>
         </table>
       )}
@@ -37,8 +37,8 @@ export function WebhooksPage({ role, onUnauthorized }: { role: Role; onUnauthori
   );
 }
 
-function WebhookRow({ webhook: w, open, onToggle, onTested }:
-  { webhook: Webhook; open: boolean; onToggle: () => void; onTested: () => void }) {
+function WebhookRow({ webhook: w, canAct, open, onToggle, onTested }:
+  { webhook: Webhook; canAct: boolean; open: boolean; onToggle: () => void; onTested: () => void }) {
   return (
     <>
       <tr data-webhook={w.name}>
@@ -46,16 +46,16 @@ function WebhookRow({ webhook: w, open, onToggle, onTested }:
         <td>{time(w.createdAt)} by {w.createdBy}</td>
         <td>{w.disabledAt ? <span title={w.disabledReason ?? ''}><Badge state="DISABLED" /> {w.disabledReason}</span> : ''}</td>
         <td className="actions">
-          <Action label="test" path={`/api/v1/webhooks/${w.id}/test`} onDone={onTested} />
+          {canAct && <Action label="test" path={`/api/v1/webhooks/${w.id}/test`} onDone={onTested} />}
           <button type="button" onClick={onToggle} data-action="deliveries">{open ? 'hide deliveries' : 'deliveries'}</button>
         </td>
       </tr>
-      {open && <tr className="deliveries-row"><td colSpan={7}><Deliveries webhookId={w.id} /></td></tr>}
+      {open && <tr className="deliveries-row"><td colSpan={7}><Deliveries webhookId={w.id} canAct={canAct} /></td></tr>}
     </>
   );
 }
 
-function Deliveries({ webhookId }: { webhookId: string }) {
+function Deliveries({ webhookId, canAct }: { webhookId: string; canAct: boolean }) {
   const { data, error, reload } = usePoll(
     () => api<Delivery[]>(`/api/v1/webhooks/${webhookId}/deliveries?limit=20`), [webhookId]);
   return (
@@ -70,7 +70,7 @@ function Deliveries({ webhookId }: { webhookId: string }) {
             <tr key={d.id} data-delivery={d.id} data-state={d.state}>
               <td>{d.id}</td><td>{d.eventType}</td><td>{time(d.occurredAt)}</td><td><Badge state={d.state} /></td>
               <td>{d.attempts}</td><td>{lastAttempt(d)}</td><td>{time(d.deliveredAt)}</td><td>{d.lastError ?? ''}</td>
-              <td>{redeliverable(d) && <Action label="redeliver" path={`/api/v1/webhook-deliveries/${d.id}/redeliver`}
+              <td>{canAct && redeliverable(d) && <Action label="redeliver" path={`/api/v1/webhook-deliveries/${d.id}/redeliver`}
                                                onDone={reload} />}</td>
             </tr>))}
           </tbody>
