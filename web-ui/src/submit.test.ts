@@ -49,6 +49,18 @@ describe('composeSpec', () => {
     expect(composeSpec(form({ modelSize: '', rest: 'model: {layers: 2, heads: 2, dModel: 64}\n' })).ok).toBe(true);
   });
 
+  it('keeps form text inside its quotes: no key can be slipped in through a field', () => {
+    const c = composeSpec(form({ name: 'x\nworldSize: 900', spares: '1\nhyper: {}' }));
+    expect(c.ok && c.yaml.split('\n').slice(0, 2)).toEqual(['name: "x\\nworldSize: 900"', 'worldSize: 1']);
+    expect(c.ok && c.yaml).toContain('spares: "1\\nhyper: {}"\n');
+  });
+
+  it('turns the YAML box\'s own document start into a comment, keeping its line numbers', () => {
+    const c = composeSpec(form({ rest: '# my spec\n---\nnodeSelector:\n  zone: a\n' }));
+    expect(c.ok && c.yaml).toContain('\n# my spec\n# ---\nnodeSelector:\n');
+    expect(c.ok && c.origins[c.yaml.split('\n').indexOf('nodeSelector:')]).toEqual({ restLine: 3 });
+  });
+
   it('sends a data path as data.path', () => {
     const c = composeSpec(form({ dataKind: 'path', data: '/data/tokens' }));
     expect(c.ok && c.yaml).toContain('data:\n  path: "/data/tokens"\n');

@@ -122,8 +122,10 @@ export function composeSpec(f: SubmitForm): Composed {
   }
   const out = [...head];
   const origins = [...headOrigins];
+  const start = rest.findIndex(l => l.trim() !== '' && !l.trimStart().startsWith('#'));
   rest.forEach((line, i) => {
-    out.push(line);
+    // the box's own document start would make the form's lines a document of their own: kept, as a comment
+    out.push(i === start && line.trimEnd() === '---' ? '# ---' : line);
     origins.push({ restLine: i + 1 });
     const opened = [...keys.values()].find(k => k.line === i);
     const entries = opened && groups.get(opened.key);
