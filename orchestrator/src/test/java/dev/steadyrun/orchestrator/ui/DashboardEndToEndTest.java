@@ -253,7 +253,10 @@ class DashboardEndToEndTest extends BrowserSupport {
 
         signIn(operator);
         browser.findElement(By.linkText("Fleet")).click();
-        new Select(wait.until(ExpectedConditions.presenceOfElementLocated(By.name("rack")))).selectByValue(rack);
+        // the rack menu is there before the first poll has filled it
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("select[name='rack'] option[value='"
+                + rack + "']")));
+        new Select(browser.findElement(By.name("rack"))).selectByValue(rack);
         wait.until(d -> d.findElements(By.cssSelector("table.nodes tbody tr")).size() == agents.size());
         WebElement busyRow = browser.findElement(By.cssSelector("tr[data-node-row='" + busy.name() + "']"));
         assertThat(busyRow.findElement(By.cssSelector("td.run a")).getDomAttribute("href")).isEqualTo("#/runs/" + runId);
