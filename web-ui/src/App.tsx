@@ -4,6 +4,9 @@ import { FleetPage } from './pages/Fleet';
 import { NodePage } from './pages/NodeDetail';
 import { RunPage } from './pages/RunDetail';
 import { RunsPage } from './pages/Runs';
+import { SubmitPage } from './pages/Submit';
+import { TokensPage } from './pages/Tokens';
+import { WebhooksPage } from './pages/Webhooks';
 import { parseRoute } from './route';
 
 function SignIn({ onSignedIn, notice }: { onSignedIn: (role: Role) => void; notice: string | null }) {
@@ -56,13 +59,20 @@ export function App() {
     <>
       <nav>
         <b>Steadyrun</b>
-        <a href="#/runs" className={route.page.startsWith('run') ? 'on' : ''}>Runs</a>
+        <a href="#/runs" className={route.page.startsWith('run') || route.page === 'submit' ? 'on' : ''}>Runs</a>
         <a href="#/fleet" className={route.page === 'fleet' || route.page === 'node' ? 'on' : ''}>Fleet</a>
+        {role === 'ADMIN' && <>
+          <a href="#/admin/tokens" className={route.page === 'tokens' ? 'on' : ''}>Tokens</a>
+          <a href="#/admin/webhooks" className={route.page === 'webhooks' ? 'on' : ''}>Webhooks</a>
+        </>}
         <span className="who" data-role={role}>{role === 'VIEWER' ? 'viewer (read only)' : role.toLowerCase()}</span>
         <button type="button" onClick={() => signOut()}>Sign out</button>
       </nav>
       <main>
-        {route.page === 'runs' && <RunsPage onUnauthorized={expired} />}
+        {route.page === 'runs' && <RunsPage canSubmit={role !== 'VIEWER'} onUnauthorized={expired} />}
+        {route.page === 'submit' && <SubmitPage onUnauthorized={expired} />}
+        {route.page === 'tokens' && <TokensPage onUnauthorized={expired} />}
+        {route.page === 'webhooks' && <WebhooksPage role={role} onUnauthorized={expired} />}
         {route.page === 'run' && <RunPage id={route.id} role={role} onUnauthorized={expired} />}
         {route.page === 'fleet' && <FleetPage role={role} onUnauthorized={expired} />}
         {route.page === 'node' && <NodePage id={route.id} role={role} onUnauthorized={expired} />}

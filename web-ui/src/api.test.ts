@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { api, ApiError, detectRole, session } from './api';
+import { api, ApiError, apiText, detectRole, session } from './api';
 
 function storage(): Storage {
   const m = new Map<string, string>();
@@ -32,6 +32,17 @@ describe('api', () => {
     const err = (await api('/x', 'GET', undefined, fetchFn).catch(e => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect([err.status, err.message, err.field]).toEqual([400, 'size: must be 1 to 200', 'size']);
+  });
+
+  it('sends a YAML spec as it is written and keeps every field error of the answer', async () => {
+    const fetchFn = vi.fn(async () => reply(400, { detail: 'worldSize: must be at least 1', field: 'worldSize',
+      errors: [{ field: 'worldSize', message: 'must be at least 1', line: 3, column: 1 }, { field: 'hyper.lr', message: 'must be above 0' }] }));
+    const err = (await apiText('/api/v1/runs', 'POST', 'worldSize: 0\n', 'application/yaml', fetchFn).catch(e => e)) as ApiError;
+    const [, init] = fetchFn.mock.calls[0] as unknown as [string, RequestInit];
+    expect(init.body).toBe('worldSize: 0\n');
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/yaml');
+    expect(err.errors).toEqual([{ field: 'worldSize', message: 'must be at least 1', line: 3, column: 1 },
+      { field: 'hyper.lr', message: 'must be above 0' }]);
   });
 
   it('reads the role from /api/v1/me and passes a refused token on as an error', async () => {

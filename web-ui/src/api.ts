@@ -8,8 +8,12 @@ export const session = {
   signOut: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
+/** One bad field of a problem detail; a YAML run spec's errors add where the field's key is. */
+export interface FieldProblem { field: string; message: string; line?: number; column?: number }
+
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly field?: string) {
+  constructor(readonly status: number, message: string, readonly field?: string,
+              readonly errors: FieldProblem[] = []) {
     super(message);
   }
 }
@@ -17,16 +21,28 @@ export class ApiError extends Error {
 type Fetch = typeof fetch;
 
 export async function api<T>(path: string, method = 'GET', body?: unknown, fetchFn: Fetch = fetch): Promise<T> {
+  return send<T>(path, method, body === undefined ? undefined : JSON.stringify(body), 'application/json', fetchFn);
+}
+
+/** A body sent as it is written, e.g. a YAML run spec (`application/yaml`). */
+export async function apiText<T>(path: string, method: string, text: string, contentType: string,
+                                 fetchFn: Fetch = fetch): Promise<T> {
+  return send<T>(path, method, text, contentType, fetchFn);
+}
+
+async function send<T>(path: string, method: string, body: string | undefined, contentType: string,
+                       fetchFn: Fetch): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
   const token = session.token();
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetchFn(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (body !== undefined) headers['Content-Type'] = contentType;
+  const res = await fetchFn(path, { method, headers, body });
   const text = await res.text();
   const parsed = text ? safeJson(text) : undefined;
   if (!res.ok) {
-    const problem = (parsed ?? {}) as { detail?: string; title?: string; field?: string };
-    throw new ApiError(res.status, problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, problem.field);
+    const problem = (parsed ?? {}) as { detail?: string; title?: string; field?: string; errors?: FieldProblem[] };
+    throw new ApiError(res.status, problem.detail ?? problem.title ?? `${res.status} ${res.statusText}`, problem.field,
+      Array.isArray(problem.errors) ? problem.errors : []);
   }
   return parsed as T;
 }
@@ -94,6 +110,10 @@ export interface GpuInfo { index: number; uuid: string; model: string; memoryMiB
 export interface NodeView {
   id: string; name: string; hostname: string; agentVersion: string; state: NodeState; stateReason: string | null;
   stateChangedAt: string; labels: Record<string, string>; gpus: GpuInfo[]; registeredAt: string; lastSeenAt: string | null;
+  /** From the last heartbeat (null before the first): the run and rank its trainer holds (null and -1 when idle). */
+  trainer: { state: string; runId: string | null; rank: number; generation: number } | null;
+  /** The last heartbeat's hottest GPU and mean utilisation; null before the first or without GPUs. */
+  gpuHealth: { gpus: number; maxTemperatureC: number; meanUtilizationPct: number } | null;
 }
 
 export interface GpuHealth {

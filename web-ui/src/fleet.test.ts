@@ -4,7 +4,7 @@ import { confirmation, countByState, filterNodes, labelValues, NO_FILTER, nodeAc
 
 const node = (name: string, state: NodeState, zone: string, rack: string): NodeView => ({
   id: name, name, hostname: name, agentVersion: 't', state, stateReason: null, stateChangedAt: '',
-  labels: { zone, rack }, gpus: [], registeredAt: '', lastSeenAt: null,
+  labels: { zone, rack }, gpus: [], registeredAt: '', lastSeenAt: null, trainer: null, gpuHealth: null,
 });
 
 const fleet = [

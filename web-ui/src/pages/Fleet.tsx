@@ -1,5 +1,6 @@
 import { memo, useMemo, useState } from 'react';
 import { api, type NodeView, type Page, type Role } from '../api';
+import { FleetTable } from '../FleetTable';
 import { confirmation, countByState, filterNodes, labelValues, NO_FILTER, NODE_STATES, nodeActions, STATE_COLOUR, type FleetFilter } from '../fleet';
 import { usePoll } from '../hooks';
 import { Action, Badge, ErrorLine, time } from '../ui';
@@ -35,7 +36,10 @@ export function FleetPage({ role, onUnauthorized }: { role: Role; onUnauthorized
   const { data, error, reload } = usePoll(loadFleet, [], onUnauthorized);
   const [filter, setFilter] = useState<FleetFilter>(NO_FILTER);
   const [selected, setSelected] = useState<string | null>(null);
+  const [tablePage, setTablePage] = useState(0);
   const nodes = useMemo(() => data ?? [], [data]);
+  // heartbeat ages as of the last poll (so the table changes only when new data comes)
+  const polledAt = useMemo(() => Date.now(), [data]);
   const shown = useMemo(() => filterNodes(nodes, filter), [nodes, filter]);
   const counts = useMemo(() => countByState(nodes), [nodes]);
   const racks = useMemo(() => labelValues(nodes, 'rack'), [nodes]);
@@ -43,7 +47,7 @@ export function FleetPage({ role, onUnauthorized }: { role: Role; onUnauthorized
   const node = nodes.find(n => n.id === selected);
   const pick = (key: keyof FleetFilter, values: string[], label: string) => (
     <label>{label}{' '}
-      <select name={key} value={filter[key]} onChange={e => setFilter({ ...filter, [key]: e.target.value })}>
+      <select name={key} value={filter[key]} onChange={e => { setFilter({ ...filter, [key]: e.target.value }); setTablePage(0); }}>
         <option value="">all</option>
         {values.map(v => <option key={v} value={v}>{v}</option>)}
       </select>
@@ -76,6 +80,8 @@ export function FleetPage({ role, onUnauthorized }: { role: Role; onUnauthorized
           </aside>
         )}
       </div>
+      <FleetTable nodes={shown} page={tablePage} now={polledAt} selected={selected} onPage={setTablePage}
+                  onSelect={setSelected} />
     </div>
   );
 }

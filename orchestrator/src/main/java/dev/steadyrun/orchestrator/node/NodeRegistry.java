@@ -391,7 +391,8 @@ public class NodeRegistry {
         NodeState state = r != null ? r.state : n.getState();
         return new NodeView(n.getId(), n.getName(), n.getHostname(), n.getAgentVersion(), state,
                 n.getStateReason(), n.getStateChangedAt(), Map.copyOf(n.getLabels()),
-                json.readValue(n.getGpus(), GPU_INFOS), n.getRegisteredAt(), seen);
+                json.readValue(n.getGpus(), GPU_INFOS), n.getRegisteredAt(), seen,
+                r == null ? null : NodeView.Seat.of(r.trainer), r == null ? null : NodeView.GpuSummary.of(r.gpus));
     }
 
     private static void validate(RegisterRequest r) {

@@ -15,24 +15,24 @@ import java.util.function.IntFunction;
 import com.sun.net.httpserver.HttpServer;
 
 /**
- * A real HTTP receiver for webhook tests on 127.0.0.1: records every request and answers what {@code behaviour}
+ * A real HTTP receiver for webhook tests (the web UI's too) on 127.0.0.1: records every request and answers what {@code behaviour}
  * says for the n-th request (0-based). It can be stopped (port closed) and started again on the same port.
  */
-final class WebhookReceiver implements AutoCloseable {
+public final class WebhookReceiver implements AutoCloseable {
 
     /** One answer: status, how long to wait before it (to provoke timeouts), and a body (may be empty). */
-    record Answer(int status, long delayMillis, String body) {
+    public record Answer(int status, long delayMillis, String body) {
         Answer(int status, long delayMillis) {
             this(status, delayMillis, "");
         }
 
-        static Answer status(int status) {
+        public static Answer status(int status) {
             return new Answer(status, 0);
         }
     }
 
-    record Received(Map<String, String> headers, String body) {
-        String header(String name) {
+    public record Received(Map<String, String> headers, String body) {
+        public String header(String name) {
             return headers.get(name.toLowerCase());
         }
     }
@@ -43,7 +43,7 @@ final class WebhookReceiver implements AutoCloseable {
     private HttpServer server;
     private ExecutorService executor;
 
-    WebhookReceiver(IntFunction<Answer> behaviour) {
+    public WebhookReceiver(IntFunction<Answer> behaviour) {
         this.behaviour = behaviour;
         start(0);
         this.port = server.getAddress().getPort();
@@ -83,11 +83,11 @@ final class WebhookReceiver implements AutoCloseable {
         server.start();
     }
 
-    String url() {
+    public String url() {
         return "http://127.0.0.1:" + port + "/hook";
     }
 
-    List<Received> received() {
+    public List<Received> received() {
         return List.copyOf(received);
     }
 

@@ -256,6 +256,34 @@ class NodeLifecycleTest extends OrchestratorIntegrationTest {
     }
 
     @Test
+    void theNodeListCarriesEachNodesRunRankAndGpuFiguresFromItsLastHeartbeat() {
+        String zone = "list-" + UUID.randomUUID().toString().substring(0, 8);
+        RegisterResponse fresh = register(zone + "-fresh", Map.of("zone", zone));
+        RegisterResponse busy = register(zone + "-busy", Map.of("zone", zone));
+        heartbeat(busy, 1, RUNNING, new GpuHealth(0, 61.5, 1000, 81559, 40, 0, 0, 0, List.of(), 0),
+                new GpuHealth(1, 83, 1000, 81559, 90, 0, 0, 0, List.of(), 0));
+
+        Reply list = call("GET", "/api/v1/nodes?label=zone=" + zone, ADMIN_TOKEN, null);
+        assertThat(list.status()).isEqualTo(200);
+        Map<String, JsonNode> byName = new java.util.HashMap<>();
+        list.body().path("items").forEach(n -> byName.put(n.path("name").asString(), n));
+        JsonNode b = byName.get(zone + "-busy");
+        assertThat(b.at("/trainer/state").asString()).isEqualTo("RUNNING");
+        assertThat(b.at("/trainer/runId").asString()).isEqualTo(RUNNING.runId().toString());
+        assertThat(b.at("/trainer/rank").asInt()).isEqualTo(RUNNING.rank());
+        assertThat(b.at("/trainer/generation").asLong()).isEqualTo(RUNNING.generation());
+        assertThat(b.at("/gpuHealth/gpus").asInt()).isEqualTo(2);
+        assertThat(b.at("/gpuHealth/maxTemperatureC").asDouble()).isEqualTo(83.0);
+        assertThat(b.at("/gpuHealth/meanUtilizationPct").asDouble()).isEqualTo(65.0);
+        // the trainer's log tail and thread dump stay on the node's own page
+        assertThat(b.path("trainer").has("logTail")).isFalse();
+        // no heartbeat yet: nothing to tell
+        JsonNode f = byName.get(zone + "-fresh");
+        assertThat(f.path("trainer").isNull()).isTrue();
+        assertThat(f.path("gpuHealth").isNull()).isTrue();
+    }
+
+    @Test
     void renewalsAreFlushedInBatchesAndRestoredWithAFreshGraceAfterARestart() {
         RegisterResponse node = register("life-flush", Map.of());
         heartbeat(node, 7, RUNNING);

@@ -272,6 +272,12 @@ class HostileRequestsTest extends RunsApiSupport {
             if (t != String.class) {
                 bad.addAll(List.of("abc", "1.5", "99999999999999999999"));
             }
+            // paging in range: a negative page, or a page size of none or of the whole table, is refused by name
+            if (name.equals("page")) {
+                bad.add("-1");
+            } else if (name.equals("size") || name.equals("limit")) {
+                bad.addAll(List.of("0", "-1", "2147483647"));
+            }
             for (String value : bad) {
                 cases.add(new Case(where + ": parameter " + name + "=" + value, method,
                         path + "?" + name + "=" + value, rightCredential, emptyBody, type, 400, name));
