@@ -25,6 +25,7 @@ import dev.steadyrun.orchestrator.run.RunsApiSupport;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.TrainerLogBatch;
+import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 import tools.jackson.databind.JsonNode;
 
@@ -168,6 +169,13 @@ class RunLogsTest extends RunsApiSupport {
             assertThat(post(ranks.get(0), 0, 1, lines(0, 1), 0).status()).isEqualTo(204); // another rank's
 
             call("POST", "/api/v1/runs/" + runId + "/cancel", ADMIN_TOKEN, null);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (!call("GET", "/api/v1/runs/" + runId, ADMIN_TOKEN, null).body().path("state").asString("")
+                    .equals("CANCELLED")) { // the trainers say they stopped, until the run is CANCELLED
+                assertThat(System.nanoTime()).as("the run reached CANCELLED").isLessThan(deadline);
+                ranks.forEach((rank, a) -> heartbeat(a, trainer(TrainerState.EXITED, runId, rank, 1)));
+                Thread.sleep(100);
+            }
             Event end = sse.next();
             assertThat(end.name()).as("rank 0's line never reached rank 1's stream").isEqualTo("end");
             assertThat(end.data()).contains("CANCELLED");
@@ -233,8 +241,9 @@ class RunLogsTest extends RunsApiSupport {
             String name = "message";
             String id = null;
             StringBuilder data = new StringBuilder();
+            long deadline = System.nanoTime() + WAIT.toNanos(); // keepalives come every second: a deadline of its own
             while (true) {
-                Object o = lines.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+                Object o = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
                 if (o == null) {
                     throw new AssertionError("no event within " + WAIT);
                 }
@@ -266,8 +275,9 @@ class RunLogsTest extends RunsApiSupport {
 
         /** True once the server closed the stream (after its last event). */
         boolean ended() throws InterruptedException {
+            long deadline = System.nanoTime() + WAIT.toNanos();
             while (true) {
-                Object o = lines.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+                Object o = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
                 if (o == null) {
                     return false;
                 }
