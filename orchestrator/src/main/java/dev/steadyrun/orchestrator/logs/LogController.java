@@ -54,7 +54,8 @@ class LogController {
             throw new BadRequestException("rank", "must be from 0 to " + (run.getWorldSize() - 1)
                     + " (the run's world size is " + run.getWorldSize() + "), was " + r);
         }
-        long g = generation == null ? run.getGeneration() : generation;
+        // a run not placed yet (generation 0): its first generation, so a follower can wait for the first line
+        long g = generation == null ? Math.max(1, run.getGeneration()) : generation;
         if (g < 1 || g > Math.max(1, run.getGeneration())) {
             throw new BadRequestException("generation", "must be from 1 to " + Math.max(1, run.getGeneration())
                     + " (the run's current generation), was " + g);
