@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -130,7 +131,16 @@ class LogFollowers {
     private void wake(Follower f) {
         f.dirty.set(true);
         if (!f.closed && f.running.compareAndSet(false, true)) {
+            execute(f);
+        }
+    }
+
+    /** Never throws into an agent's request: a full pool (a closed stream's drain still ending) waits for a tick. */
+    private void execute(Follower f) {
+        try {
             writers.execute(() -> drain(f));
+        } catch (RejectedExecutionException e) {
+            f.running.set(false);
         }
     }
 
@@ -146,7 +156,7 @@ class LogFollowers {
             f.running.set(false);
         }
         if (f.dirty.get() && !f.closed && f.running.compareAndSet(false, true)) {
-            writers.execute(() -> drain(f));
+            execute(f);
         }
     }
 
