@@ -10,9 +10,9 @@ import java.util.UUID;
  * that holds the rank of the current generation may send it, else 409.
  *
  * @param lines        in the order the trainer printed them, at most {@link #MAX_LINES}
- * @param droppedLines lines of this generation the agent dropped since its previous batch because its bounded
- *                     buffer was full (the trainer printed faster than the orchestrator took them, or during an
- *                     outage); absent means 0
+ * @param droppedLines lines of this generation the agent dropped so far because its bounded buffer was full (the
+ *                     trainer printed faster than the orchestrator took them, or during an outage): a running total,
+ *                     so a batch sent twice (its answer lost) counts nothing twice; absent means 0
  */
 public record TrainerLogBatch(UUID runId, int rank, long generation, List<Line> lines, Long droppedLines) {
 

@@ -56,7 +56,11 @@ public class LogWindows {
         this.onAppend = listener;
     }
 
-    /** Adds an agent's batch; lines whose seq the window already passed are skipped (a batch sent twice). */
+    /**
+     * Adds an agent's batch; lines whose seq the window already passed are skipped (a batch sent twice).
+     *
+     * @param droppedLines the agent's running total of this window's dropped lines
+     */
     public void append(Key key, List<TrainerLogBatch.Line> lines, long droppedLines) {
         List<Key> superseded = new ArrayList<>();
         synchronized (this) {
@@ -65,7 +69,7 @@ public class LogWindows {
                 w = new Window();
                 windows.put(key, w);
             }
-            w.dropped += Math.max(0, droppedLines);
+            w.dropped = Math.max(w.dropped, droppedLines); // a running total: a resent batch counts nothing twice
             for (TrainerLogBatch.Line line : lines) {
                 if (line.seq() < w.nextSeq) {
                     continue;

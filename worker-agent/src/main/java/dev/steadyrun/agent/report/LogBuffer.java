@@ -3,7 +3,7 @@ package dev.steadyrun.agent.report;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -13,7 +13,8 @@ import dev.steadyrun.protocol.TrainerLogBatch;
 /**
  * Trainer log lines waiting to be sent for the live log view. The trainer's pipe readers only {@link #add} (a short
  * lock, never a wait): when the buffer is full the oldest line is dropped and counted, and the count travels in the
- * next batch of its generation. Lines are cleaned ({@link TrainerLogBatch#clean}) so no line is longer than the cap.
+ * batches of its generation as a running total. Lines are cleaned ({@link TrainerLogBatch#clean}) so no line is
+ * longer than the cap.
  */
 public final class LogBuffer {
 
@@ -25,8 +26,17 @@ public final class LogBuffer {
     }
 
     private final int capacity;
+    /** Generations whose drop counts are kept: a node runs one at a time, so a few cover any batch still unsent. */
+    private static final int COUNTED_SOURCES = 64;
+
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
-    private final Map<ReportBuffer.Source, Long> dropped = new HashMap<>();
+    /** Lines dropped so far per generation (a running total), the one used least recently forgotten beyond 64. */
+    private final Map<ReportBuffer.Source, Long> dropped = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<ReportBuffer.Source, Long> eldest) {
+            return size() > COUNTED_SOURCES;
+        }
+    };
     private long nextOrder;
     private long droppedTotal;
 
@@ -71,13 +81,11 @@ public final class LogBuffer {
                 dropped.getOrDefault(s, 0L)), lastOrder));
     }
 
-    /** The orchestrator took the batch (or can never take it): forget its lines and the drop count it carried. */
+    /** The orchestrator took the batch (or can never take it): forget its lines. */
     public synchronized void sent(Batch batch) {
         while (!entries.isEmpty() && entries.peekFirst().order() <= batch.lastOrder()) {
             entries.removeFirst();
         }
-        long carried = batch.batch().droppedLines();
-        dropped.computeIfPresent(batch.source(), (k, v) -> v - carried <= 0 ? null : v - carried);
     }
 
     /** The generation is fenced (409): its lines will never be accepted. */
