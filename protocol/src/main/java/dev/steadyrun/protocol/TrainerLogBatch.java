@@ -18,6 +18,11 @@ public record TrainerLogBatch(UUID runId, int rank, long generation, List<Line> 
 
     /** The most lines in one batch. */
     public static final int MAX_LINES = 500;
+    /**
+     * The most characters of text in one batch: with at most 3 bytes of UTF-8 per character and the JSON around each
+     * line, a batch stays well under the API's 1 MB body limit.
+     */
+    public static final int MAX_BATCH_CHARS = 250_000;
     /** The longest line, in UTF-16 chars, the marker of a cut line included: longer lines are cut by the agent. */
     public static final int MAX_LINE_CHARS = 2000;
     /** What ends a line the agent cut at {@link #MAX_LINE_CHARS}. */

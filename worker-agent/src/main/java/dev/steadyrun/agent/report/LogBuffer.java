@@ -61,7 +61,10 @@ public final class LogBuffer {
         }
     }
 
-    /** The oldest lines of one source, up to {@link TrainerLogBatch#MAX_LINES}, or empty when nothing waits. */
+    /**
+     * The oldest lines of one source, up to {@link TrainerLogBatch#MAX_LINES} and {@link
+     * TrainerLogBatch#MAX_BATCH_CHARS}, or empty when nothing waits.
+     */
     public synchronized Optional<Batch> next() {
         Entry first = entries.peekFirst();
         if (first == null) {
@@ -69,8 +72,11 @@ public final class LogBuffer {
         }
         List<TrainerLogBatch.Line> lines = new ArrayList<>();
         long lastOrder = first.order();
+        int chars = 0;
         for (Entry e : entries) {
-            if (!e.source().equals(first.source()) || lines.size() == TrainerLogBatch.MAX_LINES) {
+            chars += e.line().text().length();
+            if (!e.source().equals(first.source()) || lines.size() == TrainerLogBatch.MAX_LINES
+                    || (chars > TrainerLogBatch.MAX_BATCH_CHARS && !lines.isEmpty())) {
                 break;
             }
             lines.add(e.line());
