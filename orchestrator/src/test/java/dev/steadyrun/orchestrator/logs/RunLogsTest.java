@@ -183,17 +183,6 @@ class RunLogsTest extends RunsApiSupport {
         }
     }
 
-    /** A run not placed yet is read at its first generation: a follower may start before the first line. */
-    @Test
-    void aRunNotPlacedYetIsReadAtItsFirstGeneration() {
-        Reply submitted = call("POST", "/api/v1/runs", ADMIN_TOKEN, tinyRun(newRack(), 1, 0)); // a rack with no node
-        String id = submitted.body().get("id").asString();
-        Reply page = call("GET", "/api/v1/runs/" + id + "/logs", ADMIN_TOKEN, null);
-        assertThat(page.status()).as(page.raw().body()).isEqualTo(200);
-        assertThat(page.body().get("generation").asLong()).isEqualTo(1);
-        assertThat(texts(page.body())).isEmpty();
-    }
-
     @Test
     void aFollowWithoutATokenIsRefusedAsAProblem() {
         twoRankRun();
