@@ -264,7 +264,7 @@ class LeaseLoopTest {
         java.util.Map<Long, String> received = new java.util.LinkedHashMap<>();
         orchestrator.logs.stream().flatMap(b -> b.lines().stream()).forEach(l -> received.putIfAbsent(l.seq(),
                 l.text()));
-        assertThat(received.keySet()).isSorted();
+        assertThat(List.copyOf(received.keySet())).isSorted();
         assertThat(received.values()).containsExactlyElementsOf(java.util.stream.IntStream.range(100, 700)
                 .mapToObj(i -> "line " + i).toList());
         assertThat(orchestrator.logs).allMatch(b -> b.droppedLines() == 100, "the running total of dropped lines");
