@@ -39,10 +39,10 @@ class LogBufferTest {
     void aBatchStaysUnderTheCharacterBudgetAndLinesAreCleaned() {
         LogBuffer buffer = new LogBuffer(1000);
         String longLine = "x".repeat(50_000); // cut to MAX_LINE_CHARS
-        for (int i = 0; i < 300; i++) {
+        for (int i = 0; i < 200; i++) {
             buffer.add(g1, TrainerLogBatch.Stream.STDOUT, longLine, i, Instant.EPOCH);
         }
-        buffer.add(g1, TrainerLogBatch.Stream.STDOUT, "bell\u0007", 300, Instant.EPOCH);
+        buffer.add(g1, TrainerLogBatch.Stream.STDOUT, "bell\u0007", 200, Instant.EPOCH);
         LogBuffer.Batch first = buffer.next().orElseThrow();
         int chars = first.batch().lines().stream().mapToInt(l -> l.text().length()).sum();
         assertThat(chars).isLessThanOrEqualTo(TrainerLogBatch.MAX_BATCH_CHARS);
