@@ -57,7 +57,10 @@ java -Xmx256m -jar "$AGENT_JAR" --url "http://127.0.0.1:$PORT" --join-token "$JO
     --labels rack=bench-logs --state-dir "$OUT/agent-state" --checkpoint-root "$OUT/checkpoints" \
     --trainer-command "/bin/sh $OUT/trainer.sh" >"$OUT/agent.log" 2>&1 &
 pids+=($!)
-sleep 5
+for _ in $(seq 1 120); do # the run is refused (422) until the node is HEALTHY
+    curl -fsS -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/api/v1/nodes" 2>/dev/null | grep -q HEALTHY && break
+    sleep 1
+done
 run=$(curl -fsS -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
     -d '{"name":"bench logs","model":{"size":"tiny"},"data":{"sample":"europarl"},"worldSize":1,"nodeSelector":{"rack":"bench-logs"}}' \
     "http://127.0.0.1:$PORT/api/v1/runs" | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
