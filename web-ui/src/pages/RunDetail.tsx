@@ -4,6 +4,7 @@ import { Chart } from '../Chart';
 import { fmt } from '../chart';
 import { usePoll } from '../hooks';
 import { IncidentLog } from '../Incidents';
+import { LogView } from '../LogView';
 import { chartMarkers, checkpointMark, percent, type Marker } from '../recovery';
 import { RestartDialog } from '../RestartForm';
 import { Action, Badge, ErrorLine, Section, time } from '../ui';
@@ -86,6 +87,9 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
         <Chart title="gradient norm" series={{ x, y: pts.map(p => p.gradNorm) }} markers={markers} />
         <Chart title="tokens/s" series={{ x, y: pts.map(p => p.tokensPerSec) }} markers={markers} />
       </div>
+      <Section title="Trainer log">
+        <LogView run={run} onUnauthorized={onUnauthorized} />
+      </Section>
       <Section title="Incident logbook">
         <IncidentLog incidents={incidents} />
       </Section>

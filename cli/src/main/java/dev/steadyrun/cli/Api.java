@@ -77,6 +77,63 @@ final class Api {
         return send("DELETE", path, null, null);
     }
 
+    /** One server-sent event: its name ({@code message} when unnamed) and its data. */
+    record Event(String name, String data) {
+    }
+
+    /**
+     * GETs a {@code text/event-stream} and hands each event to {@code onEvent} until the server ends the stream or
+     * {@code onEvent} answers false. No timeout once the stream is open: a follower may wait long for a line.
+     */
+    void stream(String path, Map<String, ?> query, java.util.function.Predicate<Event> onEvent) {
+        URI url = URI.create(base + withQuery(path, query));
+        HttpRequest.Builder request = HttpRequest.newBuilder(url)
+                .header("Accept", "text/event-stream, application/problem+json");
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        HttpResponse<java.util.stream.Stream<String>> response;
+        try {
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofLines());
+        } catch (IOException e) {
+            throw new Unreachable(url, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Unreachable(url, e);
+        }
+        try (java.util.stream.Stream<String> lines = response.body()) {
+            if (response.statusCode() / 100 != 2) {
+                String body = String.join("\n", (Iterable<String>) lines::iterator);
+                JsonNode problem;
+                try {
+                    problem = JSON.readTree(body);
+                } catch (JacksonException e) {
+                    problem = JSON.missingNode();
+                }
+                throw new Failure(response.statusCode(), problem, "GET " + path + ": HTTP " + response.statusCode());
+            }
+            String name = "message";
+            StringBuilder data = new StringBuilder();
+            java.util.Iterator<String> it = lines.iterator();
+            while (it.hasNext()) {
+                String line = it.next();
+                if (line.isEmpty()) {
+                    if (data.length() > 0 && !onEvent.test(new Event(name, data.toString()))) {
+                        return;
+                    }
+                    name = "message";
+                    data.setLength(0);
+                } else if (line.startsWith("event:")) {
+                    name = line.substring(6).strip();
+                } else if (line.startsWith("data:")) {
+                    data.append(data.length() > 0 ? "\n" : "").append(line.substring(5).stripLeading());
+                } // comments (keepalives) and ids: nothing to do
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw new Unreachable(url, e);
+        }
+    }
+
     private JsonNode send(String method, String path, String body, String contentType) {
         URI url = URI.create(base + path);
         HttpRequest.Builder request = HttpRequest.newBuilder(url).timeout(TIMEOUT)

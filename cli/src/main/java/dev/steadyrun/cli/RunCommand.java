@@ -167,6 +167,23 @@ final class RunCommand implements Runnable {
         return Steadyrun.OK;
     }
 
+    @Command(name = "logs", description = "A rank's recent trainer log (stdout and stderr lines); -f follows it "
+            + "until the run ends (or Ctrl-C).")
+    int logs(@Parameters(paramLabel = "RUN_ID") UUID id,
+             @Option(names = {"-f", "--follow"}, description = "keep printing new lines as they come") boolean follow,
+             @Option(names = "--rank", paramLabel = "N", description = "the rank (default: 0)") Integer rank,
+             @Option(names = "--generation", paramLabel = "G",
+                     description = "the generation (default: the current one; a follow then moves on with restarts)")
+             Long generation) {
+        RunLogs logs = new RunLogs(root.api(), id, rank, generation, out(), spec.commandLine().getErr());
+        if (follow) {
+            logs.follow();
+        } else {
+            logs.print();
+        }
+        return Steadyrun.OK;
+    }
+
     private int act(UUID id, String action, Output output) {
         output.print(out(), root.api().post("/api/v1/runs/" + id + "/" + action, (JsonNode) null), DETAIL);
         return Steadyrun.OK;

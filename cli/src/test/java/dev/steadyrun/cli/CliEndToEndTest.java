@@ -58,6 +58,7 @@ class CliEndToEndTest {
         receiver.start();
         orchestrator = new OrchestratorProcess("steadyrun_cli_test", dir.resolve("orchestrator.log"), List.of(
                 "--steadyrun.scheduling.pass-interval=500ms",
+                "--steadyrun.logs.keepalive=1s", // a log follower learns within a second that its run ended
                 "--steadyrun.alerts.allowed-private-cidrs=127.0.0.0/8",
                 "--steadyrun.alerts.secret-key=MDEyMzQ1Njc4OWFiY2RlZg=="), Duration.ofSeconds(180));
         url = orchestrator.url().toString();
@@ -373,6 +374,36 @@ class CliEndToEndTest {
             assertThat(steps.get(0)).matches("step +0 +loss 10.0000 +scale 4.000 .*");
             assertThat(watched.out()).containsPattern("(?m)^incident #\\d+ MANUAL_RESTART \\(OPERATOR\\) .*watched")
                     .endsWith("run ended: CANCELLED\n");
+        }
+    }
+
+    @Test
+    void logsPrintsARanksLinesAndFollowsNewOnesUntilTheRunEnds() throws Exception {
+        try (FakeAgent agent = new FakeAgent(orchestrator.url(), "logs-0", Map.of("rack", "rack-logs"))) {
+            Cli cli = admin();
+            String run = json(cli, "run", "submit", "-f", spec("cli-logs", "rack-logs", "").toString(), "-o", "json")
+                    .get("id").asString();
+            Assignment a = agent.awaitAssignment(UUID.fromString(run), 1, Duration.ofSeconds(30));
+            agent.log(a, 0, "loading data", "a line that tries \u001b[2Jto clear the screen");
+
+            Cli.Result printed = ok(cli, "run", "logs", run);
+            assertThat(printed.out()).as("the escape is shown, never sent to the terminal")
+                    .isEqualTo("loading data\na line that tries \uFFFD[2Jto clear the screen\n");
+
+            Cli.Running follow = cli.start("run", "logs", run, "-f", "--rank", "0");
+            await(follow, out -> out.contains("loading data"));
+            agent.log(a, 2, "a live line");
+            await(follow, out -> out.endsWith("a live line\n"));
+            ok(cli, "run", "cancel", run);
+            Cli.Result followed = follow.result().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(followed.exit()).as(followed.toString()).isZero();
+            assertThat(followed.out().lines()).containsExactly("loading data",
+                    "a line that tries \uFFFD[2Jto clear the screen", "a live line");
+            assertThat(followed.err()).contains("the run is CANCELLED");
+
+            Cli.Result badRank = cli.run("run", "logs", run, "--rank", "1");
+            assertThat(badRank.exit()).as(badRank.toString()).isEqualTo(Steadyrun.API_ERROR);
+            assertThat(badRank.err()).contains("rank").contains("must be from 0 to 0");
         }
     }
 

@@ -6,6 +6,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +25,7 @@ import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -115,6 +117,16 @@ final class FakeAgent implements AutoCloseable {
         }
         post("/api/v1/agents/" + id() + "/reports", registration.nodeCredential(),
                 new TrainerReport(a.runId(), a.rank(), a.generation(), steps, List.of()));
+    }
+
+    /** Posts trainer log lines of the assigned rank, numbered from {@code firstSeq}, as its agent would. */
+    void log(Assignment a, long firstSeq, String... texts) throws IOException, InterruptedException {
+        List<TrainerLogBatch.Line> lines = new ArrayList<>();
+        for (int i = 0; i < texts.length; i++) {
+            lines.add(new TrainerLogBatch.Line(firstSeq + i, Instant.now(), TrainerLogBatch.Stream.STDERR, texts[i]));
+        }
+        post("/api/v1/agents/" + id() + "/logs", registration.nodeCredential(),
+                new TrainerLogBatch(a.runId(), a.rank(), a.generation(), lines, 0L));
     }
 
     private String post(String path, String token, Object body) throws IOException, InterruptedException {

@@ -21,6 +21,7 @@ import dev.steadyrun.agent.lease.Backoff;
 import dev.steadyrun.agent.lease.CredentialFile;
 import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.ThreadDumper;
 import dev.steadyrun.agent.trainer.TrainerSupervisor;
@@ -31,6 +32,11 @@ import dev.steadyrun.protocol.RegisterRequest;
 public final class Agent {
 
     public static final String VERSION = "0.1.0";
+    /**
+     * Unsent live-log lines kept at most (each at most {@code TrainerLogBatch.MAX_LINE_CHARS}, so a few MB): a
+     * trainer that prints faster than the orchestrator takes them loses its oldest unsent lines, counted.
+     */
+    static final int LOG_BUFFER_LINES = 5000;
 
     private final LeaseLoop lease;
     private final TrainerSupervisor trainer;
@@ -65,8 +71,9 @@ public final class Agent {
         RegisterRequest registration = new RegisterRequest(config.nodeName(), config.advertiseHost(), gpus, labels,
                 VERSION);
         ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
+        LogBuffer logs = new LogBuffer(LOG_BUFFER_LINES);
         this.trainer = new TrainerSupervisor(config.trainerCommand(), config.checkpointRoot(), config.stopGrace(),
-                config.logTailLines(), clock, reports, ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
+                config.logTailLines(), clock, reports, logs, ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
                 Duration.ofMillis(250), config.trainerLogDir());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");
@@ -76,7 +83,7 @@ public final class Agent {
         OrchestratorClient client = new OrchestratorClient(config.orchestratorUrls(),
                 OrchestratorClient.newHttpClient(config.requestTimeout(), config.caFile()), config.requestTimeout());
         this.lease = new LeaseLoop(client, config.joinToken(), new CredentialFile(config.credentialFile()),
-                () -> registration, health, trainer, reports,
+                () -> registration, health, trainer, reports, logs,
                 scheduler, new Backoff(RandomGenerator.getDefault()), config.reportFlush(), LeaseTimings.DEFAULT);
     }
 

@@ -17,11 +17,12 @@ import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 
 /**
- * The agents' whole side of the API: register (join token), heartbeat and trainer reports (node credential; see
- * AuthInterceptor). Everything an agent sends enters here and walks down into the features.
+ * The agents' whole side of the API: register (join token), heartbeat, trainer reports and log lines (node
+ * credential; see AuthInterceptor). Everything an agent sends enters here and walks down into the features.
  */
 @RestController
 @RequestMapping("/api/v1/agents")
@@ -31,11 +32,13 @@ class AgentController {
     private final NodeRegistry registry;
     private final HeartbeatHandler heartbeats;
     private final ReportHandler reports;
+    private final LogHandler logs;
 
-    AgentController(NodeRegistry registry, HeartbeatHandler heartbeats, ReportHandler reports) {
+    AgentController(NodeRegistry registry, HeartbeatHandler heartbeats, ReportHandler reports, LogHandler logs) {
         this.registry = registry;
         this.heartbeats = heartbeats;
         this.reports = reports;
+        this.logs = logs;
     }
 
     @PostMapping("/register")
@@ -54,5 +57,12 @@ class AgentController {
     @ResponseStatus(HttpStatus.NO_CONTENT)
     void report(@PathVariable UUID nodeId, @RequestBody TrainerReport report) {
         reports.accept(nodeId, report);
+    }
+
+    /** The trainer's log lines for the live view, forwarded by its agent. */
+    @PostMapping("/{nodeId}/logs")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    void logs(@PathVariable UUID nodeId, @RequestBody TrainerLogBatch batch) {
+        logs.accept(nodeId, batch);
     }
 }

@@ -22,8 +22,6 @@ import dev.steadyrun.orchestrator.run.RunService;
 import dev.steadyrun.orchestrator.run.RunSpecs;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunTelemetry;
-import dev.steadyrun.orchestrator.scheduling.NodeDirectives;
-import dev.steadyrun.orchestrator.scheduling.Placements;
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.StepMetrics;
@@ -50,18 +48,17 @@ class ReportHandler {
     private final RunService runService;
     private final RunTelemetry telemetry;
     private final Checkpoints checkpoints;
-    private final Placements placements;
-    private final NodeDirectives directives;
     private final ProgressWatch progress;
     private final TransactionTemplate tx;
     private final Clock clock;
+    private final GenerationFence fence;
     private final Counter received;
     private final Counter refused;
     private final Counter refusedCheckpoints;
     private final RunSpecs specs;
 
     ReportHandler(RunRepository runs, RunService runService, RunTelemetry telemetry, Checkpoints checkpoints,
-                  Placements placements, NodeDirectives directives, ProgressWatch progress, RunSpecs specs,
+                  GenerationFence fence, ProgressWatch progress, RunSpecs specs,
                   PlatformTransactionManager transactions, Clock clock, MeterRegistry registry) {
         this.specs = specs;
         this.progress = progress;
@@ -69,8 +66,7 @@ class ReportHandler {
         this.runs = runs;
         this.runService = runService;
         this.telemetry = telemetry;
-        this.placements = placements;
-        this.directives = directives;
+        this.fence = fence;
         this.tx = new TransactionTemplate(transactions);
         this.clock = clock;
         this.received = Counter.builder("steadyrun.run.reports.received")
@@ -89,7 +85,12 @@ class ReportHandler {
         List<CheckpointWritten> checkpoints = report.checkpoints() == null ? List.of() : report.checkpoints();
         RunState before = tx.execute(status -> {
             Run run = runs.findForUpdate(report.runId()).orElseThrow(() -> RunService.notFound(report.runId()));
-            fence(nodeId, report, run);
+            try {
+                fence.check(nodeId, run, report.rank(), report.generation());
+            } catch (StaleGenerationException e) {
+                refused.increment();
+                throw e;
+            }
             Instant now = clock.instant();
             telemetry.storeSteps(run.getId(), report.generation(), report.rank(), steps, now);
             this.checkpoints.store(run.getId(), report.generation(), admissible(nodeId, report, run, checkpoints), now);
@@ -130,21 +131,6 @@ class ReportHandler {
             }
         }
         return kept;
-    }
-
-    private void fence(UUID nodeId, TrainerReport report, Run run) {
-        if (report.generation() < run.getGeneration()) {
-            refused.increment();
-            directives.fence(nodeId, report.runId(), report.generation());
-            throw new StaleGenerationException("generation " + report.generation() + " of run " + run.getId()
-                    + " is stale: the run is at generation " + run.getGeneration() + "; stop this trainer");
-        }
-        if (report.generation() > run.getGeneration()
-                || !placements.holdsRank(run.getId(), report.generation(), nodeId, report.rank())) {
-            refused.increment();
-            throw new StaleGenerationException("node " + nodeId + " holds no rank " + report.rank()
-                    + " of generation " + report.generation() + " of run " + run.getId());
-        }
     }
 
     private static void validate(TrainerReport report) {

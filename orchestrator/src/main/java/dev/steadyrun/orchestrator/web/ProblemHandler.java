@@ -89,6 +89,11 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         }
         ProblemDetail problem = ProblemDetail.forStatus(HttpStatus.BAD_REQUEST);
         Throwable cause = ex.getMostSpecificCause();
+        for (Throwable t = ex.getCause(); t != null && !(cause instanceof JacksonException); t = t.getCause()) {
+            if (t instanceof JacksonException) { // a value parser failed below it (a date-time): this names the field
+                cause = t;
+            }
+        }
         if (cause instanceof UnrecognizedPropertyException unknown) {
             String field = path(unknown);
             problem.setDetail("unknown field '" + field + "'");

@@ -19,6 +19,7 @@ import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -31,6 +32,55 @@ import dev.steadyrun.protocol.TrainerStatus;
 class WebUiEndToEndTest extends BrowserSupport {
 
     private static final int STEPS = 40;
+
+    /** A viewer picks a rank on the run page, turns on follow, and sees a line its agent posts a moment later. */
+    @Test
+    void aViewerFollowsARanksLiveLog() throws IOException {
+        String viewer = token("VIEWER");
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 2);
+        Reply submitted = call("POST", "/api/v1/runs", ADMIN_TOKEN, tinyRun(rack, 2, 0));
+        UUID runId = UUID.fromString(submitted.body().get("id").asString());
+        awaitState(ADMIN_TOKEN, runId, RunState.STARTING);
+        Agent rankOne = null;
+        for (Agent a : agents) {
+            HeartbeatResponse answer = heartbeat(a, TrainerStatus.idle());
+            if (answer.desired() == DesiredState.RUN && answer.assignment().rank() == 1) {
+                rankOne = a;
+            }
+        }
+        assertThat(rankOne).isNotNull();
+        assertThat(postLog(rankOne, runId, 0, "rank 1 loads its shard", "<b>not markup</b>")).isEqualTo(204);
+
+        signIn(viewer);
+        browser.get(base() + "#/runs/" + runId);
+        WebElement rank = wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("select[data-field='log-rank']")));
+        scrollTo(rank);
+        new Select(rank).selectByValue("1");
+        wait.until(d -> d.findElement(By.cssSelector("pre[data-log-rank='1']")).getText()
+                .contains("rank 1 loads its shard"));
+        assertThat(browser.findElement(By.cssSelector("pre.log [data-seq='1']")).getText())
+                .as("a line is text, never markup").isEqualTo("<b>not markup</b>");
+
+        browser.findElement(By.cssSelector("input[data-field='log-follow']")).click();
+        wait.until(d -> d.findElement(By.cssSelector("pre.log")).getText().contains("rank 1 loads its shard"));
+        assertThat(postLog(rankOne, runId, 2, "a line posted while the page follows")).isEqualTo(204);
+        wait.until(d -> d.findElement(By.cssSelector("pre.log")).getText()
+                .contains("a line posted while the page follows"));
+        assertThat(browser.findElements(By.cssSelector("pre.log [data-seq]"))).hasSize(3);
+        shoot("logs-follow");
+    }
+
+    private int postLog(Agent agent, UUID runId, long firstSeq, String... texts) {
+        List<TrainerLogBatch.Line> lines = new java.util.ArrayList<>();
+        for (int i = 0; i < texts.length; i++) {
+            lines.add(new TrainerLogBatch.Line(firstSeq + i, java.time.Instant.now(), TrainerLogBatch.Stream.STDERR,
+                    texts[i]));
+        }
+        return call("POST", "/api/v1/agents/" + agent.id() + "/logs", agent.credential(),
+                new TrainerLogBatch(runId, 1, 1, lines, 0L)).status();
+    }
 
     @Test
     void anOperatorFollowsARunAndCordonsANodeAViewerOnlyLooks() throws IOException {

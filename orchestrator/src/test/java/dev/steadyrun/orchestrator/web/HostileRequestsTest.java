@@ -44,6 +44,7 @@ import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.RegisterRequest;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 import dev.steadyrun.protocol.TrainerStatus;
 import tools.jackson.databind.JsonNode;
@@ -156,6 +157,9 @@ class HostileRequestsTest extends RunsApiSupport {
                 List.of(new GpuHealth(0, 55, 1000, 81559, 0, 0, 0, 0, List.of(), 0)), TrainerStatus.idle())));
         validBodies.put("/api/v1/agents/{nodeId}/reports", json.writeValueAsString(new TrainerReport(runId, 0, 1,
                 List.of(), List.of())));
+        validBodies.put("/api/v1/agents/{nodeId}/logs", json.writeValueAsString(new TrainerLogBatch(runId, 0, 1,
+                List.of(new TrainerLogBatch.Line(0, java.time.Instant.now(), TrainerLogBatch.Stream.STDOUT, "x")),
+                0L)));
 
         Reply webhook = call("POST", "/api/v1/webhooks", ADMIN_TOKEN, Map.of("name", "hostile",
                 "url", "http://127.0.0.1:9/hook", "eventTypes", List.of("node.failed")));

@@ -14,6 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.agent.gpu.GpuReport;
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.TrainerDriver;
 import dev.steadyrun.protocol.HeartbeatRequest;
@@ -49,6 +50,7 @@ public final class LeaseLoop {
     private final Supplier<GpuReport> health;
     private final TrainerDriver trainer;
     private final ReportBuffer reports;
+    private final LogBuffer logs;
     private final ScheduledExecutorService scheduler;
     private final Backoff backoff;
     private final Duration reportFlush;
@@ -64,7 +66,7 @@ public final class LeaseLoop {
 
     public LeaseLoop(OrchestratorClient client, String joinToken, CredentialStore credentials,
                      Supplier<RegisterRequest> registration,
-                     Supplier<GpuReport> health, TrainerDriver trainer, ReportBuffer reports,
+                     Supplier<GpuReport> health, TrainerDriver trainer, ReportBuffer reports, LogBuffer logs,
                      ScheduledExecutorService scheduler, Backoff backoff, Duration reportFlush,
                      LeaseTimings initialTimings) {
         this.client = client;
@@ -74,6 +76,7 @@ public final class LeaseLoop {
         this.health = health;
         this.trainer = trainer;
         this.reports = reports;
+        this.logs = logs;
         this.scheduler = scheduler;
         this.backoff = backoff;
         this.reportFlush = reportFlush;
@@ -189,16 +192,26 @@ public final class LeaseLoop {
         }
     }
 
-    /** Sends waiting reports; keeps them when the orchestrator is unreachable. Also used at shutdown. */
+    /**
+     * Sends waiting reports, then log lines (reports first: restore points and progress matter more); keeps them
+     * when the orchestrator is unreachable. Also used at shutdown.
+     */
     public void flushReports() {
         Session s = session;
         if (s == null) {
             return;
         }
+        if (sendReports(s)) {
+            sendLogs(s);
+        }
+    }
+
+    /** False when the orchestrator could not be reached (nothing more is worth trying now). */
+    private boolean sendReports(Session s) {
         for (int i = 0; i < MAX_BATCHES_PER_FLUSH; i++) {
             Optional<ReportBuffer.Batch> next = reports.next();
             if (next.isEmpty()) {
-                return;
+                return true;
             }
             ReportBuffer.Batch batch = next.get();
             try {
@@ -211,7 +224,7 @@ public final class LeaseLoop {
                     reports.discard(batch.source());
                     trainer.fence(batch.source().runId(), batch.source().generation());
                 } else if (e.transientFailure() || e.unauthorized()) {
-                    return; // kept; the heartbeat loop deals with the outage or the new credential
+                    return false; // kept; the heartbeat loop deals with the outage or the new credential
                 } else {
                     // A 4xx other than 401/409 means this batch can never be accepted: do not block the rest.
                     log.error("report refused, dropping {} steps and {} checkpoints: {}",
@@ -220,6 +233,33 @@ public final class LeaseLoop {
                 }
             } catch (RuntimeException e) {
                 log.error("sending a report failed unexpectedly", e);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void sendLogs(Session s) {
+        for (int i = 0; i < MAX_BATCHES_PER_FLUSH; i++) {
+            Optional<LogBuffer.Batch> next = logs.next();
+            if (next.isEmpty()) {
+                return;
+            }
+            LogBuffer.Batch batch = next.get();
+            try {
+                client.logs(s.nodeId(), s.credential(), batch.batch());
+                logs.sent(batch);
+            } catch (OrchestratorClient.CallException e) {
+                if (e.conflict()) { // the reports of that generation are fenced too, and stop its trainer
+                    logs.discard(batch.source());
+                } else if (e.transientFailure() || e.unauthorized()) {
+                    return;
+                } else {
+                    log.error("log lines refused, dropping {}: {}", batch.batch().lines().size(), e.getMessage());
+                    logs.sent(batch);
+                }
+            } catch (RuntimeException e) {
+                log.error("sending log lines failed unexpectedly", e);
                 return;
             }
         }

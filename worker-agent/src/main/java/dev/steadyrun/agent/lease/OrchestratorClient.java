@@ -26,6 +26,7 @@ import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.DeserializationFeature;
@@ -154,6 +155,10 @@ public final class OrchestratorClient {
 
     public void report(UUID nodeId, String credential, TrainerReport report) throws CallException {
         call("/api/v1/agents/" + nodeId + "/reports", credential, report, null);
+    }
+
+    public void logs(UUID nodeId, String credential, TrainerLogBatch batch) throws CallException {
+        call("/api/v1/agents/" + nodeId + "/logs", credential, batch, null);
     }
 
     private <T> T call(String path, String bearer, Object body, Class<T> answer) throws CallException {

@@ -22,6 +22,7 @@ import dev.steadyrun.agent.lease.Backoff;
 import dev.steadyrun.agent.lease.CredentialStore;
 import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -71,7 +72,8 @@ public final class SimulatedFleet implements AutoCloseable {
             RegisterRequest registration = new RegisterRequest(name, name, gpus.inventory(),
                     Map.of("simulated", "true", "rack", "sim-rack-" + (i / 32)), Agent.VERSION + "-sim");
             LeaseLoop lease = new LeaseLoop(client, joinToken, CredentialStore.inMemory(), () -> registration,
-                    () -> GpuReport.of(withXids(gpus.health(), xids)), trainer, reports, scheduler, new Backoff(random),
+                    () -> GpuReport.of(withXids(gpus.health(), xids)), trainer, reports,
+                    new LogBuffer(1), scheduler, new Backoff(random), // a synthetic trainer prints no log
                     Duration.ofMillis(500), LeaseTimings.DEFAULT);
             nodes.add(new Node(name, lease, reports));
             trainers.add(trainer);

@@ -20,10 +20,12 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.protocol.TrainerLines;
 
@@ -80,6 +82,9 @@ final class TrainerProcess {
     private final ArrayDeque<String> tail = new ArrayDeque<>();
     private final int tailLines;
     private final Clock clock;
+    private final LogBuffer logs;
+    /** The number of the next log line shipped to the orchestrator (both pumps count here). Guarded by itself. */
+    private final long[] logSeq = new long[1];
     /**
      * The trainer's whole log (stderr and non-metric stdout), or null when the agent keeps only the tail. Guarded by
      * {@code tail}; null once closed, so a line that a lingering grandchild prints later is skipped.
@@ -93,8 +98,9 @@ final class TrainerProcess {
     private volatile CompletableFuture<Void> exitHandled;
 
     private TrainerProcess(Assignment assignment, Process process, int tailLines, Clock clock,
-                           ReportBuffer reports, BufferedWriter logFile) {
+                           ReportBuffer reports, LogBuffer logs, BufferedWriter logFile) {
         this.assignment = assignment;
+        this.logs = logs;
         this.logFile = logFile;
         this.source = new ReportBuffer.Source(assignment.runId(), assignment.rank(), assignment.generation());
         this.process = process;
@@ -108,7 +114,8 @@ final class TrainerProcess {
 
     /** @param logDir where the trainer's log file goes ({@link #logFileName}); null keeps only the tail */
     static TrainerProcess launch(Assignment assignment, List<String> command, java.time.Duration grace,
-                                 int tailLines, Clock clock, ReportBuffer reports, Path logDir) throws IOException {
+                                 int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs, Path logDir)
+            throws IOException {
         List<String> argv = new ArrayList<>(List.of("setsid", "/bin/sh", "-c", WRAPPER, "steadyrun-trainer",
                 Long.toString(Math.max(1, grace.toMillis() / 100))));
         argv.addAll(command);
@@ -134,7 +141,7 @@ final class TrainerProcess {
             }
             throw e;
         }
-        return new TrainerProcess(assignment, p, tailLines, clock, reports, logFile);
+        return new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile);
     }
 
     /** One file per run, rank and generation: a generation is launched at most once on a node. */
@@ -162,6 +169,7 @@ final class TrainerProcess {
         TrainerLine parsed = TrainerLines.parse(line).orElse(null);
         if (parsed == null) {
             addTail(line);
+            ship(TrainerLogBatch.Stream.STDOUT, line);
             return;
         }
         if (parsed instanceof StepMetrics step) {
@@ -177,7 +185,15 @@ final class TrainerProcess {
             return;
         }
         addTail(line);
+        ship(TrainerLogBatch.Stream.STDERR, line);
         log.debug("[trainer g{}] {}", assignment.generation(), line);
+    }
+
+    /** Into the live log's bounded buffer: never waits, so a slow orchestrator never blocks the trainer's pipes. */
+    private void ship(TrainerLogBatch.Stream stream, String line) {
+        synchronized (logSeq) { // numbers enter the buffer in order: the orchestrator skips a number it already has
+            logs.add(source, stream, line, logSeq[0]++, clock.instant());
+        }
     }
 
     private void addTail(String line) {

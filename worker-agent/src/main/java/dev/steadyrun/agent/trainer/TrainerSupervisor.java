@@ -16,6 +16,7 @@ import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointPin;
@@ -44,6 +45,7 @@ public final class TrainerSupervisor implements TrainerDriver {
     private final int tailLines;
     private final Clock clock;
     private final ReportBuffer reports;
+    private final LogBuffer logs;
     private final ThreadDumper dumper;
     private final Path logDir;
     private final ScheduledExecutorService timers;
@@ -52,15 +54,20 @@ public final class TrainerSupervisor implements TrainerDriver {
     private Assignment pending;
     private TrainerStatus exited;
 
-    /** @param logDir where each trainer's whole log is written; null keeps only the last {@code tailLines} */
+    /**
+     * @param logs   where the trainers' log lines wait to be shipped to the orchestrator's live log view
+     * @param logDir where each trainer's whole log is written; null keeps only the last {@code tailLines}
+     */
     public TrainerSupervisor(List<String> command, Path checkpointRoot, Duration grace, int tailLines, Clock clock,
-                             ReportBuffer reports, ThreadDumper dumper, Duration watchdogTick, Path logDir) {
+                             ReportBuffer reports, LogBuffer logs, ThreadDumper dumper, Duration watchdogTick,
+                             Path logDir) {
         this.command = List.copyOf(command);
         this.checkpointRoot = checkpointRoot;
         this.grace = grace;
         this.tailLines = tailLines;
         this.clock = clock;
         this.reports = reports;
+        this.logs = logs;
         this.dumper = dumper;
         this.logDir = logDir;
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -174,7 +181,7 @@ public final class TrainerSupervisor implements TrainerDriver {
         List<String> argv = TrainerCommand.argv(command, a, checkpointRoot);
         try {
             Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
-            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logDir);
+            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir);
             current = p;
             exited = null;
             log.info("launched trainer for run {} rank {}/{} generation {} (wrapper pid {}): {}", a.runId(),

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.steadyrun.agent.gpu.GpuReport;
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.StubOrchestrator;
@@ -32,6 +34,7 @@ import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 
@@ -73,6 +76,7 @@ class LeaseLoopTest {
     private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2);
     private final RecordingTrainer trainer = new RecordingTrainer();
     private final ReportBuffer reports = new ReportBuffer(1000, 50);
+    private LogBuffer logsUnderTest = new LogBuffer(1000);
     private StubOrchestrator orchestrator;
     private LeaseLoop loop;
 
@@ -88,7 +92,7 @@ class LeaseLoopTest {
         RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
         List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
         loop = new LeaseLoop(client, token, credentials, () -> registration, () -> GpuReport.of(gpus), trainer, reports,
-                scheduler,
+                logsUnderTest, scheduler,
                 new Backoff(RandomGeneratorFactory.of("L64X128MixRandom").create(1)), Duration.ofMillis(100),
                 LeaseTimings.forHeartbeat(Duration.ofMillis(100)));
         loop.start();
@@ -232,6 +236,43 @@ class LeaseLoopTest {
         Await.until("generation 7's report", WAIT, () -> orchestrator.reports.size() == 1);
         assertThat(trainer.fenced).containsExactly(6L);
         assertThat(orchestrator.reports.get(0).generation()).isEqualTo(7);
+    }
+
+    /** Log lines wait out an outage in order, keep their drop count, and a fenced generation's lines are dropped. */
+    @Test
+    void logLinesAreShippedAfterAnOutageWithTheirDropCountAndFencedOnesDiscarded() throws Exception {
+        UUID run = UUID.randomUUID();
+        LogBuffer small = new LogBuffer(600);
+        logsUnderTest = small;
+        start(StubOrchestrator.JOIN_TOKEN);
+        Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 2);
+        orchestrator.goDown();
+        orchestrator.fencedBelow = 3;
+        var fenced = new ReportBuffer.Source(run, 1, 2);
+        var current = new ReportBuffer.Source(run, 1, 3);
+        small.add(fenced, TrainerLogBatch.Stream.STDERR, "old generation", 0, Instant.now());
+        for (int i = 0; i < 700; i++) { // 101 more than fit: the oldest go, the fenced line first
+            small.add(current, TrainerLogBatch.Stream.STDOUT, "line " + i, i, Instant.now());
+        }
+        Thread.sleep(1000);
+        orchestrator.comeBack();
+        Await.until("the backlog", WAIT, () -> small.size() == 0);
+
+        assertThat(orchestrator.logs).allMatch(b -> b.generation() == 3 && b.rank() == 1
+                && b.lines().size() <= TrainerLogBatch.MAX_LINES);
+        // a batch whose answer came too late is sent again (the orchestrator skips seqs it has): in order, once each
+        java.util.Map<Long, String> received = new java.util.LinkedHashMap<>();
+        orchestrator.logs.stream().flatMap(b -> b.lines().stream()).forEach(l -> received.putIfAbsent(l.seq(),
+                l.text()));
+        assertThat(List.copyOf(received.keySet())).isSorted();
+        assertThat(received.values()).containsExactlyElementsOf(java.util.stream.IntStream.range(100, 700)
+                .mapToObj(i -> "line " + i).toList());
+        assertThat(orchestrator.logs).allMatch(b -> b.droppedLines() == 100, "the running total of dropped lines");
+        assertThat(small.droppedTotal()).isEqualTo(101);
+
+        small.add(fenced, TrainerLogBatch.Stream.STDERR, "late line of a fenced generation", 1, Instant.now());
+        Await.until("the fenced line discarded", WAIT, () -> small.size() == 0);
+        assertThat(orchestrator.logs).noneMatch(b -> b.generation() == 2);
     }
 
     private List<Long> gaps() {

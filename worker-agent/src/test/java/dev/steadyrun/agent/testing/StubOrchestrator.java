@@ -21,6 +21,7 @@ import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.json.JsonMapper;
@@ -42,6 +43,7 @@ public final class StubOrchestrator implements AutoCloseable {
     public final List<RegisterRequest> registrations = new CopyOnWriteArrayList<>();
     public final List<Beat> beats = new CopyOnWriteArrayList<>();
     public final List<TrainerReport> reports = new CopyOnWriteArrayList<>();
+    public final List<TrainerLogBatch> logs = new CopyOnWriteArrayList<>();
     public final AtomicInteger refusedJoins = new AtomicInteger();
     /** Registrations refused because they did not present the node's current credential (403). */
     public final AtomicInteger refusedTakeovers = new AtomicInteger();
@@ -50,7 +52,7 @@ public final class StubOrchestrator implements AutoCloseable {
     public volatile Assignment assignment;
     /** When set, the next registration is answered this late (after the agent gave up on it), then it is cleared. */
     public volatile Duration registerDelay;
-    /** Reports of generations below this are refused with 409. */
+    /** Reports and log batches of generations below this are refused with 409. */
     public volatile long fencedBelow;
     private volatile UUID nodeId;
     private volatile String credential;
@@ -142,6 +144,14 @@ public final class StubOrchestrator implements AutoCloseable {
                     return;
                 }
                 reports.add(report);
+                send(ex, 204, null);
+            } else if (path.endsWith("/logs")) {
+                TrainerLogBatch batch = JSON.readValue(body, TrainerLogBatch.class);
+                if (batch.generation() < fencedBelow) {
+                    problem(ex, 409, "Conflict", "generation " + batch.generation() + " is fenced");
+                    return;
+                }
+                logs.add(batch);
                 send(ex, 204, null);
             } else {
                 problem(ex, 404, "Not Found", path);

@@ -13,6 +13,7 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.protocol.Assignment;
@@ -34,7 +35,7 @@ class RingSecretLaunchTest {
         RingSecret secret = RingSecret.random();
         TrainerSupervisor supervisor = new TrainerSupervisor(List.of("/bin/sh", trainer.toString()), dir,
                 Duration.ofSeconds(2), 50, Clock.systemUTC(), new ReportBuffer(100, 100),
-                ThreadDumper.forThisJvm(Duration.ofSeconds(5)), Duration.ofMillis(100), null);
+                new LogBuffer(100), ThreadDumper.forThisJvm(Duration.ofSeconds(5)), Duration.ofMillis(100), null);
         try {
             supervisor.apply(DesiredState.RUN, new Assignment(UUID.randomUUID(), 1, 2, 3, Map.of(), null, null, "ckpt",
                     RestartKnobs.NONE, "127.0.0.1:29500", 0, secret));

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.Processes;
@@ -24,6 +25,7 @@ import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerReport;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -39,12 +41,13 @@ class TrainerSupervisorTest {
     @TempDir
     Path logs;
     private final ReportBuffer reports = new ReportBuffer(10_000, 10_000);
+    private final LogBuffer liveLogs = new LogBuffer(10_000);
     private final UUID run = UUID.randomUUID();
     private TrainerSupervisor supervisor;
 
     private TrainerSupervisor supervisor(Duration dumpTimeout) {
         supervisor = new TrainerSupervisor(ScriptedTrainer.command(), checkpoints, GRACE, 50, Clock.systemUTC(),
-                reports, ThreadDumper.forThisJvm(dumpTimeout), Duration.ofMillis(100), logs);
+                reports, liveLogs, ThreadDumper.forThisJvm(dumpTimeout), Duration.ofMillis(100), logs);
         return supervisor;
     }
 
@@ -98,6 +101,28 @@ class TrainerSupervisorTest {
 
         supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
         assertThat(supervisor.status().state()).as("the same generation never runs twice").isEqualTo(TrainerState.EXITED);
+    }
+
+    /** The live log gets the stderr lines, numbered in order, without the metric lines or the wrapper's own line. */
+    @Test
+    void shipsTheTrainersLogLinesNumberedInOrderToTheLiveLog() {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of("maxSteps", "5", "stepMillis", "10")));
+        awaitExit(1);
+        List<TrainerLogBatch.Line> lines = new ArrayList<>();
+        for (var b = liveLogs.next(); b.isPresent(); b = liveLogs.next()) {
+            assertThat(b.get().batch().runId()).isEqualTo(run);
+            assertThat(b.get().batch().generation()).isEqualTo(1);
+            lines.addAll(b.get().batch().lines());
+            liveLogs.sent(b.get());
+        }
+        assertThat(lines).extracting(TrainerLogBatch.Line::seq)
+                .containsExactlyElementsOf(java.util.stream.LongStream.range(0, lines.size()).boxed().toList());
+        assertThat(lines).extracting(TrainerLogBatch.Line::text)
+                .contains("scripted trainer step 1", "scripted trainer step 5")
+                .noneMatch(t -> t.startsWith("{") || t.startsWith("steadyrun-wrapper:"));
+        assertThat(lines.get(0).text()).startsWith("scripted trainer args:");
+        assertThat(lines).allMatch(l -> l.stream() == TrainerLogBatch.Stream.STDERR);
     }
 
     /** The restore point a restart chose is pinned in the directory of rank 0's trainer before it is stopped. */
@@ -195,8 +220,8 @@ class TrainerSupervisorTest {
     @Test
     void aCommandThatCannotStartIsReportedAsAnExit(@TempDir Path dir) {
         supervisor = new TrainerSupervisor(List.of(dir.resolve("no-such-trainer").toString()), checkpoints, GRACE,
-                50, Clock.systemUTC(), reports, ThreadDumper.forThisJvm(Duration.ofSeconds(1)), Duration.ofMillis(100),
-                null);
+                50, Clock.systemUTC(), reports, liveLogs, ThreadDumper.forThisJvm(Duration.ofSeconds(1)),
+                Duration.ofMillis(100), null);
         supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
         TrainerStatus exited = awaitExit(1);
         assertThat(exited.exitCode()).isEqualTo(127);
