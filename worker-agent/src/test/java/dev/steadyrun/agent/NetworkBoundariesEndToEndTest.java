@@ -258,6 +258,73 @@ class NetworkBoundariesEndToEndTest {
                 () -> List.of("HEALTHY", "SPARE").contains(nodeState(victim)));
     }
 
+
+    @Test
+    @Order(4)
+    void aHostCutOffFromItsPeersButNotFromTheOrchestratorIsNamedAndItsRankMoves() throws Exception {
+        long checkpoint = awaitCheckpointAndStepsPastIt();
+        JsonNode current = currentGeneration();
+        long generation = current.path("generation").asLong();
+        int victimRank = 2;
+        String victim = seat(current.path("ranks"), victimRank).path("nodeName").asString();
+        List<String> peers = new ArrayList<>();
+        for (int r = 0; r < WORLD; r++) {
+            if (r != victimRank) {
+                peers.add(seat(current.path("ranks"), r).path("nodeName").asString());
+            }
+        }
+        Host cut = hostOf.get(victim);
+
+        net.cutData(cut);
+        try {
+            JsonNode incident = awaitRecovered("PEER_UNREACHABLE", i -> i.path("generation").asLong() == generation);
+            assertThat(incident.path("nodeName").asString()).as("the node cut off from its peers").isEqualTo(victim);
+            assertThat(incident.path("rank").asInt()).isEqualTo(victimRank);
+            assertThat(incident.path("summary").asString()).contains(victim).contains("cut off from its peers");
+            JsonNode evidence = incident.path("evidence");
+            assertThat(evidence.path("cutOffNode").asString()).isEqualTo(victim);
+            assertThat(evidence.path("exitCode").asInt()).as("a \"peer lost\" exit").isEqualTo(5);
+            JsonNode check = evidence.path("peerCheck");
+            if (check.path("reporterRank").asInt() == victimRank) {
+                assertThat(check.path("reachableRanks").size()).as("it reached neither neighbour").isZero();
+            } else {
+                assertThat(check.path("reporterNode").asString()).isIn(peers);
+                assertThat(check.path("unreachableRanks").toString()).isEqualTo("[" + victimRank + "]");
+            }
+            assertThat(nodeState(victim)).as("its heartbeats went on: not lost").isIn("HEALTHY", "SPARE");
+            assertThat(incidents()).as("no node was declared lost for it")
+                    .noneMatch(i -> i.path("generation").asLong() == generation
+                            && i.path("kind").asString().equals("NODE_LOST"));
+
+            // the peers' "peer lost" exits: a neighbour whose ring went silent names the rank it could not reach
+            // (the other one may have seen a closed connection first); the cut-off rank's own check, when it was
+            // not stopped before it finished, says it reached nobody
+            StringBuilder peerLogs = new StringBuilder();
+            for (String peer : peers) {
+                String log = trainerLog(peer, generation);
+                assertThat(log).as("%s's trainer exited on a lost peer", peer).contains("peer lost");
+                peerLogs.append(log);
+            }
+            assertThat(peerLogs.toString()).as("a peer's check names the cut-off rank")
+                    .containsPattern("steadyrun peer check: \\{\"rank\":\\d,\"worldSize\":3,\"unreachable\":\\["
+                            + victimRank + "\\]");
+            System.out.println("the cut-off rank's own log ends: " + tail(trainerLog(victim, generation), 3));
+
+            long next = incident.path("newGeneration").asLong();
+            for (JsonNode s : generation(next).path("ranks")) {
+                assertThat(s.path("nodeName").asString()).as("the new ring leaves the cut-off node out")
+                        .isNotEqualTo(victim);
+            }
+            long restored = incident.path("restoreFrom").path("step").asLong();
+            assertThat(restored).isGreaterThanOrEqualTo(checkpoint);
+            awaitStepsAtGeneration(next, restored + 2);
+            measurements.add(describe("host cut off from its peers (PEER_UNREACHABLE)", awaitRecoveredAt(incident)));
+        } finally {
+            net.reconnect(cut);
+        }
+    }
+
+
     // --- the run ---
 
     private static JsonNode run() {
@@ -309,6 +376,29 @@ class NetworkBoundariesEndToEndTest {
             }
         }
         return MissingNode.getInstance();
+    }
+
+    private static List<JsonNode> incidents() {
+        List<JsonNode> out = new ArrayList<>();
+        unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/incidents")).forEach(out::add);
+        return out;
+    }
+
+    /** The whole log of the node's trainer of that generation (the agent keeps one file per run, rank, generation). */
+    private static String trainerLog(String node, long generation) throws IOException {
+        try (var files = Files.list(dir.resolve("trainer-logs-" + node))) {
+            StringBuilder out = new StringBuilder();
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("trainer-" + runId + "-rank")
+                    && f.getFileName().toString().endsWith("-gen" + generation + ".log")).toList()) {
+                out.append(Files.readString(f));
+            }
+            return out.toString();
+        }
+    }
+
+    private static String tail(String text, int lines) {
+        List<String> all = text.lines().toList();
+        return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
     }
 
     private static JsonNode awaitRecoveredAt(JsonNode incident) {
