@@ -86,7 +86,8 @@ class NetworkBoundariesEndToEndTest {
         dir = Files.createTempDirectory("netns-e2e");
         System.out.println("network end-to-end logs in " + dir);
         net = NetworkNamespaces.create(4);
-        List<String> settings = List.of("--steadyrun.fleet.heartbeat-interval=1000ms",
+        // 2 s beats, a 5 s lease: a busy machine stalls an agent for seconds, which must not read as a lost node
+        List<String> settings = List.of("--steadyrun.fleet.heartbeat-interval=2s",
                 "--steadyrun.scheduling.pass-interval=500ms");
         orchestrator = new RealOrchestrator("steadyrun_netns_it", dir.resolve("orchestrator-1.log"), settings);
         standby = orchestrator.replica(dir.resolve("orchestrator-2.log"));

@@ -21,6 +21,9 @@ import tools.jackson.databind.JsonNode;
 /** Hardware: a lost node's rank goes to the spare at a new generation; stragglers and operator swaps. */
 class NodeRecoveryTest extends RecoverySupport {
 
+    /** A batch three ranks can split into whole sequences. */
+    private static final Map<String, Object> THREE_RANKS = Map.of("hyper", Map.of("batchTokens", 384));
+
     @BeforeEach
     void operator() {
         operator = token("OPERATOR");
@@ -169,7 +172,7 @@ class NodeRecoveryTest extends RecoverySupport {
     void aRankCutOffFromItsPeersIsNamedByAPeersCheckAndMovesWhileItsNodeStaysHealthy() {
         String rack = newRack();
         List<Agent> agents = fleet(rack, 4);
-        UUID runId = submit(rack, 3, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        UUID runId = submit(rack, 3, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"), THREE_RANKS);
         Map<Integer, Agent> gen1 = ranks(agents, 1);
         Agent reporter = gen1.get(0);
         Agent cut = gen1.get(2);
@@ -208,7 +211,7 @@ class NodeRecoveryTest extends RecoverySupport {
     void aPeerCheckThatIsNotTheExitingRanksOwnNamesNobody() {
         String rack = newRack();
         List<Agent> agents = fleet(rack, 3);
-        UUID runId = submit(rack, 3, 0, Map.of("backoffInitial", "PT1S"));
+        UUID runId = submit(rack, 3, 0, Map.of("backoffInitial", "PT1S"), THREE_RANKS);
         Map<Integer, Agent> gen1 = ranks(agents, 1);
         // rank 0's log tail carries a line claiming to be rank 1's check: not evidence of rank 0's ring
         heartbeat(gen1.get(0), new TrainerStatus(TrainerState.EXITED, runId, 0, 1, 5, -1,

@@ -378,7 +378,8 @@ public final class Collectives implements AutoCloseable {
     /** Records the first failure, closes both connections (so the neighbours fail too) and returns what to throw. */
     private synchronized CollectiveException fail(Throwable cause) {
         if (failure == null) {
-            // checked before the sockets close: a neighbour that saw our close would not be a silent one
+            // checked before the sockets close: the exits our close causes (no check, a closed connection) would
+            // otherwise reach the orchestrator well before this rank's, which names who is cut off
             failure = cause instanceof CollectiveException ce ? ce
                     : new PeerLostException(Rendezvous.who(config) + ": " + operation + ": " + describe(cause)
                             + "; the generation must be restarted", cause,

@@ -143,21 +143,34 @@ public final class NetworkNamespaces implements AutoCloseable {
     }
 
     /**
-     * Remote IPv4 addresses of the ESTABLISHED TCP connections in the process's network namespace
-     * ({@code /proc/<pid>/net/tcp}: a namespace's own table).
+     * Remote IPv4 addresses of the ESTABLISHED TCP connections in the process's network namespace (its own tables,
+     * {@code /proc/<pid>/net/tcp} and {@code tcp6}: Java's dual-stack sockets show IPv4 peers there as
+     * {@code ::ffff:a.b.c.d}).
      */
     public static List<String> establishedPeers(long pid) throws IOException {
         List<String> out = new ArrayList<>();
-        List<String> lines = Files.readAllLines(Path.of("/proc", Long.toString(pid), "net", "tcp"));
-        for (String line : lines.subList(1, lines.size())) {
-            String[] f = line.trim().split("\\s+");
-            if (f[3].equals("01")) { // TCP_ESTABLISHED
-                String hex = f[2].substring(0, 8); // little-endian IPv4
-                out.add(Integer.parseInt(hex.substring(6, 8), 16) + "." + Integer.parseInt(hex.substring(4, 6), 16)
-                        + "." + Integer.parseInt(hex.substring(2, 4), 16) + "." + Integer.parseInt(hex.substring(0, 2), 16));
+        for (String table : List.of("tcp", "tcp6")) {
+            List<String> lines = Files.readAllLines(Path.of("/proc", Long.toString(pid), "net", table));
+            for (String line : lines.subList(1, lines.size())) {
+                String[] f = line.trim().split("\\s+");
+                String remote = f[2].substring(0, f[2].indexOf(':'));
+                if (!f[3].equals("01")) { // TCP_ESTABLISHED
+                    continue;
+                }
+                if (remote.length() == 8) {
+                    out.add(ipv4(remote));
+                } else if (remote.startsWith("0000000000000000FFFF0000")) {
+                    out.add(ipv4(remote.substring(24)));
+                }
             }
         }
         return out;
+    }
+
+    /** An address as the kernel prints it: 8 hex digits, the bytes in little-endian order. */
+    private static String ipv4(String hex) {
+        return Integer.parseInt(hex.substring(6, 8), 16) + "." + Integer.parseInt(hex.substring(4, 6), 16) + "."
+                + Integer.parseInt(hex.substring(2, 4), 16) + "." + Integer.parseInt(hex.substring(0, 2), 16);
     }
 
     @Override
