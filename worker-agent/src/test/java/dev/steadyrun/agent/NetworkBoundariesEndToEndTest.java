@@ -56,7 +56,9 @@ class NetworkBoundariesEndToEndTest {
     private static final int WORLD = 3;
     private static final int FAILOVERS = Integer.getInteger("steadyrun.netns.failovers", 1);
     /** Detection, stops, restore and the first new steps on a busy 2-core machine. */
-    private static final Duration RECOVERY = Duration.ofMinutes(3);
+    private static final Duration RECOVERY = Duration.ofMinutes(4);
+    /** An orchestrator's start-up: minutes when the machine's cores are shared by several builds. */
+    private static final Duration BOOT = Duration.ofMinutes(6);
     private static final Duration STOP_GRACE = Duration.ofSeconds(5);
     /** A partition is seen by a ring that gets nothing for this long (the trainer's default is 60 s). */
     private static final int PEER_TIMEOUT_SECONDS = 15;
@@ -91,8 +93,8 @@ class NetworkBoundariesEndToEndTest {
                 "--steadyrun.scheduling.pass-interval=500ms");
         orchestrator = new RealOrchestrator("steadyrun_netns_it", dir.resolve("orchestrator-1.log"), settings);
         standby = orchestrator.replica(dir.resolve("orchestrator-2.log"));
-        orchestrator.start(Duration.ofMinutes(3));
-        standby.start(Duration.ofMinutes(3));
+        orchestrator.start(BOOT);
+        standby.start(BOOT);
 
         String cp = System.getProperty("java.class.path");
         String realTrainer = java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
@@ -105,7 +107,7 @@ class NetworkBoundariesEndToEndTest {
             startAgent(name);
         }
         for (String name : hostOf.keySet()) {
-            Await.until(name + " to be HEALTHY", Duration.ofMinutes(2), () -> nodeState(name).equals("HEALTHY"));
+            Await.until(name + " to be HEALTHY", Duration.ofMinutes(4), () -> nodeState(name).equals("HEALTHY"));
         }
     }
 
@@ -211,7 +213,7 @@ class NetworkBoundariesEndToEndTest {
             Await.until("steps made after failover " + round + " to reach the new active orchestrator", RECOVERY,
                     () -> run().path("lastStep").asLong() > stepBefore + 1);
             if (round < FAILOVERS) {
-                standby.start(Duration.ofMinutes(3)); // the killed one comes back as the standby
+                standby.start(BOOT); // the killed one comes back as the standby
             }
         }
         seconds.sort(Double::compare);
