@@ -128,7 +128,7 @@ export interface NodeDetail { node: NodeView; lastSequence: number; gpuHealth: G
 export interface NodeEvent { id: number; at: string; from: NodeState | null; to: NodeState; reason: string; actor: string }
 
 export type IncidentKind = 'NODE_LOST' | 'GPU_FAULT' | 'TRAINER_CRASH' | 'HANG' | 'STRAGGLER' | 'DIVERGENCE'
-  | 'MANUAL_RESTART' | 'NODE_SWAP';
+  | 'MANUAL_RESTART' | 'NODE_SWAP' | 'PEER_UNREACHABLE';
 
 export type IncidentState = 'OPEN' | 'RECOVERING' | 'RECOVERED' | 'NEEDS_HUMAN' | 'STOPPED' | 'CLOSED';
 

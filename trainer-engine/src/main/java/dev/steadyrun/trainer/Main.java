@@ -28,6 +28,7 @@ import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
 import dev.steadyrun.trainer.data.TokenShards;
 import dev.steadyrun.trainer.ring.CollectiveException;
+import dev.steadyrun.trainer.ring.PeerLostException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {
@@ -126,6 +127,10 @@ public final class Main {
         } catch (CollectiveException e) {
             // a lost peer (5) or a stale generation (6): the orchestrator restarts the generation
             System.err.println("error: data parallel: " + e.getMessage());
+            if (e instanceof PeerLostException lost) {
+                // last, so it is in the log tail the agent sends: the orchestrator reads who is cut off from it
+                lost.check().ifPresent(check -> System.err.println(check.line()));
+            }
             return e.exitCode();
         } catch (IllegalArgumentException e) {
             System.err.println("error: " + e.getMessage());

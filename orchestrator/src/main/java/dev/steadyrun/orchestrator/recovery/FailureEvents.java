@@ -25,6 +25,7 @@ import dev.steadyrun.orchestrator.scheduling.Generations;
 import dev.steadyrun.orchestrator.scheduling.NodeDirectives;
 import dev.steadyrun.orchestrator.scheduling.Placements;
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.PeerCheck;
 import dev.steadyrun.protocol.TrainerStatus;
 
 /**
@@ -128,6 +129,9 @@ class FailureEvents {
             }
             return;
         }
+        if (e.exitCode() == ExitCodes.PEER_LOST && peerUnreachable(e, where, evidence)) {
+            return;
+        }
         ExitCodes.Meaning meaning = ExitCodes.meaningOf(e.exitCode());
         switch (meaning) {
             case DIVERGED -> {
@@ -171,6 +175,39 @@ class FailureEvents {
                 userCode ? RemediationLadder.Incident.USER_CODE_CRASH : RemediationLadder.Incident.INFRASTRUCTURE_CRASH,
                 where + " exited " + e.exitCode() + " (" + (userCode ? "user code" : "infrastructure") + ")",
                 e.nodeId(), e.rank(), lastStep, evidence), null);
+    }
+
+    /**
+     * A "peer lost" exit whose peer check names the rank cut off from its peers: that rank's node leaves the run
+     * (it joins the restart when another exit of the generation came first). False when the check names nobody.
+     */
+    private boolean peerUnreachable(NodeDirectives.TrainerExited e, String where, Map<String, Object> evidence) {
+        Optional<PeerCheck> check = PeerCheck.find(e.logTail());
+        if (check.isEmpty() || check.get().rank() != e.rank() || check.get().cutOffRank().isEmpty()) {
+            return false;
+        }
+        int cutOff = check.get().cutOffRank().getAsInt();
+        Optional<Placements.Row> seat = placements.ranksOf(e.runId(), e.generation()).stream()
+                .filter(r -> r.rank() == cutOff).findFirst();
+        if (seat.isEmpty()) {
+            return false;
+        }
+        String name = nodes.view(seat.get().nodeId()).name();
+        Map<String, Object> peerCheck = new LinkedHashMap<>();
+        peerCheck.put("reporterRank", e.rank());
+        peerCheck.put("reporterNode", nodes.view(e.nodeId()).name());
+        peerCheck.put("unreachableRanks", check.get().unreachable());
+        peerCheck.put("reachableRanks", check.get().reachable());
+        evidence.put("peerCheck", peerCheck);
+        evidence.put("cutOffRank", cutOff);
+        evidence.put("cutOffNode", name);
+        String how = cutOff == e.rank() ? "it reached neither ring neighbour over the data network"
+                : where + " could not reach it over the data network, but reached its other neighbour";
+        actions.open(Detection.of(e.runId(), e.generation(), IncidentKind.PEER_UNREACHABLE,
+                IncidentCause.INFRASTRUCTURE, RemediationLadder.Incident.PARTITION, "node " + name + " (rank "
+                + cutOff + ") cut off from its peers: " + how + " (exit " + e.exitCode() + ", peer lost)",
+                seat.get().nodeId(), cutOff, telemetry.lastStepOf(e.runId(), e.generation(), cutOff), evidence), null);
+        return true;
     }
 
     /** Exit 3 right after a restore: the checkpoint that generation restored is corrupt. */

@@ -14,6 +14,11 @@ public enum IncidentKind {
     STRAGGLER(true),
     DIVERGENCE(false),
     MANUAL_RESTART(false),
+    /**
+     * A node cut off from its peers while its heartbeats still arrive (a partial partition), named by a rank's peer
+     * check ({@link dev.steadyrun.protocol.PeerCheck}): its rank moves.
+     */
+    PEER_UNREACHABLE(true),
     NODE_SWAP(true);
 
     private final boolean replacesNode;

@@ -20,6 +20,8 @@ public class RemediationLadder {
         DIVERGENCE,
         /** Node lost or a fatal GPU fault. */
         HARDWARE,
+        /** A node cut off from its peers, still talking to the orchestrator. */
+        PARTITION,
         /** The trainer exited with an infrastructure code (peer lost, our own stop, native crash). */
         INFRASTRUCTURE_CRASH,
         /** The trainer exited with a user-code failure. */
@@ -103,6 +105,12 @@ public class RemediationLadder {
                         + " complete checkpoint; not charged to the restart budget");
                 yield restart(Action.SWAP_NODE_AND_RESTART, RestartKnobs.NONE, false, stalled, reasons);
             }
+            case PARTITION -> {
+                reasons.add("move the node's rank to another node (a spare, or wait for one) and restart every rank"
+                        + " from the newest complete checkpoint; the node is not cordoned (its network may heal);"
+                        + " not charged to the restart budget");
+                yield restart(Action.SWAP_NODE_AND_RESTART, RestartKnobs.NONE, false, stalled, reasons);
+            }
             case INFRASTRUCTURE_CRASH, HANG -> {
                 reasons.add("restart every rank from the newest complete checkpoint; not charged to the restart budget");
                 yield restart(Action.RESTART_FROM_LATEST, RestartKnobs.NONE, false, stalled, reasons);
@@ -149,6 +157,7 @@ public class RemediationLadder {
         return switch (incident) {
             case DIVERGENCE -> "the loss diverged";
             case HARDWARE -> "a node was lost or its GPU failed";
+            case PARTITION -> "a node is cut off from its peers";
             case INFRASTRUCTURE_CRASH -> "the trainer exited on an infrastructure failure";
             case USER_CODE_CRASH -> "the trainer failed in user code";
             case HANG -> "the run hung: heartbeats continue but the step does not advance";

@@ -13,12 +13,16 @@ import org.junit.jupiter.api.Test;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.PeerCheck;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 import tools.jackson.databind.JsonNode;
 
 /** Hardware: a lost node's rank goes to the spare at a new generation; stragglers and operator swaps. */
 class NodeRecoveryTest extends RecoverySupport {
+
+    /** A batch three ranks can split into whole sequences. */
+    private static final Map<String, Object> THREE_RANKS = Map.of("hyper", Map.of("batchTokens", 384));
 
     @BeforeEach
     void operator() {
@@ -161,6 +165,60 @@ class NodeRecoveryTest extends RecoverySupport {
         assertThat(run(runId).get("restarts").asInt()).isEqualTo(1);
         assertThat(call("GET", "/api/v1/runs/" + UUID.randomUUID() + "/incidents", operator, null).status())
                 .isEqualTo(404);
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    @Test
+    void aRankCutOffFromItsPeersIsNamedByAPeersCheckAndMovesWhileItsNodeStaysHealthy() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 4);
+        UUID runId = submit(rack, 3, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"), THREE_RANKS);
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        Agent reporter = gen1.get(0);
+        Agent cut = gen1.get(2);
+        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        steps(reporter, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(runId, 4, 2.0)));
+
+        // rank 0's ring went silent; its check reached rank 1 but not rank 2, whose node still heartbeats
+        PeerCheck check = new PeerCheck(0, 3, List.of(2), List.of(1));
+        heartbeat(reporter, new TrainerStatus(TrainerState.EXITED, runId, 0, 1, 5, 4,
+                List.of("error: data parallel: rank 0: peer lost: nothing from predecessor rank 2", check.line()), null));
+        JsonNode incident = incidents(runId).get(0);
+        assertThat(incident.get("kind").asString()).isEqualTo("PEER_UNREACHABLE");
+        assertThat(incident.get("cause").asString()).isEqualTo("INFRASTRUCTURE");
+        assertThat(incident.get("nodeName").asString()).isEqualTo(cut.name());
+        assertThat(incident.get("rank").asInt()).isEqualTo(2);
+        assertThat(incident.get("summary").asString()).contains(cut.name(), "cut off from its peers");
+        assertThat(incident.at("/evidence/cutOffNode").asString()).isEqualTo(cut.name());
+        assertThat(incident.at("/evidence/peerCheck/reporterNode").asString()).isEqualTo(reporter.name());
+        assertThat(incident.at("/decision/action").asString()).isEqualTo("SWAP_NODE_AND_RESTART");
+        assertThat(incident.at("/decision/consumesBudget").asBoolean()).isFalse();
+        assertThat(nodeState(cut.id())).as("not cordoned: its network may heal").isEqualTo("HEALTHY");
+
+        // the cut-off rank's own check (it reached nobody) names the same node: nothing new
+        heartbeat(cut, new TrainerStatus(TrainerState.EXITED, runId, 2, 1, 5, 4,
+                List.of(new PeerCheck(2, 3, List.of(1, 0), List.of()).line()), null));
+        assertThat(incidents(runId)).hasSize(1);
+        stopAll(gen1.values(), runId, 1);
+        passBackoff(Duration.ofSeconds(1), agents);
+        Map<Integer, Agent> gen2 = ranks(agents, 2);
+        assertThat(gen2.get(2)).isEqualTo(spare);
+        assertThat(gen2.values()).doesNotContain(cut);
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    @Test
+    void aPeerCheckThatIsNotTheExitingRanksOwnNamesNobody() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 3);
+        UUID runId = submit(rack, 3, 0, Map.of("backoffInitial", "PT1S"), THREE_RANKS);
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        // rank 0's log tail carries a line claiming to be rank 1's check: not evidence of rank 0's ring
+        heartbeat(gen1.get(0), new TrainerStatus(TrainerState.EXITED, runId, 0, 1, 5, -1,
+                List.of(new PeerCheck(1, 3, List.of(2), List.of(0)).line()), null));
+        JsonNode incident = incidents(runId).get(0);
+        assertThat(incident.get("kind").asString()).isEqualTo("TRAINER_CRASH");
+        assertThat(incident.get("nodeName").asString()).isEqualTo(gen1.get(0).name());
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 

@@ -2,6 +2,8 @@ package dev.steadyrun.trainer.ring;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
@@ -10,10 +12,14 @@ import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+
+import dev.steadyrun.protocol.PeerCheck;
 
 /**
  * Ring collectives of one generation over TCP: each rank sends to its successor and receives from its predecessor.
@@ -27,17 +33,24 @@ import java.util.concurrent.Executors;
  *
  * <p>Failure: a peer that closes, resets, or sends nothing for {@link DistConfig#operationTimeout()} makes the call
  * throw {@link PeerLostException}; this rank then closes both its connections, so its neighbours fail at once too and
- * the failure travels round the ring. After a failure every call throws: the generation must be restarted.
+ * the failure travels round the ring. After a failure every call throws: the generation must be restarted. A
+ * timeout first checks whether the two neighbours still answer a connect ({@link PeerCheck}): a rank cut off from its
+ * peers reaches neither, its neighbours reach everyone but it.
  *
  * <p>Not thread-safe: one caller thread, and every rank must call the same collectives in the same order.
  */
 public final class Collectives implements AutoCloseable {
+    /** How long a neighbour has to answer the peer check's connect (a refusal on a live host comes at once). */
+    private static final int PEER_CHECK_MILLIS = 3000;
+
     private final DistConfig config;
     private final int rank;
     private final int size;
     private final long timeoutMillis;
     private final SocketChannel next;
     private final SocketChannel prev;
+    private final InetSocketAddress predecessorAddress;
+    private final InetSocketAddress successorAddress;
     private final Selector writable;
     private final Selector readable;
     private final ExecutorService writer;
@@ -54,8 +67,12 @@ public final class Collectives implements AutoCloseable {
     private volatile CollectiveException failure;
     private volatile String operation = "idle";
 
-    Collectives(DistConfig config, Socket next, Socket prev) {
+    /** {@code predecessorAddress}, {@code successorAddress}: the neighbours' ring listeners, for the peer check. */
+    Collectives(DistConfig config, Socket next, Socket prev, InetSocketAddress predecessorAddress,
+                InetSocketAddress successorAddress) {
         this.config = config;
+        this.predecessorAddress = predecessorAddress;
+        this.successorAddress = successorAddress;
         this.rank = config.rank();
         this.size = config.worldSize();
         this.timeoutMillis = config.operationTimeout().toMillis();
@@ -361,9 +378,12 @@ public final class Collectives implements AutoCloseable {
     /** Records the first failure, closes both connections (so the neighbours fail too) and returns what to throw. */
     private synchronized CollectiveException fail(Throwable cause) {
         if (failure == null) {
+            // checked before the sockets close: the exits our close causes (no check, a closed connection) would
+            // otherwise reach the orchestrator well before this rank's, which names who is cut off
             failure = cause instanceof CollectiveException ce ? ce
                     : new PeerLostException(Rendezvous.who(config) + ": " + operation + ": " + describe(cause)
-                            + "; the generation must be restarted", cause);
+                            + "; the generation must be restarted", cause,
+                            cause instanceof SocketTimeoutException ? checkNeighbours() : null);
             closeSockets();
         }
         return failure;
@@ -379,6 +399,41 @@ public final class Collectives implements AutoCloseable {
             return "peer lost: predecessor rank " + p + " closed the connection";
         }
         return "peer lost: connection to rank " + p + " or " + s + " broke: " + cause;
+    }
+
+    /**
+     * Connects to both neighbours' ring listeners: a connection or a refusal is an answer (the listener is closed
+     * once the ring formed), a timeout or an unreachable network is none.
+     */
+    private PeerCheck checkNeighbours() {
+        int p = PeerCheck.predecessor(rank, size);
+        int s = PeerCheck.successor(rank, size);
+        // both at once: the agent may stop this trainer soon after a neighbour's exit reached the orchestrator
+        CompletableFuture<Boolean> successorAnswers = new CompletableFuture<>();
+        Thread probe = new Thread(() -> successorAnswers.complete(p == s || answers(successorAddress)),
+                "peer-check-rank-" + s);
+        probe.setDaemon(true);
+        probe.start();
+        boolean predecessorAnswers = answers(predecessorAddress);
+        List<Integer> unreachable = new ArrayList<>();
+        List<Integer> reachable = new ArrayList<>();
+        (predecessorAnswers ? reachable : unreachable).add(p);
+        if (p != s) {
+            (successorAnswers.join() ? reachable : unreachable).add(s);
+        }
+        return new PeerCheck(rank, size, unreachable, reachable);
+    }
+
+    private static boolean answers(InetSocketAddress address) {
+        try (Socket probe = new Socket()) {
+            probe.connect(address, PEER_CHECK_MILLIS);
+            return true;
+        } catch (ConnectException e) {
+            // refused: the host answered; "timed out" here is the kernel's own SYN timeout
+            return e.getMessage() != null && e.getMessage().contains("refused");
+        } catch (IOException e) {
+            return false; // our timeout, no route to the host, network unreachable
+        }
     }
 
     /** Closing the selectors wakes a thread blocked in them and lets the channels really close (send the FIN). */

@@ -27,6 +27,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.PeerCheck;
 
 /**
  * Forms the ring of one generation. Rank 0 listens on the rendezvous address and checks every rank's hello (same run,
@@ -60,7 +61,7 @@ public final class Rendezvous {
 
     public static Collectives join(DistConfig config) {
         if (config.worldSize() == 1) {
-            return new Collectives(config, null, null);
+            return new Collectives(config, null, null, null, null);
         }
         ServerSocket rendezvous = null;
         ServerSocket ring = null;
@@ -88,7 +89,8 @@ public final class Rendezvous {
             Wire.writeProof(out, RingAuth.proof(config.ringSecret(), RingAuth.JOINER, Wire.RING_HELLO, ringHello,
                     ringNonce));
             Socket prev = acceptPredecessor(config, ring, ringNonce);
-            return new Collectives(config, next, prev);
+            return new Collectives(config, next, prev,
+                    ringAddresses.get(PeerCheck.predecessor(config.rank(), config.worldSize())), successor);
         } catch (IOException e) {
             closeQuietly(next);
             throw new PeerLostException(who(config) + ": rendezvous failed: " + e, e);

@@ -106,6 +106,11 @@ public final class RealOrchestrator implements AutoCloseable {
         return URI.create("http://127.0.0.1:" + managementPort);
     }
 
+    /** The URL at another of this machine's addresses (it listens on all of them), e.g. a bridge's. */
+    public URI url(String host) {
+        return URI.create("http://" + host + ":" + port);
+    }
+
     /** Starts the process and waits until it is live (a standby is live, but not ready). */
     public void start(Duration timeout) throws IOException, InterruptedException {
         List<String> argv = new java.util.ArrayList<>(List.of(
