@@ -67,7 +67,8 @@ class DataParallelTest {
                             lines.add(l);
                         }
                     });
-                    t.run(configs.get(rank), new Trainer.Launch(dir.resolve("rank" + rank), restore, null, null,
+                    // one checkpoint store shared by every rank, as the run's shared volume is
+                    t.run(configs.get(rank), new Trainer.Launch(dir, restore, null, null,
                             rank, world, generation, rendezvous, null, SECRET));
                     synchronized (lines) {
                         return new RankRun(t,
@@ -152,8 +153,8 @@ class DataParallelTest {
     /**
      * 2 ranks, N steps straight ≡ k steps, stop, resume, N − k steps: identical loss bits, parameters and Adam
      * moments (FP16 emulation with a moving loss scale and dropout on, so the scaler state and the per-rank dropout
-     * seeds are exercised). Only rank 0 writes; its checkpoint holds the gathered Adam shards in the single-rank
-     * format, so a single rank can resume it too.
+     * seeds are exercised). Both ranks write their shards of each checkpoint into the shared store; a single rank
+     * can resume it too (resharded).
      */
     @Test
     void resumeWithTwoRanksIsBitExact(@TempDir Path dir) throws Exception {
@@ -164,8 +165,6 @@ class DataParallelTest {
         Map<String, String> firstHalf = new LinkedHashMap<>(config);
         firstHalf.put("maxSteps", "2");
         trainRanks(dir.resolve("b"), same(2, firstHalf), null, 0);
-        assertThat(dir.resolve("b").resolve("rank1")).doesNotExist();   // rank 1 neither reads nor writes
-        // only rank 0 has the checkpoint: rank 1 gets it over the ring
         List<RankRun> resumed = trainRanks(dir.resolve("b"), same(2, Map.of("maxSteps", "4")), "latest", 1);
 
         for (int r = 0; r < 2; r++) {
@@ -183,15 +182,15 @@ class DataParallelTest {
         }
         assertThat(straight.get(0).steps().get(3).lossScale()).isGreaterThan(straight.get(0).steps().get(0).lossScale());
         assertThat(straight.get(1).checkpoints()).isEmpty();
-        CheckpointContent a = CheckpointStore.load(dir.resolve("a/rank0").resolve(CheckpointStore.dirName(4)));
-        CheckpointContent b = CheckpointStore.load(dir.resolve("b/rank0").resolve(CheckpointStore.dirName(4)));
-        assertThat(TrainerTest.hash(b.arrays())).isEqualTo(TrainerTest.hash(a.arrays()));   // gathered moments too
+        CheckpointContent a = CheckpointStore.load(dir.resolve("a").resolve(CheckpointStore.dirName(4)));
+        CheckpointContent b = CheckpointStore.load(dir.resolve("b").resolve(CheckpointStore.dirName(4)));
+        assertThat(TrainerTest.hash(b.arrays())).isEqualTo(TrainerTest.hash(a.arrays()));   // both ranks' moments too
         TrainState state = TrainState.fromJson(b.stateJson());
         assertThat(state.worldSize()).isEqualTo(2);
         assertThat(state.generation()).isEqualTo(1);
 
         // the same checkpoint resumes on one rank (same format); its step 5 is a normal step
-        TrainerTest.Run alone = TrainerTest.train(dir.resolve("b/rank0"), Map.of("maxSteps", "5", "microBatch", "4"),
+        TrainerTest.Run alone = TrainerTest.train(dir.resolve("b"), Map.of("maxSteps", "5", "microBatch", "4"),
                 "latest", null);
         assertThat(alone.steps()).extracting(StepMetrics::step).containsExactly(5L);
         assertThat(alone.steps().get(0).loss()).isFinite();
@@ -248,7 +247,7 @@ class DataParallelTest {
         } finally {
             pool.shutdownNow();
         }
-        assertThat(dir.resolve("rank0")).satisfies(d -> assertThat(CheckpointStore.latestValid(d)).isEmpty());
+        assertThat(CheckpointStore.latestValid(dir)).isEmpty();
     }
 
     /**
