@@ -26,6 +26,7 @@ import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointReader;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 
 /**
@@ -194,6 +195,56 @@ class DataParallelTest {
                 "latest", null);
         assertThat(alone.steps()).extracting(StepMetrics::step).containsExactly(5L);
         assertThat(alone.steps().get(0).loss()).isFinite();
+    }
+
+    /**
+     * Resharding (N → M ranks): a checkpoint written by 3 ranks resumes on 2 and on 4, and the one the 2 ranks then
+     * write resumes on 4; every resumed step's loss matches the straight 3-rank run. The global batch is the same 12
+     * windows per step at every world size (microBatch 1, 384 tokens), dropout is off; only the grouping of the float
+     * sums differs (each rank's micro-batches, the ring's chunks), so the losses agree to float tolerance, not bits.
+     */
+    @Test
+    void aCheckpointOfThreeRanksResumesOnTwoAndOnFourMatchingAStraightRun(@TempDir Path dir) throws Exception {
+        Map<String, String> config = TrainerTest.small("dropout", "0", "microBatch", "1", "batchTokens", "384",
+                "maxSteps", "6", "checkpointInterval", "2", "threads", "1");
+        List<StepMetrics> straight = trainRanks(dir.resolve("straight"), same(3, config), null, 0).get(0).steps();
+
+        Map<String, String> firstTwo = new LinkedHashMap<>(config);
+        firstTwo.put("maxSteps", "2");
+        trainRanks(dir.resolve("a"), same(3, firstTwo), null, 0);
+        Path two = dir.resolve("a").resolve(CheckpointStore.dirName(2));
+        assertThat(CheckpointReader.open(two, null).worldSize()).isEqualTo(3);
+        Files.createDirectories(dir.resolve("b"));
+        try (var files = Files.list(two)) {
+            Path copy = Files.createDirectories(dir.resolve("b").resolve(two.getFileName()));
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+
+        List<RankRun> onTwo = trainRanks(dir.resolve("a"), same(2, Map.of("maxSteps", "4")), "latest", 1);
+        assertThat(CheckpointReader.open(dir.resolve("a").resolve(CheckpointStore.dirName(4)), null).worldSize())
+                .isEqualTo(2);
+        List<RankRun> twoOnFour = trainRanks(dir.resolve("a"), same(4, Map.of("maxSteps", "6")), "latest", 2);
+        List<RankRun> onFour = trainRanks(dir.resolve("b"), same(4, Map.of("maxSteps", "4")), "latest", 1);
+
+        assertMatches("3 -> 2", straight, onTwo, 3);
+        assertMatches("2 -> 4", straight, twoOnFour, 5);
+        assertMatches("3 -> 4", straight, onFour, 3);
+    }
+
+    private static void assertMatches(String what, List<StepMetrics> straight, List<RankRun> resumed, long firstStep) {
+        for (RankRun r : resumed) {
+            assertThat(r.steps()).extracting(StepMetrics::step).containsExactly(firstStep, firstStep + 1);
+            for (StepMetrics b : r.steps()) {
+                StepMetrics a = straight.get((int) b.step() - 1);
+                System.err.printf("%s, step %d: loss %s resumed vs %s straight%n", what, b.step(), b.loss(), a.loss());
+                assertThat(b.loss()).as("%s: loss at step %d", what, b.step())
+                        .isCloseTo(a.loss(), org.assertj.core.data.Percentage.withPercentage(1e-3));
+                assertThat(b.tokensSeen()).isEqualTo(a.tokensSeen());
+                assertThat(b.lr()).isEqualTo(a.lr());
+            }
+        }
     }
 
     /**
