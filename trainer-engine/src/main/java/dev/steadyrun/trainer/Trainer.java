@@ -320,8 +320,9 @@ public final class Trainer {
             }
             settle(store, generation, r.shardsWritten(), r.shardsFailed());
             if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
+                long pause = System.nanoTime();
                 awaitPending(store, generation);
-                checkpoint(store, generation);
+                checkpoint(store, generation, pause);
             }
         }
         awaitPending(store, generation);
@@ -363,17 +364,17 @@ public final class Trainer {
     /**
      * Phase one of a sharded checkpoint, on every rank: this rank's chunks of the parameters and of Adam's moments
      * (and on rank 0 the state) are copied, then written on the store's thread while training goes on. The copy is
-     * the training loop's only cost (logged as the stall).
+     * the training loop's only cost besides waiting for the previous checkpoint to settle (both logged as the stall,
+     * from {@code pause}).
      */
-    private void checkpoint(CheckpointStore store, long generation) {
-        long t0 = System.nanoTime();
+    private void checkpoint(CheckpointStore store, long generation, long pause) {
         TrainState s = state;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
         CompletableFuture<List<ShardFile>> shards = store.writeShardsAsync(s.step(), generation, dp.rank(),
                 dp.shardParts(), dp.rank() == 0 ? s.toJson() : null);
         pending = new Pending(s.step(), shards, s.tokensSeen(), lossScale, lastLoss);
         log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms", s.step(),
-                String.format(Locale.ROOT, "%.3f", (System.nanoTime() - t0) / 1e6));
+                String.format(Locale.ROOT, "%.3f", (System.nanoTime() - pause) / 1e6));
     }
 
     /** Before the next checkpoint, and at the end: this rank waits for its own shards, then the ranks agree. */

@@ -23,6 +23,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -199,6 +200,7 @@ public final class CheckpointStore implements AutoCloseable {
 
     private List<ShardFile> writeShards(long step, long generation, int rank, List<ShardPart> parts, String stateJson)
             throws IOException {
+        long t0 = System.nanoTime();
         Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
         Files.createDirectories(pending);
         List<ShardFile> written = new ArrayList<>();
@@ -223,6 +225,10 @@ public final class CheckpointStore implements AutoCloseable {
                     rank, 0, 0));
         }
         syncDirectory(pending);
+        long bytes = written.stream().mapToLong(ShardFile::bytes).sum();
+        // the figures bench/checkpoint.sh compares with the disk's sequential write rate
+        log.info("checkpoint step {}: rank {} wrote and synced {} bytes in {} ms", step, rank, bytes,
+                String.format(Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e6));
         return written;
     }
 
@@ -239,6 +245,15 @@ public final class CheckpointStore implements AutoCloseable {
             Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
             List<Manifest.Entry> entries = new ArrayList<>();
             for (ShardFile f : files) {
+                // every rank's file must be here: a store that is not one shared directory would commit a
+                // checkpoint nobody can restore
+                Path file = pending.resolve(f.name());
+                if (!Files.isRegularFile(file) || Files.size(file) != f.bytes()) {
+                    deleteQuietly(pending);
+                    throw new IOException("rank " + f.rank() + "'s " + f.name() + " of checkpoint step " + step
+                            + " is not in " + pending + " as rank 0 sees it: every rank must write to one shared"
+                            + " --checkpoint-dir");
+                }
                 entries.add(f.kind() == null
                         ? new Manifest.Entry(f.name(), f.bytes(), f.sha256(), null, null, null)
                         : new Manifest.Entry(f.name(), f.bytes(), f.sha256(), f.kind(), "FLOAT",
