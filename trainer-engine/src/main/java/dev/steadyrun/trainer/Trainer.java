@@ -271,7 +271,7 @@ public final class Trainer {
         while (step < config.maxSteps() && !stop) {
             if (faults.hangsAt(step)) {
                 hang(step);
-                break;
+                return;   // no more collectives: the other ranks are stuck in this step's
             }
             double faultLrFactor = faults.lrFactor(step);   // 1 unless the plan makes the run diverge
             long t0 = System.nanoTime();
