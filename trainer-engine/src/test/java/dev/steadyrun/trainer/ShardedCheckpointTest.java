@@ -173,6 +173,50 @@ class ShardedCheckpointTest {
                 .isEqualTo(bits(two.get(0).params()));
     }
 
+    /**
+     * A checkpoint of the old single-writer format (format 1: one file per tensor, full moments) still restores, at
+     * any world size, to the same bits.
+     */
+    @Test
+    void aSingleWriterCheckpointOfTheOldFormatStillRestores(@TempDir Path dir) throws Exception {
+        List<End> straight = onRing(1, DataParallel.MAX_PIECE, (ring, p, dp) -> {
+            train(dp, p, 0, 4);
+            return new End(p, dp.pieceCount());
+        });
+        String[] sha = new String[1];
+        onRing(1, DataParallel.MAX_PIECE, (ring, p, dp) -> {
+            train(dp, p, 0, 2);
+            // one rank, one piece: its parts are the whole flat vectors, cut here into the old per-tensor arrays
+            Map<String, INDArray> arrays = new LinkedHashMap<>();
+            for (CheckpointStore.ShardPart part : dp.shardParts()) {
+                long at = 0;
+                for (Map.Entry<String, long[]> t : SHAPES.entrySet()) {
+                    long n = java.util.Arrays.stream(t.getValue()).reduce(1, (x, y) -> x * y);
+                    arrays.put(part.kind() + "/" + t.getKey(), part.values()
+                            .get(org.nd4j.linalg.indexing.NDArrayIndex.interval(at, at + n)).dup().reshape(t.getValue()));
+                    at += n;
+                }
+            }
+            try (CheckpointStore store = new CheckpointStore(dir, new Retention(5, 0))) {
+                sha[0] = store.write(new dev.steadyrun.trainer.checkpoint.CheckpointContent(2, arrays, "{}"))
+                        .manifestSha256();
+            }
+            return new End(p, dp.pieceCount());
+        });
+        Path checkpoint = dir.resolve(CheckpointPaths.dirName(2));
+        assertThat(Files.readString(checkpoint.resolve(CheckpointPaths.MANIFEST))).contains("\"format\" : 1");
+        for (int world : new int[]{2, 3}) {
+            List<End> resumed = onRing(world, 40, (ring, p, dp) -> {
+                dp.restore(CheckpointReader.open(checkpoint, sha[0]), 2, p);
+                train(dp, p, 2, 4);
+                return new End(p, dp.pieceCount());
+            });
+            for (End e : resumed) {
+                assertThat(bits(e.params())).as("%d ranks", world).isEqualTo(bits(straight.get(0).params()));
+            }
+        }
+    }
+
     @Test
     void aCorruptShardFailsTheRestoreOnEveryRank(@TempDir Path dir) throws Exception {
         String sha = writeCheckpoint(dir, 3, 40, 1);

@@ -50,21 +50,20 @@ import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Atomic, checksummed checkpoints with retention, under one root directory:
- * <pre>
- *   root/step-00000100/   one .arr file per array ({@link ArrayFormat}), state.json, manifest.json
- *   root/.tmp-…           a write, replacement or deletion in progress; never a checkpoint
- *   root/abandoned/gen-G/ checkpoints newer than the one a rollback restored ({@link #setAsideNewerThan})
- * </pre>
- * A write goes into {@code .tmp-step-N-<random>/}, syncs every file, writes the manifest last, syncs the
- * directory, renames it atomically to {@code step-N} and syncs the root. A crash therefore leaves either a
- * complete checkpoint or a {@code .tmp-*} directory, which {@link #list()} ignores and the next store open
- * deletes. Writes run on one background thread in submission order, so the training loop only pays for copying
- * its arrays ({@link #writeAsync}).
+ * Atomic, checksummed checkpoints with retention, under one root directory (layout: {@link CheckpointPaths}).
  *
- * <p>A store holds a lock on {@code root/.lock} from open to {@link #close()}, and deletes leftovers only when it
- * got that lock: a second store on the same root (an {@code eval} beside a live trainer) must not delete the
- * trainer's write in progress.
+ * <p>Sharded (format 2, what the trainer writes): every rank's store writes the rank's shard files into the
+ * generation's pending directory {@code .tmp-step-N-gen-G/} ({@link #writeShardsAsync}); once the ranks agreed that
+ * all are written, rank 0's store writes the manifest naming every file's SHA-256, syncs, renames the directory to
+ * {@code step-N} atomically and syncs the root ({@link #commitAsync}). A crash therefore leaves either a complete
+ * checkpoint or a {@code .tmp-*} directory, which {@link #list()} ignores and the next owner's open deletes.
+ * Single-writer checkpoints (format 1, {@link #write}) follow the same protocol in one directory of their own.
+ * Writes run on one background thread in submission order, so the training loop only pays for copying its arrays.
+ * {@link CheckpointReader} reads both formats as flat vectors.
+ *
+ * <p>The owner store (single writer, or rank 0: {@link #forRank}) holds a lock on {@code root/.lock} from open to
+ * {@link #close()}, and deletes leftovers only when it got that lock: a second store on the same root (an {@code eval}
+ * beside a live trainer) must not delete the trainer's write in progress. Ranks &gt; 0 neither lock nor delete.
  *
  * <p>Over 400 lines on purpose: the write protocol (temporary directory, syncs, manifest last, atomic rename, lock)
  * and the read side that relies on it (manifest, sizes, checksums, leftovers, set-aside) are one on-disk contract,
