@@ -71,7 +71,9 @@ class ShardedStoreTest {
 
     /** Ranks that do not share one directory would commit a checkpoint nobody can restore: rank 0 refuses. */
     @Test
-    void rankZeroRefusesToCommitWhenARankWroteElsewhere(@TempDir Path root, @TempDir Path elsewhere) {
+    void rankZeroRefusesToCommitWhenARankWroteElsewhere(@TempDir Path dir) throws Exception {
+        Path root = dir.resolve("rank0-node");
+        Path elsewhere = dir.resolve("rank1-node");
         try (CheckpointStore rank0 = CheckpointStore.forRank(root, KEEP, 0);
              CheckpointStore rank1 = CheckpointStore.forRank(elsewhere, KEEP, 1)) {
             List<ShardFile> files = new ArrayList<>(rank0.writeShardsAsync(7, 3, 0, parts(0), "{}").join());
