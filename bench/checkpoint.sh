@@ -5,7 +5,11 @@
 #     rank's shards; the trainer logs it) against the median step time;
 #   - the write rate: the bytes all ranks wrote for a checkpoint / the longest rank's write-and-sync time (the ranks
 #     write at the same time), median over the checkpoints, against the same directory's sequential write rate
-#     measured first by dd with conv=fdatasync (one 512 MiB file).
+#     measured first by dd with conv=fdatasync (one 512 MiB file);
+#   - then a restart as a recovery does it: WORLD fresh JVMs restoring the newest checkpoint (every rank reads its
+#     shards), and where their time goes up to the first new step: JVM + ND4J start-up and ring join, restore
+#     (model init, reading and verifying the rank's ranges, all-gather), the rest of the set-up, the first step
+#     (from the trainer's own log lines; the slowest rank of each phase).
 #
 #   bench/checkpoint.sh                                  # demo model (16.1M parameters, 193 MB per checkpoint), 2 ranks
 #   MODEL=tiny WORLD=3 bench/checkpoint.sh
@@ -55,17 +59,33 @@ for pid in "${pids[@]}"; do
     wait "$pid"
 done
 
+# the restart: one step more, from the newest checkpoint
+pids=()
+for ((r = 0; r < WORLD; r++)); do
+    STEADYRUN_RING_SECRET=YmVuY2gtY2hlY2twb2ludC1zZWNyZXQ java -cp "$CP" dev.steadyrun.trainer.Main train \
+        --checkpoint-dir "$DIR" --rank "$r" --world-size "$WORLD" --generation 2 --restore latest \
+        --rendezvous "127.0.0.1:$port" --json --set maxSteps=$((STEPS + 1)) --set checkpointInterval=1000000 \
+        >"$OUT/restart$r.jsonl" 2>"$OUT/restart$r.log" &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do
+    wait "$pid"
+done
+
 python3 - "$OUT" "$WORLD" "$dd_out" <<'EOF'
 import json, re, statistics, sys
 out, world, dd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 steps = [json.loads(l) for l in open(f"{out}/rank0.jsonl") if '"tokensPerSec"' in l]
 step_ms = statistics.median(s["stepTimeMs"] for s in steps[2:] or steps)
-stalls, writes = [], {}
+stalls, waits, copies, writes = [], [], [], {}
 for r in range(world):
     for line in open(f"{out}/rank{r}.log"):
-        m = re.search(r"checkpoint step (\d+): this rank's shards handed to the writer, training stalled ([\d.]+) ms", line)
+        m = re.search(r"checkpoint step (\d+): this rank's shards handed to the writer, training stalled ([\d.]+) ms"
+                      r" \(([\d.]+) ms waiting for the previous checkpoint, ([\d.]+) ms copying\)", line)
         if m:
             stalls.append(float(m.group(2)))
+            waits.append(float(m.group(3)))
+            copies.append(float(m.group(4)))
         m = re.search(r"checkpoint step (\d+): rank (\d+) wrote and synced (\d+) bytes in ([\d.]+) ms", line)
         if m:
             writes.setdefault(int(m.group(1)), []).append((int(m.group(3)), float(m.group(4))))
@@ -76,8 +96,21 @@ dd_rate = float(m.group(1)) * {"B": 1e-6, "kB": 1e-3, "MB": 1, "GB": 1e3}[m.grou
 size = max(sum(b for b, _ in w) for w in writes.values())
 print(f"{len(committed)} checkpoints committed, {size / 1e6:.0f} MB each from {world} ranks; median step {step_ms:.0f} ms")
 print(f"stall per checkpoint per rank: median {statistics.median(stalls):.2f} ms, max {max(stalls):.2f} ms"
-      f" = {100 * statistics.median(stalls) / step_ms:.2f}% / {100 * max(stalls) / step_ms:.2f}% of a step")
+      f" = {100 * statistics.median(stalls) / step_ms:.2f}% / {100 * max(stalls) / step_ms:.2f}% of a step"
+      f" (copying: median {statistics.median(copies):.2f} ms, max {max(copies):.2f} ms;"
+      f" waiting for the previous checkpoint: median {statistics.median(waits):.2f} ms, max {max(waits):.2f} ms)")
 print(f"write rate: median {statistics.median(rates):.0f} MB/s over {len(rates)} checkpoints"
       f" (min {min(rates):.0f}, max {max(rates):.0f}); dd conv=fdatasync {dd_rate:.0f} MB/s;"
       f" ratio {statistics.median(rates) / dd_rate:.2f}")
+joined, restored, ready, first = [], [], [], []
+for r in range(world):
+    log = open(f"{out}/restart{r}.log").read()
+    joined.append(int(re.search(r"joined the ring of generation \d+ as rank \d+/\d+, (\d+) ms after the JVM started", log).group(1)))
+    restored.append(int(re.search(r"restored step \d+ \(.*\) in (\d+) ms", log).group(1)))
+    ready.append(int(re.search(r"ready (\d+) ms after the JVM started", log).group(1)))
+    first.append([json.loads(l) for l in open(f"{out}/restart{r}.jsonl") if '"tokensPerSec"' in l][0]["stepTimeMs"])
+print(f"restart on {world} ranks (slowest rank): JVM + ND4J start-up + ring join {max(joined)} ms,"
+      f" restore {max(restored)} ms, other set-up (picking and opening the checkpoint, data, knobs) {max(ready) - max(joined) - max(restored)} ms,"
+      f" ready {max(ready)} ms after the JVM started; first step {max(first):.0f} ms;"
+      f" launch to first step about {max(ready) + max(first):.0f} ms")
 EOF

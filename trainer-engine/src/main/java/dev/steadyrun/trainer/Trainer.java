@@ -368,13 +368,18 @@ public final class Trainer {
      * from {@code pause}).
      */
     private void checkpoint(CheckpointStore store, long generation, long pause) {
+        long copy = System.nanoTime();
         TrainState s = state;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
         CompletableFuture<List<ShardFile>> shards = store.writeShardsAsync(s.step(), generation, dp.rank(),
                 dp.shardParts(), dp.rank() == 0 ? s.toJson() : null);
         pending = new Pending(s.step(), shards, s.tokensSeen(), lossScale, lastLoss);
-        log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms", s.step(),
-                String.format(Locale.ROOT, "%.3f", (System.nanoTime() - pause) / 1e6));
+        long end = System.nanoTime();
+        log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms ({} ms waiting"
+                + " for the previous checkpoint, {} ms copying)", s.step(),
+                String.format(Locale.ROOT, "%.3f", (end - pause) / 1e6),
+                String.format(Locale.ROOT, "%.3f", (copy - pause) / 1e6),
+                String.format(Locale.ROOT, "%.3f", (end - copy) / 1e6));
     }
 
     /** Before the next checkpoint, and at the end: this rank waits for its own shards, then the ranks agree. */

@@ -192,7 +192,7 @@ public final class CheckpointStore implements AutoCloseable {
                                                                List<ShardPart> parts, String stateJson) {
         List<ShardPart> copies = new ArrayList<>();
         for (ShardPart p : parts) {
-            copies.add(new ShardPart(p.kind(), p.piece(), p.from(), ArrayFormat.detachedCopy(p.values())));
+            copies.add(new ShardPart(p.kind(), p.piece(), p.from(), ArrayFormat.flatCopy(p.values())));
         }
         return run(() -> writeShards(step, generation, rank, copies, stateJson));
     }
