@@ -98,6 +98,9 @@ public final class Trainer {
     private FaultPlan faults;
     /** The checkpoint whose shards are being written, not yet committed; null when none. */
     private Pending pending;
+    /** The newest checkpoint until its stall is logged, and how long the loop waited for the previous one. */
+    private Pending copying;
+    private long waitedNanos;
 
     public Trainer(Consumer<TrainerLine> sink) {
         this.sink = sink;
@@ -298,6 +301,7 @@ public final class Trainer {
             double lr = schedule.at(step, tokensSeen) * state.lrMultiplier() * faultLrFactor;
             boolean apply = fp16 ? scaler.update(r.overflow()) : !r.overflow();
             if (apply) {
+                waitForCopy();   // the update changes the parameters and moments a checkpoint may still be copying
                 double c = clipNorm > 0 && r.gradNorm() > clipNorm ? clipNorm / r.gradNorm() : 1.0;
                 dp.step(kind, model.params(), c, lr, config.weightDecay(), config.beta1(), config.beta2(),
                         config.adamEps());
@@ -326,6 +330,7 @@ public final class Trainer {
             }
         }
         awaitPending(store, generation);
+        waitForCopy();
         if (stop && !stopRequested) {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended
             throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
@@ -350,8 +355,8 @@ public final class Trainer {
      * A checkpoint whose shards this rank is writing: committed once every rank's are written (agreed over the ring,
      * so every rank decides alike), abandoned when any rank's write failed.
      */
-    private record Pending(long step, CompletableFuture<List<ShardFile>> shards, long tokensSeen, double lossScale,
-                           double loss) {
+    private record Pending(long step, CompletableFuture<Void> copied, CompletableFuture<List<ShardFile>> shards,
+                           long tokensSeen, double lossScale, double loss) {
         boolean written() {
             return shards.isDone() && !shards.isCompletedExceptionally();
         }
@@ -363,23 +368,38 @@ public final class Trainer {
 
     /**
      * Phase one of a sharded checkpoint, on every rank: this rank's chunks of the parameters and of Adam's moments
-     * (and on rank 0 the state) are copied, then written on the store's thread while training goes on. The copy is
-     * the training loop's only cost besides waiting for the previous checkpoint to settle (both logged as the stall,
-     * from {@code pause}).
+     * (and on rank 0 the state) are copied on the store's thread while the next step's forward and backward passes
+     * run, then written while training goes on. The training loop pays for waiting for the previous checkpoint to
+     * settle (from {@code pause}) and, before the next optimizer update, for any part of the copy not yet done: both
+     * logged as the stall.
      */
     private void checkpoint(CheckpointStore store, long generation, long pause) {
-        long copy = System.nanoTime();
         TrainState s = state;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
-        CompletableFuture<List<ShardFile>> shards = store.writeShardsAsync(s.step(), generation, dp.rank(),
-                dp.shardParts(), dp.rank() == 0 ? s.toJson() : null);
-        pending = new Pending(s.step(), shards, s.tokensSeen(), lossScale, lastLoss);
-        long end = System.nanoTime();
-        log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms ({} ms waiting"
-                + " for the previous checkpoint, {} ms copying)", s.step(),
-                String.format(Locale.ROOT, "%.3f", (end - pause) / 1e6),
-                String.format(Locale.ROOT, "%.3f", (copy - pause) / 1e6),
-                String.format(Locale.ROOT, "%.3f", (end - copy) / 1e6));
+        CheckpointStore.ShardWrite write = store.writeShardsAsync(s.step(), generation, dp.rank(), dp.shardParts(),
+                dp.rank() == 0 ? s.toJson() : null);
+        pending = new Pending(s.step(), write.copied(), write.written(), s.tokensSeen(), lossScale, lastLoss);
+        copying = pending;
+        waitedNanos = System.nanoTime() - pause;
+    }
+
+    /**
+     * Before an optimizer update (and at the end): waits for the newest checkpoint's copy, usually done by then, and
+     * logs that checkpoint's stall once.
+     */
+    private void waitForCopy() {
+        if (copying == null) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        copying.copied().join();
+        long copyNanos = System.nanoTime() - t0;
+        log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms ({} ms"
+                        + " waiting for the previous checkpoint, {} ms copying)", copying.step(),
+                String.format(Locale.ROOT, "%.3f", (waitedNanos + copyNanos) / 1e6),
+                String.format(Locale.ROOT, "%.3f", waitedNanos / 1e6),
+                String.format(Locale.ROOT, "%.3f", copyNanos / 1e6));
+        copying = null;
     }
 
     /** Before the next checkpoint, and at the end: this rank waits for its own shards, then the ranks agree. */

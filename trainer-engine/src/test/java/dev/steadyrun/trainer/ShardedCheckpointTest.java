@@ -263,7 +263,7 @@ class ShardedCheckpointTest {
             train(dp, p, 0, steps);
             try (CheckpointStore store = CheckpointStore.forRank(dir, new Retention(5, 0), dp.rank())) {
                 List<ShardFile> mine = store.writeShardsAsync(steps, 1, dp.rank(), dp.shardParts(),
-                        dp.rank() == 0 ? "{\"step\":" + steps + "}" : null).join();
+                        dp.rank() == 0 ? "{\"step\":" + steps + "}" : null).written().join();
                 List<ShardFile> all = dp.exchangeShardFiles(mine);
                 if (dp.rank() == 0) {
                     assertThat(all).hasSize(world * 3 * dp.pieceCount() + 1);

@@ -184,17 +184,33 @@ public final class CheckpointStore implements AutoCloseable {
     }
 
     /**
-     * Phase one of a sharded checkpoint: copies this rank's parts on the caller's thread (training may go on at
-     * once), then writes and syncs one file per part, plus state.json when {@code stateJson} is given (rank 0), into
-     * the generation's pending directory on the writer thread. Nothing is a checkpoint until {@link #commitAsync}.
+     * A rank's shard write in progress: {@code copied} completes once its parts are copied (until then the caller
+     * must not change the arrays they view), {@code written} once the copies are written and synced.
      */
-    public CompletableFuture<List<ShardFile>> writeShardsAsync(long step, long generation, int rank,
-                                                               List<ShardPart> parts, String stateJson) {
-        List<ShardPart> copies = new ArrayList<>();
-        for (ShardPart p : parts) {
-            copies.add(new ShardPart(p.kind(), p.piece(), p.from(), ArrayFormat.flatCopy(p.values())));
-        }
-        return run(() -> writeShards(step, generation, rank, copies, stateJson));
+    public record ShardWrite(CompletableFuture<Void> copied, CompletableFuture<List<ShardFile>> written) {
+    }
+
+    /**
+     * Phase one of a sharded checkpoint: on the writer thread, copies this rank's parts (each by one bulk copy), then
+     * writes and syncs one file per part, plus state.json when {@code stateJson} is given (rank 0), into the
+     * generation's pending directory. The caller goes on at once (training reads the parameters while they are
+     * copied) and waits for {@link ShardWrite#copied} before it changes them. Nothing is a checkpoint until
+     * {@link #commitAsync}.
+     */
+    public ShardWrite writeShardsAsync(long step, long generation, int rank, List<ShardPart> parts, String stateJson) {
+        CompletableFuture<Void> copied = new CompletableFuture<>();
+        CompletableFuture<List<ShardFile>> written = run(() -> {
+            List<ShardPart> copies = new ArrayList<>();
+            try {
+                for (ShardPart p : parts) {
+                    copies.add(new ShardPart(p.kind(), p.piece(), p.from(), ArrayFormat.flatCopy(p.values())));
+                }
+            } finally {
+                copied.complete(null);
+            }
+            return writeShards(step, generation, rank, copies, stateJson);
+        });
+        return new ShardWrite(copied, written);
     }
 
     private List<ShardFile> writeShards(long step, long generation, int rank, List<ShardPart> parts, String stateJson)

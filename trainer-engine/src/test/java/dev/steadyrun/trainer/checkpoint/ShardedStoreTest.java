@@ -44,8 +44,8 @@ class ShardedStoreTest {
     void shardsBecomeACheckpointOnlyWhenRankZeroCommitsThem(@TempDir Path root) throws Exception {
         try (CheckpointStore rank0 = CheckpointStore.forRank(root, KEEP, 0);
              CheckpointStore rank1 = CheckpointStore.forRank(root, KEEP, 1)) {
-            List<ShardFile> files = new ArrayList<>(rank0.writeShardsAsync(7, 3, 0, parts(0), "{}").join());
-            files.addAll(rank1.writeShardsAsync(7, 3, 1, parts(1), null).join());
+            List<ShardFile> files = new ArrayList<>(rank0.writeShardsAsync(7, 3, 0, parts(0), "{}").written().join());
+            files.addAll(rank1.writeShardsAsync(7, 3, 1, parts(1), null).written().join());
             assertThat(rank0.list()).as("shards alone").isEmpty();
             assertThat(root.resolve(".tmp-step-00000007-gen-3")).isDirectory();
 
@@ -76,8 +76,8 @@ class ShardedStoreTest {
         Path elsewhere = dir.resolve("rank1-node");
         try (CheckpointStore rank0 = CheckpointStore.forRank(root, KEEP, 0);
              CheckpointStore rank1 = CheckpointStore.forRank(elsewhere, KEEP, 1)) {
-            List<ShardFile> files = new ArrayList<>(rank0.writeShardsAsync(7, 3, 0, parts(0), "{}").join());
-            files.addAll(rank1.writeShardsAsync(7, 3, 1, parts(1), null).join());
+            List<ShardFile> files = new ArrayList<>(rank0.writeShardsAsync(7, 3, 0, parts(0), "{}").written().join());
+            files.addAll(rank1.writeShardsAsync(7, 3, 1, parts(1), null).written().join());
             assertThatThrownBy(() -> rank0.commitAsync(7, 3, 2, LAYOUT, files).join())
                     .isInstanceOf(CompletionException.class)
                     .hasMessageContaining(CheckpointPaths.shardFile("param", 1, 0))
