@@ -23,7 +23,6 @@ import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
-import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
