@@ -6,7 +6,9 @@ import static dev.steadyrun.deploy.Manifests.one;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -17,6 +19,7 @@ import java.util.Optional;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -33,8 +36,11 @@ import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.openshift.api.model.monitoring.v1.PrometheusRule;
+import io.fabric8.openshift.api.model.monitoring.v1.Rule;
 import io.fabric8.openshift.api.model.monitoring.v1.ServiceMonitor;
 import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The Helm chart, rendered by Helm's own library with several value sets and read back strictly as Kubernetes
@@ -100,6 +106,7 @@ class HelmChartTest {
 
         assertThat(all(objects, ServiceMonitor.class)).isEmpty();
         assertThat(all(objects, PrometheusRule.class)).isEmpty();
+        assertThat(all(objects, ConfigMap.class)).isEmpty();
     }
 
     @Test
@@ -298,6 +305,76 @@ class HelmChartTest {
     }
 
     @Test
+    void alertRulesTakeTheirThresholdsFromValues() {
+        Map<String, Object> on = Map.of("metrics.prometheusRule.enabled", true);
+        Map<String, Object> tuned = new LinkedHashMap<>(on);
+        tuned.put("metrics.prometheusRule.nodeLossesPerHour", 10);
+        tuned.put("metrics.prometheusRule.noProgressWindow", "2h");
+        tuned.put("metrics.prometheusRule.goodputThreshold", 0.85);
+        tuned.put("metrics.prometheusRule.goodputFor", "3h");
+        for (Map<String, Object> values : List.of(on, tuned)) {
+            boolean isTuned = values == tuned;
+            Map<String, Rule> rules = new LinkedHashMap<>();
+            one(render(values), PrometheusRule.class).getSpec().getGroups().get(0).getRules()
+                    .forEach(r -> rules.put(r.getAlert(), r));
+
+            assertThat(rules).containsKeys("SteadyrunOrchestratorDown", "SteadyrunNodeLossRate",
+                    "SteadyrunRunNoProgress", "SteadyrunRestartBudgetExhausted", "SteadyrunGoodputLow",
+                    "SteadyrunWebhookDeadLetters");
+            assertThat(rules.values()).allSatisfy(r -> {
+                assertThat(r.getLabels()).containsKey("severity");
+                assertThat(r.getAnnotations().get("summary")).isNotBlank().doesNotContain("<no value>");
+                assertThat(r.getExpr().getStrVal()).doesNotContain("<no value>");
+            });
+            assertThat(expr(rules, "SteadyrunNodeLossRate"))
+                    .contains("steadyrun_node_losses_total").endsWith("[1h])) > " + (isTuned ? "10" : "3"));
+            String window = isTuned ? "2h" : "30m";
+            assertThat(expr(rules, "SteadyrunRunNoProgress")).contains("steadyrun_run_step")
+                    .contains("[" + window + "])) <=").endsWith("[" + window + "] offset " + window + "))");
+            assertThat(expr(rules, "SteadyrunGoodputLow")).contains("steadyrun_run_goodput")
+                    .endsWith(" < " + (isTuned ? "0.85" : "0.6"));
+            assertThat(rules.get("SteadyrunGoodputLow").getFor()).isEqualTo(isTuned ? "3h" : "1h");
+            assertThat(expr(rules, "SteadyrunRestartBudgetExhausted"))
+                    .contains("steadyrun_run_restart_budget_exhausted_total");
+            assertThat(expr(rules, "SteadyrunWebhookDeadLetters")).contains("outcome=\"dead_lettered\"");
+            // Prometheus' own template variables reach it unrendered by Helm
+            assertThat(rules.get("SteadyrunRunNoProgress").getAnnotations().get("summary"))
+                    .contains("{{ $labels.run }}");
+        }
+    }
+
+    @Test
+    void theGrafanaDashboardIsAConfigMapForTheSidecarHoldingTheChartsFileAsItIs() throws IOException {
+        String file = Files.readString(CHART.resolve("dashboards/steadyrun.json"));
+        Map<String, Object> on = Map.of("metrics.grafanaDashboard.enabled", true);
+        Map<String, Object> relabelled = new LinkedHashMap<>(on);
+        relabelled.put("metrics.grafanaDashboard.labels.grafana_dashboard", "steadyrun");
+        relabelled.put("metrics.grafanaDashboard.annotations.grafana_folder", "Training");
+        for (Map<String, Object> values : List.of(on, relabelled)) {
+            List<HasMetadata> objects = render(values);
+
+            ConfigMap dashboard = one(objects, ConfigMap.class);
+            assertThat(dashboard.getMetadata().getName()).isEqualTo("prod-steadyrun-dashboard");
+            assertThat(dashboard.getMetadata().getLabels())
+                    .containsEntry("grafana_dashboard", values == on ? "1" : "steadyrun")
+                    .containsEntry("app.kubernetes.io/instance", RELEASE);
+            if (values == relabelled) {
+                assertThat(dashboard.getMetadata().getAnnotations()).containsEntry("grafana_folder", "Training");
+            }
+            String json = dashboard.getData().get("steadyrun.json");
+            assertThat(json).isEqualTo(file);
+            JsonNode parsed = JsonMapper.builder().build().readTree(json);
+            assertThat(parsed.path("uid").asString()).isEqualTo("steadyrun-overview");
+            assertThat(parsed.path("panels").findValues("expr")).hasSizeGreaterThan(10);
+            // Grafana's legend templates are not Helm's: they reach Grafana as written
+            assertThat(json).contains("\"legendFormat\": \"{{run}}\"");
+            // the dashboard alone neither needs nor brings the Prometheus Operator's objects
+            assertThat(all(objects, ServiceMonitor.class)).isEmpty();
+            assertThat(all(objects, PrometheusRule.class)).isEmpty();
+        }
+    }
+
+    @Test
     void imagesComeFromTheConfiguredRegistryAndTag() {
         List<HasMetadata> objects = render(Map.of("image.registry", "registry.example.com/ml/",
                 "image.agent.tag", "0.2.0-rc1", "image.pullSecrets[0]", "regcred"));
@@ -354,6 +431,10 @@ class HelmChartTest {
         }
         assertThat(envVar(container(named(objects, DaemonSet.class, AGENT).getSpec().getTemplate().getSpec(),
                 "agent"), "STEADYRUN_JOIN_TOKEN").getValueFrom().getSecretKeyRef().getName()).isEqualTo(secret);
+    }
+
+    private static String expr(Map<String, Rule> rules, String alert) {
+        return rules.get(alert).getExpr().getStrVal();
     }
 
     private static Map<String, Object> with(Map<String, Object> values, String key, Object value) {

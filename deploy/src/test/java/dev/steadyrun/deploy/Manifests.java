@@ -8,6 +8,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -32,6 +33,7 @@ final class Manifests {
     /** apiVersion/kind → the model class; anything else in the chart's output is an error. */
     private static final Map<String, Class<? extends HasMetadata>> KINDS = Map.of(
             "v1/Secret", Secret.class,
+            "v1/ConfigMap", ConfigMap.class,
             "v1/Service", Service.class,
             "v1/PersistentVolumeClaim", PersistentVolumeClaim.class,
             "apps/v1/Deployment", Deployment.class,

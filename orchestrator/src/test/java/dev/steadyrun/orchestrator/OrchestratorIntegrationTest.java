@@ -6,8 +6,11 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -107,6 +110,25 @@ public abstract class OrchestratorIntegrationTest {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** One sample line of a scrape: the name, the labels in braces (if any), the value. */
+    public static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})? (\\S+)",
+            Pattern.MULTILINE);
+
+    /** The value of the one sample of {@code name} in {@code scrape} whose labels contain {@code label}. */
+    public static double sample(String scrape, String name, String label) {
+        List<Double> found = new ArrayList<>();
+        Matcher m = SAMPLE.matcher(scrape);
+        while (m.find()) {
+            if (m.group(1).equals(name) && m.group(2) != null && m.group(2).contains(label)) {
+                found.add(Double.parseDouble(m.group(3)));
+            }
+        }
+        if (found.size() != 1) {
+            throw new AssertionError(found.size() + " samples of " + name + " with " + label + " in the scrape");
+        }
+        return found.get(0);
     }
 
     /** Registers a node with one GPU and the given labels; returns the agent's answer. */

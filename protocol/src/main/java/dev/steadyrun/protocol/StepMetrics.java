@@ -14,16 +14,25 @@ import java.util.List;
  * @param stepTimeMs       wall time of the step, gradient accumulation included
  * @param rssBytes         resident set size of the trainer process
  * @param activationNorms  per layer: the RMS of the block's output activations
+ * @param clipNorm         the gradient-clipping threshold in force for this step (0: no clipping), so that a
+ *                         {@code clipNorm} knob's effect is visible; null from trainers that predate the field
  */
 public record StepMetrics(String type, long step, long tokensSeen, double loss, double gradNorm, double lossScale,
                           boolean overflow, double lr, double tokensPerSec, double stepTimeMs, long rssBytes,
-                          List<Double> activationNorms) implements TrainerLine {
+                          List<Double> activationNorms, Double clipNorm) implements TrainerLine {
 
     public static final String TYPE = "step";
 
     public StepMetrics(long step, long tokensSeen, double loss, double gradNorm, double lossScale, boolean overflow,
-                       double lr, double tokensPerSec, double stepTimeMs, long rssBytes, List<Double> activationNorms) {
+                       double lr, double tokensPerSec, double stepTimeMs, long rssBytes, List<Double> activationNorms,
+                       Double clipNorm) {
         this(TYPE, step, tokensSeen, loss, gradNorm, lossScale, overflow, lr, tokensPerSec, stepTimeMs, rssBytes,
-                activationNorms);
+                activationNorms, clipNorm);
+    }
+
+    public StepMetrics(long step, long tokensSeen, double loss, double gradNorm, double lossScale, boolean overflow,
+                       double lr, double tokensPerSec, double stepTimeMs, long rssBytes, List<Double> activationNorms) {
+        this(step, tokensSeen, loss, gradNorm, lossScale, overflow, lr, tokensPerSec, stepTimeMs, rssBytes,
+                activationNorms, null);
     }
 }

@@ -1,6 +1,10 @@
 package dev.steadyrun.orchestrator.node;
 
 import java.time.Duration;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.Counter;
@@ -8,17 +12,24 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
+import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
 /**
- * The fleet's meters, exported at {@code /actuator/prometheus}: nodes by state, failure-detection latency (last heartbeat to the SUSPECT/FAILED transition), fleet incidents.
+ * The fleet's meters, exported at {@code /actuator/prometheus}: nodes by state, node losses, failure-detection
+ * latency (last heartbeat to the SUSPECT/FAILED transition), fleet incidents.
  */
 @Component
 class FleetMetrics {
 
+    /** A node in these states was in service (it had heartbeat); leaving them for SUSPECT or FAILED loses it. */
+    private static final Set<NodeState> IN_SERVICE = EnumSet.of(NodeState.HEALTHY, NodeState.SPARE,
+            NodeState.CORDONED, NodeState.DRAINING);
+
     private final Timer detectionLatency;
     private final Counter incidents;
     private final AtomicInteger incidentOpen = new AtomicInteger();
+    private final Map<NodeState, Counter> losses = new EnumMap<>(NodeState.class);
 
     FleetMetrics(MeterRegistry registry, LeaseTable leases) {
         for (NodeState state : NodeState.values()) {
@@ -36,6 +47,20 @@ class FleetMetrics {
                 .register(registry);
         Gauge.builder("steadyrun.fleet.incident.open", incidentOpen, AtomicInteger::get)
                 .description("1 while a mass-failure incident is open").register(registry);
+        for (NodeState to : EnumSet.of(NodeState.SUSPECT, NodeState.FAILED)) {
+            losses.put(to, Counter.builder("steadyrun.node.losses").tag("state", to.name())
+                    .description("Nodes in service moved to SUSPECT or FAILED (lease expired, GPU fault); a SUSPECT"
+                            + " node that then fails is not counted again").register(registry));
+        }
+    }
+
+    /** Only the orchestrator moves nodes to SUSPECT or FAILED, so every such move out of service is a loss. */
+    @EventListener
+    void onNodeStateChanged(NodeStateChanged e) {
+        Counter counter = losses.get(e.to());
+        if (counter != null && IN_SERVICE.contains(e.from())) {
+            counter.increment();
+        }
     }
 
     void detected(Duration sinceLastHeartbeat) {

@@ -27,7 +27,7 @@ import dev.steadyrun.protocol.TrainerStatus;
  * Failures found in a run's progress, turned into {@link Detection}s for {@link RecoveryActions}: each accepted step
  * report goes through the run's detectors ({@link RunWatches}: divergence, stragglers, and the first step of a
  * restart, which settles its incidents), and {@link #watch} looks at every live run every watch interval (the hang
- * backstop) and refreshes the goodput gauges.
+ * backstop) and refreshes the runs' gauges (step, loss, loss scale, tokens/s, restarts, goodput).
  */
 @Component
 public class ProgressWatch {
@@ -102,8 +102,8 @@ public class ProgressWatch {
     }
 
     /**
-     * The hang backstop over every live run's progress, and the goodput gauges. Called every
-     * {@code steadyrun.recovery.watch-interval}; tests call it with their clock.
+     * The hang backstop over every live run's progress, and the runs' gauges (live and recovering runs only).
+     * Called every {@code steadyrun.recovery.watch-interval}; tests call it with their clock.
      *
      * @return whether a run is recovering (its restart may be due)
      */
@@ -141,14 +141,14 @@ public class ProgressWatch {
         List<Run> measured = new ArrayList<>(live);
         List<Run> recovering = runs.findInStateOldestFirst(RunState.RECOVERING);
         measured.addAll(recovering);
-        List<RecoveryMetrics.Goodput> goodput = new ArrayList<>();
+        List<RecoveryMetrics.RunFigures> figures = new ArrayList<>();
         for (Run run : measured) {
-            Double g = telemetry.goodput(run.getId(), run.getState(), run.getStateChangedAt(), now);
-            if (g != null) {
-                goodput.add(new RecoveryMetrics.Goodput(run.getId(), g));
-            }
+            RunTelemetry.RecoveryFigures f = telemetry.recoveryFigures(run.getId(), run.getState(),
+                    run.getStateChangedAt(), now);
+            figures.add(new RecoveryMetrics.RunFigures(run.getId(), telemetry.lastStep(run.getId()), f.restarts(),
+                    f.goodput()));
         }
-        metrics.goodput(goodput);
+        metrics.runs(figures);
         Set<UUID> liveIds = new HashSet<>();
         measured.forEach(r -> liveIds.add(r.getId()));
         watches.retain(liveIds);

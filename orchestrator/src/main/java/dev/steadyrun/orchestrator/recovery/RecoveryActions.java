@@ -193,11 +193,13 @@ class RecoveryActions {
                     alerts.publish(AlertEventType.HUMAN_NEEDED, run.getId().toString(), alert);
                     if (d.ladder() == RemediationLadder.Incident.USER_CODE_CRASH) {
                         alerts.publish(AlertEventType.RESTART_BUDGET_EXHAUSTED, run.getId().toString(), alert);
+                        metrics.restartBudgetExhausted(true);
                     }
                 }
                 case STOP_NO_PROGRESS -> {
                     stateMachine.transition(run, RunState.FAILED, why + "; restarts make no progress", ACTOR);
                     alerts.publish(AlertEventType.RESTART_BUDGET_EXHAUSTED, run.getId().toString(), alert);
+                    metrics.restartBudgetExhausted(false);
                     sparesFreed.addAll(placer.releaseSeatsOfEnded(run.getId(), now));
                 }
                 default -> {

@@ -2,10 +2,13 @@ package dev.steadyrun.orchestrator.recovery;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.UUID;
+import java.util.function.Function;
 
 import org.springframework.stereotype.Component;
 
+import dev.steadyrun.orchestrator.run.RunTelemetry;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
@@ -14,18 +17,45 @@ import io.micrometer.core.instrument.Timer;
 
 /**
  * Recovery's meters: detection latency and time to recovery as histograms by incident kind, restarts by cause,
- * and each live run's goodput.
+ * restart budgets used up, and each live or recovering run's training figures (labelled {@code run}: only the
+ * runs the watch measured last, so a run that ends loses its series at the next watch tick and the label's values
+ * stay bounded by the runs alive at once).
  */
 @Component
 class RecoveryMetrics {
 
     private final MeterRegistry registry;
     private final MultiGauge goodput;
+    private final MultiGauge step;
+    private final MultiGauge loss;
+    private final MultiGauge lossScale;
+    private final MultiGauge tokensPerSecond;
+    private final MultiGauge restartCount;
+    private final Counter budgetPaused;
+    private final Counter budgetFailed;
 
     RecoveryMetrics(MeterRegistry registry) {
         this.registry = registry;
         this.goodput = MultiGauge.builder("steadyrun.run.goodput")
                 .description("Productive training time / wall time since the run's first placement").register(registry);
+        this.step = MultiGauge.builder("steadyrun.run.step")
+                .description("Rank 0's newest step (0 before the first)").register(registry);
+        this.loss = MultiGauge.builder("steadyrun.run.loss").description("Loss of rank 0's newest step")
+                .register(registry);
+        this.lossScale = MultiGauge.builder("steadyrun.run.loss.scale")
+                .description("Dynamic loss scale of rank 0's newest step (1 in FP32)").register(registry);
+        this.tokensPerSecond = MultiGauge.builder("steadyrun.run.tokens.per.second")
+                .description("Tokens per second of the whole run, at rank 0's newest step").register(registry);
+        this.restartCount = MultiGauge.builder("steadyrun.run.restart.count")
+                .description("Generations of the run started by an incident").register(registry);
+        this.budgetPaused = budgetExhausted(registry, "paused");
+        this.budgetFailed = budgetExhausted(registry, "failed");
+    }
+
+    private static Counter budgetExhausted(MeterRegistry registry, String outcome) {
+        return Counter.builder("steadyrun.run.restart.budget.exhausted").tag("outcome", outcome)
+                .description("Runs out of restarts: paused for a human (restart budget used up) or failed"
+                        + " (restarts made no progress)").register(registry);
     }
 
     void detected(IncidentKind kind, Duration latency) {
@@ -44,11 +74,27 @@ class RecoveryMetrics {
                 .tag("cause", cause.name()).register(registry).increment();
     }
 
-    record Goodput(UUID runId, double value) {
+    /** A run's restarts ran out: paused for a human, or failed because restarts made no progress. */
+    void restartBudgetExhausted(boolean paused) {
+        (paused ? budgetPaused : budgetFailed).increment();
     }
 
-    void goodput(List<Goodput> runs) {
-        goodput.register(runs.stream().map(g -> MultiGauge.Row.of(Tags.of("run", g.runId().toString()), g.value()))
-                .toList(), true);
+    /** One run's figures; goodput and the last step are null before the run has them. */
+    record RunFigures(UUID runId, RunTelemetry.LastStep last, int restarts, Double goodput) {
+    }
+
+    /** Replaces every run's series: runs missing from {@code runs} lose theirs. */
+    void runs(List<RunFigures> runs) {
+        register(goodput, runs, RunFigures::goodput);
+        register(step, runs, f -> f.last() == null ? 0L : f.last().step());
+        register(loss, runs, f -> f.last() == null ? null : f.last().loss());
+        register(lossScale, runs, f -> f.last() == null ? null : f.last().lossScale());
+        register(tokensPerSecond, runs, f -> f.last() == null ? null : f.last().tokensPerSec());
+        register(restartCount, runs, RunFigures::restarts);
+    }
+
+    private static void register(MultiGauge gauge, List<RunFigures> runs, Function<RunFigures, Number> value) {
+        gauge.register(runs.stream().filter(f -> value.apply(f) != null).map(f -> MultiGauge.Row.of(
+                Tags.of("run", f.runId().toString()), Objects.requireNonNull(value.apply(f)))).toList(), true);
     }
 }

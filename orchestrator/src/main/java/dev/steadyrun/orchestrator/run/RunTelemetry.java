@@ -55,6 +55,22 @@ public class RunTelemetry {
                 Long.class, runId, generation, rank);
     }
 
+    /** Rank 0's newest step (the run's loss and throughput: rank 0 reports the whole step's figures). */
+    public record LastStep(long step, double loss, double lossScale, double tokensPerSec) {
+    }
+
+    /**
+     * Rank 0's newest step of a run, of the newest generation that reported one (a restarted generation's first
+     * steps replace the old generation's, which may be further ahead before a rollback); null before any step.
+     */
+    public LastStep lastStep(UUID runId) {
+        List<LastStep> rows = jdbc.query("""
+                select step, loss, loss_scale, tokens_per_sec from run_metric where run_id = ? and rank = 0
+                order by generation desc, step desc limit 1""", (rs, i) -> new LastStep(rs.getLong("step"),
+                rs.getDouble("loss"), rs.getDouble("loss_scale"), rs.getDouble("tokens_per_sec")), runId);
+        return rows.isEmpty() ? null : rows.get(0);
+    }
+
     public MetricsResponse metrics(UUID runId, long fromStep, long toStep, int maxPoints) {
         Map<String, Object> range = jdbc.queryForMap(
                 "select min(step) lo, max(step) hi from run_metric where run_id = ? and step between ? and ?",

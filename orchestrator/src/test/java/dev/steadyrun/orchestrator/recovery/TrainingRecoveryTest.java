@@ -24,6 +24,8 @@ import tools.jackson.databind.JsonNode;
 /** The run's own failures: divergence up the ladder, crashes and the budget, corrupt checkpoints, hangs, no progress. */
 class TrainingRecoveryTest extends RecoverySupport {
 
+    private static final String BUDGET_EXHAUSTED = "steadyrun_run_restart_budget_exhausted_total";
+
     private static final Map<String, Object> TWO_RUNGS = Map.of(
             "rollbackMarginSteps", 10, "backoffInitial", "PT1S", "backoffMax", "PT1S",
             "divergenceLadder", List.of(Map.of("resetLossScaler", true),
@@ -154,6 +156,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         List<Agent> agents = fleet(rack, 1);
         Agent agent = agents.get(0);
         UUID runId = submit(rack, 1, 0, Map.of("restartBudget", 1, "backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        double pausedBefore = sample(prometheus(), BUDGET_EXHAUSTED, "outcome=\"paused\"");
         ranks(agents, 1);
         steps(agent, runId, 0, 1, healthySteps(1, 5), List.of());
         assertThat(heartbeat(agent, exited(runId, 0, 1, 137, null)).desired()).isEqualTo(DesiredState.IDLE);
@@ -185,6 +188,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(exhausted.at("/decision/reasons").toString()).contains("budget used up");
         assertThat(run(runId).get("state").asString()).isEqualTo("PAUSING");
         assertThat(alertEvents("run.restart_budget_exhausted", runId)).isEqualTo(1);
+        assertThat(sample(prometheus(), BUDGET_EXHAUSTED, "outcome=\"paused\"")).isEqualTo(pausedBefore + 1);
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
@@ -324,6 +328,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         List<Agent> agents = fleet(rack, 1);
         Agent agent = agents.get(0);
         UUID runId = submit(rack, 1, 0, Map.of("noProgressRestarts", 2, "backoffInitial", "PT1S", "backoffMax", "PT4S"));
+        double failedBefore = sample(prometheus(), BUDGET_EXHAUSTED, "outcome=\"failed\"");
         ranks(agents, 1);
         for (long generation = 1; generation <= 2; generation++) {
             heartbeat(agent, exited(runId, 0, generation, 139, null));
@@ -342,6 +347,7 @@ class TrainingRecoveryTest extends RecoverySupport {
         assertThat(awaitState(operator, runId, RunState.FAILED).body().get("stateReason").asString())
                 .contains("no progress");
         assertThat(alertEvents("run.restart_budget_exhausted", runId)).isEqualTo(1);
+        assertThat(sample(prometheus(), BUDGET_EXHAUSTED, "outcome=\"failed\"")).isEqualTo(failedBefore + 1);
     }
 
     @Test

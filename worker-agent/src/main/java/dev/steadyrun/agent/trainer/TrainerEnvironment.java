@@ -4,6 +4,8 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 
+import dev.steadyrun.protocol.TrainerProtocol;
+
 /**
  * The environment a trainer starts with: an allow-list of the agent's own, never all of it. The agent's
  * environment carries its secrets ({@code STEADYRUN_JOIN_TOKEN}, and whatever else its operator put there), and a
@@ -21,9 +23,10 @@ final class TrainerEnvironment {
     private TrainerEnvironment() {
     }
 
-    /** The allowed part of {@code agent}'s environment. */
+    /** The allowed part of {@code agent}'s environment, and the trainer protocol version the agent speaks. */
     static Map<String, String> of(Map<String, String> agent) {
         Map<String, String> env = new HashMap<>();
+        env.put(TrainerProtocol.ENV, Integer.toString(TrainerProtocol.VERSION));
         for (String name : PASSED) {
             String value = agent.get(name);
             if (value != null) {

@@ -1,0 +1,126 @@
+package dev.steadyrun.examples.mlp;
+
+import java.util.Random;
+
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import dev.steadyrun.sdk.MultiLayerNetworkAdapter;
+import dev.steadyrun.sdk.TrainingSession;
+
+/**
+ * A DL4J {@link MultiLayerNetwork} (two hidden layers) learning to tell three interleaved spirals apart, on points it
+ * generates from the run's seed, trained through the trainer SDK: run by an agent it is restartable, takes knobs and
+ * prints the protocol's lines.
+ *
+ * <p>Config keys ({@code --set}): {@code lr} (Adam, default 0.01), {@code clipNorm} (1.0), {@code seed} (1),
+ * {@code microBatch} (points per step, 32), {@code hidden} (units per hidden layer, 32), {@code points} (the data
+ * set's size, 3000), and the session's {@code maxSteps}, {@code checkpointInterval}, {@code keepCheckpoints}. The
+ * other keys an agent passes (the OPT trainer's) are ignored.
+ */
+public final class MlpExample {
+
+    private static final int CLASSES = 3;
+
+    private MlpExample() {
+    }
+
+    public static void main(String[] args) {
+        TrainingSession.main(args, MlpExample::train);
+    }
+
+    static void train(TrainingSession session) throws Exception {
+        double lr = positive(session.args().real("lr", 0.01), "lr");
+        double clipNorm = session.args().real("clipNorm", 1.0);
+        long seed = session.args().longValue("seed", 1);
+        int batch = (int) positive(session.args().longValue("microBatch", 32), "microBatch");
+        int hidden = (int) positive(session.args().longValue("hidden", 32), "hidden");
+        int points = (int) positive(session.args().longValue("points", 3000), "points");
+        DataSet data = spirals(points, seed);
+
+        MultiLayerNetwork net = network(seed, hidden, lr);
+        MultiLayerNetworkAdapter model = new MultiLayerNetworkAdapter(net);
+        if (session.restored() != null) {
+            model.restore(session.restored().arrays(), session.restored().userState());
+        }
+        while (session.running()) {
+            double applied = session.lr(lr, lr);
+            double clip = session.clipNorm(clipNorm);
+            MultiLayerNetworkAdapter.Step step = model.step(batch(data, session.dataCursor(), batch), clip,
+                    applied / lr);
+            session.stepDone(step.loss(), step.gradNorm(), applied, clip, batch);
+            if (session.checkpointDue()) {
+                session.checkpoint(model.arrays(), model.counters());
+            }
+        }
+    }
+
+    private static double positive(double v, String key) {
+        if (!(v > 0)) {
+            throw new IllegalArgumentException(key + ": must be above 0, was " + v);
+        }
+        return v;
+    }
+
+    static MultiLayerNetwork network(long seed, int hidden, double lr) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(seed)
+                .dataType(DataType.FLOAT)
+                .weightInit(WeightInit.XAVIER)
+                .updater(new Adam(lr))
+                .list()
+                .layer(new DenseLayer.Builder().nIn(2).nOut(hidden).activation(Activation.TANH).build())
+                .layer(new DenseLayer.Builder().nIn(hidden).nOut(hidden).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(hidden).nOut(CLASSES)
+                        .activation(Activation.SOFTMAX).build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    /** {@code n} points on three noisy spiral arms, in a shuffled order fixed by the seed. */
+    static DataSet spirals(int n, long seed) {
+        Random random = new Random(seed);
+        float[][] features = new float[n][2];
+        float[][] labels = new float[n][CLASSES];
+        for (int i = 0; i < n; i++) {
+            int arm = i % CLASSES;
+            double r = (double) (i / CLASSES) / (n / CLASSES) * 1.0 + 0.05;
+            double angle = arm * 2 * Math.PI / CLASSES + r * 4 + random.nextGaussian() * 0.15;
+            features[i][0] = (float) (r * Math.cos(angle));
+            features[i][1] = (float) (r * Math.sin(angle));
+            labels[i][arm] = 1;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            float[] f = features[i];
+            features[i] = features[j];
+            features[j] = f;
+            float[] l = labels[i];
+            labels[i] = labels[j];
+            labels[j] = l;
+        }
+        return new DataSet(Nd4j.createFromArray(features), Nd4j.createFromArray(labels));
+    }
+
+    /** Batch number {@code cursor}: the next {@code size} points after the previous batch, wrapping around. */
+    static DataSet batch(DataSet data, long cursor, int size) {
+        int n = data.numExamples();
+        int[] rows = new int[size];
+        for (int i = 0; i < size; i++) {
+            rows[i] = (int) ((cursor * size + i) % n);
+        }
+        return new DataSet(data.getFeatures().getRows(rows), data.getLabels().getRows(rows));
+    }
+}
