@@ -81,7 +81,7 @@ stalls, waits, copies, writes = [], [], [], {}
 for r in range(world):
     for line in open(f"{out}/rank{r}.log"):
         m = re.search(r"checkpoint step (\d+): this rank's shards handed to the writer, training stalled ([\d.]+) ms"
-                      r" \(([\d.]+) ms waiting for the previous checkpoint, ([\d.]+) ms copying\)", line)
+                      r" \(([\d.]+) ms waiting for the previous checkpoint and handing over, ([\d.]+) ms copying\)", line)
         if m:
             stalls.append(float(m.group(2)))
             waits.append(float(m.group(3)))
@@ -98,7 +98,8 @@ print(f"{len(committed)} checkpoints committed, {size / 1e6:.0f} MB each from {w
 print(f"stall per checkpoint per rank: median {statistics.median(stalls):.2f} ms, max {max(stalls):.2f} ms"
       f" = {100 * statistics.median(stalls) / step_ms:.2f}% / {100 * max(stalls) / step_ms:.2f}% of a step"
       f" (copying: median {statistics.median(copies):.2f} ms, max {max(copies):.2f} ms;"
-      f" waiting for the previous checkpoint: median {statistics.median(waits):.2f} ms, max {max(waits):.2f} ms)")
+      f" waiting for the previous checkpoint and handing over: median {statistics.median(waits):.2f} ms,"
+      f" max {max(waits):.2f} ms)")
 print(f"write rate: median {statistics.median(rates):.0f} MB/s over {len(rates)} checkpoints"
       f" (min {min(rates):.0f}, max {max(rates):.0f}); dd conv=fdatasync {dd_rate:.0f} MB/s;"
       f" ratio {statistics.median(rates) / dd_rate:.2f}")

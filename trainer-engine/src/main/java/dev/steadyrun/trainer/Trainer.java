@@ -395,7 +395,7 @@ public final class Trainer {
         copying.copied().join();
         long copyNanos = System.nanoTime() - t0;
         log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms ({} ms"
-                        + " waiting for the previous checkpoint, {} ms copying)", copying.step(),
+                        + " waiting for the previous checkpoint and handing over, {} ms copying)", copying.step(),
                 String.format(Locale.ROOT, "%.3f", (waitedNanos + copyNanos) / 1e6),
                 String.format(Locale.ROOT, "%.3f", waitedNanos / 1e6),
                 String.format(Locale.ROOT, "%.3f", copyNanos / 1e6));
