@@ -46,10 +46,10 @@ run() {
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     local pids=()
+    rm -rf "$OUT/ck-$name"   # one checkpoint store shared by the ranks, as every rank writes its shards there
     for ((r = 0; r < world; r++)); do
-        rm -rf "$OUT/ck-$name-$r"
         OMP_NUM_THREADS=$threads GLIBC_TUNABLES=glibc.malloc.hugetlb=1 java -cp "$CP" dev.steadyrun.trainer.Main train \
-            --checkpoint-dir "$OUT/ck-$name-$r" --rank "$r" --world-size "$world" --generation 1 \
+            --checkpoint-dir "$OUT/ck-$name" --rank "$r" --world-size "$world" --generation 1 \
             --rendezvous "127.0.0.1:$port" --json --set model="$model" --set threads="$threads" \
             --set microBatch="$micro" --set batchTokens="$batch" --set maxSteps="$STEPS" \
             --set checkpointInterval=1000000 >"$OUT/$name-rank$r.jsonl" 2>"$OUT/$name-rank$r.log" &

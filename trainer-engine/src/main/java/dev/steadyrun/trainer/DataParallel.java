@@ -1,7 +1,9 @@
 package dev.steadyrun.trainer;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -17,16 +19,25 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
+import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
+import dev.steadyrun.trainer.checkpoint.CheckpointReader;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardFile;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardPart;
+import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
+import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.ring.Collectives;
 import dev.steadyrun.trainer.ring.DistConfig;
+import dev.steadyrun.trainer.ring.PeerLostException;
 import dev.steadyrun.trainer.ring.Rendezvous;
 
 /**
  * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for any world
  * size: one rank is a world of one, whose collectives return at once (no sockets), so a single-rank run takes the
- * same path. The parameters are laid end to end in one flat FP32 vector in {@link OptModel#params()} order; rank r
- * owns chunk r of it ({@link Collectives#chunk}). The gradients the model accumulates into are views of a second
- * flat vector ({@link #gradients()}). Each step: the ranks' gradients are reduce-scattered (summed: every rank
+ * same path. The parameters are laid end to end in a flat FP32 vector in {@link OptModel#params()} order, cut into
+ * pieces of whole tensors of at most {@link #MAX_PIECE} elements (a piece goes to the sockets and to a checkpoint file
+ * as one NIO buffer, which holds at most 2 GiB: so any model size runs on any number of ranks); rank r owns chunk r
+ * of every piece ({@link Collectives#chunk}). The gradients the model accumulates into are views of a second
+ * flat vector, cut the same way ({@link #gradients()}). Each step: the ranks' gradients are reduce-scattered (summed: every rank
  * already divided by the GLOBAL token count, so the sum is the mean over the global batch), each rank checks,
  * unscales and clips its chunk tensor by tensor, the squared norms, overflow flags and loss sums are all-reduced so
  * every rank takes the same decision, each rank runs AdamW on its chunk only (FP32 moments of its chunk only), and
@@ -44,75 +55,104 @@ final class DataParallel {
     static final double FP16_MAX = 65504;
     /** The run id the ring checks when the command line names none ({@code --run-id}). */
     static final String RING_ID = "steadyrun-trainer";
+    /**
+     * Elements per piece at most: 2^28 floats, 1 GiB, under the 2 GiB of one NIO buffer with room to spare; the
+     * largest tensor of the largest OPT (175B's embedding, 50,272 × 12,288 = 618M) is the one that would not fit.
+     */
+    static final long MAX_PIECE = 1L << 28;
 
     private final Collectives ring;
     private final int rank;
     private final int worldSize;
     private final List<String> names = new ArrayList<>();
     private final List<long[]> shapes = new ArrayList<>();
-    private final int[] offsets;
-    private final int n;
-    private final Collectives.Chunk mine;
-    private final INDArray flatGrad;
-    private final INDArray flatParam;
-    private final ByteBuffer gradBuffer;
-    private final ByteBuffer paramBuffer;
-    private final INDArray m;
-    private final INDArray v;
+    /** Piece of each tensor, and its offset inside the piece. */
+    private final int[] tensorPiece;
+    private final int[] tensorOffset;
+    private final List<Piece> pieces = new ArrayList<>();
     private final List<Segment> segments = new ArrayList<>();
     private long adamSteps;
+
+    /**
+     * Consecutive whole tensors: elements [from, from + length) of the flat vector, this rank's chunk of them, and
+     * the Adam moments of that chunk.
+     */
+    private record Piece(long from, int length, INDArray param, INDArray grad, ByteBuffer paramBuffer,
+                         ByteBuffer gradBuffer, Collectives.Chunk mine, INDArray m, INDArray v) {
+    }
 
     /** The part of one tensor inside this rank's chunk: views of the flat vectors and of the moments. */
     private record Segment(INDArray param, INDArray grad, INDArray m, INDArray v, boolean decayed) {
     }
 
-    /** What the ranks agreed on for one step. */
-    record Reduced(double lossSum, double gradNorm, boolean overflow, boolean stop) {
+    /**
+     * What the ranks agreed on for one step; {@code shardsWritten} and {@code shardsFailed} count the ranks whose
+     * pending checkpoint shards are written, or failed.
+     */
+    record Reduced(double lossSum, double gradNorm, boolean overflow, boolean stop, int shardsWritten,
+                   int shardsFailed) {
     }
 
-    private DataParallel(Collectives ring, Map<String, INDArray> params) {
+    private DataParallel(Collectives ring, Map<String, INDArray> params, long maxPiece) {
         this.ring = ring;
         this.rank = ring.rank();
         this.worldSize = ring.worldSize();
-        long total = 0;
-        offsets = new int[params.size()];
+        tensorPiece = new int[params.size()];
+        tensorOffset = new int[params.size()];
+        List<long[]> bounds = new ArrayList<>();   // [from, length] of each piece
+        long pieceFrom = 0;
+        long pieceLength = 0;
         int i = 0;
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            long length = e.getValue().length();
+            if (length > maxPiece) {
+                throw new IllegalArgumentException("data parallelism cuts the parameters into pieces of whole tensors"
+                        + " of up to " + maxPiece + " elements; " + e.getKey() + " has " + length);
+            }
+            if (pieceLength + length > maxPiece) {
+                bounds.add(new long[]{pieceFrom, pieceLength});
+                pieceFrom += pieceLength;
+                pieceLength = 0;
+            }
             names.add(e.getKey());
             shapes.add(e.getValue().shape());
-            offsets[i++] = (int) total;
-            total += e.getValue().length();
+            tensorPiece[i] = bounds.size();
+            tensorOffset[i] = (int) pieceLength;
+            pieceLength += length;
+            i++;
         }
-        // the flat vectors reach the sockets as one NIO buffer each, and an NIO buffer holds at most 2 GiB
-        if (total > Integer.MAX_VALUE / Float.BYTES) {
-            throw new IllegalArgumentException("data parallelism supports up to " + Integer.MAX_VALUE / Float.BYTES
-                    + " parameters (one 2 GiB buffer of floats), the model has " + total);
+        bounds.add(new long[]{pieceFrom, pieceLength});
+        for (long[] b : bounds) {
+            int n = (int) b[1];
+            INDArray param = Nd4j.create(DataType.FLOAT, Math.max(n, 1));
+            INDArray grad = Nd4j.create(DataType.FLOAT, Math.max(n, 1));
+            // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
+            ByteBuffer paramBuffer = param.data().asNio();
+            ByteBuffer gradBuffer = grad.data().asNio();
+            if (paramBuffer.capacity() != (long) Math.max(n, 1) * Float.BYTES
+                    || gradBuffer.capacity() != (long) Math.max(n, 1) * Float.BYTES) {
+                throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " bytes for " + n
+                        + " floats");
+            }
+            Collectives.Chunk mine = ring.chunk(n, rank);
+            int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
+            pieces.add(new Piece(b[0], n, param, grad, paramBuffer, gradBuffer, mine,
+                    Nd4j.zeros(DataType.FLOAT, len), Nd4j.zeros(DataType.FLOAT, len)));
         }
-        n = (int) total;
-        mine = ring.chunk(n, rank);
-        flatGrad = Nd4j.create(DataType.FLOAT, n);
-        flatParam = Nd4j.create(DataType.FLOAT, n);
-        // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
-        gradBuffer = flatGrad.data().asNio();
-        paramBuffer = flatParam.data().asNio();
-        if (gradBuffer.capacity() != (long) n * Float.BYTES || paramBuffer.capacity() != (long) n * Float.BYTES) {
-            throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " bytes for " + n + " floats");
-        }
-        int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
-        m = Nd4j.zeros(DataType.FLOAT, len);
-        v = Nd4j.zeros(DataType.FLOAT, len);
         i = 0;
         for (INDArray p : params.values()) {
-            int from = Math.max(offsets[i], mine.from());
-            int to = (int) Math.min(offsets[i] + p.length(), mine.to());
+            Piece piece = pieces.get(tensorPiece[i]);
+            Collectives.Chunk mine = piece.mine();
+            int from = Math.max(tensorOffset[i], mine.from());
+            int to = (int) Math.min(tensorOffset[i] + p.length(), mine.to());
             if (from < to) {
-                segments.add(new Segment(view(flatParam, from, to), view(flatGrad, from, to),
-                        view(m, from - mine.from(), to - mine.from()), view(v, from - mine.from(), to - mine.from()),
-                        OptModel.isDecayed(p)));
+                segments.add(new Segment(view(piece.param(), from, to), view(piece.grad(), from, to),
+                        view(piece.m(), from - mine.from(), to - mine.from()),
+                        view(piece.v(), from - mine.from(), to - mine.from()), OptModel.isDecayed(p)));
             }
             i++;
         }
-        copyIn(params, flatParam);
+        copyIn(params);
     }
 
     /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
@@ -124,7 +164,12 @@ final class DataParallel {
     }
 
     static DataParallel over(Collectives ring, Map<String, INDArray> params) {
-        return new DataParallel(ring, params);
+        return new DataParallel(ring, params, MAX_PIECE);
+    }
+
+    /** With smaller pieces than {@link #MAX_PIECE}: how a test exercises the cutting on a small model. */
+    static DataParallel over(Collectives ring, Map<String, INDArray> params, long maxPiece) {
+        return new DataParallel(ring, params, maxPiece);
     }
 
     int rank() {
@@ -139,7 +184,11 @@ final class DataParallel {
         return adamSteps;
     }
 
-    /** Rank 0's text on every rank (null stays null): the restored checkpoint's state. */
+    int pieceCount() {
+        return pieces.size();
+    }
+
+    /** Rank 0's text on every rank (null stays null). */
     static String broadcastText(Collectives ring, String text) {
         byte[] bytes = text == null ? new byte[0] : text.getBytes(StandardCharsets.UTF_8);
         double[] length = {text == null ? -1 : bytes.length};
@@ -159,11 +208,36 @@ final class DataParallel {
         return new String(got, StandardCharsets.UTF_8);
     }
 
-    /** Rank 0's parameters (a restored checkpoint, which only rank 0 reads) copied into every rank's model. */
-    void broadcastParams(Map<String, INDArray> params) {
-        copyIn(params, flatParam);
-        ring.broadcast(paramBuffer, 0);
-        copyOut(flatParam, params);
+    /**
+     * Every rank learns whether any rank failed to read a checkpoint, so that all fail alike: this rank's own
+     * failure is rethrown; another rank's corrupt file makes every rank report the checkpoint corrupt (exit 3, any
+     * rank's report marks it so); another rank's unreadable store is that rank's problem (exit 7 there), a lost
+     * peer here.
+     */
+    static void agreeOnRestore(Collectives ring, IOException mine, Path dir) throws IOException {
+        int world = ring.worldSize();
+        double[] flags = new double[2 * world];
+        if (mine instanceof CheckpointUnavailableException) {
+            flags[2 * ring.rank() + 1] = 1;
+        } else if (mine != null) {
+            flags[2 * ring.rank()] = 1;
+        }
+        ring.allReduceSum(flags);
+        if (mine != null) {
+            throw mine;
+        }
+        for (int r = 0; r < world; r++) {
+            if (flags[2 * r] > 0) {
+                throw new CorruptCheckpointException(dir, "rank " + r + "'s part", "rank " + r
+                        + " found it corrupt (its log names the file)");
+            }
+        }
+        for (int r = 0; r < world; r++) {
+            if (flags[2 * r + 1] > 0) {
+                throw new PeerLostException("rank " + r + " cannot read checkpoint " + dir
+                        + "; the generation must be restarted", null);
+            }
+        }
     }
 
     /**
@@ -171,7 +245,7 @@ final class DataParallel {
      * compares, and the verdicts are all-reduced so that every rank fails together, naming the ranks that differ.
      */
     void verifyIdentical(String what) {
-        byte[] digest = sha256(flatParam);
+        byte[] digest = sha256();
         double[] root = new double[digest.length];
         for (int i = 0; i < digest.length; i++) {
             root[i] = digest[i];
@@ -198,54 +272,149 @@ final class DataParallel {
         }
     }
 
-    /** Sets this rank's moment shards: zeros, or its chunk of rank 0's restored full moments (broadcast). */
-    void restoreMoments(Map<String, INDArray> firstMoments, Map<String, INDArray> secondMoments, long steps) {
-        adamSteps = steps;
-        double[] flag = {firstMoments != null ? 1 : 0};
-        ring.broadcast(flag, 0);
-        if (flag[0] == 0) {
-            return;
-        }
-        loadShard(firstMoments, m);
-        loadShard(secondMoments, v);
-    }
-
-    private void loadShard(Map<String, INDArray> full, INDArray shard) {
-        INDArray flat = Nd4j.create(DataType.FLOAT, n);
-        if (rank == 0) {
-            copyIn(full, flat);
-        }
-        ring.broadcast(flat.data().asNio(), 0);
-        if (mine.length() > 0) {
-            view(shard, 0, mine.length()).assign(view(flat, mine.from(), mine.to()));
-        }
-    }
-
-    /** Adam's full first and second moments by parameter name. */
-    record Moments(Map<String, INDArray> first, Map<String, INDArray> second) {
-    }
-
-    /** The full moments for a checkpoint, gathered from every rank's shard; non-null on rank 0 only. */
-    Moments gatherMoments() {
-        Map<String, INDArray> first = gather(m);
-        Map<String, INDArray> second = gather(v);
-        return rank == 0 ? new Moments(first, second) : null;
-    }
-
-    private Map<String, INDArray> gather(INDArray shard) {
-        INDArray flat = Nd4j.create(DataType.FLOAT, n);
-        if (mine.length() > 0) {
-            view(flat, mine.from(), mine.to()).assign(view(shard, 0, mine.length()));
-        }
-        ring.allGather(flat.data().asNio());
-        if (rank != 0) {
-            return null; // only rank 0 writes the checkpoint
-        }
-        Map<String, INDArray> out = new LinkedHashMap<>();
+    /** The flat layout a checkpoint records: tensor names and shapes in order. */
+    Map<String, long[]> layout() {
+        Map<String, long[]> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
-            out.put(names.get(i), tensorView(flat, i)); // views: the checkpoint writer takes its own copy
+            out.put(names.get(i), shapes.get(i));
         }
         return out;
+    }
+
+    /**
+     * This rank's part of a checkpoint: its chunk of every piece of the parameters and of both moments (views: the
+     * store copies them before training goes on).
+     */
+    List<ShardPart> shardParts() {
+        List<ShardPart> out = new ArrayList<>();
+        for (String kind : CheckpointPaths.KINDS) {
+            for (int k = 0; k < pieces.size(); k++) {
+                Piece p = pieces.get(k);
+                Collectives.Chunk c = p.mine();
+                if (c.length() == 0) {
+                    continue;
+                }
+                INDArray values = switch (kind) {
+                    case "param" -> view(p.param(), c.from(), c.to());
+                    case "adam_m" -> view(p.m(), 0, c.length());
+                    default -> view(p.v(), 0, c.length());
+                };
+                out.add(new ShardPart(kind, k, p.from() + c.from(), values));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The second phase's agreement: every rank's file sums (size and SHA-256 of each shard file, and rank 0's
+     * state.json) all-reduced, so rank 0 can name every file in the manifest without reading it back. A collective;
+     * the complete list comes back on rank 0 only.
+     */
+    List<ShardFile> exchangeShardFiles(List<ShardFile> mine) {
+        int slots = CheckpointPaths.KINDS.size() * pieces.size() + 1;   // + state.json
+        int width = 2 + 32;   // present, bytes, SHA-256
+        double[] all = new double[worldSize * slots * width];
+        for (ShardFile f : mine) {
+            int slot = f.kind() == null ? slots - 1
+                    : CheckpointPaths.KINDS.indexOf(f.kind()) * pieces.size() + pieceOf(f.from());
+            int at = (rank * slots + slot) * width;
+            all[at] = 1;
+            all[at + 1] = f.bytes();
+            byte[] sha = HexFormat.of().parseHex(f.sha256());
+            for (int b = 0; b < sha.length; b++) {
+                all[at + 2 + b] = sha[b];
+            }
+        }
+        ring.allReduceSum(all);
+        if (rank != 0) {
+            return null;
+        }
+        List<ShardFile> out = new ArrayList<>();
+        for (int r = 0; r < worldSize; r++) {
+            for (int slot = 0; slot < slots; slot++) {
+                int at = (r * slots + slot) * width;
+                if (all[at] == 0) {
+                    continue;
+                }
+                byte[] sha = new byte[32];
+                for (int b = 0; b < sha.length; b++) {
+                    sha[b] = (byte) all[at + 2 + b];
+                }
+                long bytes = (long) all[at + 1];
+                String hex = HexFormat.of().formatHex(sha);
+                if (slot == slots - 1) {
+                    out.add(new ShardFile(CheckpointPaths.STATE, bytes, hex, null, r, 0, 0));
+                } else {
+                    String kind = CheckpointPaths.KINDS.get(slot / pieces.size());
+                    int k = slot % pieces.size();
+                    Piece p = pieces.get(k);
+                    Collectives.Chunk c = ring.chunk(p.length(), r);
+                    out.add(new ShardFile(CheckpointPaths.shardFile(kind, r, k), bytes, hex, kind, r,
+                            p.from() + c.from(), c.length()));
+                }
+            }
+        }
+        return out;
+    }
+
+    private int pieceOf(long from) {
+        for (int k = pieces.size() - 1; k >= 0; k--) {
+            if (pieces.get(k).from() <= from) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("offset " + from);
+    }
+
+    /**
+     * Restores parameters and moments from a checkpoint written at any world size: each rank reads only its chunk
+     * of every piece (the files it overlaps, verified), the ranks agree that every read succeeded, and the parameters
+     * are all-gathered. A collective.
+     */
+    void restore(CheckpointReader checkpoint, long steps, Map<String, INDArray> params) throws IOException {
+        IOException failed = null;
+        try {
+            if (!sameLayout(checkpoint.tensors())) {
+                throw new CorruptCheckpointException(checkpoint.dir(), CheckpointPaths.MANIFEST,
+                        "its tensors are not the model's (names, shapes or order)");
+            }
+            for (Piece p : pieces) {
+                Collectives.Chunk c = p.mine();
+                if (c.length() == 0) {
+                    continue;
+                }
+                long at = p.from() + c.from();
+                checkpoint.read("param", at, view(p.param(), c.from(), c.to()));
+                if (checkpoint.has("adam_m")) {
+                    checkpoint.read("adam_m", at, view(p.m(), 0, c.length()));
+                    checkpoint.read("adam_v", at, view(p.v(), 0, c.length()));
+                }
+            }
+        } catch (IOException e) {
+            failed = e;
+        } finally {
+            checkpoint.release();
+        }
+        agreeOnRestore(ring, failed, checkpoint.dir());
+        for (Piece p : pieces) {
+            ring.allGather(p.paramBuffer());
+        }
+        copyOut(params);
+        adamSteps = steps;
+    }
+
+    private boolean sameLayout(Map<String, long[]> tensors) {
+        if (tensors.size() != names.size()) {
+            return false;
+        }
+        int i = 0;
+        for (Map.Entry<String, long[]> t : tensors.entrySet()) {
+            if (!t.getKey().equals(names.get(i)) || !Arrays.equals(t.getValue(), shapes.get(i))) {
+                return false;
+            }
+            i++;
+        }
+        return true;
     }
 
     /**
@@ -255,31 +424,38 @@ final class DataParallel {
     Map<String, INDArray> gradients() {
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
-            INDArray g = tensorView(flatGrad, i);
+            INDArray flat = pieces.get(tensorPiece[i]).grad();
+            INDArray g = tensorView(flat, i);
             // a reshape that copied instead of viewing would silently drop the gradients
-            flatGrad.putScalar(offsets[i], 1);
+            flat.putScalar(tensorOffset[i], 1);
             if (g.getDouble(0) != 1) {
                 throw new IllegalStateException("the gradient of " + names.get(i) + " is not a view of the flat vector");
             }
             out.put(names.get(i), g);
         }
-        flatGrad.assign(0);
+        zeroGradients();
         return out;
     }
 
     /** Zeroes every gradient accumulator before a step's micro-batches. */
     void zeroGradients() {
-        flatGrad.assign(0);
+        for (Piece p : pieces) {
+            p.grad().assign(0);
+        }
     }
 
     /**
-     * Sums the ranks' gradients (reduce-scatter), then, segment by segment of this rank's chunk: the FP16 overflow
-     * check on the summed scaled gradients (rounding them to FP16 precision where they fit), unscaling, and the
-     * squared norm; then all-reduces [sum of squares, overflow, loss sum, stop] so that every rank sees the same
-     * global norm, overflow verdict, loss and stop request.
+     * Sums the ranks' gradients (reduce-scatter, piece by piece), then, segment by segment of this rank's chunks:
+     * the FP16 overflow check on the summed scaled gradients (rounding them to FP16 precision where they fit),
+     * unscaling, and the squared norm; then all-reduces [sum of squares, overflow, loss sum, stop, shards written,
+     * shards failed] so that every rank sees the same global norm, overflow verdict, loss, stop request and
+     * checkpoint progress.
      */
-    Reduced reduce(double localLossSum, boolean fp16, double lossScale, boolean stop) {
-        ring.reduceScatter(gradBuffer);
+    Reduced reduce(double localLossSum, boolean fp16, double lossScale, boolean stop, boolean shardsWritten,
+                   boolean shardsFailed) {
+        for (Piece p : pieces) {
+            ring.reduceScatter(p.gradBuffer());
+        }
         boolean overflow = false;
         double sumSq = 0;
         for (Segment s : segments) {
@@ -299,13 +475,22 @@ final class DataParallel {
             double norm = g.norm2Number().doubleValue();
             sumSq += norm * norm;
         }
-        double[] agreed = {sumSq, overflow ? 1 : 0, localLossSum, stop ? 1 : 0};
+        double[] agreed = {sumSq, overflow ? 1 : 0, localLossSum, stop ? 1 : 0, shardsWritten ? 1 : 0,
+                shardsFailed ? 1 : 0};
         ring.allReduceSum(agreed);
         double gradNorm = Math.sqrt(agreed[0]);
-        return new Reduced(agreed[2], gradNorm, agreed[1] > 0 || !Double.isFinite(gradNorm), agreed[3] > 0);
+        return new Reduced(agreed[2], gradNorm, agreed[1] > 0 || !Double.isFinite(gradNorm), agreed[3] > 0,
+                (int) agreed[4], (int) agreed[5]);
     }
 
-    /** The optimizer update of this rank's chunk (clipping factor applied first), then the all-gather. */
+    /** How many ranks have written (and how many failed to write) their pending shards: a collective. */
+    int[] countShards(boolean written, boolean failed) {
+        double[] counts = {written ? 1 : 0, failed ? 1 : 0};
+        ring.allReduceSum(counts);
+        return new int[]{(int) counts[0], (int) counts[1]};
+    }
+
+    /** The optimizer update of this rank's chunks (clipping factor applied first), then the all-gather. */
     void step(Optimizer.Kind kind, Map<String, INDArray> params, double clip, double lr, double weightDecay,
               double beta1, double beta2, double eps) {
         if (kind == Optimizer.Kind.ADAMW) {
@@ -318,39 +503,43 @@ final class DataParallel {
             Optimizer.update(kind, s.param(), s.grad(), s.m(), s.v(), s.decayed(), adamSteps, lr, weightDecay, beta1,
                     beta2, eps);
         }
-        ring.allGather(paramBuffer);
-        copyOut(flatParam, params);
+        for (Piece p : pieces) {
+            ring.allGather(p.paramBuffer());
+        }
+        copyOut(params);
     }
 
-    private void copyIn(Map<String, INDArray> tensors, INDArray flat) {
+    private void copyIn(Map<String, INDArray> tensors) {
         for (int i = 0; i < names.size(); i++) {
             INDArray t = tensors.get(names.get(i));
             // the tensor is reshaped, not the view: a reshape may copy, and the copy must not be what is written
-            view(flat, offsets[i], (int) (offsets[i] + t.length())).assign(t.reshape(t.length()));
+            view(pieces.get(tensorPiece[i]).param(), tensorOffset[i], (int) (tensorOffset[i] + t.length()))
+                    .assign(t.reshape(t.length()));
         }
     }
 
-    private void copyOut(INDArray flat, Map<String, INDArray> tensors) {
+    private void copyOut(Map<String, INDArray> tensors) {
         for (int i = 0; i < names.size(); i++) {
-            tensors.get(names.get(i)).assign(tensorView(flat, i));
+            tensors.get(names.get(i)).assign(tensorView(pieces.get(tensorPiece[i]).param(), i));
         }
     }
 
     private INDArray tensorView(INDArray flat, int i) {
         long[] shape = shapes.get(i);
         long length = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-        return view(flat, offsets[i], (int) (offsets[i] + length)).reshape(shape);
+        return view(flat, tensorOffset[i], (int) (tensorOffset[i] + length)).reshape(shape);
     }
 
     private static INDArray view(INDArray flat, int from, int to) {
         return flat.get(NDArrayIndex.interval(from, to));
     }
 
-    private static byte[] sha256(INDArray flat) {
+    private byte[] sha256() {
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
-            ByteBuffer bytes = flat.data().asNio();
-            d.update(bytes.duplicate());
+            for (Piece p : pieces) {
+                d.update(p.paramBuffer().duplicate().clear().limit(p.length() * Float.BYTES));
+            }
             return d.digest();
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);

@@ -19,10 +19,10 @@ import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
-import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
@@ -58,7 +58,8 @@ public final class Main {
                                   skipBatches=300  optimizer=sgd|adamw
               --rank R --world-size N --generation G --rendezvous host:port
                                   data-parallel training: N ranks, rank 0 listens on host:port; batchTokens is the
-                                  global batch (each rank does 1/N); only rank 0 reads and writes checkpoints
+                                  global batch (each rank does 1/N); every rank writes and reads its own shards of
+                                  each checkpoint, so --checkpoint-dir must be shared by all ranks' nodes
               --run-id ID         the ring admits only ranks that name the same run (the agent passes its run id)
             environment: STEADYRUN_RING_SECRET, the generation's ring secret (base64url, 16+ bytes), required with
                           --world-size > 1: every hello between ranks is authenticated with it (the agent sets it)
@@ -222,17 +223,11 @@ public final class Main {
     private record Loaded(TrainConfig config, OptModel model, long step) {
         static Loaded from(String path) throws IOException {
             Path dir = Path.of(path);
-            CheckpointContent c;
-            if (Files.exists(dir.resolve("manifest.json"))) {
-                c = CheckpointStore.load(dir);
-            } else {
-                try (CheckpointStore store = new CheckpointStore(dir, new Retention(1, 0))) {
-                    c = Resume.checkpoint(store, dir, "latest", null);
-                }
-                if (c == null) {
-                    throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);
-                }
+            Path checkpoint = Files.exists(dir.resolve(CheckpointPaths.MANIFEST)) ? dir : Resume.latest(dir);
+            if (checkpoint == null) {
+                throw new IllegalArgumentException("--checkpoint: no checkpoint in " + dir);
             }
+            CheckpointContent c = CheckpointStore.load(checkpoint);
             TrainConfig config = TrainConfig.fromMap(TrainState.fromJson(c.stateJson()).config());
             Host.applyThreads(config.threads());
             OptModel model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Resume.prefixed(c, "param/"),

@@ -2,7 +2,6 @@ package dev.steadyrun.trainer;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,12 +12,17 @@ import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointReader;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
+import dev.steadyrun.trainer.ring.Collectives;
 
-/** Which checkpoint a launch resumes ({@code --restore}), read by rank 0 only. */
+/**
+ * Which checkpoint a launch resumes ({@code --restore}): rank 0 picks it, every rank opens it from the run's shared
+ * store (and later reads only its own ranges: {@link DataParallel#restore}).
+ */
 final class Resume {
 
     private static final Logger log = LoggerFactory.getLogger(Resume.class);
@@ -26,18 +30,92 @@ final class Resume {
     private Resume() {
     }
 
-    /** The launch's checkpoint, or null to start from scratch; checkpoints newer than it are set aside. */
-    static CheckpointContent read(Trainer.Launch launch) throws IOException {
-        CheckpointContent restored;
-        try (CheckpointStore reader = new CheckpointStore(launch.checkpointDir(), new Retention(1, 0))) {
-            restored = checkpoint(reader, launch.checkpointDir(), launch.restore(), launch.restoreSha256());
+    /**
+     * The launch's checkpoint, opened on every rank (manifest and state verified), or null to start from scratch. A
+     * collective: rank 0 picks the checkpoint and sends its path and manifest SHA-256, so every rank reads the very
+     * manifest rank 0 checked; the ranks agree that each could open it; then checkpoints newer than it are set aside.
+     */
+    static CheckpointReader open(Trainer.Launch launch, Collectives ring) throws IOException {
+        String chosen = null;
+        if (ring.rank() == 0) {
+            CheckpointReader picked = pick(launch);
+            chosen = picked == null ? null : picked.dir() + "\n" + picked.manifestSha256();
         }
-        if (restored != null) {
-            setAsideNewer(launch, restored.step());
+        chosen = DataParallel.broadcastText(ring, chosen);
+        if (chosen == null) {
+            return null;
+        }
+        int cut = chosen.lastIndexOf('\n');
+        Path dir = Path.of(chosen.substring(0, cut));
+        CheckpointReader reader = null;
+        IOException failed = null;
+        try {
+            reader = CheckpointReader.open(dir, chosen.substring(cut + 1));
+        } catch (CorruptCheckpointException e) {
+            failed = e;
+        } catch (IOException e) {
+            failed = new CheckpointUnavailableException(dir, "its files", "cannot be read here: " + e);
+        }
+        DataParallel.agreeOnRestore(ring, failed, dir);
+        if (ring.rank() == 0) {
+            setAsideNewer(launch, reader.step());
             // the old generation's pin of its restore point has served: this lineage's retention applies
             CheckpointPin.clear(launch.checkpointDir());
         }
-        return restored;
+        return reader;
+    }
+
+    /** Rank 0's choice: the named checkpoint (its manifest must have the pinned SHA-256), the newest valid, or none. */
+    private static CheckpointReader pick(Trainer.Launch launch) throws IOException {
+        String restore = launch.restore();
+        if (restore == null || restore.isBlank()) {
+            return null;
+        }
+        Path dir;
+        if (restore.equals("latest")) {
+            dir = latest(launch.checkpointDir());
+            if (dir == null) {
+                log.info("no checkpoint in {}: starting from scratch", launch.checkpointDir());
+                return null;
+            }
+            log.info("restoring {}", dir);
+        } else {
+            dir = Path.of(restore);
+        }
+        try {
+            return CheckpointReader.open(dir, launch.restoreSha256());
+        } catch (CorruptCheckpointException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new CheckpointUnavailableException(dir, "its files", "cannot be read here: " + e);
+        }
+    }
+
+    /**
+     * The newest checkpoint under {@code root} whose every file verifies (rank 0 reads them all once, as a
+     * single-writer restore did), or null when there is none; throws the last failure when checkpoints exist but
+     * none verifies: starting over would silently lose the run.
+     */
+    static Path latest(Path root) throws IOException {
+        List<Path> all;
+        // opening the store deletes unfinished writes (only when no other store holds it)
+        try (CheckpointStore store = new CheckpointStore(root, new Retention(1, 0))) {
+            all = store.list();
+        }
+        CorruptCheckpointException last = null;
+        for (int i = all.size() - 1; i >= 0; i--) {
+            try {
+                CheckpointStore.verify(all.get(i));
+                return all.get(i);
+            } catch (CorruptCheckpointException e) {
+                log.warn("skipping {}, falling back to an older checkpoint", e.getMessage());
+                last = e;
+            }
+        }
+        if (last != null) {
+            throw last;
+        }
+        return null;
     }
 
     /**
@@ -51,44 +129,6 @@ final class Resume {
             log.warn("rolled back to step {}: moved {} newer checkpoint(s) aside to {}", restoredStep, moved.size(),
                     moved.get(0).getParent());
         }
-    }
-
-    /**
-     * The checkpoint to resume: a named directory (must verify, and its manifest must have {@code sha256} when
-     * given), or the newest that verifies, or none. A named one that cannot be read is unavailable, not corrupt.
-     */
-    static CheckpointContent checkpoint(CheckpointStore store, Path dir, String restore, String sha256)
-            throws IOException {
-        if (restore == null || restore.isBlank()) {
-            return null;
-        }
-        if (!restore.equals("latest")) {
-            Path named = Path.of(restore);
-            try {
-                return CheckpointStore.load(named, sha256);
-            } catch (CorruptCheckpointException e) {
-                throw e;
-            } catch (IOException e) {
-                throw new CheckpointUnavailableException(named, "its files", "cannot be read here: " + e);
-            }
-        }
-        List<Path> all = new ArrayList<>(store.list());
-        CorruptCheckpointException last = null;
-        for (int i = all.size() - 1; i >= 0; i--) {
-            try {
-                CheckpointContent c = CheckpointStore.load(all.get(i));
-                log.info("restoring {}", all.get(i));
-                return c;
-            } catch (CorruptCheckpointException e) {
-                log.warn("skipping {}, falling back to an older checkpoint", e.getMessage());
-                last = e;
-            }
-        }
-        if (last != null) {
-            throw last;   // checkpoints exist but none verifies: starting over would silently lose the run
-        }
-        log.info("no checkpoint in {}: starting from scratch", dir);
-        return null;
     }
 
     /** The checkpoint's arrays whose names start with {@code prefix} ({@code param/}, {@code adam_m/}, …), unprefixed. */

@@ -1,12 +1,15 @@
 package dev.steadyrun.trainer;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 import org.nd4j.linalg.api.buffer.DataType;
@@ -21,8 +24,9 @@ import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.TrainConfig.Precision;
 import dev.steadyrun.trainer.TrainState.KnobRecord;
-import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointReader;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardFile;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.TokenShards;
@@ -92,6 +96,11 @@ public final class Trainer {
     private DataParallel dp;
     /** Test faults planned by the {@code debug*} config keys (the effective config: they may come from the checkpoint). */
     private FaultPlan faults;
+    /** The checkpoint whose shards are being written, not yet committed; null when none. */
+    private Pending pending;
+    /** The newest checkpoint until its stall is logged, and how long the loop waited for the previous one. */
+    private Pending copying;
+    private long waitedNanos;
 
     public Trainer(Consumer<TrainerLine> sink) {
         this.sink = sink;
@@ -122,19 +131,15 @@ public final class Trainer {
         TrainConfig t = TrainConfig.fromMap(timeouts);
         try (Collectives ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
                 Duration.ofSeconds(t.rendezvousTimeoutSeconds()))) {
-            // Only rank 0 reads checkpoints and writes them: the others get the restored state over the ring, so
-            // they need no access to the checkpoint directory.
-            CheckpointContent restored = launch.rank() == 0 ? Resume.read(launch) : null;
-            // also the barrier after the set-aside: no rank starts before rank 0 has restored and tidied up
-            String stateJson = DataParallel.broadcastText(ring, restored == null ? null : restored.stateJson());
-            start(explicit, stateJson, restored, launch, ring);
-            if (launch.rank() == 0) {
-                try (CheckpointStore store = new CheckpointStore(launch.checkpointDir(),
-                        new Retention(config.keepCheckpoints(), config.keepEvery()))) {
-                    loop(store);
-                }
-            } else {
-                loop(null);
+            log.info("joined the ring of generation {} as rank {}/{}, {} ms after the JVM started",
+                    launch.generation(), launch.rank(), launch.worldSize(), uptimeMillis());
+            // every rank reads its own part of the checkpoint from the run's shared store (rank 0 picks which)
+            CheckpointReader restored = Resume.open(launch, ring);
+            start(explicit, restored, launch, ring);
+            // every rank writes its shards to the store; rank 0 commits them, tidies up and applies retention
+            try (CheckpointStore store = CheckpointStore.forRank(launch.checkpointDir(),
+                    new Retention(config.keepCheckpoints(), config.keepEvery()), launch.rank())) {
+                loop(store, launch.generation());
             }
         } finally {
             if (shards != null) {
@@ -144,14 +149,16 @@ public final class Trainer {
         return config;
     }
 
-    /**
-     * @param stateJson the restored checkpoint's state (every rank), or null to start from scratch
-     * @param restored  the restored checkpoint's arrays: on rank 0 only, the others receive them over the ring
-     */
-    private void start(Map<String, String> explicit, String stateJson, CheckpointContent restored, Launch launch,
-                       Collectives ring) throws IOException {
+    private static long uptimeMillis() {
+        return ManagementFactory.getRuntimeMXBean().getUptime();
+    }
+
+    /** @param restored the checkpoint to resume (every rank reads its own ranges of it), or null to start afresh */
+    private void start(Map<String, String> explicit, CheckpointReader restored, Launch launch, Collectives ring)
+            throws IOException {
+        long started = System.nanoTime();
         RestartKnobs knobs = launch.knobs() == null ? RestartKnobs.NONE : launch.knobs();
-        TrainState previous = stateJson == null ? null : TrainState.fromJson(stateJson);
+        TrainState previous = restored == null ? null : TrainState.fromJson(restored.state());
         if (previous == null) {
             config = TrainConfig.fromMap(explicit);
         } else {
@@ -173,20 +180,15 @@ public final class Trainer {
         accumulation = (int) (config.batchTokens() / perMicro);
         Host.applyThreads(config.threads());
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
-        if (restored == null) {
-            // a fresh run, or a rank > 0 of a restored one (its parameters are overwritten by rank 0's below)
-            model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
-        } else {
-            model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, Resume.prefixed(restored, "param/"), fp16);
-        }
+        // on restore the initial parameters are overwritten by the checkpoint's below
+        model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
         dp = DataParallel.over(ring, model.params());
-        if (previous != null) {
-            dp.broadcastParams(model.params());
+        if (restored != null) {
+            dp.restore(restored, previous.adamSteps(), model.params());
+            log.info("restored step {} ({} written by {} rank(s)) in {} ms", restored.step(), restored.dir(),
+                    restored.worldSize(), (System.nanoTime() - started) / 1_000_000);
         }
         dp.verifyIdentical(previous == null ? "initial" : "restored");
-        dp.restoreMoments(restored == null ? null : Resume.prefixed(restored, "adam_m/"),
-                restored == null ? null : Resume.prefixed(restored, "adam_v/"),
-                previous == null ? 0 : previous.adamSteps());
         faults = FaultPlan.of(config);
         scaler = previous == null ? newScaler()
                 : LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
@@ -203,8 +205,9 @@ public final class Trainer {
                 : previous;
         applyKnobs(knobs, launch);
         log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step on each of {} rank(s),"
-                        + " from step {}", config.model(), model.parameterCount(), config.precision().label,
-                accumulation, config.microBatch(), config.seqLen(), launch.worldSize(), state.step());
+                        + " from step {}; ready {} ms after the JVM started", config.model(), model.parameterCount(),
+                config.precision().label, accumulation, config.microBatch(), config.seqLen(), launch.worldSize(),
+                state.step(), uptimeMillis());
     }
 
     private LossScaler newScaler() {
@@ -254,7 +257,7 @@ public final class Trainer {
                 launch.rank(), launch.worldSize(), generation);
     }
 
-    private void loop(CheckpointStore store) throws DivergedException {
+    private void loop(CheckpointStore store, long generation) throws DivergedException {
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
         int rank = dp.rank();
         long tokensPerStep = config.batchTokens();   // the global batch: every rank divides by it
@@ -271,7 +274,7 @@ public final class Trainer {
         while (step < config.maxSteps() && !stop) {
             if (faults.hangsAt(step)) {
                 hang(step);
-                break;
+                return;   // no more collectives: the other ranks are stuck in this step's
             }
             double faultLrFactor = faults.lrFactor(step);   // 1 unless the plan makes the run diverge
             long t0 = System.nanoTime();
@@ -291,12 +294,14 @@ public final class Trainer {
             }
             // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request (SIGTERM)
             // on any rank ends the loop on every rank after this step
-            DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested);
+            DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested,
+                    pending != null && pending.written(), pending != null && pending.failed());
             stop = r.stop();
             double loss = r.lossSum() / tokensPerStep;
             double lr = schedule.at(step, tokensSeen) * state.lrMultiplier() * faultLrFactor;
             boolean apply = fp16 ? scaler.update(r.overflow()) : !r.overflow();
             if (apply) {
+                waitForCopy();   // the update changes the parameters and moments a checkpoint may still be copying
                 double c = clipNorm > 0 && r.gradNorm() > clipNorm ? clipNorm / r.gradNorm() : 1.0;
                 dp.step(kind, model.params(), c, lr, config.weightDecay(), config.beta1(), config.beta2(),
                         config.adamEps());
@@ -317,10 +322,15 @@ public final class Trainer {
                 throw new DivergedException("loss is " + loss + " at step " + step + " (lr " + lr + ", loss scale "
                         + lossScale + ")");
             }
+            settle(store, generation, r.shardsWritten(), r.shardsFailed());
             if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
-                checkpoint(store);
+                long pause = System.nanoTime();
+                awaitPending(store, generation);
+                checkpoint(store, generation, pause);
             }
         }
+        awaitPending(store, generation);
+        waitForCopy();
         if (stop && !stopRequested) {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended
             throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
@@ -342,27 +352,99 @@ public final class Trainer {
     }
 
     /**
-     * Written once, by rank 0, in one format for every world size: the ranks' Adam shards are gathered first (a
-     * collective, so every rank calls this), which is what lets a checkpoint resume at any world size.
+     * A checkpoint whose shards this rank is writing: committed once every rank's are written (agreed over the ring,
+     * so every rank decides alike), abandoned when any rank's write failed.
      */
-    private void checkpoint(CheckpointStore store) {
-        DataParallel.Moments moments = dp.gatherMoments();
-        if (store == null) {
-            return;   // ranks > 0 only took part in the gather
+    private record Pending(long step, CompletableFuture<Void> copied, CompletableFuture<List<ShardFile>> shards,
+                           long tokensSeen, double lossScale, double loss) {
+        boolean written() {
+            return shards.isDone() && !shards.isCompletedExceptionally();
         }
-        Map<String, INDArray> arrays = new LinkedHashMap<>();
-        model.params().forEach((n, a) -> arrays.put("param/" + n, a));
-        moments.first().forEach((n, a) -> arrays.put("adam_m/" + n, a));
-        moments.second().forEach((n, a) -> arrays.put("adam_v/" + n, a));
+
+        boolean failed() {
+            return shards.isCompletedExceptionally();
+        }
+    }
+
+    /**
+     * Phase one of a sharded checkpoint, on every rank: this rank's chunks of the parameters and of Adam's moments
+     * (and on rank 0 the state) are copied on the store's thread while the next step's forward and backward passes
+     * run, then written while training goes on. The training loop pays for waiting for the previous checkpoint to
+     * settle (from {@code pause}) and, before the next optimizer update, for any part of the copy not yet done: both
+     * logged as the stall.
+     */
+    private void checkpoint(CheckpointStore store, long generation, long pause) {
         TrainState s = state;
-        double loss = lastLoss;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
-        store.writeAsync(new CheckpointContent(s.step(), arrays, s.toJson())).whenComplete((w, error) -> {
+        CheckpointStore.ShardWrite write = store.writeShardsAsync(s.step(), generation, dp.rank(), dp.shardParts(),
+                dp.rank() == 0 ? s.toJson() : null);
+        pending = new Pending(s.step(), write.copied(), write.written(), s.tokensSeen(), lossScale, lastLoss);
+        copying = pending;
+        waitedNanos = System.nanoTime() - pause;
+    }
+
+    /**
+     * Before an optimizer update (and at the end): waits for the newest checkpoint's copy, usually done by then, and
+     * logs that checkpoint's stall once.
+     */
+    private void waitForCopy() {
+        if (copying == null) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        copying.copied().join();
+        long copyNanos = System.nanoTime() - t0;
+        log.info("checkpoint step {}: this rank's shards handed to the writer, training stalled {} ms ({} ms"
+                        + " waiting for the previous checkpoint and handing over, {} ms copying)", copying.step(),
+                String.format(Locale.ROOT, "%.3f", (waitedNanos + copyNanos) / 1e6),
+                String.format(Locale.ROOT, "%.3f", waitedNanos / 1e6),
+                String.format(Locale.ROOT, "%.3f", copyNanos / 1e6));
+        copying = null;
+    }
+
+    /** Before the next checkpoint, and at the end: this rank waits for its own shards, then the ranks agree. */
+    private void awaitPending(CheckpointStore store, long generation) {
+        if (pending == null) {
+            return;
+        }
+        pending.shards().handle((files, error) -> null).join();
+        int[] counts = dp.countShards(pending.written(), pending.failed());
+        settle(store, generation, counts[0], counts[1]);
+    }
+
+    /**
+     * Phase two once the ranks agreed (every rank calls this with the same counts): all written, the file sums are
+     * exchanged and rank 0 writes the manifest and renames the checkpoint into place (then, and only then, it is
+     * reported); any failed, it is abandoned on every rank.
+     */
+    private void settle(CheckpointStore store, long generation, int written, int failed) {
+        if (pending == null) {
+            return;
+        }
+        Pending p = pending;
+        if (failed > 0) {
+            pending = null;
+            log.error("checkpoint at step {} abandoned: {} rank(s) could not write their shards", p.step(), failed,
+                    p.failed() ? p.shards().handle((files, error) -> error).join() : null);
+            if (dp.rank() == 0) {
+                store.discardAsync(p.step(), generation);
+            }
+            return;
+        }
+        if (written < dp.worldSize()) {
+            return;
+        }
+        pending = null;
+        List<ShardFile> all = dp.exchangeShardFiles(p.shards().join());
+        if (dp.rank() != 0) {
+            return;
+        }
+        store.commitAsync(p.step(), generation, dp.worldSize(), dp.layout(), all).whenComplete((w, error) -> {
             if (error != null) {
-                log.error("checkpoint at step {} failed", s.step(), error);
+                log.error("checkpoint at step {} failed", p.step(), error);
             } else {
-                sink.accept(new CheckpointWritten(w.step(), s.tokensSeen(), w.path().toString(), lossScale, loss,
-                        w.manifestSha256(), w.bytes(), w.removedSteps()));
+                sink.accept(new CheckpointWritten(w.step(), p.tokensSeen(), w.path().toString(), p.lossScale(),
+                        p.loss(), w.manifestSha256(), w.bytes(), w.removedSteps()));
             }
         });
     }

@@ -26,6 +26,7 @@ import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointReader;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 
 /**
@@ -67,7 +68,8 @@ class DataParallelTest {
                             lines.add(l);
                         }
                     });
-                    t.run(configs.get(rank), new Trainer.Launch(dir.resolve("rank" + rank), restore, null, null,
+                    // one checkpoint store shared by every rank, as the run's shared volume is
+                    t.run(configs.get(rank), new Trainer.Launch(dir, restore, null, null,
                             rank, world, generation, rendezvous, null, SECRET));
                     synchronized (lines) {
                         return new RankRun(t,
@@ -152,8 +154,8 @@ class DataParallelTest {
     /**
      * 2 ranks, N steps straight ≡ k steps, stop, resume, N − k steps: identical loss bits, parameters and Adam
      * moments (FP16 emulation with a moving loss scale and dropout on, so the scaler state and the per-rank dropout
-     * seeds are exercised). Only rank 0 writes; its checkpoint holds the gathered Adam shards in the single-rank
-     * format, so a single rank can resume it too.
+     * seeds are exercised). Both ranks write their shards of each checkpoint into the shared store; a single rank
+     * can resume it too (resharded).
      */
     @Test
     void resumeWithTwoRanksIsBitExact(@TempDir Path dir) throws Exception {
@@ -164,8 +166,6 @@ class DataParallelTest {
         Map<String, String> firstHalf = new LinkedHashMap<>(config);
         firstHalf.put("maxSteps", "2");
         trainRanks(dir.resolve("b"), same(2, firstHalf), null, 0);
-        assertThat(dir.resolve("b").resolve("rank1")).doesNotExist();   // rank 1 neither reads nor writes
-        // only rank 0 has the checkpoint: rank 1 gets it over the ring
         List<RankRun> resumed = trainRanks(dir.resolve("b"), same(2, Map.of("maxSteps", "4")), "latest", 1);
 
         for (int r = 0; r < 2; r++) {
@@ -183,18 +183,68 @@ class DataParallelTest {
         }
         assertThat(straight.get(0).steps().get(3).lossScale()).isGreaterThan(straight.get(0).steps().get(0).lossScale());
         assertThat(straight.get(1).checkpoints()).isEmpty();
-        CheckpointContent a = CheckpointStore.load(dir.resolve("a/rank0").resolve(CheckpointStore.dirName(4)));
-        CheckpointContent b = CheckpointStore.load(dir.resolve("b/rank0").resolve(CheckpointStore.dirName(4)));
-        assertThat(TrainerTest.hash(b.arrays())).isEqualTo(TrainerTest.hash(a.arrays()));   // gathered moments too
+        CheckpointContent a = CheckpointStore.load(dir.resolve("a").resolve(CheckpointStore.dirName(4)));
+        CheckpointContent b = CheckpointStore.load(dir.resolve("b").resolve(CheckpointStore.dirName(4)));
+        assertThat(TrainerTest.hash(b.arrays())).isEqualTo(TrainerTest.hash(a.arrays()));   // both ranks' moments too
         TrainState state = TrainState.fromJson(b.stateJson());
         assertThat(state.worldSize()).isEqualTo(2);
         assertThat(state.generation()).isEqualTo(1);
 
         // the same checkpoint resumes on one rank (same format); its step 5 is a normal step
-        TrainerTest.Run alone = TrainerTest.train(dir.resolve("b/rank0"), Map.of("maxSteps", "5", "microBatch", "4"),
+        TrainerTest.Run alone = TrainerTest.train(dir.resolve("b"), Map.of("maxSteps", "5", "microBatch", "4"),
                 "latest", null);
         assertThat(alone.steps()).extracting(StepMetrics::step).containsExactly(5L);
         assertThat(alone.steps().get(0).loss()).isFinite();
+    }
+
+    /**
+     * Resharding (N → M ranks): a checkpoint written by 3 ranks resumes on 2 and on 4, and the one the 2 ranks then
+     * write resumes on 4; every resumed step's loss matches the straight 3-rank run. The global batch is the same 12
+     * windows per step at every world size (microBatch 1, 384 tokens), dropout is off; only the grouping of the float
+     * sums differs (each rank's micro-batches, the ring's chunks), so the losses agree to float tolerance, not bits.
+     */
+    @Test
+    void aCheckpointOfThreeRanksResumesOnTwoAndOnFourMatchingAStraightRun(@TempDir Path dir) throws Exception {
+        Map<String, String> config = TrainerTest.small("dropout", "0", "microBatch", "1", "batchTokens", "384",
+                "maxSteps", "6", "checkpointInterval", "2", "threads", "1");
+        List<StepMetrics> straight = trainRanks(dir.resolve("straight"), same(3, config), null, 0).get(0).steps();
+
+        Map<String, String> firstTwo = new LinkedHashMap<>(config);
+        firstTwo.put("maxSteps", "2");
+        trainRanks(dir.resolve("a"), same(3, firstTwo), null, 0);
+        Path two = dir.resolve("a").resolve(CheckpointStore.dirName(2));
+        assertThat(CheckpointReader.open(two, null).worldSize()).isEqualTo(3);
+        Files.createDirectories(dir.resolve("b"));
+        try (var files = Files.list(two)) {
+            Path copy = Files.createDirectories(dir.resolve("b").resolve(two.getFileName()));
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+
+        List<RankRun> onTwo = trainRanks(dir.resolve("a"), same(2, Map.of("maxSteps", "4")), "latest", 1);
+        assertThat(CheckpointReader.open(dir.resolve("a").resolve(CheckpointStore.dirName(4)), null).worldSize())
+                .isEqualTo(2);
+        List<RankRun> twoOnFour = trainRanks(dir.resolve("a"), same(4, Map.of("maxSteps", "6")), "latest", 2);
+        List<RankRun> onFour = trainRanks(dir.resolve("b"), same(4, Map.of("maxSteps", "4")), "latest", 1);
+
+        assertMatches("3 -> 2", straight, onTwo, 3);
+        assertMatches("2 -> 4", straight, twoOnFour, 5);
+        assertMatches("3 -> 4", straight, onFour, 3);
+    }
+
+    private static void assertMatches(String what, List<StepMetrics> straight, List<RankRun> resumed, long firstStep) {
+        for (RankRun r : resumed) {
+            assertThat(r.steps()).extracting(StepMetrics::step).containsExactly(firstStep, firstStep + 1);
+            for (StepMetrics b : r.steps()) {
+                StepMetrics a = straight.get((int) b.step() - 1);
+                System.err.printf("%s, step %d: loss %s resumed vs %s straight%n", what, b.step(), b.loss(), a.loss());
+                assertThat(b.loss()).as("%s: loss at step %d", what, b.step())
+                        .isCloseTo(a.loss(), org.assertj.core.data.Percentage.withPercentage(1e-3));
+                assertThat(b.tokensSeen()).isEqualTo(a.tokensSeen());
+                assertThat(b.lr()).isEqualTo(a.lr());
+            }
+        }
     }
 
     /**
@@ -248,7 +298,7 @@ class DataParallelTest {
         } finally {
             pool.shutdownNow();
         }
-        assertThat(dir.resolve("rank0")).satisfies(d -> assertThat(CheckpointStore.latestValid(d)).isEmpty());
+        assertThat(CheckpointStore.latestValid(dir)).isEmpty();
     }
 
     /**

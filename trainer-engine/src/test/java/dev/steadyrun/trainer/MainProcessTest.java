@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLines;
+import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 
 /** The CLI as the worker-agent launches it: a real child JVM, its exit code, its stdout lines and its stderr. */
@@ -60,7 +61,8 @@ class MainProcessTest {
         Path checkpoint = ck.resolve(CheckpointStore.dirName(1));
         Path victim;
         try (Stream<Path> files = Files.list(checkpoint)) {
-            victim = files.filter(f -> f.getFileName().toString().contains("lnf")).findFirst().orElseThrow();
+            victim = files.filter(f -> f.getFileName().toString().equals(CheckpointPaths.shardFile("adam_v", 0, 0)))
+                    .findFirst().orElseThrow();
         }
         TrainerTest.flipAByte(victim);
         Process p = start(command(ck, "--set", "maxSteps=2", "--restore", checkpoint.toString()), dir.resolve("err"));
@@ -80,7 +82,7 @@ class MainProcessTest {
         TrainerTest.train(ck, TrainerTest.small("maxSteps", "1"), null, null);
         Path checkpoint = ck.resolve(CheckpointStore.dirName(1));
         String recorded = CheckpointStore.manifestSha256(checkpoint);
-        TrainerTest.replaceArraySelfConsistently(checkpoint, "lnf");
+        TrainerTest.replaceArraySelfConsistently(checkpoint, CheckpointPaths.shardFile("adam_v", 0, 0));
         Process p = start(command(ck, "--set", "maxSteps=2", "--restore", checkpoint.toString(),
                 "--restore-sha256", recorded), dir.resolve("err"));
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();

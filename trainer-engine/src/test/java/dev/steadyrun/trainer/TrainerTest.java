@@ -24,6 +24,7 @@ import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
+import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.data.DemoData;
@@ -196,7 +197,8 @@ class TrainerTest {
         Path newest = dir.resolve(CheckpointStore.dirName(4));
         Path victim;
         try (Stream<Path> files = Files.list(newest)) {
-            victim = files.filter(f -> f.getFileName().toString().contains("wte")).findFirst().orElseThrow();
+            victim = files.filter(f -> f.getFileName().toString().equals(CheckpointPaths.shardFile("param", 0, 0)))
+                    .findFirst().orElseThrow();
         }
         flipAByte(victim);
 
@@ -221,7 +223,7 @@ class TrainerTest {
 
         Path planted = dir.resolve(CheckpointStore.dirName(2));
         String plantedSha = first.checkpoints().get(1).manifestSha256();
-        replaceArraySelfConsistently(planted, "wte");
+        replaceArraySelfConsistently(planted, CheckpointPaths.shardFile("param", 0, 0));
         CheckpointStore.verify(planted);   // the planted checkpoint is consistent in itself
         assertThatThrownBy(() -> new Trainer(l -> { }).run(Map.of("maxSteps", "3"),
                 new Trainer.Launch(dir, planted.toString(), plantedSha, null, 0, 1, 2, null, null, null)))

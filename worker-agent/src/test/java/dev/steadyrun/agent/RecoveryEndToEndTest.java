@@ -35,6 +35,7 @@ import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.FaultyTrainerLauncher;
 import dev.steadyrun.agent.testing.Processes;
 import dev.steadyrun.agent.testing.RealOrchestrator;
+import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.MissingNode;
 
@@ -312,7 +313,7 @@ class RecoveryEndToEndTest {
         JsonNode newest = checkpoints.get(0);
         long corrupted = newest.path("step").asLong();
         long previous = checkpoints.get(1).path("step").asLong();
-        flipBytes(Path.of(newest.path("path").asString()).resolve("param_wte.arr"));
+        flipBytes(Path.of(newest.path("path").asString()).resolve(CheckpointPaths.shardFile("param", 0, 0)));
         Processes.kill("KILL", rank0);
 
         JsonNode incident = awaitRecovered(null, i -> i.path("restoreFrom").path("step").asLong() == previous);

@@ -23,6 +23,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -49,21 +50,20 @@ import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Atomic, checksummed checkpoints with retention, under one root directory:
- * <pre>
- *   root/step-00000100/   one .arr file per array ({@link ArrayFormat}), state.json, manifest.json
- *   root/.tmp-…           a write, replacement or deletion in progress; never a checkpoint
- *   root/abandoned/gen-G/ checkpoints newer than the one a rollback restored ({@link #setAsideNewerThan})
- * </pre>
- * A write goes into {@code .tmp-step-N-<random>/}, syncs every file, writes the manifest last, syncs the
- * directory, renames it atomically to {@code step-N} and syncs the root. A crash therefore leaves either a
- * complete checkpoint or a {@code .tmp-*} directory, which {@link #list()} ignores and the next store open
- * deletes. Writes run on one background thread in submission order, so the training loop only pays for copying
- * its arrays ({@link #writeAsync}).
+ * Atomic, checksummed checkpoints with retention, under one root directory (layout: {@link CheckpointPaths}).
  *
- * <p>A store holds a lock on {@code root/.lock} from open to {@link #close()}, and deletes leftovers only when it
- * got that lock: a second store on the same root (an {@code eval} beside a live trainer) must not delete the
- * trainer's write in progress.
+ * <p>Sharded (format 2, what the trainer writes): every rank's store writes the rank's shard files into the
+ * generation's pending directory {@code .tmp-step-N-gen-G/} ({@link #writeShardsAsync}); once the ranks agreed that
+ * all are written, rank 0's store writes the manifest naming every file's SHA-256, syncs, renames the directory to
+ * {@code step-N} atomically and syncs the root ({@link #commitAsync}). A crash therefore leaves either a complete
+ * checkpoint or a {@code .tmp-*} directory, which {@link #list()} ignores and the next owner's open deletes.
+ * Single-writer checkpoints (format 1, {@link #write}) follow the same protocol in one directory of their own.
+ * Writes run on one background thread in submission order, so the training loop only pays for copying its arrays.
+ * {@link CheckpointReader} reads both formats as flat vectors.
+ *
+ * <p>The owner store (single writer, or rank 0: {@link #forRank}) holds a lock on {@code root/.lock} from open to
+ * {@link #close()}, and deletes leftovers only when it got that lock: a second store on the same root (an {@code eval}
+ * beside a live trainer) must not delete the trainer's write in progress. Ranks &gt; 0 neither lock nor delete.
  *
  * <p>Over 400 lines on purpose: the write protocol (temporary directory, syncs, manifest last, atomic rename, lock)
  * and the read side that relies on it (manifest, sizes, checksums, leftovers, set-aside) are one on-disk contract,
@@ -73,7 +73,7 @@ public final class CheckpointStore implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{8,18})");
-    private static final String TMP_PREFIX = ".tmp-";
+    private static final String TMP_PREFIX = CheckpointPaths.TMP_PREFIX;
     private static final String LOCK_FILE = ".lock";
     /** Where a rollback moves the checkpoints newer than the one restored. */
     public static final String ABANDONED = "abandoned";
@@ -86,7 +86,21 @@ public final class CheckpointStore implements AutoCloseable {
     private final FileChannel lockChannel;
     private volatile boolean closed;
 
+    /** The store of a single writer, or of rank 0 of a sharded one: it tidies up, commits and applies retention. */
     public CheckpointStore(Path root, Retention retention) {
+        this(root, retention, true);
+    }
+
+    /**
+     * Rank {@code rank}'s store on the run's shared checkpoint root: every rank writes its shards
+     * ({@link #writeShardsAsync}); rank 0 alone takes the lock, deletes leftovers, commits ({@link #commitAsync}) and
+     * applies retention.
+     */
+    public static CheckpointStore forRank(Path root, Retention retention, int rank) {
+        return new CheckpointStore(root, retention, rank == 0);
+    }
+
+    private CheckpointStore(Path root, Retention retention, boolean owner) {
         if (root == null) {
             throw new IllegalArgumentException("root must not be null");
         }
@@ -98,11 +112,14 @@ public final class CheckpointStore implements AutoCloseable {
         FileChannel channel = null;
         try {
             Files.createDirectories(root);
-            channel = FileChannel.open(root.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            if (tryLock(channel) != null) {
-                deleteLeftovers(root);
-            } else {
-                log.warn("another checkpoint store holds {}: leaving its unfinished writes alone", root);
+            if (owner) {
+                channel = FileChannel.open(root.resolve(LOCK_FILE), StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE);
+                if (tryLock(channel) != null) {
+                    deleteLeftovers(root);
+                } else {
+                    log.warn("another checkpoint store holds {}: leaving its unfinished writes alone", root);
+                }
             }
         } catch (IOException e) {
             closeQuietly(channel);
@@ -116,9 +133,9 @@ public final class CheckpointStore implements AutoCloseable {
         });
     }
 
-    /** The directory name of a step's checkpoint, e.g. {@code step-00000100}. */
+    /** The directory name of a step's checkpoint, e.g. {@code step-00000100} ({@link CheckpointPaths#dirName}). */
     public static String dirName(long step) {
-        return String.format("step-%08d", step);
+        return CheckpointPaths.dirName(step);
     }
 
     /** Writes and waits; queued behind any pending {@link #writeAsync} so checkpoints land in order. */
@@ -152,13 +169,148 @@ public final class CheckpointStore implements AutoCloseable {
     }
 
     private CompletableFuture<WrittenCheckpoint> submit(CheckpointContent c) {
+        return run(() -> writeNow(c));
+    }
+
+    /** A contiguous range of one flat vector ({@link CheckpointPaths#KINDS}) that a rank writes as one file. */
+    public record ShardPart(String kind, int piece, long from, INDArray values) {
+    }
+
+    /**
+     * A file a rank wrote into a pending checkpoint: its sums travel to rank 0 over the ring, which names them in
+     * the manifest. {@code kind} is null for state.json.
+     */
+    public record ShardFile(String name, long bytes, String sha256, String kind, int rank, long from, long length) {
+    }
+
+    /**
+     * A rank's shard write in progress: {@code copied} completes once its parts are copied (until then the caller
+     * must not change the arrays they view), {@code written} once the copies are written and synced.
+     */
+    public record ShardWrite(CompletableFuture<Void> copied, CompletableFuture<List<ShardFile>> written) {
+    }
+
+    /**
+     * Phase one of a sharded checkpoint: on the writer thread, copies this rank's parts (each by one bulk copy), then
+     * writes and syncs one file per part, plus state.json when {@code stateJson} is given (rank 0), into the
+     * generation's pending directory. The caller goes on at once (training reads the parameters while they are
+     * copied) and waits for {@link ShardWrite#copied} before it changes them. Nothing is a checkpoint until
+     * {@link #commitAsync}.
+     */
+    public ShardWrite writeShardsAsync(long step, long generation, int rank, List<ShardPart> parts, String stateJson) {
+        CompletableFuture<Void> copied = new CompletableFuture<>();
+        CompletableFuture<List<ShardFile>> written = run(() -> {
+            List<ShardPart> copies = new ArrayList<>();
+            try {
+                for (ShardPart p : parts) {
+                    copies.add(new ShardPart(p.kind(), p.piece(), p.from(), ArrayFormat.flatCopy(p.values())));
+                }
+            } finally {
+                copied.complete(null);
+            }
+            return writeShards(step, generation, rank, copies, stateJson);
+        });
+        return new ShardWrite(copied, written);
+    }
+
+    private List<ShardFile> writeShards(long step, long generation, int rank, List<ShardPart> parts, String stateJson)
+            throws IOException {
+        long t0 = System.nanoTime();
+        Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
+        Files.createDirectories(pending);
+        List<ShardFile> written = new ArrayList<>();
+        for (ShardPart p : parts) {
+            String name = CheckpointPaths.shardFile(p.kind(), rank, p.piece());
+            MessageDigest digest = sha256();
+            long bytes;
+            try (FileChannel out = FileChannel.open(pending.resolve(name), StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE)) {
+                bytes = ArrayFormat.write(p.values(), out, digest);
+                out.force(true);
+            } catch (IOException ex) {
+                throw new IOException("writing " + name + " of checkpoint step " + step + ": " + ex.getMessage(), ex);
+            }
+            written.add(new ShardFile(name, bytes, HEX.formatHex(digest.digest()), p.kind(), rank, p.from(),
+                    p.values().length()));
+        }
+        if (stateJson != null) {
+            byte[] state = stateJson.getBytes(StandardCharsets.UTF_8);
+            writeSynced(pending.resolve(Manifest.STATE_FILE), state);
+            written.add(new ShardFile(Manifest.STATE_FILE, state.length, HEX.formatHex(sha256().digest(state)), null,
+                    rank, 0, 0));
+        }
+        syncDirectory(pending);
+        long bytes = written.stream().mapToLong(ShardFile::bytes).sum();
+        // the figures bench/checkpoint.sh compares with the disk's sequential write rate
+        log.info("checkpoint step {}: rank {} wrote and synced {} bytes in {} ms", step, rank, bytes,
+                String.format(Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e6));
+        return written;
+    }
+
+    /**
+     * Phase two, on rank 0 once every rank's shards are written: the manifest naming every file's size and SHA-256
+     * (as their writers hashed them), the world size and the flat layout, then the atomic rename that makes the
+     * checkpoint exist. Queued behind this rank's own shard write.
+     *
+     * @param tensors the flat vectors' layout: tensor names and shapes, in order
+     */
+    public CompletableFuture<WrittenCheckpoint> commitAsync(long step, long generation, int worldSize,
+                                                            Map<String, long[]> tensors, List<ShardFile> files) {
+        return run(() -> {
+            Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
+            List<Manifest.Entry> entries = new ArrayList<>();
+            for (ShardFile f : files) {
+                // every rank's file must be here: a store that is not one shared directory would commit a
+                // checkpoint nobody can restore
+                Path file = pending.resolve(f.name());
+                if (!Files.isRegularFile(file) || Files.size(file) != f.bytes()) {
+                    deleteQuietly(pending);
+                    throw new IOException("rank " + f.rank() + "'s " + f.name() + " of checkpoint step " + step
+                            + " is not in " + pending + " as rank 0 sees it: every rank must write to one shared"
+                            + " --checkpoint-dir");
+                }
+                entries.add(f.kind() == null
+                        ? new Manifest.Entry(f.name(), f.bytes(), f.sha256(), null, null, null)
+                        : new Manifest.Entry(f.name(), f.bytes(), f.sha256(), f.kind(), "FLOAT",
+                        new long[]{f.length()}, f.rank(), f.from()));
+            }
+            List<Manifest.Tensor> layout = new ArrayList<>();
+            tensors.forEach((name, shape) -> layout.add(new Manifest.Tensor(name, shape)));
+            byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, step, entries, worldSize, layout));
+            try {
+                writeSynced(pending.resolve(Manifest.FILE), manifest);
+                syncDirectory(pending);
+                Path target = publish(pending, dirName(step));
+                long total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
+                return new WrittenCheckpoint(target, step, HEX.formatHex(sha256().digest(manifest)), total,
+                        applyRetention());
+            } catch (IOException | RuntimeException e) {
+                deleteQuietly(pending);
+                throw e;
+            }
+        });
+    }
+
+    /** Deletes a pending checkpoint that will never be committed (a rank failed to write its shards). */
+    public CompletableFuture<WrittenCheckpoint> discardAsync(long step, long generation) {
+        return run(() -> {
+            deleteQuietly(root.resolve(CheckpointPaths.pendingDirName(step, generation)));
+            return null;
+        });
+    }
+
+    private interface Write<T> {
+        T run() throws IOException;
+    }
+
+    private <T> CompletableFuture<T> run(Write<T> write) {
         if (closed) {
             throw new IllegalStateException("checkpoint store " + root + " is closed");
         }
         try {
             return CompletableFuture.supplyAsync(() -> {
                 try {
-                    return writeNow(c);
+                    return write.run();
                 } catch (IOException e) {
                     throw new CompletionException(e);
                 }
@@ -166,6 +318,32 @@ public final class CheckpointStore implements AutoCloseable {
         } catch (RejectedExecutionException e) {
             throw new IllegalStateException("checkpoint store " + root + " is closed", e);
         }
+    }
+
+    /**
+     * Renames a complete, synced directory to {@code root/name} atomically and syncs the root. A run resumed from an
+     * older checkpoint writes the same step again: the new one replaces the old.
+     */
+    private Path publish(Path tmp, String name) throws IOException {
+        Path target = root.resolve(name);
+        Path replaced = null;
+        if (Files.exists(target)) {
+            replaced = root.resolve(TMP_PREFIX + name + "-replaced-" + UUID.randomUUID());
+            Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
+        }
+        try {
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            if (replaced != null) {
+                Files.move(replaced, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            throw e;
+        }
+        syncDirectory(root);
+        if (replaced != null) {
+            deleteTree(replaced);
+        }
+        return target;
     }
 
     /** Runs on the writer thread only. */
@@ -199,28 +377,10 @@ public final class CheckpointStore implements AutoCloseable {
             writeSynced(tmp.resolve(Manifest.STATE_FILE), state);
             entries.add(new Manifest.Entry(Manifest.STATE_FILE, state.length,
                     HEX.formatHex(sha256().digest(state)), null, null, null));
-            byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, c.step(), entries));
+            byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT_SINGLE, c.step(), entries));
             writeSynced(tmp.resolve(Manifest.FILE), manifest);
             syncDirectory(tmp);
-
-            // A run resumed from an older checkpoint writes the same step again: the new one replaces the old.
-            Path replaced = null;
-            if (Files.exists(target)) {
-                replaced = root.resolve(TMP_PREFIX + name + "-replaced-" + UUID.randomUUID());
-                Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                if (replaced != null) {
-                    Files.move(replaced, target, StandardCopyOption.ATOMIC_MOVE);
-                }
-                throw e;
-            }
-            syncDirectory(root);
-            if (replaced != null) {
-                deleteTree(replaced);
-            }
+            publish(tmp, name);
             manifestSha = HEX.formatHex(sha256().digest(manifest));
             total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
         } catch (IOException | RuntimeException e) {
@@ -299,7 +459,11 @@ public final class CheckpointStore implements AutoCloseable {
      * @throws CorruptCheckpointException     naming the checkpoint and the bad file, for any other failed check
      */
     public static CheckpointContent load(Path dir, String manifestSha256) throws IOException {
-        Manifest manifest = readManifest(dir, manifestSha256);
+        ManifestRead read = readManifest(dir, manifestSha256);
+        if (read.manifest().format() == Manifest.FORMAT) {
+            return new CheckpointReader(dir, read).content();   // sharded: assembled from the ranks' ranges
+        }
+        Manifest manifest = read.manifest();
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         String state = null;
         for (Manifest.Entry e : manifest.files()) {
@@ -334,7 +498,7 @@ public final class CheckpointStore implements AutoCloseable {
      * streamed through the hash), no unlisted files. Cheap enough to pick a checkpoint before loading it.
      */
     public static void verify(Path dir) throws IOException {
-        Manifest manifest = readManifest(dir, null);
+        Manifest manifest = readManifest(dir, null).manifest();
         for (Manifest.Entry e : manifest.files()) {
             Path file = presentWithSize(dir, e);
             MessageDigest digest = sha256();
@@ -419,15 +583,19 @@ public final class CheckpointStore implements AutoCloseable {
         return moved;
     }
 
-    private static Manifest readManifest(Path dir, String expectedSha256) throws IOException {
+    /** A manifest as parsed, and the SHA-256 of the very bytes parsed. */
+    record ManifestRead(Manifest manifest, String sha256) {
+    }
+
+    static ManifestRead readManifest(Path dir, String expectedSha256) throws IOException {
         Path file = dir.resolve(Manifest.FILE);
         if (!Files.isRegularFile(file)) {
             throw new CheckpointUnavailableException(dir, Manifest.FILE,
                     "missing (the write never completed, or the store is not visible here)");
         }
         byte[] bytes = Files.readAllBytes(file);
+        String actual = HEX.formatHex(sha256().digest(bytes));
         if (expectedSha256 != null) {
-            String actual = HEX.formatHex(sha256().digest(bytes));
             if (!actual.equalsIgnoreCase(expectedSha256)) {
                 throw new CorruptCheckpointException(dir, Manifest.FILE, "SHA-256 " + actual
                         + ", its writer reported " + expectedSha256);
@@ -439,9 +607,9 @@ public final class CheckpointStore implements AutoCloseable {
         } catch (JacksonException e) {
             throw new CorruptCheckpointException(dir, Manifest.FILE, "unreadable: " + e.getOriginalMessage());
         }
-        if (m == null || m.format() != Manifest.FORMAT) {
-            throw new CorruptCheckpointException(dir, Manifest.FILE, "format "
-                    + (m == null ? "missing" : m.format()) + ", this build reads format " + Manifest.FORMAT);
+        if (m == null || (m.format() != Manifest.FORMAT && m.format() != Manifest.FORMAT_SINGLE)) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "format " + (m == null ? "missing" : m.format())
+                    + ", this build reads formats " + Manifest.FORMAT_SINGLE + " and " + Manifest.FORMAT);
         }
         if (m.files() == null) {
             throw new CorruptCheckpointException(dir, Manifest.FILE, "no file list");
@@ -467,10 +635,10 @@ public final class CheckpointStore implements AutoCloseable {
                 throw new CorruptCheckpointException(dir, extra.get(), "not listed in the manifest");
             }
         }
-        return m;
+        return new ManifestRead(m, actual);
     }
 
-    private static Path presentWithSize(Path dir, Manifest.Entry e) throws IOException {
+    static Path presentWithSize(Path dir, Manifest.Entry e) throws IOException {
         Path file = dir.resolve(e.name());
         if (!Files.isRegularFile(file)) {
             throw new CheckpointUnavailableException(dir, e.name(), "missing");
@@ -482,7 +650,7 @@ public final class CheckpointStore implements AutoCloseable {
         return file;
     }
 
-    private static void checkDigest(Path dir, Manifest.Entry e, MessageDigest digest)
+    static void checkDigest(Path dir, Manifest.Entry e, MessageDigest digest)
             throws CorruptCheckpointException {
         String actual = HEX.formatHex(digest.digest());
         if (!actual.equalsIgnoreCase(e.sha256())) {
@@ -597,7 +765,7 @@ public final class CheckpointStore implements AutoCloseable {
         }
     }
 
-    private static MessageDigest sha256() {
+    static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
