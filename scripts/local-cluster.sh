@@ -199,16 +199,16 @@ echo "Dashboard: $URL/  (sign in with the admin token $ADMIN_TOKEN)"
 cat <<EOF
 
 Break something and watch the run's incidents (the dashboard, or the CLI below). With the steadyrun CLI (cli/steadyrun):
-  export STEADYRUN_URL=$URL STEADYRUN_TOKEN=$ADMIN_TOKEN
-  cli/steadyrun run watch $run_id                      (a line per step, each incident as it happens)
-  cli/steadyrun chaos kill-node $run_id --rank 1       (the agent and its trainer die: the spare takes rank 1)
-  cli/steadyrun chaos gpu-fault $run_id --rank 1       (XID 79 on its GPU: the node is failed and swapped)
-  cli/steadyrun chaos diverge $run_id                  (the loss scale collapses, then the loss spikes: rolled back
-                                                        to the last checkpoint with loss scale >= 1.0 before the onset,
-                                                        LR x0.9 and clipping 0.3)
-  cli/steadyrun chaos straggle $run_id --rank 2        (rank 2 takes 3x as long per step)
-  cli/steadyrun chaos hang $run_id                     (the step loop stops: found after the hang floor, 10 min by default)
-  cli/steadyrun chaos corrupt-checkpoint $run_id       (the newest checkpoint fails its checksum at the next restore)
+  export STEADYRUN_URL=$URL STEADYRUN_TOKEN=$ADMIN_TOKEN RUN=$run_id
+  cli/steadyrun run watch \$RUN                     a line per step, each incident as it happens
+  cli/steadyrun chaos kill-node \$RUN --rank 1      the agent and its trainer die: the spare takes rank 1
+  cli/steadyrun chaos gpu-fault \$RUN --rank 1      XID 79 on its GPU: the node is failed and swapped
+  cli/steadyrun chaos diverge \$RUN                 the loss scale collapses, then the loss spikes: rolled back to the
+                                                    last checkpoint with loss scale >= 1.0 before the onset, LR x0.9,
+                                                    clipping 0.3
+  cli/steadyrun chaos straggle \$RUN --rank 2       rank 2 takes three times as long per step
+  cli/steadyrun chaos hang \$RUN                    the step loop stops: found after the hang floor (10 min by default)
+  cli/steadyrun chaos corrupt-checkpoint \$RUN      the newest checkpoint fails its checksum at the next restore
 By hand:
   lose a node:       kill -9 \$(cat $WORK/agent-1.pid)        (its trainer dies with it; the spare, usually local-$((AGENTS - 1)), takes its rank)
   GPU falls off:     echo 'xid 79 gpu=0' > $WORK/fault-local-1   (the node is failed and swapped)
