@@ -109,14 +109,15 @@ STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN STEADYRUN_BOOTSTRAP_ADMIN_TOKEN=$ADMIN_TOKEN \
   --management.server.address=127.0.0.1 --management.server.port="$((PORT + 1))" --steadyrun.chaos.enabled=true \
   >"$WORK/orchestrator.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 120); do
+# (up to 5 min while it is alive: on a busy 2-core machine its start alone has taken close to 3)
+for _ in $(seq 1 300); do
   curl -fs "$URL/readyz" >/dev/null 2>&1 && break
   if ! kill -0 "${pids[0]}" 2>/dev/null; then
     echo "The orchestrator stopped; the end of its log:"; tail -n 30 "$WORK/orchestrator.log"; exit 1
   fi
   sleep 1
 done
-curl -fs "$URL/readyz" >/dev/null || { echo "The orchestrator did not become healthy"; exit 1; }
+curl -fs "$URL/readyz" >/dev/null || { echo "The orchestrator did not become ready within 5 minutes; see $WORK/orchestrator.log"; exit 1; }
 
 # Each agent keeps its node credential in $WORK/agent-state: a restarted agent re-joins its node only with it. A node
 # left in the database by an earlier session whose credential file is gone is re-keyed here (an admin's right), and
