@@ -142,16 +142,22 @@ for state in PENDING STARTING RUNNING RECOVERING PAUSING PAUSED; do
     api -X POST "$URL/api/v1/runs/$old/cancel" >/dev/null && echo "Cancelled run $old, left $state by an earlier session"
   done
 done
-for state in FAILED CORDONED DRAINING; do
-  for i in $(seq 0 $((AGENTS - 1))); do
-    id=$(api "$URL/api/v1/nodes?state=$state&size=500" | grep -o "\"id\":\"[^\"]*\",\"name\":\"local-$i\"" \
-      | cut -d'"' -f4 || true)
-    if [ -n "$id" ]; then
-      api -X POST "$URL/api/v1/nodes/$id/uncordon" -d '{"reason":"local cluster started again"}' >/dev/null
-      echo "Readmitted node local-$i ($state in an earlier session)"
-    fi
+# Readmits this script's nodes that are FAILED, CORDONED or DRAINING. Again while the agents start: a node that was
+# only SUSPECT at the first call fails once its lease and grace run out before its agent's first heartbeat.
+readmit() {
+  local state i id
+  for state in FAILED CORDONED DRAINING; do
+    for i in $(seq 0 $((AGENTS - 1))); do
+      id=$(api "$URL/api/v1/nodes?state=$state&size=500" | grep -o "\"id\":\"[^\"]*\",\"name\":\"local-$i\"" \
+        | cut -d'"' -f4 || true)
+      if [ -n "$id" ]; then
+        api -X POST "$URL/api/v1/nodes/$id/uncordon" -d '{"reason":"local cluster started again"}' >/dev/null \
+          && echo "Readmitted node local-$i ($state in an earlier session)"
+      fi
+    done
   done
-done
+}
+readmit
 
 # Each agent's command goes into start-agent-N.sh, so a killed agent can be started again by hand.
 for i in $(seq 0 $((AGENTS - 1))); do
@@ -172,9 +178,10 @@ echo "$AGENTS agents started (logs: $WORK/agent-N.log)"
 
 # Wait until the agents are HEALTHY, then submit one run with a spare.
 # (up to 3 min: on a busy 2-core machine four agent JVMs beside the orchestrator can take more than one)
-for _ in $(seq 1 180); do
+for t in $(seq 1 180); do
   healthy=$(api "$URL/api/v1/nodes?state=HEALTHY&size=200" | grep -o '"state":"HEALTHY"' | wc -l || true)
   [ "$healthy" -ge "$AGENTS" ] && break
+  [ $((t % 5)) -eq 0 ] && readmit
   sleep 1
 done
 if [ "$healthy" -lt "$AGENTS" ]; then
