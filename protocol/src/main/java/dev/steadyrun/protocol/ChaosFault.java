@@ -38,6 +38,12 @@ public record ChaosFault(long id, Kind kind, UUID runId, long generation, int ra
         }
     }
 
+    /**
+     * The environment variable naming the trainer's fault file (an environment variable, not an argument: a trainer
+     * must ignore variables it does not know, while an unknown argument is refused).
+     */
+    public static final String FAULT_FILE_ENV = "STEADYRUN_FAULT_FILE";
+
     /** A straggling trainer's step time over its normal one. */
     public static final double STRAGGLE_FACTOR = 3;
 

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.nd4j.linalg.api.buffer.DataType;
 
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
@@ -44,7 +45,6 @@ public final class Main {
             usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR [--restore DIR|latest]
                                  [--restore-sha256 HEX] [--knob name=value]...
                                  [--rank R --world-size N --generation G --rendezvous host:port --run-id ID] [--json]
-                                 [--fault-file FILE]
               --config FILE       a .json object or a .properties file of config keys (see docs/trainer.md)
               --set key=value     overrides one config key; on --restore, given keys override the checkpoint's
               --checkpoint-dir    where checkpoints are written (step-NNNNNNNN directories)
@@ -60,10 +60,10 @@ public final class Main {
                                   data-parallel training: N ranks, rank 0 listens on host:port; batchTokens is the
                                   global batch (each rank does 1/N); only rank 0 reads and writes checkpoints
               --run-id ID         the ring admits only ranks that name the same run (the agent passes its run id)
-              --fault-file FILE   test tool: the agent writes chaos faults here (hang, straggle, diverge), one a line;
-                                  read before each step and deleted
             environment: STEADYRUN_RING_SECRET, the generation's ring secret (base64url, 16+ bytes), required with
                           --world-size > 1: every hello between ranks is authenticated with it (the agent sets it)
+             STEADYRUN_FAULT_FILE, test tool: the agent writes chaos faults there (hang, straggle, diverge), one a
+                          line, read before each step and deleted
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
             exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
@@ -147,7 +147,7 @@ public final class Main {
 
     private static int train(Options o, MetricsOut out) throws IOException {
         o.only("--config", "--set", "--checkpoint-dir", "--restore", "--restore-sha256", "--knob", "--rank", "--world-size",
-                "--generation", "--rendezvous", "--run-id", "--fault-file", "--json");
+                "--generation", "--rendezvous", "--run-id", "--json");
         Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
         if (config != null && !Files.isRegularFile(config)) {
             throw new IllegalArgumentException("--config: no such file " + config);
@@ -167,7 +167,8 @@ public final class Main {
                 knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
                 o.one("--run-id"), ringSecret());
 
-        Trainer trainer = new Trainer(out::emit, o.one("--fault-file") == null ? null : Path.of(o.one("--fault-file")));
+        String faultFile = System.getenv(ChaosFault.FAULT_FILE_ENV);
+        Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile));
         CountDownLatch finished = new CountDownLatch(1);
         Thread onSigterm = new Thread(() -> {
             trainer.requestStop();

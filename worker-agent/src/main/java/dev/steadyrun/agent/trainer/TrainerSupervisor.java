@@ -53,7 +53,7 @@ public final class TrainerSupervisor implements TrainerDriver {
     private final ScheduledExecutorService timers;
 
     private TrainerProcess current;
-    /** Where the current trainer reads test faults ({@code --fault-file}). */
+    /** Where the current trainer reads test faults ({@link ChaosFault#FAULT_FILE_ENV}). */
     private Path currentFaultFile;
     /** A private folder for the trainers' fault files, made at the first launch. */
     private Path faultDir;
@@ -267,8 +267,7 @@ public final class TrainerSupervisor implements TrainerDriver {
             }
             Path faultFile = faultDir.resolve("run-" + a.runId() + "-rank" + a.rank() + "-gen" + a.generation());
             Files.deleteIfExists(faultFile);
-            argv.addAll(List.of("--fault-file", faultFile.toString()));
-            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logDir);
+            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logDir, faultFile);
             current = p;
             currentFaultFile = faultFile;
             exited = null;

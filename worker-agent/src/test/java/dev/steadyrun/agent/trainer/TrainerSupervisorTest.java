@@ -169,7 +169,7 @@ class TrainerSupervisorTest {
         assertThat(log).as("every line, not only the tail").endsWith("scripted trainer step 60").hasSize(61);
         assertThat(log.get(0)).startsWith("scripted trainer args: train --set exitCode=4 --set maxSteps=60 "
                 + "--checkpoint-dir " + checkpoints.resolve("ckpt") + " --rank 0 --world-size 1 --generation 3 "
-                + "--run-id " + run + " --fault-file ");
+                + "--run-id " + run + " (fault file ");
     }
 
     @Test
@@ -179,7 +179,8 @@ class TrainerSupervisorTest {
         Path log = logs.resolve("trainer-" + run + "-rank0-gen1.log");
         String args = Await.until("the trainer's arguments in its log", WAIT,
                 () -> lines(log), l -> !l.isEmpty()).get(0);
-        Path faultFile = Path.of(args.substring(args.indexOf("--fault-file ") + "--fault-file ".length()).split(" ")[0]);
+        Path faultFile = Path.of(args.substring(args.indexOf("(fault file ") + "(fault file ".length(),
+                args.length() - 1));
 
         supervisor.injectIntoTrainer(new ChaosFault(1, ChaosFault.Kind.DIVERGE, run, 1, 0, null));
         assertThat(faultFile).hasContent("diverge");
