@@ -21,7 +21,7 @@ import tools.jackson.databind.JsonNode;
 @Command(name = "steadyrun", mixinStandardHelpOptions = true, versionProvider = Steadyrun.Version.class,
         description = "Operate Steadyrun: runs, nodes, webhooks and API tokens.",
         subcommands = {LoginCommand.class, RunCommand.class, NodeCommand.class, WebhookCommand.class,
-                TokenCommand.class, CompletionCommand.class},
+                TokenCommand.class, ChaosCommand.class, CompletionCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the API refused the request (4xx); its problem detail is printed",
                 "2:bad usage: unknown command or option, a missing file, not logged in",

@@ -116,6 +116,27 @@ class CliEndToEndTest {
     }
 
     @Test
+    void chaosIsRefusedWithTheProblemDetailWhenTheOrchestratorHasItOffAndForANonAdmin() {
+        Cli cli = admin();
+        String run = UUID.randomUUID().toString();
+        // this orchestrator runs with the default settings: chaos off
+        Cli.Result off = cli.run("chaos", "diverge", run);
+        assertThat(off.exit()).as(off.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(off.err()).startsWith("steadyrun: 404").contains("steadyrun.chaos.enabled=true");
+        assertThat(cli.run("chaos", "kill-node", run, "--rank", "1").err()).startsWith("steadyrun: 404");
+
+        String operator = json(cli, "token", "create", "--name", "chaos-operator", "--role", "OPERATOR", "-o",
+                "json").get("secret").asString();
+        Cli.Result forbidden = user("chaos-operator", Map.of(Env.URL, url, Env.TOKEN, operator))
+                .run("chaos", "corrupt-checkpoint", run);
+        assertThat(forbidden.exit()).as(forbidden.toString()).isEqualTo(Steadyrun.API_ERROR);
+        assertThat(forbidden.err()).startsWith("steadyrun: 403");
+
+        Cli.Result unknown = cli.run("chaos", "meteor", run);
+        assertThat(unknown.exit()).as(unknown.toString()).isEqualTo(Steadyrun.USAGE);
+    }
+
+    @Test
     void loginKeepsTheServerAndTokenInAFileOnlyItsOwnerCanRead() throws IOException {
         Cli alice = user("alice", Map.of());
         Path config = dir.resolve("home-alice/.config/steadyrun/config.yaml");

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.nd4j.linalg.api.buffer.DataType;
 
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
@@ -63,6 +64,8 @@ public final class Main {
               --run-id ID         the ring admits only ranks that name the same run (the agent passes its run id)
             environment: STEADYRUN_RING_SECRET, the generation's ring secret (base64url, 16+ bytes), required with
                           --world-size > 1: every hello between ranks is authenticated with it (the agent sets it)
+             STEADYRUN_FAULT_FILE, test tool: the agent writes chaos faults there (hang, straggle, diverge), one a
+                          line, read before each step and deleted
               --json              JSON metric lines even when stdout is a terminal
             stdout: one JSON line per optimizer step and per written checkpoint; logs go to stderr.
             exit codes: 0 done, 2 bad config, 3 corrupt checkpoint, 4 diverged (non-finite loss), 5 peer rank lost,
@@ -170,7 +173,8 @@ public final class Main {
                 knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
                 o.one("--run-id"), ringSecret());
 
-        Trainer trainer = new Trainer(out::emit);
+        String faultFile = System.getenv(ChaosFault.FAULT_FILE_ENV);
+        Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile));
         CountDownLatch finished = new CountDownLatch(1);
         Thread onSigterm = new Thread(() -> {
             trainer.requestStop();

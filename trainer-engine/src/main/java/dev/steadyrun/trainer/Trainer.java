@@ -80,6 +80,8 @@ public final class Trainer {
     }
 
     private final Consumer<TrainerLine> sink;
+    /** Where the agent may ask for test faults (chaos), or null. */
+    private final Path faultFile;
     private volatile boolean stopRequested;
 
     // set up by start()
@@ -103,7 +105,13 @@ public final class Trainer {
     private long waitedNanos;
 
     public Trainer(Consumer<TrainerLine> sink) {
+        this(sink, null);
+    }
+
+    /** @param faultFile the file the agent writes test faults into ({@link FaultPlan}), or null */
+    public Trainer(Consumer<TrainerLine> sink, Path faultFile) {
         this.sink = sink;
+        this.faultFile = faultFile;
     }
 
     /**
@@ -189,7 +197,7 @@ public final class Trainer {
                     restored.worldSize(), (System.nanoTime() - started) / 1_000_000);
         }
         dp.verifyIdentical(previous == null ? "initial" : "restored");
-        faults = FaultPlan.of(config);
+        faults = FaultPlan.of(config, faultFile);
         scaler = previous == null ? newScaler()
                 : LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
                         config.lossScaleMin(), previous.lossScaler());
@@ -272,6 +280,7 @@ public final class Trainer {
         long tokensSeen = state.tokensSeen();
         boolean stop = false;   // the stop request all ranks agreed on
         while (step < config.maxSteps() && !stop) {
+            faults.poll(step, fp16);
             if (faults.hangsAt(step)) {
                 hang(step);
                 return;   // no more collectives: the other ranks are stuck in this step's
@@ -292,6 +301,10 @@ public final class Trainer {
                     rms[i] += pass.activationRms()[i] / accumulation;
                 }
             }
+            if (fp16 && faults.forcesOverflow(step, lossScale)) {
+                // what an FP16 overflow leaves: an inf in this rank's gradients, found by every rank's check
+                grads.values().iterator().next().putScalar(0, Double.POSITIVE_INFINITY);
+            }
             // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request (SIGTERM)
             // on any rank ends the loop on every rank after this step
             DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested,
@@ -310,6 +323,9 @@ public final class Trainer {
             tokensSeen += tokensPerStep;
             lastLoss = loss;
             System.gc();   // ND4J frees native memory only when its Java handles are collected
+            if (faults.slowdown() > 1) {
+                sleep((faults.slowdown() - 1) * (System.nanoTime() - t0) / 1e9);
+            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             List<Double> norms = new ArrayList<>();
             for (double a : rms) {
@@ -335,6 +351,15 @@ public final class Trainer {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended
             throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
                     + " because another rank was asked to stop; the generation must be restarted", null);
+        }
+    }
+
+    /** Test tool (chaos straggle): this rank is slow, and so every rank waits for it in the collectives. */
+    private static void sleep(double seconds) {
+        try {
+            Thread.sleep((long) (seconds * 1000));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 
+import dev.steadyrun.agent.chaos.Chaos;
 import dev.steadyrun.agent.gpu.FakeGpus;
 import dev.steadyrun.agent.gpu.FaultInjector;
 import dev.steadyrun.agent.gpu.GpuHealthWatch;
@@ -56,8 +57,10 @@ public final class Agent {
             gpuWatch.start(config.gpuProbeInterval());
             health = gpuWatch::report;
         }
-        if (config.faultFile() != null) {
-            FaultInjector faults = new FaultInjector(config.faultFile());
+        // the chaos API's GPU faults come through it too, so every node with GPUs has one
+        FaultInjector faults = gpus.isEmpty() && config.faultFile() == null ? null
+                : new FaultInjector(config.faultFile());
+        if (faults != null) {
             Supplier<GpuReport> probed = health;
             health = () -> {
                 GpuReport r = probed.get();
@@ -83,7 +86,8 @@ public final class Agent {
         OrchestratorClient client = new OrchestratorClient(config.orchestratorUrls(),
                 OrchestratorClient.newHttpClient(config.requestTimeout(), config.caFile()), config.requestTimeout());
         this.lease = new LeaseLoop(client, config.joinToken(), new CredentialFile(config.credentialFile()),
-                () -> registration, health, trainer, reports, logs,
+                () -> registration, health, trainer, new Chaos(trainer, faults, () -> Runtime.getRuntime().halt(137)),
+                reports, logs,
                 scheduler, new Backoff(RandomGenerator.getDefault()), config.reportFlush(), LeaseTimings.DEFAULT);
     }
 

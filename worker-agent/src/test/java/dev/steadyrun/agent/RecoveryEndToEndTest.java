@@ -85,6 +85,7 @@ class RecoveryEndToEndTest {
         orchestrator = new RealOrchestrator("steadyrun_recovery_it", dir.resolve("orchestrator.log"), List.of(
                 "--steadyrun.fleet.heartbeat-interval=" + HEARTBEAT_MILLIS + "ms",
                 "--steadyrun.scheduling.pass-interval=500ms",
+                "--steadyrun.chaos.enabled=true",
                 // our own port: other tests on this machine may form rings on the default one
                 "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
         orchestrator.start(Duration.ofMinutes(3));
@@ -323,16 +324,92 @@ class RecoveryEndToEndTest {
         record(incident.path("kind").asString() + " (corrupt newest checkpoint)", awaitRecoveredAt(incident));
     }
 
+    @Test
+    @Order(6)
+    void chaosDivergeCollapsesTheLossScaleAndIsRolledBackToTheLastHealthyCheckpointWithTheLaddersKnobs()
+            throws Exception {
+        long margin = 1;
+        submit("chaos-diverge", POLICY + NO_HANG + """
+                ,"rollbackMarginSteps":%d,
+                "divergenceLadder":[{"resetLossScaler":true,"lrMultiplier":0.9,"clipNorm":0.3}]""".formatted(margin),
+                ",\"precision\":\"fp16-emulated\"");
+        awaitCheckpointAndStepsPastIt(2 * CHECKPOINT_INTERVAL);
+
+        // through the API, the agent protocol and the trainer's fault file: nothing planned at launch
+        JsonNode asked = orchestrator.post("/api/v1/runs/" + runId + "/chaos", "{\"action\":\"DIVERGE\",\"rank\":0}");
+        // the generation then running (on a busy machine a first start may have failed and been restarted)
+        long diverged = asked.path("generation").asLong();
+        assertThat(unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/events")).toString())
+                .as("the request in the run's events").contains("chaos #" + asked.path("id").asLong() + ": DIVERGE");
+
+        JsonNode incident = awaitRecovered("DIVERGENCE", i -> i.path("generation").asLong() == diverged);
+        JsonNode evidence = incident.path("evidence");
+        long onset = incident.path("onsetStep").asLong();
+        assertThat(evidence.path("rule").asString()).as("the scale collapses before the loss spikes")
+                .isEqualTo("LOSS_SCALE_COLLAPSE");
+        List<JsonNode> metrics = new ArrayList<>();
+        evidence.path("metrics").forEach(metrics::add);
+        assertThat(metrics).as("the overflowed steps that halved the scale, before the onset")
+                .filteredOn(m -> m.path("step").asLong() < onset && m.path("overflow").asBoolean()).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(metrics).filteredOn(m -> m.path("step").asLong() == onset)
+                .allSatisfy(m -> assertThat(m.path("lossScale").asDouble()).isLessThan(1.0));
+
+        JsonNode decision = incident.path("decision");
+        assertThat(decision.path("action").asString()).isEqualTo("ROLLBACK_AND_RESTART");
+        assertThat(decision.path("knobs").path("lrMultiplier").asDouble()).isEqualTo(0.9);
+        assertThat(decision.path("knobs").path("clipNorm").asDouble()).isEqualTo(0.3);
+        long restored = incident.path("restoreFrom").path("step").asLong();
+        assertThat(restored).as("before the onset by the margin").isPositive().isLessThanOrEqualTo(onset - margin);
+        // those the orchestrator knew when it decided (a checkpoint line may come after the metrics of later steps)
+        Instant detectedAt = Instant.parse(incident.path("detectedAt").asString());
+        JsonNode checkpoints = unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints"));
+        for (JsonNode c : checkpoints) {
+            long step = c.path("step").asLong();
+            if (step == restored) {
+                assertThat(c.path("lossScale").asDouble()).as("the restore point's loss scale").isGreaterThanOrEqualTo(1.0);
+            } else if (step > restored && step <= onset - margin && c.path("generation").asLong() <= diverged
+                    && Instant.parse(c.path("reportedAt").asString()).isBefore(detectedAt)) {
+                assertThat(c.path("lossScale").asDouble()).as("checkpoint %d, passed over: the last healthy one was "
+                        + "restored", step).isLessThan(1.0);
+            }
+        }
+
+        // the next generation's trainer, in its own words: its metrics and the knob history of its checkpoint
+        long generation = incident.path("newGeneration").asLong();
+        awaitStepsAtGeneration(generation, restored + 2);
+        double before = metricAt(diverged, restored + 1, "lr");
+        double after = metricAt(generation, restored + 1, "lr");
+        assertThat(after).as("the LR of step %d, lowered by the ladder", restored + 1)
+                .isCloseTo(0.9 * before, org.assertj.core.data.Percentage.withPercentage(1e-6));
+        assertThat(metricAt(generation, restored + 1, "loss_scale")).as("the loss scaler reset").isEqualTo(4.0);
+        JsonNode written = Await.until("a checkpoint of generation " + generation, RECOVERY,
+                () -> unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints")).get(0),
+                c -> c != null && c.path("generation").asLong() == generation);
+        JsonNode state = tools.jackson.databind.json.JsonMapper.builder().build()
+                .readTree(Files.readString(Path.of(written.path("path").asString()).resolve("state.json")));
+        assertThat(state.path("clipNormOverride").asDouble()).as("clipping as the trainer saved it").isEqualTo(0.3);
+        assertThat(state.path("knobHistory").toString()).contains("\"knob\":\"clipNorm\",\"value\":\"0.3\"")
+                .contains("\"knob\":\"lrMultiplier\",\"value\":\"0.9\"");
+        assertThat(lossesAt(generation)).as("losses after the rollback").allMatch(Double::isFinite);
+        record("DIVERGENCE (chaos diverge, FP16)", awaitRecoveredAt(incident));
+    }
+
     // --- the story's run ---
 
     private static void submit(String name, String policy) throws Exception {
+        submit(name, policy, "");
+    }
+
+    /** @param hyper more members of the spec's {@code hyper}, each after a comma */
+    private static void submit(String name, String policy, String hyper) throws Exception {
         location = dir.resolve("ckpt-" + name);
         Files.createDirectories(location);
         // one 128-token sequence per rank and step keeps a step well under a second
         JsonNode run = orchestrator.post("/api/v1/runs", """
                 {"name":"%s","model":{"size":"tiny"},"data":{"path":"europarl"},"worldSize":%d,"spares":1,
-                 "hyper":{"batchTokens":%d},"checkpointInterval":%d,"checkpointLocation":"%s",
-                 "recoveryPolicy":{%s}}""".formatted(name, WORLD, 128 * WORLD, CHECKPOINT_INTERVAL, location, policy));
+                 "hyper":{"batchTokens":%d%s},"checkpointInterval":%d,"checkpointLocation":"%s",
+                 "recoveryPolicy":{%s}}""".formatted(name, WORLD, 128 * WORLD, hyper, CHECKPOINT_INTERVAL, location,
+                policy));
         runId = UUID.fromString(run.path("id").asString());
     }
 
@@ -443,6 +520,21 @@ class RecoveryEndToEndTest {
             }
         } catch (SQLException e) {
             return -1;
+        }
+    }
+
+    /** A column of rank 0's metrics row of that generation and step. */
+    private static double metricAt(long generation, long step, String column) throws SQLException {
+        try (Connection c = orchestrator.database();
+             PreparedStatement st = c.prepareStatement("select " + column
+                     + " from run_metric where run_id = ? and generation = ? and step = ? and rank = 0")) {
+            st.setObject(1, runId);
+            st.setLong(2, generation);
+            st.setLong(3, step);
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("rank 0's metrics of step %d in generation %d", step, generation).isTrue();
+                return rs.getDouble(1);
+            }
         }
     }
 

@@ -16,8 +16,9 @@ import dev.steadyrun.protocol.GpuHealth;
 
 /**
  * TEST TOOL — makes a node report GPU faults it does not have, to exercise the orchestrator's fault handling
- * end to end. Enabled only by {@code --fault-file PATH}. Each heartbeat reads the file, if it exists, and deletes
- * it (a fault is consumed once). One fault per line:
+ * end to end: from the file named by {@code --fault-file PATH}, and from the orchestrator's chaos API
+ * ({@link #inject}). Each heartbeat reads the file, if there is one and it exists, and deletes it (a fault is
+ * consumed once). One fault per line:
  * <pre>
  *   xid 79 gpu=0                 an XID event in this heartbeat
  *   ecc-uncorrectable 3 gpu=1    adds to the cumulative uncorrectable ECC count (stays added)
@@ -34,7 +35,9 @@ public final class FaultInjector {
     private record Fault(String kind, long value, int gpu) {
     }
 
+    /** Null: only injected faults. */
     private final Path file;
+    private final List<Fault> injected = new ArrayList<>();
     /** Cumulative counters only grow: injected ECC errors and retired pages stay added. */
     private final Map<Integer, long[]> added = new HashMap<>();
 
@@ -42,8 +45,16 @@ public final class FaultInjector {
         this.file = file;
     }
 
+    /** Adds a fault (a line of the file's format) to the next heartbeat. */
+    public synchronized void inject(String line) {
+        injected.add(parse(line));
+        log.warn("TEST TOOL fault injection: {}", line);
+    }
+
     public synchronized List<GpuHealth> apply(List<GpuHealth> readings) {
         List<Fault> faults = consume();
+        faults.addAll(injected);
+        injected.clear();
         Map<Integer, List<Integer>> xids = new HashMap<>();
         Map<Integer, Double> temperatures = new HashMap<>();
         for (Fault f : faults) {
@@ -75,15 +86,18 @@ public final class FaultInjector {
     }
 
     private List<Fault> consume() {
+        if (file == null) {
+            return new ArrayList<>();
+        }
         List<String> lines;
         try {
             lines = Files.readAllLines(file);
             Files.delete(file);
         } catch (NoSuchFileException e) {
-            return List.of();
+            return new ArrayList<>();
         } catch (IOException e) {
             log.warn("fault file {} unreadable: {}", file, e.toString());
-            return List.of();
+            return new ArrayList<>();
         }
         List<Fault> faults = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {

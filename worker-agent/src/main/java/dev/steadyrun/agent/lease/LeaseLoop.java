@@ -8,6 +8,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import org.slf4j.Logger;
@@ -17,6 +18,7 @@ import dev.steadyrun.agent.gpu.GpuReport;
 import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.TrainerDriver;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -28,7 +30,7 @@ import dev.steadyrun.protocol.RegisterResponse;
  * {@link CredentialStore} (an existing node name re-joins only with it; a first registration proposes one, stored
  * before asking), renew the lease
  * every heartbeat interval with jitter, back off (capped, exponential) while the orchestrator is unreachable,
- * register again on 401, and send buffered trainer reports. It runs as tasks on a shared scheduler, so one JVM can host
+ * register again on 401, hand the answer's chaos faults (a test tool) on, and send buffered trainer reports. It runs as tasks on a shared scheduler, so one JVM can host
  * a thousand simulated nodes with the same code as the real agent.
  *
  * <p>Nothing here stops the trainer when the orchestrator is unreachable: the trainer keeps training, and the
@@ -49,6 +51,7 @@ public final class LeaseLoop {
     private final Supplier<RegisterRequest> registration;
     private final Supplier<GpuReport> health;
     private final TrainerDriver trainer;
+    private final Consumer<ChaosFault> chaos;
     private final ReportBuffer reports;
     private final LogBuffer logs;
     private final ScheduledExecutorService scheduler;
@@ -66,7 +69,8 @@ public final class LeaseLoop {
 
     public LeaseLoop(OrchestratorClient client, String joinToken, CredentialStore credentials,
                      Supplier<RegisterRequest> registration,
-                     Supplier<GpuReport> health, TrainerDriver trainer, ReportBuffer reports, LogBuffer logs,
+                     Supplier<GpuReport> health, TrainerDriver trainer, Consumer<ChaosFault> chaos,
+                     ReportBuffer reports, LogBuffer logs,
                      ScheduledExecutorService scheduler, Backoff backoff, Duration reportFlush,
                      LeaseTimings initialTimings) {
         this.client = client;
@@ -75,6 +79,7 @@ public final class LeaseLoop {
         this.registration = registration;
         this.health = health;
         this.trainer = trainer;
+        this.chaos = chaos;
         this.reports = reports;
         this.logs = logs;
         this.scheduler = scheduler;
@@ -154,6 +159,9 @@ public final class LeaseLoop {
             }
             if (answer.desired() != null) {
                 trainer.apply(answer.desired(), answer.assignment());
+            }
+            if (answer.chaos() != null) {
+                answer.chaos().forEach(chaos); // after the assignment: a fault is for the trainer now running
             }
             next = backoff.healthy(timings);
         } catch (OrchestratorClient.CallException e) {

@@ -24,6 +24,7 @@ import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
 import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.LeaseTimings;
 import dev.steadyrun.protocol.RegisterRequest;
@@ -72,8 +73,14 @@ public final class SimulatedFleet implements AutoCloseable {
             RegisterRequest registration = new RegisterRequest(name, name, gpus.inventory(),
                     Map.of("simulated", "true", "rack", "sim-rack-" + (i / 32)), Agent.VERSION + "-sim");
             LeaseLoop lease = new LeaseLoop(client, joinToken, CredentialStore.inMemory(), () -> registration,
-                    () -> GpuReport.of(withXids(gpus.health(), xids)), trainer, reports,
-                    new LogBuffer(1), scheduler, new Backoff(random), // a synthetic trainer prints no log
+                    () -> GpuReport.of(withXids(gpus.health(), xids)), trainer,
+                    // a simulated node has no process or trainer process to break: of the chaos faults, only a GPU's
+                    fault -> {
+                        if (fault.kind() == ChaosFault.Kind.GPU_FAULT) {
+                            xids.add(79);
+                        }
+                    },
+                    reports, new LogBuffer(1), scheduler, new Backoff(random), // a synthetic trainer prints no log
                     Duration.ofMillis(500), LeaseTimings.DEFAULT);
             nodes.add(new Node(name, lease, reports));
             trainers.add(trainer);

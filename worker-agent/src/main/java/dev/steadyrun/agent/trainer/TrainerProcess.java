@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLogBatch;
@@ -112,9 +113,13 @@ final class TrainerProcess {
         this.stderrPump = pump(name + "-stderr", process.getErrorStream(), this::onStderr);
     }
 
-    /** @param logDir where the trainer's log file goes ({@link #logFileName}); null keeps only the tail */
+    /**
+     * @param logDir    where the trainer's log file goes ({@link #logFileName}); null keeps only the tail
+     * @param faultFile where the trainer reads test faults (chaos), named in its environment
+     */
     static TrainerProcess launch(Assignment assignment, List<String> command, java.time.Duration grace,
-                                 int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs, Path logDir)
+                                 int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs, Path logDir,
+                                 Path faultFile)
             throws IOException {
         List<String> argv = new ArrayList<>(List.of("setsid", "/bin/sh", "-c", WRAPPER, "steadyrun-trainer",
                 Long.toString(Math.max(1, grace.toMillis() / 100))));
@@ -134,6 +139,7 @@ final class TrainerProcess {
             if (assignment.ringSecret() != null) {
                 builder.environment().put(RingSecret.ENV, assignment.ringSecret().value());
             }
+            builder.environment().put(ChaosFault.FAULT_FILE_ENV, faultFile.toString());
             p = builder.start();
         } catch (IOException | RuntimeException e) {
             if (logFile != null) {

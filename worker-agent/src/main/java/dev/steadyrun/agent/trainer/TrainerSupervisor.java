@@ -1,10 +1,13 @@
 package dev.steadyrun.agent.trainer;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
@@ -19,6 +22,7 @@ import org.slf4j.LoggerFactory;
 import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.TrainerState;
@@ -51,6 +55,10 @@ public final class TrainerSupervisor implements TrainerDriver {
     private final ScheduledExecutorService timers;
 
     private TrainerProcess current;
+    /** Where the current trainer reads test faults ({@link ChaosFault#FAULT_FILE_ENV}). */
+    private Path currentFaultFile;
+    /** A private folder for the trainers' fault files, made at the first launch. */
+    private Path faultDir;
     private Assignment pending;
     private TrainerStatus exited;
 
@@ -173,6 +181,86 @@ public final class TrainerSupervisor implements TrainerDriver {
         timers.shutdownNow();
     }
 
+    /** Chaos (test tool): kills the trainer's whole process tree at once, as the loss of its host would. */
+    public synchronized void killNow() {
+        if (current != null) {
+            current.killEverything();
+        }
+    }
+
+    /**
+     * Chaos (test tool): hands a trainer fault (hang, straggle, diverge) to the running trainer through its fault
+     * file, when it runs that run's rank at that generation.
+     */
+    public synchronized void injectIntoTrainer(ChaosFault fault) {
+        if (!runs(fault, fault.rank()) || current.assignment.generation() != fault.generation()) {
+            log.warn("chaos #{}: no trainer of run {} rank {} generation {} here; ignored", fault.id(),
+                    fault.runId(), fault.rank(), fault.generation());
+            return;
+        }
+        try {
+            Files.writeString(currentFaultFile, fault.kind().trainerLine() + "\n", StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            log.warn("chaos #{}: cannot write the trainer's fault file {}: {}", fault.id(), currentFaultFile,
+                    e.toString());
+        }
+    }
+
+    /**
+     * Chaos (test tool): flips bytes in the largest data file of the named checkpoint of the run this node runs
+     * rank 0 of (the rank that writes them), so that its checksum no longer matches the manifest. Only a
+     * directory directly inside the run's own checkpoint directory is touched.
+     */
+    public synchronized void corruptCheckpoint(ChaosFault fault) {
+        String name = fault.checkpoint();
+        if (!runs(fault, 0) || name == null || !name.matches(ChaosFault.CHECKPOINT_NAME)) {
+            log.warn("chaos #{}: no checkpoint '{}' of a run whose rank 0 runs here; ignored", fault.id(), name);
+            return;
+        }
+        Path checkpoint = TrainerCommand.checkpointDir(current.assignment, checkpointRoot).resolve(name);
+        try (var files = Files.list(checkpoint)) {
+            Path victim = files.filter(Files::isRegularFile)
+                    .filter(f -> !f.getFileName().toString().equals("manifest.json"))
+                    .max(Comparator.comparingLong(TrainerSupervisor::size)).orElse(null);
+            if (victim == null) {
+                log.warn("chaos #{}: checkpoint {} holds no data file", fault.id(), checkpoint);
+                return;
+            }
+            flipBytes(victim);
+            log.warn("chaos #{}: flipped 64 bytes in the middle of {}", fault.id(), victim);
+        } catch (IOException e) {
+            log.warn("chaos #{}: cannot corrupt checkpoint {}: {}", fault.id(), checkpoint, e.toString());
+        }
+    }
+
+    private boolean runs(ChaosFault fault, int rank) {
+        return current != null && current.assignment.runId().equals(fault.runId())
+                && current.assignment.rank() == rank;
+    }
+
+    private static long size(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private static void flipBytes(Path file) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            byte[] b = new byte[(int) Math.min(64, f.length())];
+            long at = (f.length() - b.length) / 2;
+            f.seek(at);
+            f.readFully(b);
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (byte) ~b[i];
+            }
+            f.seek(at);
+            f.write(b);
+        }
+    }
+
     private static boolean sameTrainer(Assignment a, Assignment b) {
         return a.runId().equals(b.runId()) && a.rank() == b.rank() && a.generation() == b.generation();
     }
@@ -181,8 +269,14 @@ public final class TrainerSupervisor implements TrainerDriver {
         List<String> argv = TrainerCommand.argv(command, a, checkpointRoot);
         try {
             Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
-            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir);
+            if (faultDir == null) {
+                faultDir = Files.createTempDirectory("steadyrun-trainer-faults-"); // owner-only
+            }
+            Path faultFile = faultDir.resolve("run-" + a.runId() + "-rank" + a.rank() + "-gen" + a.generation());
+            Files.deleteIfExists(faultFile);
+            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir, faultFile);
             current = p;
+            currentFaultFile = faultFile;
             exited = null;
             log.info("launched trainer for run {} rank {}/{} generation {} (wrapper pid {}): {}", a.runId(),
                     a.rank(), a.worldSize(), a.generation(), p.process().pid(), String.join(" ", argv));
@@ -223,6 +317,11 @@ public final class TrainerSupervisor implements TrainerDriver {
                     p.lastStep(), p.tail(), p.threadDump());
             if (current == p) {
                 current = null;
+                try {
+                    Files.deleteIfExists(currentFaultFile);
+                } catch (IOException e) {
+                    log.debug("fault file {} stays: {}", currentFaultFile, e.toString());
+                }
             }
             log.info("trainer generation {} exited with {} at step {}", a.generation(), code, p.lastStep());
             if (pending != null) {

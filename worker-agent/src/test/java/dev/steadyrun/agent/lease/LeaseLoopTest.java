@@ -27,6 +27,7 @@ import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.StubOrchestrator;
 import dev.steadyrun.agent.trainer.TrainerDriver;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.GpuHealth;
@@ -77,6 +78,7 @@ class LeaseLoopTest {
     private final RecordingTrainer trainer = new RecordingTrainer();
     private final ReportBuffer reports = new ReportBuffer(1000, 50);
     private LogBuffer logsUnderTest = new LogBuffer(1000);
+    private final List<ChaosFault> chaos = new CopyOnWriteArrayList<>();
     private StubOrchestrator orchestrator;
     private LeaseLoop loop;
 
@@ -91,8 +93,8 @@ class LeaseLoopTest {
                 OrchestratorClient.newHttpClient(Duration.ofSeconds(1), null), Duration.ofSeconds(1));
         RegisterRequest registration = new RegisterRequest("node-a", "host-a", List.of(), Map.of("gpu", "none"), "t");
         List<GpuHealth> gpus = List.of(new GpuHealth(0, 40, 1, 2, 3, 0, 0, 0, List.of(), 0));
-        loop = new LeaseLoop(client, token, credentials, () -> registration, () -> GpuReport.of(gpus), trainer, reports,
-                logsUnderTest, scheduler,
+        loop = new LeaseLoop(client, token, credentials, () -> registration, () -> GpuReport.of(gpus), trainer, chaos::add,
+                reports, logsUnderTest, scheduler,
                 new Backoff(RandomGeneratorFactory.of("L64X128MixRandom").create(1)), Duration.ofMillis(100),
                 LeaseTimings.forHeartbeat(Duration.ofMillis(100)));
         loop.start();
@@ -128,6 +130,19 @@ class LeaseLoopTest {
         assertThat(gapsMs.stream().mapToLong(Long::longValue).average().orElseThrow()).isBetween(80.0, 160.0);
         assertThat(gapsMs).allMatch(g -> g >= 75);
         assertThat(trainer.applied).contains(DesiredState.IDLE);
+    }
+
+    @Test
+    void aChaosFaultInAnAnswerIsHandedOnOnceAfterTheAssignment() throws Exception {
+        start(StubOrchestrator.JOIN_TOKEN);
+        Await.until("first beats", WAIT, () -> orchestrator.beats.size() >= 2);
+        assertThat(chaos).isEmpty();
+        ChaosFault fault = new ChaosFault(7, ChaosFault.Kind.HANG, UUID.randomUUID(), 2, 1, null);
+        orchestrator.chaos.add(fault);
+        int beats = orchestrator.beats.size();
+        Await.until("three more beats", WAIT, () -> orchestrator.beats.size() >= beats + 3);
+        assertThat(chaos).containsExactly(fault);
+        assertThat(trainer.applied).as("the answer's desired state was applied as well").isNotEmpty();
     }
 
     @Test

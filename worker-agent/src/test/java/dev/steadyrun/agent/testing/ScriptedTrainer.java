@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLines;
@@ -24,7 +25,8 @@ public final class ScriptedTrainer {
                 set.put(kv[0], kv[1]);
             }
         }
-        System.err.println("scripted trainer args: " + String.join(" ", args));
+        System.err.println("scripted trainer args: " + String.join(" ", args) + " (fault file "
+                + System.getenv(ChaosFault.FAULT_FILE_ENV) + ")");
         long maxSteps = Long.parseLong(set.getOrDefault("maxSteps", "1000000"));
         long stepMillis = Long.parseLong(set.getOrDefault("stepMillis", "50"));
         long hangAt = Long.parseLong(set.getOrDefault("hangAtStep", "-1"));

@@ -6,8 +6,11 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -15,6 +18,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.HeartbeatRequest;
 import dev.steadyrun.protocol.HeartbeatResponse;
@@ -50,6 +54,8 @@ public final class StubOrchestrator implements AutoCloseable {
     public volatile LeaseTimings timings = LeaseTimings.forHeartbeat(Duration.ofMillis(100));
     public volatile DesiredState desired = DesiredState.IDLE;
     public volatile Assignment assignment;
+    /** Chaos faults for the next heartbeat answer, each sent once. */
+    public final Queue<ChaosFault> chaos = new ConcurrentLinkedQueue<>();
     /** When set, the next registration is answered this late (after the agent gave up on it), then it is cleared. */
     public volatile Duration registerDelay;
     /** Reports and log batches of generations below this are refused with 409. */
@@ -136,7 +142,12 @@ public final class StubOrchestrator implements AutoCloseable {
             }
             if (path.endsWith("/heartbeat")) {
                 beats.add(new Beat(System.nanoTime(), nodeId, JSON.readValue(body, HeartbeatRequest.class)));
-                send(ex, 200, JSON.writeValueAsBytes(new HeartbeatResponse(desired, assignment, timings)));
+                List<ChaosFault> faults = new ArrayList<>();
+                for (ChaosFault f; (f = chaos.poll()) != null; ) {
+                    faults.add(f);
+                }
+                HeartbeatResponse answer = new HeartbeatResponse(desired, assignment, timings);
+                send(ex, 200, JSON.writeValueAsBytes(faults.isEmpty() ? answer : answer.withChaos(faults)));
             } else if (path.endsWith("/reports")) {
                 TrainerReport report = JSON.readValue(body, TrainerReport.class);
                 if (report.generation() < fencedBelow) {

@@ -21,6 +21,7 @@ import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.Processes;
 import dev.steadyrun.agent.testing.ScriptedTrainer;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.RestartKnobs;
@@ -70,6 +71,14 @@ class TrainerSupervisorTest {
             reports.sent(b.get());
         }
         return out;
+    }
+
+    private static List<String> lines(Path file) {
+        try {
+            return Files.exists(file) ? Files.readAllLines(file) : List.of();
+        } catch (java.io.IOException e) {
+            return List.of();
+        }
     }
 
     private TrainerStatus awaitExit(long generation) {
@@ -182,10 +191,44 @@ class TrainerSupervisorTest {
         assertThat(exited.threadDump()).isNull();
 
         List<String> log = Files.readAllLines(logs.resolve("trainer-" + run + "-rank0-gen3.log"));
-        assertThat(log).as("every line, not only the tail").startsWith("scripted trainer args: train --set "
-                + "exitCode=4 --set maxSteps=60 --checkpoint-dir " + checkpoints.resolve("ckpt")
-                + " --rank 0 --world-size 1 --generation 3 --run-id " + run).endsWith("scripted trainer step 60")
-                .hasSize(61);
+        assertThat(log).as("every line, not only the tail").endsWith("scripted trainer step 60").hasSize(61);
+        assertThat(log.get(0)).startsWith("scripted trainer args: train --set exitCode=4 --set maxSteps=60 "
+                + "--checkpoint-dir " + checkpoints.resolve("ckpt") + " --rank 0 --world-size 1 --generation 3 "
+                + "--run-id " + run + " (fault file ");
+    }
+
+    @Test
+    void chaosReachesTheRunningTrainersFaultFileAndCorruptsOnlyItsRunsCheckpoints() throws Exception {
+        supervisor(Duration.ofSeconds(10));
+        supervisor.apply(DesiredState.RUN, assignment(1, 0, Map.of()));
+        Path log = logs.resolve("trainer-" + run + "-rank0-gen1.log");
+        String args = Await.until("the trainer's arguments in its log", WAIT,
+                () -> lines(log), l -> !l.isEmpty()).get(0);
+        Path faultFile = Path.of(args.substring(args.indexOf("(fault file ") + "(fault file ".length(),
+                args.length() - 1));
+
+        supervisor.injectIntoTrainer(new ChaosFault(1, ChaosFault.Kind.DIVERGE, run, 1, 0, null));
+        assertThat(faultFile).hasContent("diverge");
+        supervisor.injectIntoTrainer(new ChaosFault(2, ChaosFault.Kind.HANG, run, 2, 0, null));
+        supervisor.injectIntoTrainer(new ChaosFault(3, ChaosFault.Kind.HANG, UUID.randomUUID(), 1, 0, null));
+        assertThat(faultFile).as("faults for another generation or run are ignored").hasContent("diverge");
+
+        Path step = Files.createDirectories(checkpoints.resolve("ckpt").resolve("step-00000004"));
+        byte[] data = new byte[4096];
+        Files.write(step.resolve("param_wte.arr"), data);
+        Files.writeString(step.resolve("manifest.json"), "{}");
+        Path outside = checkpoints.resolve("victim.arr");
+        Files.write(outside, data);
+        supervisor.corruptCheckpoint(new ChaosFault(4, ChaosFault.Kind.CORRUPT_CHECKPOINT, run, 1, 0, ".."));
+        supervisor.corruptCheckpoint(new ChaosFault(5, ChaosFault.Kind.CORRUPT_CHECKPOINT, run, 1, 0, "../victim.arr"));
+        assertThat(Files.readAllBytes(outside)).as("nothing outside the run's checkpoints").isEqualTo(data);
+        supervisor.corruptCheckpoint(new ChaosFault(6, ChaosFault.Kind.CORRUPT_CHECKPOINT, run, 1, 0,
+                "step-00000004"));
+        assertThat(Files.readAllBytes(step.resolve("param_wte.arr"))).isNotEqualTo(data);
+        assertThat(step.resolve("manifest.json")).as("the manifest, with the sums, stays").hasContent("{}");
+
+        supervisor.killNow();
+        assertThat(awaitExit(1).exitCode()).as("killed outright, not stopped").isEqualTo(137);
     }
 
     @Test
