@@ -77,6 +77,8 @@ export interface Run {
   /** Productive training time ÷ wall time since the first placement; null before any. */
   goodput: number | null;
   openIncidents: number;
+  /** The resolved spec; the page reads only what the run trains (optional in fixtures). */
+  spec?: { program: { name: string; version: string } };
 }
 
 export interface Page<T> { items: T[]; page: number; size: number; total: number }

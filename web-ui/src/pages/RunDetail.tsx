@@ -55,6 +55,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
         step <b>{fmt(run.lastStep)}</b> · loss <b>{fmt(run.lastLoss)}</b> · tokens seen <b>{fmt(run.tokensSeen)}</b>
         {' '}· generation <b>{run.generation}</b> · restarts <b>{run.restarts}</b> · goodput <b>{percent(run.goodput)}</b>
         {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
+        {run.spec && <> · program <b>{run.spec.program.name}@{run.spec.program.version}</b></>}
         {run.stateReason && <> · <i>{run.stateReason}</i></>}
       </p>
       {role !== 'VIEWER' && (

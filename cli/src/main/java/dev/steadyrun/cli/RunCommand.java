@@ -30,16 +30,21 @@ import tools.jackson.databind.node.ObjectNode;
 final class RunCommand implements Runnable {
 
     static final List<Column> ROWS = List.of(Column.of("ID", "/id"), Column.of("NAME", "/name"),
-            Column.of("STATE", "/state"), Column.of("GEN", "/generation"), Column.of("WORLD", "/worldSize"),
+            Column.of("STATE", "/state"), new Column("PROGRAM", RunCommand::program), Column.of("GEN", "/generation"), Column.of("WORLD", "/worldSize"),
             Column.of("STEP", "/lastStep"), new Column("LOSS", r -> Output.number(r.get("lastLoss"), 4)),
             Column.of("RESTARTS", "/restarts"), new Column("GOODPUT", r -> percent(r.get("goodput"))),
             new Column("CREATED", r -> Output.time(r.get("createdAt"))));
+
+    /** What the run trains, {@code name@version}. */
+    private static String program(JsonNode run) {
+        return Output.text(run.at("/spec/program/name")) + "@" + Output.text(run.at("/spec/program/version"));
+    }
 
     static final List<Column> DETAIL = List.of(Column.of("id", "/id"), Column.of("name", "/name"),
             Column.of("state", "/state"), Column.of("reason", "/stateReason"),
             new Column("since", r -> Output.time(r.get("stateChangedAt"))), Column.of("generation", "/generation"),
             Column.of("world size", "/worldSize"), Column.of("spares", "/spares"),
-            Column.of("model", "/spec/model/size"),
+            new Column("program", RunCommand::program), Column.of("model", "/spec/model/size"),
             new Column("data", r -> Output.text(r.at("/spec/data/path").isString() ? r.at("/spec/data/path")
                     : r.at("/spec/data/sample"))),
             Column.of("max steps", "/spec/hyper/maxSteps"), Column.of("last step", "/lastStep"),

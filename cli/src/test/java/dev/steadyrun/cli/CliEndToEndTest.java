@@ -188,6 +188,7 @@ class CliEndToEndTest {
 
             String shown = ok(cli, "run", "show", id).out();
             assertThat(shown).containsPattern("(?m)^id +" + id + "$").containsPattern("(?m)^model +tiny$")
+                    .containsPattern("(?m)^program +opt@0\\.1\\.0$")
                     .containsPattern("(?m)^data +europarl$");
             assertThat(json(cli, "run", "show", id, "-o", "json").at("/spec/model/size").asString()).isEqualTo("tiny");
             assertThat(YAML.readTree(ok(cli, "run", "show", id, "-o", "yaml").out()).get("id").asString())

@@ -15,8 +15,22 @@ import java.util.UUID;
  * @param rendezvous      host:port of rank 0's collective endpoint for data-parallel runs, null for one rank
  * @param hangTimeoutSeconds the agent's local watchdog: no step for this long means the trainer hangs
  * @param ringSecret      the generation's ring secret; every rank of the generation gets the same one
+ * @param program         the program to train, null for the built-in one ({@link ProgramRef#BUILT_IN})
  */
 public record Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
                          String restoreFrom, String restoreSha256, String checkpointDir, RestartKnobs knobs,
-                         String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret) {
+                         String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret, ProgramRef program) {
+
+    /** An assignment of the built-in program. */
+    public Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
+                      String restoreFrom, String restoreSha256, String checkpointDir, RestartKnobs knobs,
+                      String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret) {
+        this(runId, rank, worldSize, generation, trainerConfig, restoreFrom, restoreSha256, checkpointDir, knobs,
+                rendezvous, hangTimeoutSeconds, ringSecret, null);
+    }
+
+    /** The program to start: the built-in one unless the run names another. */
+    public ProgramRef programOrBuiltIn() {
+        return program == null ? ProgramRef.BUILT_IN : program;
+    }
 }

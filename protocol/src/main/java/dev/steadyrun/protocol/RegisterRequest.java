@@ -19,9 +19,11 @@ import java.util.regex.Pattern;
  *
  * @param labels         placement labels such as {@code rack} and {@code zone}
  * @param nodeCredential the node's current credential when re-registering; a proposed one, or null, the first time
+ * @param programs       the training programs installed on the node besides the built-in one
+ *                       ({@link ProgramRef#BUILT_IN}); null or empty for none
  */
 public record RegisterRequest(String nodeName, String hostname, List<GpuInfo> gpus, Map<String, String> labels,
-                              String agentVersion, String nodeCredential) {
+                              String agentVersion, String nodeCredential, List<ProgramRef> programs) {
 
     /** A node credential: {@code srn_} and 256 random bits or more, URL-safe base64 without padding. */
     public static final Pattern CREDENTIAL = Pattern.compile("srn_[A-Za-z0-9_-]{43,200}");
@@ -38,12 +40,23 @@ public record RegisterRequest(String nodeName, String hostname, List<GpuInfo> gp
     /** A first registration: no credential yet. */
     public RegisterRequest(String nodeName, String hostname, List<GpuInfo> gpus, Map<String, String> labels,
                            String agentVersion) {
-        this(nodeName, hostname, gpus, labels, agentVersion, null);
+        this(nodeName, hostname, gpus, labels, agentVersion, null, List.of());
+    }
+
+    /** A registration with no program but the built-in one. */
+    public RegisterRequest(String nodeName, String hostname, List<GpuInfo> gpus, Map<String, String> labels,
+                           String agentVersion, String nodeCredential) {
+        this(nodeName, hostname, gpus, labels, agentVersion, nodeCredential, List.of());
+    }
+
+    /** The same registration advertising {@code programs}. */
+    public RegisterRequest withPrograms(List<ProgramRef> programs) {
+        return new RegisterRequest(nodeName, hostname, gpus, labels, agentVersion, nodeCredential, programs);
     }
 
     /** The same registration presenting {@code credential} (null for none). */
     public RegisterRequest withCredential(String credential) {
-        return new RegisterRequest(nodeName, hostname, gpus, labels, agentVersion, credential);
+        return new RegisterRequest(nodeName, hostname, gpus, labels, agentVersion, credential, programs);
     }
 
     /** Never prints the credential: a logged request must not leak it. */
@@ -51,6 +64,6 @@ public record RegisterRequest(String nodeName, String hostname, List<GpuInfo> gp
     public String toString() {
         return "RegisterRequest[nodeName=" + nodeName + ", hostname=" + hostname + ", gpus=" + gpus + ", labels="
                 + labels + ", agentVersion=" + agentVersion + ", nodeCredential="
-                + (nodeCredential == null ? "none" : "<redacted>") + "]";
+                + (nodeCredential == null ? "none" : "<redacted>") + ", programs=" + programs + "]";
     }
 }

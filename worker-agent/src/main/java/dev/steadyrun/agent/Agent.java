@@ -72,11 +72,12 @@ public final class Agent {
             labels.putIfAbsent("gpu", "none");
         }
         RegisterRequest registration = new RegisterRequest(config.nodeName(), config.advertiseHost(), gpus, labels,
-                VERSION);
+                VERSION).withPrograms(List.copyOf(config.programs().keySet()));
         ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
         LogBuffer logs = new LogBuffer(LOG_BUFFER_LINES);
-        this.trainer = new TrainerSupervisor(config.trainerCommand(), config.checkpointRoot(), config.stopGrace(),
-                config.logTailLines(), clock, reports, logs, ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
+        this.trainer = new TrainerSupervisor(config.trainerCommand(), config.programs(), config.checkpointRoot(),
+                config.stopGrace(), config.logTailLines(), clock, reports, logs,
+                ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
                 Duration.ofMillis(250), config.trainerLogDir());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");

@@ -18,6 +18,7 @@ import java.util.Properties;
 import java.util.function.Function;
 
 import dev.steadyrun.agent.lease.OrchestratorClient;
+import dev.steadyrun.protocol.ProgramRef;
 
 /**
  * The agent's configuration, validated once at start-up.
@@ -40,6 +41,9 @@ import dev.steadyrun.agent.lease.OrchestratorClient;
  * @param checkpointRoot   relative checkpoint directories of assignments are resolved against this folder
  * @param trainerCommand   the command that starts the trainer-engine, split on whitespace; the agent appends
  *                         {@code train --set …} and the rest of the assignment
+ * @param programs         the other training programs installed on this node and the command that starts each,
+ *                         {@code name@version=command;name@version=command}: advertised at registration, started
+ *                         instead of {@code trainerCommand} for runs that name them (docs/trainer-protocol.md)
  * @param stopGrace        after SIGTERM, how long the trainer may take before SIGKILL
  * @param requestTimeout   one HTTP call to the orchestrator
  * @param caFile           PEM certificates trusted for an {@code https://} url instead of the JVM's default
@@ -66,7 +70,8 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
                           Duration requestTimeout, Path caFile, Duration reportFlush, int reportBatch,
                           int reportBuffer, int logTailLines, Path trainerLogDir, String nvidiaSmi,
                           Duration gpuProbeInterval, Duration gpuProbeTimeout, Duration gpuProbeDegradedAfter,
-                          Duration gpuProbeFatalAfter, Path faultFile, int fakeGpus) {
+                          Duration gpuProbeFatalAfter, Path faultFile, int fakeGpus,
+                          Map<ProgramRef, List<String>> programs) {
 
     /** The defaults, in one place. */
     static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -90,18 +95,21 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             Map.entry("gpu-probe-degraded-after", "30s"),
             Map.entry("gpu-probe-fatal-after", "120s"),
             Map.entry("fault-file", ""),
-            Map.entry("fake-gpus", "0"));
+            Map.entry("fake-gpus", "0"),
+            Map.entry("programs", ""));
 
     static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
             "state-dir", "checkpoint-root",
             "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch",
             "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "gpu-probe-interval",
-            "gpu-probe-timeout", "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus");
+            "gpu-probe-timeout", "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus",
+            "programs");
 
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
         trainerCommand = List.copyOf(trainerCommand);
         orchestratorUrls = List.copyOf(orchestratorUrls);
+        programs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(programs));
     }
 
     /** The file that keeps this node's credential between runs of the agent. */
@@ -204,6 +212,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         }
         String fault = v.get("fault-file");
         Integer fakeGpus = parse(v, "fake-gpus", problems, s -> intAtLeast(s, 0));
+        Map<ProgramRef, List<String>> programs = parse(v, "programs", problems, AgentConfig::programs);
         if (batch != null && buffer != null && buffer < batch) {
             problems.add(describe("report-buffer") + ": must be at least report-batch (" + batch + "), got "
                     + buffer);
@@ -214,7 +223,8 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         return new AgentConfig(urls, token, nodeName, advertiseHost, labels, stateDir, checkpointRoot, command,
                 stopGrace, requestTimeout, caFile, reportFlush, batch, buffer, tail,
                 trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi, probeInterval, probeTimeout,
-                degradedAfter, fatalAfter, fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus);
+                degradedAfter, fatalAfter, fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus,
+                programs);
     }
 
     static String envName(String key) {
@@ -323,6 +333,36 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             labels.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
         }
         return labels;
+    }
+
+    /** {@code name@version=command;…}: each program once, never the built-in one, each with a command. */
+    private static Map<ProgramRef, List<String>> programs(String s) {
+        Map<ProgramRef, List<String>> programs = new LinkedHashMap<>();
+        if (s.isBlank()) {
+            return programs;
+        }
+        for (String entry : s.split(";")) {
+            int eq = entry.indexOf('=');
+            int at = entry.indexOf('@');
+            if (eq <= 0 || at <= 0 || at > eq) {
+                throw new IllegalArgumentException("must be name@version=command entries separated by ';'");
+            }
+            ProgramRef ref = new ProgramRef(entry.substring(0, at).trim(), entry.substring(at + 1, eq).trim());
+            if (!ref.valid()) {
+                throw new IllegalArgumentException("'" + ref + "': a name of 1-63 lower-case letters, digits, '.',"
+                        + " '_' or '-' and a version of 1-64 letters, digits, '.', '_', '+' or '-'");
+            }
+            if (ref.name().equals(ProgramRef.BUILT_IN.name())) {
+                throw new IllegalArgumentException("'" + ref.name() + "' is the built-in trainer: set trainer-command");
+            }
+            if (programs.put(ref, command(entry.substring(eq + 1))) != null) {
+                throw new IllegalArgumentException("names " + ref + " twice");
+            }
+        }
+        if (programs.size() > ProgramRef.MAX_PER_AGENT) {
+            throw new IllegalArgumentException("at most " + ProgramRef.MAX_PER_AGENT + " programs");
+        }
+        return programs;
     }
 
     /** The file must hold PEM certificates now, not at the first https call. */

@@ -13,6 +13,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.steadyrun.protocol.ProgramRef;
+
 class AgentConfigTest {
 
     @Test
@@ -57,6 +59,23 @@ class AgentConfigTest {
                 "--advertise-host", "two words"}, Map.of()))
                 .hasMessageContaining("advertise-host (--advertise-host, STEADYRUN_ADVERTISE_HOST): must be a host "
                         + "name or IP address, got 'two words'");
+    }
+
+    @Test
+    void programsAreNamedVersionedCommandsNeverTheBuiltInOne() {
+        AgentConfig c = AgentConfig.load(new String[]{"--url", "http://o:8080", "--join-token", "t"},
+                Map.of("STEADYRUN_PROGRAMS", "mlp@1.0=java -jar /opt/mlp.jar; lstm@2.1-rc1=/opt/lstm/run --fast"));
+        assertThat(c.programs()).containsExactly(
+                Map.entry(new ProgramRef("mlp", "1.0"), List.of("java", "-jar", "/opt/mlp.jar")),
+                Map.entry(new ProgramRef("lstm", "2.1-rc1"), List.of("/opt/lstm/run", "--fast")));
+        assertThat(AgentConfig.load(new String[]{"--url", "http://o:8080", "--join-token", "t"}, Map.of()).programs())
+                .isEmpty();
+        for (String bad : List.of("mlp=java -jar x.jar", "mlp@1.0=", "Bad Name@1=x", "opt@0.1.0=java -jar t.jar",
+                "mlp@1=a;mlp@1=b")) {
+            assertThatThrownBy(() -> AgentConfig.load(new String[]{"--url", "http://o:8080", "--join-token", "t",
+                    "--programs", bad}, Map.of()))
+                    .as(bad).hasMessageContaining("programs (--programs, STEADYRUN_PROGRAMS): ");
+        }
     }
 
     @Test

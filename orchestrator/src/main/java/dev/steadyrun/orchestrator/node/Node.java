@@ -1,8 +1,11 @@
 package dev.steadyrun.orchestrator.node;
 
 import java.time.Instant;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 import jakarta.persistence.CollectionTable;
@@ -58,6 +61,12 @@ class Node {
     @Column(name = "value")
     private Map<String, String> labels = new HashMap<>();
 
+    /** The programs its agent advertised at registration ({@code name@version}), the built-in one aside. */
+    @ElementCollection
+    @CollectionTable(name = "node_program", joinColumns = @JoinColumn(name = "node_id"))
+    @Column(name = "program")
+    private Set<String> programs = new HashSet<>();
+
     protected Node() {
     }
 
@@ -71,12 +80,15 @@ class Node {
         this.lastSequence = -1;
     }
 
-    void describe(String hostname, String agentVersion, String gpusJson, Map<String, String> labels) {
+    void describe(String hostname, String agentVersion, String gpusJson, Map<String, String> labels,
+                  Collection<String> programs) {
         this.hostname = hostname;
         this.agentVersion = agentVersion;
         this.gpus = gpusJson;
         this.labels.clear();
         this.labels.putAll(labels);
+        this.programs.clear();
+        this.programs.addAll(programs);
     }
 
     void rekey(byte[] credentialHash) {

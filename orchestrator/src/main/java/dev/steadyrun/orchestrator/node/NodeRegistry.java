@@ -35,6 +35,7 @@ import dev.steadyrun.orchestrator.web.ForbiddenException;
 import dev.steadyrun.orchestrator.web.NotFoundException;
 import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.ProgramRef;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
 
@@ -99,6 +100,8 @@ public class NodeRegistry {
         Instant now = clock.instant();
         Map<String, String> labels = request.labels() == null ? Map.of() : request.labels();
         String gpus = json.writeValueAsString(request.gpus());
+        List<String> programs = request.programs() == null ? List.of()
+                : request.programs().stream().map(ProgramRef::toString).distinct().toList();
         Joined joined;
         try {
             joined = tx.execute(s -> {
@@ -112,7 +115,7 @@ public class NodeRegistry {
                             + " re-registering needs the node's current credential (nodeCredential), or an admin's"
                             + " re-key (POST /api/v1/nodes/{id}/rekey)");
                 }
-                n.describe(request.hostname(), request.agentVersion(), gpus, labels);
+                n.describe(request.hostname(), request.agentVersion(), gpus, labels, programs);
                 n = nodes.save(n);
                 if (fresh) {
                     events.save(new NodeEvent(n.getId(), now, null, NodeState.REGISTERED,
@@ -425,6 +428,18 @@ public class NodeRegistry {
             }
             if (g.memoryMiB() < 0) {
                 throw new BadRequestException("gpus[" + i + "].memoryMiB", "must be >= 0");
+            }
+        }
+        if (r.programs() != null) {
+            if (r.programs().size() > ProgramRef.MAX_PER_AGENT) {
+                throw new BadRequestException("programs", "at most " + ProgramRef.MAX_PER_AGENT + " programs");
+            }
+            for (int i = 0; i < r.programs().size(); i++) {
+                ProgramRef p = r.programs().get(i);
+                if (p == null || !p.valid()) {
+                    throw new BadRequestException("programs[" + i + "]", "name: 1-63 lower-case letters, digits,"
+                            + " '.', '_' or '-'; version: 1-64 letters, digits, '.', '_', '+' or '-'");
+                }
             }
         }
         if (r.labels() != null) {

@@ -3,6 +3,7 @@ package dev.steadyrun.orchestrator.run;
 import java.time.Clock;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 import org.springframework.data.domain.Page;
@@ -12,8 +13,10 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
+import dev.steadyrun.orchestrator.program.Programs;
 import dev.steadyrun.orchestrator.web.BadRequestException;
 import dev.steadyrun.orchestrator.web.NotFoundException;
+import dev.steadyrun.protocol.ProgramRef;
 import tools.jackson.databind.ObjectMapper;
 
 /** Submits runs, answers for them and applies operators' actions through the state machine. */
@@ -27,18 +30,20 @@ public class RunService {
     private final RunStateMachine stateMachine;
     private final RunTelemetry telemetry;
     private final NodeRegistry nodes;
+    private final Programs programs;
     private final RunSpecResolver resolver;
     private final RunsProperties props;
     private final ObjectMapper json;
     private final Clock clock;
 
     RunService(RunRepository runs, RunEventRepository events, RunStateMachine stateMachine, RunTelemetry telemetry,
-               NodeRegistry nodes, RunsProperties props, ObjectMapper json, Clock clock) {
+               NodeRegistry nodes, Programs programs, RunsProperties props, ObjectMapper json, Clock clock) {
         this.runs = runs;
         this.events = events;
         this.stateMachine = stateMachine;
         this.telemetry = telemetry;
         this.nodes = nodes;
+        this.programs = programs;
         this.resolver = new RunSpecResolver(props.checkpointRoot());
         this.props = props;
         this.json = json;
@@ -49,16 +54,22 @@ public class RunService {
     public RunResponse submit(RunSpecRequest request, String actor) {
         RunSpec spec = resolver.resolve(request);
         RecoveryPolicy.parse(spec.recoveryPolicy()); // 400 naming the field, before anything is stored
+        programs.requireRegistered(spec.program()); // 422 naming program
+        Predicate<UUID> installed = programs.installedOn(spec.program());
         int schedulable = (int) Stream.concat(nodes.availableNodes().stream(), nodes.spareNodes().stream())
-                .filter(n -> spec.selects(n.labels())).count();
+                .filter(n -> spec.selects(n.labels()) && installed.test(n.id())).count();
         if (spec.worldSize() > schedulable) {
             throw new FleetTooSmallException("worldSize", "asks for " + spec.worldSize()
                     + " nodes but the fleet has " + schedulable + " schedulable (healthy or spare) nodes"
-                    + (spec.nodeSelector().isEmpty() ? "" : " matching nodeSelector " + spec.nodeSelector()));
+                    + (spec.nodeSelector().isEmpty() ? "" : " matching nodeSelector " + spec.nodeSelector())
+                    + (spec.program().equals(ProgramRef.BUILT_IN) ? "" : " with program " + spec.program()
+                    + " installed"));
         }
         if ((long) spec.worldSize() + spec.spares() > schedulable) { // long: the bounds keep it small, this keeps it exact
             throw new FleetTooSmallException("spares", "worldSize " + spec.worldSize() + " plus " + spec.spares()
-                    + " spares exceeds the fleet's " + schedulable + " schedulable (healthy or spare) nodes");
+                    + " spares exceeds the fleet's " + schedulable + " schedulable (healthy or spare) nodes"
+                    + (spec.program().equals(ProgramRef.BUILT_IN) ? "" : " with program " + spec.program()
+                    + " installed"));
         }
         Run run = new Run(UUID.randomUUID(), spec.name(), json.writeValueAsString(spec), spec.worldSize(),
                 spec.spares(), clock.instant(), actor);

@@ -2,15 +2,22 @@ package dev.steadyrun.orchestrator.run;
 
 import java.util.Map;
 
+import dev.steadyrun.protocol.ProgramRef;
 import tools.jackson.databind.JsonNode;
 
 /**
  * A run's specification after validation, every default filled in. Stored with the run as JSON and turned
  * into the trainer's configuration by {@link TrainerConfig}.
+ *
+ * @param program what the run trains; a spec stored before runs named programs reads as the built-in one
  */
 public record RunSpec(String name, Model model, Data data, Hyper hyper, int worldSize, int spares,
                       long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
-                      Map<String, String> nodeSelector) {
+                      Map<String, String> nodeSelector, ProgramRef program) {
+
+    public RunSpec {
+        program = program == null ? ProgramRef.BUILT_IN : program;
+    }
 
     /**
      * Where this run's checkpoints live: its own directory under the checkpoint location. A relative location is

@@ -10,10 +10,15 @@ import tools.jackson.databind.JsonNode;
  *
  * @param recoveryPolicy a JSON object stored as given (the recovery issue defines its fields)
  * @param nodeSelector   node labels the run's nodes must all carry (e.g. {@code zone}); none by default
+ * @param program        the registered program to train; the built-in OPT trainer by default
  */
 public record RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
                              Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
-                             Map<String, String> nodeSelector) {
+                             Map<String, String> nodeSelector, Program program) {
+
+    /** A program by name and version, both required, as an admin registered it. */
+    public record Program(String name, String version) {
+    }
 
     /** Either a named {@code size} or explicit {@code layers}, {@code heads}, {@code dModel}. */
     public record Model(String size, Integer layers, Integer heads, Integer dModel, Integer seqLen, Integer vocab) {

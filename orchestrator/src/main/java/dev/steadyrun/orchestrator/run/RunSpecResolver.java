@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import dev.steadyrun.protocol.ProgramRef;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.JsonNodeFactory;
 
@@ -140,6 +141,18 @@ public class RunSpecResolver {
                             + ", without control characters"));
         }
 
+        ProgramRef program = ProgramRef.BUILT_IN;
+        RunSpecRequest.Program p = request.program();
+        if (p != null) {
+            boolean named = check.that(p.name() != null && ProgramRef.NAME.matcher(p.name()).matches(),
+                    "program.name", "is required: 1-63 lower-case letters, digits, '.', '_' or '-'");
+            boolean versioned = check.that(p.version() != null && ProgramRef.VERSION.matcher(p.version()).matches(),
+                    "program.version", "is required: 1-64 letters, digits, '.', '_', '+' or '-'");
+            if (named && versioned) {
+                program = new ProgramRef(p.name(), p.version());
+            }
+        }
+
         RunSpec.Hyper hyper = null;
         if (model != null && worldSize != null && worldSize > 0) {
             hyper = hyper(preset, model, worldSize, request.hyper(), check);
@@ -149,7 +162,7 @@ public class RunSpecResolver {
             throw new InvalidRunSpecException(errors);
         }
         return new RunSpec(request.name(), model, data, hyper, worldSize, spares, checkpointInterval,
-                checkpointLocation, policy, Map.copyOf(selector));
+                checkpointLocation, policy, Map.copyOf(selector), program);
     }
 
     private static RunSpec.Hyper hyper(ModelPreset preset, RunSpec.Model model, int worldSize,

@@ -71,7 +71,7 @@ class DirectiveSnapshotLoader {
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
                         rs.getString("restore_path"), rs.getString("restore_sha256"), spec.checkpointDir(runId),
                         restartKnobs, worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(),
-                        hang, secret == null ? null : RingSecret.of(secret));
+                        hang, secret == null ? null : RingSecret.of(secret), spec.program());
             }
             work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment,
                     (Long) rs.getObject("keep_step")));

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Predicate;
 
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.stereotype.Component;
@@ -25,6 +26,7 @@ import dev.steadyrun.orchestrator.node.LeaseTable;
 import dev.steadyrun.orchestrator.node.NodeRegistry;
 import dev.steadyrun.orchestrator.node.NodeState;
 import dev.steadyrun.orchestrator.node.NodeView;
+import dev.steadyrun.orchestrator.program.Programs;
 import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
@@ -75,10 +77,11 @@ public class RestartPlacer {
     private final AlertOutbox alerts;
     private final ApplicationEventPublisher events;
     private final RunSpecs specs;
+    private final Programs programs;
 
     RestartPlacer(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
                   RestartRequests requests, Checkpoints checkpoints, NodeRegistry nodes, LeaseTable leases,
-                  AlertOutbox alerts, ApplicationEventPublisher events, RunSpecs specs) {
+                  AlertOutbox alerts, ApplicationEventPublisher events, RunSpecs specs, Programs programs) {
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.placements = placements;
@@ -90,6 +93,7 @@ public class RestartPlacer {
         this.alerts = alerts;
         this.events = events;
         this.specs = specs;
+        this.programs = programs;
     }
 
     @Transactional(propagation = Propagation.MANDATORY)
@@ -121,8 +125,9 @@ public class RestartPlacer {
         Set<UUID> oldNodes = new HashSet<>();
         old.forEach(r -> oldNodes.add(r.nodeId()));
         Set<UUID> held = placements.heldForRecoveryOfOthers(run.getId());
+        Predicate<UUID> installed = programs.installedOn(spec.program());
         Deque<UUID> free = new ArrayDeque<>(nodes.availableNodes().stream()
-                .filter(n -> spec.selects(n.labels()) && !busy.contains(n.id()) && !oldNodes.contains(n.id())
+                .filter(n -> spec.selects(n.labels()) && installed.test(n.id()) && !busy.contains(n.id()) && !oldNodes.contains(n.id())
                         && !held.contains(n.id()))
                 .map(NodeView::id).toList());
         List<UUID> seats = new ArrayList<>();

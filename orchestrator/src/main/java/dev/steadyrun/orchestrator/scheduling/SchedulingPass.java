@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 import javax.sql.DataSource;
@@ -27,6 +28,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 import dev.steadyrun.orchestrator.node.NodeRegistry;
 import dev.steadyrun.orchestrator.node.NodeState;
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
+import dev.steadyrun.orchestrator.program.Programs;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunSpec;
@@ -60,6 +62,7 @@ class SchedulingPass {
     private final Checkpoints checkpoints;
     private final NodeRegistry nodes;
     private final NodeDirectives directives;
+    private final Programs programs;
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
     private final TransactionTemplate tx;
@@ -69,7 +72,7 @@ class SchedulingPass {
 
     SchedulingPass(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
                    RestartPlacer restarts, Checkpoints checkpoints, NodeRegistry nodes, NodeDirectives directives,
-                   JdbcTemplate jdbc, ObjectMapper json, PlatformTransactionManager transactions,
+                   Programs programs, JdbcTemplate jdbc, ObjectMapper json, PlatformTransactionManager transactions,
                    EntityManager entityManager, DataSource dataSource, Clock clock) {
         this.runs = runs;
         this.stateMachine = stateMachine;
@@ -79,6 +82,7 @@ class SchedulingPass {
         this.checkpoints = checkpoints;
         this.nodes = nodes;
         this.directives = directives;
+        this.programs = programs;
         this.jdbc = jdbc;
         this.json = json;
         this.tx = new TransactionTemplate(transactions);
@@ -181,7 +185,9 @@ class SchedulingPass {
             return;
         }
         RunSpec spec = json.readValue(run.getSpec(), RunSpec.class);
-        List<GangPlacer.Candidate> selected = free.stream().filter(c -> spec.selects(c.labels())).toList();
+        Predicate<UUID> installed = programs.installedOn(spec.program());
+        List<GangPlacer.Candidate> selected = free.stream()
+                .filter(c -> spec.selects(c.labels()) && installed.test(c.id())).toList();
         GangPlacer.place(selected, run.getWorldSize(), run.getSpares()).ifPresent(gang -> {
             long generation = generations.start(run,
                     gang.ranks().stream().map(GangPlacer.Candidate::id).toList(),

@@ -18,7 +18,7 @@ class RunSpecResolverTest {
 
     private static RunSpecRequest request(RunSpecRequest.Model model, RunSpecRequest.Data data,
                                           RunSpecRequest.Hyper hyper, Integer worldSize) {
-        return new RunSpecRequest(null, model, data, hyper, worldSize, null, null, null, null, null);
+        return new RunSpecRequest(null, model, data, hyper, worldSize, null, null, null, null, null, null);
     }
 
     private static RunSpecRequest.Model size(String size) {
@@ -155,8 +155,9 @@ class RunSpecResolverTest {
         RunSpecRequest.Hyper bad = new RunSpecRequest.Hyper(-1.0, null, null, 1.0, 0.95, -0.1, 0.0, -1L, null, 0L,
                 2.0, 1.0, 4.0, 1.0, 0, 8.0, "bf16", null, 0L);
         RunSpecRequest req = new RunSpecRequest("", size("125M"), EUROPARL, bad, 1, -1, 0L, " ",
-                JsonNodeFactory.instance.arrayNode(), Map.of("rack", " "));
-        assertThat(fieldsOf(req)).containsExactlyInAnyOrder("name", "spares", "checkpointInterval",
+                JsonNodeFactory.instance.arrayNode(), Map.of("rack", " "), new RunSpecRequest.Program("Bad Name", null));
+        assertThat(fieldsOf(req)).containsExactlyInAnyOrder("name", "program.name", "program.version", "spares",
+                "checkpointInterval",
                 "checkpointLocation", "recoveryPolicy", "nodeSelector.rack", "hyper.lr", "hyper.beta1", "hyper.weightDecay",
                 "hyper.clipNorm", "hyper.warmupSteps", "hyper.decayTokens", "hyper.maxSteps", "hyper.finalLrRatio", "hyper.dropout", "hyper.lossScaleFactor",
                 "hyper.lossScaleWindow", "hyper.lossScaleMin", "hyper.precision");

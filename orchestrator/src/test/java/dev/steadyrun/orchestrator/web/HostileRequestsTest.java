@@ -168,6 +168,10 @@ class HostileRequestsTest extends RunsApiSupport {
         Reply delivery = call("POST", "/api/v1/webhooks/" + webhookId + "/test", operator, null);
         assertThat(delivery.status()).as(delivery.raw().body()).isEqualTo(202);
 
+        Reply program = call("POST", "/api/v1/programs", ADMIN_TOKEN, Map.of("name",
+                "hostile-" + UUID.randomUUID().toString().substring(0, 8), "version", "1"));
+        assertThat(program.status()).as(program.raw().body()).isEqualTo(201);
+        ids.put("programs", program.body().get("id").asString());
         ids.put("runs", runId.toString());
         ids.put("nodes", nodeA.id().toString());
         ids.put("agents", nodeA.id().toString());

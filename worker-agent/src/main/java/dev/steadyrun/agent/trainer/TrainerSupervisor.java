@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -25,6 +26,7 @@ import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.ProgramRef;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 
@@ -44,6 +46,7 @@ public final class TrainerSupervisor implements TrainerDriver {
     private static final Duration FALLBACK_MARGIN = Duration.ofSeconds(5);
 
     private final List<String> command;
+    private final Map<ProgramRef, List<String>> programs;
     private final Path checkpointRoot;
     private final Duration grace;
     private final int tailLines;
@@ -69,7 +72,18 @@ public final class TrainerSupervisor implements TrainerDriver {
     public TrainerSupervisor(List<String> command, Path checkpointRoot, Duration grace, int tailLines, Clock clock,
                              ReportBuffer reports, LogBuffer logs, ThreadDumper dumper, Duration watchdogTick,
                              Path logDir) {
+        this(command, Map.of(), checkpointRoot, grace, tailLines, clock, reports, logs, dumper, watchdogTick, logDir);
+    }
+
+    /**
+     * @param command  starts the built-in program ({@link ProgramRef#BUILT_IN})
+     * @param programs how to start each other program installed here (the agent's {@code programs} setting)
+     */
+    public TrainerSupervisor(List<String> command, Map<ProgramRef, List<String>> programs, Path checkpointRoot,
+                             Duration grace, int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs,
+                             ThreadDumper dumper, Duration watchdogTick, Path logDir) {
         this.command = List.copyOf(command);
+        this.programs = Map.copyOf(programs);
         this.checkpointRoot = checkpointRoot;
         this.grace = grace;
         this.tailLines = tailLines;
@@ -266,7 +280,17 @@ public final class TrainerSupervisor implements TrainerDriver {
     }
 
     private void launch(Assignment a) {
-        List<String> argv = TrainerCommand.argv(command, a, checkpointRoot);
+        ProgramRef program = a.programOrBuiltIn();
+        List<String> base = program.equals(ProgramRef.BUILT_IN) ? command : programs.get(program);
+        if (base == null) {
+            // placement only chooses nodes that advertised the program: this is an agent reconfigured since
+            log.error("run {} trains program {}, which is not installed here (installed: {})", a.runId(), program,
+                    programs.keySet());
+            exited = new TrainerStatus(TrainerState.EXITED, a.runId(), a.rank(), a.generation(), 127, -1,
+                    List.of("agent has no program " + program + " installed"), null);
+            return;
+        }
+        List<String> argv = TrainerCommand.argv(base, a, checkpointRoot);
         try {
             Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
             if (faultDir == null) {
