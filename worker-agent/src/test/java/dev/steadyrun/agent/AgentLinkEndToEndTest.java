@@ -23,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -238,7 +237,7 @@ class AgentLinkEndToEndTest {
         assertThat(lost.path("to").asString()).isEqualTo("SUSPECT");
         assertThat(lost.path("reason").asString()).contains("lease expired");
         JsonNode incident = Await.until("the run to open a NODE_LOST incident", Duration.ofMinutes(1),
-                () -> unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/incidents")),
+                () -> orchestrator.poll("/api/v1/runs/" + runId + "/incidents"),
                 a -> a.isArray() && !a.isEmpty()).get(0);
         assertThat(incident.path("kind").asString()).isEqualTo("NODE_LOST");
         System.out.printf("slow link: at %d ms each way (lease %d ms) the node was judged lost: %s%n",
@@ -250,7 +249,7 @@ class AgentLinkEndToEndTest {
     /** The node's moves for silence (to SUSPECT or FAILED) since {@code since}. */
     private static List<JsonNode> judgements(UUID node, Instant since) {
         List<JsonNode> out = new ArrayList<>();
-        JsonNode events = unchecked(() -> orchestrator.get("/api/v1/nodes/" + node + "/events?size=500"));
+        JsonNode events = orchestrator.poll("/api/v1/nodes/" + node + "/events?size=500");
         for (JsonNode e : events.path("items")) {
             if (Instant.parse(e.path("at").asString()).isAfter(since)
                     && List.of("SUSPECT", "FAILED").contains(e.path("to").asString())) {
@@ -331,11 +330,11 @@ class AgentLinkEndToEndTest {
     }
 
     private static JsonNode run() {
-        return unchecked(() -> orchestrator.get("/api/v1/runs/" + runId));
+        return orchestrator.poll("/api/v1/runs/" + runId);
     }
 
     private static JsonNode nodeNamed(String name) {
-        for (JsonNode n : unchecked(() -> orchestrator.get("/api/v1/nodes?size=500")).path("items")) {
+        for (JsonNode n : orchestrator.poll("/api/v1/nodes?size=500").path("items")) {
             if (n.path("name").asString().equals(name)) {
                 return n;
             }
@@ -351,11 +350,4 @@ class AgentLinkEndToEndTest {
         }
     }
 
-    private static JsonNode unchecked(Callable<JsonNode> call) {
-        try {
-            return call.call();
-        } catch (Exception e) {
-            return MissingNode.getInstance();
-        }
-    }
 }

@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -33,7 +32,6 @@ import dev.steadyrun.agent.testing.PrivatePostgres;
 import dev.steadyrun.agent.testing.Processes;
 import dev.steadyrun.agent.testing.RealOrchestrator;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.node.MissingNode;
 
 /**
  * A PostgreSQL restart during training (issue 17), with nothing simulated: a PostgreSQL cluster of this test's own
@@ -97,7 +95,7 @@ class DatabaseRestartEndToEndTest {
                     .redirectOutput(dir.resolve("agent-" + name + ".log").toFile()).start());
         }
         for (String name : NODES) {
-            Await.until(name + " to be HEALTHY", Duration.ofMinutes(1), () -> nodeState(name).equals("HEALTHY"));
+            Await.until(name + " to be HEALTHY", Duration.ofMinutes(1), () -> orchestrator.nodeState(name).equals("HEALTHY"));
         }
     }
 
@@ -130,8 +128,8 @@ class DatabaseRestartEndToEndTest {
                  "hyper":{"batchTokens":128},"checkpointInterval":2,"checkpointLocation":"%s"}"""
                 .formatted(location));
         UUID runId = UUID.fromString(submitted.path("id").asString());
-        Await.until("a checkpoint and a step past it", SLOW, () -> unchecked(() -> orchestrator.get(
-                "/api/v1/runs/" + runId + "/checkpoints")), a -> a.isArray() && !a.isEmpty()
+        Await.until("a checkpoint and a step past it", SLOW, () -> orchestrator.poll(
+                "/api/v1/runs/" + runId + "/checkpoints"), a -> a.isArray() && !a.isEmpty()
                 && maxStep(runId) > a.get(0).path("step").asLong());
         JsonNode before = orchestrator.get("/api/v1/runs/" + runId);
         long generation = before.path("generation").asLong();
@@ -158,8 +156,9 @@ class DatabaseRestartEndToEndTest {
         // the trainer's step as its agent tells it in a heartbeat after the outage (the trainer prints a step's
         // metrics before it writes that step's checkpoint)
         long newest = onDisk.last();
+        UUID trainerNode = orchestrator.nodeId("pg-a");
         long stepAtRestart = Await.until("a heartbeat saying the trainer is past step " + newest, SLOW,
-                () -> unchecked(() -> orchestrator.get("/api/v1/nodes/" + nodeId("pg-a"))).path("trainer")
+                () -> orchestrator.poll("/api/v1/nodes/" + trainerNode).path("trainer")
                         .path("lastStep").asLong(-1), step -> step >= newest);
         TreeSet<Long> writtenDuringOutage = new TreeSet<>(onDisk);
         writtenDuringOutage.removeAll(onDiskBefore);
@@ -182,7 +181,7 @@ class DatabaseRestartEndToEndTest {
         assertThat(trainerPids()).containsExactly(trainer);
         for (String name : NODES) {
             List<String> moves = new ArrayList<>();
-            for (JsonNode e : orchestrator.get("/api/v1/nodes/" + nodeId(name) + "/events?size=500").path("items")) {
+            for (JsonNode e : orchestrator.get("/api/v1/nodes/" + orchestrator.nodeId(name) + "/events?size=500").path("items")) {
                 if (Instant.parse(e.path("at").asString()).isAfter(stopped)) {
                     moves.add(e.path("from").asString() + "→" + e.path("to").asString() + " (" + e.path("reason")
                             .asString() + ")");
@@ -268,29 +267,4 @@ class DatabaseRestartEndToEndTest {
                 .toList();
     }
 
-    private static String nodeState(String name) {
-        for (JsonNode n : unchecked(() -> orchestrator.get("/api/v1/nodes?size=500")).path("items")) {
-            if (n.path("name").asString().equals(name)) {
-                return n.path("state").asString();
-            }
-        }
-        return "UNKNOWN";
-    }
-
-    private static UUID nodeId(String name) throws Exception {
-        for (JsonNode n : orchestrator.get("/api/v1/nodes?size=500").path("items")) {
-            if (n.path("name").asString().equals(name)) {
-                return UUID.fromString(n.path("id").asString());
-            }
-        }
-        throw new AssertionError("no node " + name);
-    }
-
-    private static JsonNode unchecked(Callable<JsonNode> call) {
-        try {
-            return call.call();
-        } catch (Exception e) {
-            return MissingNode.getInstance();
-        }
-    }
 }

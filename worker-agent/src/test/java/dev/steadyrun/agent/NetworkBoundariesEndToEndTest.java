@@ -17,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.function.Predicate;
 
 import org.junit.jupiter.api.AfterAll;
@@ -107,7 +106,7 @@ class NetworkBoundariesEndToEndTest {
             startAgent(name);
         }
         for (String name : hostOf.keySet()) {
-            Await.until(name + " to be HEALTHY", Duration.ofMinutes(4), () -> nodeState(name).equals("HEALTHY"));
+            Await.until(name + " to be HEALTHY", Duration.ofMinutes(4), () -> orchestrator.nodeState(name).equals("HEALTHY"));
         }
     }
 
@@ -227,7 +226,7 @@ class NetworkBoundariesEndToEndTest {
         assertThat(run().path("state").asString()).isEqualTo("RUNNING");
         assertThat(orchestrator.get("/api/v1/runs/" + runId + "/incidents").size()).as("no incident").isEqualTo(incidents);
         for (String name : hostOf.keySet()) {
-            assertThat(nodeState(name)).as(name).isIn("HEALTHY", "SPARE");
+            assertThat(orchestrator.nodeState(name)).as(name).isIn("HEALTHY", "SPARE");
         }
     }
 
@@ -255,10 +254,10 @@ class NetworkBoundariesEndToEndTest {
             net.reconnect(hostOf.get(victim));
         }
         // back on the network, its agent reports to the orchestrator again; the operator readmits it
-        Await.until(victim + " to be FAILED", Duration.ofMinutes(1), () -> nodeState(victim).equals("FAILED"));
-        orchestrator.post("/api/v1/nodes/" + nodeId(victim) + "/uncordon", "{\"reason\":\"network back\"}");
+        Await.until(victim + " to be FAILED", Duration.ofMinutes(1), () -> orchestrator.nodeState(victim).equals("FAILED"));
+        orchestrator.post("/api/v1/nodes/" + orchestrator.nodeId(victim) + "/uncordon", "{\"reason\":\"network back\"}");
         Await.until(victim + " to be back", Duration.ofMinutes(1),
-                () -> List.of("HEALTHY", "SPARE").contains(nodeState(victim)));
+                () -> List.of("HEALTHY", "SPARE").contains(orchestrator.nodeState(victim)));
     }
 
 
@@ -294,7 +293,7 @@ class NetworkBoundariesEndToEndTest {
                 assertThat(check.path("reporterNode").asString()).isIn(peers);
                 assertThat(check.path("unreachableRanks").toString()).isEqualTo("[" + victimRank + "]");
             }
-            assertThat(nodeState(victim)).as("its heartbeats went on: not lost").isIn("HEALTHY", "SPARE");
+            assertThat(orchestrator.nodeState(victim)).as("its heartbeats went on: not lost").isIn("HEALTHY", "SPARE");
             assertThat(incidents()).as("no node was declared lost for it")
                     .noneMatch(i -> i.path("generation").asLong() == generation
                             && i.path("kind").asString().equals("NODE_LOST"));
@@ -331,12 +330,12 @@ class NetworkBoundariesEndToEndTest {
     // --- the run ---
 
     private static JsonNode run() {
-        return unchecked(() -> orchestrator.get("/api/v1/runs/" + runId));
+        return orchestrator.poll("/api/v1/runs/" + runId);
     }
 
     private static long awaitCheckpointAndStepsPastIt() {
         JsonNode cp = Await.until("a checkpoint", RECOVERY,
-                () -> unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints")),
+                () -> orchestrator.poll("/api/v1/runs/" + runId + "/checkpoints"),
                 a -> a.isArray() && !a.isEmpty()).get(0);
         long step = cp.path("step").asLong();
         Await.until("a step past checkpoint " + step, RECOVERY, () -> run().path("lastStep").asLong() > step);
@@ -345,7 +344,7 @@ class NetworkBoundariesEndToEndTest {
 
     private static List<JsonNode> generations() {
         List<JsonNode> out = new ArrayList<>();
-        unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/generations")).forEach(out::add);
+        orchestrator.poll("/api/v1/runs/" + runId + "/generations").forEach(out::add);
         return out;
     }
 
@@ -373,7 +372,7 @@ class NetworkBoundariesEndToEndTest {
     }
 
     private static JsonNode incident(String kind, Predicate<JsonNode> which) {
-        for (JsonNode i : unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/incidents"))) {
+        for (JsonNode i : orchestrator.poll("/api/v1/runs/" + runId + "/incidents")) {
             if ((kind == null || kind.equals(i.path("kind").asString())) && which.test(i)) {
                 return i;
             }
@@ -383,7 +382,7 @@ class NetworkBoundariesEndToEndTest {
 
     private static List<JsonNode> incidents() {
         List<JsonNode> out = new ArrayList<>();
-        unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/incidents")).forEach(out::add);
+        orchestrator.poll("/api/v1/runs/" + runId + "/incidents").forEach(out::add);
         return out;
     }
 
@@ -485,30 +484,4 @@ class NetworkBoundariesEndToEndTest {
         }
     }
 
-    private static String nodeState(String name) {
-        for (JsonNode n : unchecked(() -> orchestrator.get("/api/v1/nodes?size=500")).path("items")) {
-            if (n.path("name").asString().equals(name)) {
-                return n.path("state").asString();
-            }
-        }
-        return "UNKNOWN";
-    }
-
-    private static UUID nodeId(String name) throws Exception {
-        for (JsonNode n : orchestrator.get("/api/v1/nodes?size=500").path("items")) {
-            if (n.path("name").asString().equals(name)) {
-                return UUID.fromString(n.path("id").asString());
-            }
-        }
-        throw new AssertionError("no node " + name);
-    }
-
-    /** One poll's answer; a moment without one reads as missing and the caller polls again. */
-    private static JsonNode unchecked(Callable<JsonNode> call) {
-        try {
-            return call.call();
-        } catch (Exception e) {
-            return MissingNode.getInstance();
-        }
-    }
 }

@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.function.Predicate;
 
 import org.junit.jupiter.api.AfterAll;
@@ -100,7 +99,7 @@ class RecoveryEndToEndTest {
             startAgent(name);
         }
         for (String name : NODES) {
-            Await.until(name + " to be HEALTHY", Duration.ofMinutes(1), () -> nodeState(name).equals("HEALTHY"));
+            Await.until(name + " to be HEALTHY", Duration.ofMinutes(1), () -> orchestrator.nodeState(name).equals("HEALTHY"));
         }
     }
 
@@ -127,14 +126,14 @@ class RecoveryEndToEndTest {
             }
         }
         for (String name : NODES) {
-            String s = nodeState(name);
+            String s = orchestrator.nodeState(name);
             if (List.of("FAILED", "CORDONED", "DRAINING").contains(s)) {
-                orchestrator.post("/api/v1/nodes/" + nodeId(name) + "/uncordon", "{\"reason\":\"next story\"}");
+                orchestrator.post("/api/v1/nodes/" + orchestrator.nodeId(name) + "/uncordon", "{\"reason\":\"next story\"}");
             }
         }
         for (String name : NODES) {
             Await.until(name + " to be HEALTHY again", Duration.ofMinutes(1),
-                    () -> nodeState(name).equals("HEALTHY"));
+                    () -> orchestrator.nodeState(name).equals("HEALTHY"));
         }
         runId = null;
     }
@@ -189,7 +188,7 @@ class RecoveryEndToEndTest {
         assertThat(restored).as("the newest checkpoint, at least the one seen before the kill")
                 .isGreaterThanOrEqualTo(checkpoint);
         // SUSPECT when its lease ran out (that opened the incident), FAILED once the quiet grace passed too
-        Await.until(victim + " to be FAILED", Duration.ofMinutes(1), () -> nodeState(victim).equals("FAILED"));
+        Await.until(victim + " to be FAILED", Duration.ofMinutes(1), () -> orchestrator.nodeState(victim).equals("FAILED"));
 
         long generation = incident.path("newGeneration").asLong();
         JsonNode next = generation(generation);
@@ -262,7 +261,7 @@ class RecoveryEndToEndTest {
         assertThat(incident.path("evidence").toString()).contains("79");
         assertThat(incident.path("decision").path("action").asString()).isEqualTo("SWAP_NODE_AND_RESTART");
         assertThat(incident.path("swappedIn").path("nodeName").asString()).isEqualTo(spare);
-        assertThat(nodeState(victim)).as("held out of placement").isIn("CORDONED", "FAILED");
+        assertThat(orchestrator.nodeState(victim)).as("held out of placement").isIn("CORDONED", "FAILED");
         long restored = incident.path("restoreFrom").path("step").asLong();
         assertThat(restored).isGreaterThanOrEqualTo(checkpoint);
         long generation = incident.path("newGeneration").asLong();
@@ -339,7 +338,7 @@ class RecoveryEndToEndTest {
         JsonNode asked = orchestrator.post("/api/v1/runs/" + runId + "/chaos", "{\"action\":\"DIVERGE\",\"rank\":0}");
         // the generation then running (on a busy machine a first start may have failed and been restarted)
         long diverged = asked.path("generation").asLong();
-        assertThat(unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/events")).toString())
+        assertThat(orchestrator.poll("/api/v1/runs/" + runId + "/events").toString())
                 .as("the request in the run's events").contains("chaos #" + asked.path("id").asLong() + ": DIVERGE");
 
         JsonNode incident = awaitRecovered("DIVERGENCE", i -> i.path("generation").asLong() == diverged);
@@ -362,7 +361,7 @@ class RecoveryEndToEndTest {
         assertThat(restored).as("before the onset by the margin").isPositive().isLessThanOrEqualTo(onset - margin);
         // those the orchestrator knew when it decided (a checkpoint line may come after the metrics of later steps)
         Instant detectedAt = Instant.parse(incident.path("detectedAt").asString());
-        JsonNode checkpoints = unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints"));
+        JsonNode checkpoints = orchestrator.poll("/api/v1/runs/" + runId + "/checkpoints");
         for (JsonNode c : checkpoints) {
             long step = c.path("step").asLong();
             if (step == restored) {
@@ -383,7 +382,7 @@ class RecoveryEndToEndTest {
                 .isCloseTo(0.9 * before, org.assertj.core.data.Percentage.withPercentage(1e-6));
         assertThat(metricAt(generation, restored + 1, "loss_scale")).as("the loss scaler reset").isEqualTo(4.0);
         JsonNode written = Await.until("a checkpoint of generation " + generation, RECOVERY,
-                () -> unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints")).get(0),
+                () -> orchestrator.poll("/api/v1/runs/" + runId + "/checkpoints").get(0),
                 c -> c != null && c.path("generation").asLong() == generation);
         JsonNode state = tools.jackson.databind.json.JsonMapper.builder().build()
                 .readTree(Files.readString(Path.of(written.path("path").asString()).resolve("state.json")));
@@ -414,13 +413,13 @@ class RecoveryEndToEndTest {
     }
 
     private static JsonNode run() {
-        return unchecked(() -> orchestrator.get("/api/v1/runs/" + runId));
+        return orchestrator.poll("/api/v1/runs/" + runId);
     }
 
     /** Waits for a reported checkpoint at or after {@code atLeast} and a step past it; returns its step. */
     private static long awaitCheckpointAndStepsPastIt(long atLeast) {
         JsonNode cp = Await.until("a checkpoint at step " + atLeast + " or later", RECOVERY,
-                () -> unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints")),
+                () -> orchestrator.poll("/api/v1/runs/" + runId + "/checkpoints"),
                 a -> a.isArray() && !a.isEmpty() && a.get(0).path("step").asLong() >= atLeast).get(0);
         long step = cp.path("step").asLong();
         Await.until("a step past checkpoint " + step, RECOVERY, () -> run().path("lastStep").asLong() > step);
@@ -448,7 +447,7 @@ class RecoveryEndToEndTest {
     }
 
     private static JsonNode checkpoint(long step) {
-        for (JsonNode c : unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/checkpoints"))) {
+        for (JsonNode c : orchestrator.poll("/api/v1/runs/" + runId + "/checkpoints")) {
             if (c.path("step").asLong() == step) {
                 return c;
             }
@@ -458,7 +457,7 @@ class RecoveryEndToEndTest {
 
     private static List<JsonNode> generations() {
         List<JsonNode> out = new ArrayList<>();
-        unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/generations")).forEach(out::add);
+        orchestrator.poll("/api/v1/runs/" + runId + "/generations").forEach(out::add);
         return out;
     }
 
@@ -487,7 +486,7 @@ class RecoveryEndToEndTest {
     }
 
     private static Optional<JsonNode> incident(String kind, Predicate<JsonNode> which) {
-        for (JsonNode i : unchecked(() -> orchestrator.get("/api/v1/runs/" + runId + "/incidents"))) {
+        for (JsonNode i : orchestrator.poll("/api/v1/runs/" + runId + "/incidents")) {
             if ((kind == null || kind.equals(i.path("kind").asString())) && which.test(i)) {
                 return Optional.of(i);
             }
@@ -624,30 +623,4 @@ class RecoveryEndToEndTest {
 
     // --- the API ---
 
-    private static String nodeState(String name) {
-        for (JsonNode n : unchecked(() -> orchestrator.get("/api/v1/nodes?size=500")).path("items")) {
-            if (n.path("name").asString().equals(name)) {
-                return n.path("state").asString();
-            }
-        }
-        return "UNKNOWN";
-    }
-
-    private static UUID nodeId(String name) throws Exception {
-        for (JsonNode n : orchestrator.get("/api/v1/nodes?size=500").path("items")) {
-            if (n.path("name").asString().equals(name)) {
-                return UUID.fromString(n.path("id").asString());
-            }
-        }
-        throw new AssertionError("no node " + name);
-    }
-
-    /** One poll's answer; a moment without one reads as missing and the caller polls again. */
-    private static JsonNode unchecked(Callable<JsonNode> call) {
-        try {
-            return call.call();
-        } catch (Exception e) {
-            return MissingNode.getInstance();
-        }
-    }
 }

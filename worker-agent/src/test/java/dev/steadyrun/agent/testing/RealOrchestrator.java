@@ -16,10 +16,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 
 import javax.net.ssl.SSLContext;
 
 import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.MissingNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -175,6 +177,37 @@ public final class RealOrchestrator implements AutoCloseable {
 
     public JsonNode get(String path) throws IOException, InterruptedException {
         return send(HttpRequest.newBuilder(url().resolve(path)).GET());
+    }
+
+    /** One poll's answer: a moment without one (restarting, failing over, refused) reads as missing and the caller polls again. */
+    public JsonNode poll(String path) {
+        try {
+            return get(path);
+        } catch (IOException | RuntimeException e) {
+            return MissingNode.getInstance();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return MissingNode.getInstance();
+        }
+    }
+
+    /** The node's state by its name as one poll sees it; UNKNOWN when the poll has no answer or no such node. */
+    public String nodeState(String name) {
+        for (JsonNode n : poll("/api/v1/nodes?size=500").path("items")) {
+            if (n.path("name").asString().equals(name)) {
+                return n.path("state").asString();
+            }
+        }
+        return "UNKNOWN";
+    }
+
+    public UUID nodeId(String name) throws IOException, InterruptedException {
+        for (JsonNode n : get("/api/v1/nodes?size=500").path("items")) {
+            if (n.path("name").asString().equals(name)) {
+                return UUID.fromString(n.path("id").asString());
+            }
+        }
+        throw new AssertionError("no node " + name);
     }
 
     public JsonNode post(String path, String json) throws IOException, InterruptedException {
