@@ -6,10 +6,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -411,22 +407,7 @@ class NetworkBoundariesEndToEndTest {
 
     private static void awaitStepsAtGeneration(long generation, long step) {
         Await.until("generation " + generation + " to report step " + step, RECOVERY,
-                () -> maxStepAt(generation) >= step);
-    }
-
-    private static long maxStepAt(long generation) {
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement(
-                     "select coalesce(max(step), -1) from run_metric where run_id = ? and generation = ?")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        } catch (SQLException e) {
-            return -1;
-        }
+                () -> orchestrator.maxStep(runId, generation) >= step);
     }
 
     private static String describe(String what, JsonNode incident) {

@@ -504,22 +504,7 @@ class RecoveryEndToEndTest {
 
     private static void awaitStepsAtGeneration(long generation, long step) {
         Await.until("generation " + generation + " to report step " + step, RECOVERY,
-                () -> maxStepAt(generation) >= step);
-    }
-
-    private static long maxStepAt(long generation) {
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement(
-                     "select coalesce(max(step), -1) from run_metric where run_id = ? and generation = ?")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        } catch (SQLException e) {
-            return -1;
-        }
+                () -> orchestrator.maxStep(runId, generation) >= step);
     }
 
     /** A column of rank 0's metrics row of that generation and step. */

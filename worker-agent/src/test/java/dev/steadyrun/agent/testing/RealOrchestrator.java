@@ -10,6 +10,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -208,6 +210,22 @@ public final class RealOrchestrator implements AutoCloseable {
             }
         }
         throw new AssertionError("no node " + name);
+    }
+
+    /** The newest step the run's generation has reported, read from the database; -1 when none (or no answer). */
+    public long maxStep(UUID runId, long generation) {
+        try (Connection c = database();
+             PreparedStatement st = c.prepareStatement(
+                     "select coalesce(max(step), -1) from run_metric where run_id = ? and generation = ?")) {
+            st.setObject(1, runId);
+            st.setLong(2, generation);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (SQLException e) {
+            return -1;
+        }
     }
 
     public JsonNode post(String path, String json) throws IOException, InterruptedException {
