@@ -28,7 +28,8 @@ class ChaosController {
     @PostMapping("/api/v1/runs/{id}/chaos")
     @ResponseStatus(HttpStatus.ACCEPTED)
     @RequiresRole(Role.ADMIN)
-    ChaosDtos.Response inject(@PathVariable UUID id, @Valid @RequestBody ChaosDtos.Request request, Caller caller) {
+    ChaosDtos.ChaosResponse inject(@PathVariable UUID id, @Valid @RequestBody ChaosDtos.ChaosRequest request,
+                                   Caller caller) {
         return chaos.inject(id, request.action(), request.rank() == null ? 0 : request.rank(), caller.actor());
     }
 }

@@ -70,7 +70,7 @@ public class ChaosService {
     }
 
     @Transactional
-    ChaosDtos.Response inject(UUID runId, ChaosFault.Kind kind, int rank, String actor) {
+    ChaosDtos.ChaosResponse inject(UUID runId, ChaosFault.Kind kind, int rank, String actor) {
         if (!properties.enabled()) {
             throw new NotFoundException("the chaos API is off: start the orchestrator with "
                     + "steadyrun.chaos.enabled=true to break runs on purpose");
@@ -111,7 +111,7 @@ public class ChaosService {
             return faults;
         });
         log.warn("{} asked by {}", what, actor);
-        return new ChaosDtos.Response(fault.id(), kind, runId, generation, target, seat.nodeId(), nodeName,
+        return new ChaosDtos.ChaosResponse(fault.id(), kind, runId, generation, target, seat.nodeId(), nodeName,
                 checkpoint, actor, now);
     }
 
