@@ -77,7 +77,7 @@ export function LogView({ run, onUnauthorized }: { run: Run; onUnauthorized: () 
         </label>{' '}
         <label><input type="checkbox" checked={follow} onChange={e => setFollow(e.target.checked)}
                       data-field="log-follow" /> follow</label>{' '}
-        {!follow && <button type="button" onClick={() => setLoads(n => n + 1)} data-action="log-reload">reload</button>}
+        {!follow && <button type="button" onClick={() => setLoads(n => n + 1)} data-field="log-reload">reload</button>}
         {' '}<span className="hint">generation {run.generation}{follow ? ' · following' : ''}</span>
       </p>
       <ErrorLine error={error} />

@@ -30,8 +30,10 @@ class FleetMetrics {
     private final Counter incidents;
     private final AtomicInteger incidentOpen = new AtomicInteger();
     private final Map<NodeState, Counter> losses = new EnumMap<>(NodeState.class);
+    private final LeaseTable leases;
 
     FleetMetrics(MeterRegistry registry, LeaseTable leases) {
+        this.leases = leases;
         for (NodeState state : NodeState.values()) {
             Gauge.builder("steadyrun.nodes", leases, t -> t.all().stream().filter(r -> r.state == state).count())
                     .tag("state", state.name())
@@ -54,11 +56,15 @@ class FleetMetrics {
         }
     }
 
-    /** Only the orchestrator moves nodes to SUSPECT or FAILED, so every such move out of service is a loss. */
+    /**
+     * Only the orchestrator moves nodes to SUSPECT or FAILED, so every such move out of service is a loss. A node
+     * cordoned before its first heartbeat was never in service: its failure is no loss.
+     */
     @EventListener
     void onNodeStateChanged(NodeStateChanged e) {
         Counter counter = losses.get(e.to());
-        if (counter != null && IN_SERVICE.contains(e.from())) {
+        LeaseRecord lease = leases.get(e.nodeId());
+        if (counter != null && IN_SERVICE.contains(e.from()) && lease != null && lease.lastSeen != null) {
             counter.increment();
         }
     }

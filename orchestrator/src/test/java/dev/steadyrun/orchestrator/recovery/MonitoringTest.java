@@ -129,11 +129,15 @@ class MonitoringTest extends RecoverySupport {
         assertThat(after).doesNotContain(runId.toString()).contains("steadyrun_nodes{");
     }
 
-    /** Node-log moves into {@code to} from a state in service, after event {@code afterId} (of one node, or all). */
+    /**
+     * Node-log moves into {@code to} from a state in service, after event {@code afterId} (of one node, or all), of
+     * nodes that were ever in service (a node cordoned before its first heartbeat never was).
+     */
     private long lossesLogged(long afterId, String to, UUID node) {
         return jdbc.queryForObject("""
-                select count(*) from node_event where id > ? and to_state = ?
-                and from_state in ('HEALTHY', 'SPARE', 'CORDONED', 'DRAINING') and (?::uuid is null or node_id = ?)""",
+                select count(*) from node_event e where e.id > ? and e.to_state = ?
+                and e.from_state in ('HEALTHY', 'SPARE', 'CORDONED', 'DRAINING') and (?::uuid is null or e.node_id = ?)
+                and exists (select 1 from node_event h where h.node_id = e.node_id and h.to_state in ('HEALTHY', 'SPARE'))""",
                 Long.class, afterId, to, node, node);
     }
 
