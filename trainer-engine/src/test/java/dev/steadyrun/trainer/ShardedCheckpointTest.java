@@ -260,8 +260,10 @@ class ShardedCheckpointTest {
     private static String writeCheckpoint(Path dir, int world, long maxPiece, int steps) throws Exception {
         String[] sha = new String[1];
         onRing(world, maxPiece, (ring, p, dp) -> {
-            train(dp, p, 0, steps);
+            // opened before training, as the trainer does: rank 0's opening deletes unfinished work, and the training
+            // steps' collectives keep the others from writing shards until it has
             try (CheckpointStore store = CheckpointStore.forRank(dir, new Retention(5, 0), dp.rank())) {
+                train(dp, p, 0, steps);
                 List<ShardFile> mine = store.writeShardsAsync(steps, 1, dp.rank(), dp.shardParts(),
                         dp.rank() == 0 ? "{\"step\":" + steps + "}" : null).written().join();
                 List<ShardFile> all = dp.exchangeShardFiles(mine);
