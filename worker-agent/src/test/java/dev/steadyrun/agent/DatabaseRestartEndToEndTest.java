@@ -101,14 +101,7 @@ class DatabaseRestartEndToEndTest {
 
     @AfterAll
     static void tearDown() throws Exception {
-        agents.values().forEach(Process::destroyForcibly);
-        for (Process p : agents.values()) {
-            p.waitFor();
-        }
-        if (location != null) {
-            Processes.withCommandLineContaining(location.toString())
-                    .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
-        }
+        Processes.stopAll(agents.values(), location);
         if (orchestrator != null) {
             orchestrator.close();
         }

@@ -92,7 +92,7 @@ class NetworkBoundariesEndToEndTest {
         standby.start(BOOT);
 
         String cp = System.getProperty("java.class.path");
-        String realTrainer = java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
+        String realTrainer = Processes.java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
         // one ND4J thread per trainer: three trainers share the machine's cores with everything else
         trainerCommand = FaultyTrainerLauncher.trainerCommand(dir, realTrainer, "--set threads=1 --set keepCheckpoints=50"
                 + " --set peerTimeoutSeconds=" + PEER_TIMEOUT_SECONDS + " --set rendezvousTimeoutSeconds=60");
@@ -108,15 +108,7 @@ class NetworkBoundariesEndToEndTest {
 
     @AfterAll
     static void tearDown() throws Exception {
-        agents.values().forEach(Process::destroyForcibly);
-        for (Process p : agents.values()) {
-            p.waitFor();
-        }
-        if (dir != null) {
-            // anything of ours still running (a failed story), found by the log folder in its command line
-            Processes.withCommandLineContaining(dir.toString())
-                    .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
-        }
+        Processes.stopAll(agents.values(), dir);
         if (orchestrator != null) {
             orchestrator.close();
         }
@@ -423,7 +415,7 @@ class NetworkBoundariesEndToEndTest {
     private static void startAgent(String name) throws IOException {
         Host h = hostOf.get(name);
         String gateway = net.controlGateway();
-        List<String> argv = List.of(java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
+        List<String> argv = List.of(Processes.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
                 System.getProperty("java.class.path"), Main.class.getName(),
                 "--url", orchestrator.url(gateway) + "," + standby.url(gateway),
                 "--join-token", RealOrchestrator.JOIN_TOKEN,
@@ -449,10 +441,6 @@ class NetworkBoundariesEndToEndTest {
                             && (rank == null || cmd.contains("--rank " + rank + " "));
                 })
                 .toList();
-    }
-
-    private static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     // --- the API ---

@@ -89,7 +89,7 @@ class RecoveryEndToEndTest {
                 "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
         orchestrator.start(Duration.ofMinutes(3));
         String cp = System.getProperty("java.class.path");
-        realTrainer = java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
+        realTrainer = Processes.java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
         // One ND4J thread per trainer: three trainers share two cores, and spinning threads halve the step rate.
         // The stories checkpoint every 2 steps; the trainer's default retention (3) would delete a rollback target
         // a divergence detected before rank 0's newest checkpoint lines arrived still names.
@@ -140,15 +140,7 @@ class RecoveryEndToEndTest {
 
     @AfterAll
     static void tearDown() throws Exception {
-        agents.values().forEach(Process::destroyForcibly);
-        for (Process p : agents.values()) {
-            p.waitFor();
-        }
-        if (dir != null) {
-            // anything of ours still running (a failed story), found by the log folder in its command line
-            Processes.withCommandLineContaining(dir.toString())
-                    .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
-        }
+        Processes.stopAll(agents.values(), dir);
         if (orchestrator != null) {
             orchestrator.close();
         }
@@ -548,7 +540,7 @@ class RecoveryEndToEndTest {
     // --- processes ---
 
     private static void startAgent(String name) throws IOException {
-        Process p = new ProcessBuilder(java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
+        Process p = new ProcessBuilder(Processes.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
                 System.getProperty("java.class.path"), Main.class.getName(),
                 "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
                 "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=e2e",
@@ -600,10 +592,6 @@ class RecoveryEndToEndTest {
                 Files.deleteIfExists(p);
             }
         }
-    }
-
-    private static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     // --- the API ---

@@ -3,6 +3,7 @@ package dev.steadyrun.agent.testing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -44,6 +45,26 @@ public final class Processes {
         int rc = new ProcessBuilder("/bin/sh", "-c", "kill -" + signal + " " + pid).inheritIO().start().waitFor();
         if (rc != 0) {
             throw new IOException("kill -" + signal + " " + pid + " exited " + rc);
+        }
+    }
+
+    /** This JVM's own {@code java}, for the children the tests start. */
+    public static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /**
+     * Kills {@code processes} and waits for them, then anything still running whose command line names
+     * {@code marker} (a test's own folder: the trainers a failed story left behind).
+     */
+    public static void stopAll(Collection<Process> processes, Path marker) throws InterruptedException {
+        processes.forEach(Process::destroyForcibly);
+        for (Process p : processes) {
+            p.waitFor();
+        }
+        if (marker != null) {
+            withCommandLineContaining(marker.toString())
+                    .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
         }
     }
 }
