@@ -1,5 +1,8 @@
 package dev.steadyrun.protocol;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -34,5 +37,19 @@ public record StepMetrics(String type, long step, long tokensSeen, double loss, 
                        double lr, double tokensPerSec, double stepTimeMs, long rssBytes, List<Double> activationNorms) {
         this(step, tokensSeen, loss, gradNorm, lossScale, overflow, lr, tokensPerSec, stepTimeMs, rssBytes,
                 activationNorms, null);
+    }
+
+    /** This process's resident set size, for {@link #rssBytes}: from /proc on Linux, 0 elsewhere (as allowed). */
+    public static long rssOfThisProcess() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: 0 rather than fail the step
+        }
+        return 0;
     }
 }

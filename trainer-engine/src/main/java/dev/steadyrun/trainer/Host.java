@@ -1,6 +1,5 @@
 package dev.steadyrun.trainer;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -35,18 +34,5 @@ final class Host {
             Nd4j.getEnvironment().setMaxMasterThreads(threads);
             Nd4j.factory().blas().setMaxThreads(threads);
         }
-    }
-
-    static long rssBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: report 0 rather than fail the step
-        }
-        return 0;
     }
 }

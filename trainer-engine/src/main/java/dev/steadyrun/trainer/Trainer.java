@@ -332,7 +332,7 @@ public final class Trainer {
                 norms.add(a);
             }
             sink.accept(new StepMetrics(step, tokensSeen, loss, r.gradNorm(), lossScale, r.overflow(), lr,
-                    tokensPerStep / seconds, seconds * 1000, Host.rssBytes(), norms, clipNorm));
+                    tokensPerStep / seconds, seconds * 1000, StepMetrics.rssOfThisProcess(), norms, clipNorm));
             state = state.progressed(step, tokensSeen, dp.adamSteps(), scaler.state(), sampler.cursor(), savedConfig);
             if (!Double.isFinite(loss)) {
                 throw new DivergedException("loss is " + loss + " at step " + step + " (lr " + lr + ", loss scale "

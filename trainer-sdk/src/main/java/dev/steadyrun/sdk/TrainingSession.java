@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -236,7 +235,7 @@ public final class TrainingSession {
         tokensSeen += tokens;
         lastLoss = loss;
         emit(new StepMetrics(step, tokensSeen, loss, gradNorm, 1.0, false, lr, tokens / seconds, seconds * 1000,
-                rssBytes(), List.of(), clipNorm));
+                StepMetrics.rssOfThisProcess(), List.of(), clipNorm));
         if (!Double.isFinite(loss)) {
             throw new DivergedException("loss is " + loss + " at step " + step);
         }
@@ -258,18 +257,5 @@ public final class TrainingSession {
 
     private synchronized void emit(TrainerLine line) {
         out.println(TrainerLines.write(line));
-    }
-
-    private static long rssBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: 0, as the protocol allows
-        }
-        return 0;
     }
 }
