@@ -23,6 +23,7 @@ import org.springframework.test.context.ActiveProfiles;
 import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.HeartbeatRequest;
+import dev.steadyrun.protocol.ProgramRef;
 import dev.steadyrun.protocol.RegisterRequest;
 import dev.steadyrun.protocol.RegisterResponse;
 import dev.steadyrun.protocol.TrainerStatus;
@@ -133,8 +134,13 @@ public abstract class OrchestratorIntegrationTest {
 
     /** Registers a node with one GPU and the given labels; returns the agent's answer. */
     protected RegisterResponse register(String name, Map<String, String> labels) {
+        return register(name, labels, List.of());
+    }
+
+    /** As {@link #register(String, Map)}, advertising {@code programs} installed on the node. */
+    protected RegisterResponse register(String name, Map<String, String> labels, List<ProgramRef> programs) {
         Reply r = call("POST", "/api/v1/agents/register", JOIN_TOKEN, new RegisterRequest(name, name + ".local",
-                List.of(new GpuInfo(0, "GPU-" + name, "NVIDIA H100", 81559)), labels, "test"));
+                List.of(new GpuInfo(0, "GPU-" + name, "NVIDIA H100", 81559)), labels, "test").withPrograms(programs));
         if (r.status() != 200) {
             throw new IllegalStateException("register " + name + ": " + r.status() + " " + r.body());
         }

@@ -14,11 +14,9 @@ import org.junit.jupiter.api.Test;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunsApiSupport;
 import dev.steadyrun.protocol.DesiredState;
-import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.HeartbeatResponse;
 import dev.steadyrun.protocol.ProgramRef;
 import dev.steadyrun.protocol.RegisterRequest;
-import dev.steadyrun.protocol.RegisterResponse;
 import dev.steadyrun.protocol.TrainerStatus;
 
 /** The program registry over real HTTP and the real database: who may register, what runs may name, where they go. */
@@ -30,11 +28,7 @@ class ProgramsTest extends RunsApiSupport {
 
     /** Registers a node of {@code rack} advertising {@code programs} and makes it HEALTHY. */
     private Agent node(String name, String rack, List<ProgramRef> programs) {
-        Reply r = call("POST", "/api/v1/agents/register", JOIN_TOKEN, new RegisterRequest(name, name + ".local",
-                List.of(new GpuInfo(0, "GPU-" + name, "NVIDIA H100", 81559)), Map.of("rack", rack), "test")
-                .withPrograms(programs));
-        assertThat(r.status()).as(r.raw().body()).isEqualTo(200);
-        Agent agent = new Agent(name, json.treeToValue(r.body(), RegisterResponse.class));
+        Agent agent = new Agent(name, register(name, Map.of("rack", rack), programs));
         heartbeat(agent, TrainerStatus.idle());
         return agent;
     }

@@ -10,21 +10,14 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.protocol.DesiredState;
-import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.ProgramRef;
-import dev.steadyrun.protocol.RegisterRequest;
-import dev.steadyrun.protocol.RegisterResponse;
 import dev.steadyrun.protocol.TrainerStatus;
 
 /** A restart of a run that names a program swaps in only a node that has the program. */
 class ProgramRecoveryTest extends RecoverySupport {
 
     private Agent node(String name, String rack, List<ProgramRef> programs) {
-        Reply r = call("POST", "/api/v1/agents/register", JOIN_TOKEN, new RegisterRequest(name, name + ".local",
-                List.of(new GpuInfo(0, "GPU-" + name, "NVIDIA H100", 81559)), Map.of("rack", rack), "test")
-                .withPrograms(programs));
-        assertThat(r.status()).as(r.raw().body()).isEqualTo(200);
-        Agent agent = new Agent(name, json.treeToValue(r.body(), RegisterResponse.class));
+        Agent agent = new Agent(name, register(name, Map.of("rack", rack), programs));
         heartbeat(agent, TrainerStatus.idle());
         return agent;
     }
