@@ -17,17 +17,17 @@ cd "$(dirname "$0")/.."
 OUT=bench/out/collectives
 mkdir -p "$OUT"
 # (protocol comes from the reactor: its target/classes, so nothing needs installing in ~/.m2)
-./mvnw -B -q -pl protocol,trainer-engine compile dependency:build-classpath \
+./mvnw -B -q -pl protocol,collectives compile dependency:build-classpath \
     -Dmdep.outputFile="$PWD/$OUT/classpath.txt" >/dev/null
 CP="$(cat "$OUT/classpath.txt")"
 rm -rf "$OUT/classes"
-javac -nowarn -d "$OUT/classes" -cp "$CP" trainer-engine/src/main/java/dev/steadyrun/trainer/ring/*.java \
-    bench/collectives/src/dev/steadyrun/trainer/ring/CollectivesBench.java
+javac -nowarn -d "$OUT/classes" -cp "$CP" collectives/src/main/java/dev/steadyrun/collectives/*.java \
+    bench/collectives/src/dev/steadyrun/collectives/CollectivesBench.java
 
 echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for BUCKET in ${BUCKETS:-1048576}; do
     echo "== bucket $BUCKET bytes, direct buffer ${DIRECT:-true}"
     java -Xmx2g -DbucketBytes="$BUCKET" -Ddirect="${DIRECT:-true}" -cp "$OUT/classes:$CP" \
-        dev.steadyrun.trainer.ring.CollectivesBench "${MIB:-64}" "${ROUNDS:-5}" ${RANKS:-2 4} 2>"$OUT/bench-$BUCKET.log"
+        dev.steadyrun.collectives.CollectivesBench "${MIB:-64}" "${ROUNDS:-5}" ${RANKS:-2 4} 2>"$OUT/bench-$BUCKET.log"
 done
 echo "== load average after $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,10 +25,10 @@ import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardFile;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardPart;
 import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
-import dev.steadyrun.trainer.ring.Collectives;
-import dev.steadyrun.trainer.ring.DistConfig;
-import dev.steadyrun.trainer.ring.PeerLostException;
-import dev.steadyrun.trainer.ring.Rendezvous;
+import dev.steadyrun.collectives.Collectives;
+import dev.steadyrun.collectives.DistConfig;
+import dev.steadyrun.collectives.PeerLostException;
+import dev.steadyrun.collectives.Rendezvous;
 
 /**
  * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for any world

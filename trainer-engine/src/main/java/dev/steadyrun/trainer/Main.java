@@ -28,8 +28,8 @@ import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.Gpt2Tokenizer;
 import dev.steadyrun.trainer.data.PrepareCommand;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.ring.CollectiveException;
-import dev.steadyrun.trainer.ring.PeerLostException;
+import dev.steadyrun.collectives.CollectiveException;
+import dev.steadyrun.collectives.PeerLostException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {

@@ -17,7 +17,7 @@ import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
-import dev.steadyrun.trainer.ring.Collectives;
+import dev.steadyrun.collectives.Collectives;
 
 /**
  * Which checkpoint a launch resumes ({@code --restore}): rank 0 picks it, every rank opens it from the run's shared

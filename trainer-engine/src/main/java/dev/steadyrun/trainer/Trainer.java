@@ -30,8 +30,8 @@ import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardFile;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.TokenShards;
-import dev.steadyrun.trainer.ring.Collectives;
-import dev.steadyrun.trainer.ring.PeerLostException;
+import dev.steadyrun.collectives.Collectives;
+import dev.steadyrun.collectives.PeerLostException;
 
 /**
  * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,

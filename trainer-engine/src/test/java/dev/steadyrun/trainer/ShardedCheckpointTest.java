@@ -29,7 +29,7 @@ import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardFile;
 import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.checkpoint.WrittenCheckpoint;
-import dev.steadyrun.trainer.ring.Collectives;
+import dev.steadyrun.collectives.Collectives;
 
 /**
  * {@link DataParallel} on a small hand-made model over a real TCP ring (ranks as threads): the flat vector cut into

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.ring;
+package dev.steadyrun.collectives;
 
 import java.io.IOException;
 import java.net.InetAddress;

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.ring;
+package dev.steadyrun.collectives;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.ring;
+package dev.steadyrun.collectives;
 
 /**
  * A collective or the rendezvous failed; {@link #exitCode()} is the {@link dev.steadyrun.protocol.ExitCodes} value

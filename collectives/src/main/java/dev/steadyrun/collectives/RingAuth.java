@@ -1,4 +1,4 @@
-package dev.steadyrun.trainer.ring;
+package dev.steadyrun.collectives;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
