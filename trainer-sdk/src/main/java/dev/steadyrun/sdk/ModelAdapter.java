@@ -1,6 +1,7 @@
 package dev.steadyrun.sdk;
 
 import java.util.Map;
+import java.util.function.LongFunction;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -36,6 +37,33 @@ public abstract class ModelAdapter<B> {
     public final Step step(B batch, double clipNorm, double lrFactor) {
         double loss = computeGradient(batch);
         return new Step(loss, apply(clipNorm, lrFactor));
+    }
+
+    /**
+     * The usual training loop: loads the session's restored checkpoint, if any, into the model; then, while the
+     * session runs, one {@link #step} on {@code batches.apply(session.dataCursor())} with the session's learning
+     * rate and clipping threshold (knobs applied), its step line, and a checkpoint of {@link #arrays()} and
+     * {@link #counters()} whenever one is due. A program with its own loop calls the same methods itself.
+     *
+     * @param batches       batch number {@code n} of the data, the same batch for the same {@code n} in every launch
+     * @param lr            the learning rate the model's updater was configured with
+     * @param clipNorm      the configured clipping threshold (0: none), unless a knob replaces it
+     * @param tokensPerStep what one batch counts for in the step line's {@code tokensSeen}
+     */
+    public final void train(TrainingSession session, LongFunction<B> batches, double lr, double clipNorm,
+                            long tokensPerStep) throws Exception {
+        if (session.restored() != null) {
+            restore(session.restored().arrays(), session.restored().userState());
+        }
+        while (session.running()) {
+            double applied = session.lr(lr, lr);
+            double clip = session.clipNorm(clipNorm);
+            Step step = step(batches.apply(session.dataCursor()), clip, applied / lr);
+            session.stepDone(step.loss(), step.gradNorm(), applied, clip, tokensPerStep);
+            if (session.checkpointDue()) {
+                session.checkpoint(arrays(), counters());
+            }
+        }
     }
 
     /** The first half of a step: the loss on {@code batch}, with its gradient left in {@link #gradient()}. */

@@ -22,7 +22,6 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import dev.steadyrun.sdk.ComputationGraphAdapter;
-import dev.steadyrun.sdk.ModelAdapter;
 import dev.steadyrun.sdk.TrainingSession;
 
 /**
@@ -38,7 +37,7 @@ import dev.steadyrun.sdk.TrainingSession;
  * follow from {@code c} alone, so the data cursor is the whole data state.
  *
  * <p>Config keys ({@code --set}): {@code lr} (Adam, default 0.01), {@code clipNorm} (1.0), {@code seed} (1),
- * {@code microBatch} (sequences per step, 16), {@code chars} (characters per sequence, 48), {@code hidden} (LSTM
+ * {@code microBatch} (sequences per step, 16), {@code chars} (characters per sequence, 32), {@code hidden} (LSTM
  * units, 64), {@code textChars} (how much text to read, 200000), and the session's {@code maxSteps},
  * {@code checkpointInterval}, {@code keepCheckpoints}. The other keys an agent passes (the OPT trainer's, its
  * {@code seqLen} among them) are ignored.
@@ -63,7 +62,7 @@ public final class CharLstmExample {
         double clipNorm = session.args().real("clipNorm", 1.0);
         long seed = session.args().longValue("seed", 1);
         int batch = session.args().positiveInt("microBatch", 16);
-        int chars = session.args().positiveInt("chars", 48);
+        int chars = session.args().positiveInt("chars", 32);
         int hidden = session.args().positiveInt("hidden", 64);
         byte[] text = encode(read(session.args().positiveInt("textChars", 200_000)));
         if (text.length < chars + 2) {
@@ -71,19 +70,8 @@ public final class CharLstmExample {
                     + "one sequence (chars + 1)");
         }
 
-        ComputationGraphAdapter model = new ComputationGraphAdapter(graph(seed, hidden, lr));
-        if (session.restored() != null) {
-            model.restore(session.restored().arrays(), session.restored().userState());
-        }
-        while (session.running()) {
-            double applied = session.lr(lr, lr);
-            double clip = session.clipNorm(clipNorm);
-            ModelAdapter.Step step = model.step(batch(text, session.dataCursor(), batch, chars), clip, applied / lr);
-            session.stepDone(step.loss(), step.gradNorm(), applied, clip, (long) batch * chars);
-            if (session.checkpointDue()) {
-                session.checkpoint(model.arrays(), model.counters());
-            }
-        }
+        new ComputationGraphAdapter(graph(seed, hidden, lr)).train(session, c -> batch(text, c, batch, chars), lr,
+                clipNorm, (long) batch * chars);
     }
 
     static ComputationGraph graph(long seed, int hidden, double lr) {

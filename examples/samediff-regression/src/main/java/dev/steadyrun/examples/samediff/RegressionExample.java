@@ -10,7 +10,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 
-import dev.steadyrun.sdk.ModelAdapter;
 import dev.steadyrun.sdk.SameDiffAdapter;
 import dev.steadyrun.sdk.TrainingSession;
 
@@ -41,19 +40,8 @@ public final class RegressionExample {
         int hidden = session.args().positiveInt("hidden", 32);
         float[][][] data = surface(session.args().positiveInt("points", 4000), seed);
 
-        SameDiffAdapter model = new SameDiffAdapter(graph(seed, hidden), new Adam(lr));
-        if (session.restored() != null) {
-            model.restore(session.restored().arrays(), session.restored().userState());
-        }
-        while (session.running()) {
-            double applied = session.lr(lr, lr);
-            double clip = session.clipNorm(clipNorm);
-            ModelAdapter.Step step = model.step(batch(data, session.dataCursor(), batch), clip, applied / lr);
-            session.stepDone(step.loss(), step.gradNorm(), applied, clip, batch);
-            if (session.checkpointDue()) {
-                session.checkpoint(model.arrays(), model.counters());
-            }
-        }
+        new SameDiffAdapter(graph(seed, hidden), new Adam(lr)).train(session, c -> batch(data, c, batch), lr, clipNorm,
+                batch);
     }
 
     /** Placeholders {@code xy [n, 2]} and {@code z [n, 1]}; variables {@code w1 b1 w2 b2 w3 b3}; loss {@code loss}. */
