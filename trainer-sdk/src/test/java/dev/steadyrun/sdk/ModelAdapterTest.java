@@ -32,6 +32,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
@@ -102,6 +103,17 @@ class ModelAdapterTest {
         assertThat(model.arrays().get("updater").length()).as("Adam: two moments per parameter")
                 .isEqualTo(2 * (3 * 8 + 8 + 8 + 1));
         assertThat(model.counters()).isEqualTo("101 0");
+    }
+
+    @Test
+    void plainSgdHasNoUpdaterStateToKeep() {
+        SameDiffAdapter model = new SameDiffAdapter(regression(1), new Sgd(0.1));
+        float[][][] xy = data(0, 8, 3, 1);
+        Map<String, INDArray> batch = Map.of("x", Nd4j.createFromArray(xy[0]), "y", Nd4j.createFromArray(xy[1]));
+        INDArray before = model.arrays().get("variable/w1").dup();
+        model.step(batch, 0, 1.0);
+        assertThat(model.arrays()).doesNotContainKey("updater").containsKey("variable/w1");
+        assertThat(model.arrays().get("variable/w1")).isNotEqualTo(before);
     }
 
     @Test
