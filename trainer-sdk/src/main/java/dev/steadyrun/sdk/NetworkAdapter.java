@@ -19,7 +19,6 @@ public abstract class NetworkAdapter<B> extends ModelAdapter<B> {
 
     private final Model net;
     private Gradient gradient;
-    private int batchSize;
 
     NetworkAdapter(Model net) {
         this.net = net;
@@ -27,12 +26,19 @@ public abstract class NetworkAdapter<B> extends ModelAdapter<B> {
 
     @Override
     public final double computeGradient(B batch) {
-        batchSize = computeGradientAndScore(batch);
+        int batchSize = computeGradientAndScore(batch);
         gradient = net.gradient();
+        // DL4J's backward pass sums the examples' gradients and its updater divides by the batch size (a network
+        // configured as miniBatch, the default). Dividing here instead, and telling the updater the batch is 1, makes
+        // gradient() the gradient of the mean loss the step reports: gradNorm and the clipping threshold do not
+        // depend on the batch size, as in the SameDiff adapter and the built-in trainer.
+        if (net.conf().isMiniBatch()) {
+            gradient.gradient().divi(batchSize);
+        }
         return net.score();
     }
 
-    /** Sets the batch as the network's input and labels and runs DL4J's forward and backward pass; its size. */
+    /** Sets the batch as the network's input and labels and runs DL4J's forward and backward pass; the batch size. */
     abstract int computeGradientAndScore(B batch);
 
     /** The network's updater on its gradient (DL4J's own: learning rate, moments, regularization), in place. */
@@ -50,7 +56,7 @@ public abstract class NetworkAdapter<B> extends ModelAdapter<B> {
 
     @Override
     final void toUpdate(INDArray flat) {
-        runUpdater(gradient, iteration(), epoch(), batchSize);
+        runUpdater(gradient, iteration(), epoch(), 1);
     }
 
     @Override

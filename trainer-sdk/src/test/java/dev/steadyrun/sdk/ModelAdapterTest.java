@@ -2,13 +2,16 @@ package dev.steadyrun.sdk;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.DoubleSupplier;
 import java.util.function.LongFunction;
+import java.util.function.Supplier;
 
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -32,6 +35,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -103,6 +107,53 @@ class ModelAdapterTest {
         assertThat(model.arrays().get("updater").length()).as("Adam: two moments per parameter")
                 .isEqualTo(2 * (3 * 8 + 8 + 8 + 1));
         assertThat(model.counters()).isEqualTo("101 0");
+    }
+
+    /**
+     * Under plain SGD the update is {@code lr · lrFactor · clipped gradient}: the parameters move by exactly that
+     * much, which shows that the clipping and the ratio act on the array the updater and the parameters use.
+     */
+    @Test
+    void theClipNormAndTheLearningRateRatioReachTheParameters() {
+        double lr = 0.1;
+        assertKnobsReachTheParameters(() -> new MultiLayerNetworkAdapter(mlp(1, new Sgd(lr))), lr, step -> {
+            float[][][] xy = data(step, 8, 4, 3);
+            return new DataSet(Nd4j.createFromArray(xy[0]), Nd4j.createFromArray(xy[1]));
+        });
+        assertKnobsReachTheParameters(() -> new ComputationGraphAdapter(lstmGraph(1, new Sgd(lr))), lr,
+                ModelAdapterTest::sequences);
+        assertKnobsReachTheParameters(() -> new SameDiffAdapter(regression(1), new Sgd(lr)), lr, step -> {
+            float[][][] xy = data(step, 8, 3, 1);
+            return Map.of("x", Nd4j.createFromArray(xy[0]), "y", Nd4j.createFromArray(xy[1]));
+        });
+    }
+
+    private static <B> void assertKnobsReachTheParameters(Supplier<ModelAdapter<B>> model, double lr,
+                                                          LongFunction<B> batch) {
+        ModelAdapter<B> clipped = model.get();
+        double clip = 1e-3;
+        double clippedMove = move(clipped, () -> clipped.step(batch.apply(0), clip, 1.0).gradNorm());
+        assertThat(clippedMove).isCloseTo(lr * clip, within(lr * clip * 1e-3));
+
+        ModelAdapter<B> halved = model.get();
+        double[] norm = new double[1];
+        double halvedMove = move(halved, () -> norm[0] = halved.step(batch.apply(0), 0, 0.5).gradNorm());
+        assertThat(norm[0]).isGreaterThan(clip);
+        assertThat(halvedMove).isCloseTo(lr * 0.5 * norm[0], within(lr * norm[0] * 1e-3));
+    }
+
+    /** The L2 distance the parameters (every array but the updater's) move during {@code step}. */
+    private static double move(ModelAdapter<?> model, DoubleSupplier step) {
+        List<INDArray> before = model.arrays().values().stream().map(INDArray::dup).toList();
+        step.getAsDouble();
+        double squares = 0;
+        List<INDArray> after = List.copyOf(model.arrays().values());
+        for (int i = 0; i < before.size(); i++) {
+            double d = after.get(i).castTo(DataType.DOUBLE).sub(before.get(i).castTo(DataType.DOUBLE))
+                    .norm2Number().doubleValue();
+            squares += d * d;
+        }
+        return Math.sqrt(squares);
     }
 
     @Test
@@ -205,8 +256,12 @@ class ModelAdapterTest {
     }
 
     private static MultiLayerNetwork mlp(long seed) {
+        return mlp(seed, new Adam(0.05));
+    }
+
+    private static MultiLayerNetwork mlp(long seed, IUpdater updater) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(seed).dataType(DataType.FLOAT)
-                .weightInit(WeightInit.XAVIER).updater(new Adam(0.05)).list()
+                .weightInit(WeightInit.XAVIER).updater(updater).list()
                 .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(3)
                         .activation(Activation.SOFTMAX).build())
@@ -218,8 +273,12 @@ class ModelAdapterTest {
 
     /** An LSTM whose output layer also sees the input (a merge vertex): a graph, not a stack. */
     private static ComputationGraph lstmGraph(long seed) {
+        return lstmGraph(seed, new Adam(0.05));
+    }
+
+    private static ComputationGraph lstmGraph(long seed, IUpdater updater) {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(seed).dataType(DataType.FLOAT)
-                .weightInit(WeightInit.XAVIER).updater(new Adam(0.05)).graphBuilder()
+                .weightInit(WeightInit.XAVIER).updater(updater).graphBuilder()
                 .addInputs("in")
                 .addLayer("lstm", new LSTM.Builder().nIn(5).nOut(8).activation(Activation.TANH).build(), "in")
                 .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8 + 5).nOut(3)
