@@ -95,25 +95,26 @@ public class RunTelemetry {
         long lo = ((Number) range.get("lo")).longValue();
         long hi = ((Number) range.get("hi")).longValue();
         long width = Math.max(1, (hi - lo + maxPoints) / maxPoints); // ceil((hi - lo + 1) / maxPoints)
-        // a rolled-up row sorts after the raw rows of its last step (rank 0 first), so "last" stays rank 0's
+        // "last" is the newest generation's rank 0 at the bucket's highest step; a rolled-up row sorts after the raw
+        // rows of its step and generation
         List<MetricsResponse.Point> points = jdbc.query("""
                 with rows as (
-                    select step first_step, step last_step, rank, loss loss_min, loss loss_max, loss, grad_norm,
+                    select step first_step, step last_step, generation, rank, loss loss_min, loss loss_max, loss, grad_norm,
                            loss_scale, lr, tokens_per_sec, step_time_ms, case when overflow then 1 else 0 end overflows,
                            1 samples
                     from run_metric where run_id = ? and step between ? and ?
                     union all
-                    select first_step, last_step, 2147483647, loss_min, loss_max, loss_median, grad_norm_median,
+                    select first_step, last_step, generation, 2147483647, loss_min, loss_max, loss_median, grad_norm_median,
                            loss_scale_median, lr_median, tokens_per_sec_median, step_time_ms_median, overflows, samples
                     from run_metric_rollup where run_id = ? and first_step between ? and ?)
                 select min(first_step) first_step, max(last_step) last_step, min(loss_min) loss_min,
                        max(loss_max) loss_max,
-                       (array_agg(loss order by last_step desc, rank))[1] loss_last,
-                       (array_agg(grad_norm order by last_step desc, rank))[1] grad_norm,
-                       (array_agg(loss_scale order by last_step desc, rank))[1] loss_scale,
-                       (array_agg(lr order by last_step desc, rank))[1] lr,
-                       (array_agg(tokens_per_sec order by last_step desc, rank))[1] tokens_per_sec,
-                       (array_agg(step_time_ms order by last_step desc, rank))[1] step_time_ms,
+                       (array_agg(loss order by last_step desc, generation desc, rank))[1] loss_last,
+                       (array_agg(grad_norm order by last_step desc, generation desc, rank))[1] grad_norm,
+                       (array_agg(loss_scale order by last_step desc, generation desc, rank))[1] loss_scale,
+                       (array_agg(lr order by last_step desc, generation desc, rank))[1] lr,
+                       (array_agg(tokens_per_sec order by last_step desc, generation desc, rank))[1] tokens_per_sec,
+                       (array_agg(step_time_ms order by last_step desc, generation desc, rank))[1] step_time_ms,
                        sum(overflows) overflows, sum(samples) samples
                 from rows group by (first_step - ?) / ? order by 1""", RunTelemetry::point, runId, lo, hi, runId,
                 lo, hi, lo, width);
