@@ -37,17 +37,19 @@ public class MetricRollup {
             "step_time_ms");
 
     private final JdbcTemplate jdbc;
-    private final RunRepository runs;
     private final RunSpecs specs;
     private final MetricRollupProperties props;
     private final String batchSql;
 
-    MetricRollup(JdbcTemplate jdbc, RunRepository runs, RunSpecs specs, MetricRollupProperties props) {
+    MetricRollup(JdbcTemplate jdbc, RunSpecs specs, MetricRollupProperties props) {
         this.jdbc = jdbc;
-        this.runs = runs;
         this.specs = specs;
         this.props = props;
         this.batchSql = batchSql(props.stepsPerRow());
+    }
+
+    /** What the roll-up reads of a run. */
+    private record RunRow(UUID id, RunState state, long generation, int worldSize, String spec) {
     }
 
     /** What one pass did. */
@@ -61,14 +63,14 @@ public class MetricRollup {
     /** Rolls up everything due at {@code now}, batch by batch. */
     public Pass rollUp(Instant now) {
         Timestamp oldEnough = Timestamp.from(now.minus(props.age()));
-        Map<UUID, Run> seen = new HashMap<>();
+        Map<UUID, RunRow> seen = new HashMap<>();
         long raw = 0;
         long written = 0;
         int batches = 0;
         for (Map<String, Object> pending : pendingGenerations()) {
             UUID runId = (UUID) pending.get("run_id");
             long generation = ((Number) pending.get("generation")).longValue();
-            Run run = seen.computeIfAbsent(runId, id -> runs.findById(id).orElse(null));
+            RunRow run = seen.computeIfAbsent(runId, this::run);
             if (run == null) {
                 continue; // deleted since it was listed; its rows went with it
             }
@@ -78,7 +80,7 @@ public class MetricRollup {
             }
             long w = props.stepsPerRow();
             long end = Math.floorDiv(last + 1, w) * w; // exclusive: whole windows only
-            long stepsPerBatch = Math.max(w, props.batchRows() / Math.max(1, run.getWorldSize() - 1) / w * w);
+            long stepsPerBatch = Math.max(w, props.batchRows() / Math.max(1, run.worldSize() - 1) / w * w);
             Long lowest;
             while ((lowest = lowestWaiting(runId, generation)) != null && lowest < end) {
                 long from = Math.floorDiv(lowest, w) * w;
@@ -125,7 +127,7 @@ public class MetricRollup {
      * current generation it is out of the detectors' window, counted back from rank 0's newest step as the replay
      * after a restart counts it. Null when nothing is due.
      */
-    private Long lastStepDue(Run run, long generation, Timestamp oldEnough) {
+    private Long lastStepDue(RunRow run, long generation, Timestamp oldEnough) {
         Long aged = jdbc.queryForObject("""
                 select coalesce((select max(step) from run_metric where run_id = ? and generation = ? and rank = 0
                                  and at < ?),
@@ -133,17 +135,24 @@ public class MetricRollup {
                                                       where run_id = ? and generation = ? and rank = 0)
                                      then (select max(step) from run_metric where run_id = ? and generation = ?
                                            and rank <> 0 and at < ?) end)""", Long.class,
-                run.getId(), generation, oldEnough, run.getId(), generation, run.getId(), generation, oldEnough);
-        if (aged == null || run.getState().isTerminal() || generation != run.getGeneration()) {
+                run.id(), generation, oldEnough, run.id(), generation, run.id(), generation, oldEnough);
+        if (aged == null || run.state().isTerminal() || generation != run.generation()) {
             return aged; // only the current generation of a run still training has detectors
         }
         Long newest = jdbc.queryForObject(
                 "select max(step) from run_metric where run_id = ? and generation = ? and rank = 0",
-                Long.class, run.getId(), generation);
+                Long.class, run.id(), generation);
         if (newest == null) {
             return null; // the replay would read every step of this generation
         }
-        return Math.min(aged, newest - specs.policyOf(run).detectorWindowSteps());
+        return Math.min(aged, newest - specs.policyOf(run.spec()).detectorWindowSteps());
+    }
+
+    private RunRow run(UUID id) {
+        List<RunRow> rows = jdbc.query("select state, generation, world_size, spec from run where id = ?",
+                (rs, i) -> new RunRow(id, RunState.valueOf(rs.getString("state")), rs.getLong("generation"),
+                        rs.getInt("world_size"), rs.getString("spec")), id);
+        return rows.isEmpty() ? null : rows.get(0);
     }
 
     /** Runs and generations with rows of ranks other than 0 (a skip scan over run_metric_ranks_idx). */

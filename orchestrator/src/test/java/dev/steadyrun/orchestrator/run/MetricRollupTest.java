@@ -248,7 +248,7 @@ class MetricRollupTest extends RunsApiSupport {
     }
 
     private MetricRollup rollup(Duration age, int stepsPerRow, int batchRows, Duration rank0Retention) {
-        return new MetricRollup(jdbc, runs, specs, new MetricRollupProperties(false, Duration.ofMinutes(1), age,
+        return new MetricRollup(jdbc, specs, new MetricRollupProperties(false, Duration.ofMinutes(1), age,
                 stepsPerRow, batchRows, Duration.ofDays(90), rank0Retention));
     }
 
