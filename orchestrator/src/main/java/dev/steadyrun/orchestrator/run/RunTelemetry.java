@@ -99,13 +99,14 @@ public class RunTelemetry {
         // rows of its step and generation
         List<MetricsResponse.Point> points = jdbc.query("""
                 with rows as (
-                    select step first_step, step last_step, generation, rank, loss loss_min, loss loss_max, loss, grad_norm,
-                           loss_scale, lr, tokens_per_sec, step_time_ms, case when overflow then 1 else 0 end overflows,
-                           1 samples
+                    select step first_step, step last_step, generation, rank, loss loss_min, loss loss_max, loss,
+                           grad_norm, loss_scale, lr, tokens_per_sec, step_time_ms,
+                           case when overflow then 1 else 0 end overflows, 1 samples
                     from run_metric where run_id = ? and step between ? and ?
                     union all
-                    select first_step, last_step, generation, 2147483647, loss_min, loss_max, loss_median, grad_norm_median,
-                           loss_scale_median, lr_median, tokens_per_sec_median, step_time_ms_median, overflows, samples
+                    select first_step, last_step, generation, 2147483647, loss_min, loss_max, loss_median,
+                           grad_norm_median, loss_scale_median, lr_median, tokens_per_sec_median, step_time_ms_median,
+                           overflows, samples
                     from run_metric_rollup where run_id = ? and first_step between ? and ?)
                 select min(first_step) first_step, max(last_step) last_step, min(loss_min) loss_min,
                        max(loss_max) loss_max,

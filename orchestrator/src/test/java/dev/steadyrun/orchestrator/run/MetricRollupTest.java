@@ -45,12 +45,12 @@ class MetricRollupTest extends RunsApiSupport {
 
     @Test
     void rollsUpEveryRankButZeroToMinMedianMaxOutsideTheDetectorWindow() {
-        String operator = token("OPERATOR");
         // the run's own policy widens the detectors' window to 300 steps (its straggler window)
-        UUID runId = placedRun(operator, Map.of("stragglerWindowSteps", 300));
-        long generation = generationOf(runId);
+        Filled run = placedAndFilled(Map.of("stragglerWindowSteps", 300));
+        String operator = run.operator();
+        UUID runId = run.runId();
+        long generation = run.generation();
         assertThat(specs.policyOf(runs.findById(runId).orElseThrow()).detectorWindowSteps()).isEqualTo(300);
-        fill(runId, generation, 0, 999, base);
         fill(runId, generation - 1, 0, 499, base.minusSeconds(20_000)); // an older generation: no detectors
         Instant now = base.plusSeconds(10_000); // step 1000's time
         List<Map<String, Object>> window = windowRows(runId, generation, 300);
@@ -82,32 +82,26 @@ class MetricRollupTest extends RunsApiSupport {
 
     @Test
     void windowsOfStepsAreRolledUpWhole() {
-        String operator = token("OPERATOR");
-        UUID runId = placedRun(operator, Map.of());
-        long generation = generationOf(runId);
-        fill(runId, generation, 0, 999, base);
-        Map<Long, Map<Long, List<Map<String, Object>>>> due = raw(runId);
-        long samples = samples(chart(operator, runId, 100));
+        Filled run = placedAndFilled(Map.of());
+        Map<Long, Map<Long, List<Map<String, Object>>>> due = raw(run.runId());
+        long samples = samples(chart(run.operator(), run.runId(), 100));
 
         // due up to step 899 (the default policy's 100-step window); the window of steps 896..959 is not whole yet
         rollup(Duration.ofMinutes(10), 64, 20_000, null).rollUp(base.plusSeconds(10_000));
 
-        assertThat(count("run_metric where run_id = '" + runId + "' and rank <> 0 and step < 896")).isZero();
-        assertThat(count("run_metric where run_id = '" + runId + "' and rank <> 0 and step between 896 and 899"))
-                .isEqualTo(4 * (RANKS - 1));
+        assertThat(count("run_metric where run_id = '" + run.runId() + "' and rank <> 0 and step < 896")).isZero();
+        assertThat(count("run_metric where run_id = '" + run.runId()
+                + "' and rank <> 0 and step between 896 and 899")).isEqualTo(4 * (RANKS - 1));
         assertThat(jdbc.queryForList("select first_step from run_metric_rollup where run_id = ? order by 1",
-                Long.class, runId)).hasSize(14).allMatch(s -> s % 64 == 0);
-        assertMatches(runId, generation, expected(due, generation, 895, 64), 64);
-        assertThat(samples(chart(operator, runId, 100))).isEqualTo(samples).isEqualTo(1000L * RANKS);
+                Long.class, run.runId())).hasSize(14).allMatch(s -> s % 64 == 0);
+        assertMatches(run.runId(), run.generation(), expected(due, run.generation(), 895, 64), 64);
+        assertThat(samples(chart(run.operator(), run.runId(), 100))).isEqualTo(samples).isEqualTo(1000L * RANKS);
     }
 
     @Test
     void passesAreBoundedRestartableAndIdempotent() {
-        String operator = token("OPERATOR");
-        UUID runId = placedRun(operator, Map.of());
-        long generation = generationOf(runId);
-        fill(runId, generation, 0, 999, base);
-        Map<Long, Map<Long, List<Map<String, Object>>>> due = raw(runId);
+        Filled run = placedAndFilled(Map.of());
+        Map<Long, Map<Long, List<Map<String, Object>>>> due = raw(run.runId());
         MetricRollup small = rollup(Duration.ofMinutes(10), 1, 100, null); // 14 steps (98 rows) a batch
 
         // a pass that does not commit leaves every row raw
@@ -115,32 +109,32 @@ class MetricRollupTest extends RunsApiSupport {
             small.rollUp(base.plusSeconds(10_000));
             tx.setRollbackOnly();
         });
-        assertThat(rolledUp(runId)).isZero();
-        assertThat(count("run_metric where run_id = '" + runId + "'")).isEqualTo(1000L * RANKS);
+        assertThat(rolledUp(run.runId())).isZero();
+        assertThat(count("run_metric where run_id = '" + run.runId() + "'")).isEqualTo(1000L * RANKS);
 
         // a pass cut short (here by an earlier time: steps up to 439), then the rest
         MetricRollup.Pass first = small.rollUp(base.plusSeconds(5_000));
         assertThat(first.batches()).isGreaterThanOrEqualTo(32); // ceil(440 / 14)
-        assertThat(rolledUp(runId)).isEqualTo(440);
+        assertThat(rolledUp(run.runId())).isEqualTo(440);
         small.rollUp(base.plusSeconds(10_000));
-        assertThat(rolledUp(runId)).isEqualTo(900);
-        assertMatches(runId, generation, expected(due, generation, 899, 1), 1);
+        assertThat(rolledUp(run.runId())).isEqualTo(900);
+        assertMatches(run.runId(), run.generation(), expected(due, run.generation(), 899, 1), 1);
 
         // again at the same time: nothing left to do, nothing changes
-        List<Map<String, Object>> rows = rollupRows(runId);
+        List<Map<String, Object>> rows = rollupRows(run.runId());
         MetricRollup.Pass again = small.rollUp(base.plusSeconds(10_000));
         assertThat(again.rawRowsRolledUp()).isZero();
-        assertThat(rollupRows(runId)).isEqualTo(rows);
+        assertThat(rollupRows(run.runId())).isEqualTo(rows);
 
         // a retried report of a step already rolled up is folded into its count, min and max
         Map<String, Object> step5 = rows.get(5);
         jdbc.update("""
                 insert into run_metric (run_id, generation, rank, step, loss, grad_norm, loss_scale, overflow, lr,
                                         tokens_per_sec, step_time_ms, at)
-                values (?, ?, 4, 5, 100, 1, 4, true, 1e-4, 1000, 500, ?)""", runId, generation,
+                values (?, ?, 4, 5, 100, 1, 4, true, 1e-4, 1000, 500, ?)""", run.runId(), run.generation(),
                 Timestamp.from(base.plusSeconds(50)));
         small.rollUp(base.plusSeconds(10_000));
-        Map<String, Object> folded = rollupRows(runId).get(5);
+        Map<String, Object> folded = rollupRows(run.runId()).get(5);
         assertThat(folded.get("samples")).isEqualTo((Integer) step5.get("samples") + 1);
         assertThat(folded.get("overflows")).isEqualTo((Integer) step5.get("overflows") + 1);
         assertThat(folded.get("loss_max")).isEqualTo(100.0);
@@ -194,6 +188,18 @@ class MetricRollupTest extends RunsApiSupport {
 
     // --- the run and its metrics
 
+    private record Filled(String operator, UUID runId, long generation) {
+    }
+
+    /** A placed run whose current generation holds every rank's steps 0..999 (step s at base + 10 s × s). */
+    private Filled placedAndFilled(Map<String, Object> policy) {
+        String operator = token("OPERATOR");
+        UUID runId = placedRun(operator, policy);
+        long generation = generationOf(runId);
+        fill(runId, generation, 0, 999, base);
+        return new Filled(operator, runId, generation);
+    }
+
     private UUID placedRun(String operator, Map<String, Object> policy) {
         String rack = newRack();
         fleet(rack, RANKS);
@@ -210,7 +216,7 @@ class MetricRollupTest extends RunsApiSupport {
         return jdbc.queryForObject("select generation from run where id = ?", Long.class, runId);
     }
 
-    /** Every rank's steps {@code from..to}, step s at {@code at0 + 10 s × (s - from)}, values varying by rank and step. */
+    /** Every rank's steps {@code from..to}, step s at {@code at0 + 10 s × (s - from)}, values varying by rank, step. */
     private void fill(UUID runId, long generation, long from, long to, Instant at0) {
         jdbc.update("""
                 insert into run_metric (run_id, generation, rank, step, loss, grad_norm, loss_scale, overflow, lr,
@@ -309,7 +315,8 @@ class MetricRollupTest extends RunsApiSupport {
             int overflows = (int) rows.stream().filter(r -> (Boolean) r.get("overflow")).count();
             Instant firstAt = rows.stream().map(r -> (Instant) r.get("at")).min(Instant::compareTo).orElseThrow();
             Instant lastAt = rows.stream().map(r -> (Instant) r.get("at")).max(Instant::compareTo).orElseThrow();
-            expected.put(first, new Expected(first, lastStep.get(first), rows.size(), overflows, stats, firstAt, lastAt));
+            expected.put(first, new Expected(first, lastStep.get(first), rows.size(), overflows, stats, firstAt,
+                    lastAt));
         });
         return expected;
     }
