@@ -3,10 +3,11 @@
 # roll-up's own cost. A database (steadyrun_bench_metrics, recreated) migrated with sql/V*.sql holds one run of RANKS
 # ranks, every rank reporting one step every STEP_SECONDS; HOURS simulated hours are written an hour at a time, first
 # without the roll-up, then with it (MetricRollup with its default settings after each hour, then VACUUM as
-# autovacuum would). Prints table + index bytes (pg_total_relation_size) per hour, the growth per simulated day (HOURS
-# scaled to 24) and the roll-up's rows per second.
+# autovacuum would; the primary key rebuilt at HOURS/2 and at the end, as the job does once a day). Prints table +
+# index bytes (pg_total_relation_size) per hour, the growth per simulated day (HOURS, at least 6, scaled to 24) and
+# the roll-up's rows per second.
 #
-#   bench/metrics-storage.sh                    # 992 ranks, a step every 10 s, 6 simulated hours (a quarter day)
+#   bench/metrics-storage.sh                    # 992 ranks, a step every 10 s, 8 simulated hours (a third of a day)
 #   HOURS=24 bench/metrics-storage.sh           # a whole day (8.6 M rows per phase)
 # Needs: JDK 17, the orchestrator's dependencies in ~/.m2 (offline build), PostgreSQL on PGHOST:PGPORT (default 127.0.0.1:5432,
 # user postgres, trust auth), psql.
@@ -46,5 +47,5 @@ javac -nowarn -proc:none -d "$OUT/classes" -cp "$CP" $(find orchestrator/src/mai
 echo "== $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL $("${PSQL[@]}" -d "$DB" -At -c 'show server_version')"
 java -Xmx512m -cp "$OUT/classes:$CP" dev.steadyrun.orchestrator.run.MetricStorageBench \
     --url "jdbc:postgresql://$PGHOST:$PGPORT/$DB" --ranks "$RANKS" --step-seconds "${STEP_SECONDS:-10}" \
-    --hours "${HOURS:-6}"
+    --hours "${HOURS:-8}"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

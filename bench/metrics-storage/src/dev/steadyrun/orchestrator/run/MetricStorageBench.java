@@ -17,7 +17,8 @@ import tools.jackson.databind.json.JsonMapper;
  * every rank reporting one step every {@code --step-seconds}, written an hour at a time (as reports would, in bulk
  * for speed). Phase 1 stores every row (the schema as before the roll-up: its index is dropped for this phase).
  * Phase 2 runs the roll-up with its default settings after each hour written, then a plain VACUUM as autovacuum
- * would, so the space of rolled-up rows is reused. Prints table + index bytes (pg_total_relation_size) as it goes,
+ * would, so the space of rolled-up rows is reused, and rebuilds the primary key at the middle and the end (the job
+ * does once every reindex-interval). Prints table + index bytes (pg_total_relation_size) as it goes,
  * the growth per simulated day, and the roll-up's rows per second.
  */
 public final class MetricStorageBench {
@@ -58,7 +59,7 @@ public final class MetricStorageBench {
         jdbc.execute("create index run_metric_ranks_idx on run_metric (run_id, generation, step) where rank <> 0");
         jdbc.execute("vacuum analyze run_metric");
         MetricRollupProperties props = new MetricRollupProperties(true, Duration.ofMinutes(1), Duration.ofHours(1), 1,
-                20_000, Duration.ofDays(90), null);
+                20_000, Duration.ofDays(90), null, Duration.ofDays(1));
         MetricRollup rollup = new MetricRollup(jdbc, new RunSpecs(JsonMapper.builder().build()), props);
         System.out.printf("-- with roll-up (defaults: age %s, %d step per row, batches of %,d rows; detectors' window"
                 + " %d steps), VACUUM after each pass%n", props.age(), props.stepsPerRow(), props.batchRows(),
@@ -67,8 +68,11 @@ public final class MetricStorageBench {
                 + "  rolled up  rows/s  batches  vacuum s");
         long rolled = 0;
         long rollupNanos = 0;
+        long secondHourTotal = 0;
         long midTotal = 0;
         long total = 0;
+        long midCompacted = 0;
+        long compacted = 0;
         for (int h = 1; h <= hours; h++) {
             write(jdbc, ranks, stepSeconds, (h - 1) * stepsPerHour, h * stepsPerHour - 1);
             Instant now = START.plusSeconds((long) h * 3600);
@@ -83,6 +87,9 @@ public final class MetricStorageBench {
             long raw = bytes(jdbc, "run_metric");
             long up = bytes(jdbc, "run_metric_rollup");
             total = raw + up;
+            if (h == 2) {
+                secondHourTotal = total;
+            }
             if (h == hours / 2) {
                 midTotal = total;
             }
@@ -90,12 +97,28 @@ public final class MetricStorageBench {
                     rows(jdbc, "run_metric"), rows(jdbc, "run_metric_rollup"), raw, up, total,
                     pass.rawRowsRolledUp(), pass.rawRowsRolledUp() / Math.max(1e-9, took / 1e9), pass.batches(),
                     vacuumSeconds);
+            if (h == hours / 2 || h == hours) { // the primary key's rebuild (the job's: once a reindex-interval)
+                long r0 = System.nanoTime();
+                rollup.reindex();
+                long after = bytes(jdbc, "run_metric") + bytes(jdbc, "run_metric_rollup");
+                System.out.printf("         after REINDEX CONCURRENTLY of run_metric_pkey (%.1f s): total bytes %,d%n",
+                        (System.nanoTime() - r0) / 1e9, after);
+                if (h == hours / 2) {
+                    midCompacted = after;
+                } else {
+                    compacted = after;
+                }
+            }
         }
-        double withPerDay = (total - midTotal) * 24.0 / (hours - hours / 2);
+        // from hour 2 (the first pass with anything to roll up) to the first rebuild of the key
+        double withPerDay = (midTotal - secondHourTotal) * 24.0 / (hours / 2 - 2);
+        double compactedPerDay = (compacted - midCompacted) * 24.0 / (hours - hours / 2);
         System.out.printf("== growth per simulated day (%d h scaled to 24 h): without roll-up %,.0f bytes (%.2f GiB);"
-                + " with roll-up %,.0f bytes (%.1f MiB, from the growth over hours %d..%d); %.0fx less%n", hours,
-                withoutPerDay, withoutPerDay / (1L << 30), withPerDay, withPerDay / (1L << 20), hours / 2, hours,
+                + " with roll-up, before the key's rebuild, %,.0f bytes (%.1f MiB, from hours %d..%d); %.0fx less%n", hours,
+                withoutPerDay, withoutPerDay / (1L << 30), withPerDay, withPerDay / (1L << 20), 2, hours / 2,
                 withoutPerDay / Math.max(1, withPerDay));
+        System.out.printf("== with roll-up, between two rebuilds of the primary key (hours %d and %d): %,.0f bytes per"
+                + " simulated day (%.1f MiB)%n", hours / 2, hours, compactedPerDay, compactedPerDay / (1L << 20));
         System.out.printf("== roll-up: %,d rows in %.1f s, %,.0f rows/s%n", rolled, rollupNanos / 1e9,
                 rolled / (rollupNanos / 1e9));
     }

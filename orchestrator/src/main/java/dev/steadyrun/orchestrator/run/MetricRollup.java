@@ -40,6 +40,8 @@ public class MetricRollup {
     private final RunSpecs specs;
     private final MetricRollupProperties props;
     private final String batchSql;
+    /** When run_metric's primary key was last rebuilt, or this process began watching; null before the first pass. */
+    private volatile Instant lastReindex;
 
     MetricRollup(JdbcTemplate jdbc, RunSpecs specs, MetricRollupProperties props) {
         this.jdbc = jdbc;
@@ -119,6 +121,35 @@ public class MetricRollup {
             log.info("Deleted {} rolled-up step metric rows and {} of rank 0 past their retention", rolledUp, rank0);
         }
         return new Sweep(rolledUp, rank0);
+    }
+
+    /**
+     * Rebuilds run_metric's primary key ({@code REINDEX CONCURRENTLY}: writers go on) once every
+     * {@code reindex-interval}, counted from the first call in this process. Why: the key is ordered by run and step,
+     * so rank 0's kept entries sit among the other ranks' rolled-up ones; a leaf page keeping one live entry is never
+     * freed, and as steps only grow it never takes a new one either: about 8 KiB a step at 992 ranks until rebuilt
+     * (bench/metrics-storage.sh). The rebuild reads only what is kept, which the roll-up keeps small.
+     *
+     * @return whether it rebuilt the key
+     */
+    public boolean reindexIfDue(Instant now) {
+        if (lastReindex == null) {
+            lastReindex = now;
+            return false;
+        }
+        if (now.isBefore(lastReindex.plus(props.reindexInterval()))) {
+            return false;
+        }
+        reindex();
+        lastReindex = now;
+        return true;
+    }
+
+    /** {@code REINDEX INDEX CONCURRENTLY} of run_metric's primary key (never inside a transaction). */
+    public void reindex() {
+        long t0 = System.nanoTime();
+        jdbc.execute("reindex index concurrently run_metric_pkey");
+        log.info("Rebuilt run_metric's primary key in {} ms", (System.nanoTime() - t0) / 1_000_000);
     }
 
     /**

@@ -12,7 +12,10 @@ import org.springframework.scheduling.quartz.QuartzJobBean;
 
 import dev.steadyrun.orchestrator.periodic.Periodic;
 
-/** Runs {@link MetricRollup} (roll-up, then retention) every {@code steadyrun.metric-rollup.interval}. */
+/**
+ * Runs {@link MetricRollup} (roll-up, retention, and the primary key's rebuild when due) every
+ * {@code steadyrun.metric-rollup.interval}.
+ */
 @Configuration(proxyBeanMethods = false)
 class MetricRollupJobs {
 
@@ -43,6 +46,7 @@ class MetricRollupJobs {
             if (props.enabled()) {
                 rollup.rollUp(clock.instant());
                 rollup.sweepRetention(clock.instant());
+                rollup.reindexIfDue(clock.instant());
             }
         }
     }

@@ -28,6 +28,9 @@ import org.springframework.validation.annotation.Validated;
  * @param rank0Retention    unset (the default) keeps rank 0's rows for good: goodput and the run's chart read them.
  *                          Set, rank 0's rows of runs that ended longer ago than this are deleted (never of a run that
  *                          has not ended); such a run's chart and goodput then come back empty
+ * @param reindexInterval   how often run_metric's primary key is rebuilt without blocking writers: the pages that
+ *                          rank 0's kept entries pin among rolled-up ones are only given back that way
+ *                          ({@link MetricRollup#reindexIfDue})
  */
 @Validated
 @ConfigurationProperties("steadyrun.metric-rollup")
@@ -38,12 +41,14 @@ public record MetricRollupProperties(
         @Min(1) @Max(10_000) @DefaultValue("1") int stepsPerRow,
         @Min(100) @Max(1_000_000) @DefaultValue("20000") int batchRows,
         @NotNull @DefaultValue("90d") Duration rolledUpRetention,
-        Duration rank0Retention) {
+        Duration rank0Retention,
+        @NotNull @DefaultValue("1d") Duration reindexInterval) {
 
     public MetricRollupProperties {
         positive("interval", interval);
         positive("age", age);
         positive("rolled-up-retention", rolledUpRetention);
+        positive("reindex-interval", reindexInterval);
         if (rank0Retention != null) {
             positive("rank0-retention", rank0Retention);
         }

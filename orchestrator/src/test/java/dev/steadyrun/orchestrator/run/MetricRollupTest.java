@@ -140,6 +140,17 @@ class MetricRollupTest extends RunsApiSupport {
         assertThat(folded.get("loss_max")).isEqualTo(100.0);
         assertThat(folded.get("loss_min")).isEqualTo(step5.get("loss_min"));
         assertThat(folded.get("loss_median")).isEqualTo(step5.get("loss_median"));
+
+        // the primary key is rebuilt a reindex-interval after the first call, without losing a row
+        Instant t = base.plusSeconds(10_000);
+        long rows0 = count("run_metric where run_id = '" + run.runId() + "'");
+        assertThat(small.reindexIfDue(t)).isFalse();
+        assertThat(small.reindexIfDue(t.plus(Duration.ofHours(23)))).isFalse();
+        assertThat(small.reindexIfDue(t.plus(Duration.ofDays(1)))).isTrue();
+        assertThat(small.reindexIfDue(t.plus(Duration.ofDays(1)).plusSeconds(60))).isFalse();
+        assertThat(count("run_metric where run_id = '" + run.runId() + "'")).isEqualTo(rows0);
+        assertThat(jdbc.queryForObject("select indisvalid from pg_index where indexrelid = 'run_metric_pkey'::regclass",
+                Boolean.class)).isTrue();
     }
 
     @Test
@@ -255,7 +266,7 @@ class MetricRollupTest extends RunsApiSupport {
 
     private MetricRollup rollup(Duration age, int stepsPerRow, int batchRows, Duration rank0Retention) {
         return new MetricRollup(jdbc, specs, new MetricRollupProperties(false, Duration.ofMinutes(1), age,
-                stepsPerRow, batchRows, Duration.ofDays(90), rank0Retention));
+                stepsPerRow, batchRows, Duration.ofDays(90), rank0Retention, Duration.ofDays(1)));
     }
 
     private long rolledUp(UUID runId) {
