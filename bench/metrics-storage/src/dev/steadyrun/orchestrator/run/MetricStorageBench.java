@@ -64,11 +64,13 @@ public final class MetricStorageBench {
         System.out.printf("-- with roll-up (defaults: age %s, %d step per row, batches of %,d rows; detectors' window"
                 + " %d steps), VACUUM after each pass%n", props.age(), props.stepsPerRow(), props.batchRows(),
                 RecoveryPolicy.DEFAULT.detectorWindowSteps());
-        System.out.println("   hour  run_metric rows  rollup rows  run_metric bytes  rollup bytes  total bytes"
-                + "  rolled up  rows/s  batches  vacuum s");
+        System.out.println("   hour  run_metric rows  rollup rows  run_metric bytes  (its pkey)  rollup bytes"
+                + "  total bytes  rolled up  rows/s  batches  vacuum s");
         long rolled = 0;
         long rollupNanos = 0;
         long secondHourTotal = 0;
+        long keyAfterRebuild = 0;
+        long keyGrowth = 0;
         long midTotal = 0;
         long total = 0;
         long midCompacted = 0;
@@ -93,8 +95,12 @@ public final class MetricStorageBench {
             if (h == hours / 2) {
                 midTotal = total;
             }
-            System.out.printf("   %4d  %,15d  %,11d  %,16d  %,12d  %,11d  %,9d  %,6.0f  %7d  %8.1f%n", h,
-                    rows(jdbc, "run_metric"), rows(jdbc, "run_metric_rollup"), raw, up, total,
+            long key = bytes(jdbc, "run_metric_pkey");
+            if (h == hours) {
+                keyGrowth = key - keyAfterRebuild;
+            }
+            System.out.printf("   %4d  %,15d  %,11d  %,16d  %,10d  %,12d  %,11d  %,9d  %,6.0f  %7d  %8.1f%n", h,
+                    rows(jdbc, "run_metric"), rows(jdbc, "run_metric_rollup"), raw, key, up, total,
                     pass.rawRowsRolledUp(), pass.rawRowsRolledUp() / Math.max(1e-9, took / 1e9), pass.batches(),
                     vacuumSeconds);
             if (h == hours / 2 || h == hours) { // the primary key's rebuild (the job's: once a reindex-interval)
@@ -105,6 +111,7 @@ public final class MetricStorageBench {
                         (System.nanoTime() - r0) / 1e9, after);
                 if (h == hours / 2) {
                     midCompacted = after;
+                    keyAfterRebuild = bytes(jdbc, "run_metric_pkey");
                 } else {
                     compacted = after;
                 }
@@ -112,13 +119,16 @@ public final class MetricStorageBench {
         }
         // from hour 2 (the first pass with anything to roll up) to the first rebuild of the key
         double withPerDay = (midTotal - secondHourTotal) * 24.0 / (hours / 2 - 2);
+        double keyPerDay = keyGrowth * 24.0 / (hours - hours / 2);
         double compactedPerDay = (compacted - midCompacted) * 24.0 / (hours - hours / 2);
         System.out.printf("== growth per simulated day (%d h scaled to 24 h): without roll-up %,.0f bytes (%.2f GiB);"
                 + " with roll-up, before the key's rebuild, %,.0f bytes (%.1f MiB, from hours %d..%d); %.0fx less%n", hours,
                 withoutPerDay, withoutPerDay / (1L << 30), withPerDay, withPerDay / (1L << 20), 2, hours / 2,
                 withoutPerDay / Math.max(1, withPerDay));
         System.out.printf("== with roll-up, between two rebuilds of the primary key (hours %d and %d): %,.0f bytes per"
-                + " simulated day (%.1f MiB)%n", hours / 2, hours, compactedPerDay, compactedPerDay / (1L << 20));
+                + " simulated day (%.1f MiB); meanwhile the primary key grew by %,.0f bytes per simulated day (%.1f MiB)"
+                + " until rebuilt%n", hours / 2, hours, compactedPerDay, compactedPerDay / (1L << 20), keyPerDay,
+                keyPerDay / (1L << 20));
         System.out.printf("== roll-up: %,d rows in %.1f s, %,.0f rows/s%n", rolled, rollupNanos / 1e9,
                 rolled / (rollupNanos / 1e9));
     }

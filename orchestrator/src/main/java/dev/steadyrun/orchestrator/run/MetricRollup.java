@@ -148,6 +148,12 @@ public class MetricRollup {
     /** {@code REINDEX INDEX CONCURRENTLY} of run_metric's primary key (never inside a transaction). */
     public void reindex() {
         long t0 = System.nanoTime();
+        // a rebuild that was interrupted leaves its new index behind, invalid but still written to: drop it first
+        for (String invalid : jdbc.queryForList("""
+                select c.relname from pg_index i join pg_class c on c.oid = i.indexrelid
+                where i.indrelid = 'run_metric'::regclass and not i.indisvalid""", String.class)) {
+            jdbc.execute("drop index concurrently if exists \"" + invalid.replace("\"", "\"\"") + "\"");
+        }
         jdbc.execute("reindex index concurrently run_metric_pkey");
         log.info("Rebuilt run_metric's primary key in {} ms", (System.nanoTime() - t0) / 1_000_000);
     }
