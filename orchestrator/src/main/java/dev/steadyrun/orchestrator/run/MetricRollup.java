@@ -127,7 +127,7 @@ public class MetricRollup {
      * Rebuilds run_metric's primary key ({@code REINDEX CONCURRENTLY}: writers go on) once every
      * {@code reindex-interval}, counted from the first call in this process. Why: the key is ordered by run and step,
      * so rank 0's kept entries sit among the other ranks' rolled-up ones; a leaf page keeping one live entry is never
-     * freed, and as steps only grow it never takes a new one either: about 8 KiB a step at 992 ranks until rebuilt
+     * freed, and as steps only grow it never takes a new one either: about 9 KiB a step at 992 ranks until rebuilt
      * (bench/metrics-storage.sh). The rebuild reads only what is kept, which the roll-up keeps small.
      *
      * @return whether it rebuilt the key
