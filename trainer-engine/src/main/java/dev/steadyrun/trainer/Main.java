@@ -43,8 +43,9 @@ public final class Main {
             """;
 
     static final String TRAIN_USAGE = """
-            usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR [--restore DIR|latest]
-                                 [--restore-sha256 HEX] [--knob name=value]...
+            usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR
+                                 [--restore DIR|latest|memory:STEP] [--restore-sha256 HEX] [--snapshot-dir DIR]
+                                 [--knob name=value]...
                                  [--rank R --world-size N --generation G --rendezvous host:port --run-id ID] [--json]
               --config FILE       a .json object or a .properties file of config keys (see docs/trainer.md)
               --set key=value     overrides one config key; on --restore, given keys override the checkpoint's
@@ -54,6 +55,12 @@ public final class Main {
               --restore-sha256 HEX  with --restore DIR: its manifest.json must have this SHA-256 (exit 3 if not)
               --restore latest    resume from the newest checkpoint in --checkpoint-dir that verifies, falling back
                                   to older ones; none at all: start from scratch
+              --restore memory:STEP  resume from memory snapshot STEP, gathered over the ring from the ranks whose
+                                  --snapshot-dir holds its shards (exit 7 if a shard is held by no rank, 3 if one
+                                  does not verify); with --restore-sha256, its manifest must have that SHA-256
+              --snapshot-dir DIR  the node's memory snapshot root for this run (tmpfs, e.g. /dev/shm/steadyrun/RUN):
+                                  every snapshotInterval steps each rank keeps its shard there and sends a replica
+                                  to its ring successor; without it, no memory snapshots
               --knob              restart knobs, each recorded in the checkpoint's history:
                                   lrMultiplier=0.9  lrOverride=1e-4  clipNorm=0.3  resetLossScaler=true
                                   skipBatches=300  optimizer=sgd|adamw
@@ -153,7 +160,7 @@ public final class Main {
 
     private static int train(Options o, MetricsOut out) throws IOException {
         o.only("--config", "--set", "--checkpoint-dir", "--restore", "--restore-sha256", "--knob", "--rank", "--world-size",
-                "--generation", "--rendezvous", "--run-id", "--json");
+                "--generation", "--rendezvous", "--run-id", "--json", "--snapshot-dir");
         Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
         if (config != null && !Files.isRegularFile(config)) {
             throw new IllegalArgumentException("--config: no such file " + config);
@@ -171,7 +178,8 @@ public final class Main {
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), o.one("--restore-sha256"),
                 knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
-                o.one("--run-id"), ringSecret());
+                o.one("--run-id"), ringSecret(),
+                o.one("--snapshot-dir") == null ? null : Path.of(o.one("--snapshot-dir")));
 
         String faultFile = System.getenv(ChaosFault.FAULT_FILE_ENV);
         Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile));
