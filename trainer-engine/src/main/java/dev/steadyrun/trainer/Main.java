@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 
 import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.TrainerProtocol;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
@@ -58,9 +59,10 @@ public final class Main {
               --restore memory:STEP  resume from memory snapshot STEP, gathered over the ring from the ranks whose
                                   --snapshot-dir holds its shards (exit 7 if a shard is held by no rank, 3 if one
                                   does not verify); with --restore-sha256, its manifest must have that SHA-256
-              --snapshot-dir DIR  the node's memory snapshot root for this run (tmpfs, e.g. /dev/shm/steadyrun/RUN):
-                                  every snapshotInterval steps each rank keeps its shard there and sends a replica
-                                  to its ring successor; without it, no memory snapshots
+              --snapshot-dir DIR  the node's memory snapshot directory for this run (tmpfs, e.g. /dev/shm/steadyrun/
+                                  run-ID): every snapshotInterval steps each rank keeps its shard there and sends a
+                                  replica to its ring successor; default ROOT/run-ID when STEADYRUN_SNAPSHOT_ROOT is
+                                  set (the agent passes it), else no memory snapshots
               --knob              restart knobs, each recorded in the checkpoint's history:
                                   lrMultiplier=0.9  lrOverride=1e-4  clipNorm=0.3  resetLossScaler=true
                                   skipBatches=300  optimizer=sgd|adamw
@@ -178,8 +180,7 @@ public final class Main {
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), o.one("--restore-sha256"),
                 knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
-                o.one("--run-id"), ringSecret(),
-                o.one("--snapshot-dir") == null ? null : Path.of(o.one("--snapshot-dir")));
+                o.one("--run-id"), ringSecret(), snapshotDir(o.one("--snapshot-dir"), o.one("--run-id")));
 
         String faultFile = System.getenv(ChaosFault.FAULT_FILE_ENV);
         Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile));
@@ -210,6 +211,19 @@ public final class Main {
             return Integer.MIN_VALUE;   // SIGTERM: the JVM exits with 143 once the hook returns
         }
         return code;
+    }
+
+    /**
+     * {@code --snapshot-dir}, else the run's directory under the node's snapshot root that the agent passes
+     * ({@link TrainerProtocol#SNAPSHOT_ROOT_ENV}), else null: no memory snapshots.
+     */
+    private static Path snapshotDir(String option, String runId) {
+        if (option != null) {
+            return Path.of(option);
+        }
+        String root = System.getenv(TrainerProtocol.SNAPSHOT_ROOT_ENV);
+        return root == null || root.isBlank() ? null
+                : Path.of(root.strip()).resolve("run-" + (runId == null ? DataParallel.RING_ID : runId));
     }
 
     /** The ring secret the agent put in the environment; null when there is none. */

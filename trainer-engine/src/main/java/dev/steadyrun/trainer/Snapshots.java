@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
@@ -61,6 +62,9 @@ final class Snapshots implements AutoCloseable {
                            double loss) {
     }
 
+    /** The loop's time in the slots that asked whether the pending snapshot is written (logged with it). */
+    private long askedNanos;
+
     private Snapshots(Path root, DataParallel dp, Consumer<TrainerLine> sink, long generation) {
         this.dir = root.resolve(RANK_DIR + dp.rank());
         this.store = new CheckpointStore(dir, new Retention(KEEP, 0));
@@ -102,32 +106,44 @@ final class Snapshots implements AutoCloseable {
         return waited;
     }
 
+    /** Whether a snapshot is still being written or replicated: the next one is skipped until it is done. */
+    boolean busy() {
+        return pending != null;
+    }
+
     /**
-     * Phase two, in the slot after the next step (or at the end), on every rank alike (collectives): the ranks agree
-     * every shard was written, exchange the files' sums, shift each rank's files to its successor, and each rank
+     * Phase two, in the slots between steps, on every rank alike (collectives): the ranks agree whether every shard
+     * is written (a small all-reduce each step until they are; {@code wait}: this rank waits for its own first, as at
+     * the end of the run), then exchange the files' sums, shift each rank's files to its successor, and each rank
      * commits its snapshot (own files and replica) on the store's thread, then reports it.
      */
-    void replicate() {
+    void replicate(boolean wait) {
         if (pending == null) {
             return;
         }
         Pending p = pending;
-        pending = null;
         long t0 = System.nanoTime();
         waitForCopy();
-        List<ShardFile> mine = p.write().written().handle((files, error) -> {
-            if (error != null) {
-                log.error("snapshot step {}: this rank could not write its shard", p.step(), error);
-            }
-            return files;
-        }).join();
-        int[] counts = dp.countShards(mine != null, mine == null);
+        CompletableFuture<List<ShardFile>> written = p.write().written();
+        if (wait) {
+            written.handle((files, error) -> null).join();
+        }
+        boolean failed = written.isCompletedExceptionally();
+        int[] counts = dp.countShards(written.isDone() && !failed, failed);
         if (counts[1] > 0) {
-            log.error("snapshot step {} abandoned: {} rank(s) could not write their shards", p.step(), counts[1]);
+            pending = null;
+            askedNanos = 0;
+            log.error("snapshot step {} abandoned: {} rank(s) could not write their shards", p.step(), counts[1],
+                    failed ? written.handle((files, error) -> error).join() : null);
             store.discardAsync(p.step(), generation);
             return;
         }
-        List<ShardFile> all = dp.exchangeShardFiles(mine);
+        if (counts[0] < dp.worldSize()) {
+            askedNanos += System.nanoTime() - t0;
+            return;   // not every rank's shard is written yet: the next slot asks again
+        }
+        pending = null;
+        List<ShardFile> all = dp.exchangeShardFiles(written.join());
         int world = dp.worldSize();
         int predecessor = PeerCheck.predecessor(dp.rank(), world);
         List<ShardFile> own = ofRank(all, dp.rank());
@@ -146,7 +162,8 @@ final class Snapshots implements AutoCloseable {
                 replica.put(theirs.get(i), in);
             }
         }
-        double loopMillis = (System.nanoTime() - t0) / 1e6;
+        double loopMillis = (System.nanoTime() - t0 + askedNanos) / 1e6;
+        askedNanos = 0;
         Set<Integer> held = world == 1 ? Set.of(dp.rank()) : Set.of(dp.rank(), predecessor);
         String ownDigest = digest(own);
         String replicaDigest = world == 1 ? null : digest(theirs);

@@ -370,10 +370,13 @@ public final class Trainer {
             }
             settle(store, generation, r.shardsWritten(), r.shardsFailed());
             if (snapshots != null) {
-                // the previous snapshot's replica, in the slot between steps; then this step's, if due
-                snapshots.replicate();
-                if (step % config.snapshotInterval() == 0) {
+                // the previous snapshot's replica, in the slot between steps once every rank wrote its shard; then
+                // this step's, if due and the previous one is done (every rank decides alike)
+                snapshots.replicate(false);
+                if (step % config.snapshotInterval() == 0 && !snapshots.busy()) {
                     snapshots.take(state, fp16 ? state.lossScaler().scale() : 1.0, lastLoss);
+                } else if (step % config.snapshotInterval() == 0) {
+                    log.warn("snapshot step {} skipped: the previous one is still being written", step);
                 }
             }
             if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
@@ -385,7 +388,7 @@ public final class Trainer {
         awaitPending(store, generation);
         waitForCopy();
         if (snapshots != null) {
-            snapshots.replicate();
+            snapshots.replicate(true);
         }
         if (stop && !stopRequested) {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended

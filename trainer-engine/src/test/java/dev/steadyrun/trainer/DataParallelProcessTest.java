@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -59,19 +60,22 @@ class DataParallelProcessTest {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "train", "--json"));
         cmd.addAll(args);
-        TrainerTest.small("microBatch", "2", "batchTokens", String.valueOf(64 * world), "threads", "1",
-                "peerTimeoutSeconds", String.valueOf(PEER_TIMEOUT_SECONDS), "rendezvousTimeoutSeconds", "20")
-                .forEach((k, v) -> {
-                    cmd.add("--set");
-                    cmd.add(k + "=" + v);
-                });
-        for (String s : sets) {
+        config(world, sets).forEach((k, v) -> {
             cmd.add("--set");
-            cmd.add(s);
-        }
+            cmd.add(k + "=" + v);
+        });
         ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(dir.resolve(name + ".err").toFile());
         builder.environment().put(RingSecret.ENV, secret.value());
         return builder.start();
+    }
+
+    /** The small test model's config for {@code world} ranks, with the extra {@code key=value}s laid over it. */
+    static Map<String, String> config(int world, String... sets) {
+        Map<String, String> config = TrainerTest.small("microBatch", "2", "batchTokens", String.valueOf(64 * world),
+                "threads", "1", "peerTimeoutSeconds", String.valueOf(PEER_TIMEOUT_SECONDS), "rendezvousTimeoutSeconds",
+                "20");
+        config.putAll(TrainConfig.parseOverrides(List.of(sets)));
+        return config;
     }
 
     /** Counts down when the process prints its first metrics line; drains the rest of its stdout. */

@@ -1,6 +1,7 @@
 package dev.steadyrun.trainer;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -22,12 +23,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.steadyrun.protocol.CheckpointWritten;
-import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.protocol.TrainerLines;
 import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
+import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
+import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -36,12 +38,13 @@ import tools.jackson.databind.json.JsonMapper;
  * train with a snapshot every 2 steps, then every trainer is killed (a cold restart relaunches them all) and rank 1's
  * node is lost with its memory. A new generation of three, a fresh rank 1 on an empty node among them, restores the
  * snapshot from what the survivors hold (rank 1's shard from rank 2's replica) and trains on bit-exactly like a run
- * that was never interrupted. With two neighbouring nodes lost, a shard is held by nobody and every rank exits 7;
- * with a flipped byte in the surviving replica, every rank exits 3.
+ * that was never interrupted (that run, and the refusals, run as threads of the test JVM to save JVM start-ups).
+ * With two neighbouring nodes lost, a shard is held by nobody and the restore is refused as unavailable (exit 7);
+ * with a flipped byte in the surviving replica, as corrupt (exit 3).
  */
 class SnapshotProcessTest {
     private static final int WORLD = 3;
-    private static final String[] CONFIG = {"snapshotInterval=2", "maxSteps=6"};
+    private static final String[] CONFIG = {"snapshotInterval=4", "maxSteps=6"};
 
     @BeforeAll
     static void prepareData() {
@@ -120,24 +123,40 @@ class SnapshotProcessTest {
         return new Generation(processes, lines, dir, name);
     }
 
+    /** The nodes' snapshot roots on tmpfs, as in production, where there is one (the writes are then quick). */
+    private static Path memory(Path dir) throws IOException {
+        Path shm = Path.of("/dev/shm");
+        return Files.isDirectory(shm) && Files.isWritable(shm) ? Files.createTempDirectory(shm, "snapshot-test-")
+                : dir.resolve("memory");
+    }
+
     @Test
     void aLostNodesShardComesBackFromItsNeighbourAndTrainingGoesOnBitExactly(@TempDir Path dir) throws Exception {
+        Path memory = memory(dir);
+        try {
+            lostNodeStory(dir, memory);
+        } finally {
+            if (Files.exists(memory)) {
+                deleteTree(memory);
+            }
+        }
+    }
+
+    private void lostNodeStory(Path dir, Path memory) throws Exception {
         List<Path> nodes = new ArrayList<>();
         for (int r = 0; r < WORLD; r++) {
-            nodes.add(dir.resolve("node" + r));
+            nodes.add(memory.resolve("node" + r));
         }
-        // an uninterrupted run of 6 steps, generation 2 as the restored one will be (the state records it)
-        Generation straightRun = start(dir, "straight", 2, List.of(dir.resolve("s0"), dir.resolve("s1"),
-                dir.resolve("s2")), List.of(), CONFIG);
-        List<Ended> straight = straightRun.await();
-        for (Ended e : straight) {
-            assertThat(e.exit()).as("straight run; stderr %s", e.stderr()).isZero();
-        }
+        // an uninterrupted run of 6 steps (ranks as threads of this JVM: the same code, the same bits), generation 2
+        // as the restored one will be (the state records it)
+        List<DataParallelTest.RankRun> straight = inThreads(dir, "straight", List.of(dir.resolve("s0"),
+                dir.resolve("s1"), dir.resolve("s2")), null, null, CONFIG);
 
-        // generation 1: snapshots at steps 2 and 4; step 4's replica leaves in the slot after step 5, then the loop
-        // hangs before step 6 (test tool), so the newest snapshot every node holds is step 4's
-        Generation first = start(dir, "first", 1, nodes, List.of(), "snapshotInterval=2", "maxSteps=100000",
-                "debugHangAtStep=5");
+        // generation 1: a snapshot at step 4, replicated in a slot between steps 5 and 8 once every shard is
+        // written; step 8's is never replicated, as the loop hangs before step 9 (test tool): the newest snapshot
+        // every node holds is step 4's
+        Generation first = start(dir, "first", 1, nodes, List.of(), "snapshotInterval=4", "maxSteps=100000",
+                "debugHangAtStep=8");
         String sha;
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
@@ -198,17 +217,23 @@ class SnapshotProcessTest {
         assertThat(fileSums(dir.resolve("resumed-ck").resolve(CheckpointPaths.dirName(6))))
                 .isEqualTo(fileSums(dir.resolve("straight-ck").resolve(CheckpointPaths.dirName(6))));
 
-        List<Ended> refused = start(dir, "two-lost", 2, twoLost, restore, resumeConfig).await();
-        for (Ended e : refused) {
-            assertThat(e.exit()).as("two neighbours lost; stderr %s", e.stderr())
-                    .isEqualTo(ExitCodes.CHECKPOINT_UNAVAILABLE);
-            assertThat(e.stderr()).contains("no rank of this generation holds this file");
-        }
-        List<Ended> corrupted = start(dir, "corrupt", 2, corrupt, restore, resumeConfig).await();
-        for (Ended e : corrupted) {
-            assertThat(e.exit()).as("a flipped byte; stderr %s", e.stderr()).isEqualTo(ExitCodes.CORRUPT_CHECKPOINT);
-        }
-        assertThat(corrupted.get(1).stderr()).contains(CheckpointPaths.shardFile("param", 1, 0)).contains("SHA-256");
+        // the refusals, as threads of this JVM: Main maps these exceptions to exits 7 and 3 (MainProcessTest)
+        assertThatThrownBy(() -> inThreads(dir, "two-lost", twoLost, "memory:4", sha, resumeConfig))
+                .hasCauseInstanceOf(CheckpointUnavailableException.class)
+                .hasMessageContaining("no rank of this generation holds this file");
+        assertThatThrownBy(() -> inThreads(dir, "corrupt", corrupt, "memory:4", sha, resumeConfig))
+                .hasCauseInstanceOf(CorruptCheckpointException.class);
+    }
+
+    /** WORLD ranks as threads of this JVM, generation 2, rank r with the snapshot root {@code roots.get(r)}. */
+    private static List<DataParallelTest.RankRun> inThreads(Path dir, String name, List<Path> roots, String restore,
+                                                            String sha, String... sets) throws Exception {
+        String rendezvous = "127.0.0.1:" + DataParallelTest.freePort();
+        RingSecret secret = RingSecret.random();
+        Map<String, String> config = DataParallelProcessTest.config(WORLD, sets);
+        return DataParallelTest.trainRanks(DataParallelTest.same(WORLD, config), rank -> new Trainer.Launch(
+                dir.resolve(name + "-ck"), restore, sha, null, rank, WORLD, 2, rendezvous, null, secret,
+                roots.get(rank)));
     }
 
     private static boolean isStep4Snapshot(TrainerLine l) {
