@@ -89,7 +89,9 @@ final class MemoryRestore {
         String text = DataParallel.broadcastText(ring, ring.rank() == source
                 ? Files.readString(manifest, StandardCharsets.UTF_8) : null, source);
         byte[] manifestBytes = text.getBytes(StandardCharsets.UTF_8);
-        Path dir = root.resolve(ASSEMBLY + "gen-" + ring.generation()).resolve(CheckpointPaths.dirName(step));
+        // per rank: several ranks may share a node's root
+        Path dir = root.resolve(ASSEMBLY + "gen-" + ring.generation() + "-rank-" + ring.rank())
+                .resolve(CheckpointPaths.dirName(step));
         deleteTree(dir.getParent());
         Files.createDirectories(dir);
         Files.write(dir.resolve(CheckpointPaths.MANIFEST), manifestBytes);

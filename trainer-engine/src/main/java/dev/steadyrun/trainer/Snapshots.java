@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -16,6 +18,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,7 +52,6 @@ final class Snapshots implements AutoCloseable {
     static final String RANK_DIR = "rank-";
 
     private final CheckpointStore store;
-    private final Path dir;
     private final DataParallel dp;
     private final Consumer<TrainerLine> sink;
     private final long generation;
@@ -66,8 +68,7 @@ final class Snapshots implements AutoCloseable {
     private long askedNanos;
 
     private Snapshots(Path root, DataParallel dp, Consumer<TrainerLine> sink, long generation) {
-        this.dir = root.resolve(RANK_DIR + dp.rank());
-        this.store = new CheckpointStore(dir, new Retention(KEEP, 0));
+        this.store = new CheckpointStore(root.resolve(RANK_DIR + dp.rank()), new Retention(KEEP, 0));
         this.dp = dp;
         this.sink = sink;
         this.generation = generation;
@@ -92,10 +93,10 @@ final class Snapshots implements AutoCloseable {
         copying = pending;
     }
 
-    /** Before an optimizer update: the snapshot's copy must be done; returns the ms waited for it. */
-    double waitForCopy() {
+    /** Before an optimizer update: the snapshot's copy must be done (it usually is by then); logs the wait. */
+    void waitForCopy() {
         if (copying == null) {
-            return 0;
+            return;
         }
         long t0 = System.nanoTime();
         copying.write().copied().join();
@@ -103,7 +104,6 @@ final class Snapshots implements AutoCloseable {
         log.info("snapshot step {}: shard handed over, training stalled {} ms for the copy", copying.step(),
                 String.format(Locale.ROOT, "%.3f", waited));
         copying = null;
-        return waited;
     }
 
     /** Whether a snapshot is still being written or replicated: the next one is skipped until it is done. */
@@ -216,15 +216,12 @@ final class Snapshots implements AutoCloseable {
         store.close();
     }
 
-    Path dir() {
-        return dir;
-    }
-
+    /** The {@code rank-*} directories under a node's snapshot root, whichever generation's ranks wrote them. */
     static List<Path> rankDirs(Path root) {
         List<Path> out = new ArrayList<>();
-        try (var entries = java.nio.file.Files.list(root)) {
+        try (Stream<Path> entries = Files.list(root)) {
             entries.filter(p -> p.getFileName().toString().startsWith(RANK_DIR)).sorted().forEach(out::add);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list snapshots in " + root, e);

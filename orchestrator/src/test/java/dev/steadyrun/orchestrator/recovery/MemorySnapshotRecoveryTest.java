@@ -42,13 +42,29 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
                 "shard" + (rank + 2) % 3);
     }
 
-    /** Generation 1 trains to step 14: a durable checkpoint at 10 (rank 0), memory snapshots at 12 and 14. */
-    private void train(UUID runId, Map<Integer, Agent> gen1) {
+    /** A 3-rank run on {@code nodes} agents and its first generation, trained. */
+    private record Trained(List<Agent> agents, UUID runId, Map<Integer, Agent> gen1) {
+        /** The agents without a rank of generation 1. */
+        List<Agent> others() {
+            return agents.stream().filter(a -> !gen1.containsValue(a)).toList();
+        }
+    }
+
+    /**
+     * Places a 3-rank run with {@code spares} spares on {@code nodes} agents; its generation 1 trains to step 14: a
+     * durable checkpoint at 10 (rank 0), memory snapshots at 12 and 14 (every rank).
+     */
+    private Trained trained(int nodes, int spares, Map<String, Object> policy) {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, nodes);
+        UUID runId = submit(rack, 3, spares, policy, THREE_RANKS);
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
         steps(gen1.get(0), runId, 0, 1, healthySteps(1, 14), List.of(checkpoint(runId, 10, 2.0), snapshot(0, 12),
                 snapshot(0, 14)));
         for (int r = 1; r < 3; r++) {
             steps(gen1.get(r), runId, r, 1, healthySteps(1, 14), List.of(snapshot(r, 12), snapshot(r, 14)));
         }
+        return new Trained(agents, runId, gen1);
     }
 
     /** The nodes of {@code lost} go silent; the survivors' trainers exit "peer lost" and the lease sweep runs. */
@@ -63,12 +79,10 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
 
     @Test
     void aLostNodesShardComesFromItsNeighbourAndAFailedMemoryRestoreFallsBackToDisk() {
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 4);
-        UUID runId = submit(rack, 3, 1, QUICK, THREE_RANKS);
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
-        train(runId, gen1);
+        Trained t = trained(4, 1, QUICK);
+        UUID runId = t.runId();
+        Map<Integer, Agent> gen1 = t.gen1();
+        Agent spare = t.others().get(0);
         List<Agent> survivors = List.of(gen1.get(0), gen1.get(2), spare);
         lose(runId, survivors);
 
@@ -93,13 +107,10 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
 
     @Test
     void twoLostNeighboursLeaveAShardNowhereSoTheDurableCheckpointIsRestored() {
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 5);
-        UUID runId = submit(rack, 3, 2, QUICK, THREE_RANKS);
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        List<Agent> spares = agents.stream().filter(a -> !gen1.containsValue(a)).toList();
-        train(runId, gen1);
-        List<Agent> survivors = new ArrayList<>(spares);
+        Trained t = trained(5, 2, QUICK);
+        UUID runId = t.runId();
+        Map<Integer, Agent> gen1 = t.gen1();
+        List<Agent> survivors = new ArrayList<>(t.others());
         survivors.add(gen1.get(0));
         lose(runId, survivors);   // ranks 1 and 2: rank 1's shard lived on their nodes only
 
@@ -111,13 +122,10 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
 
     @Test
     void aDivergenceRollsBackToAHealthyDurableCheckpointNeverToMemory() {
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 3);
-        UUID runId = submit(rack, 3, 0, Map.of("rollbackMarginSteps", 2, "backoffInitial", "PT1S",
-                "backoffMax", "PT1S"), THREE_RANKS);
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        train(runId, gen1);
-        steps(gen1.get(0), runId, 0, 1, List.of(step(15, Double.NaN, 1000)), List.of());
+        Trained t = trained(3, 0, Map.of("rollbackMarginSteps", 2, "backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        UUID runId = t.runId();
+        List<Agent> agents = t.agents();
+        steps(t.gen1().get(0), runId, 0, 1, List.of(step(15, Double.NaN, 1000)), List.of());
         stopAll(agents, runId, 1);
         passBackoff(Duration.ofSeconds(1), agents);
         Map<Integer, Agent> gen2 = ranks(agents, 2);
