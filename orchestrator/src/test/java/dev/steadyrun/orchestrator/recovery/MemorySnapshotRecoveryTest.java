@@ -78,7 +78,7 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
     }
 
     @Test
-    void aLostNodesShardComesFromItsNeighbourAndAFailedMemoryRestoreFallsBackToDisk() {
+    void aLostNodesShardComesFromItsNeighbourAndASnapshotWhoseRestoreFailedIsNeverChosenAgain() {
         Trained t = trained(4, 1, QUICK);
         UUID runId = t.runId();
         Map<Integer, Agent> gen1 = t.gen1();
