@@ -205,6 +205,24 @@ class HelmChartTest {
     }
 
     @Test
+    void snapshotsLiveInNodeMemoryWhereTheAgentIsToldTheyAreAndOnlyWhenEnabled() {
+        PodSpec pod = named(render(Map.of("agent.snapshots.sizeLimit", "32Gi")), DaemonSet.class, AGENT).getSpec()
+                .getTemplate().getSpec();
+        Container agent = container(pod, "agent");
+        String root = env(agent, "STEADYRUN_SNAPSHOT_ROOT");
+        VolumeMount mount = agent.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(root))
+                .findFirst().orElseThrow(() -> new AssertionError("no agent mount at " + root));
+        assertThat(volume(pod, mount.getName()).getEmptyDir().getMedium()).isEqualTo("Memory");
+        assertThat(volume(pod, mount.getName()).getEmptyDir().getSizeLimit()).isEqualTo(new Quantity("32Gi"));
+
+        PodSpec without = named(render(Map.of("agent.snapshots.enabled", false)), DaemonSet.class, AGENT).getSpec()
+                .getTemplate().getSpec();
+        assertThat(container(without, "agent").getEnv()).noneMatch(e -> e.getName().equals("STEADYRUN_SNAPSHOT_ROOT"));
+        assertThat(without.getVolumes()).noneMatch(v -> v.getEmptyDir() != null
+                && "Memory".equals(v.getEmptyDir().getMedium()));
+    }
+
+    @Test
     void kmsgIsMountedForXidsWithTheDocumentedPrivilegeAndOnlyThen() {
         PodSpec withKmsg = named(render(Map.of()), DaemonSet.class, AGENT).getSpec().getTemplate().getSpec();
         Container agent = container(withKmsg, "agent");
