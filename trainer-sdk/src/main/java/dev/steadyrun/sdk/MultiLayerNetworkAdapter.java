@@ -14,10 +14,11 @@ import org.nd4j.linalg.dataset.api.DataSet;
  * the arrays and counters a checkpoint needs for an exact resume (parameters, updater state such as Adam's moments,
  * and the iteration count that the updater's bias correction and schedules read).
  *
- * <p>The step is DL4J's own (gradient, updater, parameter update) with two additions between them: the gradient's
+ * <p>The step is DL4J's own (gradient, updater, parameter update) with three additions between them: the gradient
+ * is averaged over the data-parallel ranks ({@link DataParallel#averageGradients}, nothing with one rank), its
  * global L2 norm is measured and clipped to the session's threshold before the updater sees it, and the update is
  * scaled by the ratio of the session's learning rate to the configured one (the updaters DL4J ships scale their
- * update linearly with the learning rate).
+ * update linearly with the learning rate). Every rank then applies the same update to the same parameters.
  */
 public final class MultiLayerNetworkAdapter {
 
@@ -29,14 +30,20 @@ public final class MultiLayerNetworkAdapter {
     }
 
     private final MultiLayerNetwork net;
+    private final DataParallel dp;
 
-    /** @param net an initialized network ({@link MultiLayerNetwork#init()}) */
-    public MultiLayerNetworkAdapter(MultiLayerNetwork net) {
+    /**
+     * @param net an initialized network ({@link MultiLayerNetwork#init()})
+     * @param dp  the session's ring ({@link TrainingSession#dataParallel()})
+     */
+    public MultiLayerNetworkAdapter(MultiLayerNetwork net, DataParallel dp) {
         this.net = net;
+        this.dp = dp;
     }
 
     /**
-     * One optimizer step on {@code batch}.
+     * One optimizer step on {@code batch}: this rank's slice of the global batch ({@link TrainingSession#slice}).
+     * The loss is this rank's; the gradient norm is the global one.
      *
      * @param clipNorm the global-norm clipping threshold, 0 for none
      * @param lrFactor the session's learning rate divided by the one the network was configured with
@@ -48,6 +55,7 @@ public final class MultiLayerNetworkAdapter {
         double loss = net.score();
         Gradient gradient = net.gradient();
         INDArray flat = gradient.gradient();
+        dp.averageGradients(flat);
         double norm = flat.norm2Number().doubleValue();
         if (clipNorm > 0 && norm > clipNorm) {
             flat.muli(clipNorm / norm);
