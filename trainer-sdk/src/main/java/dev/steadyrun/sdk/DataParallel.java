@@ -17,8 +17,8 @@ import dev.steadyrun.protocol.RingSecret;
  * Synchronous data parallelism for a loop under a {@link TrainingSession}, over the same ring as the built-in trainer
  * ({@code collectives}: rendezvous at {@code --rendezvous}, every hello proven with the generation's ring secret).
  * Every rank holds the whole model: each trains on its slice of the global batch ({@link TrainingSession#slice}),
- * {@link #averageGradients} makes every rank's gradient the mean over the global batch (the same bits on every
- * rank), and each rank then runs the same update on the same parameters. One rank is a world of one: every method
+ * {@link #sumGradients} or {@link #averageGradients} makes every rank's gradient the global batch's (the same bits
+ * on every rank: the ring sums in a fixed order), and each rank then runs the same update on the same parameters. One rank is a world of one: every method
  * returns at once and nothing is opened.
  *
  * <p>Every method is a collective: all ranks call the same ones in the same order. An adapter hands over its flat
@@ -65,11 +65,11 @@ public final class DataParallel implements AutoCloseable {
     }
 
     /**
-     * Replaces {@code gradient} (FLOAT or DOUBLE) by its mean over all ranks, in place. Every rank must have divided
-     * its gradient by its own slice's size (DL4J's losses average over the mini-batch), so that with equal slices
-     * the mean over the ranks is the mean over the global batch.
+     * Replaces {@code gradient} (FLOAT or DOUBLE) by its sum over all ranks, in place: for a gradient that sums over
+     * the examples, as DL4J's networks' gradients do (their updater divides by the batch size it is given, which
+     * must then be the global batch).
      */
-    public void averageGradients(INDArray gradient) {
+    public void sumGradients(INDArray gradient) {
         if (worldSize() == 1) {
             return;
         }
@@ -85,7 +85,17 @@ public final class DataParallel implements AutoCloseable {
             ring.allReduceSum(values);
             gradient.assign(Nd4j.createFromArray(values).reshape(gradient.shape()));
         }
-        gradient.divi(worldSize());
+    }
+
+    /**
+     * Replaces {@code gradient} by its mean over all ranks, in place: for a gradient of a loss averaged over this
+     * rank's slice (with equal slices, the mean over the ranks is the mean over the global batch).
+     */
+    public void averageGradients(INDArray gradient) {
+        sumGradients(gradient);
+        if (worldSize() > 1) {
+            gradient.divi(worldSize());
+        }
     }
 
     /**

@@ -15,10 +15,11 @@ import org.nd4j.linalg.dataset.api.DataSet;
  * and the iteration count that the updater's bias correction and schedules read).
  *
  * <p>The step is DL4J's own (gradient, updater, parameter update) with three additions between them: the gradient
- * is averaged over the data-parallel ranks ({@link DataParallel#averageGradients}, nothing with one rank), its
- * global L2 norm is measured and clipped to the session's threshold before the updater sees it, and the update is
- * scaled by the ratio of the session's learning rate to the configured one (the updaters DL4J ships scale their
- * update linearly with the learning rate). Every rank then applies the same update to the same parameters.
+ * (DL4J's sums over the examples) is summed over the data-parallel ranks ({@link DataParallel#sumGradients}, nothing
+ * with one rank), so that the updater, which divides by the batch size it is given (the global one), sees the global
+ * batch's; its global L2 norm is measured and clipped to the session's threshold before the updater sees it; and the
+ * update is scaled by the ratio of the session's learning rate to the configured one (the updaters DL4J ships scale
+ * their update linearly with the learning rate). Every rank then applies the same update to the same parameters.
  */
 public final class MultiLayerNetworkAdapter {
 
@@ -55,13 +56,15 @@ public final class MultiLayerNetworkAdapter {
         double loss = net.score();
         Gradient gradient = net.gradient();
         INDArray flat = gradient.gradient();
-        dp.averageGradients(flat);
+        dp.sumGradients(flat);
         double norm = flat.norm2Number().doubleValue();
         if (clipNorm > 0 && norm > clipNorm) {
             flat.muli(clipNorm / norm);
         }
         int iteration = net.getIterationCount();
-        net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), (int) batch.getFeatures().size(0),
+        // the slices are equal (TrainingSession.slice): the global batch is this one's size times the ranks
+        int globalBatch = (int) batch.getFeatures().size(0) * dp.worldSize();
+        net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), globalBatch,
                 LayerWorkspaceMgr.noWorkspaces());
         if (lrFactor != 1.0) {
             flat.muli(lrFactor);
