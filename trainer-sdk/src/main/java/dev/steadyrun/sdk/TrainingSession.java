@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -369,19 +368,15 @@ public final class TrainingSession implements AutoCloseable {
         }
         List<String> lines;
         try {
-            lines = Files.readAllLines(faultFile);
-            Files.delete(faultFile);
-        } catch (NoSuchFileException e) {
-            return;
+            lines = ChaosFault.take(faultFile);
         } catch (IOException e) {
             System.err.println("fault file " + faultFile + " unreadable: " + e);
             return;
         }
-        for (String line : lines) {
-            String fault = line.strip();
+        for (String fault : lines) {
             if (fault.equals(ChaosFault.Kind.DIVERGE.trainerLine())) {
                 divergeAsked = true;
-            } else if (!fault.isEmpty()) {
+            } else {
                 System.err.println("fault file " + faultFile + ": '" + fault + "' is not implemented by the SDK,"
                         + " ignored");
             }

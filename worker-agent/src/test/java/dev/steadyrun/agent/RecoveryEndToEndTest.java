@@ -7,9 +7,6 @@ import java.io.RandomAccessFile;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -501,33 +498,11 @@ class RecoveryEndToEndTest {
 
     /** A column of rank 0's metrics row of that generation and step. */
     private static double metricAt(long generation, long step, String column) throws SQLException {
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement("select " + column
-                     + " from run_metric where run_id = ? and generation = ? and step = ? and rank = 0")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            st.setLong(3, step);
-            try (ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("rank 0's metrics of step %d in generation %d", step, generation).isTrue();
-                return rs.getDouble(1);
-            }
-        }
+        return orchestrator.metric(runId, generation, step, 0, column);
     }
 
     private static List<Double> lossesAt(long generation) throws SQLException {
-        List<Double> losses = new ArrayList<>();
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement(
-                     "select loss from run_metric where run_id = ? and generation = ? order by step")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    losses.add(rs.getDouble(1));
-                }
-            }
-        }
-        return losses;
+        return orchestrator.losses(runId, generation);
     }
 
     private static void record(String what, JsonNode incident) {

@@ -228,6 +228,42 @@ public final class RealOrchestrator implements AutoCloseable {
         }
     }
 
+    /** The losses a run's generation reported, every rank's rows, in step order. */
+    public List<Double> losses(UUID runId, long generation) throws SQLException {
+        List<Double> losses = new java.util.ArrayList<>();
+        try (Connection c = database();
+             PreparedStatement st = c.prepareStatement(
+                     "select loss from run_metric where run_id = ? and generation = ? order by step")) {
+            st.setObject(1, runId);
+            st.setLong(2, generation);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    losses.add(rs.getDouble(1));
+                }
+            }
+        }
+        return losses;
+    }
+
+    /** A column ({@code lr}, {@code loss_scale}, …) of one rank's metrics row of a generation's step. */
+    public double metric(UUID runId, long generation, long step, int rank, String column) throws SQLException {
+        try (Connection c = database();
+             PreparedStatement st = c.prepareStatement("select " + column
+                     + " from run_metric where run_id = ? and generation = ? and step = ? and rank = ?")) {
+            st.setObject(1, runId);
+            st.setLong(2, generation);
+            st.setLong(3, step);
+            st.setInt(4, rank);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    throw new AssertionError("no metrics of rank " + rank + " at step " + step + " in generation "
+                            + generation);
+                }
+                return rs.getDouble(1);
+            }
+        }
+    }
+
     public JsonNode post(String path, String json) throws IOException, InterruptedException {
         return send(HttpRequest.newBuilder(url().resolve(path)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json == null ? "" : json)));

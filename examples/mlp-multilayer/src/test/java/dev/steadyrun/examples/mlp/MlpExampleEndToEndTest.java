@@ -6,13 +6,8 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,7 +124,7 @@ class MlpExampleEndToEndTest {
             assertThat(Instant.parse(seat.path("releasedAt").asString())).isBeforeOrEqualTo(placed);
         }
         awaitStep(run, second, restored + 2);
-        assertThat(metric(run, second, restored + 1, 1, "lr")).as("rank 1 on the spare trains on from the restore")
+        assertThat(orchestrator.metric(run, second, restored + 1, 1, "lr")).as("rank 1 on the spare trains on from the restore")
                 .isEqualTo(LR);
 
         // --- a forced divergence: the LR of every rank × 1000 from the next step ---
@@ -141,17 +136,17 @@ class MlpExampleEndToEndTest {
         assertThat(decision.path("action").asString()).isEqualTo("ROLLBACK_AND_RESTART");
         assertThat(decision.path("knobs").path("lrMultiplier").asDouble()).isEqualTo(0.5);
         assertThat(decision.path("knobs").path("clipNorm").asDouble()).isEqualTo(0.3);
-        assertThat(metric(run, diverged, onset, 0, "lr")).as("the chaos LR at the onset").isEqualTo(LR * 1000);
+        assertThat(orchestrator.metric(run, diverged, onset, 0, "lr")).as("the chaos LR at the onset").isEqualTo(LR * 1000);
         long rollback = incident.path("restoreFrom").path("step").asLong();
         assertThat(rollback).as("a checkpoint before the onset").isPositive().isLessThan(onset);
 
         long third = incident.path("newGeneration").asLong();
         awaitStep(run, third, rollback + 2);
         for (int rank = 0; rank < 2; rank++) {
-            assertThat(metric(run, third, rollback + 1, rank, "lr")).as("rank %d's LR after the rollback: the"
+            assertThat(orchestrator.metric(run, third, rollback + 1, rank, "lr")).as("rank %d's LR after the rollback: the"
                     + " knob, applied by the SDK", rank).isEqualTo(LR * 0.5);
         }
-        assertThat(losses(run, third)).as("losses after the rollback").allMatch(Double::isFinite);
+        assertThat(orchestrator.losses(run, third)).as("losses after the rollback").allMatch(Double::isFinite);
         JsonNode written = Await.until("a checkpoint of generation " + third, WAIT,
                 () -> orchestrator.poll(runPath + "/checkpoints").get(0),
                 c -> c != null && c.path("generation").asLong() == third);
@@ -213,38 +208,5 @@ class MlpExampleEndToEndTest {
     private static void awaitStep(UUID run, long generation, long step) {
         Await.until("generation " + generation + " to report step " + step, WAIT,
                 () -> orchestrator.maxStep(run, generation) >= step);
-    }
-
-    /** A column of one rank's metrics row. */
-    private static double metric(UUID run, long generation, long step, int rank, String column) throws SQLException {
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement("select " + column
-                     + " from run_metric where run_id = ? and generation = ? and step = ? and rank = ?")) {
-            st.setObject(1, run);
-            st.setLong(2, generation);
-            st.setLong(3, step);
-            st.setInt(4, rank);
-            try (ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("rank %d's metrics of step %d in generation %d", rank, step, generation)
-                        .isTrue();
-                return rs.getDouble(1);
-            }
-        }
-    }
-
-    private static List<Double> losses(UUID run, long generation) throws SQLException {
-        List<Double> losses = new ArrayList<>();
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement(
-                     "select loss from run_metric where run_id = ? and generation = ? order by step")) {
-            st.setObject(1, run);
-            st.setLong(2, generation);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    losses.add(rs.getDouble(1));
-                }
-            }
-        }
-        return losses;
     }
 }
