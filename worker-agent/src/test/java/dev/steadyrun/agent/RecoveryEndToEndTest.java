@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
@@ -74,16 +73,8 @@ class RecoveryEndToEndTest {
     static void startOrchestratorAndAgents() throws Exception {
         dir = Files.createTempDirectory("recovery-e2e");
         System.out.println("recovery end-to-end logs in " + dir);
-        int rendezvousPort;
-        try (ServerSocket s = new ServerSocket(0)) {
-            rendezvousPort = s.getLocalPort();
-        }
-        orchestrator = new RealOrchestrator("steadyrun_recovery_it", dir.resolve("orchestrator.log"), List.of(
-                "--steadyrun.fleet.heartbeat-interval=" + HEARTBEAT_MILLIS + "ms",
-                "--steadyrun.scheduling.pass-interval=500ms",
-                "--steadyrun.chaos.enabled=true",
-                // our own port: other tests on this machine may form rings on the default one
-                "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
+        orchestrator = RealOrchestrator.forRecovery("steadyrun_recovery_it", dir.resolve("orchestrator.log"),
+                HEARTBEAT_MILLIS);
         orchestrator.start(Duration.ofMinutes(3));
         String cp = System.getProperty("java.class.path");
         realTrainer = Processes.java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
@@ -515,20 +506,8 @@ class RecoveryEndToEndTest {
     // --- processes ---
 
     private static void startAgent(String name) throws IOException {
-        Process p = new ProcessBuilder(Processes.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(),
-                "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
-                "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=e2e",
-                "--checkpoint-root", dir.resolve("agent-" + name).toString(),
-                "--state-dir", dir.resolve("state").toString(),
-                "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
-                "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
-                "--fake-gpus", "1", "--fault-file", dir.resolve("fault-" + name).toString(),
-                "--trainer-command", trainerCommand)
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
-                .start();
-        agents.put(name, p);
+        agents.put(name, orchestrator.agent(name, dir, "e2e", STOP_GRACE, List.of("--trainer-command", trainerCommand))
+                .start());
     }
 
     /** Command lines of this story's trainer JVMs of one generation (not their wrapper or launcher shells). */

@@ -3,7 +3,6 @@ package dev.steadyrun.examples.mlp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,7 +16,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import dev.steadyrun.agent.Main;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.FaultyTrainerLauncher;
 import dev.steadyrun.agent.testing.Processes;
@@ -50,15 +48,7 @@ class MlpExampleEndToEndTest {
     static void startOrchestratorAndAgents() throws Exception {
         dir = Files.createTempDirectory("mlp-e2e");
         System.out.println("MLP end-to-end logs in " + dir);
-        int rendezvousPort;
-        try (ServerSocket s = new ServerSocket(0)) {
-            rendezvousPort = s.getLocalPort();
-        }
-        orchestrator = new RealOrchestrator("steadyrun_mlp_it", dir.resolve("orchestrator.log"), List.of(
-                "--steadyrun.fleet.heartbeat-interval=2000ms",
-                "--steadyrun.scheduling.pass-interval=500ms",
-                "--steadyrun.chaos.enabled=true",
-                "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
+        orchestrator = RealOrchestrator.forRecovery("steadyrun_mlp_it", dir.resolve("orchestrator.log"), 2000);
         orchestrator.start(Duration.ofMinutes(3));
         orchestrator.post("/api/v1/programs", "{\"name\":\"mlp\",\"version\":\"0.1.0\",\"description\":\"spirals\"}");
         // wider layers make a step take milliseconds rather than microseconds, so that the story sees tens of
@@ -160,17 +150,8 @@ class MlpExampleEndToEndTest {
     }
 
     private static void startAgent(String name) throws IOException {
-        ProcessBuilder builder = new ProcessBuilder(Processes.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(),
-                "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
-                "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=mlp",
-                "--checkpoint-root", dir.resolve("agent-" + name).toString(),
-                "--state-dir", dir.resolve("state").toString(),
-                "--stop-grace", "5s", "--report-flush", "250ms",
-                "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
-                "--fake-gpus", "1", "--programs", "mlp@0.1.0=" + program)
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()));
+        ProcessBuilder builder = orchestrator.agent(name, dir, "mlp", Duration.ofSeconds(5),
+                List.of("--programs", "mlp@0.1.0=" + program));
         builder.environment().put("OMP_NUM_THREADS", "1"); // three trainers share two cores
         agents.put(name, builder.start());
     }
