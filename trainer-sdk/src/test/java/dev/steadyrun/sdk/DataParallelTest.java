@@ -7,6 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -111,14 +112,42 @@ class DataParallelTest {
         assertThat(two.get(0).steps()).as("no step after the agreed stop").isEmpty();
     }
 
-    private static List<Outcome> launch(int world, Path checkpoints, long generation, CheckpointWritten restore,
-                                        List<String> extra) throws Exception {
-        return launch(world, checkpoints, generation, restore, extra, -1);
+    @Test
+    void aChaosDivergeReadByOneRankRaisesTheLearningRateOfEveryRankForThisLaunchOnly(@TempDir Path dir)
+            throws Exception {
+        Path faults = dir.resolve("fault-rank0");
+        Files.writeString(faults, "diverge\n");
+        List<Outcome> two = launch(2, dir.resolve("chaos"), 1, null, List.of("--set", "debugDivergeLrFactor=1000"),
+                -1, faults);
+        for (Outcome rank : two) {
+            assertThat(rank.steps()).extracting(StepMetrics::lr).as("agreed over the ring from the first step")
+                    .containsOnly(LR * 1000);
+        }
+        assertThat(faults).as("taken once").doesNotExist();
+        assertThat(two.get(1).params()).isEqualTo(two.get(0).params());
+
+        CheckpointWritten written = two.get(0).checkpoints().get(0);
+        List<Outcome> again = launch(2, dir.resolve("chaos"), 2, written, List.of());
+        assertThat(again.get(0).steps()).extracting(StepMetrics::lr).as("not saved in the checkpoint")
+                .containsOnly(LR);
     }
 
-    /** Runs {@code world} ranks of one generation, each on its own thread; {@code stopped}: a rank with SIGTERM. */
+    private static List<Outcome> launch(int world, Path checkpoints, long generation, CheckpointWritten restore,
+                                        List<String> extra) throws Exception {
+        return launch(world, checkpoints, generation, restore, extra, -1, null);
+    }
+
     private static List<Outcome> launch(int world, Path checkpoints, long generation, CheckpointWritten restore,
                                         List<String> extra, int stopped) throws Exception {
+        return launch(world, checkpoints, generation, restore, extra, stopped, null);
+    }
+
+    /**
+     * Runs {@code world} ranks of one generation, each on its own thread; {@code stopped}: a rank with SIGTERM;
+     * {@code rank0Faults}: rank 0's fault file, or null.
+     */
+    private static List<Outcome> launch(int world, Path checkpoints, long generation, CheckpointWritten restore,
+                                        List<String> extra, int stopped, Path rank0Faults) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -137,7 +166,8 @@ class DataParallelTest {
             }
             argv.addAll(extra);
             boolean stop = r == stopped;
-            ranks.add(CompletableFuture.supplyAsync(() -> rank(argv, secret, stop)));
+            Path faults = r == 0 ? rank0Faults : null;
+            ranks.add(CompletableFuture.supplyAsync(() -> rank(argv, secret, stop, faults)));
         }
         List<Outcome> out = new ArrayList<>();
         for (CompletableFuture<Outcome> f : ranks) {
@@ -146,13 +176,13 @@ class DataParallelTest {
         return out;
     }
 
-    private static Outcome rank(List<String> argv, RingSecret secret, boolean stopped) {
+    private static Outcome rank(List<String> argv, RingSecret secret, boolean stopped, Path faults) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         INDArray[] params = new INDArray[1];
         Throwable failure = null;
         try (TrainingSession session = new TrainingSession(TrainerArgs.parse(argv.toArray(String[]::new), null),
-                secret, null, out, new AtomicBoolean(stopped))) {
+                secret, faults, out, new AtomicBoolean(stopped))) {
             session.train(s -> params[0] = train(s));
         } catch (Throwable e) {
             failure = e;

@@ -36,7 +36,8 @@ class MlpExampleEndToEndTest {
 
     private static final List<String> NODES = List.of("mlp-a", "mlp-b", "mlp-c");
     private static final Duration WAIT = Duration.ofSeconds(60);
-    private static final double LR = 0.01;
+    /** Slow enough that the loss stays far from 0, where its noise alone would look like spikes. */
+    private static final double LR = 0.003;
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private static Path dir;
@@ -82,7 +83,7 @@ class MlpExampleEndToEndTest {
                  "hyper":{"batchTokens":%d,"microBatch":512,"lr":%s,"maxSteps":1000000},
                  "checkpointInterval":10,"checkpointLocation":"%s",
                  "recoveryPolicy":{"backoffInitial":"PT1S","backoffMax":"PT4S","hangFloor":"PT2M",
-                   "spikeWarmupSteps":3,"rollbackMarginSteps":1,
+                   "spikeWarmupSteps":3,"spikeRatio":5,"rollbackMarginSteps":1,
                    "divergenceLadder":[{"lrMultiplier":0.5,"clipNorm":0.3}]}}"""
                 .formatted(128 * 2 * 512, LR, location));
         UUID run = UUID.fromString(submitted.path("id").asString());
