@@ -1,5 +1,10 @@
 package dev.steadyrun.protocol;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -43,6 +48,21 @@ public record ChaosFault(long id, Kind kind, UUID runId, long generation, int ra
      * must ignore variables it does not know, while an unknown argument is refused).
      */
     public static final String FAULT_FILE_ENV = "STEADYRUN_FAULT_FILE";
+
+    /**
+     * The trainer's side of the fault file: the lines the agent wrote, stripped, blank ones left out; the file is
+     * deleted, so each fault is taken once. None when there is no file.
+     */
+    public static List<String> take(Path faultFile) throws IOException {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(faultFile);
+        } catch (NoSuchFileException e) {
+            return List.of();
+        }
+        Files.delete(faultFile);
+        return lines.stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    }
 
     /** A straggling trainer's step time over its normal one. */
     public static final double STRAGGLE_FACTOR = 3;

@@ -1,8 +1,6 @@
 package dev.steadyrun.trainer;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -58,19 +56,12 @@ final class FaultPlan {
         }
         List<String> lines;
         try {
-            lines = Files.readAllLines(file);
-            Files.delete(file);
-        } catch (NoSuchFileException e) {
-            return;
+            lines = ChaosFault.take(file);
         } catch (IOException e) {
             log.warn("fault file {} unreadable: {}", file, e.toString());
             return;
         }
-        for (String line : lines) {
-            String fault = line.strip();
-            if (fault.isEmpty()) {
-                continue;
-            }
+        for (String fault : lines) {
             log.warn("chaos (test tool): {} from step {}", fault, step);
             if (fault.equals(ChaosFault.Kind.HANG.trainerLine())) {
                 hangAtStep = step;

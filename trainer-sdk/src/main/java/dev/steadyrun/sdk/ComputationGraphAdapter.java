@@ -18,7 +18,7 @@ public final class ComputationGraphAdapter extends NetworkAdapter<MultiDataSet> 
 
     /** @param graph an initialized graph ({@link ComputationGraph#init()}) */
     public ComputationGraphAdapter(ComputationGraph graph) {
-        super(graph);
+        super(graph, null);
         this.graph = graph;
     }
 

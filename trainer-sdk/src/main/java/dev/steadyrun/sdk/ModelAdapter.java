@@ -1,7 +1,7 @@
 package dev.steadyrun.sdk;
 
 import java.util.Map;
-import java.util.function.LongFunction;
+import java.util.function.Function;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -15,7 +15,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@link #apply} measures that array's global L2 norm, clips it to the session's threshold, lets the model's updater
  * (Adam, ...) turn it into the update, scales the update by the ratio of the session's learning rate to the
  * configured one (the updaters ND4J ships scale their update linearly with the learning rate) and subtracts it from
- * the parameters. {@link #step} is both halves.
+ * the parameters. {@link #step} is both halves, with the gradient averaged over the data-parallel ranks in between
+ * when the adapter has a ring ({@link DataParallel}; the gradient is the mean loss's, so the mean over equal slices
+ * is the global batch's).
  *
  * @param <B> what one batch is for this kind of model
  */
@@ -25,7 +27,15 @@ public abstract class ModelAdapter<B> {
     public record Step(double loss, double gradNorm) {
     }
 
+    /** The ring each step averages the gradient over; null for one rank (until {@link #train} sets the session's). */
+    private DataParallel dp;
+
     ModelAdapter() { // the three adapters of this package only: apply() relies on how each one's updater works
+        this(null);
+    }
+
+    ModelAdapter(DataParallel dp) {
+        this.dp = dp;
     }
 
     /**
@@ -36,29 +46,38 @@ public abstract class ModelAdapter<B> {
      */
     public final Step step(B batch, double clipNorm, double lrFactor) {
         double loss = computeGradient(batch);
+        if (dp != null) {
+            dp.averageGradients(gradient());
+        }
         return new Step(loss, apply(clipNorm, lrFactor));
     }
 
     /**
-     * The usual training loop: loads the session's restored checkpoint, if any, into the model; then, while the
-     * session runs, one {@link #step} on {@code batches.apply(session.dataCursor())} with the session's learning
-     * rate and clipping threshold (knobs applied), its step line, and a checkpoint of {@link #arrays()} and
+     * The usual training loop: loads the session's restored checkpoint, if any, into the model and gives every rank
+     * rank 0's arrays; then, while the session runs, one {@link #step} on this rank's slice of the global batch
+     * ({@code batches.apply(session.slice(globalBatch))}, averaged over the session's ranks) with the session's
+     * learning rate and clipping threshold (knobs applied), its step line, and a checkpoint of {@link #arrays()} and
      * {@link #counters()} whenever one is due. A program with its own loop calls the same methods itself.
      *
-     * @param batches       batch number {@code n} of the data, the same batch for the same {@code n} in every launch
+     * @param globalBatch   examples per step over all ranks (a multiple of the world size)
+     * @param batches       the examples a slice names: the same batch for the same slice in every launch
      * @param lr            the learning rate the model's updater was configured with
      * @param clipNorm      the configured clipping threshold (0: none), unless a knob replaces it
-     * @param tokensPerStep what one batch counts for in the step line's {@code tokensSeen}
+     * @param tokensPerStep what one global batch counts for in the step line's {@code tokensSeen}
      */
-    public final void train(TrainingSession session, LongFunction<B> batches, double lr, double clipNorm,
-                            long tokensPerStep) throws Exception {
+    public final void train(TrainingSession session, int globalBatch, Function<TrainingSession.Slice, B> batches,
+                            double lr, double clipNorm, long tokensPerStep) throws Exception {
+        if (dp == null) {
+            dp = session.dataParallel();
+        }
         if (session.restored() != null) {
             restore(session.restored().arrays(), session.restored().userState());
         }
+        dp.broadcast(arrays().values());
         while (session.running()) {
             double applied = session.lr(lr, lr);
             double clip = session.clipNorm(clipNorm);
-            Step step = step(batches.apply(session.dataCursor()), clip, applied / lr);
+            Step step = step(batches.apply(session.slice(globalBatch)), clip, applied / lr);
             session.stepDone(step.loss(), step.gradNorm(), applied, clip, tokensPerStep);
             if (session.checkpointDue()) {
                 session.checkpoint(arrays(), counters());

@@ -15,9 +15,18 @@ public final class MultiLayerNetworkAdapter extends NetworkAdapter<DataSet> {
 
     private final MultiLayerNetwork net;
 
-    /** @param net an initialized network ({@link MultiLayerNetwork#init()}) */
+    /** @param net an initialized network ({@link MultiLayerNetwork#init()}), trained on one rank */
     public MultiLayerNetworkAdapter(MultiLayerNetwork net) {
-        super(net);
+        this(net, null);
+    }
+
+    /**
+     * @param net an initialized network ({@link MultiLayerNetwork#init()})
+     * @param dp  the session's ring ({@link TrainingSession#dataParallel()}): each step averages the gradient over
+     *            the ranks; null for one rank
+     */
+    public MultiLayerNetworkAdapter(MultiLayerNetwork net, DataParallel dp) {
+        super(net, dp);
         this.net = net;
     }
 

@@ -20,7 +20,8 @@ public abstract class NetworkAdapter<B> extends ModelAdapter<B> {
     private final Model net;
     private Gradient gradient;
 
-    NetworkAdapter(Model net) {
+    NetworkAdapter(Model net, DataParallel dp) {
+        super(dp);
         this.net = net;
     }
 

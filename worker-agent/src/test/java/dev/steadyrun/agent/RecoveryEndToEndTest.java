@@ -4,12 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -77,16 +73,8 @@ class RecoveryEndToEndTest {
     static void startOrchestratorAndAgents() throws Exception {
         dir = Files.createTempDirectory("recovery-e2e");
         System.out.println("recovery end-to-end logs in " + dir);
-        int rendezvousPort;
-        try (ServerSocket s = new ServerSocket(0)) {
-            rendezvousPort = s.getLocalPort();
-        }
-        orchestrator = new RealOrchestrator("steadyrun_recovery_it", dir.resolve("orchestrator.log"), List.of(
-                "--steadyrun.fleet.heartbeat-interval=" + HEARTBEAT_MILLIS + "ms",
-                "--steadyrun.scheduling.pass-interval=500ms",
-                "--steadyrun.chaos.enabled=true",
-                // our own port: other tests on this machine may form rings on the default one
-                "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
+        orchestrator = RealOrchestrator.forRecovery("steadyrun_recovery_it", dir.resolve("orchestrator.log"),
+                HEARTBEAT_MILLIS);
         orchestrator.start(Duration.ofMinutes(3));
         String cp = System.getProperty("java.class.path");
         realTrainer = Processes.java() + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main";
@@ -501,33 +489,11 @@ class RecoveryEndToEndTest {
 
     /** A column of rank 0's metrics row of that generation and step. */
     private static double metricAt(long generation, long step, String column) throws SQLException {
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement("select " + column
-                     + " from run_metric where run_id = ? and generation = ? and step = ? and rank = 0")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            st.setLong(3, step);
-            try (ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("rank 0's metrics of step %d in generation %d", step, generation).isTrue();
-                return rs.getDouble(1);
-            }
-        }
+        return orchestrator.metric(runId, generation, step, 0, column);
     }
 
     private static List<Double> lossesAt(long generation) throws SQLException {
-        List<Double> losses = new ArrayList<>();
-        try (Connection c = orchestrator.database();
-             PreparedStatement st = c.prepareStatement(
-                     "select loss from run_metric where run_id = ? and generation = ? order by step")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    losses.add(rs.getDouble(1));
-                }
-            }
-        }
-        return losses;
+        return orchestrator.losses(runId, generation);
     }
 
     private static void record(String what, JsonNode incident) {
@@ -540,20 +506,8 @@ class RecoveryEndToEndTest {
     // --- processes ---
 
     private static void startAgent(String name) throws IOException {
-        Process p = new ProcessBuilder(Processes.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(),
-                "--url", orchestrator.url().toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
-                "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=e2e",
-                "--checkpoint-root", dir.resolve("agent-" + name).toString(),
-                "--state-dir", dir.resolve("state").toString(),
-                "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
-                "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
-                "--fake-gpus", "1", "--fault-file", dir.resolve("fault-" + name).toString(),
-                "--trainer-command", trainerCommand)
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
-                .start();
-        agents.put(name, p);
+        agents.put(name, orchestrator.agent(name, dir, "e2e", STOP_GRACE, List.of("--trainer-command", trainerCommand))
+                .start());
     }
 
     /** Command lines of this story's trainer JVMs of one generation (not their wrapper or launcher shells). */

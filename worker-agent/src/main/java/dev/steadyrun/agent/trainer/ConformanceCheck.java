@@ -6,6 +6,7 @@ import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -17,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -25,6 +27,7 @@ import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.RestartKnobs;
+import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.protocol.TrainerLines;
@@ -39,8 +42,12 @@ import tools.jackson.databind.json.JsonMapper;
  * environment — and checks it against docs/trainer-protocol.md (section 6 lists the checks): the lines it prints, its
  * checkpoints, a restore with knobs, knobs kept across a later restore, SIGTERM, and the refusals' exit codes.
  *
+ * <p>With a world size above 1 every launch is a generation of that many ranks on this machine (a rendezvous on
+ * 127.0.0.1, a fresh ring secret): rank 0's lines are checked as above, every other rank must print the same steps,
+ * losses and learning rates and exit alike, except that SIGTERM goes to rank 0 alone (143 there, 5 elsewhere).
+ *
  * <pre>java -cp &lt;worker-agent classpath&gt; dev.steadyrun.agent.trainer.ConformanceCheck
- *      [--set key=value]... [--work DIR] [--timeout-seconds N] -- &lt;trainer command&gt;</pre>
+ *      [--set key=value]... [--work DIR] [--timeout-seconds N] [--world-size N] -- &lt;trainer command&gt;</pre>
  */
 public final class ConformanceCheck {
 
@@ -57,11 +64,19 @@ public final class ConformanceCheck {
         }
     }
 
-    /** What one launch did. {@code problems}: its stdout lines that break the protocol. */
+    /**
+     * What one launch did: rank 0's exit, lines and stderr, and the other ranks'. {@code problems}: stdout lines
+     * that break the protocol.
+     */
     record Launch(int exitCode, List<StepMetrics> steps, List<CheckpointWritten> checkpoints, List<String> problems,
-                  Path stderr) {
+                  Path stderr, List<Launch> peers) {
         StepMetrics step(long n) {
             return steps.stream().filter(s -> s.step() == n).findFirst().orElse(null);
+        }
+
+        /** Rank 0 exited with {@code code} and every other rank with {@code peerCode}. */
+        boolean exited(int code, int peerCode) {
+            return exitCode == code && peers.stream().allMatch(p -> p.exitCode() == peerCode);
         }
     }
 
@@ -69,6 +84,7 @@ public final class ConformanceCheck {
     private final Map<String, String> config;
     private final Path work;
     private final Duration timeout;
+    private final int worldSize;
     private final UUID runId = UUID.randomUUID();
     private final List<Finding> findings = new ArrayList<>();
     private long generation;
@@ -80,10 +96,20 @@ public final class ConformanceCheck {
      * @param timeout the longest one launch may take
      */
     public ConformanceCheck(List<String> command, Map<String, String> config, Path work, Duration timeout) {
+        this(command, config, work, timeout, 1);
+    }
+
+    /** @param worldSize ranks per launch, all on this machine */
+    public ConformanceCheck(List<String> command, Map<String, String> config, Path work, Duration timeout,
+                            int worldSize) {
+        if (worldSize < 1) {
+            throw new IllegalArgumentException("world size must be ≥ 1, was " + worldSize);
+        }
         this.command = List.copyOf(command);
         this.config = Map.copyOf(config);
         this.work = work.toAbsolutePath();
         this.timeout = timeout;
+        this.worldSize = worldSize;
     }
 
     /**
@@ -99,6 +125,7 @@ public final class ConformanceCheck {
         Map<String, String> config = new LinkedHashMap<>();
         Path work = null;
         Duration timeout = Duration.ofMinutes(5);
+        int worldSize = 1;
         int i = 0;
         for (; i < args.length && !args[i].equals("--"); i += 2) {
             if (i + 1 >= args.length) {
@@ -114,6 +141,7 @@ public final class ConformanceCheck {
                 }
                 case "--work" -> work = Path.of(args[i + 1]);
                 case "--timeout-seconds" -> timeout = Duration.ofSeconds(Long.parseLong(args[i + 1]));
+                case "--world-size" -> worldSize = Integer.parseInt(args[i + 1]);
                 default -> usage("unknown option " + args[i]);
             }
         }
@@ -124,7 +152,7 @@ public final class ConformanceCheck {
         if (work == null) {
             work = Files.createTempDirectory("steadyrun-conformance-");
         }
-        List<Finding> result = new ConformanceCheck(command, config, work, timeout).run();
+        List<Finding> result = new ConformanceCheck(command, config, work, timeout, worldSize).run();
         result.forEach(System.out::println);
         long failed = result.stream().filter(f -> !f.passed()).count();
         System.out.println("trainer protocol " + TrainerProtocol.VERSION + ": " + (result.size() - failed)
@@ -135,7 +163,7 @@ public final class ConformanceCheck {
     private static void usage(String error) {
         System.err.println("error: " + error);
         System.err.println("usage: ConformanceCheck [--set key=value]... [--work DIR] [--timeout-seconds N]"
-                + " -- <trainer command>");
+                + " [--world-size N] -- <trainer command>");
         System.exit(ExitCodes.BAD_CONFIG);
     }
 
@@ -196,7 +224,8 @@ public final class ConformanceCheck {
         endless.put("maxSteps", "1000000000");
         Launch stopped = launch(assignment(work.resolve("sigterm"), null, null, RestartKnobs.NONE), endless,
                 List.of(), true);
-        check("SIGTERM after a step: exit " + ExitCodes.TERMINATED, stopped.exitCode() == ExitCodes.TERMINATED,
+        check("SIGTERM after a step: exit " + ExitCodes.TERMINATED + (worldSize > 1 ? " (the other ranks "
+                + ExitCodes.PEER_LOST + ")" : ""), stopped.exited(ExitCodes.TERMINATED, ExitCodes.PEER_LOST),
                 exitSeen(stopped));
 
         refusals(first);
@@ -208,7 +237,7 @@ public final class ConformanceCheck {
         Launch wrong = launch(assignment(work.resolve("refuse-sha"), c.path(), wrongSha, RestartKnobs.NONE), config,
                 List.of(), false);
         check("a wrong --restore-sha256: exit " + ExitCodes.CORRUPT_CHECKPOINT,
-                wrong.exitCode() == ExitCodes.CORRUPT_CHECKPOINT, exitSeen(wrong));
+                wrong.exited(ExitCodes.CORRUPT_CHECKPOINT, ExitCodes.CORRUPT_CHECKPOINT), exitSeen(wrong));
 
         Path copy = work.resolve("refuse-corrupt").resolve(Path.of(c.path()).getFileName());
         copyTree(Path.of(c.path()), copy);
@@ -217,19 +246,19 @@ public final class ConformanceCheck {
         Launch corrupt = launch(assignment(work.resolve("refuse-corrupt"), copy.toString(), c.manifestSha256(),
                 RestartKnobs.NONE), config, List.of(), false);
         check("one byte flipped in " + copy.relativize(flipped) + ": exit " + ExitCodes.CORRUPT_CHECKPOINT,
-                corrupt.exitCode() == ExitCodes.CORRUPT_CHECKPOINT, exitSeen(corrupt));
+                corrupt.exited(ExitCodes.CORRUPT_CHECKPOINT, ExitCodes.CORRUPT_CHECKPOINT), exitSeen(corrupt));
 
         Path missing = work.resolve("refuse-missing").resolve(Path.of(c.path()).getFileName());
         Launch gone = launch(assignment(work.resolve("refuse-missing"), missing.toString(), c.manifestSha256(),
                 RestartKnobs.NONE), config, List.of(), false);
         check("a restore directory that does not exist: exit " + ExitCodes.CHECKPOINT_UNAVAILABLE,
-                gone.exitCode() == ExitCodes.CHECKPOINT_UNAVAILABLE, exitSeen(gone));
+                gone.exited(ExitCodes.CHECKPOINT_UNAVAILABLE, ExitCodes.CHECKPOINT_UNAVAILABLE), exitSeen(gone));
 
         // RestartKnobs refuses an out-of-bounds value, so this one is written by hand, as a broken agent would
         Launch badKnob = launch(assignment(work.resolve("refuse-knob"), null, null, RestartKnobs.NONE), config,
                 List.of("--knob", "lrMultiplier=99"), false);
         check("--knob lrMultiplier=99 (out of bounds): exit " + ExitCodes.BAD_CONFIG,
-                badKnob.exitCode() == ExitCodes.BAD_CONFIG, exitSeen(badKnob));
+                badKnob.exited(ExitCodes.BAD_CONFIG, ExitCodes.BAD_CONFIG), exitSeen(badKnob));
     }
 
     private void knobsInForce(String what, StepMetrics knobbed, StepMetrics straight) {
@@ -241,7 +270,7 @@ public final class ConformanceCheck {
 
     /** Exit code, protocol lines and step numbering of one launch. */
     private void wellFormed(String name, Launch l, int exitCode, long firstStep) {
-        check(name + ": exit " + exitCode, l.exitCode() == exitCode, exitSeen(l));
+        check(name + ": exit " + exitCode, l.exited(exitCode, exitCode), exitSeen(l));
         check(name + ": every protocol line carries its required members", l.problems().isEmpty(),
                 String.join("; ", l.problems()));
         List<Long> steps = l.steps().stream().map(StepMetrics::step).toList();
@@ -251,33 +280,81 @@ public final class ConformanceCheck {
         }
         check(name + ": steps " + firstStep + ", " + (firstStep + 1) + ", … without a gap", consecutive,
                 steps.size() > 12 ? steps.subList(0, 12) + "…" : steps.toString());
+        for (int r = 1; r <= l.peers().size(); r++) {
+            Launch peer = l.peers().get(r - 1);
+            check(name + ": rank " + r + " prints rank 0's steps, losses and learning rates",
+                    peer.problems().isEmpty() && agreed(l.steps()).equals(agreed(peer.steps())),
+                    "rank 0 " + abbreviate(agreed(l.steps()).toString()) + ", rank " + r + " "
+                            + abbreviate(agreed(peer.steps()).toString()) + " " + String.join("; ", peer.problems()));
+        }
+    }
+
+    /** What every rank of a data-parallel step agrees on. */
+    private static List<List<Object>> agreed(List<StepMetrics> steps) {
+        return steps.stream().map(s -> List.<Object>of(s.step(), s.tokensSeen(), s.loss(), s.lr())).toList();
     }
 
     private Assignment assignment(Path checkpointDir, String restore, String sha256, RestartKnobs knobs) {
         generation++;
-        return new Assignment(runId, 0, 1, generation, config, restore, sha256, checkpointDir.toString(), knobs,
-                null, 0, null);
+        return new Assignment(runId, 0, worldSize, generation, config, restore, sha256, checkpointDir.toString(),
+                knobs, null, 0, null);
     }
 
     /**
-     * Starts the program for {@code a} with {@code config} as its {@code --set} keys and reads its stdout to the end.
+     * Starts the program for {@code a} with {@code config} as its {@code --set} keys, every rank of it, and reads
+     * their stdout to the end.
      *
-     * @param sigterm send SIGTERM once the first step line arrived
+     * @param sigterm send SIGTERM to rank 0 once its first step line arrived
      */
     private Launch launch(Assignment a, Map<String, String> config, List<String> extraArgs, boolean sigterm)
             throws IOException, InterruptedException {
-        Assignment withConfig = new Assignment(a.runId(), a.rank(), a.worldSize(), a.generation(), config,
-                a.restoreFrom(), a.restoreSha256(), a.checkpointDir(), a.knobs(), a.rendezvous(),
-                a.hangTimeoutSeconds(), a.ringSecret());
         Files.createDirectories(Path.of(a.checkpointDir()));
-        List<String> argv = new ArrayList<>(TrainerCommand.argv(command, withConfig, work));
+        String rendezvous = null;
+        RingSecret secret = null;
+        if (worldSize > 1) {
+            try (ServerSocket s = new ServerSocket(0)) {
+                rendezvous = "127.0.0.1:" + s.getLocalPort();
+            }
+            secret = RingSecret.random();
+        }
+        List<CompletableFuture<Launch>> peers = new ArrayList<>();
+        for (int r = 1; r < worldSize; r++) {
+            Process p = start(a, r, rendezvous, secret, config, extraArgs);
+            int rank = r;
+            peers.add(CompletableFuture.supplyAsync(() -> read(p, rank, a.generation(), false)));
+        }
+        Launch rank0 = read(start(a, 0, rendezvous, secret, config, extraArgs), 0, a.generation(), sigterm);
+        List<Launch> others = new ArrayList<>();
+        for (CompletableFuture<Launch> f : peers) {
+            others.add(f.join());
+        }
+        return new Launch(rank0.exitCode(), rank0.steps(), rank0.checkpoints(), rank0.problems(), rank0.stderr(),
+                List.copyOf(others));
+    }
+
+    private Process start(Assignment a, int rank, String rendezvous, RingSecret secret, Map<String, String> config,
+                          List<String> extraArgs) throws IOException {
+        Assignment one = new Assignment(a.runId(), rank, a.worldSize(), a.generation(), config, a.restoreFrom(),
+                a.restoreSha256(), a.checkpointDir(), a.knobs(), rendezvous, a.hangTimeoutSeconds(), secret);
+        List<String> argv = new ArrayList<>(TrainerCommand.argv(command, one, work));
         argv.addAll(extraArgs);
-        Path stderr = work.resolve("generation-" + a.generation() + ".stderr");
-        ProcessBuilder builder = new ProcessBuilder(argv).redirectError(stderr.toFile());
+        ProcessBuilder builder = new ProcessBuilder(argv).redirectError(stderr(a.generation(), rank).toFile());
         builder.environment().clear();
         builder.environment().putAll(TrainerEnvironment.of(System.getenv()));
+        if (secret != null) {
+            builder.environment().put(RingSecret.ENV, secret.value()); // as the agent's TrainerProcess does
+        }
         Process p = builder.start();
         p.getOutputStream().close();
+        return p;
+    }
+
+    private Path stderr(long generation, int rank) {
+        return work.resolve("generation-" + generation + (rank == 0 ? "" : "-rank" + rank) + ".stderr");
+    }
+
+    /** Reads one rank's stdout to the end (killing it after the timeout) and waits for its exit. */
+    private Launch read(Process p, int rank, long generation, boolean sigterm) {
         List<StepMetrics> steps = new ArrayList<>();
         List<CheckpointWritten> checkpoints = new ArrayList<>();
         List<String> problems = Collections.synchronizedList(new ArrayList<>());
@@ -294,6 +371,7 @@ public final class ConformanceCheck {
         }, "conformance-timeout");
         killer.setDaemon(true);
         killer.start();
+        int code;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
@@ -308,10 +386,19 @@ public final class ConformanceCheck {
                     checkpoints.add(c);
                 }
             }
+            code = p.waitFor();
+        } catch (IOException e) {
+            problems.add("stdout unreadable: " + e);
+            p.destroyForcibly();
+            code = -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            code = -1;
         }
-        int code = p.waitFor();
         killer.interrupt();
-        return new Launch(code, List.copyOf(steps), List.copyOf(checkpoints), List.copyOf(problems), stderr);
+        return new Launch(code, List.copyOf(steps), List.copyOf(checkpoints), List.copyOf(problems),
+                stderr(generation, rank), List.of());
     }
 
     /** A protocol line, or null for a log line; a protocol line that misses a required member is a problem. */
@@ -371,7 +458,9 @@ public final class ConformanceCheck {
         } catch (IOException e) {
             tail = "; stderr unreadable: " + e;
         }
-        return "exit " + l.exitCode() + (l.problems().isEmpty() ? "" : "; " + l.problems()) + tail;
+        String peers = l.peers().isEmpty() ? "" : " (the other ranks " + l.peers().stream().map(Launch::exitCode)
+                .toList() + ")";
+        return "exit " + l.exitCode() + peers + (l.problems().isEmpty() ? "" : "; " + l.problems()) + tail;
     }
 
     private static void copyTree(Path from, Path to) throws IOException {

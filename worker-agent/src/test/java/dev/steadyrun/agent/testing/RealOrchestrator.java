@@ -96,6 +96,23 @@ public final class RealOrchestrator implements AutoCloseable {
         }
     }
 
+    /**
+     * The orchestrator of the recovery stories, not started: chaos API on, scheduling passes every 500 ms, and a
+     * rendezvous port of its own (other tests on this machine may form rings on the default one).
+     */
+    public static RealOrchestrator forRecovery(String database, Path log, long heartbeatMillis)
+            throws IOException, SQLException {
+        int rendezvousPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            rendezvousPort = s.getLocalPort();
+        }
+        return new RealOrchestrator(database, log, List.of(
+                "--steadyrun.fleet.heartbeat-interval=" + heartbeatMillis + "ms",
+                "--steadyrun.scheduling.pass-interval=500ms",
+                "--steadyrun.chaos.enabled=true",
+                "--steadyrun.scheduling.rendezvous-port=" + rendezvousPort));
+    }
+
     /** A second replica on the same database and settings (the standby of an active/standby pair), not started. */
     public RealOrchestrator replica(Path log) throws IOException, SQLException {
         return new RealOrchestrator(server, database, log, settings, environment, trust, false);
@@ -212,19 +229,77 @@ public final class RealOrchestrator implements AutoCloseable {
         throw new AssertionError("no node " + name);
     }
 
+    /**
+     * A real agent of this orchestrator as a child JVM (so that it can be SIGKILLed), for the recovery stories: one
+     * fake GPU with its fault file, its checkpoints, state and trainer logs under {@code dir}, its log in
+     * {@code dir/agent-<name>.log}.
+     *
+     * @param more the agent's other flags: which trainer or programs it runs
+     */
+    public ProcessBuilder agent(String name, Path dir, String rack, Duration stopGrace, List<String> more) {
+        List<String> argv = new java.util.ArrayList<>(List.of(Processes.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1",
+                "-cp", System.getProperty("java.class.path"), dev.steadyrun.agent.Main.class.getName(),
+                "--url", url().toString(), "--join-token", JOIN_TOKEN,
+                "--node-name", name, "--advertise-host", "127.0.0.1", "--labels", "rack=" + rack,
+                "--checkpoint-root", dir.resolve("agent-" + name).toString(),
+                "--state-dir", dir.resolve("state").toString(),
+                "--stop-grace", stopGrace.toSeconds() + "s", "--report-flush", "250ms",
+                "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
+                "--fake-gpus", "1", "--fault-file", dir.resolve("fault-" + name).toString()));
+        argv.addAll(more);
+        return new ProcessBuilder(argv).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()));
+    }
+
     /** The newest step the run's generation has reported, read from the database; -1 when none (or no answer). */
     public long maxStep(UUID runId, long generation) {
-        try (Connection c = database();
-             PreparedStatement st = c.prepareStatement(
-                     "select coalesce(max(step), -1) from run_metric where run_id = ? and generation = ?")) {
-            st.setObject(1, runId);
-            st.setLong(2, generation);
-            try (ResultSet rs = st.executeQuery()) {
+        try {
+            return query("select coalesce(max(step), -1) from run_metric where run_id = ? and generation = ?", rs -> {
                 rs.next();
                 return rs.getLong(1);
-            }
+            }, runId, generation);
         } catch (SQLException e) {
             return -1;
+        }
+    }
+
+    /** The losses a run's generation reported, every rank's rows, in step order. */
+    public List<Double> losses(UUID runId, long generation) throws SQLException {
+        return query("select loss from run_metric where run_id = ? and generation = ? order by step", rs -> {
+            List<Double> losses = new java.util.ArrayList<>();
+            while (rs.next()) {
+                losses.add(rs.getDouble(1));
+            }
+            return losses;
+        }, runId, generation);
+    }
+
+    /** A column ({@code lr}, {@code loss_scale}, …) of one rank's metrics row of a generation's step. */
+    public double metric(UUID runId, long generation, long step, int rank, String column) throws SQLException {
+        return query("select " + column + " from run_metric where run_id = ? and generation = ? and step = ?"
+                + " and rank = ?", rs -> {
+            if (!rs.next()) {
+                throw new AssertionError("no metrics of rank " + rank + " at step " + step + " in generation "
+                        + generation);
+            }
+            return rs.getDouble(1);
+        }, runId, generation, step, rank);
+    }
+
+    /** What a query's rows say. */
+    @FunctionalInterface
+    private interface Rows<T> {
+        T read(ResultSet rs) throws SQLException;
+    }
+
+    private <T> T query(String sql, Rows<T> rows, Object... parameters) throws SQLException {
+        try (Connection c = database(); PreparedStatement st = c.prepareStatement(sql)) {
+            for (int i = 0; i < parameters.length; i++) {
+                st.setObject(i + 1, parameters[i]);
+            }
+            try (ResultSet rs = st.executeQuery()) {
+                return rows.read(rs);
+            }
         }
     }
 

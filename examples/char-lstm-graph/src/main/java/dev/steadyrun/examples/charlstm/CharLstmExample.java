@@ -70,8 +70,8 @@ public final class CharLstmExample {
                     + "one sequence (chars + 1)");
         }
 
-        new ComputationGraphAdapter(graph(seed, hidden, lr)).train(session, c -> batch(text, c, batch, chars), lr,
-                clipNorm, (long) batch * chars);
+        new ComputationGraphAdapter(graph(seed, hidden, lr)).train(session, batch, slice -> batch(text, slice, chars),
+                lr, clipNorm, (long) batch * chars);
     }
 
     static ComputationGraph graph(long seed, int hidden, double lr) {
@@ -122,13 +122,14 @@ public final class CharLstmExample {
         return codes;
     }
 
-    /** Batch number {@code cursor}: one-hot characters {@code [batch, VOCAB, chars]}, labels the next ones. */
-    static MultiDataSet batch(byte[] text, long cursor, int batch, int chars) {
+    /** The sequences a slice names: one-hot characters {@code [count, VOCAB, chars]}, labels the next ones. */
+    static MultiDataSet batch(byte[] text, TrainingSession.Slice slice, int chars) {
+        int batch = slice.count();
         float[][][] in = new float[batch][VOCAB][chars];
         float[][][] next = new float[batch][VOCAB][chars];
         long windows = text.length - chars;
         for (int b = 0; b < batch; b++) {
-            int start = (int) Math.floorMod((cursor * batch + b) * STRIDE, windows);
+            int start = (int) Math.floorMod((slice.first() + b) * STRIDE, windows);
             for (int t = 0; t < chars; t++) {
                 in[b][text[start + t]][t] = 1;
                 next[b][text[start + t + 1]][t] = 1;

@@ -24,9 +24,14 @@ import dev.steadyrun.sdk.TrainingSession;
  * prints the protocol's lines.
  *
  * <p>Config keys ({@code --set}): {@code lr} (Adam, default 0.01), {@code clipNorm} (1.0), {@code seed} (1),
- * {@code microBatch} (points per step, 32), {@code hidden} (units per hidden layer, 32), {@code points} (the data
- * set's size, 3000), and the session's {@code maxSteps}, {@code checkpointInterval}, {@code keepCheckpoints}. The
- * other keys an agent passes (the OPT trainer's) are ignored.
+ * {@code microBatch} (points per optimizer step, all ranks together: 32), {@code hidden} (units per hidden layer,
+ * 32), {@code points} (the data set's size, 3000), and the session's keys ({@code maxSteps},
+ * {@code checkpointInterval}, {@code keepCheckpoints}, …). The other keys an agent passes (the OPT trainer's) are
+ * ignored.
+ *
+ * <p>With {@code --world-size} N above 1 it trains data parallel: every rank generates the same points, starts
+ * from rank 0's parameters, trains on its N-th of each step's {@code microBatch} points and averages the gradients
+ * over the ranks, so N ranks take the steps one rank would (to float rounding).
  */
 public final class MlpExample {
 
@@ -49,15 +54,15 @@ public final class MlpExample {
         DataSet data = spirals(points, seed);
 
         MultiLayerNetwork net = network(seed, hidden, lr);
-        MultiLayerNetworkAdapter model = new MultiLayerNetworkAdapter(net);
+        MultiLayerNetworkAdapter model = new MultiLayerNetworkAdapter(net, session.dataParallel());
         if (session.restored() != null) {
             model.restore(session.restored().arrays(), session.restored().userState());
         }
+        session.dataParallel().broadcast(model.arrays().values());
         while (session.running()) {
             double applied = session.lr(lr, lr);
             double clip = session.clipNorm(clipNorm);
-            MultiLayerNetworkAdapter.Step step = model.step(batch(data, session.dataCursor(), batch), clip,
-                    applied / lr);
+            MultiLayerNetworkAdapter.Step step = model.step(batch(data, session.slice(batch)), clip, applied / lr);
             session.stepDone(step.loss(), step.gradNorm(), applied, clip, batch);
             if (session.checkpointDue()) {
                 session.checkpoint(model.arrays(), model.counters());
@@ -114,12 +119,12 @@ public final class MlpExample {
         return new DataSet(Nd4j.createFromArray(features), Nd4j.createFromArray(labels));
     }
 
-    /** Batch number {@code cursor}: the next {@code size} points after the previous batch, wrapping around. */
-    static DataSet batch(DataSet data, long cursor, int size) {
+    /** The points of a slice of the stream that runs through the data set again and again. */
+    static DataSet batch(DataSet data, TrainingSession.Slice slice) {
         int n = data.numExamples();
-        int[] rows = new int[size];
-        for (int i = 0; i < size; i++) {
-            rows[i] = (int) ((cursor * size + i) % n);
+        int[] rows = new int[slice.count()];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = (int) ((slice.first() + i) % n);
         }
         return new DataSet(data.getFeatures().getRows(rows), data.getLabels().getRows(rows));
     }

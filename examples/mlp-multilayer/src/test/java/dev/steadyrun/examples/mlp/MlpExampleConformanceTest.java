@@ -38,6 +38,21 @@ class MlpExampleConformanceTest {
                 .hasSizeGreaterThanOrEqualTo(20).allMatch(Finding::passed);
     }
 
+    /**
+     * The same checks with every launch a generation of 2 ranks joined over the ring: both ranks print the same
+     * steps and exit alike (SIGTERM to rank 0: 143 there, 5 on rank 1).
+     */
+    @Test
+    void theExampleConformsOnTwoRanks(@TempDir Path dir) throws Exception {
+        Map<String, String> config = Map.of("maxSteps", "6", "checkpointInterval", "2", "lr", "0.01");
+        List<Finding> findings = new ConformanceCheck(PROGRAM, config, dir, Duration.ofMinutes(5), 2).run();
+        findings.forEach(System.out::println);
+
+        assertThat(findings).as(String.join("\n", findings.stream().map(Finding::toString).toList()))
+                .hasSizeGreaterThanOrEqualTo(23).allMatch(Finding::passed)
+                .anyMatch(f -> f.check().contains("rank 1 prints rank 0's steps"));
+    }
+
     /** A learning rate of 1e38 overflows the logits: the NaN step's line comes first, then exit 4 (diverged). */
     @Test
     void aNonFiniteLossIsPrintedAndEndsWithExit4(@TempDir Path dir) throws Exception {

@@ -40,8 +40,8 @@ public final class RegressionExample {
         int hidden = session.args().positiveInt("hidden", 32);
         float[][][] data = surface(session.args().positiveInt("points", 4000), seed);
 
-        new SameDiffAdapter(graph(seed, hidden), new Adam(lr)).train(session, c -> batch(data, c, batch), lr, clipNorm,
-                batch);
+        new SameDiffAdapter(graph(seed, hidden), new Adam(lr)).train(session, batch, slice -> batch(data, slice), lr,
+                clipNorm, batch);
     }
 
     /** Placeholders {@code xy [n, 2]} and {@code z [n, 1]}; variables {@code w1 b1 w2 b2 w3 b3}; loss {@code loss}. */
@@ -81,13 +81,14 @@ public final class RegressionExample {
         return new float[][][] {xy, z};
     }
 
-    /** Batch number {@code cursor}: the next {@code size} points after the previous batch, wrapping around. */
-    static Map<String, INDArray> batch(float[][][] data, long cursor, int size) {
+    /** The points a slice names: the stream of points runs through the data again and again. */
+    static Map<String, INDArray> batch(float[][][] data, TrainingSession.Slice slice) {
+        int size = slice.count();
         int n = data[0].length;
         float[][] xy = new float[size][];
         float[][] z = new float[size][];
         for (int i = 0; i < size; i++) {
-            int row = (int) ((cursor * size + i) % n);
+            int row = (int) ((slice.first() + i) % n);
             xy[i] = data[0][row];
             z[i] = data[1][row];
         }
