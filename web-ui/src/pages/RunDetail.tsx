@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { api, type Checkpoint, type Generation, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
+import { api, seatRanks, type Checkpoint, type Generation, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
 import { Chart } from '../Chart';
 import { fmt } from '../chart';
 import { usePoll } from '../hooks';
@@ -117,7 +117,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
             <tbody>{generations.map(g => (
               <tr key={g.generation} data-generation={g.generation}>
                 <td>{g.generation}</td><td>{time(g.placedAt)}</td>
-                <td>{g.ranks.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`} className={s.releasedAt ? 'released' : ''}>{s.rank}:{s.nodeName} </a>)}</td>
+                <td>{g.ranks.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`} className={s.releasedAt ? 'released' : ''}>{seatRanks(s)}:{s.nodeName} </a>)}</td>
                 <td>{g.spares.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`}>{s.nodeName} </a>)}</td>
               </tr>))}
             </tbody>

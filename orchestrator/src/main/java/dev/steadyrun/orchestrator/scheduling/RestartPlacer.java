@@ -127,15 +127,17 @@ public class RestartPlacer {
         Set<UUID> held = placements.heldForRecoveryOfOthers(run.getId());
         Predicate<UUID> installed = programs.installedOn(spec.program());
         Deque<UUID> free = new ArrayDeque<>(nodes.availableNodes().stream()
-                .filter(n -> spec.selects(n.labels()) && installed.test(n.id()) && !busy.contains(n.id()) && !oldNodes.contains(n.id())
+                .filter(n -> spec.fits(n.labels(), n.gpuCount()) && installed.test(n.id()) && !busy.contains(n.id()) && !oldNodes.contains(n.id())
                         && !held.contains(n.id()))
                 .map(NodeView::id).toList());
         List<UUID> seats = new ArrayList<>();
         List<UUID> usedSpares = new ArrayList<>();
         List<UUID> swappedIn = new ArrayList<>();
-        for (int rank = 0; rank < run.getWorldSize(); rank++) {
-            final int r = rank;
-            UUID node = old.stream().filter(p -> p.rank() == r).map(Placements.Row::nodeId).findFirst().orElse(null);
+        // by node seat: a node's ranks stay together, and a lost node's ranks all move to one spare node
+        int perNode = spec.ranksPerNode();
+        for (int seat = 0; seat < spec.nodes(); seat++) {
+            final int first = seat * perNode;
+            UUID node = old.stream().filter(p -> p.holds(first)).map(Placements.Row::nodeId).findFirst().orElse(null);
             if (node != null && nodes.state(node) == NodeState.HEALTHY && !request.replaceNodes().contains(node)
                     && !busy.contains(node)) {
                 seats.add(node);
@@ -153,10 +155,11 @@ public class RestartPlacer {
             seats.add(sub);
             swappedIn.add(sub);
         }
-        if (seats.size() < run.getWorldSize()) {
+        if (seats.size() < spec.nodes()) {
             String why = "waiting for a spare: no spare of the run and no free healthy node"
                     + (spec.nodeSelector().isEmpty() ? "" : " matching " + spec.nodeSelector())
-                    + " for " + (run.getWorldSize() - seats.size()) + " rank(s)";
+                    + (spec.gpusPerNode() == 0 ? "" : " with " + spec.gpusPerNode() + " GPUs")
+                    + " for " + (spec.nodes() - seats.size()) + " node(s) of " + perNode + " rank(s)";
             if (requests.waiting(pending.id(), why)) {
                 events.publishEvent(new Waiting(request.incidentId(), why));
             }
