@@ -6,7 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.agent.gpu.FaultInjector;
-import dev.steadyrun.agent.trainer.TrainerSupervisor;
+import dev.steadyrun.agent.trainer.NodeTrainers;
 import dev.steadyrun.protocol.ChaosFault;
 
 /**
@@ -21,7 +21,7 @@ public final class Chaos implements Consumer<ChaosFault> {
     /** XID 79: the GPU has fallen off the bus, the fault the orchestrator fails a node for at once. */
     static final String GPU_FAULT = "xid 79 gpu=0";
 
-    private final TrainerSupervisor trainer;
+    private final NodeTrainers trainer;
     private final FaultInjector gpus;
     private final Runnable halt;
 
@@ -29,7 +29,7 @@ public final class Chaos implements Consumer<ChaosFault> {
      * @param gpus the GPU fault injector, null on a node without GPUs
      * @param halt ends this process at once, without its shutdown (no SIGTERM to the trainer, no last report)
      */
-    public Chaos(TrainerSupervisor trainer, FaultInjector gpus, Runnable halt) {
+    public Chaos(NodeTrainers trainer, FaultInjector gpus, Runnable halt) {
         this.trainer = trainer;
         this.gpus = gpus;
         this.halt = halt;
