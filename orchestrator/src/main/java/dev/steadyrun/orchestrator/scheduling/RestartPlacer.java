@@ -38,7 +38,8 @@ import dev.steadyrun.orchestrator.run.RunStateMachine;
 /**
  * Carries out restart requests: every recovering run whose old generation stopped and whose backoff passed gets its
  * next generation, keeping the healthy nodes and giving each node the request names (lost, failed, swapped,
- * straggling) or that is no longer healthy to one of the run's spares or a free healthy node matching its selector
+ * straggling) or that is no longer healthy (one whose GPU reported a degraded fault is cordoned as well) to one of
+ * the run's spares or a free healthy node matching its selector
  * (none: the run waits, and the request says why). Called by the scheduling pass inside its transaction: the pass and
  * this never race. What it did is published for the logbook ({@link Placed}, {@link Waiting}, {@link RestoreReplaced}).
  */
@@ -131,6 +132,7 @@ public class RestartPlacer {
                         && !held.contains(n.id()))
                 .map(NodeView::id).toList());
         List<UUID> seats = new ArrayList<>();
+        List<UUID> degraded = new ArrayList<>();
         List<UUID> usedSpares = new ArrayList<>();
         List<UUID> swappedIn = new ArrayList<>();
         // by node seat: a node's ranks stay together, and a lost node's ranks all move to one spare node
@@ -142,6 +144,9 @@ public class RestartPlacer {
                     && !busy.contains(node)) {
                 seats.add(node);
                 continue;
+            }
+            if (node != null && degradedGpu(node, now)) {
+                degraded.add(node);
             }
             UUID sub = spares.poll();
             if (sub != null) {
@@ -193,6 +198,15 @@ public class RestartPlacer {
         }
         // Last: the node registry flushes and clears the persistence context, detaching the run.
         usedSpares.forEach(n -> nodes.releaseSpare(n, ACTOR));
+        // a GPU that reported a degraded fault kept its node working until now; it must not take work again
+        degraded.forEach(n -> nodes.cordon(n, "degraded GPU (" + nodes.view(n).stateReason()
+                + "): cordoned at the restart of run " + run.getId() + " to generation " + generation, ACTOR));
+    }
+
+    /** SUSPECT while still heartbeating: a GPU reported a degraded (not fatal) fault (silence is the other SUSPECT). */
+    private boolean degradedGpu(UUID nodeId, Instant now) {
+        LeaseRecord lease = leases.get(nodeId);
+        return nodes.state(nodeId) == NodeState.SUSPECT && lease != null && !lease.leaseExpired(now);
     }
 
     /**

@@ -150,6 +150,41 @@ class RanksPerNodeTest extends RecoverySupport {
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
+    @Test
+    void aNodeWhoseGpuDegradedKeepsWorkingUntilTheNextRestartWhichCordonsItAndMovesItsRanks() {
+        String rack = newRack();
+        List<Agent> agents = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            RegisterResponse node = twoGpuNode(rack + "-d" + i, rack);
+            agents.add(new Agent(rack + "-d" + i, node));
+            heartbeat(agents.get(i), TrainerStatus.idle());
+        }
+        UUID runId = submit(rack, 4, 1, QUICK, withMore(Map.of("gpusPerNode", 2)));
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        Agent healthy = gen1.get(0);
+        Agent worn = gen1.get(2);
+        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        steps(healthy, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(runId, 4, 2.0)));
+
+        // XID 94 (contained ECC error) on GPU 1: degraded, the node goes on with its ranks
+        GpuHealth contained = new GpuHealth(1, 60, 1000, 81559, 0, 0, 0, 0, List.of(94), 0);
+        assertThat(heartbeat(worn.registration(), 50_000, trainer(TrainerState.RUNNING, runId, 2, 1), gpu(0), contained)
+                .status()).isEqualTo(200);
+        assertThat(nodeState(worn.id())).isEqualTo("SUSPECT");
+        assertThat(incidents(runId)).as("a degraded GPU opens no incident").isEmpty();
+
+        // a crash elsewhere restarts the run: the worn node is cordoned then, and its ranks go to the spare
+        heartbeat(healthy, exited(runId, 0, 1, 1, null));
+        stopAll(gen1.values(), runId, 1);
+        passBackoff(Duration.ofSeconds(1), agents);
+        Map<Integer, Agent> gen2 = ranks(agents, 2);
+        assertThat(gen2).containsEntry(0, healthy).containsEntry(2, spare);
+        assertThat(nodeState(worn.id())).isEqualTo("CORDONED");
+        assertThat(call("GET", "/api/v1/nodes/" + worn.id(), operator, null).body().at("/node/stateReason").asString())
+                .contains("degraded GPU", "GPU 1", "XID 94");
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
     private static Map<String, Object> withMore(Map<String, Object> more) {
         Map<String, Object> all = new java.util.LinkedHashMap<>(FOUR_RANKS);
         all.putAll(more);
