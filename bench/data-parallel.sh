@@ -20,8 +20,8 @@ OUT=bench/out/data-parallel
 mkdir -p "$OUT"
 
 # compiled here, so the run does not depend on (or disturb) target/
-# (protocol comes from the reactor: its target/classes, so nothing needs installing in ~/.m2)
-./mvnw -B -q -pl protocol,trainer-engine compile dependency:build-classpath \
+# (protocol and collectives come from the reactor: their target/classes, so nothing needs installing in ~/.m2)
+./mvnw -B -q -pl protocol,collectives,trainer-engine compile dependency:build-classpath \
     -Dmdep.outputFile="$PWD/$OUT/classpath.txt" >/dev/null
 CP="$(cat "$OUT/classpath.txt")"
 rm -rf "$OUT/classes"
