@@ -33,6 +33,8 @@ public final class NodeTrainers implements TrainerDriver {
     private final List<TrainerSupervisor> supervisors = new ArrayList<>();
     /** How many local ranks the last RUN asked for: the status is theirs, not that of a supervisor left idle. */
     private int active;
+    /** The node's last RUN assignment, for chaos to find a rank's GPU. */
+    private Assignment lastAssignment;
 
     /**
      * @param newSupervisor makes the supervisor of a local rank (called once per local rank, when first needed)
@@ -54,6 +56,7 @@ public final class NodeTrainers implements TrainerDriver {
             supervisors.add(newSupervisor.apply(supervisors.size()));
         }
         active = here.size();
+        lastAssignment = assignment;
         for (int l = 0; l < supervisors.size(); l++) {
             if (l < here.size()) {
                 supervisors.get(l).apply(DesiredState.RUN, forRank(assignment, here.get(l), here.size()));
@@ -165,6 +168,13 @@ public final class NodeTrainers implements TrainerDriver {
     /** Chaos (test tool): rank 0's trainer writes the checkpoints. */
     public synchronized void corruptCheckpoint(ChaosFault fault) {
         owner(0).ifPresent(s -> s.corruptCheckpoint(fault));
+    }
+
+    /** The GPU index the trainer of global rank {@code rank} sees alone, when this node runs it on one. */
+    public synchronized Optional<Integer> gpuOf(int rank) {
+        return lastAssignment == null ? Optional.empty() : lastAssignment.ranksHere().stream()
+                .filter(l -> l.globalRank() == rank && l.cudaVisibleDevices() != null)
+                .map(l -> Integer.parseInt(l.cudaVisibleDevices())).findFirst();
     }
 
     /** The supervisor whose trainer runs global rank {@code rank}; the first one when none does (it logs and ignores). */

@@ -124,6 +124,8 @@ class NodeTrainersTest {
         assertThat(environment(pids.get(0))).containsEntry("CUDA_VISIBLE_DEVICES", "0");
         assertThat(environment(pids.get(1))).containsEntry("CUDA_VISIBLE_DEVICES", "1");
         assertThat(commandLine(pids.get(0))).doesNotContain("threads=");
+        assertThat(node.gpuOf(3)).as("chaos faults the GPU of the rank it names").contains(1);
+        assertThat(node.gpuOf(1)).as("rank 1 runs elsewhere").isEmpty();
 
         // a new generation replaces both trainers
         node.apply(DesiredState.RUN, ranks2and3(2, List.of(0, 1)));
