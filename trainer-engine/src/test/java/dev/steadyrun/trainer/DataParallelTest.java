@@ -110,13 +110,7 @@ class DataParallelTest {
      */
     @Test
     void twoRanksMatchOneRankWithTheDoubleBatch(@TempDir Path dir) throws Exception {
-        Map<String, String> one = TrainerTest.small("dropout", "0", "maxSteps", "4", "threads", "1");
-        TrainerTest.Run single = TrainerTest.train(dir.resolve("single"), one, null, null);
-
-        Map<String, String> half = new LinkedHashMap<>(one);
-        half.put("microBatch", "2");
-        List<RankRun> ranks = trainRanks(dir.resolve("dp"), same(2, half), null, 0);
-        assertMatchesOneRank(single, ranks, 1e-2);
+        assertRanksMatchOneRank(dir, 2, 1e-2);
     }
 
     /**
@@ -129,16 +123,19 @@ class DataParallelTest {
      */
     @Test
     void twoNodesOfTwoRanksMatchOneRankWithTheSameGlobalBatch(@TempDir Path dir) throws Exception {
-        Map<String, String> one = TrainerTest.small("dropout", "0", "maxSteps", "4", "threads", "1");
-        TrainerTest.Run single = TrainerTest.train(dir.resolve("single"), one, null, null);
-        Map<String, String> quarter = new LinkedHashMap<>(one);
-        quarter.put("microBatch", "1");
-        List<RankRun> ranks = trainRanks(dir.resolve("dp"), same(4, quarter), null, 0);
-        assertMatchesOneRank(single, ranks, 1e-1);
+        assertRanksMatchOneRank(dir, 4, 1e-1);
     }
 
-    /** Every rank's steps match the single rank's (loss, grad norm, lr), its parameters too, and all ranks agree. */
-    private static void assertMatchesOneRank(TrainerTest.Run single, List<RankRun> ranks, double gradNormPercent) {
+    /**
+     * {@code world} ranks × micro-batch 4 / world against 1 rank × micro-batch 4: every rank's steps match the single
+     * rank's (loss, grad norm within {@code gradNormPercent}, lr), its parameters too, and all ranks agree.
+     */
+    private static void assertRanksMatchOneRank(Path dir, int world, double gradNormPercent) throws Exception {
+        Map<String, String> one = TrainerTest.small("dropout", "0", "maxSteps", "4", "threads", "1");
+        TrainerTest.Run single = TrainerTest.train(dir.resolve("single"), one, null, null);
+        Map<String, String> part = new LinkedHashMap<>(one);
+        part.put("microBatch", Integer.toString(4 / world));
+        List<RankRun> ranks = trainRanks(dir.resolve("dp"), same(world, part), null, 0);
         for (RankRun r : ranks) {
             assertThat(r.steps()).hasSize(4);
             for (int i = 0; i < 4; i++) {

@@ -106,12 +106,7 @@ class RanksPerNodeTest extends RecoverySupport {
     @Test
     void aFatalXidOnGpuOneFailsTheWholeNodeNamingGpuOne() {
         String rack = newRack();
-        List<RegisterResponse> nodes = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            RegisterResponse node = twoGpuNode(rack + "-g" + i, rack);
-            assertThat(heartbeat(node, 1, TrainerStatus.idle(), gpu(0), gpu(1)).status()).isEqualTo(200);
-            nodes.add(node);
-        }
+        List<RegisterResponse> nodes = twoGpuFleet(rack).stream().map(Agent::registration).toList();
         Reply tooBig = call("POST", "/api/v1/runs", operator, spec(rack, 8, Map.of("gpusPerNode", 4)));
         assertThat(tooBig.status()).as(tooBig.raw().body()).isEqualTo(422);
         assertThat(tooBig.body().toString()).contains("worldSize", "with 4 GPUs or more");
@@ -153,12 +148,7 @@ class RanksPerNodeTest extends RecoverySupport {
     @Test
     void aNodeWhoseGpuDegradedKeepsWorkingUntilTheNextRestartWhichCordonsItAndMovesItsRanks() {
         String rack = newRack();
-        List<Agent> agents = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            RegisterResponse node = twoGpuNode(rack + "-d" + i, rack);
-            agents.add(new Agent(rack + "-d" + i, node));
-            heartbeat(agents.get(i), TrainerStatus.idle());
-        }
+        List<Agent> agents = twoGpuFleet(rack);
         UUID runId = submit(rack, 4, 1, QUICK, withMore(Map.of("gpusPerNode", 2)));
         Map<Integer, Agent> gen1 = ranks(agents, 1);
         Agent healthy = gen1.get(0);
@@ -195,6 +185,17 @@ class RanksPerNodeTest extends RecoverySupport {
         Map<String, Object> spec = new java.util.LinkedHashMap<>(tinyRun(rack, worldSize, 0));
         spec.putAll(more);
         return spec;
+    }
+
+    /** Three nodes of two GPUs in one rack, HEALTHY after one heartbeat each. */
+    private List<Agent> twoGpuFleet(String rack) {
+        List<Agent> agents = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Agent agent = new Agent(rack + "-g" + i, twoGpuNode(rack + "-g" + i, rack));
+            assertThat(heartbeat(agent.registration(), 1, TrainerStatus.idle(), gpu(0), gpu(1)).status()).isEqualTo(200);
+            agents.add(agent);
+        }
+        return agents;
     }
 
     private RegisterResponse twoGpuNode(String name, String rack) {
