@@ -61,6 +61,10 @@ run() {
     echo "$name: $(summary "$OUT/$name-rank0.jsonl")"
 }
 
+# every rank of a run proves the same ring secret, as the agent hands it to the ranks of one generation
+STEADYRUN_RING_SECRET=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')
+export STEADYRUN_RING_SECRET
+
 echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for MODEL in $MODELS; do
     case $MODEL in
