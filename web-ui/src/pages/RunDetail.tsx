@@ -54,7 +54,8 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
       <p className="facts">
         step <b>{fmt(run.lastStep)}</b> · loss <b>{fmt(run.lastLoss)}</b> · tokens seen <b>{fmt(run.tokensSeen)}</b>
         {' '}· generation <b>{run.generation}</b> · restarts <b>{run.restarts}</b> · goodput <b>{percent(run.goodput)}</b>
-        {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
+        {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b>
+        {(run.spec?.ranksPerNode ?? 1) > 1 ? ` (${run.spec?.ranksPerNode} ranks a node)` : ''} + {run.spares} spare nodes
         {run.spec && <> · program <b>{run.spec.program.name}@{run.spec.program.version}</b></>}
         {run.stateReason && <> · <i>{run.stateReason}</i></>}
       </p>
