@@ -20,8 +20,8 @@ OUT=bench/out/data-parallel
 mkdir -p "$OUT"
 
 # compiled here, so the run does not depend on (or disturb) target/
-# (protocol comes from the reactor: its target/classes, so nothing needs installing in ~/.m2)
-./mvnw -B -q -pl protocol,trainer-engine compile dependency:build-classpath \
+# (protocol and collectives come from the reactor: their target/classes, so nothing needs installing in ~/.m2)
+./mvnw -B -q -pl protocol,collectives,trainer-engine compile dependency:build-classpath \
     -Dmdep.outputFile="$PWD/$OUT/classpath.txt" >/dev/null
 CP="$(cat "$OUT/classpath.txt")"
 rm -rf "$OUT/classes"
@@ -60,6 +60,10 @@ run() {
     done
     echo "$name: $(summary "$OUT/$name-rank0.jsonl")"
 }
+
+# every rank of a run proves the same ring secret, as the agent hands it to the ranks of one generation
+STEADYRUN_RING_SECRET=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')
+export STEADYRUN_RING_SECRET
 
 echo "== $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for MODEL in $MODELS; do

@@ -78,7 +78,7 @@ export interface Run {
   goodput: number | null;
   openIncidents: number;
   /** The resolved spec; the page reads only what the run trains (optional in fixtures). */
-  spec?: { program: { name: string; version: string } };
+  spec?: { program: { name: string; version: string }; ranksPerNode?: number; gpusPerNode?: number };
 }
 
 export interface Page<T> { items: T[]; page: number; size: number; total: number }
@@ -100,7 +100,15 @@ export interface Checkpoint {
   removed: boolean;
 }
 
-export interface Seat { rank: number | null; nodeId: string; nodeName: string; releasedAt: string | null }
+/** `ranks` consecutive global ranks from `rank` run on the node (its ranks per node); 0 for a spare. */
+export interface Seat { rank: number | null; nodeId: string; nodeName: string; releasedAt: string | null; ranks?: number }
+
+/** A seat's ranks as the tables show them: `3`, or `2-3` for a node running two. */
+export function seatRanks(s: Seat): string {
+  if (s.rank === null) return 'spare';
+  const n = s.ranks ?? 1;
+  return n > 1 ? `${s.rank}-${s.rank + n - 1}` : `${s.rank}`;
+}
 export interface Generation { generation: number; placedAt: string; ranks: Seat[]; spares: Seat[] }
 
 export interface RunEvent { at: string; from: RunState | null; to: RunState; generation: number; reason: string; actor: string }

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { api, type Checkpoint, type Generation, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
+import { api, seatRanks, type Checkpoint, type Generation, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
 import { Chart } from '../Chart';
 import { fmt } from '../chart';
 import { usePoll } from '../hooks';
@@ -54,7 +54,8 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
       <p className="facts">
         step <b>{fmt(run.lastStep)}</b> · loss <b>{fmt(run.lastLoss)}</b> · tokens seen <b>{fmt(run.tokensSeen)}</b>
         {' '}· generation <b>{run.generation}</b> · restarts <b>{run.restarts}</b> · goodput <b>{percent(run.goodput)}</b>
-        {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b> + {run.spares} spares
+        {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b>
+        {(run.spec?.ranksPerNode ?? 1) > 1 ? ` (${run.spec?.ranksPerNode} ranks a node)` : ''} + {run.spares} spare nodes
         {run.spec && <> · program <b>{run.spec.program.name}@{run.spec.program.version}</b></>}
         {run.stateReason && <> · <i>{run.stateReason}</i></>}
       </p>
@@ -117,7 +118,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
             <tbody>{generations.map(g => (
               <tr key={g.generation} data-generation={g.generation}>
                 <td>{g.generation}</td><td>{time(g.placedAt)}</td>
-                <td>{g.ranks.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`} className={s.releasedAt ? 'released' : ''}>{s.rank}:{s.nodeName} </a>)}</td>
+                <td>{g.ranks.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`} className={s.releasedAt ? 'released' : ''}>{seatRanks(s)}:{s.nodeName} </a>)}</td>
                 <td>{g.spares.map(s => <a key={s.nodeId} href={`#/nodes/${s.nodeId}`}>{s.nodeName} </a>)}</td>
               </tr>))}
             </tbody>

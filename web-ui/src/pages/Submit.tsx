@@ -73,7 +73,7 @@ export function SubmitFields({ form, errors, busy, onChange, onSubmit }: {
           : <input name="data" value={form.data} placeholder="/data/tokens" onChange={e => set('data', e.target.value)} />}
         {error('data')}
       </label>
-      {text('worldSize', 'world size', 'ranks (nodes)')}
+      {text('worldSize', 'world size', 'ranks (nodes × ranks per node)')}
       {text('spares', 'spares', 'hot spares')}
       {text('checkpointInterval', 'checkpoint interval', 'steps (default: the server\'s)')}
       {text('checkpointLocation', 'checkpoint location', 'a directory every node can read')}

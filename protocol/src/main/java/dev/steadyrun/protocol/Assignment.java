@@ -1,5 +1,6 @@
 package dev.steadyrun.protocol;
 
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -16,10 +17,22 @@ import java.util.UUID;
  * @param hangTimeoutSeconds the agent's local watchdog: no step for this long means the trainer hangs
  * @param ringSecret      the generation's ring secret; every rank of the generation gets the same one
  * @param program         the program to train, null for the built-in one ({@link ProgramRef#BUILT_IN})
+ * @param rank            the node's first global rank (its only one unless {@code localRanks} holds several)
+ * @param localRanks      the ranks this node runs, one trainer each ({@link #ranksHere()}); null or empty for one rank,
+ *                        {@code rank}, as before nodes ran several
  */
 public record Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
                          String restoreFrom, String restoreSha256, String checkpointDir, RestartKnobs knobs,
-                         String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret, ProgramRef program) {
+                         String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret, ProgramRef program,
+                         List<LocalRank> localRanks) {
+
+    /** An assignment of one rank per node. */
+    public Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
+                      String restoreFrom, String restoreSha256, String checkpointDir, RestartKnobs knobs,
+                      String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret, ProgramRef program) {
+        this(runId, rank, worldSize, generation, trainerConfig, restoreFrom, restoreSha256, checkpointDir, knobs,
+                rendezvous, hangTimeoutSeconds, ringSecret, program, null);
+    }
 
     /** An assignment of the built-in program. */
     public Assignment(UUID runId, int rank, int worldSize, long generation, Map<String, String> trainerConfig,
@@ -27,6 +40,18 @@ public record Assignment(UUID runId, int rank, int worldSize, long generation, M
                       String rendezvous, long hangTimeoutSeconds, RingSecret ringSecret) {
         this(runId, rank, worldSize, generation, trainerConfig, restoreFrom, restoreSha256, checkpointDir, knobs,
                 rendezvous, hangTimeoutSeconds, ringSecret, null);
+    }
+
+    /** The ranks this node runs: {@code localRanks}, or {@code rank} alone (local rank 0, no GPU named). */
+    public List<LocalRank> ranksHere() {
+        return localRanks == null || localRanks.isEmpty() ? List.of(new LocalRank(0, rank, null)) : localRanks;
+    }
+
+    /** What one of this node's trainers runs: the same generation as global rank {@code local.globalRank()} alone. */
+    public Assignment forLocalRank(LocalRank local) {
+        return new Assignment(runId, local.globalRank(), worldSize, generation, trainerConfig, restoreFrom,
+                restoreSha256, checkpointDir, knobs, rendezvous, hangTimeoutSeconds, ringSecret, program,
+                List.of(local));
     }
 
     /** The program to start: the built-in one unless the run names another. */

@@ -214,6 +214,7 @@ public final class Trainer {
         }
         accumulation = (int) (config.batchTokens() / perMicro);
         Host.applyThreads(config.threads());
+        log.info("backend: {}", Host.backend());
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
         // on restore the initial parameters are overwritten by the checkpoint's below
         model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);

@@ -118,13 +118,32 @@ class DataParallelTest {
      */
     @Test
     void twoRanksMatchOneRankWithTheDoubleBatch(@TempDir Path dir) throws Exception {
+        assertRanksMatchOneRank(dir, 2, 1e-2);
+    }
+
+    /**
+     * Two nodes of two ranks (issue 18: global ranks 0-1 on one node, 2-3 on the other, neighbours in the ring, each
+     * node's cores split between its ranks) × micro-batch 1 ≡ 1 rank × micro-batch 4 at the same global batch, within
+     * the tolerances of {@link #twoRanksMatchOneRankWithTheDoubleBatch} but the gradient norm's: 1e-3 relative
+     * (measured 3.4e-4 at step 4, against 6.6e-5 for 2 ranks: four shards' norms summed in float, and three Adam
+     * steps of rounding noise before it). The ranks are threads of this JVM on
+     * 127.0.0.1 here; which ranks share a node only decides the ring's order and which links leave the node.
+     */
+    @Test
+    void twoNodesOfTwoRanksMatchOneRankWithTheSameGlobalBatch(@TempDir Path dir) throws Exception {
+        assertRanksMatchOneRank(dir, 4, 1e-1);
+    }
+
+    /**
+     * {@code world} ranks × micro-batch 4 / world against 1 rank × micro-batch 4: every rank's steps match the single
+     * rank's (loss, grad norm within {@code gradNormPercent}, lr), its parameters too, and all ranks agree.
+     */
+    private static void assertRanksMatchOneRank(Path dir, int world, double gradNormPercent) throws Exception {
         Map<String, String> one = TrainerTest.small("dropout", "0", "maxSteps", "4", "threads", "1");
         TrainerTest.Run single = TrainerTest.train(dir.resolve("single"), one, null, null);
-
-        Map<String, String> half = new LinkedHashMap<>(one);
-        half.put("microBatch", "2");
-        List<RankRun> ranks = trainRanks(dir.resolve("dp"), same(2, half), null, 0);
-
+        Map<String, String> part = new LinkedHashMap<>(one);
+        part.put("microBatch", Integer.toString(4 / world));
+        List<RankRun> ranks = trainRanks(dir.resolve("dp"), same(world, part), null, 0);
         for (RankRun r : ranks) {
             assertThat(r.steps()).hasSize(4);
             for (int i = 0; i < 4; i++) {
@@ -135,15 +154,17 @@ class DataParallelTest {
                         .isCloseTo(a.loss(), org.assertj.core.data.Percentage.withPercentage(1e-4));
                 // ND4J's norm2 of a FLOAT array accumulates in float over millions of elements: ~1e-5 relative
                 assertThat(b.gradNorm()).as("grad norm at step %d", a.step())
-                        .isCloseTo(a.gradNorm(), org.assertj.core.data.Percentage.withPercentage(1e-2));
+                        .isCloseTo(a.gradNorm(), org.assertj.core.data.Percentage.withPercentage(gradNormPercent));
                 System.err.printf("step %d: loss %s vs %s, grad norm %s vs %s%n", a.step(), a.loss(), b.loss(),
                         a.gradNorm(), b.gradNorm());
                 assertThat(b.lr()).isEqualTo(a.lr());
             }
         }
-        // both ranks report the same (global) loss
-        assertThat(ranks.get(1).steps()).extracting(StepMetrics::loss)
-                .isEqualTo(ranks.get(0).steps().stream().map(StepMetrics::loss).toList());
+        // every rank reports the same (global) loss
+        for (RankRun r : ranks) {
+            assertThat(r.steps()).extracting(StepMetrics::loss)
+                    .isEqualTo(ranks.get(0).steps().stream().map(StepMetrics::loss).toList());
+        }
         Map<String, INDArray> p1 = single.trainer().model().params();
         for (RankRun r : ranks) {
             Map<String, INDArray> pn = r.trainer().model().params();
@@ -151,12 +172,14 @@ class DataParallelTest {
             for (String name : p1.keySet()) {
                 maxDiff = Math.max(maxDiff, p1.get(name).sub(pn.get(name)).amaxNumber().doubleValue());
             }
-            System.err.println("max |param difference| 1 rank vs 2 ranks after 4 steps: " + maxDiff);
+            System.err.println("max |param difference| 1 rank vs " + ranks.size() + " ranks after 4 steps: " + maxDiff);
             assertThat(maxDiff).isLessThan(2e-5);
         }
         // and the ranks hold bit-identical parameters
-        assertThat(TrainerTest.hash(ranks.get(1).trainer().model().params()))
-                .isEqualTo(TrainerTest.hash(ranks.get(0).trainer().model().params()));
+        for (RankRun r : ranks) {
+            assertThat(TrainerTest.hash(r.trainer().model().params()))
+                    .isEqualTo(TrainerTest.hash(ranks.get(0).trainer().model().params()));
+        }
     }
 
     /**

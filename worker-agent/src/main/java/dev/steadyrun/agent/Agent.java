@@ -24,6 +24,7 @@ import dev.steadyrun.agent.lease.LeaseLoop;
 import dev.steadyrun.agent.lease.OrchestratorClient;
 import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
+import dev.steadyrun.agent.trainer.NodeTrainers;
 import dev.steadyrun.agent.trainer.ThreadDumper;
 import dev.steadyrun.agent.trainer.TrainerSupervisor;
 import dev.steadyrun.protocol.LeaseTimings;
@@ -40,7 +41,7 @@ public final class Agent {
     static final int LOG_BUFFER_LINES = 5000;
 
     private final LeaseLoop lease;
-    private final TrainerSupervisor trainer;
+    private final NodeTrainers trainer;
     private final ScheduledExecutorService scheduler;
     /** Null on a node without GPUs. */
     private final GpuHealthWatch gpuWatch;
@@ -75,10 +76,11 @@ public final class Agent {
                 VERSION).withPrograms(List.copyOf(config.programs().keySet()));
         ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
         LogBuffer logs = new LogBuffer(LOG_BUFFER_LINES);
-        this.trainer = new TrainerSupervisor(config.trainerCommand(), config.programs(), config.checkpointRoot(),
-                config.stopGrace(), config.logTailLines(), clock, reports, logs,
+        // one supervisor per local rank: a node runs one trainer per GPU (or ranksPerNode CPU ranks)
+        this.trainer = new NodeTrainers(local -> new TrainerSupervisor(config.trainerCommand(), config.programs(),
+                config.checkpointRoot(), config.stopGrace(), config.logTailLines(), clock, reports, logs,
                 ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
-                Duration.ofMillis(250), config.trainerLogDir());
+                Duration.ofMillis(250), config.trainerLogDir()), Runtime.getRuntime().availableProcessors());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");
             t.setDaemon(true);

@@ -81,8 +81,7 @@ public class ChaosService {
         }
         int target = kind == ChaosFault.Kind.CORRUPT_CHECKPOINT ? 0 : rank;
         long generation = run.getGeneration();
-        Placements.Row seat = placements.ranksOf(runId, generation).stream()
-                .filter(r -> r.rank() != null && r.rank() == target).findFirst()
+        Placements.Row seat = placements.seatOf(runId, generation, target)
                 .orElseThrow(() -> new UnprocessableException("rank", "run " + runId + " has no rank " + target
                         + " in generation " + generation));
         String checkpoint = null;

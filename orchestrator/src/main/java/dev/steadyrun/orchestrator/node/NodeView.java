@@ -19,6 +19,11 @@ public record NodeView(UUID id, String name, String hostname, String agentVersio
                        String stateReason, Instant stateChangedAt, Map<String, String> labels, List<GpuInfo> gpus,
                        Instant registeredAt, Instant lastSeenAt, Seat trainer, GpuSummary gpuHealth) {
 
+    /** The GPUs the node registered with; 0 for a CPU node. */
+    public int gpuCount() {
+        return gpus == null ? 0 : gpus.size();
+    }
+
     /** What the node's trainer runs, as its last heartbeat said: the run and rank, null and -1 when idle. */
     public record Seat(TrainerState state, UUID runId, int rank, long generation) {
 

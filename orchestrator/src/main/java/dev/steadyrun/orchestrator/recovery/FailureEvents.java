@@ -26,6 +26,7 @@ import dev.steadyrun.orchestrator.scheduling.Generations;
 import dev.steadyrun.orchestrator.scheduling.NodeDirectives;
 import dev.steadyrun.orchestrator.scheduling.Placements;
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.GpuHealth;
 import dev.steadyrun.protocol.PeerCheck;
 import dev.steadyrun.protocol.TrainerStatus;
 
@@ -81,6 +82,7 @@ class FailureEvents {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("nodeState", e.to().name());
         evidence.put("reason", e.reason());
+        evidence.put("ranks", row.rankLabel()); // every rank of the node moves with it
         Detection d;
         if (e.to() == NodeState.DRAINING) {
             d = Detection.of(row.runId(), row.generation(), IncidentKind.NODE_SWAP, IncidentCause.OPERATOR,
@@ -100,6 +102,8 @@ class FailureEvents {
                     .toList();
             xids.stream().filter(x -> GpuFaults.classify(x).severity() == GpuFaults.Severity.FATAL).findFirst()
                     .ifPresent(x -> evidence.put("xid", x));
+            // the GPU that failed the node: OPT cycled whole hosts out, but the operator repairs one GPU
+            fatalGpu(lease).ifPresent(g -> evidence.put("gpu", g));
             evidence.put("xids", xids);
             d = new Detection(row.runId(), row.generation(), IncidentKind.GPU_FAULT, IncidentCause.HARDWARE,
                     RemediationLadder.Incident.HARDWARE, "node " + name + " GPU fault: " + e.reason(), e.nodeId(),
@@ -108,6 +112,14 @@ class FailureEvents {
             return; // SUSPECT for a degraded GPU: the node keeps working
         }
         actions.open(d, null);
+    }
+
+    /** The index of the first GPU whose last heartbeat carried a fatal XID. */
+    private static Optional<Integer> fatalGpu(LeaseRecord lease) {
+        return lease == null || lease.gpus() == null ? Optional.empty() : lease.gpus().stream()
+                .filter(g -> g.xidErrors() != null && g.xidErrors().stream()
+                        .anyMatch(x -> GpuFaults.classify(x).severity() == GpuFaults.Severity.FATAL))
+                .map(GpuHealth::index).findFirst();
     }
 
     /** A trainer of a live run's current generation exited non-zero (heartbeat thread). */
@@ -194,8 +206,7 @@ class FailureEvents {
             return false;
         }
         int cutOff = check.get().cutOffRank().getAsInt();
-        Optional<Placements.Row> seat = placements.ranksOf(e.runId(), e.generation()).stream()
-                .filter(r -> r.rank() == cutOff).findFirst();
+        Optional<Placements.Row> seat = placements.seatOf(e.runId(), e.generation(), cutOff);
         if (seat.isEmpty()) {
             return false;
         }

@@ -82,7 +82,7 @@ class ManualRecovery {
                 "node " + node.name() + " holds no rank of a STARTING or RUNNING run"));
         RemediationLadder.Decision decision = new RemediationLadder.Decision(
                 RemediationLadder.Action.SWAP_NODE_AND_RESTART, RestartKnobs.NONE, false, Duration.ZERO,
-                List.of("swap requested by " + actor + ": cordon " + node.name() + ", give rank " + seat.rank()
+                List.of("swap requested by " + actor + ": cordon " + node.name() + ", give rank(s) " + seat.rankLabel()
                         + " to a spare (or a free healthy node), restart every rank from the newest complete checkpoint"));
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("requestedBy", actor);

@@ -156,6 +156,6 @@ public class ProgressWatch {
     }
 
     private Optional<Placements.Row> seatOf(UUID runId, long generation, int rank) {
-        return placements.ranksOf(runId, generation).stream().filter(r -> r.rank() == rank).findFirst();
+        return placements.seatOf(runId, generation, rank); // the node's seat: a straggling rank blames its node
     }
 }

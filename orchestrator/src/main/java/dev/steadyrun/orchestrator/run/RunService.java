@@ -57,16 +57,18 @@ public class RunService {
         programs.requireRegistered(spec.program()); // 422 naming program
         Predicate<UUID> installed = programs.installedOn(spec.program());
         int schedulable = (int) Stream.concat(nodes.availableNodes().stream(), nodes.spareNodes().stream())
-                .filter(n -> spec.selects(n.labels()) && installed.test(n.id())).count();
-        if (spec.worldSize() > schedulable) {
-            throw new FleetTooSmallException("worldSize", "asks for " + spec.worldSize()
-                    + " nodes but the fleet has " + schedulable + " schedulable (healthy or spare) nodes"
+                .filter(n -> spec.fits(n.labels(), n.gpuCount()) && installed.test(n.id())).count();
+        if (spec.nodes() > schedulable) {
+            throw new FleetTooSmallException("worldSize", "asks for " + spec.nodes() + " nodes ("
+                    + spec.worldSize() + " ranks, " + spec.ranksPerNode() + " a node) but the fleet has " + schedulable
+                    + " schedulable (healthy or spare) nodes"
+                    + (spec.gpusPerNode() == 0 ? "" : " with " + spec.gpusPerNode() + " GPUs or more")
                     + (spec.nodeSelector().isEmpty() ? "" : " matching nodeSelector " + spec.nodeSelector())
                     + (spec.program().equals(ProgramRef.BUILT_IN) ? "" : " with program " + spec.program()
                     + " installed"));
         }
-        if ((long) spec.worldSize() + spec.spares() > schedulable) { // long: the bounds keep it small, this keeps it exact
-            throw new FleetTooSmallException("spares", "worldSize " + spec.worldSize() + " plus " + spec.spares()
+        if ((long) spec.nodes() + spec.spares() > schedulable) { // long: the bounds keep it small, this keeps it exact
+            throw new FleetTooSmallException("spares", spec.nodes() + " nodes plus " + spec.spares()
                     + " spares exceeds the fleet's " + schedulable + " schedulable (healthy or spare) nodes"
                     + (spec.program().equals(ProgramRef.BUILT_IN) ? "" : " with program " + spec.program()
                     + " installed"));

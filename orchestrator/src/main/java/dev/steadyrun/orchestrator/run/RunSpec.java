@@ -9,14 +9,37 @@ import tools.jackson.databind.JsonNode;
  * A run's specification after validation, every default filled in. Stored with the run as JSON and turned
  * into the trainer's configuration by {@link TrainerConfig}.
  *
- * @param program what the run trains; a spec stored before runs named programs reads as the built-in one
+ * @param worldSize    ranks, all nodes together
+ * @param spares       spare nodes (whole nodes, whatever their ranks)
+ * @param program      what the run trains; a spec stored before runs named programs reads as the built-in one
+ * @param ranksPerNode ranks (trainers) on each node; a spec stored before nodes ran several reads as 1
+ * @param gpusPerNode  GPUs each node must have, one per rank; 0 places on any node (CPU ranks where it has none)
  */
 public record RunSpec(String name, Model model, Data data, Hyper hyper, int worldSize, int spares,
                       long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
-                      Map<String, String> nodeSelector, ProgramRef program) {
+                      Map<String, String> nodeSelector, ProgramRef program, int ranksPerNode, int gpusPerNode) {
 
     public RunSpec {
         program = program == null ? ProgramRef.BUILT_IN : program;
+        ranksPerNode = Math.max(1, ranksPerNode);
+    }
+
+    /** A spec of one rank per node. */
+    public RunSpec(String name, Model model, Data data, Hyper hyper, int worldSize, int spares,
+                   long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
+                   Map<String, String> nodeSelector, ProgramRef program) {
+        this(name, model, data, hyper, worldSize, spares, checkpointInterval, checkpointLocation, recoveryPolicy,
+                nodeSelector, program, 1, 0);
+    }
+
+    /** The nodes the run's ranks take (spares apart): whole nodes, {@code ranksPerNode} ranks each. */
+    public int nodes() {
+        return worldSize / ranksPerNode;
+    }
+
+    /** True when the node may hold a seat of this run: its labels match and it has the GPUs a node must have. */
+    public boolean fits(Map<String, String> labels, int gpus) {
+        return selects(labels) && gpus >= gpusPerNode;
     }
 
     /**

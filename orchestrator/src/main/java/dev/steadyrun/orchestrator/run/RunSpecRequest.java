@@ -11,10 +11,23 @@ import tools.jackson.databind.JsonNode;
  * @param recoveryPolicy a JSON object stored as given (the recovery issue defines its fields)
  * @param nodeSelector   node labels the run's nodes must all carry (e.g. {@code zone}); none by default
  * @param program        the registered program to train; the built-in OPT trainer by default
+ * @param worldSize      ranks in all (a multiple of {@code ranksPerNode})
+ * @param spares         spare nodes, whole nodes
+ * @param ranksPerNode   ranks (trainers) per node; {@code gpusPerNode} by default, else 1
+ * @param gpusPerNode    GPUs each node must have, one rank on each; none by default (CPU nodes run CPU ranks)
  */
 public record RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
                              Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
-                             Map<String, String> nodeSelector, Program program) {
+                             Map<String, String> nodeSelector, Program program, Integer ranksPerNode,
+                             Integer gpusPerNode) {
+
+    /** A request of one rank per node. */
+    public RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
+                          Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
+                          Map<String, String> nodeSelector, Program program) {
+        this(name, model, data, hyper, worldSize, spares, checkpointInterval, checkpointLocation, recoveryPolicy,
+                nodeSelector, program, null, null);
+    }
 
     /** A program by name and version, both required, as an admin registered it. */
     public record Program(String name, String version) {

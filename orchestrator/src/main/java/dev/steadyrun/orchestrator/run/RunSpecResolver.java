@@ -23,6 +23,8 @@ public class RunSpecResolver {
     // Upper bounds, far above OPT-175B (96 layers, 96 heads, dModel 12288, 2048 tokens, 50272 rows), so that no
     // size arithmetic here or in the trainer overflows and no spec asks a trainer for more than any node holds.
     static final int MAX_NODES = 100_000;
+    /** Far above the 8 GPUs of an OPT-175B host; a node's trainers are its own processes. */
+    static final int MAX_RANKS_PER_NODE = 64;
     static final int MAX_LAYERS = 1024;
     static final int MAX_HEADS = 1024;
     static final int MAX_D_MODEL = 65_536;
@@ -71,6 +73,23 @@ public class RunSpecResolver {
         if (worldSize != null && !check.that(worldSize > 0 && worldSize <= MAX_NODES, "worldSize",
                 "must be 1 to " + MAX_NODES + ", was " + worldSize)) {
             worldSize = null;
+        }
+        int gpusPerNode = request.gpusPerNode() == null ? 0 : request.gpusPerNode();
+        if (!check.that(gpusPerNode >= 0 && gpusPerNode <= MAX_RANKS_PER_NODE, "gpusPerNode",
+                "must be 0 to " + MAX_RANKS_PER_NODE + ", was " + gpusPerNode)) {
+            gpusPerNode = 0;
+        }
+        int ranksPerNode = request.ranksPerNode() != null ? request.ranksPerNode() : Math.max(1, gpusPerNode);
+        if (check.that(ranksPerNode >= 1 && ranksPerNode <= MAX_RANKS_PER_NODE, "ranksPerNode",
+                "must be 1 to " + MAX_RANKS_PER_NODE + ", was " + ranksPerNode)) {
+            check.that(gpusPerNode == 0 || ranksPerNode == gpusPerNode, "ranksPerNode",
+                    "must equal gpusPerNode (" + gpusPerNode + "): one rank per GPU, was " + ranksPerNode);
+            if (worldSize != null && !check.that(worldSize % ranksPerNode == 0, "worldSize",
+                    "must fill whole nodes: a multiple of ranksPerNode (" + ranksPerNode + "), was " + worldSize)) {
+                worldSize = null;
+            }
+        } else {
+            ranksPerNode = 1;
         }
         int spares = request.spares() == null ? 0 : request.spares();
         check.that(spares >= 0 && spares <= MAX_NODES, "spares", "must be 0 to " + MAX_NODES + ", was " + spares);
@@ -162,7 +181,7 @@ public class RunSpecResolver {
             throw new InvalidRunSpecException(errors);
         }
         return new RunSpec(request.name(), model, data, hyper, worldSize, spares, checkpointInterval,
-                checkpointLocation, policy, Map.copyOf(selector), program);
+                checkpointLocation, policy, Map.copyOf(selector), program, ranksPerNode, gpusPerNode);
     }
 
     private static RunSpec.Hyper hyper(ModelPreset preset, RunSpec.Model model, int worldSize,

@@ -1,6 +1,7 @@
 package dev.steadyrun.orchestrator.scheduling;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -11,8 +12,11 @@ import dev.steadyrun.orchestrator.run.RunSpec;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.TrainerConfig;
 import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.GpuInfo;
+import dev.steadyrun.protocol.LocalRank;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
+import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.ObjectMapper;
 import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
@@ -42,7 +46,8 @@ class DirectiveSnapshotLoader {
         Map<String, RestartKnobs> knobs = new HashMap<>();
         Map<UUID, NodeWork> work = new HashMap<>();
         jdbc.query("""
-                select p.node_id, p.run_id, p.generation, p.rank, r.state, r.spec, r.world_size,
+                select p.node_id, p.run_id, p.generation, p.rank, p.ranks, r.state, r.spec, r.world_size,
+                       (select n.gpus from node n where n.id = p.node_id) as node_gpus,
                        (select n.hostname from placement p0 join node n on n.id = p0.node_id
                         where p0.run_id = p.run_id and p0.generation = p.generation and p0.rank = 0) as rank0_host,
                        g.restore_path, g.restore_sha256, g.knobs, g.ring_secret,
@@ -68,14 +73,27 @@ class DirectiveSnapshotLoader {
                         : knobs.computeIfAbsent(knobsJson, k -> json.readValue(k, RestartKnobs.class));
                 long hang = hangSeconds.computeIfAbsent(runId, id ->
                         Math.max(1, RecoveryPolicy.parse(spec.recoveryPolicy()).hangFloor().toSeconds()));
+                int ranks = rs.getInt("ranks");
+                // one rank per node on any node, as before several: no local ranks, the agent's own devices
+                List<LocalRank> local = ranks == 1 && spec.gpusPerNode() == 0 ? null
+                        : LocalRank.of(rank, ranks, spec.gpusPerNode() == 0 ? null : gpuIndices(rs.getString("node_gpus")));
                 assignment = new Assignment(runId, rank, worldSize, generation, TrainerConfig.of(spec),
                         rs.getString("restore_path"), rs.getString("restore_sha256"), spec.checkpointDir(runId),
                         restartKnobs, worldSize == 1 || rank0 == null ? null : rank0 + ":" + props.rendezvousPort(),
-                        hang, secret == null ? null : RingSecret.of(secret), spec.program());
+                        hang, secret == null ? null : RingSecret.of(secret), spec.program(), local);
             }
             work.put(rs.getObject("node_id", UUID.class), new NodeWork(runId, state, generation, assignment,
                     (Long) rs.getObject("keep_step")));
         });
         return work;
+    }
+
+    /** The node's GPU indices in order, from its registration; each local rank sees one of them alone. */
+    private List<Integer> gpuIndices(String gpusJson) {
+        if (gpusJson == null || gpusJson.isBlank()) {
+            return List.of();
+        }
+        return json.readValue(gpusJson, new TypeReference<List<GpuInfo>>() { }).stream()
+                .map(GpuInfo::index).sorted().toList();
     }
 }

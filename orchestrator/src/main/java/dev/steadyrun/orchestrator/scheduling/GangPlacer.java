@@ -19,8 +19,12 @@ final class GangPlacer {
     static final String ZONE = "zone";
     static final String RACK = "rack";
 
-    /** A node that may be placed: healthy and working for nobody. */
-    record Candidate(UUID id, String name, Map<String, String> labels) {
+    /** A node that may be placed: healthy and working for nobody; {@code gpus} it registered with. */
+    record Candidate(UUID id, String name, Map<String, String> labels, int gpus) {
+
+        Candidate(UUID id, String name, Map<String, String> labels) {
+            this(id, name, labels, 0);
+        }
 
         String zone() {
             return labels.getOrDefault(ZONE, "");
@@ -31,13 +35,14 @@ final class GangPlacer {
         }
     }
 
-    /** @param ranks rank i runs on {@code ranks.get(i)} */
+    /** @param ranks node seat i (ranks {@code i * ranksPerNode} on) is {@code ranks.get(i)} */
     record Gang(List<Candidate> ranks, List<Candidate> spares) {
     }
 
     private GangPlacer() {
     }
 
+    /** @param worldSize the nodes that hold ranks (whole nodes: ranks over ranks per node); spares are nodes too */
     static Optional<Gang> place(List<Candidate> candidates, int worldSize, int spares) {
         if (worldSize < 1 || spares < 0 || (long) worldSize + spares > candidates.size()) { // exact: no overflow
             return Optional.empty();

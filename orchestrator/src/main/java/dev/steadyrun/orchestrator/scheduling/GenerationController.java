@@ -37,7 +37,7 @@ class GenerationController {
             List<GenerationResponse.Seat> spares = new ArrayList<>();
             for (Placements.Row r : e.getValue()) {
                 GenerationResponse.Seat seat = new GenerationResponse.Seat(r.rank(), r.nodeId(),
-                        nodes.view(r.nodeId()).name(), r.releasedAt());
+                        nodes.view(r.nodeId()).name(), r.releasedAt(), r.rank() == null ? 0 : r.ranks());
                 (r.rank() == null ? spares : ranks).add(seat);
             }
             return new GenerationResponse(e.getKey(), e.getValue().get(0).placedAt(), ranks, spares);

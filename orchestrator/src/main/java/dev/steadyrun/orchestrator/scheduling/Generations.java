@@ -43,21 +43,28 @@ public class Generations {
     }
 
     /**
-     * Places generation {@code run.generation + 1}: rank i on {@code ranks[i]}, spares on {@code spares}. The caller
-     * holds the run's row lock and the scheduling lock, and has released every seat of the old generation.
+     * Places generation {@code run.generation + 1}: node i of {@code nodes} holds ranks {@code i * perNode} to
+     * {@code (i + 1) * perNode - 1}, where {@code perNode} is the run's world size over the number of nodes (its
+     * ranks per node); spares on {@code spares}. The caller holds the run's row lock and the scheduling lock, and has
+     * released every seat of the old generation.
      *
      * @param restore       the checkpoint to restore, null to start from scratch
      * @param causeIncident the incident that restarts the run, null for a placement by the scheduler
      */
     @Transactional(propagation = Propagation.MANDATORY)
-    long start(Run run, List<UUID> ranks, List<UUID> spares, Checkpoints.RestorePoint restore, RestartKnobs knobs,
+    long start(Run run, List<UUID> nodes, List<UUID> spares, Checkpoints.RestorePoint restore, RestartKnobs knobs,
                Long causeIncident, Instant now) {
         long generation = run.nextGeneration();
-        for (int rank = 0; rank < ranks.size(); rank++) {
-            placements.insert(run.getId(), generation, ranks.get(rank), rank, now);
+        if (nodes.isEmpty() || run.getWorldSize() % nodes.size() != 0) {
+            throw new IllegalArgumentException("world size " + run.getWorldSize() + " does not split over "
+                    + nodes.size() + " nodes");
+        }
+        int perNode = run.getWorldSize() / nodes.size();
+        for (int seat = 0; seat < nodes.size(); seat++) {
+            placements.insert(run.getId(), generation, nodes.get(seat), seat * perNode, perNode, now);
         }
         for (UUID spare : spares) {
-            placements.insert(run.getId(), generation, spare, null, now);
+            placements.insert(run.getId(), generation, spare, null, 1, now);
         }
         Long step = restore == null ? null : restore.step();
         // the manifest's SHA-256 as reported by its writer, fixed now: the trainer checks what it reads against it

@@ -14,8 +14,22 @@ import org.springframework.stereotype.Repository;
 @Repository
 public class Placements {
 
-    /** One row; {@code rank} is null for a spare. */
-    public record Row(UUID runId, long generation, UUID nodeId, Integer rank, Instant placedAt, Instant releasedAt) {
+    /**
+     * One row; {@code rank} is null for a spare, else the node's first global rank, and the node holds {@code ranks}
+     * consecutive ranks from it (one per local rank).
+     */
+    public record Row(UUID runId, long generation, UUID nodeId, Integer rank, int ranks, Instant placedAt,
+                      Instant releasedAt) {
+
+        /** True when this is a rank seat holding global rank {@code globalRank}. */
+        public boolean holds(int globalRank) {
+            return rank != null && rank <= globalRank && globalRank < rank + ranks;
+        }
+
+        /** The ranks of this seat as people read them: {@code 3}, or {@code 2-3} for a node of two. */
+        public String rankLabel() {
+            return rank == null ? "spare" : ranks == 1 ? Integer.toString(rank) : rank + "-" + (rank + ranks - 1);
+        }
     }
 
     private final JdbcTemplate jdbc;
@@ -28,9 +42,16 @@ public class Placements {
         return new HashSet<>(jdbc.queryForList("select node_id from placement where released_at is null", UUID.class));
     }
 
-    public void insert(UUID runId, long generation, UUID nodeId, Integer rank, Instant now) {
-        jdbc.update("insert into placement (run_id, generation, node_id, rank, placed_at) values (?, ?, ?, ?, ?)",
-                runId, generation, nodeId, rank, Timestamp.from(now));
+    /** A seat of {@code ranks} consecutive ranks from {@code rank} (null: a spare, a whole node). */
+    public void insert(UUID runId, long generation, UUID nodeId, Integer rank, int ranks, Instant now) {
+        jdbc.update("""
+                insert into placement (run_id, generation, node_id, rank, ranks, placed_at)
+                values (?, ?, ?, ?, ?, ?)""", runId, generation, nodeId, rank, ranks, Timestamp.from(now));
+    }
+
+    /** The rank seat of a generation that holds global rank {@code rank} (its node's seat), released or not. */
+    public java.util.Optional<Row> seatOf(UUID runId, long generation, int rank) {
+        return ranksOf(runId, generation).stream().filter(r -> r.holds(rank)).findFirst();
     }
 
     /** Releases the node's seats in this run up to {@code generation}; true when one was held. */
@@ -91,15 +112,16 @@ public class Placements {
     public boolean holdsRank(UUID runId, long generation, UUID nodeId, int rank) {
         Integer n = jdbc.queryForObject("""
                 select count(*) from placement
-                where run_id = ? and generation = ? and node_id = ? and rank = ? and released_at is null""",
-                Integer.class, runId, generation, nodeId, rank);
+                where run_id = ? and generation = ? and node_id = ? and rank <= ? and ? < rank + ranks
+                  and released_at is null""",
+                Integer.class, runId, generation, nodeId, rank, rank);
         return n != null && n > 0;
     }
 
     private Row row(java.sql.ResultSet rs, int i) throws java.sql.SQLException {
         Timestamp released = rs.getTimestamp("released_at");
         return new Row(rs.getObject("run_id", UUID.class), rs.getLong("generation"), rs.getObject("node_id", UUID.class),
-                (Integer) rs.getObject("rank"), rs.getTimestamp("placed_at").toInstant(),
+                (Integer) rs.getObject("rank"), rs.getInt("ranks"), rs.getTimestamp("placed_at").toInstant(),
                 released == null ? null : released.toInstant());
     }
 }

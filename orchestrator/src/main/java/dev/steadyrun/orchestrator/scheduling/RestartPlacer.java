@@ -42,7 +42,8 @@ import dev.steadyrun.orchestrator.run.RunStateMachine;
 /**
  * Carries out restart requests: every recovering run whose old generation stopped and whose backoff passed gets its
  * next generation, keeping the healthy nodes and giving each node the request names (lost, failed, swapped,
- * straggling) or that is no longer healthy to one of the run's spares or a free healthy node matching its selector
+ * straggling) or that is no longer healthy (one whose GPU reported a degraded fault is cordoned as well) to one of
+ * the run's spares or a free healthy node matching its selector
  * (none: the run waits, and the request says why). Called by the scheduling pass inside its transaction: the pass and
  * this never race. What it did is published for the logbook ({@link Placed}, {@link Waiting}, {@link RestoreReplaced}).
  */
@@ -135,19 +136,25 @@ public class RestartPlacer {
         Set<UUID> held = placements.heldForRecoveryOfOthers(run.getId());
         Predicate<UUID> installed = programs.installedOn(spec.program());
         Deque<UUID> free = new ArrayDeque<>(nodes.availableNodes().stream()
-                .filter(n -> spec.selects(n.labels()) && installed.test(n.id()) && !busy.contains(n.id()) && !oldNodes.contains(n.id())
+                .filter(n -> spec.fits(n.labels(), n.gpuCount()) && installed.test(n.id()) && !busy.contains(n.id()) && !oldNodes.contains(n.id())
                         && !held.contains(n.id()))
                 .map(NodeView::id).toList());
         List<UUID> seats = new ArrayList<>();
+        List<UUID> degraded = new ArrayList<>();
         List<UUID> usedSpares = new ArrayList<>();
         List<UUID> swappedIn = new ArrayList<>();
-        for (int rank = 0; rank < run.getWorldSize(); rank++) {
-            final int r = rank;
-            UUID node = old.stream().filter(p -> p.rank() == r).map(Placements.Row::nodeId).findFirst().orElse(null);
+        // by node seat: a node's ranks stay together, and a lost node's ranks all move to one spare node
+        int perNode = spec.ranksPerNode();
+        for (int seat = 0; seat < spec.nodes(); seat++) {
+            final int first = seat * perNode;
+            UUID node = old.stream().filter(p -> p.holds(first)).map(Placements.Row::nodeId).findFirst().orElse(null);
             if (node != null && nodes.state(node) == NodeState.HEALTHY && !request.replaceNodes().contains(node)
                     && !busy.contains(node)) {
                 seats.add(node);
                 continue;
+            }
+            if (node != null && degradedGpu(node, now)) {
+                degraded.add(node);
             }
             UUID sub = spares.poll();
             if (sub != null) {
@@ -161,10 +168,11 @@ public class RestartPlacer {
             seats.add(sub);
             swappedIn.add(sub);
         }
-        if (seats.size() < run.getWorldSize()) {
+        if (seats.size() < spec.nodes()) {
             String why = "waiting for a spare: no spare of the run and no free healthy node"
                     + (spec.nodeSelector().isEmpty() ? "" : " matching " + spec.nodeSelector())
-                    + " for " + (run.getWorldSize() - seats.size()) + " rank(s)";
+                    + (spec.gpusPerNode() == 0 ? "" : " with " + spec.gpusPerNode() + " GPUs")
+                    + " for " + (spec.nodes() - seats.size()) + " node(s) of " + perNode + " rank(s)";
             if (requests.waiting(pending.id(), why)) {
                 events.publishEvent(new Waiting(request.incidentId(), why));
             }
@@ -213,6 +221,15 @@ public class RestartPlacer {
         }
         // Last: the node registry flushes and clears the persistence context, detaching the run.
         usedSpares.forEach(n -> nodes.releaseSpare(n, ACTOR));
+        // a GPU that reported a degraded fault kept its node working until now; it must not take work again
+        degraded.forEach(n -> nodes.cordon(n, "degraded GPU (" + nodes.view(n).stateReason()
+                + "): cordoned at the restart of run " + run.getId() + " to generation " + generation, ACTOR));
+    }
+
+    /** SUSPECT while still heartbeating: a GPU reported a degraded (not fatal) fault (silence is the other SUSPECT). */
+    private boolean degradedGpu(UUID nodeId, Instant now) {
+        LeaseRecord lease = leases.get(nodeId);
+        return nodes.state(nodeId) == NodeState.SUSPECT && lease != null && !lease.leaseExpired(now);
     }
 
     /**

@@ -163,7 +163,7 @@ class SchedulingPass {
         busy.addAll(placements.heldForRecovery()); // a recovering run keeps its healthy nodes for the restart
         List<GangPlacer.Candidate> free = nodes.availableNodes().stream()
                 .filter(n -> !busy.contains(n.id()))
-                .map(n -> new GangPlacer.Candidate(n.id(), n.name(), n.labels()))
+                .map(n -> new GangPlacer.Candidate(n.id(), n.name(), n.labels(), n.gpuCount()))
                 .collect(Collectors.toCollection(ArrayList::new));
         for (Run candidateRun : pending) {
             try {
@@ -187,8 +187,8 @@ class SchedulingPass {
         RunSpec spec = json.readValue(run.getSpec(), RunSpec.class);
         Predicate<UUID> installed = programs.installedOn(spec.program());
         List<GangPlacer.Candidate> selected = free.stream()
-                .filter(c -> spec.selects(c.labels()) && installed.test(c.id())).toList();
-        GangPlacer.place(selected, run.getWorldSize(), run.getSpares()).ifPresent(gang -> {
+                .filter(c -> spec.fits(c.labels(), c.gpus()) && installed.test(c.id())).toList();
+        GangPlacer.place(selected, spec.nodes(), run.getSpares()).ifPresent(gang -> {
             long generation = generations.start(run,
                     gang.ranks().stream().map(GangPlacer.Candidate::id).toList(),
                     gang.spares().stream().map(GangPlacer.Candidate::id).toList(),

@@ -72,7 +72,7 @@ class SchedulingPassTest extends RunsApiSupport {
         assertThat(call("GET", "/api/v1/runs/" + second, operator, null).body().get("state").asString())
                 .isEqualTo("PENDING");
         // even a buggy second writer is stopped by the database
-        assertThatThrownBy(() -> placements.insert(second, 1, agent.id(), 0, clock.instant()))
+        assertThatThrownBy(() -> placements.insert(second, 1, agent.id(), 0, 1, clock.instant()))
                 .isInstanceOf(DuplicateKeyException.class);
         // once the first run is cancelled and its node confirmed, the second one gets the node
         call("POST", "/api/v1/runs/" + first + "/cancel", operator, null);

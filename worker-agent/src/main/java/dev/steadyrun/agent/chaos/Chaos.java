@@ -6,7 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.agent.gpu.FaultInjector;
-import dev.steadyrun.agent.trainer.TrainerSupervisor;
+import dev.steadyrun.agent.trainer.NodeTrainers;
 import dev.steadyrun.protocol.ChaosFault;
 
 /**
@@ -18,10 +18,15 @@ import dev.steadyrun.protocol.ChaosFault;
 public final class Chaos implements Consumer<ChaosFault> {
 
     private static final Logger log = LoggerFactory.getLogger(Chaos.class);
-    /** XID 79: the GPU has fallen off the bus, the fault the orchestrator fails a node for at once. */
-    static final String GPU_FAULT = "xid 79 gpu=0";
+    /**
+     * XID 79: the GPU has fallen off the bus, the fault the orchestrator fails a node for at once; on the GPU of the
+     * fault's rank (GPU 0 when the node runs one rank on no GPU of its own).
+     */
+    static String gpuFault(int gpu) {
+        return "xid 79 gpu=" + gpu;
+    }
 
-    private final TrainerSupervisor trainer;
+    private final NodeTrainers trainer;
     private final FaultInjector gpus;
     private final Runnable halt;
 
@@ -29,7 +34,7 @@ public final class Chaos implements Consumer<ChaosFault> {
      * @param gpus the GPU fault injector, null on a node without GPUs
      * @param halt ends this process at once, without its shutdown (no SIGTERM to the trainer, no last report)
      */
-    public Chaos(TrainerSupervisor trainer, FaultInjector gpus, Runnable halt) {
+    public Chaos(NodeTrainers trainer, FaultInjector gpus, Runnable halt) {
         this.trainer = trainer;
         this.gpus = gpus;
         this.halt = halt;
@@ -49,7 +54,7 @@ public final class Chaos implements Consumer<ChaosFault> {
                 if (gpus == null) {
                     log.warn("chaos #{}: this node has no GPU to fault", fault.id());
                 } else {
-                    gpus.inject(GPU_FAULT);
+                    gpus.inject(gpuFault(trainer.gpuOf(fault.rank()).orElse(0)));
                 }
             }
             case HANG, STRAGGLE, DIVERGE -> trainer.injectIntoTrainer(fault);

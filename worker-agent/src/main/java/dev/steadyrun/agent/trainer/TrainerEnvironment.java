@@ -1,9 +1,12 @@
 package dev.steadyrun.agent.trainer;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import dev.steadyrun.protocol.Assignment;
+import dev.steadyrun.protocol.LocalRank;
 import dev.steadyrun.protocol.TrainerProtocol;
 
 /**
@@ -35,5 +38,22 @@ final class TrainerEnvironment {
             }
         }
         return env;
+    }
+
+    /**
+     * What one local rank's trainer sees beyond that: its one GPU alone ({@code CUDA_VISIBLE_DEVICES}) on a GPU node,
+     * its share of the cores ({@code OMP_NUM_THREADS}, as its {@code threads} setting) for a CPU rank of several.
+     * Nothing for an assignment without local ranks: the agent's own values pass, as before nodes ran several.
+     */
+    static Map<String, String> ofRank(Assignment a) {
+        List<LocalRank> local = a.localRanks();
+        if (local == null || local.size() != 1) {
+            return Map.of();
+        }
+        if (local.get(0).cudaVisibleDevices() != null) {
+            return Map.of("CUDA_VISIBLE_DEVICES", local.get(0).cudaVisibleDevices());
+        }
+        String threads = a.trainerConfig() == null ? null : a.trainerConfig().get(NodeTrainers.THREADS);
+        return threads == null ? Map.of() : Map.of("OMP_NUM_THREADS", threads);
     }
 }

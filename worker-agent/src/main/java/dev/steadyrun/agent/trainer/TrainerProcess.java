@@ -133,6 +133,7 @@ final class TrainerProcess {
         ProcessBuilder builder = new ProcessBuilder(argv);
         builder.environment().clear(); // the agent's secrets stay with the agent
         builder.environment().putAll(TrainerEnvironment.of(System.getenv()));
+        builder.environment().putAll(TrainerEnvironment.ofRank(assignment));
         Process p;
         try {
             // in the environment, not the command line: any local user can read another process's arguments
