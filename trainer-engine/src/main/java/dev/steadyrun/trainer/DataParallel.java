@@ -29,6 +29,7 @@ import dev.steadyrun.collectives.Collectives;
 import dev.steadyrun.collectives.DistConfig;
 import dev.steadyrun.collectives.PeerLostException;
 import dev.steadyrun.collectives.Rendezvous;
+import dev.steadyrun.trainer.TrainConfig.Sharding;
 
 /**
  * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for any world
@@ -47,9 +48,18 @@ import dev.steadyrun.collectives.Rendezvous;
  * ops as {@link Optimizer#update}, so a chunk sees exactly the arithmetic that tensor would see alone; with one
  * rank a segment is a whole tensor.
  *
+ * <p>Fully sharded ({@link Sharding#FSDP}): the pieces are also cut where a gathering unit of the model ends
+ * ({@link OptModel#unitOf}), and a rank keeps only its chunk of each piece's parameters and gradients besides the
+ * moments; no rank holds the whole model between passes. As the {@link OptModel.Units} of a sharded model it
+ * all-gathers a unit's pieces into fresh buffers just before the unit's forward pass and again before its backward
+ * pass, and after the backward pass reduce-scatters the unit's gradients and adds this rank's chunk into its
+ * gradient shard, then frees the buffers. So {@link #reduce} has nothing left to reduce-scatter, and {@link #step}
+ * updates the shards with no all-gather (the next forward pass gathers). Checkpoints hold the same flat offsets in
+ * either mode: any split restores from any other.
+ *
  * <p>Every method is a collective: all ranks call the same ones in the same order.
  */
-final class DataParallel {
+final class DataParallel implements OptModel.Units {
 
     /** Largest finite FP16 value: a scaled gradient beyond it overflows in FP16. */
     static final double FP16_MAX = 65504;
@@ -71,14 +81,59 @@ final class DataParallel {
     private final int[] tensorOffset;
     private final List<Piece> pieces = new ArrayList<>();
     private final List<Segment> segments = new ArrayList<>();
+    private final Sharding sharding;
+    /** Fully sharded: the pieces of each gathering unit; the SHA-256 of the initial parameters, taken before sharding. */
+    private final List<List<Piece>> unitPieces = new ArrayList<>();
+    private final byte[] initialDigest;
+    /** Fully sharded: bytes of gathered parameters and gradient buffers now, and the most at any one time. */
+    private long gatheredBytes;
+    private long peakGatheredBytes;
     private long adamSteps;
 
     /**
-     * Consecutive whole tensors: elements [from, from + length) of the flat vector, this rank's chunk of them, and
-     * the Adam moments of that chunk.
+     * Consecutive whole tensors of one unit: elements [from, from + length) of the flat vector, this rank's chunk of
+     * them, and the Adam moments of that chunk. The whole piece's parameters and gradients ({@code param},
+     * {@code grad}, and their NIO views for the ring) are resident (ZeRO-1) or exist only while gathered (FSDP);
+     * {@code shardParam} and {@code shardGrad}, this rank's chunk, are views of them (ZeRO-1) or arrays of their own
+     * (FSDP); null when the chunk is empty.
      */
-    private record Piece(long from, int length, INDArray param, INDArray grad, ByteBuffer paramBuffer,
-                         ByteBuffer gradBuffer, Collectives.Chunk mine, INDArray m, INDArray v) {
+    private static final class Piece {
+        final long from;
+        final int length;
+        final int firstTensor;
+        final int endTensor;
+        final Collectives.Chunk mine;
+        final INDArray m;
+        final INDArray v;
+        INDArray shardParam;
+        INDArray shardGrad;
+        INDArray param;
+        INDArray grad;
+        ByteBuffer paramBuffer;
+        ByteBuffer gradBuffer;
+
+        Piece(long from, int length, int firstTensor, int endTensor, Collectives.Chunk mine) {
+            this.from = from;
+            this.length = length;
+            this.firstTensor = firstTensor;
+            this.endTensor = endTensor;
+            this.mine = mine;
+            int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
+            m = Nd4j.zeros(DataType.FLOAT, len);
+            v = Nd4j.zeros(DataType.FLOAT, len);
+        }
+
+        long from() {
+            return from;
+        }
+
+        int length() {
+            return length;
+        }
+
+        Collectives.Chunk mine() {
+            return mine;
+        }
     }
 
     /** The part of one tensor inside this rank's chunk: views of the flat vectors and of the moments. */
@@ -93,15 +148,18 @@ final class DataParallel {
                    int shardsFailed) {
     }
 
-    private DataParallel(Collectives ring, Map<String, INDArray> params, long maxPiece) {
+    private DataParallel(Collectives ring, Map<String, INDArray> params, long maxPiece, Sharding sharding) {
         this.ring = ring;
         this.rank = ring.rank();
         this.worldSize = ring.worldSize();
+        this.sharding = sharding;
         tensorPiece = new int[params.size()];
         tensorOffset = new int[params.size()];
-        List<long[]> bounds = new ArrayList<>();   // [from, length] of each piece
+        List<long[]> bounds = new ArrayList<>();   // [from, length, first tensor] of each piece
         long pieceFrom = 0;
         long pieceLength = 0;
+        int pieceFirst = 0;
+        int unit = -1;
         int i = 0;
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
             long length = e.getValue().length();
@@ -109,11 +167,14 @@ final class DataParallel {
                 throw new IllegalArgumentException("data parallelism cuts the parameters into pieces of whole tensors"
                         + " of up to " + maxPiece + " elements; " + e.getKey() + " has " + length);
             }
-            if (pieceLength + length > maxPiece) {
-                bounds.add(new long[]{pieceFrom, pieceLength});
+            int u = sharding == Sharding.FSDP ? OptModel.unitOf(e.getKey()) : 0;
+            if (pieceLength + length > maxPiece || (i > 0 && u != unit)) {
+                bounds.add(new long[]{pieceFrom, pieceLength, pieceFirst});
                 pieceFrom += pieceLength;
                 pieceLength = 0;
+                pieceFirst = i;
             }
+            unit = u;
             names.add(e.getKey());
             shapes.add(e.getValue().shape());
             tensorPiece[i] = bounds.size();
@@ -121,23 +182,27 @@ final class DataParallel {
             pieceLength += length;
             i++;
         }
-        bounds.add(new long[]{pieceFrom, pieceLength});
-        for (long[] b : bounds) {
+        bounds.add(new long[]{pieceFrom, pieceLength, pieceFirst});
+        for (int k = 0; k < bounds.size(); k++) {
+            long[] b = bounds.get(k);
             int n = (int) b[1];
-            INDArray param = Nd4j.create(DataType.FLOAT, Math.max(n, 1));
-            INDArray grad = Nd4j.create(DataType.FLOAT, Math.max(n, 1));
-            // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
-            ByteBuffer paramBuffer = param.data().asNio();
-            ByteBuffer gradBuffer = grad.data().asNio();
-            if (paramBuffer.capacity() != (long) Math.max(n, 1) * Float.BYTES
-                    || gradBuffer.capacity() != (long) Math.max(n, 1) * Float.BYTES) {
-                throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " bytes for " + n
-                        + " floats");
+            int end = k + 1 < bounds.size() ? (int) bounds.get(k + 1)[2] : names.size();
+            Piece piece = new Piece(b[0], n, (int) b[2], end, ring.chunk(n, rank));
+            if (sharding == Sharding.ZERO1) {
+                allocateWhole(piece, false);
+                allocateWhole(piece, true);
+            } else if (piece.mine.length() > 0) {
+                piece.shardParam = Nd4j.create(DataType.FLOAT, piece.mine.length());
+                piece.shardGrad = Nd4j.create(DataType.FLOAT, piece.mine.length());
             }
-            Collectives.Chunk mine = ring.chunk(n, rank);
-            int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
-            pieces.add(new Piece(b[0], n, param, grad, paramBuffer, gradBuffer, mine,
-                    Nd4j.zeros(DataType.FLOAT, len), Nd4j.zeros(DataType.FLOAT, len)));
+            pieces.add(piece);
+            if (sharding == Sharding.FSDP) {
+                int pieceUnit = OptModel.unitOf(names.get(piece.firstTensor));
+                while (unitPieces.size() <= pieceUnit) {
+                    unitPieces.add(new ArrayList<>());
+                }
+                unitPieces.get(pieceUnit).add(piece);
+            }
         }
         i = 0;
         for (INDArray p : params.values()) {
@@ -146,13 +211,62 @@ final class DataParallel {
             int from = Math.max(tensorOffset[i], mine.from());
             int to = (int) Math.min(tensorOffset[i] + p.length(), mine.to());
             if (from < to) {
-                segments.add(new Segment(view(piece.param(), from, to), view(piece.grad(), from, to),
-                        view(piece.m(), from - mine.from(), to - mine.from()),
-                        view(piece.v(), from - mine.from(), to - mine.from()), OptModel.isDecayed(p)));
+                int a = from - mine.from();
+                int b = to - mine.from();
+                segments.add(new Segment(view(piece.shardParam, a, b), view(piece.shardGrad, a, b),
+                        view(piece.m, a, b), view(piece.v, a, b), OptModel.isDecayed(p)));
             }
             i++;
         }
-        copyIn(params);
+        if (sharding == Sharding.ZERO1) {
+            copyIn(params);
+            initialDigest = null;
+        } else {
+            // the full parameters exist only now: hashed here, for verifyIdentical, then only this rank's chunks kept
+            initialDigest = sha256(params);
+            for (Piece piece : pieces) {
+                if (piece.shardParam == null) {
+                    continue;
+                }
+                for (int t = piece.firstTensor; t < piece.endTensor; t++) {
+                    int from = Math.max(tensorOffset[t], piece.mine.from());
+                    int to = (int) Math.min(tensorOffset[t] + params.get(names.get(t)).length(), piece.mine.to());
+                    if (from < to) {
+                        INDArray flat = params.get(names.get(t)).reshape(params.get(names.get(t)).length());
+                        view(piece.shardParam, from - piece.mine.from(), to - piece.mine.from())
+                                .assign(view(flat, from - tensorOffset[t], to - tensorOffset[t]));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The whole piece's parameters or gradients, with the NIO view the ring reads and writes; under ZeRO-1 this
+     * rank's chunk is a view of them.
+     */
+    private static void allocateWhole(Piece piece, boolean gradients) {
+        int n = Math.max(piece.length, 1);
+        INDArray whole = Nd4j.create(DataType.FLOAT, n);
+        // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
+        ByteBuffer buffer = whole.data().asNio();
+        if (buffer.capacity() != (long) n * Float.BYTES) {
+            throw new IllegalStateException("ND4J buffer of " + buffer.capacity() + " bytes for " + n + " floats");
+        }
+        INDArray chunk = piece.mine.length() == 0 ? null : view(whole, piece.mine.from(), piece.mine.to());
+        if (gradients) {
+            piece.grad = whole;
+            piece.gradBuffer = buffer;
+            if (piece.shardGrad == null) {
+                piece.shardGrad = chunk;
+            }
+        } else {
+            piece.param = whole;
+            piece.paramBuffer = buffer;
+            if (piece.shardParam == null) {
+                piece.shardParam = chunk;
+            }
+        }
     }
 
     /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
@@ -164,12 +278,42 @@ final class DataParallel {
     }
 
     static DataParallel over(Collectives ring, Map<String, INDArray> params) {
-        return new DataParallel(ring, params, MAX_PIECE);
+        return new DataParallel(ring, params, MAX_PIECE, Sharding.ZERO1);
+    }
+
+    /**
+     * Fully sharded ({@link Sharding#FSDP}): afterwards the caller should let go of {@code params} (only this rank's
+     * chunks are kept here), as {@link OptModel#shard} does.
+     */
+    static DataParallel over(Collectives ring, Map<String, INDArray> params, Sharding sharding) {
+        return new DataParallel(ring, params, MAX_PIECE, sharding);
     }
 
     /** With smaller pieces than {@link #MAX_PIECE}: how a test exercises the cutting on a small model. */
     static DataParallel over(Collectives ring, Map<String, INDArray> params, long maxPiece) {
-        return new DataParallel(ring, params, maxPiece);
+        return new DataParallel(ring, params, maxPiece, Sharding.ZERO1);
+    }
+
+    Sharding sharding() {
+        return sharding;
+    }
+
+    /**
+     * Bytes this rank holds between steps for parameters, gradients and Adam's moments (FP32): the whole model's
+     * parameters and gradients under ZeRO-1, this rank's chunks only when fully sharded; moments are chunks in both.
+     */
+    long residentBytes() {
+        long elements = 0;
+        for (Piece p : pieces) {
+            long chunk = p.mine.length();
+            elements += 2 * chunk + (sharding == Sharding.ZERO1 ? 2L * p.length : 2 * chunk);
+        }
+        return elements * Float.BYTES;
+    }
+
+    /** Fully sharded: the most bytes of gathered parameters and gradient buffers held at once so far (else 0). */
+    long peakGatheredBytes() {
+        return peakGatheredBytes;
     }
 
     int rank() {
@@ -245,7 +389,9 @@ final class DataParallel {
      * compares, and the verdicts are all-reduced so that every rank fails together, naming the ranks that differ.
      */
     void verifyIdentical(String what) {
-        byte[] digest = sha256();
+        // fully sharded, no rank holds whole parameters after construction: the initial ones' digest stands for them
+        // (a restore reads each chunk from one checkpoint, so there is nothing that could differ)
+        byte[] digest = initialDigest != null ? initialDigest : sha256(null);
         double[] root = new double[digest.length];
         for (int i = 0; i < digest.length; i++) {
             root[i] = digest[i];
@@ -295,9 +441,9 @@ final class DataParallel {
                     continue;
                 }
                 INDArray values = switch (kind) {
-                    case "param" -> view(p.param(), c.from(), c.to());
-                    case "adam_m" -> view(p.m(), 0, c.length());
-                    default -> view(p.v(), 0, c.length());
+                    case "param" -> p.shardParam;
+                    case "adam_m" -> view(p.m, 0, c.length());
+                    default -> view(p.v, 0, c.length());
                 };
                 out.add(new ShardPart(kind, k, p.from() + c.from(), values));
             }
@@ -384,10 +530,10 @@ final class DataParallel {
                     continue;
                 }
                 long at = p.from() + c.from();
-                checkpoint.read("param", at, view(p.param(), c.from(), c.to()));
+                checkpoint.read("param", at, p.shardParam);
                 if (checkpoint.has("adam_m")) {
-                    checkpoint.read("adam_m", at, view(p.m(), 0, c.length()));
-                    checkpoint.read("adam_v", at, view(p.v(), 0, c.length()));
+                    checkpoint.read("adam_m", at, view(p.m, 0, c.length()));
+                    checkpoint.read("adam_v", at, view(p.v, 0, c.length()));
                 }
             }
         } catch (IOException e) {
@@ -396,10 +542,7 @@ final class DataParallel {
             checkpoint.release();
         }
         agreeOnRestore(ring, failed, checkpoint.dir());
-        for (Piece p : pieces) {
-            ring.allGather(p.paramBuffer());
-        }
-        copyOut(params);
+        gatherAll(params);
         adamSteps = steps;
     }
 
@@ -423,8 +566,12 @@ final class DataParallel {
      */
     Map<String, INDArray> gradients() {
         Map<String, INDArray> out = new LinkedHashMap<>();
+        if (sharding == Sharding.FSDP) {
+            zeroGradients();
+            return out;   // filled by acquire, unit by unit, for one backward pass at a time
+        }
         for (int i = 0; i < names.size(); i++) {
-            INDArray flat = pieces.get(tensorPiece[i]).grad();
+            INDArray flat = pieces.get(tensorPiece[i]).grad;
             INDArray g = tensorView(flat, i);
             // a reshape that copied instead of viewing would silently drop the gradients
             flat.putScalar(tensorOffset[i], 1);
@@ -440,7 +587,85 @@ final class DataParallel {
     /** Zeroes every gradient accumulator before a step's micro-batches. */
     void zeroGradients() {
         for (Piece p : pieces) {
-            p.grad().assign(0);
+            if (sharding == Sharding.ZERO1) {
+                p.grad.assign(0);
+            } else if (p.shardGrad != null) {
+                p.shardGrad.assign(0);
+            }
+        }
+    }
+
+    /**
+     * Test tool: what an FP16 overflow leaves, an infinity in this rank's gradients (its own chunk: the reduction
+     * carries it to the same place on every mode), found by every rank's check.
+     */
+    void poisonGradients() {
+        if (!segments.isEmpty()) {
+            segments.get(0).grad().putScalar(0, Double.POSITIVE_INFINITY);
+        }
+    }
+
+    @Override
+    public boolean acquire(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads) {
+        boolean gathered = false;
+        for (Piece p : unitPieces.get(unit)) {
+            if (p.param == null) {
+                allocateWhole(p, false);
+                if (p.shardParam != null) {
+                    view(p.param, p.mine.from(), p.mine.to()).assign(p.shardParam);
+                }
+                ring.allGather(p.paramBuffer);
+                putViews(p, p.param, weights);
+                gathered = true;
+                count(p, 1);
+            }
+            if (backward && p.grad == null) {
+                allocateWhole(p, true);   // Nd4j.create zeroes it
+                putViews(p, p.grad, grads);
+                count(p, 1);
+            }
+        }
+        return gathered;
+    }
+
+    @Override
+    public void release(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads) {
+        for (Piece p : unitPieces.get(unit)) {
+            if (backward && p.grad != null) {
+                ring.reduceScatter(p.gradBuffer);
+                if (p.shardGrad != null) {
+                    p.shardGrad.addi(view(p.grad, p.mine.from(), p.mine.to()));
+                }
+                removeViews(p, grads);
+                p.grad.close();   // native memory back now, not when the collector finds the handle
+                p.grad = null;
+                p.gradBuffer = null;
+                count(p, -1);
+            }
+            if (p.param != null) {
+                removeViews(p, weights);
+                p.param.close();
+                p.param = null;
+                p.paramBuffer = null;
+                count(p, -1);
+            }
+        }
+    }
+
+    private void count(Piece p, int sign) {
+        gatheredBytes += sign * (long) p.length * Float.BYTES;
+        peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
+    }
+
+    private void putViews(Piece p, INDArray whole, Map<String, INDArray> into) {
+        for (int t = p.firstTensor; t < p.endTensor; t++) {
+            into.put(names.get(t), tensorView(whole, t));
+        }
+    }
+
+    private void removeViews(Piece p, Map<String, INDArray> from) {
+        for (int t = p.firstTensor; t < p.endTensor; t++) {
+            from.remove(names.get(t));
         }
     }
 
@@ -454,7 +679,9 @@ final class DataParallel {
     Reduced reduce(double localLossSum, boolean fp16, double lossScale, boolean stop, boolean shardsWritten,
                    boolean shardsFailed) {
         for (Piece p : pieces) {
-            ring.reduceScatter(p.gradBuffer());
+            if (sharding == Sharding.ZERO1) {   // fully sharded: reduced unit by unit in the backward passes
+                ring.reduceScatter(p.gradBuffer);
+            }
         }
         boolean overflow = false;
         double sumSq = 0;
@@ -503,8 +730,16 @@ final class DataParallel {
             Optimizer.update(kind, s.param(), s.grad(), s.m(), s.v(), s.decayed(), adamSteps, lr, weightDecay, beta1,
                     beta2, eps);
         }
+        gatherAll(params);
+    }
+
+    /** ZeRO-1: every rank's updated chunks to every rank, into the model's tensors. Fully sharded: nothing. */
+    private void gatherAll(Map<String, INDArray> params) {
+        if (sharding == Sharding.FSDP) {
+            return;   // the next forward pass gathers, unit by unit
+        }
         for (Piece p : pieces) {
-            ring.allGather(p.paramBuffer());
+            ring.allGather(p.paramBuffer);
         }
         copyOut(params);
     }
@@ -513,14 +748,14 @@ final class DataParallel {
         for (int i = 0; i < names.size(); i++) {
             INDArray t = tensors.get(names.get(i));
             // the tensor is reshaped, not the view: a reshape may copy, and the copy must not be what is written
-            view(pieces.get(tensorPiece[i]).param(), tensorOffset[i], (int) (tensorOffset[i] + t.length()))
+            view(pieces.get(tensorPiece[i]).param, tensorOffset[i], (int) (tensorOffset[i] + t.length()))
                     .assign(t.reshape(t.length()));
         }
     }
 
     private void copyOut(Map<String, INDArray> tensors) {
         for (int i = 0; i < names.size(); i++) {
-            tensors.get(names.get(i)).assign(tensorView(pieces.get(tensorPiece[i]).param(), i));
+            tensors.get(names.get(i)).assign(tensorView(pieces.get(tensorPiece[i]).param, i));
         }
     }
 
@@ -534,11 +769,19 @@ final class DataParallel {
         return flat.get(NDArrayIndex.interval(from, to));
     }
 
-    private byte[] sha256() {
+    /** Of the flat parameters (ZeRO-1, {@code tensors} null), or of these tensors in order (before sharding). */
+    private byte[] sha256(Map<String, INDArray> tensors) {
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
-            for (Piece p : pieces) {
-                d.update(p.paramBuffer().duplicate().clear().limit(p.length() * Float.BYTES));
+            if (tensors == null) {
+                for (Piece p : pieces) {
+                    d.update(p.paramBuffer.duplicate().clear().limit(p.length * Float.BYTES));
+                }
+            } else {
+                for (String n : names) {
+                    INDArray t = tensors.get(n);
+                    d.update(t.dup('c').data().asNio().duplicate().clear().limit((int) t.length() * Float.BYTES));
+                }
             }
             return d.digest();
         } catch (NoSuchAlgorithmException e) {

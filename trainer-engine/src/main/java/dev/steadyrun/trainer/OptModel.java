@@ -44,8 +44,16 @@ public final class OptModel {
     private final DataType dtype;
     /** Master weights, in a fixed order: the optimizer updates these. */
     private final Map<String, INDArray> params;
-    /** Weights the forward pass reads: the master arrays themselves, or FP16-rounded copies (see {@link #roundForwardWeights}). */
-    private final Map<String, INDArray> forward;
+    /**
+     * Weights the forward pass reads: the master arrays themselves, or FP16-rounded copies (see
+     * {@link #roundForwardWeights}); when sharded, only the units gathered at the moment.
+     */
+    private Map<String, INDArray> forward;
+    private final boolean fp16Forward;
+    /** Gathers and releases each unit's weights around its passes (fully sharded), or null: every weight resident. */
+    private Units units;
+    /** Parameter names by unit ({@link #unitOf}). */
+    private final List<List<String>> unitNames = new ArrayList<>();
     private INDArray logitsBuffer;
     /** The flattened len × len causal mask, by len: built once (it took ~2 ms per micro-batch at T=512), only read. */
     private final Map<Integer, INDArray> causalMasks = new HashMap<>();
@@ -54,6 +62,11 @@ public final class OptModel {
         this.cfg = cfg;
         this.dtype = dtype;
         this.params = params;
+        this.fp16Forward = fp16Forward;
+        for (int u = 0; u <= cfg.layers(); u++) {
+            unitNames.add(new ArrayList<>());
+        }
+        params.keySet().forEach(n -> unitNames.get(unitOf(n)).add(n));
         if (fp16Forward) {
             this.forward = new LinkedHashMap<>();
             params.forEach((n, p) -> forward.put(n, p.dup()));
@@ -128,9 +141,55 @@ public final class OptModel {
         return new OptModel(cfg, dtype, p, fp16Forward);
     }
 
-    /** Master parameters by name, in a fixed order. */
+    /** Master parameters by name, in a fixed order (empty once {@link #shard sharded}: no rank holds them all). */
     public Map<String, INDArray> params() {
         return Collections.unmodifiableMap(params);
+    }
+
+    /** The unit that gathers a parameter: 0 for the embeddings and the final LayerNorm, i + 1 for block i's. */
+    static int unitOf(String name) {
+        return name.startsWith("h") ? Integer.parseInt(name.substring(1, name.indexOf('.'))) + 1 : 0;
+    }
+
+    /**
+     * Fully sharded data parallelism: the model lets go of its full weights (the caller keeps its shards) and, from
+     * now on, asks {@code units} for each unit's weights just before that unit's forward and backward pass and hands
+     * them back right after. Unit 0 (embeddings, tied head, final LayerNorm) stays gathered for a whole micro-batch:
+     * the tied embedding is read at both ends of the pass and its gradient is accumulated at both ends of the
+     * backward pass.
+     */
+    void shard(Units units) {
+        this.units = units;
+        params.clear();
+        forward = new LinkedHashMap<>();
+    }
+
+    /**
+     * Where a sharded model's weights come from. {@code acquire} puts the unit's full weights into {@code weights}
+     * (and, for a backward pass, zeroed gradient accumulators into {@code grads}); it returns whether it gathered
+     * (false: already there). {@code release} takes them out again; after a backward pass it first reduces the unit's
+     * gradients into the caller's shard.
+     */
+    interface Units {
+        boolean acquire(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads);
+
+        void release(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads);
+    }
+
+    private void acquire(int unit, boolean backward, Map<String, INDArray> grads) {
+        if (units != null && units.acquire(unit, backward, forward, grads) && fp16Forward) {
+            // a freshly gathered copy is this pass's alone: rounded in place, as roundForwardWeights rounds the copies
+            for (String n : unitNames.get(unit)) {
+                INDArray w = forward.get(n);
+                w.assign(w.castTo(DataType.HALF).castTo(dtype));
+            }
+        }
+    }
+
+    private void release(int unit, boolean backward, Map<String, INDArray> grads) {
+        if (units != null) {
+            units.release(unit, backward, forward, grads);
+        }
     }
 
     /** Weight decay applies to the 2-D weight matrices (embeddings included), not to biases or LayerNorm. */
@@ -144,7 +203,7 @@ public final class OptModel {
     }
 
     public long parameterCount() {
-        return params.values().stream().mapToLong(INDArray::length).sum();
+        return cfg.parameterCount();
     }
 
     /** FP16 emulation: the forward pass reads the master weights rounded to FP16 precision (kept in FP32 arrays). */
@@ -178,10 +237,12 @@ public final class OptModel {
     public Pass forwardBackward(int[][] rows, double dropout, long dropoutSeed, double gradScale,
                                 Map<String, INDArray> grads) {
         Forward f = forward(rows, dropout, dropoutSeed);
+        acquire(0, true, grads);
         INDArray dHidden = Nd4j.createUninitialized(dtype, f.hidden().shape());
         double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads.get("wte"));
         INDArray dx0 = f.blocks().backward(dHidden, grads);
         scatterEmbeddingGradient(dx0, f.inputs(), rows.length, rows[0].length - 1, grads.get("wte"), grads.get("wpe"));
+        release(0, true, grads);
         return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
@@ -194,14 +255,19 @@ public final class OptModel {
     public Pass loss(int[][] rows, double dropout, long dropoutSeed) {
         Forward f = forward(rows, dropout, dropoutSeed);
         double loss = crossEntropy(f.hidden(), f.targets(), 0, null, null);
+        release(0, false, null);
         return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
     private record Forward(Blocks blocks, int[] inputs, int[] targets, INDArray hidden) {
     }
 
-    /** The blocks' forward pass: the final LayerNorm's output h, with the activations its backward pass needs. */
+    /**
+     * The blocks' forward pass: the final LayerNorm's output h, with the activations its backward pass needs. Leaves
+     * unit 0 acquired: the caller releases it.
+     */
     private Forward forward(int[][] rows, double dropout, long dropoutSeed) {
+        acquire(0, false, null);
         int batch = rows.length;
         int len = rows[0].length - 1;
         int[] inputs = inputs(rows, len);
@@ -216,8 +282,10 @@ public final class OptModel {
         int n = Math.min(context.length, len);
         int[] window = new int[len];
         System.arraycopy(context, context.length - n, window, 0, n);
+        acquire(0, false, null);
         INDArray h = new Blocks(1, len, 0, 0).forward(embed(window, 1, len)).getRow(n - 1).reshape(1, cfg.dModel());
         INDArray logits = Nd4j.gemm(h, forward.get("wte"), false, true);
+        release(0, false, null);
         return logits.toDoubleVector();
     }
 
@@ -359,6 +427,7 @@ public final class OptModel {
             INDArray causal = causalMasks.computeIfAbsent(len, OptModel.this::causalMask);
             for (int i = 0; i < cfg.layers(); i++) {
                 String b = "h" + i + ".";
+                acquire(i + 1, false, null);
                 Norm ln1 = layerNorm(x, b + "ln1");
                 INDArray q = toHeads(linear(ln1.out(), b + "attn.wq", b + "attn.bq"));
                 INDArray k = toHeads(linear(ln1.out(), b + "attn.wk", b + "attn.bk"));
@@ -381,6 +450,7 @@ public final class OptModel {
                 x = x.add(dropped(linear(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
                 layers.add(new Layer(ln1, q, k, v, probs, att, ln2, relu));
                 rms[i] = x.norm2Number().doubleValue() / Math.sqrt(x.length());
+                release(i + 1, false, null);
             }
             finalNorm = layerNorm(x, "lnf");
             return finalNorm.out();
@@ -392,6 +462,7 @@ public final class OptModel {
             for (int i = cfg.layers() - 1; i >= 0; i--) {
                 String b = "h" + i + ".";
                 Layer l = layers.get(i);
+                acquire(i + 1, true, grads);
                 INDArray dRelu = linearBackward(dropped(dx.dup(), 2 * i + 1), l.relu(), b + "mlp.w2", b + "mlp.b2", grads);
                 dRelu.muli(Transforms.sign(l.relu(), true));   // relu' is 1 where the output is positive, else 0
                 INDArray dLn2 = linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads);
@@ -418,6 +489,7 @@ public final class OptModel {
                 dLn1.addi(linearBackward(fromHeads(dk), l.ln1().out(), b + "attn.wk", b + "attn.bk", grads));
                 dLn1.addi(linearBackward(fromHeads(dv), l.ln1().out(), b + "attn.wv", b + "attn.bv", grads));
                 dx.addi(layerNormBackward(dLn1, l.ln1(), b + "ln1", grads));
+                release(i + 1, true, grads);
             }
             return dx;
         }
