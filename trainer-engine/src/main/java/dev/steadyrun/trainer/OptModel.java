@@ -202,8 +202,9 @@ public final class OptModel {
         return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
     }
 
+    /** Counted from the tensor shapes, so it holds when sharded too (no rank then holds the tensors). */
     public long parameterCount() {
-        return cfg.parameterCount();
+        return shapes(cfg).values().stream().mapToLong(s -> Arrays.stream(s).reduce(1, (a, b) -> a * b)).sum();
     }
 
     /** FP16 emulation: the forward pass reads the master weights rounded to FP16 precision (kept in FP32 arrays). */
