@@ -54,12 +54,16 @@ public final class OptModel {
     private Units units;
     /** Parameter names by unit ({@link #unitOf}). */
     private final List<List<String>> unitNames = new ArrayList<>();
+    /** Megatron-LM tensor parallelism: the group whose members hold the other slices of every block, or null. */
+    private final TensorGroup tensorGroup;
     private INDArray logitsBuffer;
     /** The flattened len × len causal mask, by len: built once (it took ~2 ms per micro-batch at T=512), only read. */
     private final Map<Integer, INDArray> causalMasks = new HashMap<>();
 
-    private OptModel(ModelConfig cfg, DataType dtype, Map<String, INDArray> params, boolean fp16Forward) {
+    private OptModel(ModelConfig cfg, DataType dtype, Map<String, INDArray> params, boolean fp16Forward,
+                     TensorGroup tensorGroup) {
         this.cfg = cfg;
+        this.tensorGroup = tensorGroup;
         this.dtype = dtype;
         this.params = params;
         this.fp16Forward = fp16Forward;
@@ -78,23 +82,36 @@ public final class OptModel {
 
     /** Every parameter's shape, in the fixed order used by gradients, optimizer state and checkpoints. */
     public static Map<String, long[]> shapes(ModelConfig cfg) {
+        return shapes(cfg, 1);
+    }
+
+    /** The shapes of one slice of {@code tensorParallel} (see {@link #tensorSlice}). */
+    static Map<String, long[]> shapes(ModelConfig cfg, int tensorParallel) {
+        if (tensorParallel < 1 || cfg.heads() % tensorParallel != 0) {
+            throw new IllegalArgumentException("tensor parallelism splits the heads: " + cfg.heads() + " heads over "
+                    + tensorParallel + " ranks");
+        }
         Map<String, long[]> s = new LinkedHashMap<>();
         long d = cfg.dModel();
+        long dt = d / tensorParallel;
+        long ft = 4 * d / tensorParallel;
         s.put("wte", new long[]{cfg.vocab(), d});
         s.put("wpe", new long[]{cfg.seqLen(), d});
         for (int i = 0; i < cfg.layers(); i++) {
             String b = "h" + i + ".";
             s.put(b + "ln1.g", new long[]{d});
             s.put(b + "ln1.b", new long[]{d});
-            for (String m : List.of("q", "k", "v", "o")) {
-                s.put(b + "attn.w" + m, new long[]{d, d});
-                s.put(b + "attn.b" + m, new long[]{d});
+            for (String m : List.of("q", "k", "v")) {
+                s.put(b + "attn.w" + m, new long[]{d, dt});
+                s.put(b + "attn.b" + m, new long[]{dt});
             }
+            s.put(b + "attn.wo", new long[]{dt, d});
+            s.put(b + "attn.bo", new long[]{d});
             s.put(b + "ln2.g", new long[]{d});
             s.put(b + "ln2.b", new long[]{d});
-            s.put(b + "mlp.w1", new long[]{d, 4 * d});
-            s.put(b + "mlp.b1", new long[]{4 * d});
-            s.put(b + "mlp.w2", new long[]{4 * d, d});
+            s.put(b + "mlp.w1", new long[]{d, ft});
+            s.put(b + "mlp.b1", new long[]{ft});
+            s.put(b + "mlp.w2", new long[]{ft, d});
             s.put(b + "mlp.b2", new long[]{d});
         }
         s.put("lnf.g", new long[]{d});
@@ -121,13 +138,22 @@ public final class OptModel {
             }
             p.put(name, a);
         });
-        return new OptModel(cfg, dtype, p, fp16Forward);
+        return new OptModel(cfg, dtype, p, fp16Forward, null);
     }
 
     /** A model over existing weights (a restored checkpoint); the arrays are used as they are, not copied. */
     public static OptModel fromParams(ModelConfig cfg, DataType dtype, Map<String, INDArray> loaded, boolean fp16Forward) {
+        return fromParams(cfg, dtype, loaded, fp16Forward, null);
+    }
+
+    /**
+     * A tensor-parallel member over its slice ({@link #tensorSlice}) of a model's weights; {@code group} null: the
+     * whole model.
+     */
+    static OptModel fromParams(ModelConfig cfg, DataType dtype, Map<String, INDArray> loaded, boolean fp16Forward,
+                               TensorGroup group) {
         Map<String, INDArray> p = new LinkedHashMap<>();
-        shapes(cfg).forEach((name, shape) -> {
+        shapes(cfg, group == null ? 1 : group.size()).forEach((name, shape) -> {
             INDArray a = loaded.get(name);
             if (a == null) {
                 throw new IllegalArgumentException("checkpoint lacks parameter " + name);
@@ -138,7 +164,52 @@ public final class OptModel {
             }
             p.put(name, a.dataType() == dtype ? a : a.castTo(dtype));
         });
-        return new OptModel(cfg, dtype, p, fp16Forward);
+        return new OptModel(cfg, dtype, p, fp16Forward, group);
+    }
+
+    /**
+     * Megatron-LM's split of a block pair over a tensor-parallel group: the first layer column-parallel (q, k, v by
+     * whole heads; the first FFN layer by columns, with their biases), the second row-parallel (attention output,
+     * second FFN layer, by rows; their biases whole, added once after the sum). Each member runs its slice of the
+     * pair on the whole (replicated) input, and the partial outputs are summed by one all-reduce in the forward pass;
+     * in the backward pass one all-reduce sums the input gradient of the column-parallel layer. Embeddings, the tied
+     * head and the LayerNorms are replicated: every member computes the same values and gradients for them.
+     */
+    interface TensorGroup {
+        int rank();
+
+        int size();
+
+        /** Sums {@code a} over the group in place; every member ends with the same bits. */
+        void allReduceSum(INDArray a);
+    }
+
+    /** Member t's slice of a whole model's parameters (copies), in the shapes of {@link #shapes(ModelConfig, int)}. */
+    static Map<String, INDArray> tensorSlice(Map<String, INDArray> whole, int t, int size) {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        whole.forEach((name, a) -> {
+            INDArray slice;
+            if (isColumnParallel(name)) {
+                long n = a.size(a.rank() - 1) / size;
+                slice = a.rank() == 2 ? a.get(NDArrayIndex.all(), NDArrayIndex.interval(t * n, (t + 1) * n))
+                        : a.get(NDArrayIndex.interval(t * n, (t + 1) * n));
+            } else if (isRowParallel(name)) {
+                long n = a.size(0) / size;
+                slice = a.get(NDArrayIndex.interval(t * n, (t + 1) * n), NDArrayIndex.all());
+            } else {
+                slice = a;
+            }
+            out.put(name, slice.dup('c'));
+        });
+        return out;
+    }
+
+    static boolean isColumnParallel(String name) {
+        return name.matches("h\\d+\\.(attn\\.[wb][qkv]|mlp\\.[wb]1)");
+    }
+
+    static boolean isRowParallel(String name) {
+        return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
     }
 
     /** Master parameters by name, in a fixed order (empty once {@link #shard sharded}: no rank holds them all). */
@@ -405,7 +476,7 @@ public final class OptModel {
             }
             this.batch = batch;
             this.len = len;
-            this.heads = cfg.heads();
+            this.heads = cfg.heads() / (tensorGroup == null ? 1 : tensorGroup.size());
             this.headDim = cfg.headDim();
             this.scale = 1.0 / Math.sqrt(headDim);
             this.rms = new double[cfg.layers()];
@@ -445,10 +516,10 @@ public final class OptModel {
                     Nd4j.gemm(block(probs, j), block(v, j), block(ctx, j), false, false, 1.0, 0.0);
                 }
                 INDArray att = fromHeads(ctx);
-                x = x.add(dropped(linear(att, b + "attn.wo", b + "attn.bo"), 2 * i));
+                x = x.add(dropped(rowParallel(att, b + "attn.wo", b + "attn.bo"), 2 * i));
                 Norm ln2 = layerNorm(x, b + "ln2");
                 INDArray relu = Transforms.relu(linear(ln2.out(), b + "mlp.w1", b + "mlp.b1"), false);
-                x = x.add(dropped(linear(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
+                x = x.add(dropped(rowParallel(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
                 layers.add(new Layer(ln1, q, k, v, probs, att, ln2, relu));
                 rms[i] = x.norm2Number().doubleValue() / Math.sqrt(x.length());
                 release(i + 1, false, null);
@@ -466,7 +537,7 @@ public final class OptModel {
                 acquire(i + 1, true, grads);
                 INDArray dRelu = linearBackward(dropped(dx.dup(), 2 * i + 1), l.relu(), b + "mlp.w2", b + "mlp.b2", grads);
                 dRelu.muli(Transforms.sign(l.relu(), true));   // relu' is 1 where the output is positive, else 0
-                INDArray dLn2 = linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads);
+                INDArray dLn2 = sumOverGroup(linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads));
                 dx.addi(layerNormBackward(dLn2, l.ln2(), b + "ln2", grads));
 
                 INDArray dCtx = toHeads(linearBackward(dropped(dx.dup(), 2 * i), l.att(), b + "attn.wo", b + "attn.bo", grads));
@@ -489,6 +560,7 @@ public final class OptModel {
                 INDArray dLn1 = linearBackward(fromHeads(dq), l.ln1().out(), b + "attn.wq", b + "attn.bq", grads);
                 dLn1.addi(linearBackward(fromHeads(dk), l.ln1().out(), b + "attn.wk", b + "attn.bk", grads));
                 dLn1.addi(linearBackward(fromHeads(dv), l.ln1().out(), b + "attn.wv", b + "attn.bv", grads));
+                sumOverGroup(dLn1);
                 dx.addi(layerNormBackward(dLn1, l.ln1(), b + "ln1", grads));
                 release(i + 1, true, grads);
             }
@@ -502,6 +574,23 @@ public final class OptModel {
 
         private INDArray linear(INDArray in, String weight, String bias) {
             return Nd4j.gemm(in, forward.get(weight), false, false).addiRowVector(forward.get(bias));
+        }
+
+        /**
+         * A row-parallel layer: this member's partial product, summed over the tensor-parallel group, then the whole
+         * bias once (with no group, exactly {@link #linear}).
+         */
+        private INDArray rowParallel(INDArray in, String weight, String bias) {
+            INDArray out = Nd4j.gemm(in, forward.get(weight), false, false);
+            return sumOverGroup(out).addiRowVector(forward.get(bias));
+        }
+
+        /** The input gradient of a column-parallel layer: each member's part of it, summed over the group. */
+        private INDArray sumOverGroup(INDArray a) {
+            if (tensorGroup != null) {
+                tensorGroup.allReduceSum(a);
+            }
+            return a;
         }
 
         /** Adds dW = inᵀ·dOut and db = Σ dOut into {@code grads}; returns dIn = dOut·Wᵀ. */
