@@ -89,6 +89,8 @@ final class DataParallel implements OptModel.Units {
     private long gatheredBytes;
     private long peakGatheredBytes;
     private long adamSteps;
+    /** The tensor-parallel group whose members hold the other slices of this rank's split tensors, or null. */
+    private Collectives tensorGroup;
 
     /**
      * Consecutive whole tensors of one unit: elements [from, from + length) of the flat vector, this rank's chunk of
@@ -137,7 +139,7 @@ final class DataParallel implements OptModel.Units {
     }
 
     /** The part of one tensor inside this rank's chunk: views of the flat vectors and of the moments. */
-    private record Segment(INDArray param, INDArray grad, INDArray m, INDArray v, boolean decayed) {
+    private record Segment(INDArray param, INDArray grad, INDArray m, INDArray v, boolean decayed, boolean split) {
     }
 
     /**
@@ -214,7 +216,8 @@ final class DataParallel implements OptModel.Units {
                 int a = from - mine.from();
                 int b = to - mine.from();
                 segments.add(new Segment(view(piece.shardParam, a, b), view(piece.shardGrad, a, b),
-                        view(piece.m, a, b), view(piece.v, a, b), OptModel.isDecayed(p)));
+                        view(piece.m, a, b), view(piece.v, a, b), OptModel.isDecayed(p),
+                        OptModel.isColumnParallel(names.get(i)) || OptModel.isRowParallel(names.get(i))));
             }
             i++;
         }
@@ -292,6 +295,15 @@ final class DataParallel implements OptModel.Units {
     /** With smaller pieces than {@link #MAX_PIECE}: how a test exercises the cutting on a small model. */
     static DataParallel over(Collectives ring, Map<String, INDArray> params, long maxPiece) {
         return new DataParallel(ring, params, maxPiece, Sharding.ZERO1);
+    }
+
+    /**
+     * Under tensor parallelism (this ring a data group of {@link ParallelGroups}): the gradient norm and the overflow
+     * verdict are then also agreed over the tensor group, the split tensors' squares summed over its members and the
+     * replicated tensors' counted once.
+     */
+    void acrossTensorGroup(Collectives tensor) {
+        this.tensorGroup = tensor;
     }
 
     Sharding sharding() {
@@ -685,6 +697,7 @@ final class DataParallel implements OptModel.Units {
         }
         boolean overflow = false;
         double sumSq = 0;
+        double splitSq = 0;
         for (Segment s : segments) {
             INDArray g = s.grad();
             if (fp16) {
@@ -700,12 +713,22 @@ final class DataParallel implements OptModel.Units {
                 g.divi(lossScale);
             }
             double norm = g.norm2Number().doubleValue();
-            sumSq += norm * norm;
+            if (tensorGroup != null && s.split()) {
+                splitSq += norm * norm;
+            } else {
+                sumSq += norm * norm;
+            }
         }
         double[] agreed = {sumSq, overflow ? 1 : 0, localLossSum, stop ? 1 : 0, shardsWritten ? 1 : 0,
-                shardsFailed ? 1 : 0};
+                shardsFailed ? 1 : 0, splitSq};
         ring.allReduceSum(agreed);
-        double gradNorm = Math.sqrt(agreed[0]);
+        if (tensorGroup != null) {
+            double[] overGroup = {agreed[6], agreed[1]};
+            tensorGroup.allReduceSum(overGroup);
+            agreed[6] = overGroup[0];
+            agreed[1] = overGroup[1];
+        }
+        double gradNorm = Math.sqrt(agreed[0] + agreed[6]);
         return new Reduced(agreed[2], gradNorm, agreed[1] > 0 || !Double.isFinite(gradNorm), agreed[3] > 0,
                 (int) agreed[4], (int) agreed[5]);
     }

@@ -104,6 +104,38 @@ class FullyShardedTest {
     }
 
     /**
+     * Exact resume, fully sharded: 2 ranks, FP16 emulation with a moving loss scale and dropout on, 4 steps straight
+     * ≡ 2 steps, stop, 2 more: identical loss bits, gradient norms and loss scales, and identical checkpoints
+     * (parameters and moments). The gathers, the per-unit reductions and the FP16 rounding of the gathered copies are
+     * all deterministic.
+     */
+    @Test
+    void resumeFullyShardedIsBitExact(@TempDir Path dir) throws Exception {
+        Map<String, String> config = TrainerTest.small("precision", "fp16-emulated", "lossScaleWindow", "2",
+                "microBatch", "2", "maxSteps", "4", "threads", "1", "sharding", "fsdp");
+        List<RankRun> straight = DataParallelTest.trainRanks(dir.resolve("a"), DataParallelTest.same(2, config), null, 0);
+        Map<String, String> firstHalf = new LinkedHashMap<>(config);
+        firstHalf.put("maxSteps", "2");
+        DataParallelTest.trainRanks(dir.resolve("b"), DataParallelTest.same(2, firstHalf), null, 0);
+        List<RankRun> resumed = DataParallelTest.trainRanks(dir.resolve("b"),
+                DataParallelTest.same(2, Map.of("maxSteps", "4")), "latest", 1);
+        for (int r = 0; r < 2; r++) {
+            assertThat(resumed.get(r).steps()).extracting(StepMetrics::step).containsExactly(3L, 4L);
+            for (int i = 0; i < 2; i++) {
+                StepMetrics a = straight.get(r).steps().get(2 + i);
+                StepMetrics b = resumed.get(r).steps().get(i);
+                assertThat(Double.doubleToRawLongBits(b.loss())).isEqualTo(Double.doubleToRawLongBits(a.loss()));
+                assertThat(b.gradNorm()).isEqualTo(a.gradNorm());
+                assertThat(b.lossScale()).isEqualTo(a.lossScale());
+            }
+        }
+        assertThat(straight.get(0).steps().get(3).lossScale()).isGreaterThan(straight.get(0).steps().get(0).lossScale());
+        assertThat(TrainerTest.hash(CheckpointStore.load(dir.resolve("b").resolve(CheckpointStore.dirName(4))).arrays()))
+                .isEqualTo(TrainerTest.hash(CheckpointStore.load(dir.resolve("a").resolve(CheckpointStore.dirName(4)))
+                        .arrays()));
+    }
+
+    /**
      * What a rank holds between steps: under ZeRO-1 the whole model's parameters and gradients plus its chunk of the
      * moments; fully sharded, its chunks of all four, so the ranks' bytes add up to one model's (4 arrays × FP32) at
      * every world size and each rank's is 1/N of it, to within one element per piece.
