@@ -30,11 +30,11 @@ class TensorParallelTest {
     private static final ModelConfig CFG = new ModelConfig(2, 4, 16, 6, 29);
 
     interface Member<T> {
-        T run(Collectives ring, OptModel.TensorGroup group) throws Exception;
+        T run(Collectives ring, DistConfig config) throws Exception;
     }
 
-    /** Runs one member per slice of a tensor-parallel group of {@code size}; their results by rank. */
-    static <T> List<T> group(int size, Member<T> member) throws Exception {
+    /** Runs {@code size} ranks on a ring of their own (its config passed on); their results by rank. */
+    static <T> List<T> ring(int size, Member<T> member) throws Exception {
         String rendezvous = "127.0.0.1:" + DataParallelTest.freePort();
         RingSecret secret = RingSecret.random();
         ExecutorService pool = Executors.newFixedThreadPool(size);
@@ -42,9 +42,10 @@ class TensorParallelTest {
             List<Future<T>> futures = new ArrayList<>();
             for (int t = 0; t < size; t++) {
                 Trainer.Launch launch = new Trainer.Launch(null, null, null, null, t, size, 1, rendezvous, "tp", secret);
+                DistConfig config = DistConfig.of("tp", 1, t, size, rendezvous, secret);
                 futures.add(pool.submit(() -> {
                     try (Collectives ring = DataParallel.join(launch, Duration.ofSeconds(30), Duration.ofSeconds(30))) {
-                        return member.run(ring, new TensorParallel(ring));
+                        return member.run(ring, config);
                     }
                 }));
             }
@@ -97,7 +98,8 @@ class TensorParallelTest {
         double loss = model.forwardBackward(rows, 0.1, 42, scale, grads).lossSum();
 
         for (int size : new int[]{2, 4}) {
-            List<Double> worst = group(size, (ring, g) -> {
+            List<Double> worst = ring(size, (ring, config) -> {
+                TensorParallel g = new TensorParallel(ring);
                 OptModel slice = OptModel.fromParams(CFG, DataType.FLOAT,
                         OptModel.tensorSlice(model.params(), g.rank(), g.size()), false, g);
                 Map<String, INDArray> mine = slice.zeroGradients();
@@ -130,7 +132,8 @@ class TensorParallelTest {
         OptModel model = whole(DataType.DOUBLE);
         int[][] rows = rows(new Random(4));
         double scale = 1.0 / (rows.length * CFG.seqLen());
-        List<Double> worst = group(2, (ring, g) -> {
+        List<Double> worst = ring(2, (ring, config) -> {
+            TensorParallel g = new TensorParallel(ring);
             OptModel slice = OptModel.fromParams(CFG, DataType.DOUBLE,
                     OptModel.tensorSlice(model.params(), g.rank(), g.size()), false, g);
             Map<String, INDArray> grads = slice.zeroGradients();
@@ -220,66 +223,50 @@ class TensorParallelTest {
             single = train(reference, DataParallel.over(alone, reference.params()), batches, 0, 1);
         }
         for (TrainConfig.Sharding sharding : TrainConfig.Sharding.values()) {
-            String rendezvous = "127.0.0.1:" + DataParallelTest.freePort();
-            RingSecret secret = RingSecret.random();
-            ExecutorService pool = Executors.newFixedThreadPool(4);
-            try {
-                List<Future<Trace>> futures = new ArrayList<>();
-                for (int r = 0; r < 4; r++) {
-                    int rank = r;
-                    futures.add(pool.submit(() -> {
-                        Trainer.Launch launch = new Trainer.Launch(null, null, null, null, rank, 4, 1, rendezvous,
-                                "tp-dp", secret);
-                        DistConfig base = DistConfig.of("tp-dp", 1, rank, 4, rendezvous, secret);
-                        try (Collectives world = DataParallel.join(launch, Duration.ofSeconds(30), Duration.ofSeconds(30));
-                             ParallelGroups groups = ParallelGroups.split(world, base, 2, "127.0.0.1")) {
-                            TensorParallel tp = new TensorParallel(groups.tensor());
-                            OptModel slice = OptModel.fromParams(CFG, DataType.FLOAT,
-                                    OptModel.tensorSlice(initial, tp.rank(), 2), false, tp);
-                            DataParallel dp = DataParallel.over(groups.data(), slice.params(), sharding);
-                            if (sharding == TrainConfig.Sharding.FSDP) {
-                                slice.shard(dp);
-                            }
-                            dp.acrossTensorGroup(groups.tensor());
-                            Trace trace = train(slice, dp, batches, groups.data().rank(), 2);
-                            assertThat(groups.tensor().rank()).isEqualTo(rank % 2);
-                            assertThat(groups.data().rank()).isEqualTo(rank / 2);
-                            return trace;
-                        }
-                    }));
-                }
-                for (int r = 0; r < 4; r++) {
-                    Trace t = futures.get(r).get(120, TimeUnit.SECONDS);
-                    System.err.printf("2x2 %s rank %d: losses %s vs %s, norms %s vs %s%n", sharding.label, r,
-                            t.losses(), single.losses(), t.norms(), single.norms());
-                    for (int step = 0; step < 2; step++) {
-                        assertThat(t.losses().get(step)).isCloseTo(single.losses().get(step),
-                                org.assertj.core.data.Percentage.withPercentage(1e-4));
-                        assertThat(t.norms().get(step)).isCloseTo(single.norms().get(step),
-                                org.assertj.core.data.Percentage.withPercentage(1e-2));
+            List<Trace> traces = ring(4, (world, base) -> {
+                try (ParallelGroups groups = ParallelGroups.split(world, base, 2, "127.0.0.1")) {
+                    assertThat(groups.tensor().rank()).isEqualTo(world.rank() % 2);
+                    assertThat(groups.data().rank()).isEqualTo(world.rank() / 2);
+                    TensorParallel tp = new TensorParallel(groups.tensor());
+                    OptModel slice = OptModel.fromParams(CFG, DataType.FLOAT, OptModel.tensorSlice(initial, tp.rank(), 2),
+                            false, tp);
+                    DataParallel dp = DataParallel.over(groups.data(), slice.params(), sharding);
+                    if (sharding == TrainConfig.Sharding.FSDP) {
+                        slice.shard(dp);
                     }
-                    if (sharding == TrainConfig.Sharding.ZERO1) {
-                        Map<String, INDArray> expected = OptModel.tensorSlice(single.params(), r % 2, 2);
-                        double maxDiff = 0;
-                        String worst = null;
-                        for (String name : expected.keySet()) {
-                            if (name.endsWith("attn.bk")) {
-                                // its true gradient is 0 (softmax ignores a shift shared by all keys): what is left is
-                                // rounding noise, which Adam's normalised update turns into moves of up to lr a step
-                                continue;
-                            }
-                            double diff = expected.get(name).sub(t.params().get(name)).amaxNumber().doubleValue();
-                            if (diff > maxDiff) {
-                                maxDiff = diff;
-                                worst = name;
-                            }
-                        }
-                        System.err.println("2x2 rank " + r + ": max |param difference| " + maxDiff + " (" + worst + ")");
-                        assertThat(maxDiff).isLessThan(2e-5);
-                    }
+                    dp.acrossTensorGroup(groups.tensor());
+                    return train(slice, dp, batches, groups.data().rank(), 2);
                 }
-            } finally {
-                pool.shutdownNow();
+            });
+            for (int r = 0; r < 4; r++) {
+                Trace t = traces.get(r);
+                System.err.printf("2x2 %s rank %d: losses %s vs %s, norms %s vs %s%n", sharding.label, r,
+                        t.losses(), single.losses(), t.norms(), single.norms());
+                for (int step = 0; step < 2; step++) {
+                    assertThat(t.losses().get(step)).isCloseTo(single.losses().get(step),
+                            org.assertj.core.data.Percentage.withPercentage(1e-4));
+                    assertThat(t.norms().get(step)).isCloseTo(single.norms().get(step),
+                            org.assertj.core.data.Percentage.withPercentage(1e-2));
+                }
+                if (sharding == TrainConfig.Sharding.ZERO1) {
+                    Map<String, INDArray> expected = OptModel.tensorSlice(single.params(), r % 2, 2);
+                    double maxDiff = 0;
+                    String worst = null;
+                    for (String name : expected.keySet()) {
+                        if (name.endsWith("attn.bk")) {
+                            // its true gradient is 0 (softmax ignores a shift shared by all keys): what is left is
+                            // rounding noise, which Adam's normalised update turns into moves of up to lr a step
+                            continue;
+                        }
+                        double diff = expected.get(name).sub(t.params().get(name)).amaxNumber().doubleValue();
+                        if (diff > maxDiff) {
+                            maxDiff = diff;
+                            worst = name;
+                        }
+                    }
+                    System.err.println("2x2 rank " + r + ": max |param difference| " + maxDiff + " (" + worst + ")");
+                    assertThat(maxDiff).isLessThan(2e-5);
+                }
             }
         }
     }
