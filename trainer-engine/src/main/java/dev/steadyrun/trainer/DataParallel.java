@@ -9,6 +9,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,7 +84,7 @@ final class DataParallel implements OptModel.Units {
     private final List<Segment> segments = new ArrayList<>();
     private final Sharding sharding;
     /** Fully sharded: the pieces of each gathering unit; the SHA-256 of the initial parameters, taken before sharding. */
-    private final List<List<Piece>> unitPieces = new ArrayList<>();
+    private final Map<Integer, List<Piece>> unitPieces = new HashMap<>();
     private final byte[] initialDigest;
     /** Fully sharded: bytes of gathered parameters and gradient buffers now, and the most at any one time. */
     private long gatheredBytes;
@@ -199,11 +200,8 @@ final class DataParallel implements OptModel.Units {
             }
             pieces.add(piece);
             if (sharding == Sharding.FSDP) {
-                int pieceUnit = OptModel.unitOf(names.get(piece.firstTensor));
-                while (unitPieces.size() <= pieceUnit) {
-                    unitPieces.add(new ArrayList<>());
-                }
-                unitPieces.get(pieceUnit).add(piece);
+                unitPieces.computeIfAbsent(OptModel.unitOf(names.get(piece.firstTensor)), u -> new ArrayList<>())
+                        .add(piece);
             }
         }
         i = 0;
@@ -580,7 +578,7 @@ final class DataParallel implements OptModel.Units {
         Map<String, INDArray> out = new LinkedHashMap<>();
         if (sharding == Sharding.FSDP) {
             zeroGradients();
-            return out;   // filled by acquire, unit by unit, for one backward pass at a time
+            return out;   // filled unit by unit (gradients(unit, grads)) for one backward pass at a time
         }
         for (int i = 0; i < names.size(); i++) {
             INDArray flat = pieces.get(tensorPiece[i]).grad;
@@ -618,7 +616,7 @@ final class DataParallel implements OptModel.Units {
     }
 
     @Override
-    public boolean acquire(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads) {
+    public boolean gather(int unit, Map<String, INDArray> weights) {
         boolean gathered = false;
         for (Piece p : unitPieces.get(unit)) {
             if (p.param == null) {
@@ -631,36 +629,44 @@ final class DataParallel implements OptModel.Units {
                 gathered = true;
                 count(p, 1);
             }
-            if (backward && p.grad == null) {
-                allocateWhole(p, true);   // Nd4j.create zeroes it
-                putViews(p, p.grad, grads);
-                count(p, 1);
-            }
         }
         return gathered;
     }
 
     @Override
-    public void release(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads) {
+    public void free(int unit, Map<String, INDArray> weights) {
         for (Piece p : unitPieces.get(unit)) {
-            if (backward && p.grad != null) {
-                ring.reduceScatter(p.gradBuffer);
-                if (p.shardGrad != null) {
-                    p.shardGrad.addi(view(p.grad, p.mine.from(), p.mine.to()));
-                }
-                removeViews(p, grads);
-                p.grad.close();   // native memory back now, not when the collector finds the handle
-                p.grad = null;
-                p.gradBuffer = null;
-                count(p, -1);
-            }
             if (p.param != null) {
                 removeViews(p, weights);
-                p.param.close();
+                p.param.close();   // native memory back now, not when the collector finds the handle
                 p.param = null;
                 p.paramBuffer = null;
                 count(p, -1);
             }
+        }
+    }
+
+    @Override
+    public void gradients(int unit, Map<String, INDArray> grads) {
+        for (Piece p : unitPieces.get(unit)) {
+            allocateWhole(p, true);   // Nd4j.create zeroes it
+            putViews(p, p.grad, grads);
+            count(p, 1);
+        }
+    }
+
+    @Override
+    public void reduce(int unit, Map<String, INDArray> grads) {
+        for (Piece p : unitPieces.get(unit)) {
+            ring.reduceScatter(p.gradBuffer);
+            if (p.shardGrad != null) {
+                p.shardGrad.addi(view(p.grad, p.mine.from(), p.mine.to()));
+            }
+            removeViews(p, grads);
+            p.grad.close();
+            p.grad = null;
+            p.gradBuffer = null;
+            count(p, -1);
         }
     }
 

@@ -53,7 +53,7 @@ public final class OptModel {
     /** Gathers and releases each unit's weights around its passes (fully sharded), or null: every weight resident. */
     private Units units;
     /** Parameter names by unit ({@link #unitOf}). */
-    private final List<List<String>> unitNames = new ArrayList<>();
+    private final Map<Integer, List<String>> unitNames = new HashMap<>();
     /** Megatron-LM tensor parallelism: the group whose members hold the other slices of every block, or null. */
     private final TensorGroup tensorGroup;
     private INDArray logitsBuffer;
@@ -67,10 +67,7 @@ public final class OptModel {
         this.dtype = dtype;
         this.params = params;
         this.fp16Forward = fp16Forward;
-        for (int u = 0; u <= cfg.layers(); u++) {
-            unitNames.add(new ArrayList<>());
-        }
-        params.keySet().forEach(n -> unitNames.get(unitOf(n)).add(n));
+        params.keySet().forEach(n -> unitNames.computeIfAbsent(unitOf(n), u -> new ArrayList<>()).add(n));
         if (fp16Forward) {
             this.forward = new LinkedHashMap<>();
             params.forEach((n, p) -> forward.put(n, p.dup()));
@@ -217,17 +214,25 @@ public final class OptModel {
         return Collections.unmodifiableMap(params);
     }
 
-    /** The unit that gathers a parameter: 0 for the embeddings and the final LayerNorm, i + 1 for block i's. */
+    /** The gathering unit of the token and position embeddings (the tied head's weights too). */
+    static final int EMBEDDINGS = 0;
+    /** The gathering unit of the final LayerNorm; block i's is i + 1. */
+    static final int FINAL_NORM = -1;
+
+    /** The unit that gathers a parameter: {@link #EMBEDDINGS}, i + 1 for block i's, or {@link #FINAL_NORM}. */
     static int unitOf(String name) {
-        return name.startsWith("h") ? Integer.parseInt(name.substring(1, name.indexOf('.'))) + 1 : 0;
+        if (name.startsWith("lnf.")) {
+            return FINAL_NORM;
+        }
+        return name.startsWith("h") ? Integer.parseInt(name.substring(1, name.indexOf('.'))) + 1 : EMBEDDINGS;
     }
 
     /**
      * Fully sharded data parallelism: the model lets go of its full weights (the caller keeps its shards) and, from
-     * now on, asks {@code units} for each unit's weights just before that unit's forward and backward pass and hands
-     * them back right after. Unit 0 (embeddings, tied head, final LayerNorm) stays gathered for a whole micro-batch:
-     * the tied embedding is read at both ends of the pass and its gradient is accumulated at both ends of the
-     * backward pass.
+     * now on, asks {@code units} for each unit's weights just before it runs and frees them right after. The
+     * embeddings are gathered for the lookup and again for the tied head, and freed between the head's two GEMMs
+     * (the weight gradient needs only the logits and h); their gradients are reduced after the embedding gradient is
+     * scattered, at the end of the backward pass. The final LayerNorm stays from its forward to its backward pass.
      */
     void shard(Units units) {
         this.units = units;
@@ -236,19 +241,22 @@ public final class OptModel {
     }
 
     /**
-     * Where a sharded model's weights come from. {@code acquire} puts the unit's full weights into {@code weights}
-     * (and, for a backward pass, zeroed gradient accumulators into {@code grads}); it returns whether it gathered
-     * (false: already there). {@code release} takes them out again; after a backward pass it first reduces the unit's
-     * gradients into the caller's shard.
+     * Where a sharded model's weights come from: {@code gather} puts a unit's full weights into {@code weights}
+     * (false: they were there already), {@code free} takes them out; {@code gradients} puts zeroed accumulators for a
+     * unit into {@code grads}, {@code reduce} sums them over the ranks into the caller's shard and takes them out.
      */
     interface Units {
-        boolean acquire(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads);
+        boolean gather(int unit, Map<String, INDArray> weights);
 
-        void release(int unit, boolean backward, Map<String, INDArray> weights, Map<String, INDArray> grads);
+        void free(int unit, Map<String, INDArray> weights);
+
+        void gradients(int unit, Map<String, INDArray> grads);
+
+        void reduce(int unit, Map<String, INDArray> grads);
     }
 
-    private void acquire(int unit, boolean backward, Map<String, INDArray> grads) {
-        if (units != null && units.acquire(unit, backward, forward, grads) && fp16Forward) {
+    private void gather(int unit) {
+        if (units != null && units.gather(unit, forward) && fp16Forward) {
             // a freshly gathered copy is this pass's alone: rounded in place, as roundForwardWeights rounds the copies
             for (String n : unitNames.get(unit)) {
                 INDArray w = forward.get(n);
@@ -257,9 +265,21 @@ public final class OptModel {
         }
     }
 
-    private void release(int unit, boolean backward, Map<String, INDArray> grads) {
+    private void free(int unit) {
         if (units != null) {
-            units.release(unit, backward, forward, grads);
+            units.free(unit, forward);
+        }
+    }
+
+    private void gradients(int unit, Map<String, INDArray> grads) {
+        if (units != null) {
+            units.gradients(unit, grads);
+        }
+    }
+
+    private void reduce(int unit, Map<String, INDArray> grads) {
+        if (units != null) {
+            units.reduce(unit, grads);
         }
     }
 
@@ -309,12 +329,11 @@ public final class OptModel {
     public Pass forwardBackward(int[][] rows, double dropout, long dropoutSeed, double gradScale,
                                 Map<String, INDArray> grads) {
         Forward f = forward(rows, dropout, dropoutSeed);
-        acquire(0, true, grads);
         INDArray dHidden = Nd4j.createUninitialized(dtype, f.hidden().shape());
-        double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads.get("wte"));
+        double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads);
         INDArray dx0 = f.blocks().backward(dHidden, grads);
         scatterEmbeddingGradient(dx0, f.inputs(), rows.length, rows[0].length - 1, grads.get("wte"), grads.get("wpe"));
-        release(0, true, grads);
+        reduce(EMBEDDINGS, grads);
         return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
@@ -327,7 +346,7 @@ public final class OptModel {
     public Pass loss(int[][] rows, double dropout, long dropoutSeed) {
         Forward f = forward(rows, dropout, dropoutSeed);
         double loss = crossEntropy(f.hidden(), f.targets(), 0, null, null);
-        release(0, false, null);
+        free(FINAL_NORM);
         return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
@@ -336,10 +355,9 @@ public final class OptModel {
 
     /**
      * The blocks' forward pass: the final LayerNorm's output h, with the activations its backward pass needs. Leaves
-     * unit 0 acquired: the caller releases it.
+     * the final LayerNorm gathered (its backward pass, or the caller, frees it).
      */
     private Forward forward(int[][] rows, double dropout, long dropoutSeed) {
-        acquire(0, false, null);
         int batch = rows.length;
         int len = rows[0].length - 1;
         int[] inputs = inputs(rows, len);
@@ -354,10 +372,11 @@ public final class OptModel {
         int n = Math.min(context.length, len);
         int[] window = new int[len];
         System.arraycopy(context, context.length - n, window, 0, n);
-        acquire(0, false, null);
         INDArray h = new Blocks(1, len, 0, 0).forward(embed(window, 1, len)).getRow(n - 1).reshape(1, cfg.dModel());
+        free(FINAL_NORM);
+        gather(EMBEDDINGS);
         INDArray logits = Nd4j.gemm(h, forward.get("wte"), false, true);
-        release(0, false, null);
+        free(EMBEDDINGS);
         return logits.toDoubleVector();
     }
 
@@ -388,11 +407,13 @@ public final class OptModel {
     /** x0 = wte[token] + wpe[position], rows in (batch, position) order. No dropout on embeddings (OPT). */
     private INDArray embed(int[] ids, int batch, int len) {
         checkIds(ids);
+        gather(EMBEDDINGS);
         INDArray x = Nd4j.pullRows(forward.get("wte"), 1, ids);
         INDArray pos = forward.get("wpe").get(NDArrayIndex.interval(0, len), NDArrayIndex.all());
         for (int b = 0; b < batch; b++) {
             x.get(NDArrayIndex.interval((long) b * len, (long) (b + 1) * len), NDArrayIndex.all()).addi(pos);
         }
+        free(EMBEDDINGS);
         return x;
     }
 
@@ -409,14 +430,17 @@ public final class OptModel {
 
     /**
      * Tied head and cross-entropy: logits = h·Wteᵀ, softmax in place, summed loss. When {@code dHidden} is given,
-     * writes gradScale·dLoss/dh into it and adds gradScale·dLoss/dWte into {@code dwte}.
+     * writes gradScale·dLoss/dh into it and adds gradScale·dLoss/dWte into {@code grads}' wte. Sharded, the
+     * embeddings are gathered for it and freed before the weight gradient's GEMM, which needs only the logits and h.
      * The per-token loss is computed as (max − logit_target) − log(p_max), which never underflows. The logits are
      * [tokens × 50272] (200 MB at T=1024), so besides the three GEMMs they are traversed only twice: one argmax and
      * the softmax; everything else reads single elements.
      */
-    private double crossEntropy(INDArray hidden, int[] targets, double gradScale, INDArray dHidden, INDArray dwte) {
+    private double crossEntropy(INDArray hidden, int[] targets, double gradScale, INDArray dHidden,
+                                Map<String, INDArray> grads) {
         checkIds(targets);
         int n = targets.length;
+        gather(EMBEDDINGS);
         INDArray wte = forward.get("wte");
         if (logitsBuffer == null || logitsBuffer.rows() != n) {
             logitsBuffer = null;   // let the old one be collected before the new allocation
@@ -439,7 +463,11 @@ public final class OptModel {
             }
             // gradScale rides on the GEMMs' alpha instead of a pass over the logits
             Nd4j.gemm(logits, wte, dHidden, false, false, gradScale, 0.0);
-            Nd4j.gemm(logits, hidden, dwte, true, false, gradScale, 1.0);
+            free(EMBEDDINGS);
+            gradients(EMBEDDINGS, grads);
+            Nd4j.gemm(logits, hidden, grads.get("wte"), true, false, gradScale, 1.0);
+        } else {
+            free(EMBEDDINGS);
         }
         return loss;
     }
@@ -499,7 +527,7 @@ public final class OptModel {
             INDArray causal = causalMasks.computeIfAbsent(len, OptModel.this::causalMask);
             for (int i = 0; i < cfg.layers(); i++) {
                 String b = "h" + i + ".";
-                acquire(i + 1, false, null);
+                gather(i + 1);
                 Norm ln1 = layerNorm(x, b + "ln1");
                 INDArray q = toHeads(linear(ln1.out(), b + "attn.wq", b + "attn.bq"));
                 INDArray k = toHeads(linear(ln1.out(), b + "attn.wk", b + "attn.bk"));
@@ -522,19 +550,24 @@ public final class OptModel {
                 x = x.add(dropped(rowParallel(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
                 layers.add(new Layer(ln1, q, k, v, probs, att, ln2, relu));
                 rms[i] = x.norm2Number().doubleValue() / Math.sqrt(x.length());
-                release(i + 1, false, null);
+                free(i + 1);
             }
+            gather(FINAL_NORM);
             finalNorm = layerNorm(x, "lnf");
             return finalNorm.out();
         }
 
         /** Adds every block parameter's gradient into {@code grads}; returns the gradient of the blocks' input. */
         INDArray backward(INDArray dHidden, Map<String, INDArray> grads) {
+            gradients(FINAL_NORM, grads);
             INDArray dx = layerNormBackward(dHidden, finalNorm, "lnf", grads);
+            reduce(FINAL_NORM, grads);
+            free(FINAL_NORM);
             for (int i = cfg.layers() - 1; i >= 0; i--) {
                 String b = "h" + i + ".";
                 Layer l = layers.get(i);
-                acquire(i + 1, true, grads);
+                gather(i + 1);
+                gradients(i + 1, grads);
                 INDArray dRelu = linearBackward(dropped(dx.dup(), 2 * i + 1), l.relu(), b + "mlp.w2", b + "mlp.b2", grads);
                 dRelu.muli(Transforms.sign(l.relu(), true));   // relu' is 1 where the output is positive, else 0
                 INDArray dLn2 = sumOverGroup(linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads));
@@ -562,7 +595,8 @@ public final class OptModel {
                 dLn1.addi(linearBackward(fromHeads(dv), l.ln1().out(), b + "attn.wv", b + "attn.bv", grads));
                 sumOverGroup(dLn1);
                 dx.addi(layerNormBackward(dLn1, l.ln1(), b + "ln1", grads));
-                release(i + 1, true, grads);
+                reduce(i + 1, grads);
+                free(i + 1);
             }
             return dx;
         }
