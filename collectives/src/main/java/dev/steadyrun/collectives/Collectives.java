@@ -196,6 +196,30 @@ public final class Collectives implements AutoCloseable {
         broadcast(new Elements.Doubles(data, scratch), root);
     }
 
+    /**
+     * A ring shift: sends {@code out} to the successor and fills {@code in} from the predecessor, both direct float
+     * buffers read as {@link #allReduceSum(ByteBuffer)} reads them; their sizes may differ from rank to rank (each
+     * rank must size {@code in} as its predecessor sizes {@code out}). How a rank hands a replica of its snapshot to
+     * its neighbour: the bytes travel as float bit patterns and are copied, never added, so any bytes survive.
+     */
+    public void shift(ByteBuffer out, ByteBuffer in) {
+        if (size == 1) {
+            return;
+        }
+        start("shift");
+        try {
+            Elements sent = new Elements.DirectFloats(out, scratch);
+            Elements received = new Elements.DirectFloats(in, scratch);
+            send(sent, 0, sent.length());
+            receive(received, 0, received.length(), false, false);
+            drain();
+        } catch (IOException e) {
+            throw fail(e);
+        } finally {
+            operation = "idle";
+        }
+    }
+
     /** Returns when every rank has called it: an all-reduce in which every rank owns one element. */
     public void barrier() {
         run("barrier", new Elements.Floats(new float[size], scratch), true, true);

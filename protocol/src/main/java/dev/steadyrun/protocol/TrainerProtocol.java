@@ -14,6 +14,12 @@ public final class TrainerProtocol {
     public static final int VERSION = 1;
     /** The environment variable in which the agent gives the program {@link #VERSION}. */
     public static final String ENV = "STEADYRUN_TRAINER_PROTOCOL";
+    /**
+     * The node's memory snapshot root (tmpfs, e.g. {@code /dev/shm/steadyrun}), passed from the agent's environment
+     * when its operator sets it: the built-in trainer keeps a run's memory snapshots under {@code ROOT/run-<id>}.
+     * Optional: a program may ignore it, and without it there are no memory snapshots.
+     */
+    public static final String SNAPSHOT_ROOT_ENV = "STEADYRUN_SNAPSHOT_ROOT";
 
     /**
      * The members every {@code "type":"step"} line must carry: what the detectors, the straggler score and the

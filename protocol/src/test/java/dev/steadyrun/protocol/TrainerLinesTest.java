@@ -24,6 +24,19 @@ class TrainerLinesTest {
         var old = (CheckpointWritten) TrainerLines.parse("{\"type\":\"checkpoint\",\"step\":7,\"tokensSeen\":1,"
                 + "\"path\":\"/c\",\"lossScale\":1,\"loss\":2,\"manifestSha256\":\"ab\",\"bytes\":3}").orElseThrow();
         assertThat(old.removedSteps()).isEmpty();
+        assertThat(old.kind()).as("a line without a kind is a durable checkpoint").isEqualTo(CheckpointWritten.DURABLE);
+        assertThat(old.inMemory()).isFalse();
+    }
+
+    @Test
+    void aMemorySnapshotLineNamesItsRankAndTheShardsItsNodeHolds() {
+        var snapshot = CheckpointWritten.memory(40, 20480, "/dev/shm/steadyrun/run-x/rank-1/step-00000040", 2.0, 3.5,
+                "cd34", 999, List.of(20L), 1, List.of(0, 1), "aa", "bb");
+        var parsed = (CheckpointWritten) TrainerLines.parse(TrainerLines.write(snapshot)).orElseThrow();
+        assertThat(parsed).isEqualTo(snapshot);
+        assertThat(parsed.inMemory()).isTrue();
+        assertThat(TrainerLines.write(snapshot)).contains("\"kind\":\"memory\"", "\"heldRanks\":[0,1]")
+                .doesNotContain("inMemory");
     }
 
     @Test

@@ -20,7 +20,8 @@ class TrainerProtocolTest {
         assertThat(components(StepMetrics.class)).containsExactlyInAnyOrderElementsOf(concat(TrainerProtocol.STEP_FIELDS,
                         List.of("activationNorms", "clipNorm")));
         assertThat(components(CheckpointWritten.class)).containsExactlyInAnyOrderElementsOf(
-                concat(TrainerProtocol.CHECKPOINT_FIELDS, List.of("removedSteps")));
+                concat(TrainerProtocol.CHECKPOINT_FIELDS, List.of("removedSteps", "kind", "rank", "heldRanks",
+                        "shardSha256", "replicaSha256")));
     }
 
     private static List<String> concat(List<String> a, List<String> b) {

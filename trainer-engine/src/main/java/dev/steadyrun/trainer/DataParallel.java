@@ -330,6 +330,11 @@ final class DataParallel implements OptModel.Units {
         return rank;
     }
 
+    /** The generation's ring, for collectives beyond the step's (a memory snapshot's replica). */
+    Collectives ring() {
+        return ring;
+    }
+
     int worldSize() {
         return worldSize;
     }
@@ -344,17 +349,22 @@ final class DataParallel implements OptModel.Units {
 
     /** Rank 0's text on every rank (null stays null). */
     static String broadcastText(Collectives ring, String text) {
+        return broadcastText(ring, text, 0);
+    }
+
+    /** Rank {@code root}'s text on every rank (null stays null). */
+    static String broadcastText(Collectives ring, String text, int root) {
         byte[] bytes = text == null ? new byte[0] : text.getBytes(StandardCharsets.UTF_8);
         double[] length = {text == null ? -1 : bytes.length};
-        ring.broadcast(length, 0);
+        ring.broadcast(length, root);
         if (length[0] < 0) {
             return null;
         }
         double[] values = new double[(int) length[0]];
-        for (int i = 0; i < bytes.length && ring.rank() == 0; i++) {
+        for (int i = 0; i < bytes.length && ring.rank() == root; i++) {
             values[i] = bytes[i];
         }
-        ring.broadcast(values, 0);
+        ring.broadcast(values, root);
         byte[] got = new byte[values.length];
         for (int i = 0; i < got.length; i++) {
             got[i] = (byte) values[i];
@@ -463,8 +473,8 @@ final class DataParallel implements OptModel.Units {
 
     /**
      * The second phase's agreement: every rank's file sums (size and SHA-256 of each shard file, and rank 0's
-     * state.json) all-reduced, so rank 0 can name every file in the manifest without reading it back. A collective;
-     * the complete list comes back on rank 0 only.
+     * state.json) all-reduced, so rank 0 can name every file in the manifest without reading it back (and every rank
+     * a memory snapshot's). A collective; the complete list comes back on every rank, in rank order.
      */
     List<ShardFile> exchangeShardFiles(List<ShardFile> mine) {
         int slots = CheckpointPaths.KINDS.size() * pieces.size() + 1;   // + state.json
@@ -482,9 +492,6 @@ final class DataParallel implements OptModel.Units {
             }
         }
         ring.allReduceSum(all);
-        if (rank != 0) {
-            return null;
-        }
         List<ShardFile> out = new ArrayList<>();
         for (int r = 0; r < worldSize; r++) {
             for (int slot = 0; slot < slots; slot++) {

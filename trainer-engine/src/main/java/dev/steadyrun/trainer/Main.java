@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 
 import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.ExitCodes;
+import dev.steadyrun.protocol.TrainerProtocol;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
@@ -43,8 +44,9 @@ public final class Main {
             """;
 
     static final String TRAIN_USAGE = """
-            usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR [--restore DIR|latest]
-                                 [--restore-sha256 HEX] [--knob name=value]...
+            usage: trainer train [--config FILE] [--set key=value]... --checkpoint-dir DIR
+                                 [--restore DIR|latest|memory:STEP] [--restore-sha256 HEX] [--snapshot-dir DIR]
+                                 [--knob name=value]...
                                  [--rank R --world-size N --generation G --rendezvous host:port --run-id ID] [--json]
               --config FILE       a .json object or a .properties file of config keys (see docs/trainer.md)
               --set key=value     overrides one config key; on --restore, given keys override the checkpoint's
@@ -54,6 +56,13 @@ public final class Main {
               --restore-sha256 HEX  with --restore DIR: its manifest.json must have this SHA-256 (exit 3 if not)
               --restore latest    resume from the newest checkpoint in --checkpoint-dir that verifies, falling back
                                   to older ones; none at all: start from scratch
+              --restore memory:STEP  resume from memory snapshot STEP, gathered over the ring from the ranks whose
+                                  --snapshot-dir holds its shards (exit 7 if a shard is held by no rank, 3 if one
+                                  does not verify); with --restore-sha256, its manifest must have that SHA-256
+              --snapshot-dir DIR  the node's memory snapshot directory for this run (tmpfs, e.g. /dev/shm/steadyrun/
+                                  run-ID): every snapshotInterval steps each rank keeps its shard there and sends a
+                                  replica to its ring successor; default ROOT/run-ID when STEADYRUN_SNAPSHOT_ROOT is
+                                  set (the agent passes it), else no memory snapshots
               --knob              restart knobs, each recorded in the checkpoint's history:
                                   lrMultiplier=0.9  lrOverride=1e-4  clipNorm=0.3  resetLossScaler=true
                                   skipBatches=300  optimizer=sgd|adamw
@@ -153,7 +162,7 @@ public final class Main {
 
     private static int train(Options o, MetricsOut out) throws IOException {
         o.only("--config", "--set", "--checkpoint-dir", "--restore", "--restore-sha256", "--knob", "--rank", "--world-size",
-                "--generation", "--rendezvous", "--run-id", "--json");
+                "--generation", "--rendezvous", "--run-id", "--json", "--snapshot-dir");
         Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
         if (config != null && !Files.isRegularFile(config)) {
             throw new IllegalArgumentException("--config: no such file " + config);
@@ -171,7 +180,7 @@ public final class Main {
         }
         Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), o.one("--restore-sha256"),
                 knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
-                o.one("--run-id"), ringSecret());
+                o.one("--run-id"), ringSecret(), snapshotDir(o.one("--snapshot-dir"), o.one("--run-id")));
 
         String faultFile = System.getenv(ChaosFault.FAULT_FILE_ENV);
         Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile));
@@ -202,6 +211,19 @@ public final class Main {
             return Integer.MIN_VALUE;   // SIGTERM: the JVM exits with 143 once the hook returns
         }
         return code;
+    }
+
+    /**
+     * {@code --snapshot-dir}, else the run's directory under the node's snapshot root that the agent passes
+     * ({@link TrainerProtocol#SNAPSHOT_ROOT_ENV}), else null: no memory snapshots.
+     */
+    private static Path snapshotDir(String option, String runId) {
+        if (option != null) {
+            return Path.of(option);
+        }
+        String root = System.getenv(TrainerProtocol.SNAPSHOT_ROOT_ENV);
+        return root == null || root.isBlank() ? null
+                : Path.of(root.strip()).resolve("run-" + (runId == null ? DataParallel.RING_ID : runId));
     }
 
     /** The ring secret the agent put in the environment; null when there is none. */

@@ -36,6 +36,10 @@ final class Resume {
      * manifest rank 0 checked; the ranks agree that each could open it; then checkpoints newer than it are set aside.
      */
     static CheckpointReader open(Trainer.Launch launch, Collectives ring) throws IOException {
+        long memoryStep = MemoryRestore.step(launch.restore());
+        if (memoryStep >= 0) {
+            return fromMemory(launch, memoryStep, ring);
+        }
         String chosen = null;
         if (ring.rank() == 0) {
             CheckpointReader picked = pick(launch);
@@ -62,6 +66,25 @@ final class Resume {
             // the old generation's pin of its restore point has served: this lineage's retention applies
             CheckpointPin.clear(launch.checkpointDir());
         }
+        return reader;
+    }
+
+    /**
+     * A memory snapshot, gathered from the ranks that hold it into a checkpoint of this rank's own
+     * ({@link MemoryRestore}) and opened there; the ranks agree that each could open it. The durable store is left as
+     * it is: no newer checkpoint exists (the orchestrator chose the snapshot because it was the newest point).
+     */
+    private static CheckpointReader fromMemory(Trainer.Launch launch, long step, Collectives ring) throws IOException {
+        Path dir = MemoryRestore.assemble(launch.snapshotDir(), step, launch.restoreSha256(), ring);
+        CheckpointReader reader = null;
+        IOException failed = null;
+        try {
+            reader = CheckpointReader.open(dir, launch.restoreSha256());
+        } catch (IOException e) {
+            failed = e;
+        }
+        DataParallel.agreeOnRestore(ring, failed, dir);
+        log.info("restoring memory snapshot step {}", step);
         return reader;
     }
 

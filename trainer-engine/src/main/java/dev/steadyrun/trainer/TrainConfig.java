@@ -35,7 +35,8 @@ public record TrainConfig(
         double beta1, double beta2, double adamEps, long warmupTokens, long warmupSteps, long decayTokens,
         double finalLrRatio, double dropout, Precision precision,
         double lossScaleInit, double lossScaleFactor, int lossScaleWindow, double lossScaleMin,
-        long seed, long checkpointInterval, int keepCheckpoints, long keepEvery, String data, long maxSteps,
+        long seed, long checkpointInterval, int keepCheckpoints, long keepEvery, long snapshotInterval, String data,
+        long maxSteps,
         String optimizer, Sharding sharding, int threads, int peerTimeoutSeconds, int rendezvousTimeoutSeconds,
         long debugDivergeAtStep, double debugDivergeLrFactor, long debugHangAtStep) {
 
@@ -67,6 +68,13 @@ public record TrainConfig(
         }
     }
 
+    /**
+     * Steps between memory snapshots (docs/recovery.md): a snapshot cost the loop a median 1.2 s between steps against
+     * an 11.4 s step on tiny (bench/snapshot.sh, 3 ranks, a loaded 2-core machine), so about 1% of a step at 10, and a
+     * node loss loses at most 10 steps.
+     */
+    static final long DEFAULT_SNAPSHOT_INTERVAL = 10;
+
     /** Defaults that do not depend on the model size (metaseq/OPT values). Size-dependent ones: {@link ModelSize}. */
     static final Map<String, String> DEFAULTS = Map.ofEntries(
             Map.entry("model", "tiny"),
@@ -87,6 +95,7 @@ public record TrainConfig(
             Map.entry("checkpointInterval", "100"),
             Map.entry("keepCheckpoints", "3"),
             Map.entry("keepEvery", "0"),
+            Map.entry("snapshotInterval", String.valueOf(DEFAULT_SNAPSHOT_INTERVAL)),
             Map.entry("data", "europarl"),
             Map.entry("maxSteps", "1000"),
             Map.entry("optimizer", "adamw"),
@@ -102,9 +111,9 @@ public record TrainConfig(
     public static final List<String> KEYS = List.of("model", "layers", "heads", "dModel", "seqLen", "vocab", "lr",
             "batchTokens", "microBatch", "clipNorm", "weightDecay", "beta1", "beta2", "adamEps", "warmupTokens",
             "warmupSteps", "decayTokens", "finalLrRatio", "dropout", "precision", "lossScaleInit", "lossScaleFactor",
-            "lossScaleWindow", "lossScaleMin", "seed", "checkpointInterval", "keepCheckpoints", "keepEvery", "data",
-            "maxSteps", "optimizer", "sharding", "threads", "peerTimeoutSeconds", "rendezvousTimeoutSeconds",
-            "debugDivergeAtStep", "debugDivergeLrFactor", "debugHangAtStep");
+            "lossScaleWindow", "lossScaleMin", "seed", "checkpointInterval", "keepCheckpoints", "keepEvery",
+            "snapshotInterval", "data", "maxSteps", "optimizer", "sharding", "threads", "peerTimeoutSeconds",
+            "rendezvousTimeoutSeconds", "debugDivergeAtStep", "debugDivergeLrFactor", "debugHangAtStep");
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
 
@@ -159,8 +168,9 @@ public record TrainConfig(
                 p.parse("precision", TrainConfig::precisionOf), p.real("lossScaleInit"), p.real("lossScaleFactor"),
                 p.integer("lossScaleWindow"), p.real("lossScaleMin"), p.longInt("seed"),
                 p.longInt("checkpointInterval"), p.integer("keepCheckpoints"), p.longInt("keepEvery"),
-                values.get("data"), p.longInt("maxSteps"), p.parse("optimizer", TrainConfig::optimizerOf),
-                p.parse("sharding", TrainConfig::shardingOf), p.integer("threads"), p.integer("peerTimeoutSeconds"), p.integer("rendezvousTimeoutSeconds"),
+                p.longInt("snapshotInterval"), values.get("data"), p.longInt("maxSteps"),
+                p.parse("optimizer", TrainConfig::optimizerOf), p.parse("sharding", TrainConfig::shardingOf),
+                p.integer("threads"), p.integer("peerTimeoutSeconds"), p.integer("rendezvousTimeoutSeconds"),
                 p.longInt("debugDivergeAtStep"), p.real("debugDivergeLrFactor"),
                 p.longInt("debugHangAtStep"));
         if (errors.isEmpty()) {
@@ -255,6 +265,7 @@ public record TrainConfig(
         m.put("checkpointInterval", String.valueOf(checkpointInterval));
         m.put("keepCheckpoints", String.valueOf(keepCheckpoints));
         m.put("keepEvery", String.valueOf(keepEvery));
+        m.put("snapshotInterval", String.valueOf(snapshotInterval));
         m.put("data", data);
         m.put("maxSteps", String.valueOf(maxSteps));
         m.put("optimizer", optimizer);
@@ -317,6 +328,8 @@ public record TrainConfig(
         check(errors, checkpointInterval >= 1, "checkpointInterval", "must be ≥ 1, was " + checkpointInterval);
         check(errors, keepCheckpoints >= 1, "keepCheckpoints", "must be ≥ 1, was " + keepCheckpoints);
         check(errors, keepEvery >= 0, "keepEvery", "must be ≥ 0 (0: keep only the newest), was " + keepEvery);
+        check(errors, snapshotInterval >= 0, "snapshotInterval", "must be ≥ 0 (0: no memory snapshots), was "
+                + snapshotInterval);
         check(errors, data != null && !data.isBlank(), "data", "must name a dataset directory or 'europarl'");
         check(errors, maxSteps >= 0, "maxSteps", "must be ≥ 0, was " + maxSteps);
         check(errors, threads >= 0, "threads", "must be ≥ 0 (0: all cores), was " + threads);

@@ -53,9 +53,12 @@ public final class Trainer {
      *                      what its writer reported), or null to restore without that check
      * @param rendezvous host:port of rank 0's rendezvous endpoint; required when worldSize &gt; 1
      * @param ringSecret the generation's ring secret (from {@link RingSecret#ENV}); required when worldSize &gt; 1
+     * @param snapshotDir the node's memory snapshot root (tmpfs, per run: {@link Snapshots}), or null for none;
+     *                    {@code restore} {@code memory:STEP} gathers that snapshot from the ranks' roots
      */
     public record Launch(Path checkpointDir, String restore, String restoreSha256, RestartKnobs knobs, int rank,
-                         int worldSize, long generation, String rendezvous, String runId, RingSecret ringSecret) {
+                         int worldSize, long generation, String rendezvous, String runId, RingSecret ringSecret,
+                         Path snapshotDir) {
 
         /** Ranks of one generation meet only ranks that name the same run (the orchestrator's run id). */
         public Launch {
@@ -63,12 +66,23 @@ public final class Trainer {
             if (restoreSha256 != null && (restore == null || restore.isBlank() || restore.equals("latest"))) {
                 throw new IllegalArgumentException("--restore-sha256 needs --restore DIR (the checkpoint it sums)");
             }
+            if (MemoryRestore.step(restore) >= 0 && snapshotDir == null) {
+                throw new IllegalArgumentException("--restore " + restore + " needs --snapshot-dir (where the node"
+                        + " holds its memory snapshots)");
+            }
+        }
+
+        /** A launch without memory snapshots. */
+        public Launch(Path checkpointDir, String restore, String restoreSha256, RestartKnobs knobs, int rank,
+                      int worldSize, long generation, String rendezvous, String runId, RingSecret ringSecret) {
+            this(checkpointDir, restore, restoreSha256, knobs, rank, worldSize, generation, rendezvous, runId,
+                    ringSecret, null);
         }
 
         /** A single-rank launch has no rendezvous. */
         public Launch(Path checkpointDir, String restore, RestartKnobs knobs, int rank, int worldSize,
                       long generation) {
-            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, null, null, null);
+            this(checkpointDir, restore, null, knobs, rank, worldSize, generation, null, null, null, null);
         }
     }
 
@@ -103,6 +117,8 @@ public final class Trainer {
     /** The newest checkpoint until its stall is logged, and how long the loop waited for the previous one. */
     private Pending copying;
     private long waitedNanos;
+    /** This rank's memory snapshots, or null when the launch names no snapshot root or the interval is 0. */
+    private Snapshots snapshots;
 
     public Trainer(Consumer<TrainerLine> sink) {
         this(sink, null);
@@ -143,11 +159,22 @@ public final class Trainer {
                     launch.generation(), launch.rank(), launch.worldSize(), uptimeMillis());
             // every rank reads its own part of the checkpoint from the run's shared store (rank 0 picks which)
             CheckpointReader restored = Resume.open(launch, ring);
-            start(explicit, restored, launch, ring);
+            try {
+                start(explicit, restored, launch, ring);
+            } finally {
+                if (restored != null && MemoryRestore.step(launch.restore()) >= 0) {
+                    MemoryRestore.release(restored.dir());
+                }
+            }
+            snapshots = Snapshots.open(launch.snapshotDir(), config.snapshotInterval(), dp, sink, launch.generation());
             // every rank writes its shards to the store; rank 0 commits them, tidies up and applies retention
             try (CheckpointStore store = CheckpointStore.forRank(launch.checkpointDir(),
                     new Retention(config.keepCheckpoints(), config.keepEvery()), launch.rank())) {
                 loop(store, launch.generation());
+            } finally {
+                if (snapshots != null) {
+                    snapshots.close();
+                }
             }
         } finally {
             if (shards != null) {
@@ -319,6 +346,9 @@ public final class Trainer {
             boolean apply = fp16 ? scaler.update(r.overflow()) : !r.overflow();
             if (apply) {
                 waitForCopy();   // the update changes the parameters and moments a checkpoint may still be copying
+                if (snapshots != null) {
+                    snapshots.waitForCopy();
+                }
                 double c = clipNorm > 0 && r.gradNorm() > clipNorm ? clipNorm / r.gradNorm() : 1.0;
                 dp.step(kind, model.params(), c, lr, config.weightDecay(), config.beta1(), config.beta2(),
                         config.adamEps());
@@ -343,6 +373,16 @@ public final class Trainer {
                         + lossScale + ")");
             }
             settle(store, generation, r.shardsWritten(), r.shardsFailed());
+            if (snapshots != null) {
+                // the previous snapshot's replica, in the slot between steps once every rank wrote its shard; then
+                // this step's, if due and the previous one is done (every rank decides alike)
+                snapshots.replicate(false);
+                if (step % config.snapshotInterval() == 0 && !snapshots.busy()) {
+                    snapshots.take(state, fp16 ? state.lossScaler().scale() : 1.0, lastLoss);
+                } else if (step % config.snapshotInterval() == 0) {
+                    log.warn("snapshot step {} skipped: the previous one is still being written", step);
+                }
+            }
             if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
                 long pause = System.nanoTime();
                 awaitPending(store, generation);
@@ -351,6 +391,9 @@ public final class Trainer {
         }
         awaitPending(store, generation);
         waitForCopy();
+        if (snapshots != null) {
+            snapshots.replicate(true);
+        }
         if (config.sharding() == TrainConfig.Sharding.FSDP) {
             log.info("fsdp: at most {} bytes of gathered parameters and gradient buffers held at once",
                     dp.peakGatheredBytes());

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,24 +46,36 @@ class DataParallelProcessTest {
     /** A rank as the agent starts it: the ring secret in the environment, stderr in {@code name.err}. */
     private static Process rank(Path dir, String name, int rank, int world, long generation, int port,
                                 RingSecret secret, String... sets) throws IOException {
+        return trainer(dir, name, List.of("--checkpoint-dir", dir.resolve("ck" + rank).toString(), "--rank",
+                String.valueOf(rank), "--world-size", String.valueOf(world), "--generation", String.valueOf(generation),
+                "--rendezvous", "127.0.0.1:" + port), world, secret, sets);
+    }
+
+    /**
+     * A trainer JVM with the given arguments, the small test model's config for {@code world} ranks and the extra
+     * {@code --set}s; the ring secret in the environment, stderr in {@code name.err}.
+     */
+    static Process trainer(Path dir, String name, List<String> args, int world, RingSecret secret, String... sets)
+            throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "train",
-                "--checkpoint-dir", dir.resolve("ck" + rank).toString(), "--rank", String.valueOf(rank),
-                "--world-size", String.valueOf(world), "--generation", String.valueOf(generation),
-                "--rendezvous", "127.0.0.1:" + port, "--json"));
-        TrainerTest.small("microBatch", "2", "batchTokens", String.valueOf(64 * world), "threads", "1",
-                "peerTimeoutSeconds", String.valueOf(PEER_TIMEOUT_SECONDS), "rendezvousTimeoutSeconds", "20")
-                .forEach((k, v) -> {
-                    cmd.add("--set");
-                    cmd.add(k + "=" + v);
-                });
-        for (String s : sets) {
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "train", "--json"));
+        cmd.addAll(args);
+        config(world, sets).forEach((k, v) -> {
             cmd.add("--set");
-            cmd.add(s);
-        }
+            cmd.add(k + "=" + v);
+        });
         ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(dir.resolve(name + ".err").toFile());
         builder.environment().put(RingSecret.ENV, secret.value());
         return builder.start();
+    }
+
+    /** The small test model's config for {@code world} ranks, with the extra {@code key=value}s laid over it. */
+    static Map<String, String> config(int world, String... sets) {
+        Map<String, String> config = TrainerTest.small("microBatch", "2", "batchTokens", String.valueOf(64 * world),
+                "threads", "1", "peerTimeoutSeconds", String.valueOf(PEER_TIMEOUT_SECONDS), "rendezvousTimeoutSeconds",
+                "20");
+        config.putAll(TrainConfig.parseOverrides(List.of(sets)));
+        return config;
     }
 
     /** Counts down when the process prints its first metrics line; drains the rest of its stdout. */

@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,6 +57,15 @@ class DataParallelTest {
             throws Exception {
         int world = configs.size();
         String rendezvous = "127.0.0.1:" + freePort();
+        // one checkpoint store shared by every rank, as the run's shared volume is
+        return trainRanks(configs, rank -> new Trainer.Launch(dir, restore, null, null, rank, world, generation,
+                rendezvous, null, SECRET));
+    }
+
+    /** Runs one Trainer per rank, rank r launched as {@code launches.apply(r)} with config configs.get(r). */
+    static List<RankRun> trainRanks(List<Map<String, String>> configs, IntFunction<Trainer.Launch> launches)
+            throws Exception {
+        int world = configs.size();
         ExecutorService pool = Executors.newFixedThreadPool(world);
         try {
             List<Future<RankRun>> futures = new ArrayList<>();
@@ -68,9 +78,7 @@ class DataParallelTest {
                             lines.add(l);
                         }
                     });
-                    // one checkpoint store shared by every rank, as the run's shared volume is
-                    t.run(configs.get(rank), new Trainer.Launch(dir, restore, null, null,
-                            rank, world, generation, rendezvous, null, SECRET));
+                    t.run(configs.get(rank), launches.apply(rank));
                     synchronized (lines) {
                         return new RankRun(t,
                                 lines.stream().filter(StepMetrics.class::isInstance).map(StepMetrics.class::cast).toList(),

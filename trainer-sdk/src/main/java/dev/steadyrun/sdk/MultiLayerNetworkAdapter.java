@@ -1,8 +1,5 @@
 package dev.steadyrun.sdk;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
-
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -10,98 +7,51 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.DataSet;
 
 /**
- * A DL4J {@link MultiLayerNetwork} under a {@link TrainingSession}: one optimizer step with the knobs applied, and
- * the arrays and counters a checkpoint needs for an exact resume (parameters, updater state such as Adam's moments,
- * and the iteration count that the updater's bias correction and schedules read).
- *
- * <p>The step is DL4J's own (gradient, updater, parameter update) with two additions between them: the gradient's
- * global L2 norm is measured and clipped to the session's threshold before the updater sees it, and the update is
- * scaled by the ratio of the session's learning rate to the configured one (the updaters DL4J ships scale their
- * update linearly with the learning rate).
+ * A DL4J {@link MultiLayerNetwork} under a {@link TrainingSession} ({@link ModelAdapter}): DL4J's own step
+ * (gradient, updater, parameter update) with global-norm clipping and the learning-rate ratio between them, and the
+ * parameters, updater state and counters (iteration, epoch) a checkpoint needs, restored exactly.
  */
-public final class MultiLayerNetworkAdapter {
-
-    static final String PARAMS = "params";
-    static final String UPDATER = "updater";
-
-    /** What one step measured. */
-    public record Step(double loss, double gradNorm) {
-    }
+public final class MultiLayerNetworkAdapter extends NetworkAdapter<DataSet> {
 
     private final MultiLayerNetwork net;
 
     /** @param net an initialized network ({@link MultiLayerNetwork#init()}) */
     public MultiLayerNetworkAdapter(MultiLayerNetwork net) {
+        super(net);
         this.net = net;
     }
 
-    /**
-     * One optimizer step on {@code batch}.
-     *
-     * @param clipNorm the global-norm clipping threshold, 0 for none
-     * @param lrFactor the session's learning rate divided by the one the network was configured with
-     */
-    public Step step(DataSet batch, double clipNorm, double lrFactor) {
+    @Override
+    int computeGradientAndScore(DataSet batch) {
         net.setInput(batch.getFeatures());
         net.setLabels(batch.getLabels());
         net.computeGradientAndScore();
-        double loss = net.score();
-        Gradient gradient = net.gradient();
-        INDArray flat = gradient.gradient();
-        double norm = flat.norm2Number().doubleValue();
-        if (clipNorm > 0 && norm > clipNorm) {
-            flat.muli(clipNorm / norm);
-        }
-        int iteration = net.getIterationCount();
-        net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), (int) batch.getFeatures().size(0),
-                LayerWorkspaceMgr.noWorkspaces());
-        if (lrFactor != 1.0) {
-            flat.muli(lrFactor);
-        }
-        net.params().subi(flat);
-        net.setIterationCount(iteration + 1);
-        return new Step(loss, norm);
+        return (int) batch.getFeatures().size(0);
     }
 
-    /** The arrays of a checkpoint: the parameters and the updater's state (none for plain SGD). */
-    public Map<String, INDArray> arrays() {
-        Map<String, INDArray> arrays = new LinkedHashMap<>();
-        arrays.put(PARAMS, net.params());
-        INDArray updater = net.getUpdater().getStateViewArray();
-        if (updater != null) {
-            arrays.put(UPDATER, updater);
-        }
-        return arrays;
+    @Override
+    void runUpdater(Gradient gradient, int iteration, int epoch, int batchSize) {
+        net.getUpdater().update(net, gradient, iteration, epoch, batchSize, LayerWorkspaceMgr.noWorkspaces());
     }
 
-    /** The counters of a checkpoint, as the program's state text. */
-    public String counters() {
-        return net.getIterationCount() + " " + net.getEpochCount();
+    @Override
+    INDArray updaterState() {
+        return net.getUpdater().getStateViewArray();
     }
 
-    /**
-     * Loads a checkpoint's arrays and counters into the network.
-     *
-     * @throws IllegalArgumentException when they do not fit this network (a changed architecture)
-     */
-    public void restore(Map<String, INDArray> arrays, String counters) {
-        INDArray params = arrays.get(PARAMS);
-        if (params == null || params.length() != net.params().length()) {
-            throw new IllegalArgumentException("the checkpoint's parameters do not fit this network ("
-                    + (params == null ? "none" : params.length()) + " values, the network has "
-                    + net.params().length() + ")");
-        }
-        net.params().assign(params.reshape(net.params().shape()));
-        INDArray state = net.getUpdater().getStateViewArray();
-        INDArray saved = arrays.get(UPDATER);
-        if ((state == null) != (saved == null) || state != null && state.length() != saved.length()) {
-            throw new IllegalArgumentException("the checkpoint's updater state does not fit this network's updater");
-        }
-        if (state != null) {
-            state.assign(saved.reshape(state.shape()));
-        }
-        String[] c = counters.strip().split(" ");
-        net.setIterationCount(Integer.parseInt(c[0]));
-        net.setEpochCount(Integer.parseInt(c[1]));
+    @Override
+    int iteration() {
+        return net.getIterationCount();
+    }
+
+    @Override
+    int epoch() {
+        return net.getEpochCount();
+    }
+
+    @Override
+    void setCounters(int iteration, int epoch) {
+        net.setIterationCount(iteration);
+        net.setEpochCount(epoch);
     }
 }

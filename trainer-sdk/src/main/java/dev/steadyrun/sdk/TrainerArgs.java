@@ -125,4 +125,23 @@ public record TrainerArgs(Map<String, String> config, Path checkpointDir, Path r
             throw new IllegalArgumentException(key + ": not a finite number: '" + v + "'");
         }
     }
+
+    /** A whole number above 0 (a size, a count); anything else is a bad configuration (exit 2). */
+    public int positiveInt(String key, int fallback) {
+        long v = longValue(key, fallback);
+        if (v < 1 || v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(key + ": must be a whole number from 1 to " + Integer.MAX_VALUE
+                    + ", was " + v);
+        }
+        return (int) v;
+    }
+
+    /** A finite number above 0 (a learning rate); anything else is a bad configuration (exit 2). */
+    public double positiveReal(String key, double fallback) {
+        double v = real(key, fallback);
+        if (!(v > 0)) {
+            throw new IllegalArgumentException(key + ": must be above 0, was " + v);
+        }
+        return v;
+    }
 }

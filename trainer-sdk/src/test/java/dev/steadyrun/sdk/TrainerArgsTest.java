@@ -49,6 +49,21 @@ class TrainerArgsTest {
     }
 
     @Test
+    void sizesAndRatesMustBeAboveZero() {
+        TrainerArgs a = TrainerArgs.parse(new String[] {"train", "--checkpoint-dir", "/c", "--set", "hidden=64",
+                "--set", "lr=0.5", "--set", "zero=0", "--set", "huge=3000000000", "--set", "negative=-1e-3"}, null);
+        assertThat(a.positiveInt("hidden", 1)).isEqualTo(64);
+        assertThat(a.positiveInt("chars", 32)).isEqualTo(32);
+        assertThat(a.positiveReal("lr", 1)).isEqualTo(0.5);
+        assertThatThrownBy(() -> a.positiveInt("zero", 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("zero: must be a whole number from 1");
+        assertThatThrownBy(() -> a.positiveInt("huge", 1)).hasMessageStartingWith("huge:");
+        assertThatThrownBy(() -> a.positiveReal("negative", 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("negative: must be above 0, was -0.001");
+        assertThatThrownBy(() -> a.positiveReal("zero", 1)).hasMessageStartingWith("zero:");
+    }
+
+    @Test
     void knobsAccumulateAndTheOptimizerKnobIsRefused() {
         KnobsInForce k = KnobsInForce.NONE.apply(new RestartKnobs(0.5, null, 0.3, false, 0, null), 10, 2)
                 .apply(new RestartKnobs(0.5, null, null, true, 0, null), 20, 3);

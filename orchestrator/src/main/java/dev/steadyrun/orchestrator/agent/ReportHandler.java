@@ -15,6 +15,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.steadyrun.orchestrator.checkpoint.CheckpointPaths;
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
+import dev.steadyrun.orchestrator.checkpoint.MemorySnapshots;
 import dev.steadyrun.orchestrator.recovery.ProgressWatch;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
@@ -56,10 +57,13 @@ class ReportHandler {
     private final Counter refused;
     private final Counter refusedCheckpoints;
     private final RunSpecs specs;
+    private final MemorySnapshots memorySnapshots;
 
     ReportHandler(RunRepository runs, RunService runService, RunTelemetry telemetry, Checkpoints checkpoints,
                   GenerationFence fence, ProgressWatch progress, RunSpecs specs,
-                  PlatformTransactionManager transactions, Clock clock, MeterRegistry registry) {
+                  PlatformTransactionManager transactions, Clock clock, MeterRegistry registry,
+                  MemorySnapshots memorySnapshots) {
+        this.memorySnapshots = memorySnapshots;
         this.specs = specs;
         this.progress = progress;
         this.checkpoints = checkpoints;
@@ -93,7 +97,11 @@ class ReportHandler {
             }
             Instant now = clock.instant();
             telemetry.storeSteps(run.getId(), report.generation(), report.rank(), steps, now);
-            this.checkpoints.store(run.getId(), report.generation(), admissible(nodeId, report, run, checkpoints), now);
+            this.checkpoints.store(run.getId(), report.generation(), admissible(nodeId, report, run,
+                    checkpoints.stream().filter(c -> !c.inMemory()).toList()), now);
+            // every rank reports the memory snapshots its own node holds
+            memorySnapshots.store(run.getId(), report.generation(), nodeId, report.rank(), run.getWorldSize(),
+                    admissibleSnapshots(nodeId, report, run, checkpoints), now);
             steps.stream().max(Comparator.comparingLong(StepMetrics::step)).ifPresent(last ->
                     runs.recordProgress(run.getId(), last.step(), last.loss(), last.tokensSeen()));
             return run.getState();
@@ -133,6 +141,30 @@ class ReportHandler {
         return kept;
     }
 
+    /**
+     * The memory snapshot lines that may become restore points: a rank reports only its own, naming ranks of the
+     * run. The others are dropped and logged.
+     */
+    private List<CheckpointWritten> admissibleSnapshots(UUID nodeId, TrainerReport report, Run run,
+                                                        List<CheckpointWritten> lines) {
+        List<CheckpointWritten> kept = new ArrayList<>();
+        for (CheckpointWritten c : lines.stream().filter(CheckpointWritten::inMemory).toList()) {
+            String refusal = c.rank() == null || c.rank() != report.rank()
+                    ? "a rank reports only its own snapshots: the line names rank " + c.rank() + ", the report rank "
+                    + report.rank()
+                    : c.heldRanks().stream().anyMatch(r -> r == null || r < 0 || r >= run.getWorldSize())
+                    ? "held ranks " + c.heldRanks() + " outside the run's " + run.getWorldSize() + " ranks" : null;
+            if (refusal == null) {
+                kept.add(c);
+            } else {
+                refusedCheckpoints.increment();
+                log.warn("Run {}: memory snapshot line of step {} from node {} refused: {}", run.getId(), c.step(),
+                        nodeId, refusal);
+            }
+        }
+        return kept;
+    }
+
     private static void validate(TrainerReport report) {
         if (report.runId() == null) {
             throw new BadRequestException("runId", "is required");
@@ -161,6 +193,20 @@ class ReportHandler {
             if (c.manifestSha256() == null || c.manifestSha256().length() > MAX_SHA) {
                 throw new BadRequestException("checkpoints[" + i + "].manifestSha256",
                         "must be a SHA-256 of at most " + MAX_SHA + " characters");
+            }
+            if (!CheckpointWritten.DURABLE.equals(c.kind()) && !c.inMemory()) {
+                throw new BadRequestException("checkpoints[" + i + "].kind", "must be " + CheckpointWritten.DURABLE
+                        + " or " + CheckpointWritten.MEMORY);
+            }
+            if (c.shardSha256() != null && c.shardSha256().length() > MAX_SHA
+                    || c.replicaSha256() != null && c.replicaSha256().length() > MAX_SHA) {
+                throw new BadRequestException("checkpoints[" + i + (c.replicaSha256() != null
+                        && c.replicaSha256().length() > MAX_SHA ? "].replicaSha256" : "].shardSha256"),
+                        "must be a SHA-256 of at most " + MAX_SHA + " characters");
+            }
+            if (c.heldRanks().size() > 2) {
+                throw new BadRequestException("checkpoints[" + i + "].heldRanks", "at most 2 ranks (its own and its"
+                        + " ring predecessor's), was " + c.heldRanks().size());
             }
         }
     }

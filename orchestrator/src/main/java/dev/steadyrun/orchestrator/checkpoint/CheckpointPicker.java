@@ -2,8 +2,13 @@ package dev.steadyrun.orchestrator.checkpoint;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
 import java.util.function.Function;
 
 import dev.steadyrun.orchestrator.run.RecoveryPolicy;
@@ -79,6 +84,67 @@ public class CheckpointPicker {
     public Pick exactly(List<Candidate> candidates, long step) {
         return pick(candidates, c -> c.step() > step ? "newer than the chosen checkpoint"
                 : c.step() == step ? usable(c) : "older than the chosen checkpoint");
+    }
+
+    /**
+     * One node's report of a memory snapshot: which ranks' shards it holds (its rank's own and the ring predecessor's).
+     *
+     * @param worldSize the world size of the generation that wrote it: every rank below it must be held
+     * @param unusable  a restore from it failed
+     */
+    public record Holder(long step, String manifestSha256, int worldSize, UUID nodeId, List<Integer> heldRanks,
+                         boolean unusable) {
+    }
+
+    /** A memory snapshot whose every shard survives, and for each rank a node of the new generation that holds it. */
+    public record MemoryChoice(long step, String manifestSha256, Map<Integer, UUID> shardHolders) {
+    }
+
+    /** The memory snapshot chosen (empty: none newer than the durable choice survives), and those passed over. */
+    public record MemoryPick(Optional<MemoryChoice> chosen, List<Skip> skipped) {
+    }
+
+    /**
+     * After a failure that says nothing about the model (the {@link RestoreRule.Mode#LATEST_USABLE} rule only: a
+     * divergence rolls back to durable, healthy checkpoints), the newest memory snapshot newer than {@code newerThan}
+     * (the durable choice; null: none) whose every rank's shard is held by a node of the new generation, and that no
+     * restore proved unusable. Snapshots of one step written by different lineages (a rollback wrote the step again)
+     * differ in their manifest and are judged apart, newest report first.
+     *
+     * @param newNodes the nodes the new generation's ranks are placed on
+     */
+    public MemoryPick newestSurvivingSnapshot(List<Holder> holders, Set<UUID> newNodes, Long newerThan) {
+        Map<String, List<Holder>> bySnapshot = new LinkedHashMap<>();
+        holders.stream().sorted(Comparator.comparingLong(Holder::step).reversed())
+                .forEach(h -> bySnapshot.computeIfAbsent(h.step() + "/" + h.manifestSha256(), k -> new ArrayList<>())
+                        .add(h));
+        List<Skip> skipped = new ArrayList<>();
+        for (List<Holder> snapshot : bySnapshot.values()) {
+            Holder first = snapshot.get(0);
+            if (newerThan != null && first.step() <= newerThan) {
+                break;   // a durable checkpoint is as new: it needs no gathering
+            }
+            if (snapshot.stream().anyMatch(Holder::unusable)) {
+                skipped.add(new Skip(first.step(), "memory snapshot unusable: a restore from it failed"));
+                continue;
+            }
+            Map<Integer, UUID> sources = new TreeMap<>();
+            List<Integer> lost = new ArrayList<>();
+            for (int rank = 0; rank < first.worldSize(); rank++) {
+                final int r = rank;
+                snapshot.stream().filter(h -> newNodes.contains(h.nodeId()) && h.heldRanks().contains(r))
+                        .min(Comparator.comparing(h -> h.nodeId().toString()))
+                        .ifPresentOrElse(h -> sources.put(r, h.nodeId()), () -> lost.add(r));
+            }
+            if (!lost.isEmpty()) {
+                skipped.add(new Skip(first.step(), "memory snapshot: the shard(s) of rank(s) " + lost + " survive on no"
+                        + " node of the new generation (the rank's node and its ring successor's are both gone)"));
+                continue;
+            }
+            return new MemoryPick(Optional.of(new MemoryChoice(first.step(), first.manifestSha256(), sources)),
+                    skipped);
+        }
+        return new MemoryPick(Optional.empty(), skipped);
     }
 
     private static String usable(Candidate c) {

@@ -30,8 +30,17 @@ public class Checkpoints {
      */
     public static final int UNAVAILABLE_AFTER_NODES = 2;
 
-    /** A checkpoint to restore. */
+    /** A checkpoint to restore; a memory snapshot's path is {@code memory:STEP}, what the trainer's --restore takes. */
     public record RestorePoint(long step, String path) {
+        public static final String MEMORY_PREFIX = "memory:";
+
+        public static RestorePoint memory(long step) {
+            return new RestorePoint(step, MEMORY_PREFIX + step);
+        }
+
+        public boolean inMemory() {
+            return path != null && path.startsWith(MEMORY_PREFIX);
+        }
     }
 
     /** The outcome of a pick: the checkpoint (empty: none fits) and every newer one passed over, newest first. */

@@ -11,6 +11,7 @@ import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
+import dev.steadyrun.orchestrator.checkpoint.MemorySnapshots;
 import dev.steadyrun.orchestrator.node.GpuFaults;
 import dev.steadyrun.orchestrator.node.LeaseRecord;
 import dev.steadyrun.orchestrator.node.LeaseTable;
@@ -47,10 +48,12 @@ class FailureEvents {
     private final Checkpoints checkpoints;
     private final NodeRegistry nodes;
     private final LeaseTable leases;
+    private final MemorySnapshots memorySnapshots;
 
     FailureEvents(RecoveryActions actions, Incidents incidents, RunRepository runs, RunTelemetry telemetry,
                   Placements placements, Generations generations, Checkpoints checkpoints, NodeRegistry nodes,
-                  LeaseTable leases) {
+                  LeaseTable leases, MemorySnapshots memorySnapshots) {
+        this.memorySnapshots = memorySnapshots;
         this.actions = actions;
         this.incidents = incidents;
         this.runs = runs;
@@ -149,7 +152,11 @@ class FailureEvents {
             case RESTORE_UNAVAILABLE -> {
                 // not the checkpoint's fault yet: another node may read it; the rank moves there
                 Long step = generations.restoreStepOf(e.runId(), e.generation());
-                if (step != null) {
+                if (step != null && generations.restoresFromMemory(e.runId(), e.generation())) {
+                    // no node of the generation could send a shard: the snapshot is gone, whichever node asks
+                    memorySnapshots.markUnusable(e.runId(), step);
+                    evidence.put("unavailableMemorySnapshotStep", step);
+                } else if (step != null) {
                     evidence.put("unavailableCheckpointStep", step);
                     evidence.put("unreadableOnNodes", checkpoints.unavailableOn(e.runId(), step, e.nodeId()));
                 }
@@ -213,6 +220,9 @@ class FailureEvents {
     /** Exit 3 right after a restore: the checkpoint that generation restored is corrupt. */
     private Optional<Long> markRestoreCorrupt(java.util.UUID runId, long generation) {
         Long step = generations.restoreStepOf(runId, generation);
+        if (step != null && generations.restoresFromMemory(runId, generation)) {
+            return memorySnapshots.markUnusable(runId, step) ? Optional.of(step) : Optional.empty();
+        }
         return step != null && checkpoints.markCorrupt(runId, step) ? Optional.of(step) : Optional.empty();
     }
 }

@@ -152,8 +152,10 @@ class Incidents {
     List<RestartedGeneration> restartedGenerations(UUID runId) {
         return jdbc.query("""
                 select g.generation, g.restore_step,
-                       (select max(m.step) from run_metric m where m.run_id = g.run_id and m.generation = g.generation)
-                       as max_step
+                       greatest((select max(m.step) from run_metric m
+                                 where m.run_id = g.run_id and m.generation = g.generation),
+                                (select max(u.last_step) from run_metric_rollup u
+                                 where u.run_id = g.run_id and u.generation = g.generation)) as max_step
                 from run_generation g where g.run_id = ? and g.cause_incident_id is not null order by g.generation""",
                 (rs, n) -> new RestartedGeneration(rs.getLong("generation"), (Long) rs.getObject("restore_step"),
                         (Long) rs.getObject("max_step")), runId);

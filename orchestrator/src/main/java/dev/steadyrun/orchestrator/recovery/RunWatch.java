@@ -95,12 +95,6 @@ final class RunWatch {
         stepSeen = seen; // the first live report still settles the restart's incident (a no-op when it was)
     }
 
-    /** How many of the latest steps a rebuild replays: enough for the weighted means and every window. */
-    static int replaySteps(RecoveryPolicy p) {
-        return Math.max(Math.max(4 * p.spikeEwmaSpan(), p.spikeWarmupSteps()),
-                Math.max(Math.max(p.overflowWindow(), p.evidenceWindow()), p.stragglerWindowSteps()));
-    }
-
     /** The hang backstop: ranks that never reported count from when this watch began. */
     Optional<HangDetector.Hang> hang(Instant now) {
         List<HangDetector.RankProgress> ranks = new ArrayList<>();

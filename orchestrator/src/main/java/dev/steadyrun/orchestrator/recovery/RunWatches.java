@@ -103,7 +103,7 @@ class RunWatches implements SmartInitializingSingleton {
                     rs.getDouble("grad_norm"), rs.getDouble("loss_scale"), rs.getBoolean("overflow"),
                     rs.getDouble("lr"), rs.getDouble("tokens_per_sec"), rs.getDouble("step_time_ms"), 0,
                     List.of()), now);
-        }, run.getId(), run.getGeneration(), run.getId(), run.getGeneration(), RunWatch.replaySteps(watch.policy));
+        }, run.getId(), run.getGeneration(), run.getId(), run.getGeneration(), watch.policy.detectorWindowSteps());
         return watch;
     }
 }

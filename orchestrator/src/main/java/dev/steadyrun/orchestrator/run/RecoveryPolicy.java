@@ -118,6 +118,16 @@ public record RecoveryPolicy(int spikeEwmaSpan, double spikeRatio, int spikeWarm
         divergenceLadder = List.copyOf(divergenceLadder);
     }
 
+    /**
+     * The detectors' window: how many of a generation's latest steps (counted back from rank 0's newest) their state
+     * is rebuilt from after an orchestrator restart, enough for the weighted means and every window. Every rank's
+     * steps in it stay at full resolution (the metric roll-up never touches them).
+     */
+    public int detectorWindowSteps() {
+        return Math.max(Math.max(4 * spikeEwmaSpan, spikeWarmupSteps),
+                Math.max(Math.max(overflowWindow, evidenceWindow), stragglerWindowSteps));
+    }
+
     /** The run's stored policy: null, JSON null or {} give the defaults; unknown keys and bad values are refused. */
     public static RecoveryPolicy parse(JsonNode json) {
         if (json == null || json.isNull()) {

@@ -19,6 +19,11 @@ public class RunSpecs {
     }
 
     public RecoveryPolicy policyOf(Run run) {
-        return RecoveryPolicy.parse(of(run).recoveryPolicy());
+        return policyOf(run.getSpec());
+    }
+
+    /** The recovery policy of a run's stored spec (the JSON of its {@code spec} column). */
+    public RecoveryPolicy policyOf(String spec) {
+        return RecoveryPolicy.parse(json.readValue(spec, RunSpec.class).recoveryPolicy());
     }
 }

@@ -14,9 +14,10 @@ import org.springframework.stereotype.Repository;
 import dev.steadyrun.protocol.StepMetrics;
 
 /**
- * Step metrics of runs ({@code run_metric}, written only here) and the figures read from them, in plain JDBC:
- * reports are written with one batched insert each, and the metrics chart is downsampled by PostgreSQL so that a run
- * of 100k steps comes back as a few hundred rows.
+ * Step metrics of runs ({@code run_metric}, written only here; older rows of ranks other than 0 are rolled up into
+ * {@code run_metric_rollup} by {@link MetricRollup}) and the figures read from them, in plain JDBC: reports are
+ * written with one batched insert each, and the metrics chart is downsampled by PostgreSQL so that a run of 100k
+ * steps comes back as a few hundred rows.
  */
 @Repository
 public class RunTelemetry {
@@ -49,7 +50,10 @@ public class RunTelemetry {
         });
     }
 
-    /** The newest step a rank of a generation reported; null before its first. */
+    /**
+     * The newest step a rank of a generation reported; null before its first. Asked of a trainer of the current
+     * generation as it exits: its steps in the detectors' window are never rolled up ({@link MetricRollup}).
+     */
     public Long lastStepOf(UUID runId, long generation, int rank) {
         return jdbc.queryForObject("select max(step) from run_metric where run_id = ? and generation = ? and rank = ?",
                 Long.class, runId, generation, rank);
@@ -71,27 +75,50 @@ public class RunTelemetry {
         return rows.isEmpty() ? null : rows.get(0);
     }
 
+    /**
+     * The run's chart, downsampled: raw rows and rolled-up rows ({@link MetricRollup}) together, so a bucket's loss
+     * min and max, overflows and samples count every rank's steps as before the roll-up; its last values are rank
+     * 0's, which is never rolled up. A rolled-up row falls in the bucket of its window's first step.
+     */
     public MetricsResponse metrics(UUID runId, long fromStep, long toStep, int maxPoints) {
-        Map<String, Object> range = jdbc.queryForMap(
-                "select min(step) lo, max(step) hi from run_metric where run_id = ? and step between ? and ?",
-                runId, fromStep, toStep);
+        Map<String, Object> range = jdbc.queryForMap("""
+                select least((select min(step) from run_metric where run_id = ? and step between ? and ?),
+                             (select min(first_step) from run_metric_rollup where run_id = ?
+                              and first_step between ? and ?)) lo,
+                       greatest((select max(step) from run_metric where run_id = ? and step between ? and ?),
+                                (select max(last_step) from run_metric_rollup where run_id = ?
+                                 and first_step between ? and ?)) hi""",
+                runId, fromStep, toStep, runId, fromStep, toStep, runId, fromStep, toStep, runId, fromStep, toStep);
         if (range.get("lo") == null) {
             return new MetricsResponse(runId, fromStep, toStep, 1, List.of());
         }
         long lo = ((Number) range.get("lo")).longValue();
         long hi = ((Number) range.get("hi")).longValue();
         long width = Math.max(1, (hi - lo + maxPoints) / maxPoints); // ceil((hi - lo + 1) / maxPoints)
+        // "last" is the newest generation's rank 0 at the bucket's highest step; a rolled-up row sorts after the raw
+        // rows of its step and generation
         List<MetricsResponse.Point> points = jdbc.query("""
-                select min(step) first_step, max(step) last_step, min(loss) loss_min, max(loss) loss_max,
-                       (array_agg(loss order by step desc, rank))[1] loss_last,
-                       (array_agg(grad_norm order by step desc, rank))[1] grad_norm,
-                       (array_agg(loss_scale order by step desc, rank))[1] loss_scale,
-                       (array_agg(lr order by step desc, rank))[1] lr,
-                       (array_agg(tokens_per_sec order by step desc, rank))[1] tokens_per_sec,
-                       (array_agg(step_time_ms order by step desc, rank))[1] step_time_ms,
-                       count(*) filter (where overflow) overflows, count(*) samples
-                from run_metric where run_id = ? and step between ? and ?
-                group by (step - ?) / ? order by 1""", RunTelemetry::point, runId, lo, hi, lo, width);
+                with rows as (
+                    select step first_step, step last_step, generation, rank, loss loss_min, loss loss_max, loss,
+                           grad_norm, loss_scale, lr, tokens_per_sec, step_time_ms,
+                           case when overflow then 1 else 0 end overflows, 1 samples
+                    from run_metric where run_id = ? and step between ? and ?
+                    union all
+                    select first_step, last_step, generation, 2147483647, loss_min, loss_max, loss_median,
+                           grad_norm_median, loss_scale_median, lr_median, tokens_per_sec_median, step_time_ms_median,
+                           overflows, samples
+                    from run_metric_rollup where run_id = ? and first_step between ? and ?)
+                select min(first_step) first_step, max(last_step) last_step, min(loss_min) loss_min,
+                       max(loss_max) loss_max,
+                       (array_agg(loss order by last_step desc, generation desc, rank))[1] loss_last,
+                       (array_agg(grad_norm order by last_step desc, generation desc, rank))[1] grad_norm,
+                       (array_agg(loss_scale order by last_step desc, generation desc, rank))[1] loss_scale,
+                       (array_agg(lr order by last_step desc, generation desc, rank))[1] lr,
+                       (array_agg(tokens_per_sec order by last_step desc, generation desc, rank))[1] tokens_per_sec,
+                       (array_agg(step_time_ms order by last_step desc, generation desc, rank))[1] step_time_ms,
+                       sum(overflows) overflows, sum(samples) samples
+                from rows group by (first_step - ?) / ? order by 1""", RunTelemetry::point, runId, lo, hi, runId,
+                lo, hi, lo, width);
         return new MetricsResponse(runId, fromStep, toStep, width, points);
     }
 

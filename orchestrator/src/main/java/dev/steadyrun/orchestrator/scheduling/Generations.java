@@ -11,6 +11,7 @@ import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
+import dev.steadyrun.orchestrator.checkpoint.MemorySnapshots;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
@@ -28,12 +29,15 @@ public class Generations {
 
     private final Placements placements;
     private final Checkpoints checkpoints;
+    private final MemorySnapshots memorySnapshots;
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
 
-    Generations(Placements placements, Checkpoints checkpoints, JdbcTemplate jdbc, ObjectMapper json) {
+    Generations(Placements placements, Checkpoints checkpoints, MemorySnapshots memorySnapshots, JdbcTemplate jdbc,
+                ObjectMapper json) {
         this.placements = placements;
         this.checkpoints = checkpoints;
+        this.memorySnapshots = memorySnapshots;
         this.jdbc = jdbc;
         this.json = json;
     }
@@ -57,7 +61,11 @@ public class Generations {
         }
         Long step = restore == null ? null : restore.step();
         // the manifest's SHA-256 as reported by its writer, fixed now: the trainer checks what it reads against it
-        String sha = step == null ? null : checkpoints.manifestShaAt(run.getId(), step);
+        boolean memory = restore != null && restore.inMemory();
+        String sha = step == null ? null : memory ? memorySnapshots.manifestShaAt(run.getId(), step)
+                : checkpoints.manifestShaAt(run.getId(), step);
+        // the snapshots after the restored step belong to a trajectory this generation discards
+        memorySnapshots.forgetAfter(run.getId(), step);
         jdbc.update("""
                 insert into run_generation (run_id, generation, restore_step, restore_path, restore_sha256, knobs,
                                             cause_incident_id, placed_at, ring_secret)
@@ -66,7 +74,8 @@ public class Generations {
                 json.writeValueAsString(knobs), causeIncident, Timestamp.from(now), RingSecret.random().bytes());
         if (step != null || causeIncident != null) {
             // the tokens the restored model has seen; the discarded steps' tokens count in goodput, not here
-            Long tokens = step == null ? null : checkpoints.tokensSeenAt(run.getId(), step);
+            Long tokens = step == null ? null : memory ? memorySnapshots.tokensSeenAt(run.getId(), step)
+                    : checkpoints.tokensSeenAt(run.getId(), step);
             run.rewindTo(step, tokens == null ? 0 : tokens);
         }
         return generation;
@@ -78,6 +87,13 @@ public class Generations {
                 update run_generation set first_step_at = ?
                 where run_id = ? and generation = ? and first_step_at is null""",
                 Timestamp.from(at), runId, generation) > 0;
+    }
+
+    /** Whether a generation was told to restore a memory snapshot. */
+    public boolean restoresFromMemory(UUID runId, long generation) {
+        return Boolean.TRUE.equals(jdbc.query("select restore_path from run_generation where run_id = ? and generation = ?",
+                rs -> rs.next() && rs.getString(1) != null
+                        && rs.getString(1).startsWith(Checkpoints.RestorePoint.MEMORY_PREFIX), runId, generation));
     }
 
     /** The checkpoint a generation was told to restore; null for one that started from scratch (or is unknown). */

@@ -12,6 +12,8 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.function.Predicate;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.annotation.Propagation;
@@ -21,6 +23,8 @@ import dev.steadyrun.orchestrator.alert.AlertEventType;
 import dev.steadyrun.orchestrator.alert.AlertOutbox;
 import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker;
 import dev.steadyrun.orchestrator.checkpoint.Checkpoints;
+import dev.steadyrun.orchestrator.checkpoint.MemorySnapshots;
+import dev.steadyrun.orchestrator.checkpoint.RestoreRule;
 import dev.steadyrun.orchestrator.node.LeaseRecord;
 import dev.steadyrun.orchestrator.node.LeaseTable;
 import dev.steadyrun.orchestrator.node.NodeRegistry;
@@ -45,6 +49,7 @@ import dev.steadyrun.orchestrator.run.RunStateMachine;
 @Component
 public class RestartPlacer {
 
+    private static final Logger log = LoggerFactory.getLogger(RestartPlacer.class);
     static final String ACTOR = "system:recovery";
 
     /** The request of {@code incidentId} placed {@code generation}; {@code swappedIn} is its first new node, or null. */
@@ -78,10 +83,13 @@ public class RestartPlacer {
     private final ApplicationEventPublisher events;
     private final RunSpecs specs;
     private final Programs programs;
+    private final MemorySnapshots memorySnapshots;
 
     RestartPlacer(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
                   RestartRequests requests, Checkpoints checkpoints, NodeRegistry nodes, LeaseTable leases,
-                  AlertOutbox alerts, ApplicationEventPublisher events, RunSpecs specs, Programs programs) {
+                  AlertOutbox alerts, ApplicationEventPublisher events, RunSpecs specs, Programs programs,
+                  MemorySnapshots memorySnapshots) {
+        this.memorySnapshots = memorySnapshots;
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.placements = placements;
@@ -165,6 +173,20 @@ public class RestartPlacer {
         placements.releaseSpares(run.getId(), now);
         List<UUID> keptSpares = new ArrayList<>(spares);
         Checkpoints.RestorePoint restore = restorable(run, pending);
+        String fromMemory = null;
+        if (request.rule() != null && request.rule().mode() == RestoreRule.Mode.LATEST_USABLE) {
+            CheckpointPicker.MemoryPick memory = memorySnapshots.surviving(run.getId(), Set.copyOf(seats),
+                    restore == null ? null : restore.step(), new CheckpointPicker(specs.policyOf(run)));
+            memory.skipped().forEach(skip -> log.info("Run {}: memory snapshot step {} passed over: {}", run.getId(),
+                    skip.step(), skip.reason()));
+            if (memory.chosen().isPresent()) {
+                CheckpointPicker.MemoryChoice m = memory.chosen().get();
+                restore = Checkpoints.RestorePoint.memory(m.step());
+                Map<Integer, String> holders = new java.util.TreeMap<>();
+                m.shardHolders().forEach((rank, node) -> holders.put(rank, nodes.view(node).name()));
+                fromMemory = "memory snapshot step " + m.step() + " (shard of rank → node holding it: " + holders + ")";
+            }
+        }
         if (restore == null && pending.request().restore() != null) {
             events.publishEvent(new NoRestorePoint(run.getId(), pending.request().incidentId()));
             return;
@@ -175,7 +197,8 @@ public class RestartPlacer {
         String firstName = first == null ? null : nodes.view(first).name();
         events.publishEvent(new Placed(run.getId(), request.incidentId(), generation, first, firstName));
         stateMachine.transition(run, RunState.STARTING, "incident #" + request.incidentId() + ": restart at generation "
-                + generation + (restore == null ? " from scratch" : " from step " + restore.step())
+                + generation + (restore == null ? " from scratch" : fromMemory != null ? " from " + fromMemory
+                : " from step " + restore.step())
                 + (swappedIn.isEmpty() ? "" : "; swapped in " + swappedIn.stream()
                 .map(n -> nodes.view(n).name()).toList()), ACTOR);
         if (first != null) {

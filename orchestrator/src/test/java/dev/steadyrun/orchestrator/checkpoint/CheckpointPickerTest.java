@@ -5,12 +5,17 @@ import static org.assertj.core.groups.Tuple.tuple;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.orchestrator.run.RecoveryPolicy;
 
 import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Candidate;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Holder;
+import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.MemoryPick;
 import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Pick;
 import dev.steadyrun.orchestrator.checkpoint.CheckpointPicker.Skip;
 
@@ -87,5 +92,77 @@ class CheckpointPickerTest {
         Pick pick = picker.latestUsable(all);
         assertThat(pick.chosen()).map(Candidate::step).contains(2000L);
         assertThat(pick.skipped()).extracting(Skip::step).containsExactly(3000L);
+    }
+
+    // memory snapshots: 3 ranks on nodes A, B, C; rank r's node holds shards r and r-1 (ring predecessor)
+    private static final UUID A = new UUID(0, 1);
+    private static final UUID B = new UUID(0, 2);
+    private static final UUID C = new UUID(0, 3);
+    private static final UUID SPARE = new UUID(0, 4);
+
+    /** Snapshot {@code step} as the three nodes reported it (rank 0 on A, 1 on B, 2 on C). */
+    private static List<Holder> snapshot(long step, boolean unusable) {
+        String sha = "sha-" + step;
+        return List.of(new Holder(step, sha, 3, A, List.of(0, 2), unusable),
+                new Holder(step, sha, 3, B, List.of(0, 1), unusable),
+                new Holder(step, sha, 3, C, List.of(1, 2), unusable));
+    }
+
+    private static List<Holder> snapshots(long... steps) {
+        List<Holder> all = new ArrayList<>();
+        for (long step : steps) {
+            all.addAll(snapshot(step, false));
+        }
+        return all;
+    }
+
+    @Test
+    void aLostNodesShardIsTakenFromItsSuccessorsReplica() {
+        // B (rank 1) lost, a spare takes its rank: rank 1's shard is on C, rank 0's on A
+        MemoryPick pick = picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, SPARE, C), 30L);
+        assertThat(pick.chosen()).hasValueSatisfying(m -> {
+            assertThat(m.step()).isEqualTo(50);
+            assertThat(m.manifestSha256()).isEqualTo("sha-50");
+            assertThat(m.shardHolders()).isEqualTo(Map.of(0, A, 1, C, 2, A));
+        });
+        assertThat(pick.skipped()).isEmpty();
+    }
+
+    @Test
+    void twoLostNeighboursLeaveAShardNowhereAndNoSnapshotIsUsable() {
+        // B and C lost: rank 1's shard (on B) and its replica (on C) are both gone
+        MemoryPick pick = picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, SPARE, new UUID(0, 5)), 30L);
+        assertThat(pick.chosen()).isEmpty();
+        assertThat(pick.skipped()).extracting(Skip::step).containsExactly(50L, 40L);
+        assertThat(pick.skipped().get(0).reason()).contains("rank(s) [1]").contains("survive on no node");
+    }
+
+    @Test
+    void aSnapshotNoNewerThanTheDurableCheckpointIsNotGathered() {
+        assertThat(picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, B, C), 50L).chosen()).isEmpty();
+        assertThat(picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, B, C), null).chosen())
+                .map(CheckpointPicker.MemoryChoice::step).contains(50L);
+    }
+
+    @Test
+    void anUnusableSnapshotIsPassedOverForAnOlderOne() {
+        List<Holder> all = new ArrayList<>(snapshot(50, true));
+        all.addAll(snapshot(40, false));
+        MemoryPick pick = picker.newestSurvivingSnapshot(all, Set.of(A, B, C), 30L);
+        assertThat(pick.chosen()).map(CheckpointPicker.MemoryChoice::step).contains(40L);
+        assertThat(pick.skipped()).singleElement().satisfies(s -> {
+            assertThat(s.step()).isEqualTo(50);
+            assertThat(s.reason()).contains("unusable");
+        });
+    }
+
+    @Test
+    void aSnapshotIsJudgedOnlyByTheNodesItWasReportedFrom() {
+        // only A's and B's reports arrived for step 60 (C's report was lost with C): rank 2's shard is on A
+        List<Holder> partial = new ArrayList<>(snapshot(60, false).subList(0, 2));
+        assertThat(picker.newestSurvivingSnapshot(partial, Set.of(A, B, SPARE), null).chosen())
+                .hasValueSatisfying(m -> assertThat(m.shardHolders()).isEqualTo(Map.of(0, A, 1, B, 2, A)));
+        // with A lost too, rank 2's shard (A's replica, C's own) survives nowhere
+        assertThat(picker.newestSurvivingSnapshot(partial, Set.of(B, SPARE), null).chosen()).isEmpty();
     }
 }

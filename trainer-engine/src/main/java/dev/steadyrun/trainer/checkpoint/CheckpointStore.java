@@ -256,39 +256,112 @@ public final class CheckpointStore implements AutoCloseable {
      */
     public CompletableFuture<WrittenCheckpoint> commitAsync(long step, long generation, int worldSize,
                                                             Map<String, long[]> tensors, List<ShardFile> files) {
+        return run(() -> commit(step, generation, worldSize, tensors, files, null));
+    }
+
+    /**
+     * A memory snapshot's second phase, on every rank's own store (its node's snapshot root): writes the replica of
+     * the predecessor's files that came over the ring (each verified against the SHA-256 its writer reported), then
+     * the manifest naming every rank's files, and renames the snapshot into place. Unlike a checkpoint, a snapshot
+     * directory holds only the files of {@code heldRanks}; the others live on other nodes, and a restore gathers
+     * them over the ring ({@code MemoryRestore}).
+     *
+     * @param replica the predecessor's files and their bytes (each buffer at least the file's size, read from 0)
+     */
+    public CompletableFuture<WrittenCheckpoint> commitSnapshotAsync(long step, long generation, int worldSize,
+                                                                    Map<String, long[]> tensors,
+                                                                    List<ShardFile> files,
+                                                                    Map<ShardFile, ByteBuffer> replica,
+                                                                    Set<Integer> heldRanks) {
         return run(() -> {
             Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
-            List<Manifest.Entry> entries = new ArrayList<>();
-            for (ShardFile f : files) {
-                // every rank's file must be here: a store that is not one shared directory would commit a
-                // checkpoint nobody can restore
-                Path file = pending.resolve(f.name());
-                if (!Files.isRegularFile(file) || Files.size(file) != f.bytes()) {
-                    deleteQuietly(pending);
-                    throw new IOException("rank " + f.rank() + "'s " + f.name() + " of checkpoint step " + step
-                            + " is not in " + pending + " as rank 0 sees it: every rank must write to one shared"
-                            + " --checkpoint-dir");
-                }
-                entries.add(f.kind() == null
-                        ? new Manifest.Entry(f.name(), f.bytes(), f.sha256(), null, null, null)
-                        : new Manifest.Entry(f.name(), f.bytes(), f.sha256(), f.kind(), "FLOAT",
-                        new long[]{f.length()}, f.rank(), f.from()));
-            }
-            List<Manifest.Tensor> layout = new ArrayList<>();
-            tensors.forEach((name, shape) -> layout.add(new Manifest.Tensor(name, shape)));
-            byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, step, entries, worldSize, layout));
             try {
-                writeSynced(pending.resolve(Manifest.FILE), manifest);
-                syncDirectory(pending);
-                Path target = publish(pending, dirName(step));
-                long total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
-                return new WrittenCheckpoint(target, step, HEX.formatHex(sha256().digest(manifest)), total,
-                        applyRetention());
+                for (Map.Entry<ShardFile, ByteBuffer> r : replica.entrySet()) {
+                    ShardFile f = r.getKey();
+                    ByteBuffer bytes = r.getValue().duplicate().clear().limit(Math.toIntExact(f.bytes()));
+                    String sum = HEX.formatHex(sha256(bytes.duplicate()));
+                    if (!sum.equalsIgnoreCase(f.sha256())) {
+                        throw new CorruptCheckpointException(pending, f.name(), "the replica from rank " + f.rank()
+                                + " has SHA-256 " + sum + ", its writer reported " + f.sha256());
+                    }
+                    try (FileChannel out = FileChannel.open(pending.resolve(f.name()), StandardOpenOption.CREATE_NEW,
+                            StandardOpenOption.WRITE)) {
+                        while (bytes.hasRemaining()) {
+                            out.write(bytes);
+                        }
+                    }
+                }
             } catch (IOException | RuntimeException e) {
                 deleteQuietly(pending);
                 throw e;
             }
+            return commit(step, generation, worldSize, tensors, files, heldRanks);
         });
+    }
+
+    /**
+     * A file of this rank's pending shards, read whole into a direct buffer padded to a multiple of four bytes (the
+     * ring moves floats): what a rank sends its successor as the replica of its snapshot.
+     */
+    public ByteBuffer readPending(long step, long generation, ShardFile f) throws IOException {
+        return readPadded(root.resolve(CheckpointPaths.pendingDirName(step, generation)).resolve(f.name()), f.bytes());
+    }
+
+    /** A file read whole into a direct buffer of {@code bytes} rounded up to a multiple of four. */
+    public static ByteBuffer readPadded(Path file, long bytes) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(Math.toIntExact((bytes + 3) / 4 * 4));
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            buffer.limit(Math.toIntExact(bytes));
+            while (buffer.hasRemaining()) {
+                if (in.read(buffer) < 0) {
+                    throw new EOFException(file + " ends before " + bytes + " bytes");
+                }
+            }
+        }
+        return buffer.clear();
+    }
+
+    private static byte[] sha256(ByteBuffer bytes) {
+        MessageDigest digest = sha256();
+        digest.update(bytes);
+        return digest.digest();
+    }
+
+    /** @param heldRanks the ranks whose files must be here (a snapshot's), or null for every rank (a checkpoint) */
+    private WrittenCheckpoint commit(long step, long generation, int worldSize, Map<String, long[]> tensors,
+                                     List<ShardFile> files, Set<Integer> heldRanks) throws IOException {
+        Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
+        List<Manifest.Entry> entries = new ArrayList<>();
+        for (ShardFile f : files) {
+            // every rank's file must be here: a store that is not one shared directory would commit a
+            // checkpoint nobody can restore
+            Path file = pending.resolve(f.name());
+            boolean here = heldRanks == null || heldRanks.contains(f.rank());   // a snapshot's others: other nodes
+            if (here && (!Files.isRegularFile(file) || Files.size(file) != f.bytes())) {
+                deleteQuietly(pending);
+                throw new IOException("rank " + f.rank() + "'s " + f.name() + " of checkpoint step " + step
+                        + " is not in " + pending + " as rank 0 sees it: every rank must write to one shared"
+                        + " --checkpoint-dir");
+            }
+            entries.add(f.kind() == null
+                    ? new Manifest.Entry(f.name(), f.bytes(), f.sha256(), null, null, null)
+                    : new Manifest.Entry(f.name(), f.bytes(), f.sha256(), f.kind(), "FLOAT",
+                    new long[]{f.length()}, f.rank(), f.from()));
+        }
+        List<Manifest.Tensor> layout = new ArrayList<>();
+        tensors.forEach((name, shape) -> layout.add(new Manifest.Tensor(name, shape)));
+        byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, step, entries, worldSize, layout));
+        try {
+            writeSynced(pending.resolve(Manifest.FILE), manifest);
+            syncDirectory(pending);
+            Path target = publish(pending, dirName(step));
+            long total = manifest.length + entries.stream().mapToLong(Manifest.Entry::bytes).sum();
+            return new WrittenCheckpoint(target, step, HEX.formatHex(sha256().digest(manifest)), total,
+                    applyRetention());
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(pending);
+            throw e;
+        }
     }
 
     /** Deletes a pending checkpoint that will never be committed (a rank failed to write its shards). */

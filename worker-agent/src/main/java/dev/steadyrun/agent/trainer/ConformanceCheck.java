@@ -86,6 +86,15 @@ public final class ConformanceCheck {
         this.timeout = timeout;
     }
 
+    /**
+     * The command that runs {@code main} in a new JVM on this JVM's class path: how a test checks a program it has
+     * on its class path. Small heap and the quick compiler, because the check starts the program several times.
+     */
+    public static List<String> javaProgram(Class<?> main) {
+        return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), main.getName());
+    }
+
     public static void main(String[] args) throws Exception {
         Map<String, String> config = new LinkedHashMap<>();
         Path work = null;

@@ -15,10 +15,11 @@ final class TrainerEnvironment {
 
     /**
      * What a JVM trainer needs to start and find its GPUs and libraries, the thread count the agent's operator
-     * chose for it, and the trainer-engine's data cache.
+     * chose for it, the trainer-engine's data cache, and the node's memory snapshot root.
      */
     static final Set<String> PASSED = Set.of("PATH", "HOME", "JAVA_HOME", "LANG", "LC_ALL", "TZ", "TMPDIR",
-            "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "STEADYRUN_CACHE");
+            "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "STEADYRUN_CACHE",
+            TrainerProtocol.SNAPSHOT_ROOT_ENV);
 
     private TrainerEnvironment() {
     }

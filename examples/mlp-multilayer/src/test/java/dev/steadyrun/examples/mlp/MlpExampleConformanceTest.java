@@ -24,9 +24,7 @@ import dev.steadyrun.protocol.TrainerLines;
 /** The example, run as the agent runs a program, against docs/trainer-protocol.md. */
 class MlpExampleConformanceTest {
 
-    private static final List<String> PROGRAM = List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-            .toString(), "-Xmx512m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-            MlpExample.class.getName());
+    private static final List<String> PROGRAM = ConformanceCheck.javaProgram(MlpExample.class);
 
     @Test
     void theExampleConforms(@TempDir Path dir) throws Exception {
