@@ -9,6 +9,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +30,7 @@ import dev.steadyrun.collectives.Collectives;
 import dev.steadyrun.collectives.DistConfig;
 import dev.steadyrun.collectives.PeerLostException;
 import dev.steadyrun.collectives.Rendezvous;
+import dev.steadyrun.trainer.TrainConfig.Sharding;
 
 /**
  * Synchronous data parallelism with sharded Adam state (ZeRO stage 1, what OPT's FSDP did for Adam), for any world
@@ -47,9 +49,18 @@ import dev.steadyrun.collectives.Rendezvous;
  * ops as {@link Optimizer#update}, so a chunk sees exactly the arithmetic that tensor would see alone; with one
  * rank a segment is a whole tensor.
  *
+ * <p>Fully sharded ({@link Sharding#FSDP}): the pieces are also cut where a gathering unit of the model ends
+ * ({@link OptModel#unitOf}), and a rank keeps only its chunk of each piece's parameters and gradients besides the
+ * moments; no rank holds the whole model between passes. As the {@link OptModel.Units} of a sharded model it
+ * all-gathers a unit's pieces into fresh buffers just before the unit's forward pass and again before its backward
+ * pass, and after the backward pass reduce-scatters the unit's gradients and adds this rank's chunk into its
+ * gradient shard, then frees the buffers. So {@link #reduce} has nothing left to reduce-scatter, and {@link #step}
+ * updates the shards with no all-gather (the next forward pass gathers). Checkpoints hold the same flat offsets in
+ * either mode: any split restores from any other.
+ *
  * <p>Every method is a collective: all ranks call the same ones in the same order.
  */
-final class DataParallel {
+final class DataParallel implements OptModel.Units {
 
     /** Largest finite FP16 value: a scaled gradient beyond it overflows in FP16. */
     static final double FP16_MAX = 65504;
@@ -71,18 +82,65 @@ final class DataParallel {
     private final int[] tensorOffset;
     private final List<Piece> pieces = new ArrayList<>();
     private final List<Segment> segments = new ArrayList<>();
+    private final Sharding sharding;
+    /** Fully sharded: the pieces of each gathering unit; the SHA-256 of the initial parameters, taken before sharding. */
+    private final Map<Integer, List<Piece>> unitPieces = new HashMap<>();
+    private final byte[] initialDigest;
+    /** Fully sharded: bytes of gathered parameters and gradient buffers now, and the most at any one time. */
+    private long gatheredBytes;
+    private long peakGatheredBytes;
     private long adamSteps;
+    /** The tensor-parallel group whose members hold the other slices of this rank's split tensors, or null. */
+    private Collectives tensorGroup;
 
     /**
-     * Consecutive whole tensors: elements [from, from + length) of the flat vector, this rank's chunk of them, and
-     * the Adam moments of that chunk.
+     * Consecutive whole tensors of one unit: elements [from, from + length) of the flat vector, this rank's chunk of
+     * them, and the Adam moments of that chunk. The whole piece's parameters and gradients ({@code param},
+     * {@code grad}, and their NIO views for the ring) are resident (ZeRO-1) or exist only while gathered (FSDP);
+     * {@code shardParam} and {@code shardGrad}, this rank's chunk, are views of them (ZeRO-1) or arrays of their own
+     * (FSDP); null when the chunk is empty.
      */
-    private record Piece(long from, int length, INDArray param, INDArray grad, ByteBuffer paramBuffer,
-                         ByteBuffer gradBuffer, Collectives.Chunk mine, INDArray m, INDArray v) {
+    private static final class Piece {
+        final long from;
+        final int length;
+        final int firstTensor;
+        final int endTensor;
+        final Collectives.Chunk mine;
+        final INDArray m;
+        final INDArray v;
+        INDArray shardParam;
+        INDArray shardGrad;
+        INDArray param;
+        INDArray grad;
+        ByteBuffer paramBuffer;
+        ByteBuffer gradBuffer;
+
+        Piece(long from, int length, int firstTensor, int endTensor, Collectives.Chunk mine) {
+            this.from = from;
+            this.length = length;
+            this.firstTensor = firstTensor;
+            this.endTensor = endTensor;
+            this.mine = mine;
+            int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
+            m = Nd4j.zeros(DataType.FLOAT, len);
+            v = Nd4j.zeros(DataType.FLOAT, len);
+        }
+
+        long from() {
+            return from;
+        }
+
+        int length() {
+            return length;
+        }
+
+        Collectives.Chunk mine() {
+            return mine;
+        }
     }
 
     /** The part of one tensor inside this rank's chunk: views of the flat vectors and of the moments. */
-    private record Segment(INDArray param, INDArray grad, INDArray m, INDArray v, boolean decayed) {
+    private record Segment(INDArray param, INDArray grad, INDArray m, INDArray v, boolean decayed, boolean split) {
     }
 
     /**
@@ -93,15 +151,18 @@ final class DataParallel {
                    int shardsFailed) {
     }
 
-    private DataParallel(Collectives ring, Map<String, INDArray> params, long maxPiece) {
+    private DataParallel(Collectives ring, Map<String, INDArray> params, long maxPiece, Sharding sharding) {
         this.ring = ring;
         this.rank = ring.rank();
         this.worldSize = ring.worldSize();
+        this.sharding = sharding;
         tensorPiece = new int[params.size()];
         tensorOffset = new int[params.size()];
-        List<long[]> bounds = new ArrayList<>();   // [from, length] of each piece
+        List<long[]> bounds = new ArrayList<>();   // [from, length, first tensor] of each piece
         long pieceFrom = 0;
         long pieceLength = 0;
+        int pieceFirst = 0;
+        int unit = -1;
         int i = 0;
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
             long length = e.getValue().length();
@@ -109,11 +170,14 @@ final class DataParallel {
                 throw new IllegalArgumentException("data parallelism cuts the parameters into pieces of whole tensors"
                         + " of up to " + maxPiece + " elements; " + e.getKey() + " has " + length);
             }
-            if (pieceLength + length > maxPiece) {
-                bounds.add(new long[]{pieceFrom, pieceLength});
+            int u = sharding == Sharding.FSDP ? OptModel.unitOf(e.getKey()) : 0;
+            if (pieceLength + length > maxPiece || (i > 0 && u != unit)) {
+                bounds.add(new long[]{pieceFrom, pieceLength, pieceFirst});
                 pieceFrom += pieceLength;
                 pieceLength = 0;
+                pieceFirst = i;
             }
+            unit = u;
             names.add(e.getKey());
             shapes.add(e.getValue().shape());
             tensorPiece[i] = bounds.size();
@@ -121,23 +185,24 @@ final class DataParallel {
             pieceLength += length;
             i++;
         }
-        bounds.add(new long[]{pieceFrom, pieceLength});
-        for (long[] b : bounds) {
+        bounds.add(new long[]{pieceFrom, pieceLength, pieceFirst});
+        for (int k = 0; k < bounds.size(); k++) {
+            long[] b = bounds.get(k);
             int n = (int) b[1];
-            INDArray param = Nd4j.create(DataType.FLOAT, Math.max(n, 1));
-            INDArray grad = Nd4j.create(DataType.FLOAT, Math.max(n, 1));
-            // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
-            ByteBuffer paramBuffer = param.data().asNio();
-            ByteBuffer gradBuffer = grad.data().asNio();
-            if (paramBuffer.capacity() != (long) Math.max(n, 1) * Float.BYTES
-                    || gradBuffer.capacity() != (long) Math.max(n, 1) * Float.BYTES) {
-                throw new IllegalStateException("ND4J buffer of " + gradBuffer.capacity() + " bytes for " + n
-                        + " floats");
+            int end = k + 1 < bounds.size() ? (int) bounds.get(k + 1)[2] : names.size();
+            Piece piece = new Piece(b[0], n, (int) b[2], end, ring.chunk(n, rank));
+            if (sharding == Sharding.ZERO1) {
+                allocateWhole(piece, false);
+                allocateWhole(piece, true);
+            } else if (piece.mine.length() > 0) {
+                piece.shardParam = Nd4j.create(DataType.FLOAT, piece.mine.length());
+                piece.shardGrad = Nd4j.create(DataType.FLOAT, piece.mine.length());
             }
-            Collectives.Chunk mine = ring.chunk(n, rank);
-            int len = Math.max(mine.length(), 1);   // ND4J has no empty vector; an empty chunk uses no segment
-            pieces.add(new Piece(b[0], n, param, grad, paramBuffer, gradBuffer, mine,
-                    Nd4j.zeros(DataType.FLOAT, len), Nd4j.zeros(DataType.FLOAT, len)));
+            pieces.add(piece);
+            if (sharding == Sharding.FSDP) {
+                unitPieces.computeIfAbsent(OptModel.unitOf(names.get(piece.firstTensor)), u -> new ArrayList<>())
+                        .add(piece);
+            }
         }
         i = 0;
         for (INDArray p : params.values()) {
@@ -146,13 +211,63 @@ final class DataParallel {
             int from = Math.max(tensorOffset[i], mine.from());
             int to = (int) Math.min(tensorOffset[i] + p.length(), mine.to());
             if (from < to) {
-                segments.add(new Segment(view(piece.param(), from, to), view(piece.grad(), from, to),
-                        view(piece.m(), from - mine.from(), to - mine.from()),
-                        view(piece.v(), from - mine.from(), to - mine.from()), OptModel.isDecayed(p)));
+                int a = from - mine.from();
+                int b = to - mine.from();
+                segments.add(new Segment(view(piece.shardParam, a, b), view(piece.shardGrad, a, b),
+                        view(piece.m, a, b), view(piece.v, a, b), OptModel.isDecayed(p),
+                        OptModel.isColumnParallel(names.get(i)) || OptModel.isRowParallel(names.get(i))));
             }
             i++;
         }
-        copyIn(params);
+        if (sharding == Sharding.ZERO1) {
+            copyIn(params);
+            initialDigest = null;
+        } else {
+            // the full parameters exist only now: hashed here, for verifyIdentical, then only this rank's chunks kept
+            initialDigest = sha256(params);
+            for (Piece piece : pieces) {
+                if (piece.shardParam == null) {
+                    continue;
+                }
+                for (int t = piece.firstTensor; t < piece.endTensor; t++) {
+                    int from = Math.max(tensorOffset[t], piece.mine.from());
+                    int to = (int) Math.min(tensorOffset[t] + params.get(names.get(t)).length(), piece.mine.to());
+                    if (from < to) {
+                        INDArray flat = params.get(names.get(t)).reshape(params.get(names.get(t)).length());
+                        view(piece.shardParam, from - piece.mine.from(), to - piece.mine.from())
+                                .assign(view(flat, from - tensorOffset[t], to - tensorOffset[t]));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The whole piece's parameters or gradients, with the NIO view the ring reads and writes; under ZeRO-1 this
+     * rank's chunk is a view of them.
+     */
+    private static void allocateWhole(Piece piece, boolean gradients) {
+        int n = Math.max(piece.length, 1);
+        INDArray whole = Nd4j.create(DataType.FLOAT, n);
+        // the collectives send from and receive into ND4J's native memory, no copy through the Java heap
+        ByteBuffer buffer = whole.data().asNio();
+        if (buffer.capacity() != (long) n * Float.BYTES) {
+            throw new IllegalStateException("ND4J buffer of " + buffer.capacity() + " bytes for " + n + " floats");
+        }
+        INDArray chunk = piece.mine.length() == 0 ? null : view(whole, piece.mine.from(), piece.mine.to());
+        if (gradients) {
+            piece.grad = whole;
+            piece.gradBuffer = buffer;
+            if (piece.shardGrad == null) {
+                piece.shardGrad = chunk;
+            }
+        } else {
+            piece.param = whole;
+            piece.paramBuffer = buffer;
+            if (piece.shardParam == null) {
+                piece.shardParam = chunk;
+            }
+        }
     }
 
     /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
@@ -164,12 +279,51 @@ final class DataParallel {
     }
 
     static DataParallel over(Collectives ring, Map<String, INDArray> params) {
-        return new DataParallel(ring, params, MAX_PIECE);
+        return new DataParallel(ring, params, MAX_PIECE, Sharding.ZERO1);
+    }
+
+    /**
+     * Fully sharded ({@link Sharding#FSDP}): afterwards the caller should let go of {@code params} (only this rank's
+     * chunks are kept here), as {@link OptModel#shard} does.
+     */
+    static DataParallel over(Collectives ring, Map<String, INDArray> params, Sharding sharding) {
+        return new DataParallel(ring, params, MAX_PIECE, sharding);
     }
 
     /** With smaller pieces than {@link #MAX_PIECE}: how a test exercises the cutting on a small model. */
     static DataParallel over(Collectives ring, Map<String, INDArray> params, long maxPiece) {
-        return new DataParallel(ring, params, maxPiece);
+        return new DataParallel(ring, params, maxPiece, Sharding.ZERO1);
+    }
+
+    /**
+     * Under tensor parallelism (this ring a data group of {@link ParallelGroups}): the gradient norm and the overflow
+     * verdict are then also agreed over the tensor group, the split tensors' squares summed over its members and the
+     * replicated tensors' counted once.
+     */
+    void acrossTensorGroup(Collectives tensor) {
+        this.tensorGroup = tensor;
+    }
+
+    Sharding sharding() {
+        return sharding;
+    }
+
+    /**
+     * Bytes this rank holds between steps for parameters, gradients and Adam's moments (FP32): the whole model's
+     * parameters and gradients under ZeRO-1, this rank's chunks only when fully sharded; moments are chunks in both.
+     */
+    long residentBytes() {
+        long elements = 0;
+        for (Piece p : pieces) {
+            long chunk = p.mine.length();
+            elements += 2 * chunk + (sharding == Sharding.ZERO1 ? 2L * p.length : 2 * chunk);
+        }
+        return elements * Float.BYTES;
+    }
+
+    /** Fully sharded: the most bytes of gathered parameters and gradient buffers held at once so far (else 0). */
+    long peakGatheredBytes() {
+        return peakGatheredBytes;
     }
 
     int rank() {
@@ -255,7 +409,9 @@ final class DataParallel {
      * compares, and the verdicts are all-reduced so that every rank fails together, naming the ranks that differ.
      */
     void verifyIdentical(String what) {
-        byte[] digest = sha256();
+        // fully sharded, no rank holds whole parameters after construction: the initial ones' digest stands for them
+        // (a restore reads each chunk from one checkpoint, so there is nothing that could differ)
+        byte[] digest = initialDigest != null ? initialDigest : sha256(null);
         double[] root = new double[digest.length];
         for (int i = 0; i < digest.length; i++) {
             root[i] = digest[i];
@@ -305,9 +461,9 @@ final class DataParallel {
                     continue;
                 }
                 INDArray values = switch (kind) {
-                    case "param" -> view(p.param(), c.from(), c.to());
-                    case "adam_m" -> view(p.m(), 0, c.length());
-                    default -> view(p.v(), 0, c.length());
+                    case "param" -> p.shardParam;
+                    case "adam_m" -> view(p.m, 0, c.length());
+                    default -> view(p.v, 0, c.length());
                 };
                 out.add(new ShardPart(kind, k, p.from() + c.from(), values));
             }
@@ -391,10 +547,10 @@ final class DataParallel {
                     continue;
                 }
                 long at = p.from() + c.from();
-                checkpoint.read("param", at, view(p.param(), c.from(), c.to()));
+                checkpoint.read("param", at, p.shardParam);
                 if (checkpoint.has("adam_m")) {
-                    checkpoint.read("adam_m", at, view(p.m(), 0, c.length()));
-                    checkpoint.read("adam_v", at, view(p.v(), 0, c.length()));
+                    checkpoint.read("adam_m", at, view(p.m, 0, c.length()));
+                    checkpoint.read("adam_v", at, view(p.v, 0, c.length()));
                 }
             }
         } catch (IOException e) {
@@ -403,10 +559,7 @@ final class DataParallel {
             checkpoint.release();
         }
         agreeOnRestore(ring, failed, checkpoint.dir());
-        for (Piece p : pieces) {
-            ring.allGather(p.paramBuffer());
-        }
-        copyOut(params);
+        gatherAll(params);
         adamSteps = steps;
     }
 
@@ -430,8 +583,12 @@ final class DataParallel {
      */
     Map<String, INDArray> gradients() {
         Map<String, INDArray> out = new LinkedHashMap<>();
+        if (sharding == Sharding.FSDP) {
+            zeroGradients();
+            return out;   // filled unit by unit (gradients(unit, grads)) for one backward pass at a time
+        }
         for (int i = 0; i < names.size(); i++) {
-            INDArray flat = pieces.get(tensorPiece[i]).grad();
+            INDArray flat = pieces.get(tensorPiece[i]).grad;
             INDArray g = tensorView(flat, i);
             // a reshape that copied instead of viewing would silently drop the gradients
             flat.putScalar(tensorOffset[i], 1);
@@ -447,7 +604,93 @@ final class DataParallel {
     /** Zeroes every gradient accumulator before a step's micro-batches. */
     void zeroGradients() {
         for (Piece p : pieces) {
-            p.grad().assign(0);
+            if (sharding == Sharding.ZERO1) {
+                p.grad.assign(0);
+            } else if (p.shardGrad != null) {
+                p.shardGrad.assign(0);
+            }
+        }
+    }
+
+    /**
+     * Test tool: what an FP16 overflow leaves, an infinity in this rank's gradients (its own chunk: the reduction
+     * carries it to the same place on every mode), found by every rank's check.
+     */
+    void poisonGradients() {
+        if (!segments.isEmpty()) {
+            segments.get(0).grad().putScalar(0, Double.POSITIVE_INFINITY);
+        }
+    }
+
+    @Override
+    public boolean gather(int unit, Map<String, INDArray> weights) {
+        boolean gathered = false;
+        for (Piece p : unitPieces.get(unit)) {
+            if (p.param == null) {
+                allocateWhole(p, false);
+                if (p.shardParam != null) {
+                    view(p.param, p.mine.from(), p.mine.to()).assign(p.shardParam);
+                }
+                ring.allGather(p.paramBuffer);
+                putViews(p, p.param, weights);
+                gathered = true;
+                count(p, 1);
+            }
+        }
+        return gathered;
+    }
+
+    @Override
+    public void free(int unit, Map<String, INDArray> weights) {
+        for (Piece p : unitPieces.get(unit)) {
+            if (p.param != null) {
+                removeViews(p, weights);
+                p.param.close();   // native memory back now, not when the collector finds the handle
+                p.param = null;
+                p.paramBuffer = null;
+                count(p, -1);
+            }
+        }
+    }
+
+    @Override
+    public void gradients(int unit, Map<String, INDArray> grads) {
+        for (Piece p : unitPieces.get(unit)) {
+            allocateWhole(p, true);   // Nd4j.create zeroes it
+            putViews(p, p.grad, grads);
+            count(p, 1);
+        }
+    }
+
+    @Override
+    public void reduce(int unit, Map<String, INDArray> grads) {
+        for (Piece p : unitPieces.get(unit)) {
+            ring.reduceScatter(p.gradBuffer);
+            if (p.shardGrad != null) {
+                p.shardGrad.addi(view(p.grad, p.mine.from(), p.mine.to()));
+            }
+            removeViews(p, grads);
+            p.grad.close();
+            p.grad = null;
+            p.gradBuffer = null;
+            count(p, -1);
+        }
+    }
+
+    private void count(Piece p, int sign) {
+        gatheredBytes += sign * (long) p.length * Float.BYTES;
+        peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
+    }
+
+    private void putViews(Piece p, INDArray whole, Map<String, INDArray> into) {
+        for (int t = p.firstTensor; t < p.endTensor; t++) {
+            into.put(names.get(t), tensorView(whole, t));
+        }
+    }
+
+    private void removeViews(Piece p, Map<String, INDArray> from) {
+        for (int t = p.firstTensor; t < p.endTensor; t++) {
+            from.remove(names.get(t));
         }
     }
 
@@ -461,10 +704,13 @@ final class DataParallel {
     Reduced reduce(double localLossSum, boolean fp16, double lossScale, boolean stop, boolean shardsWritten,
                    boolean shardsFailed) {
         for (Piece p : pieces) {
-            ring.reduceScatter(p.gradBuffer());
+            if (sharding == Sharding.ZERO1) {   // fully sharded: reduced unit by unit in the backward passes
+                ring.reduceScatter(p.gradBuffer);
+            }
         }
         boolean overflow = false;
         double sumSq = 0;
+        double splitSq = 0;
         for (Segment s : segments) {
             INDArray g = s.grad();
             if (fp16) {
@@ -480,12 +726,22 @@ final class DataParallel {
                 g.divi(lossScale);
             }
             double norm = g.norm2Number().doubleValue();
-            sumSq += norm * norm;
+            if (tensorGroup != null && s.split()) {
+                splitSq += norm * norm;
+            } else {
+                sumSq += norm * norm;
+            }
         }
         double[] agreed = {sumSq, overflow ? 1 : 0, localLossSum, stop ? 1 : 0, shardsWritten ? 1 : 0,
-                shardsFailed ? 1 : 0};
+                shardsFailed ? 1 : 0, splitSq};
         ring.allReduceSum(agreed);
-        double gradNorm = Math.sqrt(agreed[0]);
+        if (tensorGroup != null) {
+            double[] overGroup = {agreed[6], agreed[1]};
+            tensorGroup.allReduceSum(overGroup);
+            agreed[6] = overGroup[0];
+            agreed[1] = overGroup[1];
+        }
+        double gradNorm = Math.sqrt(agreed[0] + agreed[6]);
         return new Reduced(agreed[2], gradNorm, agreed[1] > 0 || !Double.isFinite(gradNorm), agreed[3] > 0,
                 (int) agreed[4], (int) agreed[5]);
     }
@@ -510,8 +766,16 @@ final class DataParallel {
             Optimizer.update(kind, s.param(), s.grad(), s.m(), s.v(), s.decayed(), adamSteps, lr, weightDecay, beta1,
                     beta2, eps);
         }
+        gatherAll(params);
+    }
+
+    /** ZeRO-1: every rank's updated chunks to every rank, into the model's tensors. Fully sharded: nothing. */
+    private void gatherAll(Map<String, INDArray> params) {
+        if (sharding == Sharding.FSDP) {
+            return;   // the next forward pass gathers, unit by unit
+        }
         for (Piece p : pieces) {
-            ring.allGather(p.paramBuffer());
+            ring.allGather(p.paramBuffer);
         }
         copyOut(params);
     }
@@ -520,14 +784,14 @@ final class DataParallel {
         for (int i = 0; i < names.size(); i++) {
             INDArray t = tensors.get(names.get(i));
             // the tensor is reshaped, not the view: a reshape may copy, and the copy must not be what is written
-            view(pieces.get(tensorPiece[i]).param(), tensorOffset[i], (int) (tensorOffset[i] + t.length()))
+            view(pieces.get(tensorPiece[i]).param, tensorOffset[i], (int) (tensorOffset[i] + t.length()))
                     .assign(t.reshape(t.length()));
         }
     }
 
     private void copyOut(Map<String, INDArray> tensors) {
         for (int i = 0; i < names.size(); i++) {
-            tensors.get(names.get(i)).assign(tensorView(pieces.get(tensorPiece[i]).param(), i));
+            tensors.get(names.get(i)).assign(tensorView(pieces.get(tensorPiece[i]).param, i));
         }
     }
 
@@ -541,11 +805,19 @@ final class DataParallel {
         return flat.get(NDArrayIndex.interval(from, to));
     }
 
-    private byte[] sha256() {
+    /** Of the flat parameters (ZeRO-1, {@code tensors} null), or of these tensors in order (before sharding). */
+    private byte[] sha256(Map<String, INDArray> tensors) {
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
-            for (Piece p : pieces) {
-                d.update(p.paramBuffer().duplicate().clear().limit(p.length() * Float.BYTES));
+            if (tensors == null) {
+                for (Piece p : pieces) {
+                    d.update(p.paramBuffer.duplicate().clear().limit(p.length * Float.BYTES));
+                }
+            } else {
+                for (String n : names) {
+                    INDArray t = tensors.get(n);
+                    d.update(t.dup('c').data().asNio().duplicate().clear().limit((int) t.length() * Float.BYTES));
+                }
             }
             return d.digest();
         } catch (NoSuchAlgorithmException e) {

@@ -44,16 +44,30 @@ public final class OptModel {
     private final DataType dtype;
     /** Master weights, in a fixed order: the optimizer updates these. */
     private final Map<String, INDArray> params;
-    /** Weights the forward pass reads: the master arrays themselves, or FP16-rounded copies (see {@link #roundForwardWeights}). */
-    private final Map<String, INDArray> forward;
+    /**
+     * Weights the forward pass reads: the master arrays themselves, or FP16-rounded copies (see
+     * {@link #roundForwardWeights}); when sharded, only the units gathered at the moment.
+     */
+    private Map<String, INDArray> forward;
+    private final boolean fp16Forward;
+    /** Gathers and releases each unit's weights around its passes (fully sharded), or null: every weight resident. */
+    private Units units;
+    /** Parameter names by unit ({@link #unitOf}). */
+    private final Map<Integer, List<String>> unitNames = new HashMap<>();
+    /** Megatron-LM tensor parallelism: the group whose members hold the other slices of every block, or null. */
+    private final TensorGroup tensorGroup;
     private INDArray logitsBuffer;
     /** The flattened len × len causal mask, by len: built once (it took ~2 ms per micro-batch at T=512), only read. */
     private final Map<Integer, INDArray> causalMasks = new HashMap<>();
 
-    private OptModel(ModelConfig cfg, DataType dtype, Map<String, INDArray> params, boolean fp16Forward) {
+    private OptModel(ModelConfig cfg, DataType dtype, Map<String, INDArray> params, boolean fp16Forward,
+                     TensorGroup tensorGroup) {
         this.cfg = cfg;
+        this.tensorGroup = tensorGroup;
         this.dtype = dtype;
         this.params = params;
+        this.fp16Forward = fp16Forward;
+        params.keySet().forEach(n -> unitNames.computeIfAbsent(unitOf(n), u -> new ArrayList<>()).add(n));
         if (fp16Forward) {
             this.forward = new LinkedHashMap<>();
             params.forEach((n, p) -> forward.put(n, p.dup()));
@@ -65,23 +79,36 @@ public final class OptModel {
 
     /** Every parameter's shape, in the fixed order used by gradients, optimizer state and checkpoints. */
     public static Map<String, long[]> shapes(ModelConfig cfg) {
+        return shapes(cfg, 1);
+    }
+
+    /** The shapes of one slice of {@code tensorParallel} (see {@link #tensorSlice}). */
+    static Map<String, long[]> shapes(ModelConfig cfg, int tensorParallel) {
+        if (tensorParallel < 1 || cfg.heads() % tensorParallel != 0) {
+            throw new IllegalArgumentException("tensor parallelism splits the heads: " + cfg.heads() + " heads over "
+                    + tensorParallel + " ranks");
+        }
         Map<String, long[]> s = new LinkedHashMap<>();
         long d = cfg.dModel();
+        long dt = d / tensorParallel;
+        long ft = 4 * d / tensorParallel;
         s.put("wte", new long[]{cfg.vocab(), d});
         s.put("wpe", new long[]{cfg.seqLen(), d});
         for (int i = 0; i < cfg.layers(); i++) {
             String b = "h" + i + ".";
             s.put(b + "ln1.g", new long[]{d});
             s.put(b + "ln1.b", new long[]{d});
-            for (String m : List.of("q", "k", "v", "o")) {
-                s.put(b + "attn.w" + m, new long[]{d, d});
-                s.put(b + "attn.b" + m, new long[]{d});
+            for (String m : List.of("q", "k", "v")) {
+                s.put(b + "attn.w" + m, new long[]{d, dt});
+                s.put(b + "attn.b" + m, new long[]{dt});
             }
+            s.put(b + "attn.wo", new long[]{dt, d});
+            s.put(b + "attn.bo", new long[]{d});
             s.put(b + "ln2.g", new long[]{d});
             s.put(b + "ln2.b", new long[]{d});
-            s.put(b + "mlp.w1", new long[]{d, 4 * d});
-            s.put(b + "mlp.b1", new long[]{4 * d});
-            s.put(b + "mlp.w2", new long[]{4 * d, d});
+            s.put(b + "mlp.w1", new long[]{d, ft});
+            s.put(b + "mlp.b1", new long[]{ft});
+            s.put(b + "mlp.w2", new long[]{ft, d});
             s.put(b + "mlp.b2", new long[]{d});
         }
         s.put("lnf.g", new long[]{d});
@@ -108,13 +135,22 @@ public final class OptModel {
             }
             p.put(name, a);
         });
-        return new OptModel(cfg, dtype, p, fp16Forward);
+        return new OptModel(cfg, dtype, p, fp16Forward, null);
     }
 
     /** A model over existing weights (a restored checkpoint); the arrays are used as they are, not copied. */
     public static OptModel fromParams(ModelConfig cfg, DataType dtype, Map<String, INDArray> loaded, boolean fp16Forward) {
+        return fromParams(cfg, dtype, loaded, fp16Forward, null);
+    }
+
+    /**
+     * A tensor-parallel member over its slice ({@link #tensorSlice}) of a model's weights; {@code group} null: the
+     * whole model.
+     */
+    static OptModel fromParams(ModelConfig cfg, DataType dtype, Map<String, INDArray> loaded, boolean fp16Forward,
+                               TensorGroup group) {
         Map<String, INDArray> p = new LinkedHashMap<>();
-        shapes(cfg).forEach((name, shape) -> {
+        shapes(cfg, group == null ? 1 : group.size()).forEach((name, shape) -> {
             INDArray a = loaded.get(name);
             if (a == null) {
                 throw new IllegalArgumentException("checkpoint lacks parameter " + name);
@@ -125,12 +161,126 @@ public final class OptModel {
             }
             p.put(name, a.dataType() == dtype ? a : a.castTo(dtype));
         });
-        return new OptModel(cfg, dtype, p, fp16Forward);
+        return new OptModel(cfg, dtype, p, fp16Forward, group);
     }
 
-    /** Master parameters by name, in a fixed order. */
+    /**
+     * Megatron-LM's split of a block pair over a tensor-parallel group: the first layer column-parallel (q, k, v by
+     * whole heads; the first FFN layer by columns, with their biases), the second row-parallel (attention output,
+     * second FFN layer, by rows; their biases whole, added once after the sum). Each member runs its slice of the
+     * pair on the whole (replicated) input, and the partial outputs are summed by one all-reduce in the forward pass;
+     * in the backward pass one all-reduce sums the input gradient of the column-parallel layer. Embeddings, the tied
+     * head and the LayerNorms are replicated: every member computes the same values and gradients for them.
+     */
+    interface TensorGroup {
+        int rank();
+
+        int size();
+
+        /** Sums {@code a} over the group in place; every member ends with the same bits. */
+        void allReduceSum(INDArray a);
+    }
+
+    /** Member t's slice of a whole model's parameters (copies), in the shapes of {@link #shapes(ModelConfig, int)}. */
+    static Map<String, INDArray> tensorSlice(Map<String, INDArray> whole, int t, int size) {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        whole.forEach((name, a) -> {
+            INDArray slice;
+            if (isColumnParallel(name)) {
+                long n = a.size(a.rank() - 1) / size;
+                slice = a.rank() == 2 ? a.get(NDArrayIndex.all(), NDArrayIndex.interval(t * n, (t + 1) * n))
+                        : a.get(NDArrayIndex.interval(t * n, (t + 1) * n));
+            } else if (isRowParallel(name)) {
+                long n = a.size(0) / size;
+                slice = a.get(NDArrayIndex.interval(t * n, (t + 1) * n), NDArrayIndex.all());
+            } else {
+                slice = a;
+            }
+            out.put(name, slice.dup('c'));
+        });
+        return out;
+    }
+
+    static boolean isColumnParallel(String name) {
+        return name.matches("h\\d+\\.(attn\\.[wb][qkv]|mlp\\.[wb]1)");
+    }
+
+    static boolean isRowParallel(String name) {
+        return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
+    }
+
+    /** Master parameters by name, in a fixed order (empty once {@link #shard sharded}: no rank holds them all). */
     public Map<String, INDArray> params() {
         return Collections.unmodifiableMap(params);
+    }
+
+    /** The gathering unit of the token and position embeddings (the tied head's weights too). */
+    static final int EMBEDDINGS = 0;
+    /** The gathering unit of the final LayerNorm; block i's is i + 1. */
+    static final int FINAL_NORM = -1;
+
+    /** The unit that gathers a parameter: {@link #EMBEDDINGS}, i + 1 for block i's, or {@link #FINAL_NORM}. */
+    static int unitOf(String name) {
+        if (name.startsWith("lnf.")) {
+            return FINAL_NORM;
+        }
+        return name.startsWith("h") ? Integer.parseInt(name.substring(1, name.indexOf('.'))) + 1 : EMBEDDINGS;
+    }
+
+    /**
+     * Fully sharded data parallelism: the model lets go of its full weights (the caller keeps its shards) and, from
+     * now on, asks {@code units} for each unit's weights just before it runs and frees them right after. The
+     * embeddings are gathered for the lookup and again for the tied head, and freed between the head's two GEMMs
+     * (the weight gradient needs only the logits and h); their gradients are reduced after the embedding gradient is
+     * scattered, at the end of the backward pass. The final LayerNorm stays from its forward to its backward pass.
+     */
+    void shard(Units units) {
+        this.units = units;
+        params.clear();
+        forward = new LinkedHashMap<>();
+    }
+
+    /**
+     * Where a sharded model's weights come from: {@code gather} puts a unit's full weights into {@code weights}
+     * (false: they were there already), {@code free} takes them out; {@code gradients} puts zeroed accumulators for a
+     * unit into {@code grads}, {@code reduce} sums them over the ranks into the caller's shard and takes them out.
+     */
+    interface Units {
+        boolean gather(int unit, Map<String, INDArray> weights);
+
+        void free(int unit, Map<String, INDArray> weights);
+
+        void gradients(int unit, Map<String, INDArray> grads);
+
+        void reduce(int unit, Map<String, INDArray> grads);
+    }
+
+    private void gather(int unit) {
+        if (units != null && units.gather(unit, forward) && fp16Forward) {
+            // a freshly gathered copy is this pass's alone: rounded in place, as roundForwardWeights rounds the copies
+            for (String n : unitNames.get(unit)) {
+                INDArray w = forward.get(n);
+                w.assign(w.castTo(DataType.HALF).castTo(dtype));
+            }
+        }
+    }
+
+    private void free(int unit) {
+        if (units != null) {
+            units.free(unit, forward);
+        }
+    }
+
+    private void gradients(int unit, Map<String, INDArray> grads) {
+        if (units != null) {
+            units.gradients(unit, grads);
+        }
+    }
+
+    private void reduce(int unit, Map<String, INDArray> grads) {
+        if (units != null) {
+            units.reduce(unit, grads);
+        }
     }
 
     /** Weight decay applies to the 2-D weight matrices (embeddings included), not to biases or LayerNorm. */
@@ -143,8 +293,9 @@ public final class OptModel {
         return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
     }
 
+    /** Counted from the tensor shapes, so it holds when sharded too (no rank then holds the tensors). */
     public long parameterCount() {
-        return params.values().stream().mapToLong(INDArray::length).sum();
+        return shapes(cfg).values().stream().mapToLong(s -> Arrays.stream(s).reduce(1, (a, b) -> a * b)).sum();
     }
 
     /** FP16 emulation: the forward pass reads the master weights rounded to FP16 precision (kept in FP32 arrays). */
@@ -179,9 +330,10 @@ public final class OptModel {
                                 Map<String, INDArray> grads) {
         Forward f = forward(rows, dropout, dropoutSeed);
         INDArray dHidden = Nd4j.createUninitialized(dtype, f.hidden().shape());
-        double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads.get("wte"));
+        double loss = crossEntropy(f.hidden(), f.targets(), gradScale, dHidden, grads);
         INDArray dx0 = f.blocks().backward(dHidden, grads);
         scatterEmbeddingGradient(dx0, f.inputs(), rows.length, rows[0].length - 1, grads.get("wte"), grads.get("wpe"));
+        reduce(EMBEDDINGS, grads);
         return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
@@ -194,13 +346,17 @@ public final class OptModel {
     public Pass loss(int[][] rows, double dropout, long dropoutSeed) {
         Forward f = forward(rows, dropout, dropoutSeed);
         double loss = crossEntropy(f.hidden(), f.targets(), 0, null, null);
+        free(FINAL_NORM);
         return new Pass(loss, f.inputs().length, f.blocks().rms());
     }
 
     private record Forward(Blocks blocks, int[] inputs, int[] targets, INDArray hidden) {
     }
 
-    /** The blocks' forward pass: the final LayerNorm's output h, with the activations its backward pass needs. */
+    /**
+     * The blocks' forward pass: the final LayerNorm's output h, with the activations its backward pass needs. Leaves
+     * the final LayerNorm gathered (its backward pass, or the caller, frees it).
+     */
     private Forward forward(int[][] rows, double dropout, long dropoutSeed) {
         int batch = rows.length;
         int len = rows[0].length - 1;
@@ -217,7 +373,10 @@ public final class OptModel {
         int[] window = new int[len];
         System.arraycopy(context, context.length - n, window, 0, n);
         INDArray h = new Blocks(1, len, 0, 0).forward(embed(window, 1, len)).getRow(n - 1).reshape(1, cfg.dModel());
+        free(FINAL_NORM);
+        gather(EMBEDDINGS);
         INDArray logits = Nd4j.gemm(h, forward.get("wte"), false, true);
+        free(EMBEDDINGS);
         return logits.toDoubleVector();
     }
 
@@ -248,11 +407,13 @@ public final class OptModel {
     /** x0 = wte[token] + wpe[position], rows in (batch, position) order. No dropout on embeddings (OPT). */
     private INDArray embed(int[] ids, int batch, int len) {
         checkIds(ids);
+        gather(EMBEDDINGS);
         INDArray x = Nd4j.pullRows(forward.get("wte"), 1, ids);
         INDArray pos = forward.get("wpe").get(NDArrayIndex.interval(0, len), NDArrayIndex.all());
         for (int b = 0; b < batch; b++) {
             x.get(NDArrayIndex.interval((long) b * len, (long) (b + 1) * len), NDArrayIndex.all()).addi(pos);
         }
+        free(EMBEDDINGS);
         return x;
     }
 
@@ -269,14 +430,17 @@ public final class OptModel {
 
     /**
      * Tied head and cross-entropy: logits = h·Wteᵀ, softmax in place, summed loss. When {@code dHidden} is given,
-     * writes gradScale·dLoss/dh into it and adds gradScale·dLoss/dWte into {@code dwte}.
+     * writes gradScale·dLoss/dh into it and adds gradScale·dLoss/dWte into {@code grads}' wte. Sharded, the
+     * embeddings are gathered for it and freed before the weight gradient's GEMM, which needs only the logits and h.
      * The per-token loss is computed as (max − logit_target) − log(p_max), which never underflows. The logits are
      * [tokens × 50272] (200 MB at T=1024), so besides the three GEMMs they are traversed only twice: one argmax and
      * the softmax; everything else reads single elements.
      */
-    private double crossEntropy(INDArray hidden, int[] targets, double gradScale, INDArray dHidden, INDArray dwte) {
+    private double crossEntropy(INDArray hidden, int[] targets, double gradScale, INDArray dHidden,
+                                Map<String, INDArray> grads) {
         checkIds(targets);
         int n = targets.length;
+        gather(EMBEDDINGS);
         INDArray wte = forward.get("wte");
         if (logitsBuffer == null || logitsBuffer.rows() != n) {
             logitsBuffer = null;   // let the old one be collected before the new allocation
@@ -299,7 +463,11 @@ public final class OptModel {
             }
             // gradScale rides on the GEMMs' alpha instead of a pass over the logits
             Nd4j.gemm(logits, wte, dHidden, false, false, gradScale, 0.0);
-            Nd4j.gemm(logits, hidden, dwte, true, false, gradScale, 1.0);
+            free(EMBEDDINGS);
+            gradients(EMBEDDINGS, grads);
+            Nd4j.gemm(logits, hidden, grads.get("wte"), true, false, gradScale, 1.0);
+        } else {
+            free(EMBEDDINGS);
         }
         return loss;
     }
@@ -336,7 +504,7 @@ public final class OptModel {
             }
             this.batch = batch;
             this.len = len;
-            this.heads = cfg.heads();
+            this.heads = cfg.heads() / (tensorGroup == null ? 1 : tensorGroup.size());
             this.headDim = cfg.headDim();
             this.scale = 1.0 / Math.sqrt(headDim);
             this.rms = new double[cfg.layers()];
@@ -359,6 +527,7 @@ public final class OptModel {
             INDArray causal = causalMasks.computeIfAbsent(len, OptModel.this::causalMask);
             for (int i = 0; i < cfg.layers(); i++) {
                 String b = "h" + i + ".";
+                gather(i + 1);
                 Norm ln1 = layerNorm(x, b + "ln1");
                 INDArray q = toHeads(linear(ln1.out(), b + "attn.wq", b + "attn.bq"));
                 INDArray k = toHeads(linear(ln1.out(), b + "attn.wk", b + "attn.bk"));
@@ -375,26 +544,33 @@ public final class OptModel {
                     Nd4j.gemm(block(probs, j), block(v, j), block(ctx, j), false, false, 1.0, 0.0);
                 }
                 INDArray att = fromHeads(ctx);
-                x = x.add(dropped(linear(att, b + "attn.wo", b + "attn.bo"), 2 * i));
+                x = x.add(dropped(rowParallel(att, b + "attn.wo", b + "attn.bo"), 2 * i));
                 Norm ln2 = layerNorm(x, b + "ln2");
                 INDArray relu = Transforms.relu(linear(ln2.out(), b + "mlp.w1", b + "mlp.b1"), false);
-                x = x.add(dropped(linear(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
+                x = x.add(dropped(rowParallel(relu, b + "mlp.w2", b + "mlp.b2"), 2 * i + 1));
                 layers.add(new Layer(ln1, q, k, v, probs, att, ln2, relu));
                 rms[i] = x.norm2Number().doubleValue() / Math.sqrt(x.length());
+                free(i + 1);
             }
+            gather(FINAL_NORM);
             finalNorm = layerNorm(x, "lnf");
             return finalNorm.out();
         }
 
         /** Adds every block parameter's gradient into {@code grads}; returns the gradient of the blocks' input. */
         INDArray backward(INDArray dHidden, Map<String, INDArray> grads) {
+            gradients(FINAL_NORM, grads);
             INDArray dx = layerNormBackward(dHidden, finalNorm, "lnf", grads);
+            reduce(FINAL_NORM, grads);
+            free(FINAL_NORM);
             for (int i = cfg.layers() - 1; i >= 0; i--) {
                 String b = "h" + i + ".";
                 Layer l = layers.get(i);
+                gather(i + 1);
+                gradients(i + 1, grads);
                 INDArray dRelu = linearBackward(dropped(dx.dup(), 2 * i + 1), l.relu(), b + "mlp.w2", b + "mlp.b2", grads);
                 dRelu.muli(Transforms.sign(l.relu(), true));   // relu' is 1 where the output is positive, else 0
-                INDArray dLn2 = linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads);
+                INDArray dLn2 = sumOverGroup(linearBackward(dRelu, l.ln2().out(), b + "mlp.w1", b + "mlp.b1", grads));
                 dx.addi(layerNormBackward(dLn2, l.ln2(), b + "ln2", grads));
 
                 INDArray dCtx = toHeads(linearBackward(dropped(dx.dup(), 2 * i), l.att(), b + "attn.wo", b + "attn.bo", grads));
@@ -417,7 +593,10 @@ public final class OptModel {
                 INDArray dLn1 = linearBackward(fromHeads(dq), l.ln1().out(), b + "attn.wq", b + "attn.bq", grads);
                 dLn1.addi(linearBackward(fromHeads(dk), l.ln1().out(), b + "attn.wk", b + "attn.bk", grads));
                 dLn1.addi(linearBackward(fromHeads(dv), l.ln1().out(), b + "attn.wv", b + "attn.bv", grads));
+                sumOverGroup(dLn1);
                 dx.addi(layerNormBackward(dLn1, l.ln1(), b + "ln1", grads));
+                reduce(i + 1, grads);
+                free(i + 1);
             }
             return dx;
         }
@@ -429,6 +608,23 @@ public final class OptModel {
 
         private INDArray linear(INDArray in, String weight, String bias) {
             return Nd4j.gemm(in, forward.get(weight), false, false).addiRowVector(forward.get(bias));
+        }
+
+        /**
+         * A row-parallel layer: this member's partial product, summed over the tensor-parallel group, then the whole
+         * bias once (with no group, exactly {@link #linear}).
+         */
+        private INDArray rowParallel(INDArray in, String weight, String bias) {
+            INDArray out = Nd4j.gemm(in, forward.get(weight), false, false);
+            return sumOverGroup(out).addiRowVector(forward.get(bias));
+        }
+
+        /** The input gradient of a column-parallel layer: each member's part of it, summed over the group. */
+        private INDArray sumOverGroup(INDArray a) {
+            if (tensorGroup != null) {
+                tensorGroup.allReduceSum(a);
+            }
+            return a;
         }
 
         /** Adds dW = inᵀ·dOut and db = Σ dOut into {@code grads}; returns dIn = dOut·Wᵀ. */

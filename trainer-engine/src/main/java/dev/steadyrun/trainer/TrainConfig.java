@@ -37,7 +37,7 @@ public record TrainConfig(
         double lossScaleInit, double lossScaleFactor, int lossScaleWindow, double lossScaleMin,
         long seed, long checkpointInterval, int keepCheckpoints, long keepEvery, long snapshotInterval, String data,
         long maxSteps,
-        String optimizer, int threads, int peerTimeoutSeconds, int rendezvousTimeoutSeconds,
+        String optimizer, Sharding sharding, int threads, int peerTimeoutSeconds, int rendezvousTimeoutSeconds,
         long debugDivergeAtStep, double debugDivergeLrFactor, long debugHangAtStep) {
 
     public enum Precision {
@@ -48,6 +48,22 @@ public record TrainConfig(
         public final String label;
 
         Precision(String label) {
+            this.label = label;
+        }
+    }
+
+    /**
+     * How data parallelism shards the training state: {@code zero1} keeps full FP32 parameters and gradients on every
+     * rank and shards Adam's moments; {@code fsdp} shards parameters and gradients too and gathers each layer's
+     * weights around its forward and backward passes (see docs/distributed.md).
+     */
+    public enum Sharding {
+        ZERO1("zero1"),
+        FSDP("fsdp");
+
+        public final String label;
+
+        Sharding(String label) {
             this.label = label;
         }
     }
@@ -83,6 +99,7 @@ public record TrainConfig(
             Map.entry("data", "europarl"),
             Map.entry("maxSteps", "1000"),
             Map.entry("optimizer", "adamw"),
+            Map.entry("sharding", "zero1"),
             Map.entry("threads", "0"),
             Map.entry("peerTimeoutSeconds", "60"),
             Map.entry("rendezvousTimeoutSeconds", "120"),
@@ -95,7 +112,7 @@ public record TrainConfig(
             "batchTokens", "microBatch", "clipNorm", "weightDecay", "beta1", "beta2", "adamEps", "warmupTokens",
             "warmupSteps", "decayTokens", "finalLrRatio", "dropout", "precision", "lossScaleInit", "lossScaleFactor",
             "lossScaleWindow", "lossScaleMin", "seed", "checkpointInterval", "keepCheckpoints", "keepEvery",
-            "snapshotInterval", "data", "maxSteps", "optimizer", "threads", "peerTimeoutSeconds",
+            "snapshotInterval", "data", "maxSteps", "optimizer", "sharding", "threads", "peerTimeoutSeconds",
             "rendezvousTimeoutSeconds", "debugDivergeAtStep", "debugDivergeLrFactor", "debugHangAtStep");
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
@@ -151,7 +168,8 @@ public record TrainConfig(
                 p.parse("precision", TrainConfig::precisionOf), p.real("lossScaleInit"), p.real("lossScaleFactor"),
                 p.integer("lossScaleWindow"), p.real("lossScaleMin"), p.longInt("seed"),
                 p.longInt("checkpointInterval"), p.integer("keepCheckpoints"), p.longInt("keepEvery"),
-                p.longInt("snapshotInterval"), values.get("data"), p.longInt("maxSteps"), p.parse("optimizer", TrainConfig::optimizerOf),
+                p.longInt("snapshotInterval"), values.get("data"), p.longInt("maxSteps"),
+                p.parse("optimizer", TrainConfig::optimizerOf), p.parse("sharding", TrainConfig::shardingOf),
                 p.integer("threads"), p.integer("peerTimeoutSeconds"), p.integer("rendezvousTimeoutSeconds"),
                 p.longInt("debugDivergeAtStep"), p.real("debugDivergeLrFactor"),
                 p.longInt("debugHangAtStep"));
@@ -251,6 +269,7 @@ public record TrainConfig(
         m.put("data", data);
         m.put("maxSteps", String.valueOf(maxSteps));
         m.put("optimizer", optimizer);
+        m.put("sharding", sharding.label);
         m.put("threads", String.valueOf(threads));
         m.put("peerTimeoutSeconds", String.valueOf(peerTimeoutSeconds));
         m.put("rendezvousTimeoutSeconds", String.valueOf(rendezvousTimeoutSeconds));
@@ -335,6 +354,15 @@ public record TrainConfig(
             }
         }
         throw new IllegalArgumentException("must be fp32 or fp16-emulated");
+    }
+
+    static Sharding shardingOf(String s) {
+        for (Sharding m : Sharding.values()) {
+            if (m.label.equalsIgnoreCase(s)) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("must be zero1 or fsdp");
     }
 
     static String optimizerOf(String s) {

@@ -218,7 +218,10 @@ public final class Trainer {
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
         // on restore the initial parameters are overwritten by the checkpoint's below
         model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
-        dp = DataParallel.over(ring, model.params());
+        dp = DataParallel.over(ring, model.params(), config.sharding());
+        if (config.sharding() == TrainConfig.Sharding.FSDP) {
+            model.shard(dp);
+        }
         if (restored != null) {
             dp.restore(restored, previous.adamSteps(), model.params());
             log.info("restored step {} ({} written by {} rank(s)) in {} ms", restored.step(), restored.dir(),
@@ -244,6 +247,8 @@ public final class Trainer {
                         + " from step {}; ready {} ms after the JVM started", config.model(), model.parameterCount(),
                 config.precision().label, accumulation, config.microBatch(), config.seqLen(), launch.worldSize(),
                 state.step(), uptimeMillis());
+        log.info("{} sharding: {} bytes of FP32 parameters, gradients and Adam moments held by this rank between steps",
+                config.sharding().label, dp.residentBytes());
     }
 
     private LossScaler newScaler() {
@@ -330,8 +335,7 @@ public final class Trainer {
                 }
             }
             if (fp16 && faults.forcesOverflow(step, lossScale)) {
-                // what an FP16 overflow leaves: an inf in this rank's gradients, found by every rank's check
-                grads.values().iterator().next().putScalar(0, Double.POSITIVE_INFINITY);
+                dp.poisonGradients();
             }
             // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request (SIGTERM)
             // on any rank ends the loop on every rank after this step
@@ -390,6 +394,10 @@ public final class Trainer {
         waitForCopy();
         if (snapshots != null) {
             snapshots.replicate(true);
+        }
+        if (config.sharding() == TrainConfig.Sharding.FSDP) {
+            log.info("fsdp: at most {} bytes of gathered parameters and gradient buffers held at once",
+                    dp.peakGatheredBytes());
         }
         if (stop && !stopRequested) {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended

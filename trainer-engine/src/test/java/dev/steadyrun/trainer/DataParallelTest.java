@@ -264,7 +264,7 @@ class DataParallelTest {
         assertMatches("3 -> 4", straight, onFour, 3);
     }
 
-    private static void assertMatches(String what, List<StepMetrics> straight, List<RankRun> resumed, long firstStep) {
+    static void assertMatches(String what, List<StepMetrics> straight, List<RankRun> resumed, long firstStep) {
         for (RankRun r : resumed) {
             assertThat(r.steps()).extracting(StepMetrics::step).containsExactly(firstStep, firstStep + 1);
             for (StepMetrics b : r.steps()) {

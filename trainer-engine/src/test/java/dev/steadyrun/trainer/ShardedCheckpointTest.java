@@ -30,6 +30,7 @@ import dev.steadyrun.trainer.checkpoint.CorruptCheckpointException;
 import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.checkpoint.WrittenCheckpoint;
 import dev.steadyrun.collectives.Collectives;
+import dev.steadyrun.trainer.TrainConfig.Sharding;
 
 /**
  * {@link DataParallel} on a small hand-made model over a real TCP ring (ranks as threads): the flat vector cut into
@@ -54,7 +55,7 @@ class ShardedCheckpointTest {
         return m;
     }
 
-    private static Map<String, INDArray> initialParams() {
+    static Map<String, INDArray> initialParams() {
         Map<String, INDArray> p = new LinkedHashMap<>();
         int k = 0;
         for (Map.Entry<String, long[]> e : SHAPES.entrySet()) {
@@ -72,26 +73,31 @@ class ShardedCheckpointTest {
     record End(Map<String, INDArray> params, int pieces) {
     }
 
-    interface Body {
-        End run(Collectives ring, Map<String, INDArray> params, DataParallel dp) throws Exception;
+    interface Body<T> {
+        T run(Collectives ring, Map<String, INDArray> params, DataParallel dp) throws Exception;
     }
 
-    static List<End> onRing(int world, long maxPiece, Body body) throws Exception {
+    static <T> List<T> onRing(int world, long maxPiece, Body<T> body) throws Exception {
+        return onRing(world, maxPiece, Sharding.ZERO1, body);
+    }
+
+    static <T> List<T> onRing(int world, long maxPiece, Sharding sharding, Body<T> body) throws Exception {
         String rendezvous = "127.0.0.1:" + DataParallelTest.freePort();
         ExecutorService pool = Executors.newFixedThreadPool(world);
         try {
-            List<Future<End>> futures = new ArrayList<>();
+            List<Future<T>> futures = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 Trainer.Launch launch = new Trainer.Launch(null, null, null, null, r, world, 1, rendezvous, null, SECRET);
                 futures.add(pool.submit(() -> {
                     try (Collectives ring = DataParallel.join(launch, Duration.ofSeconds(30), Duration.ofSeconds(30))) {
                         Map<String, INDArray> params = initialParams();
-                        return body.run(ring, params, DataParallel.over(ring, params, maxPiece));
+                        return body.run(ring, params, sharding == Sharding.ZERO1
+                                ? DataParallel.over(ring, params, maxPiece) : DataParallel.over(ring, params, sharding));
                     }
                 }));
             }
-            List<End> ends = new ArrayList<>();
-            for (Future<End> f : futures) {
+            List<T> ends = new ArrayList<>();
+            for (Future<T> f : futures) {
                 ends.add(f.get(120, TimeUnit.SECONDS));
             }
             return ends;

@@ -1,0 +1,80 @@
+package dev.steadyrun.trainer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+
+import dev.steadyrun.collectives.Collectives;
+import dev.steadyrun.collectives.DistConfig;
+import dev.steadyrun.collectives.Rendezvous;
+
+/**
+ * Two-dimensional process groups (tensor × data parallel) cut out of a world ring: world rank r is tensor rank
+ * r mod T of tensor group ⌊r/T⌋ (adjacent ranks, so a tensor group sits on one node when the world's ranks are
+ * numbered node by node) and data rank ⌊r/T⌋ of data group r mod T. Each group is a ring of its own over the same
+ * transport: its first member listens for the group's rendezvous on a fresh port of {@code host} (IPv4), the world
+ * ring tells every member where (one all-reduce), and the group forms as any generation's ring does, with the run's
+ * secret and a run id naming the group.
+ */
+record ParallelGroups(Collectives tensor, Collectives data) implements AutoCloseable {
+
+    static ParallelGroups split(Collectives world, DistConfig base, int tensorParallel, String host) {
+        int w = world.worldSize();
+        if (tensorParallel < 1 || w % tensorParallel != 0) {
+            throw new TrainConfig.InvalidConfigException("tensorParallel: " + tensorParallel + " must divide the world"
+                    + " size " + w);
+        }
+        int r = world.rank();
+        int t = r % tensorParallel;
+        int d = r / tensorParallel;
+        byte[] ip;
+        try {
+            ip = InetAddress.getByName(host).getAddress();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (ip.length != 4) {
+            throw new IllegalArgumentException("parallel groups: " + host + " is not an IPv4 address");
+        }
+        // [4 address bytes, tensor group port, data group port] per rank; a rank fills the ports of the groups it leads
+        double[] table = new double[6 * w];
+        for (int b = 0; b < 4; b++) {
+            table[6 * r + b] = ip[b] & 0xff;
+        }
+        table[6 * r + 4] = t == 0 ? freePort(host) : 0;
+        table[6 * r + 5] = d == 0 ? freePort(host) : 0;
+        world.allReduceSum(table);
+        int tensorLeader = d * tensorParallel;
+        int dataLeader = t;
+        Collectives tensor = join(base, base.runId() + ".tensor" + d, t, tensorParallel, table, tensorLeader, 4);
+        Collectives data = join(base, base.runId() + ".data" + t, d, w / tensorParallel, table, dataLeader, 5);
+        return new ParallelGroups(tensor, data);
+    }
+
+    private static Collectives join(DistConfig base, String runId, int rank, int size, double[] table, int leader,
+                                    int portColumn) {
+        String address = (int) table[6 * leader] + "." + (int) table[6 * leader + 1] + "." + (int) table[6 * leader + 2]
+                + "." + (int) table[6 * leader + 3] + ":" + (int) table[6 * leader + portColumn];
+        return Rendezvous.join(new DistConfig(runId, base.generation(), rank, size, size == 1 ? null : address,
+                base.connectTimeout(), base.handshakeTimeout(), base.operationTimeout(), base.bucketBytes(),
+                base.ringSecret()));
+    }
+
+    /** A port free now; the leader binds it again in the rendezvous a moment later (tests run many rings at once). */
+    private static int freePort(String host) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(host, 0));
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        tensor.close();
+        data.close();
+    }
+}
