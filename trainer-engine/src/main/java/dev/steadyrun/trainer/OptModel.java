@@ -143,6 +143,11 @@ public final class OptModel {
         return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
     }
 
+    /** The architecture this model was built for. */
+    public ModelConfig config() {
+        return cfg;
+    }
+
     public long parameterCount() {
         return params.values().stream().mapToLong(INDArray::length).sum();
     }
