@@ -78,7 +78,7 @@ public final class Agent {
         this.trainer = new TrainerSupervisor(config.trainerCommand(), config.programs(), config.checkpointRoot(),
                 config.stopGrace(), config.logTailLines(), clock, reports, logs,
                 ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
-                Duration.ofMillis(250), config.trainerLogDir());
+                Duration.ofMillis(250), config.trainerLogDir(), config.warm());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");
             t.setDaemon(true);

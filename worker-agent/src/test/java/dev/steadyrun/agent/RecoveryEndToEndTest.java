@@ -46,7 +46,9 @@ import tools.jackson.databind.node.MissingNode;
  * logbook ({@code GET /runs/{id}/incidents}) and the new generation's training.
  *
  * <p>System properties: {@code steadyrun.e2e.worldSize} (default 3; 1 runs the stories without data parallelism)
- * and {@code steadyrun.e2e.heartbeatMillis} (default 1000, the production default; 250 detects a lost node sooner).
+ * and {@code steadyrun.e2e.heartbeatMillis} (default 1000, the production default; 250 detects a lost node sooner)
+ * and {@code steadyrun.e2e.warm} (default false: the agents' warm restarts and hot spares are off, since the stories
+ * find trainers by their command lines; {@code true} for the node-lost story's bench, {@code bench/agent/recovery-e2e.sh}).
  * Measured latencies are printed and written to {@code measurements.txt} in the log folder; they are not asserted.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -54,6 +56,7 @@ class RecoveryEndToEndTest {
 
     private static final int WORLD = Integer.getInteger("steadyrun.e2e.worldSize", 3);
     private static final long HEARTBEAT_MILLIS = Long.getLong("steadyrun.e2e.heartbeatMillis", 1000);
+    private static final boolean WARM = Boolean.getBoolean("steadyrun.e2e.warm");
     private static final List<String> NODES = List.of("e2e-a", "e2e-b", "e2e-c", "e2e-d");
     /** A story's whole recovery on a busy 2-core machine: detection, stops, restore, the first new steps. */
     private static final Duration RECOVERY = Duration.ofMinutes(3);
@@ -194,7 +197,8 @@ class RecoveryEndToEndTest {
         }
         awaitStepsAtGeneration(generation, restored + 2);
         assertThat(run().path("restarts").asInt()).as("restarts counted on the run").isEqualTo(1);
-        record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms)", awaitRecoveredAt(incident));
+        record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms" + (WARM ? ", warm restart and hot spare" : "")
+                + ")", awaitRecoveredAt(incident));
     }
 
     @Test
@@ -549,6 +553,7 @@ class RecoveryEndToEndTest {
                 "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
                 "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
                 "--fake-gpus", "1", "--fault-file", dir.resolve("fault-" + name).toString(),
+                "--warm-restart", Boolean.toString(WARM), "--hot-spare", Boolean.toString(WARM),
                 "--trainer-command", trainerCommand)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
