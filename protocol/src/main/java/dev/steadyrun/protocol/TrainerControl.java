@@ -26,6 +26,12 @@ public final class TrainerControl {
     /** The first argument that starts a trainer in standby: initialised, waiting for its first {@link Assign}. */
     public static final String STANDBY = "standby";
 
+    /**
+     * The stderr line a trainer prints, with the generation, just before its {@link Left} line: the agent waits for
+     * it so that the exit it reports carries the generation's whole log tail (stderr and stdout are separate pipes).
+     */
+    public static final String LEFT_ON_STDERR = "steadyrun-control: left generation ";
+
     private static final ObjectMapper MAPPER = JsonMapper.builder()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .build();

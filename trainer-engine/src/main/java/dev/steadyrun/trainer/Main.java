@@ -196,11 +196,13 @@ public final class Main {
             }
             Options o = first;
             RingSecret secret = ringSecret();
+            // a standby's own --set keys (what a launcher script adds to every trainer) hold for every generation
+            List<String> sticky = standby ? first.all("--set") : List.of();
             if (standby) {
                 first.only("--set", "--json");
-                trainer.warmUp(TrainConfig.parseOverrides(first.all("--set")));
+                trainer.warmUp(TrainConfig.parseOverrides(sticky));
                 TrainerControl.Assign assign = control.next(terminating::get);
-                o = assign == null ? null : assigned(assign);
+                o = assign == null ? null : assigned(assign, sticky);
                 secret = assign == null ? null : ringSecret(assign.ringSecret());
             }
             code = Integer.MIN_VALUE;
@@ -210,11 +212,13 @@ public final class Main {
                 if (control == null || terminating.get() || !staysUp(code, trainer)) {
                     break;
                 }
-                out.reply(new TrainerControl.Left(launch.generation(), code));
-                log.info("left generation {} (exit code {} without exiting); waiting for the next one",
+                log.info("leaving generation {} with exit code {}, without exiting; waiting for the next one",
                         launch.generation(), code);
+                System.err.println(TrainerControl.LEFT_ON_STDERR + launch.generation());
+                System.err.flush();
+                out.reply(new TrainerControl.Left(launch.generation(), code));
                 TrainerControl.Assign assign = control.next(terminating::get);
-                o = assign == null ? null : assigned(assign);
+                o = assign == null ? null : assigned(assign, sticky);
                 secret = assign == null ? null : ringSecret(assign.ringSecret());
             }
         } finally {
@@ -235,14 +239,19 @@ public final class Main {
                 || code == ExitCodes.TERMINATED && trainer.left();
     }
 
-    /** The {@code train} arguments of a handed generation. */
-    private static Options assigned(TrainerControl.Assign assign) {
+    /** The {@code train} arguments of a handed generation, with {@code sticky} {@code --set} keys laid over. */
+    private static Options assigned(TrainerControl.Assign assign, List<String> sticky) {
         List<String> args = assign.args();
         if (args.isEmpty() || !args.get(0).equals("train")) {
             throw new IllegalArgumentException("control: an assignment must carry the arguments of `train`, got "
                     + args);
         }
-        return new Options(args.subList(1, args.size()).toArray(String[]::new));
+        List<String> all = new ArrayList<>(args.subList(1, args.size()));
+        for (String set : sticky) {
+            all.add("--set");
+            all.add(set);
+        }
+        return new Options(all.toArray(String[]::new));
     }
 
     private static Trainer.Launch launch(Options o, RingSecret secret) {

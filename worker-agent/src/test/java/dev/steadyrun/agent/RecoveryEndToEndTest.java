@@ -169,6 +169,8 @@ class RecoveryEndToEndTest {
         int victimRank = WORLD > 1 ? 1 : 0;
         String victim = seat(first.path("ranks"), victimRank).path("nodeName").asString();
         String spare = first.path("spares").get(0).path("nodeName").asString();
+        // warm: every trainer JVM up now (the ranks' and the spare's standby) is all there will be
+        List<Long> trainersBefore = trainerJvms();
 
         Processes.kill("KILL", agents.get(victim).pid());
         agents.get(victim).waitFor();
@@ -197,6 +199,11 @@ class RecoveryEndToEndTest {
         }
         awaitStepsAtGeneration(generation, restored + 2);
         assertThat(run().path("restarts").asInt()).as("restarts counted on the run").isEqualTo(1);
+        if (WARM) {
+            List<Long> trainersAfter = trainerJvms();
+            assertThat(trainersAfter).as("the survivors kept their trainers and the spare's standby took the rank:"
+                    + " no trainer launched by the recovery").hasSize(WORLD).isSubsetOf(trainersBefore);
+        }
         record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms" + (WARM ? ", warm restart and hot spare" : "")
                 + ")", awaitRecoveredAt(incident));
     }
@@ -559,6 +566,16 @@ class RecoveryEndToEndTest {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
                 .start();
         agents.put(name, p);
+    }
+
+    /** Every trainer JVM of this test's agents, of any generation or standing by (not their wrapper shells). */
+    private static List<Long> trainerJvms() {
+        return Processes.withCommandLineContaining(location.toString()).stream()
+                .filter(pid -> {
+                    String cmd = Processes.commandLine(pid);
+                    return !cmd.startsWith("/bin/sh") && cmd.contains("dev.steadyrun.trainer.Main ");
+                })
+                .toList();
     }
 
     /** Command lines of this story's trainer JVMs of one generation (not their wrapper or launcher shells). */

@@ -95,6 +95,8 @@ final class TrainerProcess {
     /** Asked to leave its generation, no acknowledgement yet. */
     private volatile boolean leaving;
     private volatile Consumer<TrainerControl.Left> onLeft = left -> { };
+    /** The last generation the trainer said on stderr it left. Guarded by {@code tail}. */
+    private long stderrLeft = -1;
     private final Process process;
     private final Thread stdoutPump;
     private final Thread stderrPump;
@@ -213,6 +215,7 @@ final class TrainerProcess {
             return;
         }
         if (reply instanceof TrainerControl.Left left) {
+            awaitStderr(left.generation());
             onLeft.accept(left);
             return;
         }
@@ -233,6 +236,24 @@ final class TrainerProcess {
             lastProgress = clock.instant();
         }
         reports.add(to, parsed);
+    }
+
+    /**
+     * Until the stderr pump has read the trainer's {@link TrainerControl#LEFT_ON_STDERR} line of {@code generation}
+     * (at most 2 s): the generation's log tail is then complete.
+     */
+    private void awaitStderr(long generation) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        synchronized (tail) {
+            while (stderrLeft < generation && System.nanoTime() < deadline) {
+                try {
+                    tail.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 
     /** Who hears this trainer's {@link TrainerControl.Left} lines (the supervisor), on the stdout pump's thread. */
@@ -265,6 +286,9 @@ final class TrainerProcess {
         synchronized (logSeq) { // the live log numbers each generation's lines from 0
             logSeq[0] = 0;
         }
+        synchronized (tail) { // an exit reports its own generation's tail (the orchestrator reads peer checks in it)
+            tail.clear();
+        }
         standby = false;
         leaving = false;
         send(new TrainerControl.Assign(args, next.ringSecret() == null ? null : next.ringSecret().value()));
@@ -296,6 +320,16 @@ final class TrainerProcess {
         if (trainerPid == null && line.startsWith(PID_LINE)) {
             trainerPid = Long.parseLong(line.substring(PID_LINE.length()).trim());
             return;
+        }
+        if (controlFile != null && line.startsWith(TrainerControl.LEFT_ON_STDERR)) {
+            synchronized (tail) {
+                try {
+                    stderrLeft = Long.parseLong(line.substring(TrainerControl.LEFT_ON_STDERR.length()).trim());
+                } catch (NumberFormatException e) {
+                    log.debug("unreadable line {}", line);
+                }
+                tail.notifyAll();
+            }
         }
         addTail(line);
         ship(TrainerLogBatch.Stream.STDERR, line);
