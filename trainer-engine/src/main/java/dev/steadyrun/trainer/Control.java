@@ -1,5 +1,6 @@
 package dev.steadyrun.trainer;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -34,7 +35,8 @@ final class Control {
     private final Path file;
     private final LongConsumer onLeave;
     private final BlockingQueue<Assign> assigns = new LinkedBlockingQueue<>();
-    private final StringBuilder partial = new StringBuilder();
+    /** Bytes read after the last newline. */
+    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
     private long offset;
 
     private Control(Path file, LongConsumer onLeave) {
@@ -96,28 +98,36 @@ final class Control {
             int n;
             while ((n = ch.read(buf, offset)) > 0) {
                 offset += n;
-                partial.append(new String(buf.array(), 0, n, StandardCharsets.UTF_8));
+                partial.write(buf.array(), 0, n);
                 buf.clear();
             }
         } catch (NoSuchFileException e) {
             return; // the agent has not written yet
         }
-        int nl;
-        while ((nl = partial.indexOf("\n")) >= 0) {
-            String line = partial.substring(0, nl).strip();
-            partial.delete(0, nl + 1);
-            if (line.isEmpty()) {
-                continue;
+        byte[] bytes = partial.toByteArray();
+        int start = 0;
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == '\n') { // never inside a UTF-8 sequence: a line is decoded whole
+                handle(new String(bytes, start, i - start, StandardCharsets.UTF_8).strip());
+                start = i + 1;
             }
-            TrainerControl.Message m = TrainerControl.parseMessage(line).orElse(null);
-            if (m instanceof Leave leave) {
-                log.info("control: leave generation {}", leave.generation());
-                onLeave.accept(leave.generation());
-            } else if (m instanceof Assign assign) {
-                assigns.add(assign);
-            } else {
-                log.warn("control: ignored a line that is no control message");
-            }
+        }
+        partial.reset();
+        partial.write(bytes, start, bytes.length - start);
+    }
+
+    private void handle(String line) {
+        if (line.isEmpty()) {
+            return;
+        }
+        TrainerControl.Message m = TrainerControl.parseMessage(line).orElse(null);
+        if (m instanceof Leave leave) {
+            log.info("control: leave generation {}", leave.generation());
+            onLeave.accept(leave.generation());
+        } else if (m instanceof Assign assign) {
+            assigns.add(assign);
+        } else {
+            log.warn("control: ignored a line that is no control message");
         }
     }
 }

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -174,7 +175,9 @@ final class TrainerProcess {
             builder.environment().put(ChaosFault.FAULT_FILE_ENV, faultFile.toString());
             if (controlFile != null) {
                 Files.deleteIfExists(controlFile);
-                Files.createFile(controlFile);
+                // owner-only: an assignment written there carries the ring secret
+                Files.createFile(controlFile, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("rw-------")));
                 builder.environment().put(TrainerControl.ENV, controlFile.toString());
             }
             p = builder.start();

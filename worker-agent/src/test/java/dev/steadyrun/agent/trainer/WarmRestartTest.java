@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +19,7 @@ import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.Processes;
+import dev.steadyrun.agent.testing.Reports;
 import dev.steadyrun.agent.testing.ScriptedTrainer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointWritten;
@@ -41,13 +41,11 @@ class WarmRestartTest {
     private static final WarmSettings WARM = new WarmSettings(true, false, Duration.ofSeconds(60),
             Duration.ofMinutes(5));
 
+    /** The checkpoint root and, in {@code logs/}, the trainers' log files. */
     @TempDir
-    Path checkpoints;
-    @TempDir
-    Path logs;
-    private final ReportBuffer reports = new ReportBuffer(100_000, 100_000);
-    private final LogBuffer liveLogs = new LogBuffer(10_000);
+    Path dir;
     private final UUID run = UUID.randomUUID();
+    private final ReportBuffer reports = new ReportBuffer(100_000, 100_000);
     private TrainerSupervisor supervisor;
 
     private static List<String> builtIn() {
@@ -56,9 +54,9 @@ class WarmRestartTest {
     }
 
     private TrainerSupervisor supervisor(List<String> command, WarmSettings warm) {
-        supervisor = new TrainerSupervisor(command, Map.of(), checkpoints, Duration.ofSeconds(10), 50,
-                Clock.systemUTC(), reports, liveLogs, ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
-                Duration.ofMillis(100), logs, warm);
+        supervisor = new TrainerSupervisor(command, Map.of(), dir, Duration.ofSeconds(10), 50,
+                Clock.systemUTC(), reports, new LogBuffer(10_000), ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
+                Duration.ofMillis(100), dir.resolve("logs"), warm);
         return supervisor;
     }
 
@@ -82,12 +80,7 @@ class WarmRestartTest {
     }
 
     private List<TrainerReport> drain() {
-        List<TrainerReport> out = new ArrayList<>();
-        for (var b = reports.next(); b.isPresent(); b = reports.next()) {
-            out.add(b.get().report());
-            reports.sent(b.get());
-        }
-        return out;
+        return Reports.drain(reports);
     }
 
     private static List<StepMetrics> steps(List<TrainerReport> sent, long generation) {
@@ -179,7 +172,7 @@ class WarmRestartTest {
 
     /** Every trainer log the supervisor wrote, concatenated. */
     private String log() {
-        try (var files = Files.list(logs)) {
+        try (var files = Files.list(dir.resolve("logs"))) {
             StringBuilder all = new StringBuilder();
             for (Path f : files.toList()) {
                 all.append(Files.readString(f));
