@@ -199,13 +199,13 @@ class RecoveryEndToEndTest {
         }
         awaitStepsAtGeneration(generation, restored + 2);
         assertThat(run().path("restarts").asInt()).as("restarts counted on the run").isEqualTo(1);
-        if (WARM) {
-            List<Long> trainersAfter = trainerJvms();
-            assertThat(trainersAfter).as("the survivors kept their trainers and the spare's standby took the rank:"
-                    + " no trainer launched by the recovery").hasSize(WORLD).isSubsetOf(trainersBefore);
-        }
         record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms" + (WARM ? ", warm restart and hot spare" : "")
                 + ")", awaitRecoveredAt(incident));
+        if (WARM) {
+            assertThat(trainersBefore).as("the ranks' and the spare's trainers").hasSize(WORLD + 1);
+            assertThat(trainerJvms()).as("the survivors kept their trainers and the spare's standby took the rank:"
+                    + " no trainer launched by the recovery").hasSize(WORLD).isSubsetOf(trainersBefore);
+        }
     }
 
     @Test
@@ -568,9 +568,10 @@ class RecoveryEndToEndTest {
         agents.put(name, p);
     }
 
-    /** Every trainer JVM of this test's agents, of any generation or standing by (not their wrapper shells). */
+    /** Every trainer JVM of the live agents, of any generation or standing by (not their wrapper shells). */
     private static List<Long> trainerJvms() {
-        return Processes.withCommandLineContaining(location.toString()).stream()
+        return agents.values().stream().filter(Process::isAlive).flatMap(Process::descendants)
+                .map(ProcessHandle::pid).filter(Processes::running)
                 .filter(pid -> {
                     String cmd = Processes.commandLine(pid);
                     return !cmd.startsWith("/bin/sh") && cmd.contains("dev.steadyrun.trainer.Main ");
