@@ -163,6 +163,11 @@ class RecoveryEndToEndTest {
     @Test
     @Order(1)
     void aKilledAgentsRankMovesToTheSpareAndTrainingResumesPastTheCheckpoint() throws Exception {
+        if (WARM) { // the standby trainers' start-up loads the machine: let the leases settle before placing
+            Await.until("every agent's standby trainer ready and every node healthy", RECOVERY,
+                    () -> standbysReady() == NODES.size()
+                            && NODES.stream().allMatch(n -> orchestrator.nodeState(n).equals("HEALTHY")));
+        }
         submit("node-lost", POLICY + NO_HANG);
         long checkpoint = awaitCheckpointAndStepsPastIt(CHECKPOINT_INTERVAL);
         JsonNode first = generations().get(0);
@@ -566,6 +571,21 @@ class RecoveryEndToEndTest {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
                 .start();
         agents.put(name, p);
+    }
+
+    /** Standby trainers that logged their start-up done. */
+    private static long standbysReady() {
+        try (var logs = Files.list(dir.resolve("trainer-logs"))) {
+            return logs.filter(f -> f.getFileName().toString().startsWith("trainer-standby-")).filter(f -> {
+                try {
+                    return Files.readString(f).contains("standby: ND4J and the data set");
+                } catch (IOException e) {
+                    return false;
+                }
+            }).count();
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     /** Every trainer JVM of the live agents, of any generation or standing by (not their wrapper shells). */
