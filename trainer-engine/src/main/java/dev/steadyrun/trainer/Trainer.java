@@ -436,7 +436,8 @@ public final class Trainer {
                         + lossScale + ")");
             }
             settle(store, generation, r.shardsWritten(), r.shardsFailed());
-            if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
+            // a stop (SIGTERM, or leaving the generation) starts no new checkpoint: the restore point is chosen
+            if (!stop && (step % config.checkpointInterval() == 0 || step == config.maxSteps())) {
                 long pause = System.nanoTime();
                 awaitPending(store, generation);
                 checkpoint(store, generation, pause);
