@@ -258,7 +258,7 @@ public final class TrainerSupervisor implements TrainerDriver {
 
     /** A hot spare: the built-in program started in standby, when this node runs nothing. */
     private void startSpare() {
-        if (!warm.hotSpare() || standbyUnsupported || pending != null
+        if (!warm.hotSpare() || !warm.warmRestart() || standbyUnsupported || pending != null
                 || spareNotBefore != null && clock.instant().isBefore(spareNotBefore)) {
             return;
         }
@@ -465,8 +465,9 @@ public final class TrainerSupervisor implements TrainerDriver {
         Path faultFile = faultDir.resolve(a == null ? "standby-" + n
                 : "run-" + a.runId() + "-rank" + a.rank() + "-gen" + a.generation());
         Files.deleteIfExists(faultFile);
-        // offered to every program: one that does not declare it (no hello) is only ever stopped and launched
-        Path controlFile = faultDir.resolve("control-" + n);
+        // offered to every program while warm restarts are on: one that does not declare it (no hello) is only ever
+        // stopped and launched; with them off no trainer has the channel, so none outlives its generation
+        Path controlFile = warm.warmRestart() ? faultDir.resolve("control-" + n) : null;
         TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir, faultFile,
                 controlFile, program);
         current = p;
@@ -516,7 +517,9 @@ public final class TrainerSupervisor implements TrainerDriver {
                 current = null;
                 try {
                     Files.deleteIfExists(currentFaultFile);
-                    Files.deleteIfExists(p.controlFile());
+                    if (p.controlFile() != null) {
+                        Files.deleteIfExists(p.controlFile());
+                    }
                 } catch (IOException e) {
                     log.debug("fault file {} stays: {}", currentFaultFile, e.toString());
                 }

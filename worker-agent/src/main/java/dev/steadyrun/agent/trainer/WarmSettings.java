@@ -8,7 +8,8 @@ import java.time.Duration;
  * of the built-in program.
  *
  * @param warmRestart ask a trainer to leave its generation (and keep it) instead of stopping it
- * @param hotSpare    keep a standby trainer of the built-in program while no generation runs here
+ * @param hotSpare    keep a standby trainer of the built-in program while no generation runs here (with
+ *                    {@code warmRestart} only: without it no trainer is given the control channel)
  * @param ackTimeout  a trainer asked to leave that has not acknowledged by then is stopped (the cold path)
  * @param keep        without hot spares, how long a trainer that left its generation waits for the next one
  */
