@@ -170,13 +170,12 @@ public final class Trainer {
                 (System.nanoTime() - started) / 1_000_000, uptimeMillis());
     }
 
-    /** Frees what {@link #keepLoaded} kept. */
+    /** Closes the data set (kept open between sessions with {@link #keepLoaded}); the model stays readable. */
     public void close() {
         if (shards != null) {
             shards.close();
             shards = null;
         }
-        model = null;
     }
 
     /** The dataset of this session: the one already open when it is the same. */
