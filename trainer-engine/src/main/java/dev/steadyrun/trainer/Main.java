@@ -12,14 +12,18 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.nd4j.linalg.api.buffer.DataType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.TrainerProtocol;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.RingSecret;
+import dev.steadyrun.protocol.TrainerControl;
 import dev.steadyrun.trainer.checkpoint.CheckpointContent;
 import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore;
@@ -34,6 +38,8 @@ import dev.steadyrun.collectives.PeerLostException;
 
 /** The trainer-engine command line: {@code train}, {@code eval}, {@code generate}, {@code prepare}. */
 public final class Main {
+
+    private static final Logger log = LoggerFactory.getLogger(Main.class);
 
     static final String USAGE = """
             usage: trainer <command> [options]     (each command takes --help)
@@ -81,6 +87,13 @@ public final class Main {
                         6 stale generation (refused by the ring), 7 checkpoint unavailable, 143 SIGTERM.
             """;
 
+    static final String STANDBY_USAGE = """
+            usage: trainer standby [--set key=value]...
+              a hot spare (docs/trainer-protocol.md, "Warm restart"): starts ND4J, opens the data set of the given
+              (or default) config, then waits for its first generation on the control file named by
+              STEADYRUN_CONTROL_FILE, which hands it the arguments of a `train` command
+            """;
+
     static final String EVAL_USAGE = """
             usage: trainer eval --checkpoint DIR [--data DIR|europarl] [--batches N]
               --checkpoint DIR  a checkpoint directory, or a checkpoint root (its newest verified checkpoint)
@@ -122,7 +135,8 @@ public final class Main {
         MetricsOut out = MetricsOut.claimStdout(Arrays.asList(rest).contains("--json"));
         try {
             return switch (args[0]) {
-                case "train" -> help ? usage(out, TRAIN_USAGE) : train(new Options(rest), out);
+                case "train" -> help ? usage(out, TRAIN_USAGE) : train(new Options(rest), out, false);
+                case TrainerControl.STANDBY -> help ? usage(out, STANDBY_USAGE) : train(new Options(rest), out, true);
                 case "eval" -> help ? usage(out, EVAL_USAGE) : eval(new Options(rest), out);
                 case "generate" -> help ? usage(out, GENERATE_USAGE) : generate(new Options(rest), out);
                 default -> {
@@ -138,12 +152,7 @@ public final class Main {
             System.err.println("error: " + e.getMessage());
             return ExitCodes.CORRUPT_CHECKPOINT;
         } catch (CollectiveException e) {
-            // a lost peer (5) or a stale generation (6): the orchestrator restarts the generation
-            System.err.println("error: data parallel: " + e.getMessage());
-            if (e instanceof PeerLostException lost) {
-                // last, so it is in the log tail the agent sends: the orchestrator reads who is cut off from it
-                lost.check().ifPresent(check -> System.err.println(check.line()));
-            }
+            reportCollective(e);
             return e.exitCode();
         } catch (IllegalArgumentException e) {
             System.err.println("error: " + e.getMessage());
@@ -160,32 +169,26 @@ public final class Main {
         return ExitCodes.OK;
     }
 
-    private static int train(Options o, MetricsOut out) throws IOException {
-        o.only("--config", "--set", "--checkpoint-dir", "--restore", "--restore-sha256", "--knob", "--rank", "--world-size",
-                "--generation", "--rendezvous", "--run-id", "--json", "--snapshot-dir");
-        Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
-        if (config != null && !Files.isRegularFile(config)) {
-            throw new IllegalArgumentException("--config: no such file " + config);
-        }
-        Map<String, String> explicit = config == null ? new LinkedHashMap<>() : TrainConfig.readFile(config);
-        explicit.putAll(TrainConfig.parseOverrides(o.all("--set")));
-        String dir = o.required("--checkpoint-dir");
-        int worldSize = o.integer("--world-size", 1);
-        if (worldSize > 1 && o.one("--rendezvous") == null) {
-            throw new IllegalArgumentException("--rendezvous host:port is required when --world-size is " + worldSize);
-        }
-        int rank = o.integer("--rank", 0);
-        if (rank < 0 || rank >= worldSize) {
-            throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
-        }
-        Trainer.Launch launch = new Trainer.Launch(Path.of(dir), o.one("--restore"), o.one("--restore-sha256"),
-                knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
-                o.one("--run-id"), ringSecret(), snapshotDir(o.one("--snapshot-dir"), o.one("--run-id")));
-
+    /**
+     * {@code train}, and {@code standby} (a hot spare: initialised, waiting for its first generation). With a control
+     * channel ({@link TrainerControl#ENV}) the process outlives its generations: asked to leave one, or cut off from
+     * a lost peer, it acknowledges with a {@link TrainerControl.Left} line and waits to be handed the next one,
+     * keeping ND4J, the model and the data loaded (a warm restart).
+     */
+    private static int train(Options first, MetricsOut out, boolean standby) throws IOException {
         String faultFile = System.getenv(ChaosFault.FAULT_FILE_ENV);
-        Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile));
+        AtomicBoolean terminating = new AtomicBoolean();
+        Trainer[] holder = new Trainer[1];
+        Control control = Control.fromEnv(generation -> holder[0].requestLeave(generation));
+        if (standby && control == null) {
+            throw new IllegalArgumentException("standby needs the control file named by " + TrainerControl.ENV);
+        }
+        Trainer trainer = new Trainer(out::emit, faultFile == null || faultFile.isBlank() ? null : Path.of(faultFile),
+                control != null);
+        holder[0] = trainer;
         CountDownLatch finished = new CountDownLatch(1);
         Thread onSigterm = new Thread(() -> {
+            terminating.set(true);
             trainer.requestStop();
             try {
                 // the loop ends after its current step; the checkpoint store's close() waits for pending writes
@@ -197,12 +200,38 @@ public final class Main {
         Runtime.getRuntime().addShutdownHook(onSigterm);
         int code;
         try {
-            trainer.run(explicit, launch);
-            code = ExitCodes.OK;
-        } catch (Trainer.DivergedException e) {
-            System.err.println("error: diverged: " + e.getMessage());
-            code = ExitCodes.DIVERGED;
+            if (control != null) {
+                out.reply(new TrainerControl.Hello());
+            }
+            Options o = first;
+            RingSecret secret = ringSecret();
+            // a standby's own --set keys (what a launcher script adds to every trainer) hold for every generation
+            List<String> sticky = standby ? first.all("--set") : List.of();
+            if (standby) {
+                first.only("--set", "--json");
+                trainer.warmUp(TrainConfig.parseOverrides(sticky));
+                TrainerControl.Assign assign = control.next(terminating::get);
+                o = assign == null ? null : assigned(assign, sticky);
+                secret = assign == null ? null : ringSecret(assign.ringSecret());
+            }
+            code = Integer.MIN_VALUE;
+            while (o != null) {
+                Trainer.Launch launch = launch(o, secret);
+                code = session(trainer, o, launch, control != null);
+                if (control == null || terminating.get() || !staysUp(code, trainer)) {
+                    break;
+                }
+                log.info("leaving generation {} with exit code {}, without exiting; waiting for the next one",
+                        launch.generation(), code);
+                System.err.println(TrainerControl.LEFT_ON_STDERR + launch.generation());
+                System.err.flush();
+                out.reply(new TrainerControl.Left(launch.generation(), code));
+                TrainerControl.Assign assign = control.next(terminating::get);
+                o = assign == null ? null : assigned(assign, sticky);
+                secret = assign == null ? null : ringSecret(assign.ringSecret());
+            }
         } finally {
+            trainer.close();
             finished.countDown();
         }
         try {
@@ -210,7 +239,80 @@ public final class Main {
         } catch (IllegalStateException shuttingDown) {
             return Integer.MIN_VALUE;   // SIGTERM: the JVM exits with 143 once the hook returns
         }
-        return code;
+        return code == Integer.MIN_VALUE ? ExitCodes.OK : code;
+    }
+
+    /** Ends of a generation that leave the process fit for the next one; anything else exits as usual. */
+    private static boolean staysUp(int code, Trainer trainer) {
+        return code == ExitCodes.PEER_LOST || code == ExitCodes.STALE_GENERATION
+                || code == ExitCodes.TERMINATED && trainer.left();
+    }
+
+    /** The {@code train} arguments of a handed generation, with {@code sticky} {@code --set} keys laid over. */
+    private static Options assigned(TrainerControl.Assign assign, List<String> sticky) {
+        List<String> args = assign.args();
+        if (args.isEmpty() || !args.get(0).equals("train")) {
+            throw new IllegalArgumentException("control: an assignment must carry the arguments of `train`, got "
+                    + args);
+        }
+        List<String> all = new ArrayList<>(args.subList(1, args.size()));
+        for (String set : sticky) {
+            all.add("--set");
+            all.add(set);
+        }
+        return new Options(all.toArray(String[]::new));
+    }
+
+    private static Trainer.Launch launch(Options o, RingSecret secret) {
+        o.only("--config", "--set", "--checkpoint-dir", "--restore", "--restore-sha256", "--knob", "--rank",
+                "--world-size", "--generation", "--rendezvous", "--run-id", "--json", "--snapshot-dir");
+        String dir = o.required("--checkpoint-dir");
+        int worldSize = o.integer("--world-size", 1);
+        if (worldSize > 1 && o.one("--rendezvous") == null) {
+            throw new IllegalArgumentException("--rendezvous host:port is required when --world-size is " + worldSize);
+        }
+        int rank = o.integer("--rank", 0);
+        if (rank < 0 || rank >= worldSize) {
+            throw new IllegalArgumentException("--rank must be in [0, --world-size), was " + rank);
+        }
+        return new Trainer.Launch(Path.of(dir), o.one("--restore"), o.one("--restore-sha256"),
+                knobs(o.all("--knob")), rank, worldSize, o.integer("--generation", 0), o.one("--rendezvous"),
+                o.one("--run-id"), secret, snapshotDir(o.one("--snapshot-dir"), o.one("--run-id")));
+    }
+
+    /**
+     * One generation: its exit code. With {@code warm}, the ends that {@link #staysUp} keeps the process through
+     * come back as codes (a lost peer, a stale generation, a leave) instead of ending the process.
+     */
+    private static int session(Trainer trainer, Options o, Trainer.Launch launch, boolean warm) throws IOException {
+        Path config = o.one("--config") == null ? null : Path.of(o.one("--config"));
+        if (config != null && !Files.isRegularFile(config)) {
+            throw new IllegalArgumentException("--config: no such file " + config);
+        }
+        Map<String, String> explicit = config == null ? new LinkedHashMap<>() : TrainConfig.readFile(config);
+        explicit.putAll(TrainConfig.parseOverrides(o.all("--set")));
+        try {
+            trainer.run(explicit, launch);
+            return trainer.left() ? ExitCodes.TERMINATED : ExitCodes.OK;
+        } catch (Trainer.DivergedException e) {
+            System.err.println("error: diverged: " + e.getMessage());
+            return ExitCodes.DIVERGED;
+        } catch (CollectiveException e) {
+            if (!warm) {
+                throw e;
+            }
+            reportCollective(e);
+            return e.exitCode();
+        }
+    }
+
+    /** A lost peer (5) or a stale generation (6): the orchestrator restarts the generation. */
+    private static void reportCollective(CollectiveException e) {
+        System.err.println("error: data parallel: " + e.getMessage());
+        if (e instanceof PeerLostException lost) {
+            // last, so it is in the log tail the agent sends: the orchestrator reads who is cut off from it
+            lost.check().ifPresent(check -> System.err.println(check.line()));
+        }
     }
 
     /**
@@ -228,7 +330,10 @@ public final class Main {
 
     /** The ring secret the agent put in the environment; null when there is none. */
     private static RingSecret ringSecret() {
-        String value = System.getenv(RingSecret.ENV);
+        return ringSecret(System.getenv(RingSecret.ENV));
+    }
+
+    private static RingSecret ringSecret(String value) {
         try {
             return value == null || value.isBlank() ? null : new RingSecret(value.strip());
         } catch (IllegalArgumentException e) {

@@ -8,6 +8,7 @@ import java.util.Locale;
 
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerControl;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.protocol.TrainerLines;
 
@@ -35,6 +36,11 @@ final class MetricsOut {
 
     synchronized void emit(TrainerLine line) {
         out.println(human ? humanReadable(line) : TrainerLines.write(line));
+    }
+
+    /** A control-channel reply to the agent ({@link TrainerControl}), in order with the metric lines. */
+    synchronized void reply(TrainerControl.Reply reply) {
+        out.println(TrainerControl.write(reply));
     }
 
     /** A plain result line (eval, generate). */

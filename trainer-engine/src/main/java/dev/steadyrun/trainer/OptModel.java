@@ -293,6 +293,11 @@ public final class OptModel {
         return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
     }
 
+    /** The architecture this model was built for. */
+    public ModelConfig config() {
+        return cfg;
+    }
+
     /** Counted from the tensor shapes, so it holds when sharded too (no rank then holds the tensors). */
     public long parameterCount() {
         return shapes(cfg).values().stream().mapToLong(s -> Arrays.stream(s).reduce(1, (a, b) -> a * b)).sum();

@@ -96,14 +96,27 @@ public final class Trainer {
     private final Consumer<TrainerLine> sink;
     /** Where the agent may ask for test faults (chaos), or null. */
     private final Path faultFile;
+    /**
+     * Warm restarts: the model and the data stay loaded after a session, for the next generation this process is
+     * handed ({@link #restoreInPlace}); the caller closes the trainer once it exits.
+     */
+    private final boolean keepLoaded;
     private volatile boolean stopRequested;
+    /** The agent asked this process to leave the current generation (and stay up): see {@link #requestLeave}. */
+    private volatile boolean leaveRequested;
+    /** The generation of the current (or last) session. */
+    private volatile long generation = -1;
 
     // set up by start()
     private TrainConfig config;
     private OptModel model;
+    /** Whether {@link #model} was built for emulated FP16. */
+    private boolean modelFp16;
     private LossScaler scaler;
     private BatchSampler sampler;
     private TokenShards shards;
+    /** The dataset {@link #shards} were opened from. */
+    private String shardsData;
     private TrainState state;
     private double lastLoss = Double.NaN;
     /** Micro-batches per optimizer step on this rank: the config's accumulation divided by the world size. */
@@ -126,8 +139,14 @@ public final class Trainer {
 
     /** @param faultFile the file the agent writes test faults into ({@link FaultPlan}), or null */
     public Trainer(Consumer<TrainerLine> sink, Path faultFile) {
+        this(sink, faultFile, false);
+    }
+
+    /** @param keepLoaded keep the model and the data between sessions (warm restarts); {@link #close} frees them */
+    public Trainer(Consumer<TrainerLine> sink, Path faultFile, boolean keepLoaded) {
         this.sink = sink;
         this.faultFile = faultFile;
+        this.keepLoaded = keepLoaded;
     }
 
     /**
@@ -139,12 +158,65 @@ public final class Trainer {
     }
 
     /**
+     * Ends the session of {@code generation} as {@link #requestStop} does, but for good only for that generation: the
+     * process stays up to be handed the next one. A request for another generation (one already left) is ignored.
+     */
+    public void requestLeave(long generation) {
+        if (generation == this.generation) {
+            leaveRequested = true;
+        }
+    }
+
+    /** Whether the last session ended because it was asked to leave its generation. */
+    public boolean left() {
+        return leaveRequested;
+    }
+
+    /**
+     * Initialises what a session needs before knowing its run (a hot spare's standby): ND4J's native backend, the
+     * thread count and the dataset named by {@code explicit} (the defaults otherwise), kept for the first session.
+     */
+    public void warmUp(Map<String, String> explicit) throws IOException {
+        long started = System.nanoTime();
+        TrainConfig c = TrainConfig.fromMap(explicit);
+        Host.applyThreads(c.threads());
+        org.nd4j.linalg.factory.Nd4j.create(DataType.FLOAT, 16).addi(1).sumNumber();
+        openData(c.data());
+        log.info("standby: ND4J and the data set '{}' ready in {} ms, {} ms after the JVM started", c.data(),
+                (System.nanoTime() - started) / 1_000_000, uptimeMillis());
+    }
+
+    /** Closes the data set (kept open between sessions with {@link #keepLoaded}); the model stays readable. */
+    public void close() {
+        if (shards != null) {
+            shards.close();
+            shards = null;
+        }
+    }
+
+    /** The dataset of this session: the one already open when it is the same. */
+    private void openData(String data) throws IOException {
+        if (shards != null && data.equals(shardsData)) {
+            return;
+        }
+        if (shards != null) {
+            shards.close();
+        }
+        shards = TokenShards.open(Host.dataset(data), "train");
+        shardsData = data;
+    }
+
+    /**
      * Restores or initializes, applies the restart knobs, and trains until {@code maxSteps} or a stop request.
      *
      * @param explicit the config keys given on this launch (file plus {@code --set}); on restore they are laid
      *                 over the checkpoint's config
      */
     public TrainConfig run(Map<String, String> explicit, Launch launch) throws IOException, DivergedException {
+        generation = launch.generation();
+        leaveRequested = false;
+        pending = null;
+        copying = null;
         // only the timeout keys are read before the restore: the rest of the config may come from it
         Map<String, String> timeouts = new LinkedHashMap<>();
         for (String key : List.of("peerTimeoutSeconds", "rendezvousTimeoutSeconds")) {
@@ -177,8 +249,8 @@ public final class Trainer {
                 }
             }
         } finally {
-            if (shards != null) {
-                shards.close();
+            if (!keepLoaded) {
+                close();
             }
         }
         return config;
@@ -216,28 +288,28 @@ public final class Trainer {
         Host.applyThreads(config.threads());
         log.info("backend: {}", Host.backend());
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
-        // on restore the initial parameters are overwritten by the checkpoint's below
-        model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
+        // a warm restart keeps the previous generation's model unless it was cut into shards (fsdp)
+        if (restored == null || config.sharding() == TrainConfig.Sharding.FSDP || !modelKept(fp16)) {
+            // on restore the initial parameters are overwritten by the checkpoint's below
+            model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
+            modelFp16 = fp16;
+        }
         dp = DataParallel.over(ring, model.params(), config.sharding());
         if (config.sharding() == TrainConfig.Sharding.FSDP) {
             model.shard(dp);
         }
+        openData(config.data());
+        sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), launch.rank(),
+                launch.worldSize());
         if (restored != null) {
-            dp.restore(restored, previous.adamSteps(), model.params());
+            restoreInPlace(restored, previous);
             log.info("restored step {} ({} written by {} rank(s)) in {} ms", restored.step(), restored.dir(),
                     restored.worldSize(), (System.nanoTime() - started) / 1_000_000);
+        } else {
+            scaler = newScaler();
         }
         dp.verifyIdentical(previous == null ? "initial" : "restored");
         faults = FaultPlan.of(config, faultFile);
-        scaler = previous == null ? newScaler()
-                : LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
-                        config.lossScaleMin(), previous.lossScaler());
-        shards = TokenShards.open(Host.dataset(config.data()), "train");
-        sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), launch.rank(),
-                launch.worldSize());
-        if (previous != null) {
-            sampler.restore(previous.cursor());
-        }
         state = previous == null
                 ? new TrainState(TrainState.FORMAT, 0, 0, 0, 1.0, null, null, null, scaler.state(), sampler.cursor(),
                 config.seed(), config.toMap(), List.of(), launch.rank(), launch.worldSize(), launch.generation())
@@ -249,6 +321,31 @@ public final class Trainer {
                 state.step(), uptimeMillis());
         log.info("{} sharding: {} bytes of FP32 parameters, gradients and Adam moments held by this rank between steps",
                 config.sharding().label, dp.residentBytes());
+    }
+
+    /**
+     * Whether the model of the previous session in this process can take the restore (same architecture and
+     * precision): a warm restart then overwrites its tensors instead of building the graph again.
+     */
+    private boolean modelKept(boolean fp16) {
+        boolean kept = model != null && modelFp16 == fp16 && model.config().equals(config.modelConfig());
+        if (kept) {
+            log.info("restoring into the model already in memory");
+        }
+        return kept;
+    }
+
+    /**
+     * Puts the training state of a restore point into what this process holds: the parameters and Adam moments
+     * (each rank its chunk, then all-gathered), the loss scaler and the data cursor. A collective. The model, the
+     * ring ({@link #dp}) and the sampler exist already, whether this process was just launched or trained another
+     * generation until now (a warm restart): the restore overwrites all of their state that training changes.
+     */
+    private void restoreInPlace(CheckpointReader point, TrainState previous) throws IOException {
+        dp.restore(point, previous.adamSteps(), model.params());
+        scaler = LossScaler.restore(config.lossScaleInit(), config.lossScaleFactor(), config.lossScaleWindow(),
+                config.lossScaleMin(), previous.lossScaler());
+        sampler.restore(previous.cursor());
     }
 
     private LossScaler newScaler() {
@@ -339,7 +436,7 @@ public final class Trainer {
             }
             // gradients summed over the ranks BEFORE the overflow check and the clipping; a stop request (SIGTERM)
             // on any rank ends the loop on every rank after this step
-            DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested,
+            DataParallel.Reduced r = dp.reduce(lossSum, fp16, lossScale, stopRequested || leaveRequested,
                     pending != null && pending.written(), pending != null && pending.failed());
             stop = r.stop();
             double loss = r.lossSum() / tokensPerStep;
@@ -378,13 +475,14 @@ public final class Trainer {
                 // the previous snapshot's replica, in the slot between steps once every rank wrote its shard; then
                 // this step's, if due and the previous one is done (every rank decides alike)
                 snapshots.replicate(false);
-                if (step % config.snapshotInterval() == 0 && !snapshots.busy()) {
+                if (!stop && step % config.snapshotInterval() == 0 && !snapshots.busy()) {
                     snapshots.take(state, fp16 ? state.lossScaler().scale() : 1.0, lastLoss);
-                } else if (step % config.snapshotInterval() == 0) {
+                } else if (!stop && step % config.snapshotInterval() == 0) {
                     log.warn("snapshot step {} skipped: the previous one is still being written", step);
                 }
             }
-            if (step % config.checkpointInterval() == 0 || step == config.maxSteps()) {
+            // a stop (SIGTERM, or leaving the generation) starts no new checkpoint: the restore point is chosen
+            if (!stop && (step % config.checkpointInterval() == 0 || step == config.maxSteps())) {
                 long pause = System.nanoTime();
                 awaitPending(store, generation);
                 checkpoint(store, generation, pause);
@@ -399,7 +497,7 @@ public final class Trainer {
             log.info("fsdp: at most {} bytes of gathered parameters and gradient buffers held at once",
                     dp.peakGatheredBytes());
         }
-        if (stop && !stopRequested) {
+        if (stop && !stopRequested && !leaveRequested) {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended
             throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
                     + " because another rank was asked to stop; the generation must be restarted", null);
@@ -418,7 +516,7 @@ public final class Trainer {
     /** Test tool ({@code debugHangAtStep}): the step loop stops making progress; the JVM stays responsive. */
     private void hang(long step) {
         log.warn("debugHangAtStep={}: the step loop now blocks (test tool)", step);
-        while (!stopRequested) {
+        while (!stopRequested && !leaveRequested) {
             try {
                 Thread.sleep(100);
             } catch (InterruptedException e) {

@@ -80,7 +80,8 @@ public final class Agent {
         this.trainer = new NodeTrainers(local -> new TrainerSupervisor(config.trainerCommand(), config.programs(),
                 config.checkpointRoot(), config.stopGrace(), config.logTailLines(), clock, reports, logs,
                 ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
-                Duration.ofMillis(250), config.trainerLogDir()), Runtime.getRuntime().availableProcessors());
+                Duration.ofMillis(250), config.trainerLogDir(), config.warm()),
+                Runtime.getRuntime().availableProcessors());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");
             t.setDaemon(true);

@@ -18,6 +18,7 @@ import java.util.Properties;
 import java.util.function.Function;
 
 import dev.steadyrun.agent.lease.OrchestratorClient;
+import dev.steadyrun.agent.trainer.WarmSettings;
 import dev.steadyrun.protocol.ProgramRef;
 
 /**
@@ -63,6 +64,8 @@ import dev.steadyrun.protocol.ProgramRef;
  * @param gpuProbeFatalAfter no good GPU reading for this long: heartbeats report the probe FATAL (the node fails)
  * @param faultFile        TEST TOOL: a file of injected GPU faults, consumed by the next heartbeat; null = off
  * @param fakeGpus         TEST TOOL: report this many simulated GPUs instead of probing; 0 = off
+ * @param warm             warm restarts ({@code warm-restart}, {@code warm-ack-timeout}, {@code warm-keep}) and hot
+ *                         spares ({@code hot-spare}): docs/agent.md
  */
 public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String nodeName, String advertiseHost,
                           Map<String, String> labels, Path stateDir,
@@ -71,7 +74,7 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
                           int reportBuffer, int logTailLines, Path trainerLogDir, String nvidiaSmi,
                           Duration gpuProbeInterval, Duration gpuProbeTimeout, Duration gpuProbeDegradedAfter,
                           Duration gpuProbeFatalAfter, Path faultFile, int fakeGpus,
-                          Map<ProgramRef, List<String>> programs) {
+                          Map<ProgramRef, List<String>> programs, WarmSettings warm) {
 
     /** The defaults, in one place. */
     static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -96,14 +99,19 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
             Map.entry("gpu-probe-fatal-after", "120s"),
             Map.entry("fault-file", ""),
             Map.entry("fake-gpus", "0"),
-            Map.entry("programs", ""));
+            Map.entry("programs", ""),
+            Map.entry("warm-restart", "true"),
+            Map.entry("hot-spare", "true"),
+            // a trainer leaves at the end of its current step: a step, and the checkpoint it may be finishing
+            Map.entry("warm-ack-timeout", "30s"),
+            Map.entry("warm-keep", "5m"));
 
     static final List<String> KEYS = List.of("url", "join-token", "node-name", "advertise-host", "labels",
             "state-dir", "checkpoint-root",
             "trainer-command", "stop-grace", "request-timeout", "ca-file", "report-flush", "report-batch",
             "report-buffer", "log-tail-lines", "trainer-log-dir", "nvidia-smi", "gpu-probe-interval",
             "gpu-probe-timeout", "gpu-probe-degraded-after", "gpu-probe-fatal-after", "fault-file", "fake-gpus",
-            "programs");
+            "programs", "warm-restart", "hot-spare", "warm-ack-timeout", "warm-keep");
 
     public AgentConfig {
         labels = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(labels)); // keeps the given order
@@ -213,6 +221,10 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
         String fault = v.get("fault-file");
         Integer fakeGpus = parse(v, "fake-gpus", problems, s -> intAtLeast(s, 0));
         Map<ProgramRef, List<String>> programs = parse(v, "programs", problems, AgentConfig::programs);
+        Boolean warmRestart = parse(v, "warm-restart", problems, AgentConfig::bool);
+        Boolean hotSpare = parse(v, "hot-spare", problems, AgentConfig::bool);
+        Duration ackTimeout = parse(v, "warm-ack-timeout", problems, AgentConfig::positiveDuration);
+        Duration keep = parse(v, "warm-keep", problems, AgentConfig::positiveDuration);
         if (batch != null && buffer != null && buffer < batch) {
             problems.add(describe("report-buffer") + ": must be at least report-batch (" + batch + "), got "
                     + buffer);
@@ -224,7 +236,15 @@ public record AgentConfig(List<URI> orchestratorUrls, String joinToken, String n
                 stopGrace, requestTimeout, caFile, reportFlush, batch, buffer, tail,
                 trainerLogDir.isEmpty() ? null : Path.of(trainerLogDir), nvidiaSmi, probeInterval, probeTimeout,
                 degradedAfter, fatalAfter, fault == null || fault.isBlank() ? null : Path.of(fault), fakeGpus,
-                programs);
+                programs, new WarmSettings(warmRestart, hotSpare, ackTimeout, keep));
+    }
+
+    private static Boolean bool(String s) {
+        return switch (s.trim()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("must be true or false");
+        };
     }
 
     static String envName(String key) {

@@ -67,6 +67,8 @@ class AgentEndToEndTest {
                 "--node-name", "e2e-node", "--labels", "rack=e2e", "--checkpoint-root", checkpointRoot,
                 "--state-dir", dir.resolve("state").toString(),
                 "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
+                // the cold path: these stories watch trainer processes come and go (warm: WarmRestartTest)
+                "--warm-restart", "false", "--hot-spare", "false",
                 "--trainer-command", java + " -Xmx1g -cp " + cp + " dev.steadyrun.trainer.Main")
                 .redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();
     }

@@ -267,6 +267,7 @@ class AgentLinkEndToEndTest {
                 "--node-name", name, "--advertise-host", "127.0.0.1", "--checkpoint-root", location.toString(),
                 "--state-dir", dir.resolve("state-" + name).toString(), "--stop-grace", "5s",
                 "--report-flush", "250ms", "--request-timeout", REQUEST_TIMEOUT.toSeconds() + "s",
+                "--warm-restart", "false", "--hot-spare", "false", // the cold path (warm: WarmRestartTest)
                 "--trainer-command", FaultyTrainerLauncher.trainerCommand(dir, java
                         + " -Xmx768m -XX:TieredStopAtLevel=1 -cp " + cp + " dev.steadyrun.trainer.Main",
                         "--set threads=1"))

@@ -60,7 +60,8 @@ class AgentProcessTest {
                 Main.class.getName(), "--url", orchestrator.url().toString(),
                 "--join-token", StubOrchestrator.JOIN_TOKEN, "--node-name", "orphan-test",
                 "--checkpoint-root", dir.toString(), "--state-dir", dir.resolve("state").toString(),
-                "--stop-grace", "2s", "--trainer-command", String.join(" ", ScriptedTrainer.command())));
+                "--stop-grace", "2s", "--hot-spare", "false",
+                "--trainer-command", String.join(" ", ScriptedTrainer.command())));
         agent = new ProcessBuilder(argv).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("agent.log").toFile()).start();
 

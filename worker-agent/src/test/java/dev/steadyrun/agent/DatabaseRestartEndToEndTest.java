@@ -90,6 +90,7 @@ class DatabaseRestartEndToEndTest {
                     "--advertise-host", "127.0.0.1", "--checkpoint-root", location.toString(),
                     "--state-dir", dir.resolve("state-" + name).toString(), "--stop-grace", "5s",
                     "--report-flush", "250ms", "--trainer-log-dir", dir.resolve("trainer-logs").toString(),
+                    "--warm-restart", "false", "--hot-spare", "false", // trainers found by their command lines
                     "--trainer-command", trainer)
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("agent-" + name + ".log").toFile()).start());

@@ -424,7 +424,8 @@ class NetworkBoundariesEndToEndTest {
                 "--state-dir", dir.resolve("state-" + name).toString(),
                 "--stop-grace", STOP_GRACE.toSeconds() + "s", "--report-flush", "250ms",
                 "--trainer-log-dir", dir.resolve("trainer-logs-" + name).toString(),
-                "--fake-gpus", "1", "--trainer-command", trainerCommand);
+                "--fake-gpus", "1", "--warm-restart", "false", "--hot-spare", "false", // trainers found by command line
+                "--trainer-command", trainerCommand);
         Process p = new ProcessBuilder(net.inside(h, argv)).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent-" + name + ".log").toFile()))
                 .start();

@@ -42,7 +42,9 @@ import tools.jackson.databind.node.MissingNode;
  * logbook ({@code GET /runs/{id}/incidents}) and the new generation's training.
  *
  * <p>System properties: {@code steadyrun.e2e.worldSize} (default 3; 1 runs the stories without data parallelism)
- * and {@code steadyrun.e2e.heartbeatMillis} (default 1000, the production default; 250 detects a lost node sooner).
+ * and {@code steadyrun.e2e.heartbeatMillis} (default 1000, the production default; 250 detects a lost node sooner)
+ * and {@code steadyrun.e2e.warm} (default false: the agents' warm restarts and hot spares are off, since the stories
+ * find trainers by their command lines; {@code true} for the node-lost story's bench, {@code bench/agent/recovery-e2e.sh}).
  * Measured latencies are printed and written to {@code measurements.txt} in the log folder; they are not asserted.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -50,6 +52,7 @@ class RecoveryEndToEndTest {
 
     private static final int WORLD = Integer.getInteger("steadyrun.e2e.worldSize", 3);
     private static final long HEARTBEAT_MILLIS = Long.getLong("steadyrun.e2e.heartbeatMillis", 1000);
+    private static final boolean WARM = Boolean.getBoolean("steadyrun.e2e.warm");
     private static final List<String> NODES = List.of("e2e-a", "e2e-b", "e2e-c", "e2e-d");
     /** A story's whole recovery on a busy 2-core machine: detection, stops, restore, the first new steps. */
     private static final Duration RECOVERY = Duration.ofMinutes(3);
@@ -148,12 +151,19 @@ class RecoveryEndToEndTest {
     @Test
     @Order(1)
     void aKilledAgentsRankMovesToTheSpareAndTrainingResumesPastTheCheckpoint() throws Exception {
+        if (WARM) { // the standby trainers' start-up loads the machine: let the leases settle before placing
+            Await.until("every agent's standby trainer ready and every node healthy", RECOVERY,
+                    () -> standbysReady() == NODES.size()
+                            && NODES.stream().allMatch(n -> orchestrator.nodeState(n).equals("HEALTHY")));
+        }
         submit("node-lost", POLICY + NO_HANG);
         long checkpoint = awaitCheckpointAndStepsPastIt(CHECKPOINT_INTERVAL);
         JsonNode first = generations().get(0);
         int victimRank = WORLD > 1 ? 1 : 0;
         String victim = seat(first.path("ranks"), victimRank).path("nodeName").asString();
         String spare = first.path("spares").get(0).path("nodeName").asString();
+        // warm: every trainer JVM up now (the ranks' and the spare's standby) is all there will be
+        List<Long> trainersBefore = trainerJvms();
 
         Processes.kill("KILL", agents.get(victim).pid());
         agents.get(victim).waitFor();
@@ -182,7 +192,13 @@ class RecoveryEndToEndTest {
         }
         awaitStepsAtGeneration(generation, restored + 2);
         assertThat(run().path("restarts").asInt()).as("restarts counted on the run").isEqualTo(1);
-        record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms)", awaitRecoveredAt(incident));
+        record("NODE_LOST (heartbeat " + HEARTBEAT_MILLIS + " ms" + (WARM ? ", warm restart and hot spare" : "")
+                + ")", awaitRecoveredAt(incident));
+        if (WARM) {
+            assertThat(trainersBefore).as("the ranks' and the spare's trainers").hasSize(WORLD + 1);
+            assertThat(trainerJvms()).as("the survivors kept their trainers and the spare's standby took the rank:"
+                    + " no trainer launched by the recovery").hasSize(WORLD).isSubsetOf(trainersBefore);
+        }
     }
 
     @Test
@@ -506,8 +522,35 @@ class RecoveryEndToEndTest {
     // --- processes ---
 
     private static void startAgent(String name) throws IOException {
-        agents.put(name, orchestrator.agent(name, dir, "e2e", STOP_GRACE, List.of("--trainer-command", trainerCommand))
+        agents.put(name, orchestrator.agent(name, dir, "e2e", STOP_GRACE, List.of("--warm-restart",
+                Boolean.toString(WARM), "--hot-spare", Boolean.toString(WARM), "--trainer-command", trainerCommand))
                 .start());
+    }
+
+    /** Standby trainers that logged their start-up done. */
+    private static long standbysReady() {
+        try (var logs = Files.list(dir.resolve("trainer-logs"))) {
+            return logs.filter(f -> f.getFileName().toString().startsWith("trainer-standby-")).filter(f -> {
+                try {
+                    return Files.readString(f).contains("standby: ND4J and the data set");
+                } catch (IOException e) {
+                    return false;
+                }
+            }).count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** Every trainer JVM of the live agents, of any generation or standing by (not their wrapper shells). */
+    private static List<Long> trainerJvms() {
+        return agents.values().stream().filter(Process::isAlive).flatMap(Process::descendants)
+                .map(ProcessHandle::pid).filter(Processes::running)
+                .filter(pid -> {
+                    String cmd = Processes.commandLine(pid);
+                    return !cmd.startsWith("/bin/sh") && cmd.contains("dev.steadyrun.trainer.Main ");
+                })
+                .toList();
     }
 
     /** Command lines of this story's trainer JVMs of one generation (not their wrapper or launcher shells). */

@@ -48,6 +48,9 @@ public final class NodeTrainers implements TrainerDriver {
     @Override
     public synchronized void apply(DesiredState desired, Assignment assignment) {
         if (desired != DesiredState.RUN || assignment == null) {
+            if (supervisors.isEmpty() && desired == DesiredState.IDLE) {
+                supervisors.add(newSupervisor.apply(0)); // local rank 0's keeps the node's hot spare, if any
+            }
             supervisors.forEach(s -> s.apply(desired, null));
             return;
         }

@@ -43,10 +43,10 @@ final class TrainerEnvironment {
     /**
      * What one local rank's trainer sees beyond that: its one GPU alone ({@code CUDA_VISIBLE_DEVICES}) on a GPU node,
      * its share of the cores ({@code OMP_NUM_THREADS}, as its {@code threads} setting) for a CPU rank of several.
-     * Nothing for an assignment without local ranks: the agent's own values pass, as before nodes ran several.
+     * Nothing for an assignment without local ranks, or none (a standby trainer): the agent's own values pass.
      */
     static Map<String, String> ofRank(Assignment a) {
-        List<LocalRank> local = a.localRanks();
+        List<LocalRank> local = a == null ? null : a.localRanks();
         if (local == null || local.size() != 1) {
             return Map.of();
         }

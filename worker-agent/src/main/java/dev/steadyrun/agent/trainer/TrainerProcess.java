@@ -9,11 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -24,8 +26,10 @@ import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.ChaosFault;
+import dev.steadyrun.protocol.ProgramRef;
 import dev.steadyrun.protocol.RingSecret;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerControl;
 import dev.steadyrun.protocol.TrainerLogBatch;
 import dev.steadyrun.protocol.TrainerLine;
 import dev.steadyrun.protocol.TrainerLines;
@@ -75,8 +79,28 @@ final class TrainerProcess {
             exit "$code"
             """;
 
-    final Assignment assignment;
-    final ReportBuffer.Source source;
+    /**
+     * The generation this process runs; a warm restart hands it the next one ({@link #handOver}). Null for a hot
+     * spare's standby trainer until its first generation.
+     */
+    volatile Assignment assignment;
+    /** Where its lines go: the generation it runs. Null while it runs none. */
+    private volatile ReportBuffer.Source source;
+    /** The program this process runs: it may be handed generations of that program only. */
+    final ProgramRef program;
+    /** The control file ({@link TrainerControl}), or null when this trainer is not offered one. */
+    private final Path controlFile;
+    /** What this process's environment says about its rank (its GPU, its threads): fixed once the JVM runs. */
+    private Map<String, String> rankEnvironment = Map.of();
+    /** The trainer printed its {@link TrainerControl.Hello}: it can leave a generation and be handed another. */
+    private volatile boolean controllable;
+    /** It runs no generation (a spare waiting for its first, or a trainer that left its last): lines are dropped. */
+    private volatile boolean standby;
+    /** Asked to leave its generation, no acknowledgement yet. */
+    private volatile boolean leaving;
+    private volatile Consumer<TrainerControl.Left> onLeft = left -> { };
+    /** The last generation the trainer said on stderr it left. Guarded by {@code tail}. */
+    private long stderrLeft = -1;
     private final Process process;
     private final Thread stdoutPump;
     private final Thread stderrPump;
@@ -99,27 +123,43 @@ final class TrainerProcess {
     private volatile CompletableFuture<Void> exitHandled;
 
     private TrainerProcess(Assignment assignment, Process process, int tailLines, Clock clock,
-                           ReportBuffer reports, LogBuffer logs, BufferedWriter logFile) {
+                           ReportBuffer reports, LogBuffer logs, BufferedWriter logFile, Path controlFile,
+                           ProgramRef program) {
         this.assignment = assignment;
+        this.program = program;
         this.logs = logs;
         this.logFile = logFile;
-        this.source = new ReportBuffer.Source(assignment.runId(), assignment.rank(), assignment.generation());
+        this.source = assignment == null ? null : source(assignment);
+        this.standby = assignment == null;
+        this.controlFile = controlFile;
         this.process = process;
         this.tailLines = tailLines;
         this.clock = clock;
         this.lastProgress = clock.instant();
-        String name = "trainer-" + assignment.rank() + "-g" + assignment.generation();
+        String name = assignment == null ? "trainer-standby"
+                : "trainer-" + assignment.rank() + "-g" + assignment.generation();
         this.stdoutPump = pump(name + "-stdout", process.getInputStream(), line -> onStdout(line, reports));
         this.stderrPump = pump(name + "-stderr", process.getErrorStream(), this::onStderr);
     }
 
+    private static ReportBuffer.Source source(Assignment a) {
+        return new ReportBuffer.Source(a.runId(), a.rank(), a.generation());
+    }
+
+    /** The rank-specific environment it was started with ({@link TrainerEnvironment#ofRank}). */
+    Map<String, String> rankEnvironment() {
+        return rankEnvironment;
+    }
+
     /**
-     * @param logDir    where the trainer's log file goes ({@link #logFileName}); null keeps only the tail
-     * @param faultFile where the trainer reads test faults (chaos), named in its environment
+     * @param assignment  the generation to run, or null for a standby trainer (a hot spare)
+     * @param logDir      where the trainer's log file goes ({@link #logFileName}); null keeps only the tail
+     * @param faultFile   where the trainer reads test faults (chaos), named in its environment
+     * @param controlFile the control channel offered to the trainer ({@link TrainerControl#ENV}), or null
      */
     static TrainerProcess launch(Assignment assignment, List<String> command, java.time.Duration grace,
                                  int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs, Path logDir,
-                                 Path faultFile)
+                                 Path faultFile, Path controlFile, ProgramRef program)
             throws IOException {
         List<String> argv = new ArrayList<>(List.of("setsid", "/bin/sh", "-c", WRAPPER, "steadyrun-trainer",
                 Long.toString(Math.max(1, grace.toMillis() / 100))));
@@ -127,20 +167,29 @@ final class TrainerProcess {
         BufferedWriter logFile = null;
         if (logDir != null) {
             Files.createDirectories(logDir);
-            logFile = Files.newBufferedWriter(logDir.resolve(logFileName(assignment)), StandardCharsets.UTF_8,
+            String name = assignment == null ? "trainer-standby-" + clock.millis() + ".log" : logFileName(assignment);
+            logFile = Files.newBufferedWriter(logDir.resolve(name), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
         ProcessBuilder builder = new ProcessBuilder(argv);
         builder.environment().clear(); // the agent's secrets stay with the agent
         builder.environment().putAll(TrainerEnvironment.of(System.getenv()));
-        builder.environment().putAll(TrainerEnvironment.ofRank(assignment));
+        Map<String, String> rankEnvironment = TrainerEnvironment.ofRank(assignment);
+        builder.environment().putAll(rankEnvironment);
         Process p;
         try {
             // in the environment, not the command line: any local user can read another process's arguments
-            if (assignment.ringSecret() != null) {
+            if (assignment != null && assignment.ringSecret() != null) {
                 builder.environment().put(RingSecret.ENV, assignment.ringSecret().value());
             }
             builder.environment().put(ChaosFault.FAULT_FILE_ENV, faultFile.toString());
+            if (controlFile != null) {
+                Files.deleteIfExists(controlFile);
+                // owner-only: an assignment written there carries the ring secret
+                Files.createFile(controlFile, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("rw-------")));
+                builder.environment().put(TrainerControl.ENV, controlFile.toString());
+            }
             p = builder.start();
         } catch (IOException | RuntimeException e) {
             if (logFile != null) {
@@ -148,7 +197,10 @@ final class TrainerProcess {
             }
             throw e;
         }
-        return new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile);
+        TrainerProcess launched = new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile,
+                controlFile, program);
+        launched.rankEnvironment = rankEnvironment;
+        return launched;
     }
 
     /** One file per run, rank and generation: a generation is launched at most once on a node. */
@@ -173,17 +225,111 @@ final class TrainerProcess {
     }
 
     private void onStdout(String line, ReportBuffer reports) {
+        TrainerControl.Reply reply = controlFile == null ? null : TrainerControl.parseReply(line).orElse(null);
+        if (reply instanceof TrainerControl.Hello) {
+            controllable = true;
+            return;
+        }
+        if (reply instanceof TrainerControl.Left left) {
+            awaitStderr(left.generation());
+            onLeft.accept(left);
+            return;
+        }
         TrainerLine parsed = TrainerLines.parse(line).orElse(null);
         if (parsed == null) {
             addTail(line);
             ship(TrainerLogBatch.Stream.STDOUT, line);
             return;
         }
+        ReportBuffer.Source to = source;
+        if (standby || to == null) {
+            // between generations nothing may speak for one: the agent drops it, as the orchestrator would
+            log.warn("trainer printed a {} line while it runs no generation: dropped", parsed.type());
+            return;
+        }
         if (parsed instanceof StepMetrics step) {
             lastStep = step.step();
             lastProgress = clock.instant();
         }
-        reports.add(source, parsed);
+        reports.add(to, parsed);
+    }
+
+    /**
+     * Until the stderr pump has read the trainer's {@link TrainerControl#LEFT_ON_STDERR} line of {@code generation}
+     * (at most 2 s): the generation's log tail is then complete.
+     */
+    private void awaitStderr(long generation) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        synchronized (tail) {
+            while (stderrLeft < generation && System.nanoTime() < deadline) {
+                try {
+                    tail.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Who hears this trainer's {@link TrainerControl.Left} lines (the supervisor), on the stdout pump's thread. */
+    void onLeft(Consumer<TrainerControl.Left> handler) {
+        this.onLeft = handler;
+    }
+
+    /** Asks the trainer to leave its generation at the next step boundary and stay up. */
+    void requestLeave() throws IOException {
+        leaving = true;
+        send(new TrainerControl.Leave(assignment.generation()));
+    }
+
+    /** The trainer acknowledged leaving its generation: from now on its lines belong to none. */
+    void left() {
+        standby = true;
+        leaving = false;
+    }
+
+    /**
+     * Hands this standby trainer its next generation: {@code args} are the arguments a cold launch would get. From
+     * here its lines are that generation's, and the hang watchdog counts from now.
+     */
+    void handOver(Assignment next, List<String> args) throws IOException {
+        assignment = next;
+        source = source(next);
+        lastStep = -1;
+        lastProgress = clock.instant();
+        threadDump = null;
+        synchronized (logSeq) { // the live log numbers each generation's lines from 0
+            logSeq[0] = 0;
+        }
+        synchronized (tail) { // an exit reports its own generation's tail (the orchestrator reads peer checks in it)
+            tail.clear();
+        }
+        standby = false;
+        leaving = false;
+        send(new TrainerControl.Assign(args, next.ringSecret() == null ? null : next.ringSecret().value()));
+    }
+
+    private void send(TrainerControl.Message message) throws IOException {
+        // one write of a whole line: the trainer reads a line only once its newline is there
+        Files.writeString(controlFile, TrainerControl.write(message) + "\n", StandardCharsets.UTF_8,
+                StandardOpenOption.APPEND);
+    }
+
+    boolean controllable() {
+        return controllable;
+    }
+
+    boolean standby() {
+        return standby;
+    }
+
+    boolean leaving() {
+        return leaving;
+    }
+
+    Path controlFile() {
+        return controlFile;
     }
 
     private void onStderr(String line) {
@@ -191,13 +337,27 @@ final class TrainerProcess {
             trainerPid = Long.parseLong(line.substring(PID_LINE.length()).trim());
             return;
         }
+        if (controlFile != null && line.startsWith(TrainerControl.LEFT_ON_STDERR)) {
+            synchronized (tail) {
+                try {
+                    stderrLeft = Long.parseLong(line.substring(TrainerControl.LEFT_ON_STDERR.length()).trim());
+                } catch (NumberFormatException e) {
+                    log.debug("unreadable line {}", line);
+                }
+                tail.notifyAll();
+            }
+        }
         addTail(line);
         ship(TrainerLogBatch.Stream.STDERR, line);
-        log.debug("[trainer g{}] {}", assignment.generation(), line);
+        log.debug("[trainer {}] {}", name(), line);
     }
 
     /** Into the live log's bounded buffer: never waits, so a slow orchestrator never blocks the trainer's pipes. */
     private void ship(TrainerLogBatch.Stream stream, String line) {
+        ReportBuffer.Source source = this.source;
+        if (source == null) {
+            return; // a spare's standby: its log file and tail keep it
+        }
         synchronized (logSeq) { // numbers enter the buffer in order: the orchestrator skips a number it already has
             logs.add(source, stream, line, logSeq[0]++, clock.instant());
         }
@@ -219,6 +379,12 @@ final class TrainerProcess {
                 }
             }
         }
+    }
+
+    /** For the logs: the generation it runs, or that it stands by. */
+    String name() {
+        Assignment a = assignment;
+        return a == null ? "standby" : "generation " + a.generation() + (standby ? " (left)" : "");
     }
 
     List<String> tail() {

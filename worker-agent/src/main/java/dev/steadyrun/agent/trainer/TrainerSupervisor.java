@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +28,7 @@ import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointPin;
 import dev.steadyrun.protocol.DesiredState;
 import dev.steadyrun.protocol.ProgramRef;
+import dev.steadyrun.protocol.TrainerControl;
 import dev.steadyrun.protocol.TrainerState;
 import dev.steadyrun.protocol.TrainerStatus;
 
@@ -38,12 +40,20 @@ import dev.steadyrun.protocol.TrainerStatus;
  *
  * <p>An exited trainer stays reported as EXITED (with exit code, log tail and dump) until the next launch: the
  * same generation is never launched twice — a restart is always a new generation chosen by the orchestrator.
+ *
+ * <p>Warm restarts ({@link WarmSettings}, docs/agent.md): a trainer that declared the control channel is asked to
+ * leave its generation instead of being stopped; its acknowledgement ({@link TrainerControl.Left}) is reported as
+ * that generation's exit, and the process stays up, standing by, to be handed the node's next generation. One that
+ * does not acknowledge within the deadline is stopped (the cold path). An idle node keeps a standby trainer of the
+ * built-in program (a hot spare) that its first generation is handed to instead of a launch.
  */
 public final class TrainerSupervisor implements TrainerDriver {
 
     private static final Logger log = LoggerFactory.getLogger(TrainerSupervisor.class);
     /** How long after the wrapper's grace period the agent kills the whole tree itself. */
     private static final Duration FALLBACK_MARGIN = Duration.ofSeconds(5);
+    /** After a standby trainer exited, the next one waits this long: a broken command is not relaunched each beat. */
+    private static final Duration SPARE_RETRY = Duration.ofMinutes(1);
 
     private final List<String> command;
     private final Map<ProgramRef, List<String>> programs;
@@ -56,6 +66,7 @@ public final class TrainerSupervisor implements TrainerDriver {
     private final ThreadDumper dumper;
     private final Path logDir;
     private final ScheduledExecutorService timers;
+    private final WarmSettings warm;
 
     private TrainerProcess current;
     /** Where the current trainer reads test faults ({@link ChaosFault#FAULT_FILE_ENV}). */
@@ -64,6 +75,12 @@ public final class TrainerSupervisor implements TrainerDriver {
     private Path faultDir;
     private Assignment pending;
     private TrainerStatus exited;
+    /** Control files are numbered: one per trainer process. */
+    private long controlFiles;
+    /** No hot spare before this (one exited early); null: any time. */
+    private Instant spareNotBefore;
+    /** The built-in command refused to stand by (no hello before it exited): no more hot spares. */
+    private boolean standbyUnsupported;
 
     /**
      * @param logs   where the trainers' log lines wait to be shipped to the orchestrator's live log view
@@ -82,6 +99,15 @@ public final class TrainerSupervisor implements TrainerDriver {
     public TrainerSupervisor(List<String> command, Map<ProgramRef, List<String>> programs, Path checkpointRoot,
                              Duration grace, int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs,
                              ThreadDumper dumper, Duration watchdogTick, Path logDir) {
+        this(command, programs, checkpointRoot, grace, tailLines, clock, reports, logs, dumper, watchdogTick, logDir,
+                WarmSettings.OFF);
+    }
+
+    /** @param warm warm restarts and hot spares */
+    public TrainerSupervisor(List<String> command, Map<ProgramRef, List<String>> programs, Path checkpointRoot,
+                             Duration grace, int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs,
+                             ThreadDumper dumper, Duration watchdogTick, Path logDir, WarmSettings warm) {
+        this.warm = warm;
         this.command = List.copyOf(command);
         this.programs = Map.copyOf(programs);
         this.checkpointRoot = checkpointRoot;
@@ -103,29 +129,150 @@ public final class TrainerSupervisor implements TrainerDriver {
 
     @Override
     public synchronized void apply(DesiredState desired, Assignment assignment) {
+        boolean running = current != null && !current.standby();
         if (desired != DesiredState.RUN || assignment == null) {
             pending = null;
-            stop(current, "orchestrator wants " + desired);
+            if (running) {
+                leaveOrStop(current, "orchestrator wants " + desired);
+            } else if (current == null) {
+                startSpare();
+            }
             return;
         }
-        if (current != null) {
+        if (running) {
             if (sameTrainer(current.assignment, assignment)) {
                 return;
             }
             if (pending == null || !sameTrainer(pending, assignment)) {
-                log.info("assignment changed to run {} rank {} generation {}: stopping generation {} first",
-                        assignment.runId(), assignment.rank(), assignment.generation(),
-                        current.assignment.generation());
+                log.info("assignment changed to run {} rank {} generation {}: {} first", assignment.runId(),
+                        assignment.rank(), assignment.generation(), current.name());
             }
             pending = assignment;
-            stop(current, "superseded by generation " + assignment.generation());
+            leaveOrStop(current, "superseded by generation " + assignment.generation());
             return;
         }
         if (exited != null && exited.runId() != null && exited.runId().equals(assignment.runId())
                 && exited.rank() == assignment.rank() && exited.generation() == assignment.generation()) {
             return; // that generation already ran here; only a new generation restarts it
         }
+        if (current != null) { // standing by
+            if (!current.stopRequested() && canTake(current, assignment)) {
+                handOver(current, assignment);
+            } else {
+                pending = assignment;
+                stop(current, "a standby trainer cannot take program " + assignment.programOrBuiltIn());
+            }
+            return;
+        }
         launch(assignment);
+    }
+
+    /**
+     * A standby trainer takes a generation of the program it was started for: a hot spare (started in standby by
+     * this agent, so it reads the control file once up) or one that declared the channel and left its last one —
+     * and whose environment fits the rank: a process cannot change the GPU it sees or its thread count once running.
+     */
+    private boolean canTake(TrainerProcess p, Assignment a) {
+        return p.program.equals(a.programOrBuiltIn()) && (p.assignment == null || p.controllable())
+                && p.rankEnvironment().equals(TrainerEnvironment.ofRank(a));
+    }
+
+    /** A warm restart: the standby trainer is handed {@code a} instead of a new process being launched. */
+    private void handOver(TrainerProcess p, Assignment a) {
+        List<String> args = TrainerCommand.argv(List.of(), a, checkpointRoot);
+        try {
+            Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
+            p.handOver(a, args);
+            exited = null;
+            log.info("handed run {} rank {}/{} generation {} to the running trainer (pid {}): no launch",
+                    a.runId(), a.rank(), a.worldSize(), a.generation(), p.trainerPid());
+        } catch (IOException e) {
+            log.warn("cannot hand generation {} to the standby trainer ({}): stopping it, launching cold",
+                    a.generation(), e.toString());
+            pending = a;
+            stop(p, "hand-over failed");
+        }
+    }
+
+    /**
+     * Asks a trainer that declared the control channel to leave its generation (it stays up), with a deadline for
+     * its acknowledgement past which it is stopped; stops any other.
+     */
+    private void leaveOrStop(TrainerProcess p, String why) {
+        if (p.stopRequested() || p.leaving()) {
+            return;
+        }
+        if (!warm.warmRestart() || !p.controllable()) {
+            stop(p, why);
+            return;
+        }
+        Assignment leaving = p.assignment;
+        try {
+            p.requestLeave();
+        } catch (IOException e) {
+            log.warn("cannot ask trainer {} to leave ({}): stopping it", p.name(), e.toString());
+            stop(p, why);
+            return;
+        }
+        log.info("asking trainer {} to leave it ({}); the process stays up for the next generation", p.name(), why);
+        timers.schedule(() -> {
+            synchronized (this) {
+                if (current == p && p.leaving() && p.assignment == leaving) {
+                    log.warn("trainer {} did not acknowledge leaving within {} ms: stopping it (cold restart)",
+                            p.name(), warm.ackTimeout().toMillis());
+                    stop(p, "no acknowledgement of the leave");
+                }
+            }
+        }, warm.ackTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The trainer's acknowledgement: it left {@code left.generation()} and prints nothing more of it. That is the
+     * generation's end as the orchestrator sees it (reported EXITED with the code it would have exited with); the
+     * process stands by for the next one.
+     */
+    private synchronized void onLeft(TrainerProcess p, TrainerControl.Left left) {
+        Assignment a = p.assignment;
+        if (current != p || p.standby() || a == null || left.generation() != a.generation()) {
+            log.warn("ignored an acknowledgement of leaving generation {} from trainer {}", left.generation(),
+                    p.name());
+            return;
+        }
+        p.left();
+        exited = new TrainerStatus(TrainerState.EXITED, a.runId(), a.rank(), a.generation(), left.exitCode(),
+                p.lastStep(), p.tail(), p.threadDump());
+        log.info("trainer (pid {}) left generation {} with {} at step {}: standing by", p.trainerPid(),
+                a.generation(), left.exitCode(), p.lastStep());
+        if (pending != null) {
+            Assignment next = pending;
+            pending = null;
+            apply(DesiredState.RUN, next);
+        } else if (!warm.hotSpare()) {
+            timers.schedule(() -> {
+                synchronized (this) {
+                    if (current == p && p.standby() && p.assignment == a) {
+                        stop(p, "no new generation within " + warm.keep().toMillis() + " ms of leaving");
+                    }
+                }
+            }, warm.keep().toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** A hot spare: the built-in program started in standby, when this node runs nothing. */
+    private void startSpare() {
+        if (!warm.hotSpare() || !warm.warmRestart() || standbyUnsupported || pending != null
+                || spareNotBefore != null && clock.instant().isBefore(spareNotBefore)) {
+            return;
+        }
+        List<String> argv = new java.util.ArrayList<>(command);
+        argv.add(TrainerControl.STANDBY);
+        try {
+            start(null, ProgramRef.BUILT_IN, argv);
+            log.info("started a standby trainer (hot spare, pid {})", current.process().pid());
+        } catch (IOException | RuntimeException e) {
+            log.warn("cannot start a standby trainer: {}", e.toString());
+            spareNotBefore = clock.instant().plus(SPARE_RETRY);
+        }
     }
 
     /**
@@ -134,7 +281,8 @@ public final class TrainerSupervisor implements TrainerDriver {
      */
     @Override
     public synchronized void keep(CheckpointPin pin) {
-        if (current == null || !current.assignment.runId().equals(pin.runId()) || current.assignment.rank() != 0) {
+        if (current == null || current.assignment == null || !current.assignment.runId().equals(pin.runId())
+                || current.assignment.rank() != 0) {
             return;
         }
         Path dir = TrainerCommand.checkpointDir(current.assignment, checkpointRoot);
@@ -151,7 +299,7 @@ public final class TrainerSupervisor implements TrainerDriver {
 
     @Override
     public synchronized void fence(UUID runId, long generation) {
-        if (current != null && current.assignment.runId().equals(runId)
+        if (current != null && !current.standby() && current.assignment.runId().equals(runId)
                 && current.assignment.generation() == generation) {
             stop(current, "generation " + generation + " fenced by the orchestrator");
         }
@@ -159,13 +307,18 @@ public final class TrainerSupervisor implements TrainerDriver {
 
     @Override
     public synchronized TrainerStatus status() {
-        if (current != null) {
+        if (current != null && !current.standby()) {
             Assignment a = current.assignment;
             long step = current.lastStep();
             return new TrainerStatus(step < 0 ? TrainerState.STARTING : TrainerState.RUNNING, a.runId(), a.rank(),
                     a.generation(), null, step, List.of(), null);
         }
         return exited != null ? exited : TrainerStatus.idle();
+    }
+
+    /** Whether a trainer stands by, declared ready for a generation (a hot spare up, or one that left its last). */
+    synchronized boolean standingBy() {
+        return current != null && current.standby() && current.controllable() && !current.stopRequested();
     }
 
     /** The running trainer's own pid, for tests and diagnostics. */
@@ -249,7 +402,7 @@ public final class TrainerSupervisor implements TrainerDriver {
     }
 
     private boolean runs(ChaosFault fault, int rank) {
-        return current != null && current.assignment.runId().equals(fault.runId())
+        return current != null && !current.standby() && current.assignment.runId().equals(fault.runId())
                 && current.assignment.rank() == rank;
     }
 
@@ -293,18 +446,10 @@ public final class TrainerSupervisor implements TrainerDriver {
         List<String> argv = TrainerCommand.argv(base, a, checkpointRoot);
         try {
             Files.createDirectories(TrainerCommand.checkpointDir(a, checkpointRoot));
-            if (faultDir == null) {
-                faultDir = Files.createTempDirectory("steadyrun-trainer-faults-"); // owner-only
-            }
-            Path faultFile = faultDir.resolve("run-" + a.runId() + "-rank" + a.rank() + "-gen" + a.generation());
-            Files.deleteIfExists(faultFile);
-            TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir, faultFile);
-            current = p;
-            currentFaultFile = faultFile;
+            TrainerProcess p = start(a, program, argv);
             exited = null;
             log.info("launched trainer for run {} rank {}/{} generation {} (wrapper pid {}): {}", a.runId(),
                     a.rank(), a.worldSize(), a.generation(), p.process().pid(), String.join(" ", argv));
-            p.exitHandled(p.process().onExit().thenRun(() -> onExit(p)));
         } catch (IOException | RuntimeException e) {
             log.error("cannot launch the trainer: {}", String.join(" ", argv), e);
             // 127: the shell's "command could not be run"; the orchestrator sees it like any failed start.
@@ -313,16 +458,36 @@ public final class TrainerSupervisor implements TrainerDriver {
         }
     }
 
+    /** Starts a trainer process for {@code a} (null: a standby) and makes it the current one. */
+    private TrainerProcess start(Assignment a, ProgramRef program, List<String> argv) throws IOException {
+        if (faultDir == null) {
+            faultDir = Files.createTempDirectory("steadyrun-trainer-faults-"); // owner-only
+        }
+        long n = ++controlFiles;
+        Path faultFile = faultDir.resolve(a == null ? "standby-" + n
+                : "run-" + a.runId() + "-rank" + a.rank() + "-gen" + a.generation());
+        Files.deleteIfExists(faultFile);
+        // offered to every program while warm restarts are on: one that does not declare it (no hello) is only ever
+        // stopped and launched; with them off no trainer has the channel, so none outlives its generation
+        Path controlFile = warm.warmRestart() ? faultDir.resolve("control-" + n) : null;
+        TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir, faultFile,
+                controlFile, program);
+        current = p;
+        currentFaultFile = faultFile;
+        p.onLeft(left -> onLeft(p, left));
+        p.exitHandled(p.process().onExit().thenRun(() -> onExit(p)));
+        return p;
+    }
+
     private void stop(TrainerProcess p, String why) {
         if (p == null || p.stopRequested()) {
             return;
         }
-        log.info("stopping trainer generation {}: {}", p.assignment.generation(), why);
+        log.info("stopping trainer {}: {}", p.name(), why);
         p.requestStop();
         timers.schedule(() -> {
             if (p.process().isAlive()) {
-                log.warn("trainer generation {} outlived its grace period and the wrapper: killing it",
-                        p.assignment.generation());
+                log.warn("trainer {} outlived its grace period and the wrapper: killing it", p.name());
                 p.killEverything();
             }
         }, grace.plus(FALLBACK_MARGIN).toMillis(), TimeUnit.MILLISECONDS);
@@ -337,17 +502,30 @@ public final class TrainerSupervisor implements TrainerDriver {
         int code = p.process().exitValue();
         Assignment a = p.assignment;
         synchronized (this) {
-            exited = new TrainerStatus(TrainerState.EXITED, a.runId(), a.rank(), a.generation(), code,
-                    p.lastStep(), p.tail(), p.threadDump());
+            if (p.standby()) {
+                // its last generation's end was reported when it left; a spare that never declared the control
+                // channel does not know the standby command: no more spares
+                if (a == null && !p.controllable()) {
+                    standbyUnsupported = true;
+                }
+                spareNotBefore = clock.instant().plus(SPARE_RETRY);
+                log.info("standby trainer exited with {}", code);
+            } else {
+                exited = new TrainerStatus(TrainerState.EXITED, a.runId(), a.rank(), a.generation(), code,
+                        p.lastStep(), p.tail(), p.threadDump());
+                log.info("trainer generation {} exited with {} at step {}", a.generation(), code, p.lastStep());
+            }
             if (current == p) {
                 current = null;
                 try {
                     Files.deleteIfExists(currentFaultFile);
+                    if (p.controlFile() != null) {
+                        Files.deleteIfExists(p.controlFile());
+                    }
                 } catch (IOException e) {
                     log.debug("fault file {} stays: {}", currentFaultFile, e.toString());
                 }
             }
-            log.info("trainer generation {} exited with {} at step {}", a.generation(), code, p.lastStep());
             if (pending != null) {
                 Assignment next = pending;
                 pending = null;
@@ -361,7 +539,7 @@ public final class TrainerSupervisor implements TrainerDriver {
         synchronized (this) {
             p = current;
         }
-        if (p == null || p.stopRequested() || p.assignment.hangTimeoutSeconds() <= 0) {
+        if (p == null || p.stopRequested() || p.standby() || p.assignment.hangTimeoutSeconds() <= 0) {
             return;
         }
         Duration quiet = Duration.between(p.lastProgress(), clock.instant());

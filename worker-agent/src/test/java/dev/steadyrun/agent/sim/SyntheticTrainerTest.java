@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -19,6 +18,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
+import dev.steadyrun.agent.testing.Reports;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
@@ -64,12 +64,7 @@ class SyntheticTrainerTest {
     }
 
     private List<TrainerReport> drain() {
-        List<TrainerReport> out = new ArrayList<>();
-        for (var b = reports.next(); b.isPresent(); b = reports.next()) {
-            out.add(b.get().report());
-            reports.sent(b.get());
-        }
-        return out;
+        return Reports.drain(reports);
     }
 
     @Test

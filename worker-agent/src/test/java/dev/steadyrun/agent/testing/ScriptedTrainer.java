@@ -7,17 +7,25 @@ import java.util.Map;
 import dev.steadyrun.protocol.ChaosFault;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.StepMetrics;
+import dev.steadyrun.protocol.TrainerControl;
 import dev.steadyrun.protocol.TrainerLines;
 
 /**
  * TEST TOOL — a real child JVM that takes the trainer-engine's command line ({@code train --set k=v … }) and
  * behaves as scripted by its {@code --set} entries, for the supervisor's unit tests (the end-to-end tests run
  * the real trainer-engine). Keys: {@code maxSteps}, {@code stepMillis}, {@code exitCode} (at maxSteps),
- * {@code hangAtStep} (stop printing and block), {@code ignoreTerm} (survive SIGTERM), {@code checkpointInterval}.
+ * {@code hangAtStep} (stop printing and block), {@code ignoreTerm} (survive SIGTERM), {@code checkpointInterval},
+ * {@code announceControl} (declare the control channel with a hello, then never answer it: a trainer that does not
+ * acknowledge a leave). Any command but {@code train} (the hot spare's {@code standby}) is refused with exit 2, as a
+ * program that does not know it would.
  */
 public final class ScriptedTrainer {
 
     public static void main(String[] args) throws Exception {
+        if (args.length == 0 || !args[0].equals("train")) {
+            System.err.println("scripted trainer: unknown command " + (args.length == 0 ? "(none)" : args[0]));
+            System.exit(2);
+        }
         Map<String, String> set = new HashMap<>();
         for (int i = 0; i < args.length - 1; i++) {
             if (args[i].equals("--set")) {
@@ -27,6 +35,10 @@ public final class ScriptedTrainer {
         }
         System.err.println("scripted trainer args: " + String.join(" ", args) + " (fault file "
                 + System.getenv(ChaosFault.FAULT_FILE_ENV) + ")");
+        if (Boolean.parseBoolean(set.getOrDefault("announceControl", "false"))
+                && System.getenv(TrainerControl.ENV) != null) {
+            System.out.println(TrainerControl.write(new TrainerControl.Hello()));
+        }
         long maxSteps = Long.parseLong(set.getOrDefault("maxSteps", "1000000"));
         long stepMillis = Long.parseLong(set.getOrDefault("stepMillis", "50"));
         long hangAt = Long.parseLong(set.getOrDefault("hangAtStep", "-1"));

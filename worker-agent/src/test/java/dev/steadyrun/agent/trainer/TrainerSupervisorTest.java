@@ -19,6 +19,7 @@ import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.Processes;
+import dev.steadyrun.agent.testing.Reports;
 import dev.steadyrun.agent.testing.ScriptedTrainer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.ChaosFault;
@@ -65,12 +66,7 @@ class TrainerSupervisorTest {
     }
 
     private List<TrainerReport> drain() {
-        List<TrainerReport> out = new ArrayList<>();
-        for (var b = reports.next(); b.isPresent(); b = reports.next()) {
-            out.add(b.get().report());
-            reports.sent(b.get());
-        }
-        return out;
+        return Reports.drain(reports);
     }
 
     private static List<String> lines(Path file) {
