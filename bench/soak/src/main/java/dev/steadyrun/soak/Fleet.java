@@ -217,7 +217,7 @@ final class Fleet {
 
     /** A finished recovery, before its detection time is known (from the orchestrator's incidents, at the end). */
     record Recovery(Cause cause, int faults, long generation, double failedAt, double stoppedAt, double placedAt,
-                    double firstStepAt, long lostSteps, double humanSeconds) {
+                    double allLaunchedAt, double firstStepAt, long lostSteps, double humanSeconds) {
     }
 
     final Settings settings;
@@ -782,7 +782,8 @@ final class Fleet {
         open = null;
         long lost = Math.max(0, o.stepAtFailure - (g.restoreStep == null ? 0 : g.restoreStep));
         recoveries.add(new Recovery(o.cause, o.faults, o.generation, o.failedAt,
-                Double.isNaN(o.stoppedAt) ? o.placedAt : o.stoppedAt, o.placedAt, t, lost, o.humanSeconds));
+                Double.isNaN(o.stoppedAt) ? o.placedAt : o.stoppedAt, o.placedAt,
+                g.readyAt - settings.restoreSeconds(), t, lost, o.humanSeconds));
     }
 
     /** The soak's operator resumed the paused run after {@code seconds}: that wait belongs to the open recovery. */

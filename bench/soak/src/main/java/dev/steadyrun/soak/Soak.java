@@ -104,7 +104,7 @@ public final class Soak {
             spec.put("checkpointInterval", intArg("checkpoint-interval", 50));
             spec.put("checkpointLocation", "/soak/checkpoints");
             spec.put("recoveryPolicy", policy);
-            String runId = api.postTree("/api/v1/runs", spec).path("id").asString();
+            String runId = submit(spec);
             say("run %s submitted: policy %s", runId, policy);
 
             double placed = waitFor(300, () -> fleet.snapshot().steps() > 0);
@@ -300,7 +300,9 @@ public final class Soak {
             }
             double stopped = Math.max(r.stoppedAt(), detected);
             episodes.add(new GoodputReport.Episode(r.cause(), r.faults(), detected - r.failedAt(), stopped - detected,
-                    Math.max(0, r.placedAt() - stopped), r.firstStepAt() - r.placedAt(), r.lostSteps(),
+                    // restart: placement and every rank's agent picking it up (wall clock); restore: the
+                    // simulated restore and first step (step clock)
+                    Math.max(0, r.allLaunchedAt() - stopped), r.firstStepAt() - r.allLaunchedAt(), r.lostSteps(),
                     r.humanSeconds(), r.generation()));
         }
         GoodputReport.Params params = new GoodputReport.Params(compression, num("real-step-seconds", 15),
@@ -373,6 +375,20 @@ public final class Soak {
         return 0;
     }
 
+    /** Submits the run; while the last nodes' first heartbeats are still being judged the fleet may look short (422). */
+    private String submit(Map<String, Object> spec) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            HttpResponse<String> r = api.adminPost("/api/v1/runs", spec).join();
+            if (r.statusCode() == 201) {
+                return Api.JSON.readTree(r.body()).path("id").asString();
+            }
+            if (r.statusCode() != 422 || attempt == 60) {
+                throw new IllegalStateException("POST /api/v1/runs answered " + r.statusCode() + ": " + r.body());
+            }
+            Thread.sleep(2000);
+        }
+    }
+
     /** CPU from /proc of the orchestrator's pid, heap and heartbeat handling from its Prometheus endpoint. */
     private Map<String, Object> orchestratorFigures(double seconds) {
         Map<String, Object> f = new LinkedHashMap<>();
@@ -424,7 +440,7 @@ public final class Soak {
     }
 
     private void awaitHeartbeats() throws InterruptedException {
-        double waited = waitFor(120, () -> fleet.onLoop(() -> {
+        double waited = waitFor(300, () -> fleet.onLoop(() -> {
             for (Fleet.Node n : fleet.nodes) {
                 if (Double.isNaN(n.lastHeartbeatOk)) {
                     return false;
@@ -433,7 +449,7 @@ public final class Soak {
             return true;
         }));
         if (Double.isNaN(waited)) {
-            throw new IllegalStateException("not every node was answered a heartbeat within 120 s");
+            throw new IllegalStateException("not every node was answered a heartbeat within 300 s");
         }
         Thread.sleep(3000); // a pass or two: the nodes are HEALTHY
     }
