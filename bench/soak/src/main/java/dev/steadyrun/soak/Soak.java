@@ -378,7 +378,19 @@ public final class Soak {
     /** Submits the run; while the last nodes' first heartbeats are still being judged the fleet may look short (422). */
     private String submit(Map<String, Object> spec) throws InterruptedException {
         for (int attempt = 1; ; attempt++) {
-            HttpResponse<String> r = api.adminPost("/api/v1/runs", spec).join();
+            HttpResponse<String> r;
+            try {
+                r = api.adminPost("/api/v1/runs", spec).join();
+            } catch (RuntimeException e) {
+                // timed out: it may have been stored all the same, and a second run would wait for nodes for ever
+                Thread.sleep(5000);
+                for (JsonNode run : api.getTree("/api/v1/runs?size=20").path("items")) {
+                    if (spec.get("name").equals(run.path("name").asString())) {
+                        return run.path("id").asString();
+                    }
+                }
+                continue;
+            }
             if (r.statusCode() == 201) {
                 return Api.JSON.readTree(r.body()).path("id").asString();
             }
