@@ -357,6 +357,13 @@ public final class Soak {
                 overall.p99(), overall.max(), s.heartbeatErrors(), load()));
         md.append("Orchestrator: ").append(report.get("orchestrator")).append("\n\n");
         md.append(GoodputReport.markdown(result, params)).append('\n');
+        // a soak whose failures come faster than its checkpoints measures little lost work: say what the interval gives
+        double intervalLost = intArg("checkpoint-interval", 50) * num("real-step-seconds", 15) / 2;
+        md.append(String.format(Locale.ROOT, "With a failure halfway through a checkpoint interval on average (%.0f s "
+                        + "lost at %d steps) instead of the measured lost work: %.2f %% at MTTF 7.9 h, %.2f %% at 1.8 h.%n%n",
+                intervalLost, intArg("checkpoint-interval", 50),
+                100 * GoodputReport.goodput(7.9 * 3600, result.meanDowntime(), intervalLost),
+                100 * GoodputReport.goodput(1.8 * 3600, result.meanDowntime(), intervalLost)));
         md.append("## Invariants\n\n");
         if (invariants.violations().isEmpty()) {
             md.append("None broken.\n");
