@@ -198,7 +198,9 @@ class SchedulingPass {
             }
             // One run that cannot be placed (a spec this version cannot read, a database error, a bug) must not stop
             // the pass for every other run: its work is rolled back, the failure is noted on it, the others go on.
-            if (stateMachine.note(candidateRun, "placement failed: " + failure + "; the run stays pending", ACTOR)) {
+            // Noted on the run as stored: the failed work may have changed the entity in memory (its state too).
+            Run stored = runs.findById(candidateRun.getId()).orElseThrow();
+            if (stateMachine.note(stored, "placement failed: " + failure + "; the run stays pending", ACTOR)) {
                 log.warn("Run {}: placement failed ({}); it stays pending, the pass goes on", candidateRun.getId(),
                         failure);
             }

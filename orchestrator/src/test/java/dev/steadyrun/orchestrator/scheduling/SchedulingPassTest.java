@@ -170,7 +170,7 @@ class SchedulingPassTest extends RunsApiSupport {
 
     /**
      * Issue 19 (found by the soak): a database error inside a repository call, here a test-only trigger refusing
-     * the first run's STARTING event, marks the pass's transaction rollback-only, which the savepoint did not undo:
+     * the first run's placement event, marks the pass's transaction rollback-only, which the savepoint did not undo:
      * the commit failed, every pass, and no run was placed any more. Now the second run, waiting in the same pass, is
      * placed and committed, the first is noted as failing to place, and a later pass places it once the error is gone.
      */
@@ -188,7 +188,7 @@ class SchedulingPassTest extends RunsApiSupport {
             first = submit(operator, rack);
             second = submit(operator, rack);
             jdbc.execute("create function " + trigger + "() returns trigger language plpgsql as $$ begin"
-                    + " if new.run_id = '" + first + "' and new.to_state = 'STARTING' then"
+                    + " if new.run_id = '" + first + "' and new.reason like 'placed generation %' then"
                     + " raise exception 'test trigger refuses to place run %', new.run_id; end if;"
                     + " return new; end $$");
             jdbc.execute("create trigger " + trigger + " before insert on run_event for each row execute function "
