@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -43,10 +44,10 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * The scheduling pass: settles stopping runs whose nodes all stopped, restarts recovering runs whose old
  * generation stopped ({@link RestartPlacer}), then gang-places pending runs oldest first (a run that does
- * not fit lets smaller ones behind it go; one that fails to be placed is rolled back to a savepoint, or, when its
- * failure cost the transaction, skipped by a rerun of the pass, and noted on the run, so it never stops the others). One transaction-scoped PostgreSQL advisory lock makes it single-flight
- * across orchestrator replicas, and the placement table's unique index on active nodes backs that up: a node is
- * never placed twice.
+ * not fit lets smaller ones behind it go; one that fails to be placed is rolled back to a savepoint, or skipped by a
+ * rerun of the pass when its failure cost the transaction, and noted on the run, so it never stops the others). One
+ * transaction-scoped PostgreSQL advisory lock makes it single-flight across orchestrator replicas, and the
+ * placement table's unique index on active nodes backs that up: a node is never placed twice.
  */
 @Component
 class SchedulingPass {
@@ -104,6 +105,8 @@ class SchedulingPass {
      */
     boolean run() {
         Map<UUID, String> poisoned = new HashMap<>();
+        // Drained once, by the first try that holds the lock: a rerun must not lose them.
+        AtomicReference<Set<NodeDirectives.StopConfirmed>> stops = new AtomicReference<>();
         while (true) {
             try {
                 return Boolean.TRUE.equals(tx.execute(status -> {
@@ -111,8 +114,11 @@ class SchedulingPass {
                             Boolean.class, LOCK_KEY))) {
                         return false;
                     }
+                    if (stops.get() == null) {
+                        stops.set(directives.drainStopsConfirmed());
+                    }
                     Instant now = clock.instant();
-                    settleStops(now);
+                    settleStops(now, stops.get());
                     restarts.placeDue(now);
                     placePending(now, status, poisoned);
                     return true;
@@ -128,8 +134,8 @@ class SchedulingPass {
         }
     }
 
-    private void settleStops(Instant now) {
-        for (NodeDirectives.StopConfirmed stop : directives.drainStopsConfirmed()) {
+    private void settleStops(Instant now, Set<NodeDirectives.StopConfirmed> stops) {
+        for (NodeDirectives.StopConfirmed stop : stops) {
             placements.release(stop.runId(), stop.nodeId(), stop.generation(), now);
         }
         List<Run> stopping = new ArrayList<>(runs.findInStateOldestFirst(RunState.PAUSING));
@@ -185,12 +191,14 @@ class SchedulingPass {
                 .collect(Collectors.toCollection(ArrayList::new));
         for (Run candidateRun : pending) {
             String failure = poisoned.get(candidateRun.getId());
+            RuntimeException error = null;
             if (failure == null) {
                 try {
                     isolated(() -> placeOne(candidateRun.getId(), free, now));
                     continue;
                 } catch (RuntimeException e) {
                     failure = describe(e);
+                    error = e;
                     if (pass.isRollbackOnly()) { // the savepoint undid the writes, not the mark: the pass is lost
                         throw new PoisonedPass(candidateRun.getId(), failure, e);
                     }
@@ -201,8 +209,8 @@ class SchedulingPass {
             // Noted on the run as stored: the failed work may have changed the entity in memory (its state too).
             Run stored = runs.findById(candidateRun.getId()).orElseThrow();
             if (stateMachine.note(stored, "placement failed: " + failure + "; the run stays pending", ACTOR)) {
-                log.warn("Run {}: placement failed ({}); it stays pending, the pass goes on", candidateRun.getId(),
-                        failure);
+                log.warn("Run {}: placement failed; it stays pending, the pass goes on: {}", candidateRun.getId(),
+                        failure, error);
             }
         }
     }
