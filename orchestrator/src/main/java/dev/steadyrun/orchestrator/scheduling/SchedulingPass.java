@@ -6,9 +6,12 @@ import java.sql.Savepoint;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -23,6 +26,7 @@ import org.springframework.jdbc.datasource.DataSourceUtils;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.TransactionStatus;
 import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.steadyrun.orchestrator.node.NodeRegistry;
@@ -40,10 +44,10 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * The scheduling pass: settles stopping runs whose nodes all stopped, restarts recovering runs whose old
  * generation stopped ({@link RestartPlacer}), then gang-places pending runs oldest first (a run that does
- * not fit lets smaller ones behind it go; one that fails to be placed is rolled back to a savepoint and noted on
- * the run, so it never stops the others). One transaction-scoped PostgreSQL advisory lock makes it single-flight
- * across orchestrator replicas, and the placement table's unique index on active nodes backs that up: a node is
- * never placed twice.
+ * not fit lets smaller ones behind it go; one that fails to be placed is rolled back to a savepoint, or skipped by a
+ * rerun of the pass when its failure cost the transaction, and noted on the run, so it never stops the others). One
+ * transaction-scoped PostgreSQL advisory lock makes it single-flight across orchestrator replicas, and the
+ * placement table's unique index on active nodes backs that up: a node is never placed twice.
  */
 @Component
 class SchedulingPass {
@@ -94,24 +98,44 @@ class SchedulingPass {
 
     /**
      * One pass in one transaction; false when another replica holds the lock. Callers serialize passes of this
-     * replica ({@link SchedulingLoop}).
+     * replica ({@link SchedulingLoop}). A run whose placement failed in a way that cost the transaction (a database
+     * error inside a repository call marks it rollback-only, and neither Spring nor Hibernate can clear that mark)
+     * rolls the pass back; the pass is then run again without that run, which is noted as failing to place, so one
+     * poisoned run never blocks the others. A later pass tries it again.
      */
     boolean run() {
-        return Boolean.TRUE.equals(tx.execute(status -> {
-            if (!Boolean.TRUE.equals(jdbc.queryForObject("select pg_try_advisory_xact_lock(?)", Boolean.class,
-                    LOCK_KEY))) {
-                return false;
+        Map<UUID, String> poisoned = new HashMap<>();
+        // Drained once, by the first try that holds the lock: a rerun must not lose them.
+        AtomicReference<Set<NodeDirectives.StopConfirmed>> stops = new AtomicReference<>();
+        while (true) {
+            try {
+                return Boolean.TRUE.equals(tx.execute(status -> {
+                    if (!Boolean.TRUE.equals(jdbc.queryForObject("select pg_try_advisory_xact_lock(?)",
+                            Boolean.class, LOCK_KEY))) {
+                        return false;
+                    }
+                    if (stops.get() == null) {
+                        stops.set(directives.drainStopsConfirmed());
+                    }
+                    Instant now = clock.instant();
+                    settleStops(now, stops.get());
+                    restarts.placeDue(now);
+                    placePending(now, status, poisoned);
+                    return true;
+                }));
+            } catch (PoisonedPass e) {
+                // Each retry skips one more run than the last, so the retries end with the pending runs.
+                if (poisoned.putIfAbsent(e.runId, e.failure) != null) {
+                    throw new IllegalStateException("run " + e.runId + " poisoned a pass that skipped it", e);
+                }
+                log.warn("Run {}: placement failed and lost the pass's transaction; the pass runs again without it",
+                        e.runId, e.getCause());
             }
-            Instant now = clock.instant();
-            settleStops(now);
-            restarts.placeDue(now);
-            placePending(now);
-            return true;
-        }));
+        }
     }
 
-    private void settleStops(Instant now) {
-        for (NodeDirectives.StopConfirmed stop : directives.drainStopsConfirmed()) {
+    private void settleStops(Instant now, Set<NodeDirectives.StopConfirmed> stops) {
+        for (NodeDirectives.StopConfirmed stop : stops) {
             placements.release(stop.runId(), stop.nodeId(), stop.generation(), now);
         }
         List<Run> stopping = new ArrayList<>(runs.findInStateOldestFirst(RunState.PAUSING));
@@ -154,7 +178,7 @@ class SchedulingPass {
         }
     }
 
-    private void placePending(Instant now) {
+    private void placePending(Instant now, TransactionStatus pass, Map<UUID, String> poisoned) {
         List<Run> pending = runs.findInStateOldestFirst(RunState.PENDING);
         if (pending.isEmpty()) {
             return;
@@ -166,15 +190,27 @@ class SchedulingPass {
                 .map(n -> new GangPlacer.Candidate(n.id(), n.name(), n.labels(), n.gpuCount()))
                 .collect(Collectors.toCollection(ArrayList::new));
         for (Run candidateRun : pending) {
-            try {
-                isolated(() -> placeOne(candidateRun.getId(), free, now));
-            } catch (RuntimeException e) {
-                // One run that cannot be placed (a spec this version cannot read, a bug) must not stop the pass
-                // for every other run: its work is rolled back, the failure is noted on it, the others go on.
-                if (stateMachine.note(candidateRun, "placement failed: " + describe(e) + "; the run stays pending",
-                        ACTOR)) {
-                    log.warn("Run {}: placement failed; it stays pending, the pass goes on", candidateRun.getId(), e);
+            String failure = poisoned.get(candidateRun.getId());
+            RuntimeException error = null;
+            if (failure == null) {
+                try {
+                    isolated(() -> placeOne(candidateRun.getId(), free, now));
+                    continue;
+                } catch (RuntimeException e) {
+                    failure = describe(e);
+                    error = e;
+                    if (pass.isRollbackOnly()) { // the savepoint undid the writes, not the mark: the pass is lost
+                        throw new PoisonedPass(candidateRun.getId(), failure, e);
+                    }
                 }
+            }
+            // One run that cannot be placed (a spec this version cannot read, a database error, a bug) must not stop
+            // the pass for every other run: its work is rolled back, the failure is noted on it, the others go on.
+            // Noted on the run as stored: the failed work may have changed the entity in memory (its state too).
+            Run stored = runs.findById(candidateRun.getId()).orElseThrow();
+            if (stateMachine.note(stored, "placement failed: " + failure + "; the run stays pending", ACTOR)) {
+                log.warn("Run {}: placement failed; it stays pending, the pass goes on: {}", candidateRun.getId(),
+                        failure, error);
             }
         }
     }
@@ -206,7 +242,10 @@ class SchedulingPass {
 
     /**
      * Runs {@code work} under a savepoint of the pass's transaction: when it throws, what it wrote is rolled back
-     * (and the persistence context, flushed before, is cleared of what it changed) while the pass goes on.
+     * (and the persistence context, flushed before, is cleared of what it changed) while the pass goes on, unless the
+     * failure also marked the transaction rollback-only (see {@link #run}). Not a PROPAGATION_NESTED transaction:
+     * JpaTransactionManager with Hibernate offers no savepoints (HibernateJpaDialect's transaction data is no
+     * SavepointManager), and rolling back to one would not clear the mark on Hibernate's transaction either.
      */
     private void isolated(Runnable work) {
         entityManager.flush();
@@ -226,6 +265,18 @@ class SchedulingPass {
             throw new IllegalStateException("savepoint of the scheduling pass failed", e);
         } finally {
             DataSourceUtils.releaseConnection(connection, dataSource);
+        }
+    }
+
+    /** A run's placement failed and took the pass's transaction with it. */
+    private static final class PoisonedPass extends RuntimeException {
+        final UUID runId;
+        final String failure;
+
+        PoisonedPass(UUID runId, String failure, Throwable cause) {
+            super("placement of run " + runId + " failed: " + failure, cause);
+            this.runId = runId;
+            this.failure = failure;
         }
     }
 

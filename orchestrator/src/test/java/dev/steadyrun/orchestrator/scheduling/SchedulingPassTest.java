@@ -167,4 +167,62 @@ class SchedulingPassTest extends RunsApiSupport {
             jdbc.update("delete from run where id = ?", bad); // the API could not show it to other tests' listings
         }
     }
+
+    /**
+     * Issue 19 (found by the soak): a database error inside a repository call, here a test-only trigger refusing
+     * the first run's placement event, marks the pass's transaction rollback-only, which the savepoint did not undo:
+     * the commit failed, every pass, and no run was placed any more. Now the second run, waiting in the same pass, is
+     * placed and committed, the first is noted as failing to place, and a later pass places it once the error is gone.
+     */
+    @Test
+    void aDatabaseErrorPlacingOneRunDoesNotCostTheOthersTheirPlacement() throws SQLException {
+        String operator = token("OPERATOR");
+        String rack = newRack();
+        fleet(rack, 2);
+        String trigger = "refuse_" + UUID.randomUUID().toString().replace("-", "");
+        UUID first;
+        UUID second;
+        try (Connection other = dataSource.getConnection(); Statement st = other.createStatement()) {
+            other.setAutoCommit(false);
+            st.execute("select pg_advisory_xact_lock(" + SchedulingPass.LOCK_KEY + ")"); // both wait for one pass
+            first = submit(operator, rack);
+            second = submit(operator, rack);
+            jdbc.execute("create function " + trigger + "() returns trigger language plpgsql as $$ begin"
+                    + " if new.run_id = '" + first + "' and new.reason like 'placed generation %' then"
+                    + " raise exception 'test trigger refuses to place run %', new.run_id; end if;"
+                    + " return new; end $$");
+            jdbc.execute("create trigger " + trigger + " before insert on run_event for each row execute function "
+                    + trigger + "()");
+            other.rollback();
+        }
+        try {
+            loop.runOnce();
+            assertThat(runState(second)).isEqualTo("STARTING"); // read on another connection: committed
+            assertThat(count("placement where run_id = '" + second + "' and released_at is null")).isEqualTo(1);
+            assertThat(runState(first)).isEqualTo("PENDING");
+            assertThat(count("placement where run_id = '" + first + "'")).isZero();
+            List<String> notes = jdbc.queryForList("""
+                    select reason from run_event where run_id = ? and from_state = 'PENDING' and to_state = 'PENDING'
+                    """, String.class, first);
+            assertThat(notes).hasSize(1);
+            assertThat(notes.get(0)).startsWith("placement failed: ")
+                    .contains("test trigger refuses to place run " + first).endsWith("; the run stays pending");
+        } finally {
+            jdbc.execute("drop trigger " + trigger + " on run_event");
+            jdbc.execute("drop function " + trigger + "()");
+        }
+        loop.runOnce(); // the error is gone: the first run is placed on the node left for it
+        assertThat(runState(first)).isEqualTo("STARTING");
+        assertThat(count("placement where run_id = '" + first + "' and released_at is null")).isEqualTo(1);
+        call("POST", "/api/v1/runs/" + first + "/cancel", operator, null);
+        call("POST", "/api/v1/runs/" + second + "/cancel", operator, null);
+    }
+
+    private UUID submit(String operator, String rack) {
+        return UUID.fromString(call("POST", "/api/v1/runs", operator, tinyRun(rack, 1, 0)).body().get("id").asString());
+    }
+
+    private String runState(UUID runId) {
+        return jdbc.queryForObject("select state from run where id = ?", String.class, runId);
+    }
 }
