@@ -154,7 +154,7 @@ public final class NodeTrainers implements TrainerDriver {
             all = List.copyOf(supervisors);
         }
         // every rank gets its SIGTERM first, so that the grace periods run side by side, not one after another
-        all.forEach(s -> s.apply(DesiredState.STOP, null));
+        all.forEach(TrainerSupervisor::beginShutdown);
         all.forEach(TrainerSupervisor::shutdown);
     }
 

@@ -326,13 +326,21 @@ public final class TrainerSupervisor implements TrainerDriver {
         return current == null ? null : current.trainerPid();
     }
 
+    /**
+     * The first half of {@link #shutdown}: SIGTERM to the trainer (never a warm {@code leave}: the agent is going),
+     * without waiting, so that a node's ranks stop side by side.
+     */
+    public synchronized void beginShutdown() {
+        pending = null;
+        stop(current, "agent shutting down");
+    }
+
     @Override
     public void shutdown() {
         TrainerProcess p;
         synchronized (this) {
-            pending = null;
             p = current;
-            stop(p, "agent shutting down");
+            beginShutdown();
         }
         if (p != null) {
             try {
