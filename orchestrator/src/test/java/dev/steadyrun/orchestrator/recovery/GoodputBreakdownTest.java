@@ -13,6 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.protocol.TrainerStatus;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -58,6 +59,7 @@ class GoodputBreakdownTest extends RecoverySupport {
         clock.advance(Duration.ofSeconds(30)); // waiting for nodes
         assertThat(call("POST", "/api/v1/nodes/" + cordoned.id() + "/uncordon", ADMIN_TOKEN, null).status())
                 .isEqualTo(200);
+        agents.forEach(agent -> heartbeat(agent, TrainerStatus.idle())); // readmitted at its next heartbeat
         Map<Integer, Agent> gen2 = ranks(agents, 2);
         assertThat(gen2).containsOnlyKeys(0, 1);
 
