@@ -55,11 +55,13 @@ public class GoodputLedger {
                         rs.getString("from_state") == null ? null : RunState.valueOf(rs.getString("from_state")),
                         RunState.valueOf(rs.getString("to_state")), rs.getLong("generation"), rs.getString("reason")),
                 runId);
+        // the kept bound's report: one probe of run_metric_rank0_idx per generation (a step's report is never
+        // earlier than a lower step's: a trainer reports in step order)
         Map<Long, Kept> kept = new HashMap<>();
         jdbc.query("""
                 select g.generation, b.kept_to,
-                       (select max(m.at) from run_metric m where m.run_id = g.run_id and m.generation = g.generation
-                        and m.rank = 0 and m.step <= b.kept_to) kept_at
+                       (select m.at from run_metric m where m.run_id = g.run_id and m.generation = g.generation
+                        and m.rank = 0 and m.step <= b.kept_to order by m.step desc limit 1) kept_at
                 from run_generation g cross join lateral (
                     select min(coalesce(l.restore_step, -1)) kept_to from run_generation l
                     where l.run_id = g.run_id and l.generation > g.generation) b
