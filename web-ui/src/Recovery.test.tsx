@@ -1,6 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { Chart } from './Chart';
+import { GoodputBreakdown } from './Goodput';
 import { IncidentLog } from './Incidents';
 import { restartForm } from './recovery';
 import { RestartFields } from './RestartForm';
@@ -96,5 +97,33 @@ describe('Chart markers', () => {
     expect(html).toContain('data-marker="restart" data-step="50"');
     expect(html).toContain('<title>step 100: #1 DIVERGENCE</title>');
     expect(html).not.toContain('data-step="900"');
+  });
+});
+
+describe('GoodputBreakdown', () => {
+  const breakdown = {
+    runId: 'r-1', from: '2026-12-06T10:00:00Z', to: '2026-12-06T10:01:43.100Z', wallSeconds: 103.1,
+    productiveSeconds: 23, lostWorkSeconds: 17, restartSeconds: 13.1, waitingForNodesSeconds: 30, pausedSeconds: 20,
+    goodput: 23 / 103.1,
+  };
+
+  it('stacks every part by its share of the wall time and lists each with its time', () => {
+    const html = renderToStaticMarkup(<GoodputBreakdown goodput={breakdown} />);
+    expect(html).toContain('class="g-productiveSeconds" style="width:22.31%"');
+    expect(html).toContain('class="g-waitingForNodesSeconds" style="width:29.10%"');
+    expect(html).toMatch(/data-part="lostWorkSeconds">.*lost work<\/td><td>17 s<\/td><td>16\.5 %<\/td>/);
+    expect(html).toMatch(/data-part="restartSeconds">.*<td>13\.1 s<\/td><td>12\.7 %<\/td>/);
+    expect(html).toMatch(/data-part="wall">.*<td>1 min 43 s<\/td><td>100\.0 %<\/td>/);
+    expect(html).toContain('aria-label="productive 22.3 %, lost work 16.5 %, restart 12.7 %, waiting for nodes 29.1 %, paused 19.4 %"');
+  });
+
+  it('leaves out empty parts from the bar and says when the run was never placed', () => {
+    const training = { ...breakdown, wallSeconds: 10, productiveSeconds: 10, lostWorkSeconds: 0, restartSeconds: 0,
+      waitingForNodesSeconds: 0, pausedSeconds: 0, goodput: 1 };
+    const html = renderToStaticMarkup(<GoodputBreakdown goodput={training} />);
+    expect(html.match(/<span /g)).toHaveLength(1);
+    expect(html).toMatch(/data-part="pausedSeconds">.*<td>0 s<\/td><td>0\.0 %<\/td>/);
+    const never = { ...training, from: null, to: null, wallSeconds: 0, productiveSeconds: 0, goodput: null };
+    expect(renderToStaticMarkup(<GoodputBreakdown goodput={never} />)).toContain('Not placed yet.');
   });
 });

@@ -167,3 +167,10 @@ export interface RestartRequest {
   knobs: { lrMultiplier: number | null; clipNorm: number | null; resetLossScaler: boolean; skipBatches: number };
   reason: string | null;
 }
+
+/** Where a run's wall time since its first placement went; the parts sum to wallSeconds. */
+export interface Goodput {
+  runId: string; from: string | null; to: string | null; wallSeconds: number; productiveSeconds: number;
+  lostWorkSeconds: number; restartSeconds: number; waitingForNodesSeconds: number; pausedSeconds: number;
+  goodput: number | null;
+}

@@ -1,5 +1,5 @@
 // Pure logic of the recovery views (restart form, chart markers, logbook text), kept apart from React for unit tests.
-import type { Checkpoint, Generation, Incident, Knobs, RestartRequest } from './api';
+import type { Checkpoint, Generation, Goodput, Incident, Knobs, RestartRequest } from './api';
 
 /** A checkpoint the server could restore: not corrupt, not moved aside by a rollback, not deleted by retention. */
 export function restorable(c: Checkpoint): boolean {
@@ -126,4 +126,20 @@ export function seconds(s: number | null | undefined): string {
 /** Goodput as a percentage, '–' before the run was ever placed. */
 export function percent(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`;
+}
+
+/** The parts of a goodput breakdown, in the order the bar stacks them. */
+export const GOODPUT_PARTS = [
+  { key: 'productiveSeconds', label: 'productive', title: 'training whose steps still count' },
+  { key: 'lostWorkSeconds', label: 'lost work', title: 'training whose steps a restart threw away' },
+  { key: 'restartSeconds', label: 'restart', title: 'stopping a generation and starting the next, up to its first step' },
+  { key: 'waitingForNodesSeconds', label: 'waiting for nodes', title: 'no gang of nodes was placeable' },
+  { key: 'pausedSeconds', label: 'paused', title: 'paused or cancelling by an operator or a human' },
+] as const;
+
+export type GoodputPart = (typeof GOODPUT_PARTS)[number] & { seconds: number; share: number };
+
+/** Each part with its share of the wall time (0 when no wall time has passed). */
+export function goodputParts(g: Goodput): GoodputPart[] {
+  return GOODPUT_PARTS.map(p => ({ ...p, seconds: g[p.key], share: g.wallSeconds > 0 ? g[p.key] / g.wallSeconds : 0 }));
 }

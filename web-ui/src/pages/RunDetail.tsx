@@ -1,8 +1,9 @@
 import { useMemo, useState } from 'react';
-import { api, seatRanks, type Checkpoint, type Generation, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
+import { api, seatRanks, type Checkpoint, type Generation, type Goodput, type Incident, type Metrics, type Role, type Run, type RunEvent } from '../api';
 import { Chart } from '../Chart';
 import { fmt } from '../chart';
 import { usePoll } from '../hooks';
+import { GoodputBreakdown } from '../Goodput';
 import { IncidentLog } from '../Incidents';
 import { LogView } from '../LogView';
 import { chartMarkers, checkpointMark, percent, type Marker } from '../recovery';
@@ -23,15 +24,17 @@ const MAX_POINTS = 500;
 
 interface RunData {
   run: Run; metrics: Metrics; checkpoints: Checkpoint[]; generations: Generation[]; events: RunEvent[]; incidents: Incident[];
+  goodput: Goodput;
 }
 
 async function loadRun(id: string): Promise<RunData> {
   const base = `/api/v1/runs/${id}`;
-  const [run, metrics, checkpoints, generations, events, incidents] = await Promise.all([
+  const [run, metrics, checkpoints, generations, events, incidents, goodput] = await Promise.all([
     api<Run>(base), api<Metrics>(`${base}/metrics?maxPoints=${MAX_POINTS}`), api<Checkpoint[]>(`${base}/checkpoints`),
     api<Generation[]>(`${base}/generations`), api<RunEvent[]>(`${base}/events`), api<Incident[]>(`${base}/incidents`),
+    api<Goodput>(`${base}/goodput`),
   ]);
-  return { run, metrics, checkpoints, generations, events, incidents };
+  return { run, metrics, checkpoints, generations, events, incidents, goodput };
 }
 
 const Key = ({ kind }: { kind: Marker['kind'] }) => (
@@ -43,7 +46,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
   const [requested, setRequested] = useState<Incident | null>(null);
   const markers = useMemo(() => (data ? chartMarkers(data.incidents, data.generations, data.checkpoints) : []), [data]);
   if (!data) return <div><ErrorLine error={error} />{!error && <p>Loading…</p>}</div>;
-  const { run, metrics, checkpoints, generations, events, incidents } = data;
+  const { run, metrics, checkpoints, generations, events, incidents, goodput } = data;
   const pts = metrics.points;
   const x = pts.map(p => p.step);
   return (
@@ -89,6 +92,9 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
         <Chart title="gradient norm" series={{ x, y: pts.map(p => p.gradNorm) }} markers={markers} />
         <Chart title="tokens/s" series={{ x, y: pts.map(p => p.tokensPerSec) }} markers={markers} />
       </div>
+      <Section title="Goodput">
+        <GoodputBreakdown goodput={goodput} />
+      </Section>
       <Section title="Trainer log">
         <LogView run={run} onUnauthorized={onUnauthorized} />
       </Section>

@@ -18,6 +18,7 @@ import dev.steadyrun.orchestrator.node.NodeRegistry;
 import dev.steadyrun.orchestrator.run.Run;
 import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunState;
+import dev.steadyrun.orchestrator.run.GoodputLedger;
 import dev.steadyrun.orchestrator.run.RunTelemetry;
 import dev.steadyrun.orchestrator.scheduling.Placements;
 import dev.steadyrun.protocol.StepMetrics;
@@ -37,6 +38,7 @@ public class ProgressWatch {
     private final RestartLogbook logbook;
     private final RunRepository runs;
     private final RunTelemetry telemetry;
+    private final GoodputLedger ledger;
     private final Placements placements;
     private final NodeRegistry nodes;
     private final RecoveryMetrics metrics;
@@ -44,13 +46,14 @@ public class ProgressWatch {
     private final Clock clock;
 
     ProgressWatch(RecoveryActions actions, RunWatches watches, RestartLogbook logbook, RunRepository runs,
-                  RunTelemetry telemetry, Placements placements, NodeRegistry nodes, RecoveryMetrics metrics,
+                  RunTelemetry telemetry, GoodputLedger ledger, Placements placements, NodeRegistry nodes, RecoveryMetrics metrics,
                   RecoveryProperties props, Clock clock) {
         this.actions = actions;
         this.watches = watches;
         this.logbook = logbook;
         this.runs = runs;
         this.telemetry = telemetry;
+        this.ledger = ledger;
         this.placements = placements;
         this.nodes = nodes;
         this.metrics = metrics;
@@ -146,7 +149,7 @@ public class ProgressWatch {
             RunTelemetry.RecoveryFigures f = telemetry.recoveryFigures(run.getId(), run.getState(),
                     run.getStateChangedAt(), now);
             figures.add(new RecoveryMetrics.RunFigures(run.getId(), telemetry.lastStep(run.getId()), f.restarts(),
-                    f.goodput()));
+                    f.goodput(), ledger.breakdown(run.getId(), now)));
         }
         metrics.runs(figures);
         Set<UUID> liveIds = new HashSet<>();

@@ -1,15 +1,19 @@
 package dev.steadyrun.orchestrator.recovery;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
 import org.springframework.stereotype.Component;
 
+import dev.steadyrun.orchestrator.run.GoodputResponse;
 import dev.steadyrun.orchestrator.run.RunTelemetry;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
@@ -26,6 +30,9 @@ class RecoveryMetrics {
 
     private final MeterRegistry registry;
     private final MultiGauge goodput;
+    private final MultiGauge goodputSeconds;
+    /** Productive ÷ wall summed over the runs last measured; NaN while none has wall time. */
+    private final AtomicReference<Double> fleetGoodput = new AtomicReference<>(Double.NaN);
     private final MultiGauge step;
     private final MultiGauge loss;
     private final MultiGauge lossScale;
@@ -38,6 +45,12 @@ class RecoveryMetrics {
         this.registry = registry;
         this.goodput = MultiGauge.builder("steadyrun.run.goodput")
                 .description("Productive training time / wall time since the run's first placement").register(registry);
+        this.goodputSeconds = MultiGauge.builder("steadyrun.run.goodput.seconds")
+                .description("Wall time since the run's first placement by part: productive, lost_work, restart,"
+                        + " waiting_for_nodes, paused").baseUnit("seconds").register(registry);
+        Gauge.builder("steadyrun.fleet.goodput", fleetGoodput, AtomicReference::get)
+                .description("Productive time / wall time summed over the live and recovering runs, each since its"
+                        + " first placement").register(registry);
         this.step = MultiGauge.builder("steadyrun.run.step")
                 .description("Rank 0's newest step (0 before the first)").register(registry);
         this.loss = MultiGauge.builder("steadyrun.run.loss").description("Loss of rank 0's newest step")
@@ -79,8 +92,9 @@ class RecoveryMetrics {
         (paused ? budgetPaused : budgetFailed).increment();
     }
 
-    /** One run's figures; goodput and the last step are null before the run has them. */
-    record RunFigures(UUID runId, RunTelemetry.LastStep last, int restarts, Double goodput) {
+    /** One run's figures; goodput, the breakdown and the last step are null before the run has them. */
+    record RunFigures(UUID runId, RunTelemetry.LastStep last, int restarts, Double goodput,
+                      GoodputResponse breakdown) {
     }
 
     /** Replaces every run's series: runs missing from {@code runs} lose theirs. */
@@ -91,6 +105,24 @@ class RecoveryMetrics {
         register(lossScale, runs, f -> f.last() == null ? null : f.last().lossScale());
         register(tokensPerSecond, runs, f -> f.last() == null ? null : f.last().tokensPerSec());
         register(restartCount, runs, RunFigures::restarts);
+        List<MultiGauge.Row<?>> parts = new ArrayList<>();
+        double productive = 0, wall = 0;
+        for (RunFigures f : runs) {
+            GoodputResponse b = f.breakdown();
+            if (b == null) {
+                continue;
+            }
+            Tags run = Tags.of("run", f.runId().toString());
+            parts.add(MultiGauge.Row.of(run.and("part", "productive"), b.productiveSeconds()));
+            parts.add(MultiGauge.Row.of(run.and("part", "lost_work"), b.lostWorkSeconds()));
+            parts.add(MultiGauge.Row.of(run.and("part", "restart"), b.restartSeconds()));
+            parts.add(MultiGauge.Row.of(run.and("part", "waiting_for_nodes"), b.waitingForNodesSeconds()));
+            parts.add(MultiGauge.Row.of(run.and("part", "paused"), b.pausedSeconds()));
+            productive += b.productiveSeconds();
+            wall += b.wallSeconds();
+        }
+        goodputSeconds.register(parts, true);
+        fleetGoodput.set(wall > 0 ? productive / wall : Double.NaN);
     }
 
     private static void register(MultiGauge gauge, List<RunFigures> runs, Function<RunFigures, Number> value) {

@@ -101,4 +101,9 @@ class RunController {
                             @RequestParam(required = false) Integer maxPoints) {
         return runs.metrics(id, fromStep, toStep, maxPoints);
     }
+
+    @GetMapping("/{id}/goodput")
+    GoodputResponse goodput(@PathVariable UUID id) {
+        return runs.goodput(id);
+    }
 }

@@ -29,6 +29,7 @@ public class RunService {
     private final RunEventRepository events;
     private final RunStateMachine stateMachine;
     private final RunTelemetry telemetry;
+    private final GoodputLedger goodput;
     private final NodeRegistry nodes;
     private final Programs programs;
     private final RunSpecResolver resolver;
@@ -37,11 +38,12 @@ public class RunService {
     private final Clock clock;
 
     RunService(RunRepository runs, RunEventRepository events, RunStateMachine stateMachine, RunTelemetry telemetry,
-               NodeRegistry nodes, Programs programs, RunsProperties props, ObjectMapper json, Clock clock) {
+               GoodputLedger goodput, NodeRegistry nodes, Programs programs, RunsProperties props, ObjectMapper json, Clock clock) {
         this.runs = runs;
         this.events = events;
         this.stateMachine = stateMachine;
         this.telemetry = telemetry;
+        this.goodput = goodput;
         this.nodes = nodes;
         this.programs = programs;
         this.resolver = new RunSpecResolver(props.checkpointRoot());
@@ -139,6 +141,14 @@ public class RunService {
             throw new BadRequestException("maxPoints", "must be 1 to " + props.maxMetricPoints() + ", was " + points);
         }
         return telemetry.metrics(id, from, to, points);
+    }
+
+    /** The run's goodput breakdown; all zero (no from, to or goodput) before its first placement. */
+    @Transactional(readOnly = true)
+    public GoodputResponse goodput(UUID id) {
+        find(id);
+        GoodputResponse breakdown = goodput.breakdown(id, clock.instant());
+        return breakdown != null ? breakdown : new GoodputResponse(id, null, null, 0, 0, 0, 0, 0, 0, null);
     }
 
     private Run find(UUID id) {

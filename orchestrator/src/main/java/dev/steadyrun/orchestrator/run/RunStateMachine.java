@@ -19,6 +19,12 @@ public class RunStateMachine {
     public record RunStateChanged(UUID runId, RunState from, RunState to) {
     }
 
+    /**
+     * How the note of a restart that finds no gang of nodes begins: from it to the run's next transition the run
+     * waits for nodes ({@link GoodputLedger}), though it stays RECOVERING.
+     */
+    public static final String WAITING_FOR_NODES = "restart waits for nodes: ";
+
     /** The width of {@code run_event.reason}. */
     static final int MAX_REASON = 1000;
 

@@ -175,6 +175,7 @@ public class RestartPlacer {
                     + " for " + (spec.nodes() - seats.size()) + " node(s) of " + perNode + " rank(s)";
             if (requests.waiting(pending.id(), why)) {
                 events.publishEvent(new Waiting(request.incidentId(), why));
+                stateMachine.note(run, RunStateMachine.WAITING_FOR_NODES + why, ACTOR); // the run's history dates it
             }
             return;
         }
