@@ -77,9 +77,19 @@ class NodeTrainersTest {
         return env;
     }
 
-    private static String commandLine(long pid) throws IOException {
-        return new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")), StandardCharsets.UTF_8)
-                .replace('\0', ' ');
+    /** The trainer's command line: the pid is known from the fork on, its command line once the wrapper exec'd it. */
+    private static String trainerCommandLine(long pid) {
+        return Await.until("the command line of " + pid, WAIT, () -> commandLine(pid), c -> c.contains("--world-size"));
+    }
+
+    /** The process's command line; empty while it has none to read (being exec'd, or gone). */
+    private static String commandLine(long pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")), StandardCharsets.UTF_8)
+                    .replace('\0', ' ');
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     @Test
@@ -88,7 +98,7 @@ class NodeTrainersTest {
         List<Long> pids = runningPids();
         assertThat(pids.get(0)).isNotEqualTo(pids.get(1));
         for (int l = 0; l < 2; l++) {
-            String argv = commandLine(pids.get(l));
+            String argv = trainerCommandLine(pids.get(l));
             assertThat(argv).contains("--rank " + (2 + l) + " ", "--world-size 4", "--set threads=4");
             assertThat(environment(pids.get(l))).containsEntry("OMP_NUM_THREADS", "4")
                     .doesNotContainKey("CUDA_VISIBLE_DEVICES");
@@ -123,7 +133,7 @@ class NodeTrainersTest {
         List<Long> pids = runningPids();
         assertThat(environment(pids.get(0))).containsEntry("CUDA_VISIBLE_DEVICES", "0");
         assertThat(environment(pids.get(1))).containsEntry("CUDA_VISIBLE_DEVICES", "1");
-        assertThat(commandLine(pids.get(0))).doesNotContain("threads=");
+        assertThat(trainerCommandLine(pids.get(0))).doesNotContain("threads=");
         assertThat(node.gpuOf(3)).as("chaos faults the GPU of the rank it names").contains(1);
         assertThat(node.gpuOf(1)).as("rank 1 runs elsewhere").isEmpty();
 
