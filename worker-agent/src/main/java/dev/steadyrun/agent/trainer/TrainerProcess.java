@@ -91,7 +91,7 @@ final class TrainerProcess {
     /** The control file ({@link TrainerControl}), or null when this trainer is not offered one. */
     private final Path controlFile;
     /** What this process's environment says about its rank (its GPU, its threads): fixed once the JVM runs. */
-    private Map<String, String> rankEnvironment = Map.of();
+    private final Map<String, String> rankEnvironment;
     /** The trainer printed its {@link TrainerControl.Hello}: it can leave a generation and be handed another. */
     private volatile boolean controllable;
     /** It runs no generation (a spare waiting for its first, or a trainer that left its last): lines are dropped. */
@@ -124,8 +124,9 @@ final class TrainerProcess {
 
     private TrainerProcess(Assignment assignment, Process process, int tailLines, Clock clock,
                            ReportBuffer reports, LogBuffer logs, BufferedWriter logFile, Path controlFile,
-                           ProgramRef program) {
+                           ProgramRef program, Map<String, String> rankEnvironment) {
         this.assignment = assignment;
+        this.rankEnvironment = rankEnvironment;
         this.program = program;
         this.logs = logs;
         this.logFile = logFile;
@@ -197,10 +198,8 @@ final class TrainerProcess {
             }
             throw e;
         }
-        TrainerProcess launched = new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile,
-                controlFile, program);
-        launched.rankEnvironment = rankEnvironment;
-        return launched;
+        return new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile, controlFile, program,
+                rankEnvironment);
     }
 
     /** One file per run, rank and generation: a generation is launched at most once on a node. */
