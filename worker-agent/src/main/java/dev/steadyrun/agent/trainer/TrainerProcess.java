@@ -224,20 +224,19 @@ final class TrainerProcess {
     }
 
     private void onStdout(String line, ReportBuffer reports) {
-        TrainerControl.Reply reply = controlFile == null ? null : TrainerControl.parseReply(line).orElse(null);
-        if (reply instanceof TrainerControl.Hello) {
-            controllable = true;
-            return;
-        }
-        if (reply instanceof TrainerControl.Left left) {
-            awaitStderr(left.generation());
-            onLeft.accept(left);
-            return;
-        }
+        // metric lines first: they are nearly every line, and parsed once; a control reply is no metric line
         TrainerLine parsed = TrainerLines.parse(line).orElse(null);
         if (parsed == null) {
-            addTail(line);
-            ship(TrainerLogBatch.Stream.STDOUT, line);
+            TrainerControl.Reply reply = controlFile == null ? null : TrainerControl.parseReply(line).orElse(null);
+            if (reply instanceof TrainerControl.Hello) {
+                controllable = true;
+            } else if (reply instanceof TrainerControl.Left left) {
+                awaitStderr(left.generation());
+                onLeft.accept(left);
+            } else {
+                addTail(line);
+                ship(TrainerLogBatch.Stream.STDOUT, line);
+            }
             return;
         }
         ReportBuffer.Source to = source;
