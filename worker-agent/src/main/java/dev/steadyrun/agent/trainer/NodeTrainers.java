@@ -108,13 +108,7 @@ public final class NodeTrainers implements TrainerDriver {
 
     @Override
     public synchronized TrainerStatus status() {
-        List<TrainerStatus> all = new ArrayList<>();
-        for (int l = 0; l < supervisors.size(); l++) {
-            if (l < Math.max(1, active)) {
-                all.add(supervisors.get(l).status());
-            }
-        }
-        return nodeStatus(all);
+        return nodeStatus(supervisors.stream().limit(Math.max(1, active)).map(TrainerSupervisor::status).toList());
     }
 
     /** The statuses of the local ranks, by local rank. */
