@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
@@ -49,6 +50,8 @@ import dev.steadyrun.protocol.TrainerLines;
 final class TrainerProcess {
 
     private static final Logger log = LoggerFactory.getLogger(TrainerProcess.class);
+    /** Standby trainers started by this agent, for their log files' names. */
+    private static final AtomicLong STANDBYS = new AtomicLong();
     private static final String PID_LINE = "steadyrun-wrapper: trainer pid ";
 
     /**
@@ -168,7 +171,9 @@ final class TrainerProcess {
         BufferedWriter logFile = null;
         if (logDir != null) {
             Files.createDirectories(logDir);
-            String name = assignment == null ? "trainer-standby-" + clock.millis() + ".log" : logFileName(assignment);
+            // numbered too: a node's local ranks start their spares in the same millisecond
+            String name = assignment == null ? "trainer-standby-" + clock.millis() + "-" + STANDBYS.incrementAndGet()
+                    + ".log" : logFileName(assignment);
             logFile = Files.newBufferedWriter(logDir.resolve(name), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
