@@ -54,6 +54,12 @@ public record Assignment(UUID runId, int rank, int worldSize, long generation, M
                 List.of(local));
     }
 
+    /** The same assignment with {@code config} as its trainer configuration. */
+    public Assignment withTrainerConfig(Map<String, String> config) {
+        return new Assignment(runId, rank, worldSize, generation, config, restoreFrom, restoreSha256, checkpointDir,
+                knobs, rendezvous, hangTimeoutSeconds, ringSecret, program, localRanks);
+    }
+
     /** The program to start: the built-in one unless the run names another. */
     public ProgramRef programOrBuiltIn() {
         return program == null ? ProgramRef.BUILT_IN : program;

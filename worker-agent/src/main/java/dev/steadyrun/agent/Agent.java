@@ -76,11 +76,13 @@ public final class Agent {
                 VERSION).withPrograms(List.copyOf(config.programs().keySet()));
         ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
         LogBuffer logs = new LogBuffer(LOG_BUFFER_LINES);
-        // one supervisor per local rank: a node runs one trainer per GPU (or ranksPerNode CPU ranks)
+        // one supervisor per local rank: a node runs one trainer per GPU (or ranksPerNode CPU ranks); an idle node
+        // keeps one hot spare, local rank 0's (docs/agent.md): the other ranks' trainers that left stay warm-keep
         this.trainer = new NodeTrainers(local -> new TrainerSupervisor(config.trainerCommand(), config.programs(),
                 config.checkpointRoot(), config.stopGrace(), config.logTailLines(), clock, reports, logs,
                 ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
-                Duration.ofMillis(250), config.trainerLogDir(), config.warm()),
+                Duration.ofMillis(250), config.trainerLogDir(),
+                local == 0 ? config.warm() : config.warm().withoutHotSpare()),
                 Runtime.getRuntime().availableProcessors());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");

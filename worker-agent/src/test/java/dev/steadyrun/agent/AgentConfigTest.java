@@ -13,6 +13,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.steadyrun.agent.trainer.WarmSettings;
 import dev.steadyrun.protocol.ProgramRef;
 
 class AgentConfigTest {
@@ -115,5 +116,19 @@ class AgentConfigTest {
         assertThat(c.trainerCommand()).isEqualTo(List.of("java", "-Xmx2g", "-jar", "t.jar"));
         assertThat(c.faultFile()).isEqualTo(Path.of("/tmp/faults"));
         assertThat(c.fakeGpus()).isEqualTo(8);
+    }
+
+    @Test
+    void warmRestartSettingsHaveDefaultsAndAreChecked() {
+        AgentConfig defaults = AgentConfig.fromMap(Map.of("url", "https://o.example", "join-token", "t"));
+        assertThat(defaults.warm()).isEqualTo(new WarmSettings(true, true, Duration.ofSeconds(30),
+                Duration.ofMinutes(5)));
+        AgentConfig set = AgentConfig.fromMap(Map.of("url", "https://o.example", "join-token", "t",
+                "warm-restart", "false", "hot-spare", "false", "warm-ack-timeout", "5s", "warm-keep", "1m"));
+        assertThat(set.warm()).isEqualTo(new WarmSettings(false, false, Duration.ofSeconds(5), Duration.ofMinutes(1)));
+        assertThatThrownBy(() -> AgentConfig.fromMap(Map.of("url", "https://o.example", "join-token", "t",
+                "hot-spare", "yes", "warm-keep", "0s")))
+                .hasMessageContaining("hot-spare (--hot-spare, STEADYRUN_HOT_SPARE): must be true or false")
+                .hasMessageContaining("warm-keep (--warm-keep, STEADYRUN_WARM_KEEP): must be positive");
     }
 }

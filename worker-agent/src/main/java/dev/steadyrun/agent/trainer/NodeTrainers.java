@@ -76,15 +76,24 @@ public final class NodeTrainers implements TrainerDriver {
     Assignment forRank(Assignment node, LocalRank local, int ranksHere) {
         Assignment one = node.forLocalRank(local);
         Map<String, String> config = node.trainerConfig() == null ? Map.of() : node.trainerConfig();
-        boolean unset = Integer.parseInt(config.getOrDefault(THREADS, "0").trim()) <= 0;
-        if (ranksHere == 1 || local.cudaVisibleDevices() != null || !unset) {
+        if (ranksHere == 1 || local.cudaVisibleDevices() != null || !threadsUnset(config.get(THREADS))) {
             return one;
         }
         Map<String, String> split = new HashMap<>(config);
         split.put(THREADS, Integer.toString(Math.max(1, cores / ranksHere)));
-        return new Assignment(one.runId(), one.rank(), one.worldSize(), one.generation(), Map.copyOf(split),
-                one.restoreFrom(), one.restoreSha256(), one.checkpointDir(), one.knobs(), one.rendezvous(),
-                one.hangTimeoutSeconds(), one.ringSecret(), one.program(), one.localRanks());
+        return one.withTrainerConfig(Map.copyOf(split));
+    }
+
+    /**
+     * Whether the run left the thread count to the agent: absent, or ≤ 0 (the trainer-engine's "every core"). A
+     * value that is no number is the program's own to judge (it is not the trainer-engine's key there): kept.
+     */
+    private static boolean threadsUnset(String threads) {
+        try {
+            return threads == null || Integer.parseInt(threads.strip()) <= 0;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     @Override
@@ -99,13 +108,7 @@ public final class NodeTrainers implements TrainerDriver {
 
     @Override
     public synchronized TrainerStatus status() {
-        List<TrainerStatus> all = new ArrayList<>();
-        for (int l = 0; l < supervisors.size(); l++) {
-            if (l < Math.max(1, active)) {
-                all.add(supervisors.get(l).status());
-            }
-        }
-        return nodeStatus(all);
+        return nodeStatus(supervisors.stream().limit(Math.max(1, active)).map(TrainerSupervisor::status).toList());
     }
 
     /** The statuses of the local ranks, by local rank. */

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
@@ -49,6 +50,8 @@ import dev.steadyrun.protocol.TrainerLines;
 final class TrainerProcess {
 
     private static final Logger log = LoggerFactory.getLogger(TrainerProcess.class);
+    /** Standby trainers started by this agent, for their log files' names. */
+    private static final AtomicLong STANDBYS = new AtomicLong();
     private static final String PID_LINE = "steadyrun-wrapper: trainer pid ";
 
     /**
@@ -91,7 +94,7 @@ final class TrainerProcess {
     /** The control file ({@link TrainerControl}), or null when this trainer is not offered one. */
     private final Path controlFile;
     /** What this process's environment says about its rank (its GPU, its threads): fixed once the JVM runs. */
-    private Map<String, String> rankEnvironment = Map.of();
+    private final Map<String, String> rankEnvironment;
     /** The trainer printed its {@link TrainerControl.Hello}: it can leave a generation and be handed another. */
     private volatile boolean controllable;
     /** It runs no generation (a spare waiting for its first, or a trainer that left its last): lines are dropped. */
@@ -124,8 +127,9 @@ final class TrainerProcess {
 
     private TrainerProcess(Assignment assignment, Process process, int tailLines, Clock clock,
                            ReportBuffer reports, LogBuffer logs, BufferedWriter logFile, Path controlFile,
-                           ProgramRef program) {
+                           ProgramRef program, Map<String, String> rankEnvironment) {
         this.assignment = assignment;
+        this.rankEnvironment = rankEnvironment;
         this.program = program;
         this.logs = logs;
         this.logFile = logFile;
@@ -167,7 +171,9 @@ final class TrainerProcess {
         BufferedWriter logFile = null;
         if (logDir != null) {
             Files.createDirectories(logDir);
-            String name = assignment == null ? "trainer-standby-" + clock.millis() + ".log" : logFileName(assignment);
+            // numbered too: a node's local ranks start their spares in the same millisecond
+            String name = assignment == null ? "trainer-standby-" + clock.millis() + "-" + STANDBYS.incrementAndGet()
+                    + ".log" : logFileName(assignment);
             logFile = Files.newBufferedWriter(logDir.resolve(name), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
@@ -197,10 +203,8 @@ final class TrainerProcess {
             }
             throw e;
         }
-        TrainerProcess launched = new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile,
-                controlFile, program);
-        launched.rankEnvironment = rankEnvironment;
-        return launched;
+        return new TrainerProcess(assignment, p, tailLines, clock, reports, logs, logFile, controlFile, program,
+                rankEnvironment);
     }
 
     /** One file per run, rank and generation: a generation is launched at most once on a node. */
@@ -225,20 +229,19 @@ final class TrainerProcess {
     }
 
     private void onStdout(String line, ReportBuffer reports) {
-        TrainerControl.Reply reply = controlFile == null ? null : TrainerControl.parseReply(line).orElse(null);
-        if (reply instanceof TrainerControl.Hello) {
-            controllable = true;
-            return;
-        }
-        if (reply instanceof TrainerControl.Left left) {
-            awaitStderr(left.generation());
-            onLeft.accept(left);
-            return;
-        }
+        // metric lines first: they are nearly every line, and parsed once; a control reply is no metric line
         TrainerLine parsed = TrainerLines.parse(line).orElse(null);
         if (parsed == null) {
-            addTail(line);
-            ship(TrainerLogBatch.Stream.STDOUT, line);
+            TrainerControl.Reply reply = controlFile == null ? null : TrainerControl.parseReply(line).orElse(null);
+            if (reply instanceof TrainerControl.Hello) {
+                controllable = true;
+            } else if (reply instanceof TrainerControl.Left left) {
+                awaitStderr(left.generation());
+                onLeft.accept(left);
+            } else {
+                addTail(line);
+                ship(TrainerLogBatch.Stream.STDOUT, line);
+            }
             return;
         }
         ReportBuffer.Source to = source;

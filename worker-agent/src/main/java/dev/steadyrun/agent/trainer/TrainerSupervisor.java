@@ -160,7 +160,8 @@ public final class TrainerSupervisor implements TrainerDriver {
                 handOver(current, assignment);
             } else {
                 pending = assignment;
-                stop(current, "a standby trainer cannot take program " + assignment.programOrBuiltIn());
+                stop(current, "the standby trainer cannot take program " + assignment.programOrBuiltIn()
+                        + " with environment " + TrainerEnvironment.ofRank(assignment));
             }
             return;
         }

@@ -17,4 +17,9 @@ public record WarmSettings(boolean warmRestart, boolean hotSpare, Duration ackTi
 
     /** Every trainer stopped and launched, no standby: the behaviour of trainers without the control channel. */
     public static final WarmSettings OFF = new WarmSettings(false, false, Duration.ofSeconds(30), Duration.ZERO);
+
+    /** The same, without a hot spare: a trainer that left its generation is kept for {@code keep}, then stopped. */
+    public WarmSettings withoutHotSpare() {
+        return new WarmSettings(warmRestart, false, ackTimeout, keep);
+    }
 }

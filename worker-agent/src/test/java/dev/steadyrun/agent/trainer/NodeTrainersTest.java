@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.steadyrun.agent.report.LogBuffer;
 import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.testing.Await;
+import dev.steadyrun.agent.testing.Reports;
 import dev.steadyrun.agent.testing.ScriptedTrainer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.DesiredState;
@@ -107,12 +107,7 @@ class NodeTrainersTest {
         TrainerStatus status = node.status();
         assertThat(status.state()).isEqualTo(TrainerState.RUNNING);
         assertThat(status.rank()).as("the node's first rank").isEqualTo(2);
-        List<Integer> reported = new ArrayList<>();
-        for (var b = reports.next(); b.isPresent(); b = reports.next()) {
-            TrainerReport r = b.get().report();
-            reported.add(r.rank());
-            reports.sent(b.get());
-        }
+        List<Integer> reported = Reports.drain(reports).stream().map(TrainerReport::rank).toList();
         assertThat(reported).contains(2, 3).doesNotContain(0, 1);
 
         // one rank dies (as a GPU fault would take it): the node reports that rank's exit, then stops the other
@@ -125,6 +120,22 @@ class NodeTrainersTest {
         Await.until("rank 2 stopped", WAIT, () -> node.rankStatuses().stream()
                 .allMatch(s -> s.state() == TrainerState.EXITED));
         assertThat(ProcessHandle.of(pids.get(0)).map(ProcessHandle::isAlive)).isNotEqualTo(java.util.Optional.of(true));
+    }
+
+    /** No process: how a CPU rank's thread count comes out of the run's configuration. */
+    @Test
+    void cpuRanksSplitTheCoresUnlessTheRunSetsItsOwnThreads() {
+        NodeTrainers eightCores = new NodeTrainers(local -> null, 8);
+        Assignment node = ranks2and3(1, null);
+        LocalRank second = node.ranksHere().get(1);
+        Assignment split = eightCores.forRank(node, second, 2);
+        assertThat(split.trainerConfig()).containsEntry(NodeTrainers.THREADS, "4").containsEntry("stepMillis", "50");
+        assertThat(split.rank()).isEqualTo(3);
+        assertThat(split.localRanks()).containsExactly(second);
+        for (String own : List.of("3", "auto")) { // a number the run chose, or a program's own meaning of the key
+            Assignment set = node.withTrainerConfig(Map.of(NodeTrainers.THREADS, own));
+            assertThat(eightCores.forRank(set, second, 2).trainerConfig()).containsEntry(NodeTrainers.THREADS, own);
+        }
     }
 
     @Test
