@@ -3,6 +3,7 @@ package dev.steadyrun.sdk;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.function.Consumer;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -76,14 +77,8 @@ public final class DataParallel implements AutoCloseable {
         ByteBuffer direct = directFloats(gradient);
         if (direct != null) {
             ring.allReduceSum(direct); // straight from and into ND4J's memory
-        } else if (gradient.dataType() == DataType.DOUBLE) {
-            double[] values = gradient.dup('c').data().asDouble();
-            ring.allReduceSum(values);
-            gradient.assign(Nd4j.createFromArray(values).reshape(gradient.shape()));
         } else {
-            float[] values = floats(gradient);
-            ring.allReduceSum(values);
-            gradient.assign(Nd4j.createFromArray(values).reshape(gradient.shape()));
+            throughHeap(gradient, ring::allReduceSum, ring::allReduceSum);
         }
     }
 
@@ -108,15 +103,7 @@ public final class DataParallel implements AutoCloseable {
             return;
         }
         for (INDArray a : arrays) {
-            if (a.dataType() == DataType.DOUBLE) {
-                double[] values = a.dup('c').data().asDouble();
-                ring.broadcast(values, 0);
-                a.assign(Nd4j.createFromArray(values).reshape(a.shape()));
-            } else {
-                float[] values = floats(a);
-                ring.broadcast(values, 0);
-                a.assign(Nd4j.createFromArray(values).reshape(a.shape()));
-            }
+            throughHeap(a, values -> ring.broadcast(values, 0), values -> ring.broadcast(values, 0));
         }
     }
 
@@ -141,10 +128,20 @@ public final class DataParallel implements AutoCloseable {
         return nio.capacity() == a.length() * Float.BYTES ? nio : null;
     }
 
-    private static float[] floats(INDArray a) {
-        if (a.dataType() != DataType.FLOAT) {
+    /** Runs a collective on a heap copy of {@code a} (DOUBLE or FLOAT) and writes its result back into {@code a}. */
+    private static void throughHeap(INDArray a, Consumer<double[]> onDoubles, Consumer<float[]> onFloats) {
+        INDArray result;
+        if (a.dataType() == DataType.DOUBLE) {
+            double[] values = a.dup('c').data().asDouble();
+            onDoubles.accept(values);
+            result = Nd4j.createFromArray(values);
+        } else if (a.dataType() == DataType.FLOAT) {
+            float[] values = a.dup('c').data().asFloat();
+            onFloats.accept(values);
+            result = Nd4j.createFromArray(values);
+        } else {
             throw new IllegalArgumentException("data parallel: arrays must be FLOAT or DOUBLE, was " + a.dataType());
         }
-        return a.dup('c').data().asFloat();
+        a.assign(result.reshape(a.shape()));
     }
 }

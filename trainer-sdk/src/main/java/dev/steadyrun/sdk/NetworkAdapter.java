@@ -71,8 +71,9 @@ public abstract class NetworkAdapter<B> extends ModelAdapter<B> {
     public final Map<String, INDArray> arrays() {
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         arrays.put(PARAMS, net.params());
-        if (updaterState() != null) {
-            arrays.put(UPDATER, updaterState());
+        INDArray state = updaterState();
+        if (state != null) {
+            arrays.put(UPDATER, state);
         }
         return arrays;
     }

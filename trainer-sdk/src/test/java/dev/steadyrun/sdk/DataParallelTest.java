@@ -200,29 +200,24 @@ class DataParallelTest {
         return new Outcome(steps, checkpoints, params[0], failure);
     }
 
-    /** The program's loop; each rank initializes differently, so only the broadcast makes them start alike. */
+    /**
+     * The program's loop, the SDK's own ({@link ModelAdapter#train}); each rank initializes differently, so only the
+     * broadcast makes them start alike.
+     */
     private static INDArray train(TrainingSession session) throws Exception {
         MultiLayerNetwork net = network(7 + session.dataParallel().rank());
-        MultiLayerNetworkAdapter model = new MultiLayerNetworkAdapter(net, session.dataParallel());
-        if (session.restored() != null) {
-            model.restore(session.restored().arrays(), session.restored().userState());
-        }
-        session.dataParallel().broadcast(model.arrays().values());
-        while (session.running()) {
-            double lr = session.lr(LR, LR);
-            TrainingSession.Slice slice = session.slice(GLOBAL_BATCH);
-            int[] rows = new int[slice.count()];
-            for (int i = 0; i < rows.length; i++) {
-                rows[i] = (int) ((slice.first() + i) % DATA.numExamples());
-            }
-            MultiLayerNetworkAdapter.Step step = model.step(new DataSet(DATA.getFeatures().getRows(rows),
-                    DATA.getLabels().getRows(rows)), CLIP, lr / LR);
-            session.stepDone(step.loss(), step.gradNorm(), lr, CLIP, GLOBAL_BATCH);
-            if (session.checkpointDue()) {
-                session.checkpoint(model.arrays(), model.counters());
-            }
-        }
+        new MultiLayerNetworkAdapter(net).train(session, GLOBAL_BATCH, DataParallelTest::batch, LR, CLIP,
+                GLOBAL_BATCH);
         return net.params().dup();
+    }
+
+    /** The examples a slice names, running through {@link #DATA} again and again. */
+    private static DataSet batch(TrainingSession.Slice slice) {
+        int[] rows = new int[slice.count()];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = (int) ((slice.first() + i) % DATA.numExamples());
+        }
+        return new DataSet(DATA.getFeatures().getRows(rows), DATA.getLabels().getRows(rows));
     }
 
     private static MultiLayerNetwork network(long seed) {

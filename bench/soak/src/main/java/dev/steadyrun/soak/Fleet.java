@@ -3,7 +3,6 @@ package dev.steadyrun.soak;
 import java.net.http.HttpResponse;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,7 +62,6 @@ final class Fleet {
 
     /** One simulated node: its agent's state and its trainer, if any. */
     final class Node {
-        final int index;
         final String name;
         final int rack;
         final List<GpuInfo> gpus = new ArrayList<>();
@@ -71,7 +69,6 @@ final class Fleet {
         String credential = RegisterRequest.newCredential();
         long sequence;
         Health health = Health.UP;
-        boolean registering;
         boolean heartbeatInFlight;
         double nextHeartbeat;
         double interval = 1;
@@ -89,7 +86,6 @@ final class Fleet {
         final Set<Long> pinned = new HashSet<>();
 
         Node(int index) {
-            this.index = index;
             this.name = "soak-" + index;
             this.rack = index / settings.rackSize();
             for (int g = 0; g < settings.gpusPerNode(); g++) {
@@ -122,7 +118,6 @@ final class Fleet {
 
     /** The ranks of one generation: they step together or not at all, as a ring all-reduce makes them. */
     final class Gang {
-        final UUID runId;
         final long generation;
         final Node[] ranks;
         final SyntheticOpt opt;
@@ -140,7 +135,6 @@ final class Fleet {
         long spikeSteps;
 
         Gang(Assignment a) {
-            this.runId = a.runId();
             this.generation = a.generation();
             this.ranks = new Node[a.worldSize()];
             this.opt = new SyntheticOpt(a.trainerConfig(), a.knobs());
@@ -184,13 +178,11 @@ final class Fleet {
 
     /** A checkpoint in the simulated shared storage. */
     static final class Stored {
-        final long step;
         final long generation;
         final double lossScale;
         boolean corrupt;
 
-        Stored(long step, long generation, double lossScale) {
-            this.step = step;
+        Stored(long generation, double lossScale) {
             this.generation = generation;
             this.lossScale = lossScale;
         }
@@ -261,10 +253,6 @@ final class Fleet {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    long t0Nanos() {
-        return t0;
-    }
-
     // ---- registration and the loop
 
     /** Registers every node, at most {@code inFlight} at once; completes when all are registered. */
@@ -293,11 +281,9 @@ final class Fleet {
     }
 
     private void register(Node n, Consumer<Boolean> then) {
-        n.registering = true;
         RegisterRequest request = new RegisterRequest(n.name, n.name + ".soak.local", n.gpus,
                 Map.of("rack", "soak-rack-" + n.rack, "simulated", "true"), "soak", n.credential);
         on(api.post("/api/v1/agents/register", settings.joinToken(), request), (r, e) -> {
-            n.registering = false;
             if (e != null || r.statusCode() != 200) {
                 then.accept(false);
                 return;
@@ -440,7 +426,7 @@ final class Fleet {
         g.ranks[a.rank()] = n;
         n.trainer = new Trainer(a, g);
         n.exited = null;
-        if (open == null && gangs.size() > 1 && g.ranks[a.rank()] == n && isNewest(g) && firstLaunch(g)) {
+        if (open == null && gangs.size() > 1 && isNewest(g) && firstLaunch(g)) {
             unprovoked++; // a new generation no injected failure asked for (a node the orchestrator judged lost)
         }
         if (open != null && a.generation() > open.generation && Double.isNaN(open.placedAt)) {
@@ -597,7 +583,7 @@ final class Fleet {
 
     private void checkpoint(Gang g, long step, long tokens, double loss) {
         Node rank0 = g.ranks[0];
-        store.put(step, new Stored(step, g.generation, g.scaler.scale));
+        store.put(step, new Stored(g.generation, g.scaler.scale));
         invariants.checkpointWritten(step, g.generation, g.scaler.scale);
         List<Long> removed = new ArrayList<>();
         List<Long> older = new ArrayList<>(store.headMap(step, false).descendingKeySet());
@@ -825,8 +811,7 @@ final class Fleet {
     }
 
     Snapshot snapshot() {
-        CompletableFuture<Snapshot> s = new CompletableFuture<>();
-        loop.execute(() -> {
+        return onLoop(() -> {
             int up = 0, down = 0, part = 0;
             for (Node n : nodes) {
                 switch (n.health) {
@@ -837,17 +822,14 @@ final class Fleet {
             }
             Gang g = gangs.isEmpty() ? null : gangs.lastEntry().getValue();
             double t = now();
-            s.complete(new Snapshot(t, stepsTaken, g == null ? 0 : g.step, g == null ? 0 : g.generation,
+            return new Snapshot(t, stepsTaken, g == null ? 0 : g.step, g == null ? 0 : g.generation,
                     t - lastStepAt, up, down, part, reportsAccepted, reportsFenced, reportErrors, heartbeatErrors,
-                    recoveries.size(), open != null, trace.size(), new TreeMap<>(injected), unprovoked));
+                    recoveries.size(), open != null, trace.size(), new TreeMap<>(injected), unprovoked);
         });
-        return s.join();
     }
 
     List<Recovery> recoveries() {
-        CompletableFuture<List<Recovery>> s = new CompletableFuture<>();
-        loop.execute(() -> s.complete(List.copyOf(recoveries)));
-        return s.join();
+        return onLoop(() -> List.copyOf(recoveries));
     }
 
     /** Runs {@code work} on the loop thread and waits for it (for the harness's checks). */
@@ -855,9 +837,5 @@ final class Fleet {
         CompletableFuture<T> s = new CompletableFuture<>();
         loop.execute(() -> s.complete(work.get()));
         return s.join();
-    }
-
-    Map<Long, Gang> gangsView() {
-        return new HashMap<>(gangs);
     }
 }

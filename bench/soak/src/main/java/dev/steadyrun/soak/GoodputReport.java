@@ -127,10 +127,11 @@ final class GoodputReport {
                 baseLost += b.lostWork();
             }
             Stats t = Stats.of(total);
+            Stats lostWork = Stats.of(lost);
             rows.add(new CauseRow(entry.getKey(), n, Stats.of(detect), Stats.of(stop), Stats.of(restart),
-                    Stats.of(restore), Stats.of(lost), t, (baseDown + baseLost) / n));
-            meanOf.put(entry.getKey(), new double[]{t.mean() - Stats.of(lost).mean(), Stats.of(lost).mean(),
-                    baseDown / n, baseLost / n});
+                    Stats.of(restore), lostWork, t, (baseDown + baseLost) / n));
+            meanOf.put(entry.getKey(), new double[]{t.mean() - lostWork.mean(), lostWork.mean(), baseDown / n,
+                    baseLost / n});
         }
         // weigh by the anchor mix; a cause the soak never saw takes the mean of the ones it did
         double[] overall = new double[4];

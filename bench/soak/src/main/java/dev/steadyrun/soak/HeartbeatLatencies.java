@@ -38,10 +38,8 @@ final class HeartbeatLatencies {
     List<Window> windows(int fromMinute) {
         List<Window> out = new ArrayList<>();
         for (int i = fromMinute; i < minutes.size(); i++) {
-            long[] v = Arrays.copyOf(minutes.get(i), counts.get(i));
-            if (v.length > 0) {
-                Arrays.sort(v);
-                out.add(new Window(i, v.length, pct(v, 0.5), pct(v, 0.99), v[v.length - 1] / 1000.0));
+            if (counts.get(i) > 0) {
+                out.add(window(i, Arrays.copyOf(minutes.get(i), counts.get(i))));
             }
         }
         return out;
@@ -59,15 +57,13 @@ final class HeartbeatLatencies {
             System.arraycopy(minutes.get(i), 0, v, at, counts.get(i));
             at += counts.get(i);
         }
-        if (v.length == 0) {
-            return new Window(-1, 0, Double.NaN, Double.NaN, Double.NaN);
-        }
-        Arrays.sort(v);
-        return new Window(-1, v.length, pct(v, 0.5), pct(v, 0.99), v[v.length - 1] / 1000.0);
+        return v.length == 0 ? new Window(-1, 0, Double.NaN, Double.NaN, Double.NaN) : window(-1, v);
     }
 
-    private static double pct(long[] sorted, double q) {
-        int i = (int) Math.ceil(q * sorted.length) - 1;
-        return sorted[Math.max(0, Math.min(sorted.length - 1, i))] / 1000.0;
+    /** The figures of {@code micros} (at least one), with the report's nearest-rank percentiles. */
+    private static Window window(int minute, long[] micros) {
+        double[] ms = Arrays.stream(micros).sorted().mapToDouble(us -> us / 1000.0).toArray();
+        return new Window(minute, ms.length, GoodputReport.percentile(ms, 0.5), GoodputReport.percentile(ms, 0.99),
+                ms[ms.length - 1]);
     }
 }

@@ -51,7 +51,6 @@ final class Invariants {
     private final Map<Long, Checkpoint> checkpoints = new TreeMap<>();
     /** onset step of a divergence not yet rolled back past, or null */
     private Long onset;
-    private long newestLaunched;
     private final Map<Long, Long> restoreOfGeneration = new HashMap<>();
 
     Invariants(double healthyLossScale) {
@@ -92,7 +91,6 @@ final class Invariants {
             broke(Name.FORBIDDEN_RESTORE, t, "generation " + generation + " restores step " + restoreStep
                     + " on rank " + rank + " but step " + previous + " on another rank");
         }
-        newestLaunched = Math.max(newestLaunched, generation);
         if (restoreStep == null) {
             return;
         }
@@ -141,10 +139,13 @@ final class Invariants {
         }
     }
 
-    /** An incident seen unsettled for {@code openSeconds}, more than the limit; or still unsettled at the end. */
+    /**
+     * An incident seen unsettled for {@code openSeconds}, more than the limit; or still unsettled at the end
+     * ({@code openSeconds} NaN).
+     */
     void incidentUnsettled(double t, long id, String kind, String state, double openSeconds) {
-        broke(Name.INCIDENT_NOT_TERMINAL, t, "incident #" + id + " (" + kind + ") still " + state + " after "
-                + Math.round(openSeconds) + " s");
+        broke(Name.INCIDENT_NOT_TERMINAL, t, "incident #" + id + " (" + kind + ") still " + state
+                + (Double.isNaN(openSeconds) ? " at the end of the soak" : " after " + Math.round(openSeconds) + " s"));
     }
 
     /** The run made no step for {@code stalledSeconds} and no incident was open. */
@@ -176,9 +177,5 @@ final class Invariants {
 
     Map<Name, Integer> counts() {
         return Map.copyOf(counts);
-    }
-
-    Checkpoint checkpoint(long step) {
-        return checkpoints.get(step);
     }
 }

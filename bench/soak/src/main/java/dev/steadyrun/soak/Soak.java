@@ -115,7 +115,8 @@ public final class Soak {
             TraceModel model = new TraceModel(num("min-share", 0.04));
             List<TraceModel.Event> trace = model.eventsFor(seed, minutes * 60, meanGap);
             say("trace: %d failures in %.0f min (mean gap %.0f s; rate compressed %.0f× against MTTF 7.9 h at 1,024 GPUs)",
-                    trace.size(), minutes, meanGap, TraceModel.rateCompression(world * 8, meanGap));
+                    trace.size(), minutes, meanGap,
+                    TraceModel.rateCompression(world * fleet.settings.gpusPerNode(), meanGap));
             double traceStart = fleet.now();
             fleet.onLoop(() -> {
                 fleet.beginTrace(trace);

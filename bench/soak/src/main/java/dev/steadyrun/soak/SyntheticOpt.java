@@ -84,8 +84,10 @@ final class SyntheticOpt {
     }
 
     /**
-     * FP16's dynamic loss scaler as the trainer runs it: halve on an overflowed step (never below the minimum),
-     * multiply by the factor after {@code window} clean steps in a row.
+     * FP16's dynamic loss scaler, simplified from the trainer's ({@code dev.steadyrun.trainer.LossScaler}, metaseq's):
+     * halve on an overflowed step (clamped at the minimum), multiply by the factor after {@code window} clean steps
+     * in a row. The trainer's also doubles and halves its window and leaves the scale where it was at the floor;
+     * the soak needs only the scale falling under 1 as a divergence begins.
      */
     static final class LossScaler {
         private final SyntheticOpt opt;

@@ -87,4 +87,14 @@ class InvariantsTest {
         inv.heartbeatP99(0, 50, 50, "minute 2");
         assertThat(inv.counts()).containsOnlyKeys(Name.HEARTBEAT_P99).containsEntry(Name.HEARTBEAT_P99, 1);
     }
+
+    @Test
+    void anUnsettledIncidentSaysHowLongItWasOpenOrThatTheSoakEndedWithIt() {
+        inv.incidentUnsettled(900, 7, "NODE_LOST", "RECOVERING", 901.4);
+        inv.incidentUnsettled(1200, 8, "DIVERGENCE", "NEEDS_HUMAN", Double.NaN);
+        assertThat(inv.violations()).extracting(Invariants.Violation::detail).containsExactly(
+                "incident #7 (NODE_LOST) still RECOVERING after 901 s",
+                "incident #8 (DIVERGENCE) still NEEDS_HUMAN at the end of the soak");
+        assertThat(inv.counts()).containsOnlyKeys(Name.INCIDENT_NOT_TERMINAL);
+    }
 }

@@ -45,12 +45,12 @@ public final class MlpExample {
     }
 
     static void train(TrainingSession session) throws Exception {
-        double lr = positive(session.args().real("lr", 0.01), "lr");
+        double lr = session.args().positiveReal("lr", 0.01);
         double clipNorm = session.args().real("clipNorm", 1.0);
         long seed = session.args().longValue("seed", 1);
-        int batch = (int) positive(session.args().longValue("microBatch", 32), "microBatch");
-        int hidden = (int) positive(session.args().longValue("hidden", 32), "hidden");
-        int points = (int) positive(session.args().longValue("points", 3000), "points");
+        int batch = session.args().positiveInt("microBatch", 32);
+        int hidden = session.args().positiveInt("hidden", 32);
+        int points = session.args().positiveInt("points", 3000);
         DataSet data = spirals(points, seed);
 
         MultiLayerNetwork net = network(seed, hidden, lr);
@@ -68,13 +68,6 @@ public final class MlpExample {
                 session.checkpoint(model.arrays(), model.counters());
             }
         }
-    }
-
-    private static double positive(double v, String key) {
-        if (!(v > 0)) {
-            throw new IllegalArgumentException(key + ": must be above 0, was " + v);
-        }
-        return v;
     }
 
     static MultiLayerNetwork network(long seed, int hidden, double lr) {
