@@ -27,7 +27,9 @@ import dev.steadyrun.agent.report.ReportBuffer;
 import dev.steadyrun.agent.trainer.NodeTrainers;
 import dev.steadyrun.agent.trainer.ThreadDumper;
 import dev.steadyrun.agent.trainer.TrainerSupervisor;
+import dev.steadyrun.agent.trainer.WarmSettings;
 import dev.steadyrun.protocol.LeaseTimings;
+import dev.steadyrun.protocol.GpuInfo;
 import dev.steadyrun.protocol.RegisterRequest;
 
 /** The real agent of one GPU node: GPU probe, trainer supervisor and lease loop, wired from the configuration. */
@@ -77,12 +79,16 @@ public final class Agent {
         ReportBuffer reports = new ReportBuffer(config.reportBuffer(), config.reportBatch());
         LogBuffer logs = new LogBuffer(LOG_BUFFER_LINES);
         // one supervisor per local rank: a node runs one trainer per GPU (or ranksPerNode CPU ranks); an idle node
-        // keeps one hot spare, local rank 0's (docs/agent.md): the other ranks' trainers that left stay warm-keep
+        // keeps one hot spare, local rank 0's (docs/agent.md): the other ranks' trainers that left stay warm-keep.
+        // On real GPUs the spare sees the first GPU alone, as local rank 0 of a GPU run does (simulated GPUs are
+        // no device a trainer could see: there it keeps the agent's environment, as a CPU run's rank does)
+        WarmSettings spare = config.fakeGpus() > 0 ? config.warm()
+                : config.warm().forGpus(gpus.stream().map(GpuInfo::index).toList());
         this.trainer = new NodeTrainers(local -> new TrainerSupervisor(config.trainerCommand(), config.programs(),
                 config.checkpointRoot(), config.stopGrace(), config.logTailLines(), clock, reports, logs,
                 ThreadDumper.forThisJvm(Duration.ofSeconds(10)),
                 Duration.ofMillis(250), config.trainerLogDir(),
-                local == 0 ? config.warm() : config.warm().withoutHotSpare()),
+                local == 0 ? spare : config.warm().withoutHotSpare()),
                 Runtime.getRuntime().availableProcessors());
         this.scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "agent-lease");

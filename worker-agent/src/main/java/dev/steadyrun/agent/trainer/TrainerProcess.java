@@ -160,10 +160,13 @@ final class TrainerProcess {
      * @param logDir      where the trainer's log file goes ({@link #logFileName}); null keeps only the tail
      * @param faultFile   where the trainer reads test faults (chaos), named in its environment
      * @param controlFile the control channel offered to the trainer ({@link TrainerControl#ENV}), or null
+     * @param rankEnvironment what its environment says about its rank ({@link TrainerEnvironment#ofRank}; for a
+     *                    standby, that of the rank it expects), fixed once the JVM runs
      */
     static TrainerProcess launch(Assignment assignment, List<String> command, java.time.Duration grace,
                                  int tailLines, Clock clock, ReportBuffer reports, LogBuffer logs, Path logDir,
-                                 Path faultFile, Path controlFile, ProgramRef program)
+                                 Path faultFile, Path controlFile, ProgramRef program,
+                                 Map<String, String> rankEnvironment)
             throws IOException {
         List<String> argv = new ArrayList<>(List.of("setsid", "/bin/sh", "-c", WRAPPER, "steadyrun-trainer",
                 Long.toString(Math.max(1, grace.toMillis() / 100))));
@@ -180,7 +183,6 @@ final class TrainerProcess {
         ProcessBuilder builder = new ProcessBuilder(argv);
         builder.environment().clear(); // the agent's secrets stay with the agent
         builder.environment().putAll(TrainerEnvironment.of(System.getenv()));
-        Map<String, String> rankEnvironment = TrainerEnvironment.ofRank(assignment);
         builder.environment().putAll(rankEnvironment);
         Process p;
         try {

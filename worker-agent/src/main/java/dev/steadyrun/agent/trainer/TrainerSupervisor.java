@@ -480,7 +480,8 @@ public final class TrainerSupervisor implements TrainerDriver {
         // stopped and launched; with them off no trainer has the channel, so none outlives its generation
         Path controlFile = warm.warmRestart() ? faultDir.resolve("control-" + n) : null;
         TrainerProcess p = TrainerProcess.launch(a, argv, grace, tailLines, clock, reports, logs, logDir, faultFile,
-                controlFile, program);
+                controlFile, program,
+                a == null ? warm.spareEnvironment() : TrainerEnvironment.ofRank(a));
         current = p;
         currentFaultFile = faultFile;
         p.onLeft(left -> onLeft(p, left));

@@ -2,6 +2,7 @@ package dev.steadyrun.agent.trainer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -24,6 +25,7 @@ import dev.steadyrun.agent.testing.ScriptedTrainer;
 import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.DesiredState;
+import dev.steadyrun.protocol.LocalRank;
 import dev.steadyrun.protocol.RestartKnobs;
 import dev.steadyrun.protocol.StepMetrics;
 import dev.steadyrun.protocol.TrainerReport;
@@ -144,6 +146,38 @@ class WarmRestartTest {
         List<StepMetrics> steps = steps(drain(), 1);
         assertThat(steps).extracting(StepMetrics::step).startsWith(1L, 2L);
         assertThat(log()).contains("standby: ND4J and the data set");
+    }
+
+    @Test
+    void aGpuSparesStandbyTakesOnlyTheRankThatSeesItsGpu() throws Exception {
+        // a spare on a node with GPUs 0 and 1 sees GPU 0 alone; a rank of GPU 1 cannot be handed to it
+        supervisor(builtIn(), new WarmSettings(true, true, Duration.ofSeconds(60), Duration.ofMinutes(5))
+                .forGpus(List.of(1, 0)));
+        supervisor.apply(DesiredState.IDLE, null);
+        Await.until("the standby trainer to declare itself", WAIT, supervisor::standingBy, b -> b);
+        long pid = supervisor.trainerPid();
+        assertThat(environment(pid)).containsEntry("CUDA_VISIBLE_DEVICES", "0");
+
+        Assignment gpu1 = new Assignment(run, 0, 1, 1, small(), null, null, "ckpt", RestartKnobs.NONE, null, 600,
+                null, null, LocalRank.of(0, 1, List.of(1)));
+        supervisor.apply(DesiredState.RUN, gpu1);
+        await("generation 1 past step 1", 1, TrainerState.RUNNING, 1);
+
+        long launched = supervisor.trainerPid();
+        assertThat(launched).as("the standby was stopped and the rank launched cold").isNotEqualTo(pid);
+        assertThat(environment(launched)).containsEntry("CUDA_VISIBLE_DEVICES", "1");
+    }
+
+    /** A process's environment, from {@code /proc}. */
+    private static Map<String, String> environment(long pid) throws IOException {
+        Map<String, String> env = new HashMap<>();
+        for (String kv : Files.readString(Path.of("/proc/" + pid + "/environ")).split("\0")) {
+            int eq = kv.indexOf('=');
+            if (eq > 0) {
+                env.put(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        return env;
     }
 
     @Test
