@@ -51,6 +51,18 @@ public record RingSecret(@JsonValue String value) {
         return of(bytes);
     }
 
+    /**
+     * What a trainer reads from {@link #ENV} (or a control-channel assignment): null when unset or blank, and a
+     * malformed value is an error naming the variable (never showing the value).
+     */
+    public static RingSecret fromEnvironment(String value) {
+        try {
+            return value == null || value.isBlank() ? null : new RingSecret(value.strip());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(ENV + ": " + e.getMessage());
+        }
+    }
+
     /** The key bytes (a fresh copy). */
     public byte[] bytes() {
         return Base64.getUrlDecoder().decode(value);

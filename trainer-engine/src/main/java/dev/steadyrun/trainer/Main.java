@@ -204,7 +204,7 @@ public final class Main {
                 out.reply(new TrainerControl.Hello());
             }
             Options o = first;
-            RingSecret secret = ringSecret();
+            RingSecret secret = RingSecret.fromEnvironment(System.getenv(RingSecret.ENV));
             // a standby's own --set keys (what a launcher script adds to every trainer) hold for every generation
             List<String> sticky = standby ? first.all("--set") : List.of();
             if (standby) {
@@ -212,7 +212,7 @@ public final class Main {
                 trainer.warmUp(TrainConfig.parseOverrides(sticky));
                 TrainerControl.Assign assign = control.next(terminating::get);
                 o = assign == null ? null : assigned(assign, sticky);
-                secret = assign == null ? null : ringSecret(assign.ringSecret());
+                secret = assign == null ? null : RingSecret.fromEnvironment(assign.ringSecret());
             }
             code = Integer.MIN_VALUE;
             while (o != null) {
@@ -228,7 +228,7 @@ public final class Main {
                 out.reply(new TrainerControl.Left(launch.generation(), code));
                 TrainerControl.Assign assign = control.next(terminating::get);
                 o = assign == null ? null : assigned(assign, sticky);
-                secret = assign == null ? null : ringSecret(assign.ringSecret());
+                secret = assign == null ? null : RingSecret.fromEnvironment(assign.ringSecret());
             }
         } finally {
             trainer.close();
@@ -326,19 +326,6 @@ public final class Main {
         String root = System.getenv(TrainerProtocol.SNAPSHOT_ROOT_ENV);
         return root == null || root.isBlank() ? null
                 : Path.of(root.strip()).resolve("run-" + (runId == null ? DataParallel.RING_ID : runId));
-    }
-
-    /** The ring secret the agent put in the environment; null when there is none. */
-    private static RingSecret ringSecret() {
-        return ringSecret(System.getenv(RingSecret.ENV));
-    }
-
-    private static RingSecret ringSecret(String value) {
-        try {
-            return value == null || value.isBlank() ? null : new RingSecret(value.strip());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(RingSecret.ENV + ": " + e.getMessage());
-        }
     }
 
     /** The {@code --knob} arguments, read by the one encoding the agent writes them with. */

@@ -231,7 +231,7 @@ public final class TrainingSession implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(onSigterm);
         int code;
         try (TrainingSession session = new TrainingSession(TrainerArgs.parse(args, System.getenv(TrainerProtocol.ENV)),
-                ringSecret(System.getenv(RingSecret.ENV)), faultFile(System.getenv(ChaosFault.FAULT_FILE_ENV)),
+                RingSecret.fromEnvironment(System.getenv(RingSecret.ENV)), faultFile(System.getenv(ChaosFault.FAULT_FILE_ENV)),
                 stdout, stop)) {
             session.train(loop);
             code = ExitCodes.OK;
@@ -262,14 +262,6 @@ public final class TrainingSession implements AutoCloseable {
         if (stopAgreed && !stopRequested.get()) {
             throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
                     + " because another rank was asked to stop; the generation must be restarted", null);
-        }
-    }
-
-    static RingSecret ringSecret(String value) {
-        try {
-            return value == null || value.isBlank() ? null : new RingSecret(value.strip());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(RingSecret.ENV + ": " + e.getMessage());
         }
     }
 

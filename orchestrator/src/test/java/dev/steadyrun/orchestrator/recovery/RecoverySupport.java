@@ -104,6 +104,10 @@ abstract class RecoverySupport extends RunsApiSupport {
 
     /** Moves the clock past a backoff, keeps the agents' leases fresh and runs the pass. */
     void passBackoff(Duration backoff, Iterable<Agent> alive) {
+        // the pass the incident's run transition asked for (SchedulingLoop#request) runs on a Quartz thread and may
+        // not have run yet on a loaded machine: without it the agents below would still be told to run the old
+        // generation, confirm no stop, and the restart would wait for the old ranks
+        scheduling.runOnce();
         clock.advance(backoff.plusMillis(100));
         for (Agent agent : alive) {
             heartbeat(agent, TrainerStatus.idle());
