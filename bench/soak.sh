@@ -2,7 +2,7 @@
 # Soak: a simulated fleet of NODES nodes (non-blocking HTTP, a few threads) and one OPT-175B-shaped run of WORLD
 # ranks + SPARES spares against the real orchestrator jar on its own PostgreSQL database (steadyrun_soak, recreated),
 # with failures injected from a seeded trace model for MINUTES, invariants checked throughout and a goodput report at
-# the end (bench/out/soak/report.md and report.json). Exits 1 naming each broken invariant. See docs/soak.md.
+# the end (bench/out/soak/report.md, report.json and report.svg). Exits 1 naming each broken invariant. See docs/soak.md.
 #
 #   bench/soak.sh                                  # 1,024 nodes, 992 + 16, 10 min, seed 1
 #   MINUTES=30 SEED=7 bench/soak.sh

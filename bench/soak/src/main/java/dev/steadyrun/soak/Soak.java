@@ -373,9 +373,11 @@ public final class Soak {
             md.append(String.format(Locale.ROOT, "- **%s** at %.0f s: %s%n", v.name(), v.atSeconds(), v.detail()));
         }
         Files.writeString(dir.resolve("report.md"), md);
+        Files.writeString(dir.resolve("report.svg"), GoodputChart.svg(result));
         System.out.println();
         System.out.println(md);
-        System.out.println("written: " + dir.resolve("report.md") + ", " + dir.resolve("report.json"));
+        System.out.println("written: " + dir.resolve("report.md") + ", " + dir.resolve("report.json") + ", "
+                + dir.resolve("report.svg"));
         if (!invariants.violations().isEmpty()) {
             System.out.println("BROKEN INVARIANTS: " + invariants.counts());
             return 1;
