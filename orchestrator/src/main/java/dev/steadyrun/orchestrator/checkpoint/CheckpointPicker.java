@@ -113,7 +113,7 @@ public class CheckpointPicker {
      *
      * @param newNodes the nodes the new generation's ranks are placed on
      */
-    public MemoryPick newestSurvivingSnapshot(List<Holder> holders, Set<UUID> newNodes, Long newerThan) {
+    public static MemoryPick newestSurvivingSnapshot(List<Holder> holders, Set<UUID> newNodes, Long newerThan) {
         Map<String, List<Holder>> bySnapshot = new LinkedHashMap<>();
         holders.stream().sorted(Comparator.comparingLong(Holder::step).reversed())
                 .forEach(h -> bySnapshot.computeIfAbsent(h.step() + "/" + h.manifestSha256(), k -> new ArrayList<>())

@@ -83,9 +83,8 @@ public class MemorySnapshots {
      * The newest snapshot newer than the durable choice ({@code newerThan}; null: none) whose every shard a node of
      * {@code newNodes} holds, with the snapshots passed over.
      */
-    public CheckpointPicker.MemoryPick surviving(UUID runId, Set<UUID> newNodes, Long newerThan,
-                                                 CheckpointPicker picker) {
-        return picker.newestSurvivingSnapshot(holders(runId), newNodes, newerThan);
+    public CheckpointPicker.MemoryPick surviving(UUID runId, Set<UUID> newNodes, Long newerThan) {
+        return CheckpointPicker.newestSurvivingSnapshot(holders(runId), newNodes, newerThan);
     }
 
     /** A restore from it failed (a checksum, or a shard no rank could send): never a restore point again. */

@@ -185,7 +185,7 @@ public class RestartPlacer {
         String fromMemory = null;
         if (request.rule() != null && request.rule().mode() == RestoreRule.Mode.LATEST_USABLE) {
             CheckpointPicker.MemoryPick memory = memorySnapshots.surviving(run.getId(), Set.copyOf(seats),
-                    restore == null ? null : restore.step(), new CheckpointPicker(specs.policyOf(run)));
+                    restore == null ? null : restore.step());
             memory.skipped().forEach(skip -> log.info("Run {}: memory snapshot step {} passed over: {}", run.getId(),
                     skip.step(), skip.reason()));
             if (memory.chosen().isPresent()) {

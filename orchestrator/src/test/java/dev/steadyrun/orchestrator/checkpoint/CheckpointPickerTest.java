@@ -119,7 +119,7 @@ class CheckpointPickerTest {
     @Test
     void aLostNodesShardIsTakenFromItsSuccessorsReplica() {
         // B (rank 1) lost, a spare takes its rank: rank 1's shard is on C, rank 0's on A
-        MemoryPick pick = picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, SPARE, C), 30L);
+        MemoryPick pick = CheckpointPicker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, SPARE, C), 30L);
         assertThat(pick.chosen()).hasValueSatisfying(m -> {
             assertThat(m.step()).isEqualTo(50);
             assertThat(m.manifestSha256()).isEqualTo("sha-50");
@@ -131,7 +131,7 @@ class CheckpointPickerTest {
     @Test
     void twoLostNeighboursLeaveAShardNowhereAndNoSnapshotIsUsable() {
         // B and C lost: rank 1's shard (on B) and its replica (on C) are both gone
-        MemoryPick pick = picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, SPARE, new UUID(0, 5)), 30L);
+        MemoryPick pick = CheckpointPicker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, SPARE, new UUID(0, 5)), 30L);
         assertThat(pick.chosen()).isEmpty();
         assertThat(pick.skipped()).extracting(Skip::step).containsExactly(50L, 40L);
         assertThat(pick.skipped().get(0).reason()).contains("rank(s) [1]").contains("survive on no node");
@@ -139,8 +139,8 @@ class CheckpointPickerTest {
 
     @Test
     void aSnapshotNoNewerThanTheDurableCheckpointIsNotGathered() {
-        assertThat(picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, B, C), 50L).chosen()).isEmpty();
-        assertThat(picker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, B, C), null).chosen())
+        assertThat(CheckpointPicker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, B, C), 50L).chosen()).isEmpty();
+        assertThat(CheckpointPicker.newestSurvivingSnapshot(snapshots(40, 50), Set.of(A, B, C), null).chosen())
                 .map(CheckpointPicker.MemoryChoice::step).contains(50L);
     }
 
@@ -148,7 +148,7 @@ class CheckpointPickerTest {
     void anUnusableSnapshotIsPassedOverForAnOlderOne() {
         List<Holder> all = new ArrayList<>(snapshot(50, true));
         all.addAll(snapshot(40, false));
-        MemoryPick pick = picker.newestSurvivingSnapshot(all, Set.of(A, B, C), 30L);
+        MemoryPick pick = CheckpointPicker.newestSurvivingSnapshot(all, Set.of(A, B, C), 30L);
         assertThat(pick.chosen()).map(CheckpointPicker.MemoryChoice::step).contains(40L);
         assertThat(pick.skipped()).singleElement().satisfies(s -> {
             assertThat(s.step()).isEqualTo(50);
@@ -160,9 +160,9 @@ class CheckpointPickerTest {
     void aSnapshotIsJudgedOnlyByTheNodesItWasReportedFrom() {
         // only A's and B's reports arrived for step 60 (C's report was lost with C): rank 2's shard is on A
         List<Holder> partial = new ArrayList<>(snapshot(60, false).subList(0, 2));
-        assertThat(picker.newestSurvivingSnapshot(partial, Set.of(A, B, SPARE), null).chosen())
+        assertThat(CheckpointPicker.newestSurvivingSnapshot(partial, Set.of(A, B, SPARE), null).chosen())
                 .hasValueSatisfying(m -> assertThat(m.shardHolders()).isEqualTo(Map.of(0, A, 1, B, 2, A)));
         // with A lost too, rank 2's shard (A's replica, C's own) survives nowhere
-        assertThat(picker.newestSurvivingSnapshot(partial, Set.of(B, SPARE), null).chosen()).isEmpty();
+        assertThat(CheckpointPicker.newestSurvivingSnapshot(partial, Set.of(B, SPARE), null).chosen()).isEmpty();
     }
 }
