@@ -61,7 +61,7 @@ class AgentEndToEndTest {
         orchestrator.start(Duration.ofMinutes(3));
         standby = orchestrator.replica(dir.resolve("standby.log")); // started by the failover test
         String cp = System.getProperty("java.class.path");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String java = Processes.java();
         agent = new ProcessBuilder(java, "-Xmx128m", "-cp", cp, Main.class.getName(),
                 "--url", orchestrator.url() + "," + standby.url(), "--join-token", RealOrchestrator.JOIN_TOKEN,
                 "--node-name", "e2e-node", "--labels", "rack=e2e", "--checkpoint-root", checkpointRoot,

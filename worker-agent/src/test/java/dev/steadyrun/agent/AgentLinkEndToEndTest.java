@@ -261,7 +261,7 @@ class AgentLinkEndToEndTest {
 
     private static Process agent(String name, URI url, Path caFile, Path log) throws IOException {
         String cp = System.getProperty("java.class.path");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String java = Processes.java();
         ProcessBuilder builder = new ProcessBuilder(java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", cp,
                 Main.class.getName(), "--url", url.toString(), "--join-token", RealOrchestrator.JOIN_TOKEN,
                 "--node-name", name, "--advertise-host", "127.0.0.1", "--checkpoint-root", location.toString(),

@@ -2,7 +2,6 @@ package dev.steadyrun.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,7 +55,7 @@ class AgentProcessTest {
         orchestrator.desired = DesiredState.RUN;
         orchestrator.assignment = new Assignment(UUID.randomUUID(), 0, 1, 1, Map.of("stepMillis", "100",
                 "marker", marker), null, null, "ckpt", RestartKnobs.NONE, null, 0, null);
-        List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
+        List<String> argv = new ArrayList<>(List.of(Processes.java(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "--url", orchestrator.url().toString(),
                 "--join-token", StubOrchestrator.JOIN_TOKEN, "--node-name", "orphan-test",
                 "--checkpoint-root", dir.toString(), "--state-dir", dir.resolve("state").toString(),
@@ -110,7 +109,7 @@ class AgentProcessTest {
         Files.writeString(trainer, "#!/bin/sh\nenv > '" + envDump + ".tmp' && mv '" + envDump + ".tmp' '" + envDump
                 + "'\nexec sleep 60\n");
         assertThat(trainer.toFile().setExecutable(true)).isTrue();
-        ProcessBuilder pb = new ProcessBuilder(javaBin(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
+        ProcessBuilder pb = new ProcessBuilder(Processes.java(), "-Xmx96m", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "--url", orchestrator.url().toString(), "--node-name", "env-test",
                 "--checkpoint-root", dir.toString(), "--stop-grace", "2s", "--trainer-command", trainer.toString());
         pb.environment().put("STEADYRUN_JOIN_TOKEN", StubOrchestrator.JOIN_TOKEN); // the usual way to give it
@@ -127,9 +126,5 @@ class AgentProcessTest {
                 .doesNotContain("agent-only-secret").doesNotContain("STEADYRUN_JOIN_TOKEN")
                 .doesNotContain("STEADYRUN_STATE_DIR");
         assertThat(env).contains("PATH=" + System.getenv("PATH")).contains("OMP_NUM_THREADS=3");
-    }
-
-    static String javaBin() {
-        return System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
     }
 }

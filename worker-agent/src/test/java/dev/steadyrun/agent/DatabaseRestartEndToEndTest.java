@@ -79,7 +79,7 @@ class DatabaseRestartEndToEndTest {
         orchestrator.start(Duration.ofMinutes(3));
         location = dir.resolve("checkpoints");
         String cp = System.getProperty("java.class.path");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String java = Processes.java();
         // one ND4J thread: the trainer shares two cores with everything else; no checkpoint deleted while we look
         String trainer = FaultyTrainerLauncher.trainerCommand(dir, java + " -Xmx768m -XX:TieredStopAtLevel=1 -cp "
                 + cp + " dev.steadyrun.trainer.Main", "--set threads=1 --set keepCheckpoints=50");

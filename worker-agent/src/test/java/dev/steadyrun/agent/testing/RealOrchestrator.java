@@ -135,7 +135,7 @@ public final class RealOrchestrator implements AutoCloseable {
     /** Starts the process and waits until it is live (a standby is live, but not ready). */
     public void start(Duration timeout) throws IOException, InterruptedException {
         List<String> argv = new java.util.ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                Processes.java(), "-Xmx512m",
                 "-XX:TieredStopAtLevel=1", "-jar", bootJar().toString(),
                 "--server.port=" + port, "--management.server.port=" + managementPort,
                 "--spring.datasource.url=" + pg + database,

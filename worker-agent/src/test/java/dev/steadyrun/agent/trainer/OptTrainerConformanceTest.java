@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.steadyrun.agent.trainer.ConformanceCheck.Finding;
+import dev.steadyrun.agent.testing.Processes;
 
 /** The built-in OPT trainer, run as the agent runs it, against docs/trainer-protocol.md. */
 class OptTrainerConformanceTest {
@@ -24,7 +25,7 @@ class OptTrainerConformanceTest {
 
     @Test
     void theBuiltInTrainerConforms(@TempDir Path dir) throws Exception {
-        List<String> trainer = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> trainer = List.of(Processes.java(),
                 "-Xmx768m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 "dev.steadyrun.trainer.Main");
         List<Finding> findings = new ConformanceCheck(trainer, SMALL, dir, Duration.ofMinutes(5)).run();
