@@ -56,6 +56,12 @@ if stale; then
 fi
 
 mkdir -p "$WORK/checkpoints"
+# Memory snapshots (docs/recovery.md): every 10 steps each rank keeps its shard in memory and sends a copy to its ring
+# successor, so a lost node's ranks restart from the newest snapshot, not the last checkpoint. Each agent has its own
+# directory, as each node has its own memory: in /dev/shm (RAM) where there is one. Removed when the script stops.
+SNAPSHOTS=${SNAPSHOTS:-$(if [ -d /dev/shm ] && [ -w /dev/shm ]; then echo "/dev/shm/steadyrun-local-$(id -u)"; \
+  else echo "$WORK/snapshots"; fi)}
+mkdir -p "$SNAPSHOTS" && chmod 700 "$SNAPSHOTS"
 # One API call: the answer on stdout; a refusal prints the orchestrator's problem detail (RFC 9457: which field,
 # what is wrong) on stderr and fails, so a caller under `set -e` stops with the reason rather than a bare status.
 api() {
@@ -97,6 +103,7 @@ cleanup() {
   done
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -rf "$SNAPSHOTS" # memory: a node that stops loses its snapshots
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -164,7 +171,8 @@ for i in $(seq 0 $((AGENTS - 1))); do
   # --advertise-host: all agents share this machine, so the ranks meet on the loopback address.
   cat >"$WORK/start-agent-$i.sh" <<EOF
 #!/bin/sh
-STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN OMP_NUM_THREADS=$THREADS setsid java -jar "$PWD/$AGENT_JAR" --url "$URL" \\
+STEADYRUN_JOIN_TOKEN=$JOIN_TOKEN OMP_NUM_THREADS=$THREADS STEADYRUN_SNAPSHOT_ROOT=$SNAPSHOTS/local-$i \\
+  setsid java -jar "$PWD/$AGENT_JAR" --url "$URL" \\
   --node-name "local-$i" --advertise-host 127.0.0.1 --labels "rack=r$((i / 2)),zone=local" \\
   --checkpoint-root "$WORK/checkpoints" --state-dir "$WORK/agent-state" --trainer-log-dir "$WORK/trainer-logs" \\
   --stop-grace 10s \\
@@ -221,8 +229,9 @@ By hand:
   lose a node:       kill -9 \$(cat $WORK/agent-1.pid)        (its trainer dies with it; the spare, usually local-$((AGENTS - 1)), takes its rank)
   GPU falls off:     echo 'xid 79 gpu=0' > $WORK/fault-local-1   (the node is failed and swapped)
   bring a node back: sh $WORK/start-agent-1.sh   (a killed agent), then uncordon local-1 (cli/steadyrun node uncordon local-1)
-Checkpoints come every $CHECKPOINT_INTERVAL steps; a restart resumes from the newest one. The next start of this script
-readmits the nodes broken here.
+Checkpoints come every $CHECKPOINT_INTERVAL steps and memory snapshots every 10: a lost node's restart resumes from the
+newest snapshot that survives on the remaining nodes (the incident says which), a divergence from the last healthy
+checkpoint. The next start of this script readmits the nodes broken here.
 
 Following the run; Ctrl-C stops everything.
 EOF

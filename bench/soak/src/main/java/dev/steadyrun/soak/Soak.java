@@ -30,12 +30,17 @@ public final class Soak {
 
     private static final Set<String> UNSETTLED = Set.of("OPEN", "RECOVERING", "NEEDS_HUMAN");
 
+    /** A straggler factor no slowdown reaches: the baseline policy scores no stragglers. */
+    static final double BASELINE_STRAGGLER_FACTOR = 1e6;
+
     private final Map<String, String> args;
     private final Api api;
     private final Invariants invariants = new Invariants(1.0);
     private final Fleet fleet;
     private final double compression;
     private final String out;
+    /** {@code --policy baseline}: the run's recovery policy is the baseline's (docs/soak.md); default ours. */
+    private final boolean baseline;
 
     private Soak(Map<String, String> args) {
         this.args = args;
@@ -49,6 +54,11 @@ public final class Soak {
                 num("report-seconds", 3), num("repair-seconds", 90), num("partition-seconds", 30),
                 num("straggler-slowdown", 2.0), (long) num("seed", 1), arg("join-token", null)), api, invariants, loop);
         this.out = arg("out", "bench/out/soak");
+        String policy = arg("policy", "ours");
+        if (!policy.equals("ours") && !policy.equals("baseline")) {
+            throw new IllegalArgumentException("--policy must be ours or baseline, was " + policy);
+        }
+        this.baseline = policy.equals("baseline");
     }
 
     public static void main(String[] argv) throws Exception {
@@ -94,6 +104,11 @@ public final class Soak {
             Map<String, Object> policy = new LinkedHashMap<>();
             policy.put("hangFloor", "PT" + Math.max(1, Math.round(hangFloorReal / compression)) + "S");
             policy.put("stragglerWindowSteps", intArg("straggler-window-steps", 20));
+            if (baseline) {
+                // what the OPT team had: every divergence goes to a human, and nobody scores stragglers
+                policy.put("divergenceLadder", List.of());
+                policy.put("stragglerFactor", BASELINE_STRAGGLER_FACTOR);
+            }
             Map<String, Object> spec = new LinkedHashMap<>();
             spec.put("name", "soak-opt-175b");
             spec.put("model", Map.of("size", "175B"));
@@ -314,6 +329,7 @@ public final class Soak {
         double soakSeconds = t - traceStart;
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("settings", new java.util.TreeMap<>(args));
+        report.put("policy", baseline ? "baseline" : "ours");
         report.put("compression", compression);
         report.put("nodes", fleet.nodes.length);
         report.put("worldSize", world);
@@ -347,8 +363,14 @@ public final class Soak {
         Files.writeString(dir.resolve("report.json"),
                 Api.JSON.rebuild().enable(SerializationFeature.INDENT_OUTPUT).build().writeValueAsString(report));
         StringBuilder md = new StringBuilder();
-        md.append(String.format(Locale.ROOT, "# Soak: %d nodes, %d ranks, %.1f min of failures, seed %s%n%n",
-                fleet.nodes.length, world, soakSeconds / 60, args.getOrDefault("seed", "1")));
+        md.append(String.format(Locale.ROOT, "# Soak: %d nodes, %d ranks, %.1f min of failures, seed %s, %s policy%n%n",
+                fleet.nodes.length, world, soakSeconds / 60, args.getOrDefault("seed", "1"),
+                baseline ? "baseline" : "Steadyrun's"));
+        if (baseline) {
+            md.append("This soak replayed the trace under the baseline policy (every divergence to a human, no straggler"
+                    + " scoring; spares and free nodes as given): its measured columns are the baseline's. The"
+                    + " priced 'baseline' columns below price it once more and do not apply.\n\n");
+        }
         md.append(String.format(Locale.ROOT, "Injected %s; %d incidents %s; %d recoveries timed; final step %d at "
                         + "generation %d; soak goodput (compressed clock) %.1f %%.%n%n",
                 s.injected(), incidents.size(), countBy(incidents, "kind"), recoveries.size(), s.step(),
@@ -356,7 +378,17 @@ public final class Soak {
         md.append(String.format(Locale.ROOT, "Heartbeats (agent's round trip, after registration): %d, p50 %.1f ms, "
                 + "p99 %.1f ms, max %.1f ms; %d errors. Load average at the end: %s.%n%n", overall.count(), overall.p50(),
                 overall.p99(), overall.max(), s.heartbeatErrors(), load()));
-        md.append("Orchestrator: ").append(report.get("orchestrator")).append("\n\n");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> orchestrator = (Map<String, Object>) report.get("orchestrator");
+        Map<String, Object> figures = new LinkedHashMap<>(orchestrator);
+        figures.values().removeIf(PrometheusTimer.class::isInstance);
+        md.append("Orchestrator: ").append(figures).append("\n\n");
+        if (orchestrator.get("schedulingPass") instanceof PrometheusTimer pass) {
+            md.append("Scheduling passes: ").append(pass.summary()).append(".\n\nRestart requests placed: ")
+                    .append(((PrometheusTimer) orchestrator.get("restartPlaced")).summary())
+                    .append("; considered and left waiting: ")
+                    .append(((PrometheusTimer) orchestrator.get("restartWaiting")).summary()).append(".\n\n");
+        }
         md.append(GoodputReport.markdown(result, params)).append('\n');
         // a soak whose failures come faster than its checkpoints measures little lost work: say what the interval gives
         double intervalLost = intArg("checkpoint-interval", 50) * num("real-step-seconds", 15) / 2;
@@ -438,11 +470,14 @@ public final class Soak {
                     } else if (line.startsWith("steadyrun_heartbeat_latency_seconds_max")
                             || line.startsWith("steadyrun_heartbeat_latency_seconds_count")
                             || line.startsWith("steadyrun_heartbeat_latency_seconds_sum")
-                            || line.startsWith("steadyrun_scheduling_pass_seconds")
                             || line.startsWith("process_cpu_usage")) {
                         f.put(line.substring(0, line.lastIndexOf(' ')), line.substring(line.lastIndexOf(' ') + 1));
                     }
                 }
+                f.put("schedulingPass", PrometheusTimer.read(body, "steadyrun_scheduling_pass", ""));
+                f.put("restartPlaced", PrometheusTimer.read(body, "steadyrun_restart_placement", "outcome=\"placed\""));
+                f.put("restartWaiting", PrometheusTimer.read(body, "steadyrun_restart_placement",
+                        "outcome=\"waiting\""));
                 f.put("heapUsedMiB", Math.round(heap / (1 << 20)));
             } catch (IOException | RuntimeException e) {
                 f.put("metrics", "unreadable: " + e.getMessage());

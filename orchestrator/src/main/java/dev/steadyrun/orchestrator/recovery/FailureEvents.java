@@ -72,7 +72,8 @@ class FailureEvents {
         if (e.to() != NodeState.SUSPECT && e.to() != NodeState.FAILED && e.to() != NodeState.DRAINING) {
             return;
         }
-        Optional<Placements.Row> seat = placements.rankOf(e.nodeId());
+        // or the seat a restart placed a moment ago left behind: the node's loss still gets its incident
+        Optional<Placements.Row> seat = placements.rankOf(e.nodeId()).or(() -> placements.leftBehind(e.nodeId()));
         if (seat.isEmpty()) {
             return;
         }

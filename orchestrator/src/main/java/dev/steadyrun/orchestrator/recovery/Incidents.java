@@ -119,6 +119,12 @@ class Incidents {
                 newGeneration, swappedIn, swappedInName, runId);
     }
 
+    /** An incident that joined the restart after it placed {@code newGeneration} (RecoveryActions' late join). */
+    void placedLate(long id, long newGeneration, UUID swappedIn, String swappedInName) {
+        jdbc.update("update incident set new_generation = ?, swapped_in_node_id = ?, swapped_in_node_name = ? where id = ?",
+                newGeneration, swappedIn, swappedInName, id);
+    }
+
     /** The incidents a first step of {@code generation} settles: made RECOVERED, answered with kind and detection. */
     List<IncidentResponse> recovered(UUID runId, long generation, Instant at) {
         return jdbc.query("""

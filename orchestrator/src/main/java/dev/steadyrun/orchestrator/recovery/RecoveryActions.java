@@ -31,6 +31,7 @@ import dev.steadyrun.orchestrator.run.RunRepository;
 import dev.steadyrun.orchestrator.run.RunSpecs;
 import dev.steadyrun.orchestrator.run.RunState;
 import dev.steadyrun.orchestrator.run.RunStateMachine;
+import dev.steadyrun.orchestrator.scheduling.Placements;
 import dev.steadyrun.orchestrator.scheduling.RestartPlacer;
 import dev.steadyrun.orchestrator.scheduling.RestartRequests;
 import dev.steadyrun.orchestrator.web.ConflictException;
@@ -64,6 +65,7 @@ class RecoveryActions {
     private final Incidents incidents;
     private final RestartRequests restarts;
     private final RestartPlacer placer;
+    private final Placements placements;
     private final Checkpoints checkpoints;
     private final NodeRegistry nodes;
     private final AlertOutbox alerts;
@@ -73,8 +75,10 @@ class RecoveryActions {
     private final Clock clock;
 
     RecoveryActions(RunRepository runs, RunStateMachine stateMachine, Incidents incidents, RestartRequests restarts,
-                    RestartPlacer placer, Checkpoints checkpoints, NodeRegistry nodes, AlertOutbox alerts,
-                    RecoveryMetrics metrics, RunSpecs specs, PlatformTransactionManager transactions, Clock clock) {
+                    RestartPlacer placer, Placements placements, Checkpoints checkpoints, NodeRegistry nodes,
+                    AlertOutbox alerts, RecoveryMetrics metrics, RunSpecs specs, PlatformTransactionManager transactions,
+                    Clock clock) {
+        this.placements = placements;
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.incidents = incidents;
@@ -109,11 +113,19 @@ class RecoveryActions {
             // "peer lost" before the lease runs out) joins that restart: logged, and its rank is moved.
             RestartRequests.Pending joined = manual == null && d.kind().replacesNode() && state == RunState.RECOVERING
                     ? restarts.pending(run.getId()).orElse(null) : null;
+            // ... or one judged lost a moment after the restart it would have joined was placed without it (the
+            // placement saw it silent): it joins that restart late, so the logbook still has the node's loss
+            RestartRequests.Request joinedLate = manual == null && joined == null && d.kind().replacesNode() && live
+                    && d.nodeId() != null && run.getGeneration() == d.generation() + 1
+                    && placements.ranksOf(run.getId(), run.getGeneration()).stream()
+                    .noneMatch(r -> r.nodeId().equals(d.nodeId()))
+                    ? restarts.placedUntrained(run.getId(), run.getGeneration()).orElse(null) : null;
             if (!(live || operatorRestart && state == RunState.RECOVERING || joined != null)
-                    || !operatorRestart && run.getGeneration() != d.generation()) {
+                    || !operatorRestart && joinedLate == null && run.getGeneration() != d.generation()) {
                 return null;
             }
-            if (joined != null && joined.request().replaceNodes().contains(d.nodeId())) {
+            if (joined != null && joined.request().replaceNodes().contains(d.nodeId())
+                    || joinedLate != null && joinedLate.replaceNodes().contains(d.nodeId())) {
                 return null; // one loss, one incident: a node lost at its lease's end later turns FAILED too
             }
             RecoveryPolicy policy = specs.policyOf(run);
@@ -123,15 +135,22 @@ class RecoveryActions {
                         joined.request().knobs(), false, Duration.ZERO, List.of("a node holding a rank is lost while"
                         + " the run recovers: this joins the restart of incident #" + joined.request().incidentId()
                         + " (same checkpoint, same knobs) and its rank moves to another node"));
+            } else if (joinedLate != null) {
+                decision = new RemediationLadder.Decision(RemediationLadder.Action.SWAP_NODE_AND_RESTART,
+                        joinedLate.knobs(), false, Duration.ZERO, List.of("a node holding a rank is lost just after"
+                        + " the restart of incident #" + joinedLate.incidentId() + " placed generation "
+                        + run.getGeneration() + " without it: this joins that restart (same checkpoint, same knobs),"
+                        + " its rank already on another node"));
             } else {
                 decision = manual != null ? manual.decision()
                         : new RemediationLadder(policy).decide(d.ladder(), history(run));
             }
-            Checkpoints.RestorePoint restore = joined == null ? null : joined.request().restore();
+            Checkpoints.RestorePoint restore = joined != null ? joined.request().restore()
+                    : joinedLate != null ? joinedLate.restore() : null;
             RestoreRule rule = null;
             List<CheckpointPicker.Skip> skipped = List.of();
             Long below = null;
-            if (decision.restarts() && joined == null) {
+            if (decision.restarts() && joined == null && joinedLate == null) {
                 RestartRequests.Request retried = manual == null && d.kind() != IncidentKind.DIVERGENCE
                         ? restarts.placedUntrained(run.getId(), d.generation()).orElse(null) : null;
                 if (retried != null) {
@@ -175,10 +194,11 @@ class RecoveryActions {
                 default -> IncidentState.RECOVERING;
             };
             Instant restartAfter = joined != null ? joined.request().notBefore()
-                    : decision.restarts() ? now.plus(decision.backoff()) : null;
+                    : joinedLate != null ? null : decision.restarts() ? now.plus(decision.backoff()) : null;
             NodeView node = d.nodeId() == null ? null : nodes.view(d.nodeId());
             long incidentId = incidents.insert(new Incidents.NewIncident(run.getId(), d.kind(), d.cause(), d.summary(),
-                    incidentState, now, d.lastHeartbeatAt(), run.getGeneration(), d.nodeId(),
+                    incidentState, now, d.lastHeartbeatAt(), joinedLate != null ? d.generation() : run.getGeneration(),
+                    d.nodeId(),
                     node == null ? null : node.name(), d.rank(), d.onsetStep(),
                     d.divergenceKind() == null ? null : d.divergenceKind().name(), d.evidence(),
                     IncidentResponse.DecisionView.of(decision),
@@ -206,6 +226,13 @@ class RecoveryActions {
                     if (joined != null) {
                         restarts.join(run.getId(), d.nodeId());
                         break; // the restart it joins is counted and under way
+                    }
+                    if (joinedLate != null) {
+                        UUID took = d.rank() == null ? null : placements.seatOf(run.getId(), run.getGeneration(),
+                                d.rank()).map(Placements.Row::nodeId).orElse(null);
+                        incidents.placedLate(incidentId, run.getGeneration(), took,
+                                took == null ? null : nodes.view(took).name());
+                        break; // counted and placed already
                     }
                     if (restore != null && rule.mode() != RestoreRule.Mode.LATEST_USABLE) {
                         checkpoints.abandonAfter(run.getId(), restore.step());

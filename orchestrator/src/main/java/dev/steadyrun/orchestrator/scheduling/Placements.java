@@ -88,6 +88,23 @@ public class Placements {
                 order by p.placed_at desc""", this::row, nodeId).stream().findFirst();
     }
 
+    /**
+     * The node's seat in the generation just before its run's current one, when that restart left the node out and
+     * has not trained a step yet: the node was judged lost a moment after the restart it would have joined was placed
+     * without it (the placement saw it silent).
+     */
+    public java.util.Optional<Row> leftBehind(UUID nodeId) {
+        return jdbc.query("""
+                select p.* from placement p
+                join run r on r.id = p.run_id and r.generation = p.generation + 1
+                join run_generation g on g.run_id = r.id and g.generation = r.generation
+                where p.node_id = ? and p.rank is not null and r.state in ('STARTING', 'RUNNING')
+                  and g.first_step_at is null
+                  and not exists (select 1 from placement q
+                                  where q.run_id = r.id and q.generation = r.generation and q.node_id = p.node_id)
+                order by p.placed_at desc""", this::row, nodeId).stream().findFirst();
+    }
+
     /** Nodes held for a run that is recovering: its current generation's seats, released or not. */
     Set<UUID> heldForRecovery() {
         return heldForRecoveryOfOthers(null);

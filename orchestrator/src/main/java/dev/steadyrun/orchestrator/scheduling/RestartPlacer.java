@@ -10,8 +10,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
@@ -85,12 +88,16 @@ public class RestartPlacer {
     private final RunSpecs specs;
     private final Programs programs;
     private final MemorySnapshots memorySnapshots;
+    private final Timer placedTimer;
+    private final Timer waitingTimer;
 
     RestartPlacer(RunRepository runs, RunStateMachine stateMachine, Placements placements, Generations generations,
                   RestartRequests requests, Checkpoints checkpoints, NodeRegistry nodes, LeaseTable leases,
                   AlertOutbox alerts, ApplicationEventPublisher events, RunSpecs specs, Programs programs,
-                  MemorySnapshots memorySnapshots) {
+                  MemorySnapshots memorySnapshots, MeterRegistry registry) {
         this.memorySnapshots = memorySnapshots;
+        this.placedTimer = placementTimer(registry, "placed");
+        this.waitingTimer = placementTimer(registry, "waiting");
         this.runs = runs;
         this.stateMachine = stateMachine;
         this.placements = placements;
@@ -110,22 +117,35 @@ public class RestartPlacer {
         for (Run seen : runs.findInStateOldestFirst(RunState.RECOVERING)) {
             Run run = runs.findForUpdate(seen.getId()).orElseThrow();
             if (run.getState() == RunState.RECOVERING) {
-                requests.pending(run.getId()).ifPresent(pending -> place(run, pending, now));
+                requests.pending(run.getId()).ifPresent(pending -> {
+                    long started = System.nanoTime();
+                    boolean placed = place(run, pending, now);
+                    (placed ? placedTimer : waitingTimer).record(System.nanoTime() - started,
+                            TimeUnit.NANOSECONDS);
+                });
             }
         }
     }
 
-    private void place(Run run, RestartRequests.Pending pending, Instant now) {
+    private static Timer placementTimer(MeterRegistry registry, String outcome) {
+        return Timer.builder("steadyrun.restart.placement")
+                .description("One restart request considered by the scheduling pass: placed (a new generation) or"
+                        + " waiting (old ranks, backoff, nodes)")
+                .tag("outcome", outcome).publishPercentileHistogram().register(registry);
+    }
+
+    /** Returns whether it placed the request's generation. */
+    private boolean place(Run run, RestartRequests.Pending pending, Instant now) {
         RestartRequests.Request request = pending.request();
         releaseGone(run.getId(), now);
         List<Placements.Row> active = placements.active(run.getId());
         if (active.stream().anyMatch(r -> r.rank() != null)
                 || request.notBefore() != null && now.isBefore(request.notBefore())) {
-            return; // an old rank still runs: all-or-nothing
+            return false; // an old rank still runs: all-or-nothing
         }
         List<Placements.Row> old = placements.ranksOf(run.getId(), run.getGeneration());
         if (old.stream().anyMatch(r -> unjudged(r.nodeId(), now))) {
-            return; // a silent node the lease sweep has yet to call lost: its incident joins this restart first
+            return false; // a silent node the lease sweep has yet to call lost: its incident joins this restart first
         }
         RunSpec spec = specs.of(run);
         Set<UUID> busy = placements.activeNodeIds();
@@ -177,7 +197,7 @@ public class RestartPlacer {
                 events.publishEvent(new Waiting(request.incidentId(), why));
                 stateMachine.note(run, RunStateMachine.WAITING_FOR_NODES + why, ACTOR); // the run's history dates it
             }
-            return;
+            return false;
         }
         placements.releaseSpares(run.getId(), now);
         List<UUID> keptSpares = new ArrayList<>(spares);
@@ -198,7 +218,7 @@ public class RestartPlacer {
         }
         if (restore == null && pending.request().restore() != null) {
             events.publishEvent(new NoRestorePoint(run.getId(), pending.request().incidentId()));
-            return;
+            return false;
         }
         long generation = generations.start(run, seats, keptSpares, restore, request.knobs(), request.incidentId(), now);
         requests.placed(pending.id(), generation, now);
@@ -225,6 +245,7 @@ public class RestartPlacer {
         // a GPU that reported a degraded fault kept its node working until now; it must not take work again
         degraded.forEach(n -> nodes.cordon(n, "degraded GPU (" + nodes.view(n).stateReason()
                 + "): cordoned at the restart of run " + run.getId() + " to generation " + generation, ACTOR));
+        return true;
     }
 
     /** SUSPECT while still heartbeating: a GPU reported a degraded (not fatal) fault (silence is the other SUSPECT). */

@@ -114,7 +114,8 @@ public class RestartRequests {
             return new Request(rs.getLong("incident_id"),
                     step == null ? null : new Checkpoints.RestorePoint(step, rs.getString("restore_path")),
                     json.readValue(rs.getString("restore_rule"), RestoreRule.class),
-                    json.readValue(rs.getString("knobs"), RestartKnobs.class), Set.of(), null);
+                    json.readValue(rs.getString("knobs"), RestartKnobs.class),
+                    new LinkedHashSet<>(uuids(rs.getArray("replace_nodes"))), null);
         }, runId, generation).stream().findFirst();
     }
 

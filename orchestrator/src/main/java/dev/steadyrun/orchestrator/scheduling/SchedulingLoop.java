@@ -2,6 +2,8 @@ package dev.steadyrun.orchestrator.scheduling;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import org.quartz.DisallowConcurrentExecution;
 import org.quartz.JobDetail;
 import org.quartz.JobExecutionContext;
@@ -44,9 +46,13 @@ public class SchedulingLoop implements SmartInitializingSingleton {
     private final Scheduler scheduler;
     private final JobDetail job;
     private final AtomicBoolean requested = new AtomicBoolean();
+    private final Timer passTimer;
 
     SchedulingLoop(SchedulingPass pass, NodeDirectives directives, DirectiveSnapshotLoader snapshots,
-                   RunGauges gauges, Scheduler scheduler, JobDetail schedulingPassJob) {
+                   RunGauges gauges, Scheduler scheduler, JobDetail schedulingPassJob, MeterRegistry registry) {
+        this.passTimer = Timer.builder("steadyrun.scheduling.pass")
+                .description("One scheduling pass with its directive snapshot (a pass another orchestrator's lock"
+                        + " skipped included)").publishPercentileHistogram().register(registry);
         this.pass = pass;
         this.directives = directives;
         this.snapshots = snapshots;
@@ -67,7 +73,7 @@ public class SchedulingLoop implements SmartInitializingSingleton {
     /** A standby took over: the placements are the ones the active orchestrator left. */
     @EventListener(OrchestratorActivated.class)
     @Order(Ordered.HIGHEST_PRECEDENCE)
-    void activated() {
+    synchronized void activated() { // never between a pass and its snapshot: a stale one would be installed last
         directives.install(snapshots.load());
     }
 
@@ -98,10 +104,12 @@ public class SchedulingLoop implements SmartInitializingSingleton {
      * just did without waiting for the job.
      */
     public synchronized void runOnce() {
-        if (!pass.run()) {
-            log.debug("Another orchestrator holds the scheduling lock");
-        }
-        directives.install(snapshots.load());
+        passTimer.record(() -> {
+            if (!pass.run()) {
+                log.debug("Another orchestrator holds the scheduling lock");
+            }
+            directives.install(snapshots.load());
+        });
         gauges.recount();
     }
 

@@ -130,6 +130,10 @@ class NodeRecoveryTest extends RecoverySupport {
                 "steadyrun_run_goodput{");
         assertThat(prometheus).containsPattern("steadyrun_recovery_detection_latency_seconds_count\\{[^}]*kind=\"NODE_LOST\"[^}]*} [1-9]");
         assertThat(prometheus).containsPattern("steadyrun_run_restarts_total\\{[^}]*cause=\"HARDWARE\"[^}]*} [1-9]");
+        // the pass and the restart it placed are timed (what the soak reads at scale)
+        assertThat(prometheus).containsPattern("steadyrun_scheduling_pass_seconds_count\\{[^}]*} [1-9]")
+                .containsPattern("steadyrun_restart_placement_seconds_count\\{[^}]*outcome=\"placed\"[^}]*} [1-9]")
+                .containsPattern("steadyrun_restart_placement_seconds_count\\{[^}]*outcome=\"waiting\"[^}]*} [1-9]");
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
@@ -165,6 +169,48 @@ class NodeRecoveryTest extends RecoverySupport {
         assertThat(run(runId).get("restarts").asInt()).isEqualTo(1);
         assertThat(call("GET", "/api/v1/runs/" + UUID.randomUUID() + "/incidents", operator, null).status())
                 .isEqualTo(404);
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    @Test
+    void aNodeJudgedLostJustAfterTheRestartLeftItOutStillHasItsIncident() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 3);
+        UUID runId = submit(rack, 2, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        Agent survivor = gen1.get(0);
+        Agent lost = gen1.get(1);
+        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        steps(survivor, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(runId, 4, 2.0)));
+        // rank 1's node is out of service (cordoned) when rank 0 exits: the restart places the spare in its seat
+        // before the node is judged lost (on a real cluster: the placement saw it silent a moment before the sweep
+        // recorded its loss)
+        assertThat(call("POST", "/api/v1/nodes/" + lost.id() + "/cordon", ADMIN_TOKEN, null).status()).isEqualTo(200);
+        heartbeat(survivor, exitedStatus(runId, 1, 5));
+        passBackoff(Duration.ofSeconds(1), agents);
+        Map<Integer, Agent> gen2 = ranks(List.of(survivor, spare), 2);
+        assertThat(gen2).containsEntry(0, survivor).containsEntry(1, spare);
+        assertThat(incidents(runId).findValuesAsString("kind")).containsExactly("TRAINER_CRASH");
+
+        // the node goes silent past its lease and quiet grace: FAILED, and its loss joins the restart that left it out
+        for (int i = 0; i < 5; i++) {
+            clock.advance(Duration.ofSeconds(2));
+            heartbeat(survivor, TrainerStatus.idle());
+            heartbeat(spare, TrainerStatus.idle());
+        }
+        sweeper.sweep(clock.instant());
+        JsonNode lostIncident = incidents(runId).get(0);
+        assertThat(lostIncident.get("kind").asString()).isEqualTo("NODE_LOST");
+        assertThat(lostIncident.get("nodeName").asString()).isEqualTo(lost.name());
+        assertThat(lostIncident.get("rank").asInt()).isEqualTo(1);
+        assertThat(lostIncident.get("generation").asLong()).isEqualTo(1);
+        assertThat(lostIncident.get("newGeneration").asLong()).isEqualTo(2);
+        assertThat(lostIncident.at("/swappedIn/nodeName").asString()).isEqualTo(spare.name());
+        assertThat(lostIncident.at("/restoreFrom/step").asLong()).isEqualTo(4);
+        assertThat(lostIncident.at("/decision/reasons/0").asString()).contains("placed generation 2 without it");
+        steps(spare, runId, 1, 2, healthySteps(5, 5), List.of());
+        assertThat(incidents(runId).findValuesAsString("state")).containsOnly("RECOVERED");
+        assertThat(run(runId).get("restarts").asInt()).as("one restart for both").isEqualTo(1);
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 

@@ -1,0 +1,78 @@
+package dev.steadyrun.soak;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+import tools.jackson.databind.JsonNode;
+
+/**
+ * Sets two soaks of one trace side by side (bench/goodput-soak.sh): Steadyrun's policy and the baseline's. Both
+ * figures are measured, each from its own soak: the goodput on the soak's compressed step clock (steps taken over
+ * soak time) and the projection of its per-failure losses to the MTTF anchors.
+ *
+ * <pre>java -cp … dev.steadyrun.soak.GoodputComparison OURS/report.json BASELINE/report.json OUT.md</pre>
+ */
+final class GoodputComparison {
+
+    private GoodputComparison() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 3) {
+            throw new IllegalArgumentException("usage: GoodputComparison OURS/report.json BASELINE/report.json OUT.md");
+        }
+        String md = markdown(read(args[0]), read(args[1]));
+        Files.writeString(Path.of(args[2]), md);
+        System.out.println(md);
+    }
+
+    private static JsonNode read(String file) throws Exception {
+        return Api.JSON.readTree(Files.readString(Path.of(file)));
+    }
+
+    static String markdown(JsonNode ours, JsonNode baseline) {
+        StringBuilder md = new StringBuilder();
+        md.append(String.format(Locale.ROOT, "# Goodput: one trace (seed %s, %.1f min), two policies%n%n",
+                ours.at("/settings/seed").asString(), ours.path("soakSeconds").asDouble() / 60));
+        if (!ours.at("/settings/seed").equals(baseline.at("/settings/seed"))
+                || !ours.at("/settings/minutes").equals(baseline.at("/settings/minutes"))
+                || !ours.at("/settings/mean-gap-seconds").equals(baseline.at("/settings/mean-gap-seconds"))) {
+            md.append("**The two soaks did not replay the same trace (seed, minutes or mean gap differ).**\n\n");
+        }
+        md.append("| | Steadyrun | baseline |\n|---|---|---|\n");
+        row(md, "policy", ours.path("policy").asString(), baseline.path("policy").asString());
+        row(md, "nodes / ranks / spares", ours.path("nodes").asInt() + " / " + ours.path("worldSize").asInt() + " / "
+                + ours.at("/settings/spares").asString(), baseline.path("nodes").asInt() + " / "
+                + baseline.path("worldSize").asInt() + " / " + baseline.at("/settings/spares").asString());
+        row(md, "failures injected", ours.path("injected").toString(), baseline.path("injected").toString());
+        row(md, "incidents", ours.path("incidents").asInt() + " " + ours.path("incidentsByState"),
+                baseline.path("incidents").asInt() + " " + baseline.path("incidentsByState"));
+        row(md, "steps taken", Long.toString(ours.path("stepsTaken").asLong()),
+                Long.toString(baseline.path("stepsTaken").asLong()));
+        row(md, "goodput on the soak's step clock", percent(ours.path("soakGoodputCompressed").asDouble()),
+                percent(baseline.path("soakGoodputCompressed").asDouble()));
+        JsonNode ourProjections = ours.at("/goodput/projections");
+        JsonNode baseProjections = baseline.at("/goodput/projections");
+        for (int i = 0; i < ourProjections.size() && i < baseProjections.size(); i++) {
+            row(md, "projected, measured losses, " + ourProjections.get(i).path("label").asString(),
+                    percent(ourProjections.get(i).path("goodput").asDouble()),
+                    percent(baseProjections.get(i).path("goodput").asDouble()));
+        }
+        row(md, "broken invariants", ours.path("violationCounts").toString(),
+                baseline.path("violationCounts").toString());
+        md.append("\nEach column is its own soak of the same trace (causes and times; the victims are drawn from each"
+                + " fleet). The projections price a human's wait at the soaks' human-real-seconds and take the"
+                + " node waits as the soak measured them (the baseline's fleet has no node to spare, so a lost node's"
+                + " restart waits for its repair).\n");
+        return md.toString();
+    }
+
+    private static void row(StringBuilder md, String what, String ours, String baseline) {
+        md.append("| ").append(what).append(" | ").append(ours).append(" | ").append(baseline).append(" |\n");
+    }
+
+    private static String percent(double v) {
+        return Double.isNaN(v) ? "–" : String.format(Locale.ROOT, "%.2f %%", 100 * v);
+    }
+}
