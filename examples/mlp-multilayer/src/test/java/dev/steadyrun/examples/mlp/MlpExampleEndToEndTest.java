@@ -77,12 +77,14 @@ class MlpExampleEndToEndTest {
     void twoRanksAndASpareSurviveAKilledAgentAndAForcedDivergence() throws Exception {
         long started = System.nanoTime();
         Path location = dir.resolve("checkpoints");
-        // 256 points per rank and step (512 in all); the tiny model's keys only satisfy the spec's checks
+        // 256 points per rank and step (512 in all); the tiny model's keys only satisfy the spec's checks. A step takes
+        // ~50 ms on an idle machine and the SDK keeps 3 checkpoints: at 10 steps apart the last one before a forced
+        // divergence was deleted by retention before its detection (2 s, 33 steps later), and the run went to a human
         JsonNode submitted = orchestrator.post("/api/v1/runs", """
                 {"name":"mlp-e2e","program":{"name":"mlp","version":"0.1.0"},"model":{"size":"tiny"},
                  "data":{"sample":"europarl"},"worldSize":2,"spares":1,
                  "hyper":{"batchTokens":%d,"microBatch":512,"lr":%s,"maxSteps":1000000},
-                 "checkpointInterval":10,"checkpointLocation":"%s",
+                 "checkpointInterval":50,"checkpointLocation":"%s",
                  "recoveryPolicy":{"backoffInitial":"PT1S","backoffMax":"PT4S","hangFloor":"PT2M",
                    "spikeWarmupSteps":3,"spikeRatio":5,"rollbackMarginSteps":1,
                    "divergenceLadder":[{"lrMultiplier":0.5,"clipNorm":0.3}]}}"""
@@ -118,7 +120,7 @@ class MlpExampleEndToEndTest {
             assertThat(Instant.parse(seat.path("releasedAt").asString())).isBeforeOrEqualTo(placed);
         }
         awaitStep(run, second, restored + 2);
-        assertThat(orchestrator.metric(run, second, restored + 1, 1, "lr")).as("rank 1 on the spare trains on from the restore")
+        assertThat(metric(run, second, restored + 1, 1, "lr")).as("rank 1 on the spare trains on from the restore")
                 .isEqualTo(LR);
 
         // --- a forced divergence: the LR of every rank × 1000 from the next step ---
@@ -130,14 +132,14 @@ class MlpExampleEndToEndTest {
         assertThat(decision.path("action").asString()).isEqualTo("ROLLBACK_AND_RESTART");
         assertThat(decision.path("knobs").path("lrMultiplier").asDouble()).isEqualTo(0.5);
         assertThat(decision.path("knobs").path("clipNorm").asDouble()).isEqualTo(0.3);
-        assertThat(orchestrator.metric(run, diverged, onset, 0, "lr")).as("the chaos LR at the onset").isEqualTo(LR * 1000);
+        assertThat(metric(run, diverged, onset, 0, "lr")).as("the chaos LR at the onset").isEqualTo(LR * 1000);
         long rollback = incident.path("restoreFrom").path("step").asLong();
         assertThat(rollback).as("a checkpoint before the onset").isPositive().isLessThan(onset);
 
         long third = incident.path("newGeneration").asLong();
         awaitStep(run, third, rollback + 2);
         for (int rank = 0; rank < 2; rank++) {
-            assertThat(orchestrator.metric(run, third, rollback + 1, rank, "lr")).as("rank %d's LR after the rollback: the"
+            assertThat(metric(run, third, rollback + 1, rank, "lr")).as("rank %d's LR after the rollback: the"
                     + " knob, applied by the SDK", rank).isEqualTo(LR * 0.5);
         }
         assertThat(orchestrator.losses(run, third)).as("losses after the rollback").allMatch(Double::isFinite);
@@ -188,6 +190,17 @@ class MlpExampleEndToEndTest {
             }
         }
         throw new AssertionError("no rank " + rank + " in " + seats);
+    }
+
+    /** A rank's metric at a step, once that rank's report has arrived (the ranks report independently). */
+    private static double metric(UUID run, long generation, long step, int rank, String column) {
+        return Await.until("rank " + rank + "'s metrics of step " + step + " in generation " + generation, WAIT, () -> {
+            try {
+                return orchestrator.metric(run, generation, step, rank, column);
+            } catch (AssertionError | java.sql.SQLException notYet) {
+                return Double.NaN;
+            }
+        }, v -> !Double.isNaN(v));
     }
 
     private static void awaitStep(UUID run, long generation, long step) {
