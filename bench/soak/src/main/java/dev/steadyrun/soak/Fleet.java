@@ -219,6 +219,8 @@ final class Fleet {
     private final SplittableRandom random;
     private final long t0 = System.nanoTime();
     final Node[] nodes;
+    /** Nodes the orchestrator failed without the trace breaking them (readmitted by the operator, see readmitLater). */
+    int spuriousFailures;
     private final TreeMap<Long, Gang> gangs = new TreeMap<>();
     private final TreeMap<Long, Stored> store = new TreeMap<>();
     final HeartbeatLatencies latencies = new HeartbeatLatencies();
@@ -736,6 +738,26 @@ final class Fleet {
         n.exited = null;
         n.reports.clear();
         breakNode(n);
+    }
+
+    /**
+     * Nodes the orchestrator failed that the trace did not break (the harness kept them silent too long, or their
+     * peers' checks named them): the operator looks at them and readmits them after {@code repairSeconds}, as it
+     * repairs a broken one. Without it a fleet with no node to spare (the baseline's) waits for ever. Returns how many
+     * were newly scheduled. Called from the soak's watch with the orchestrator's list of FAILED nodes.
+     */
+    int readmitLater(java.util.Set<UUID> failed) {
+        return onLoop(() -> {
+            int scheduled = 0;
+            for (Node n : nodes) {
+                if (n.id != null && failed.contains(n.id) && !n.faulted && Double.isNaN(n.repairAt)) {
+                    n.repairAt = now() + settings.repairSeconds();
+                    spuriousFailures++;
+                    scheduled++;
+                }
+            }
+            return scheduled;
+        });
     }
 
     /** The operator's repair: the node is back (a lost one re-registers, as a rebooted agent does) and uncordoned. */

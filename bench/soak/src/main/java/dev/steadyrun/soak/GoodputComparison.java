@@ -62,9 +62,9 @@ final class GoodputComparison {
         row(md, "broken invariants", ours.path("violationCounts").toString(),
                 baseline.path("violationCounts").toString());
         md.append("\nEach column is its own soak of the same trace (causes and times; the victims are drawn from each"
-                + " fleet). The projections price a human's wait at the soaks' human-real-seconds and take the"
-                + " node waits as the soak measured them (the baseline's fleet has no node to spare, so a lost node's"
-                + " restart waits for its repair).\n");
+                + " soak's gang). The projections price a human's wait at the soaks' human-real-seconds. The baseline"
+                + " has no spares, but its lost nodes are replaced from the fleet's free nodes at once: the wait for"
+                + " new hardware is not replayed, which favours the baseline.\n");
         return md.toString();
     }
 

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -183,6 +184,14 @@ public final class Soak {
                 state = api.getTree("/api/v1/runs/" + runId).path("state").asString();
                 if (polls++ % 3 == 0) {
                     incidents = api.getTree("/api/v1/runs/" + runId + "/incidents");
+                    Set<UUID> failed = new java.util.HashSet<>();
+                    api.getTree("/api/v1/nodes?state=FAILED&size=2000").path("items").forEach(n -> failed.add(
+                            UUID.fromString(n.path("id").asString())));
+                    int readmitted = fleet.readmitLater(failed);
+                    if (readmitted > 0) {
+                        say("%d node(s) failed that no fault broke: the operator readmits them after the repair time",
+                                readmitted);
+                    }
                 }
             } catch (RuntimeException e) {
                 say("poll failed: %s", e.getMessage());
@@ -342,6 +351,7 @@ public final class Soak {
         report.put("recoveriesTimed", recoveries.size());
         report.put("recoveriesWithoutIncident", undetected);
         report.put("restartsNoFailureAskedFor", s.unprovokedRestarts());
+        report.put("nodesFailedWithoutFault", fleet.onLoop(() -> fleet.spuriousFailures));
         report.put("finalStep", s.step());
         report.put("finalGeneration", s.generation());
         report.put("stepsTaken", s.steps());

@@ -165,6 +165,7 @@ public class RestartPlacer {
         List<UUID> swappedIn = new ArrayList<>();
         // by node seat: a node's ranks stay together, and a lost node's ranks all move to one spare node
         int perNode = spec.ranksPerNode();
+        int missing = 0; // seats no node can take: every one is counted, so the waiting reason says how many
         for (int seat = 0; seat < spec.nodes(); seat++) {
             final int first = seat * perNode;
             UUID node = old.stream().filter(p -> p.holds(first)).map(Placements.Row::nodeId).findFirst().orElse(null);
@@ -183,16 +184,17 @@ public class RestartPlacer {
                 sub = free.poll();
             }
             if (sub == null) {
-                break;
+                missing++;
+                continue;
             }
             seats.add(sub);
             swappedIn.add(sub);
         }
-        if (seats.size() < spec.nodes()) {
+        if (missing > 0) {
             String why = "waiting for a spare: no spare of the run and no free healthy node"
                     + (spec.nodeSelector().isEmpty() ? "" : " matching " + spec.nodeSelector())
                     + (spec.gpusPerNode() == 0 ? "" : " with " + spec.gpusPerNode() + " GPUs")
-                    + " for " + (spec.nodes() - seats.size()) + " node(s) of " + perNode + " rank(s)";
+                    + " for " + missing + " node(s) of " + perNode + " rank(s)";
             if (requests.waiting(pending.id(), why)) {
                 events.publishEvent(new Waiting(request.incidentId(), why));
                 stateMachine.note(run, RunStateMachine.WAITING_FOR_NODES + why, ACTOR); // the run's history dates it

@@ -58,7 +58,8 @@ class GoodputBreakdownTest extends RecoverySupport {
         assertThat(run(runId).get("state").asString()).isEqualTo("RECOVERING");
         JsonNode history = call("GET", "/api/v1/runs/" + runId + "/events", operator, null).body();
         JsonNode last = history.get(history.size() - 1);
-        assertThat(last.get("reason").asString()).startsWith("restart waits for nodes: ");
+        assertThat(last.get("reason").asString()).startsWith("restart waits for nodes: ")
+                .contains(" for 1 node(s) of 1 rank(s)");
         // the first pass to find no gang is the one after the stops (also run on the stop's commit) or after the backoff
         Instant waitsFrom = Instant.parse(last.get("at").asString());
         assertThat(waitsFrom).isIn(stopped, stopped.plusMillis(100));
