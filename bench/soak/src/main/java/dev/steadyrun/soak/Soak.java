@@ -185,7 +185,7 @@ public final class Soak {
                 if (polls++ % 3 == 0) {
                     incidents = api.getTree("/api/v1/runs/" + runId + "/incidents");
                     Set<UUID> failed = new java.util.HashSet<>();
-                    api.getTree("/api/v1/nodes?state=FAILED&size=2000").path("items").forEach(n -> failed.add(
+                    api.getTree("/api/v1/nodes?state=FAILED&size=500").path("items").forEach(n -> failed.add(
                             UUID.fromString(n.path("id").asString())));
                     int readmitted = fleet.readmitLater(failed);
                     if (readmitted > 0) {
