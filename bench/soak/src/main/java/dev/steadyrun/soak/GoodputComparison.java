@@ -39,6 +39,12 @@ final class GoodputComparison {
                 || !ours.at("/settings/minutes").equals(baseline.at("/settings/minutes"))
                 || !ours.at("/settings/mean-gap-seconds").equals(baseline.at("/settings/mean-gap-seconds"))) {
             md.append("**The two soaks did not replay the same trace (seed, minutes or mean gap differ).**\n\n");
+        } else if (!ours.path("injected").equals(baseline.path("injected"))) {
+            // the fleet injects a failure only while no recovery is open: a policy that never closes one (a
+            // straggler nobody scores) stops the trace there, and the figures compare different failures
+            md.append("**The two soaks injected different failures**: the fleet injects the next failure only once"
+                    + " the open recovery closed, so a policy that leaves one open (a straggler nobody scores) cuts"
+                    + " the trace short. The figures below compare different failures.\n\n");
         }
         md.append("| | Steadyrun | baseline |\n|---|---|---|\n");
         row(md, "policy", ours.path("policy").asString(), baseline.path("policy").asString());

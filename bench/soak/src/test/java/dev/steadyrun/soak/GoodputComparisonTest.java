@@ -31,6 +31,16 @@ class GoodputComparisonTest {
     }
 
     @Test
+    void soaksThatInjectedDifferentFailuresAreSaidToCompareDifferentFailures() {
+        JsonNode cutShort = report("baseline", "1", 0.4, 0.7);
+        ((tools.jackson.databind.node.ObjectNode) cutShort).putObject("injected").put("STRAGGLER", 1);
+        assertThat(GoodputComparison.markdown(report("ours", "1", 0.8, 0.99), cutShort))
+                .contains("injected different failures").doesNotContain("did not replay the same trace");
+        assertThat(GoodputComparison.markdown(report("ours", "1", 0.8, 0.99), report("baseline", "1", 0.4, 0.7)))
+                .doesNotContain("injected different failures");
+    }
+
+    @Test
     void soaksOfDifferentTracesAreSaidToBe() {
         assertThat(GoodputComparison.markdown(report("ours", "1", 0.8, 0.99), report("baseline", "2", 0.4, 0.7)))
                 .contains("did not replay the same trace");
