@@ -139,13 +139,11 @@ class NodeRecoveryTest extends RecoverySupport {
 
     @Test
     void aNodeLostWhileThePeersAlreadyExitedJoinsThatRestart() {
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 3);
-        UUID runId = submit(rack, 2, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        Agent survivor = gen1.get(0);
-        Agent lost = gen1.get(1);
-        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        TwoRanksAndASpare gen1 = twoRanksAndASpare(Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        UUID runId = gen1.runId();
+        Agent survivor = gen1.rank0();
+        Agent lost = gen1.rank1();
+        Agent spare = gen1.spare();
         steps(survivor, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(runId, 4, 2.0)));
         // rank 0's collective times out before rank 1's lease runs out: "peer lost" (5) opens the incident
         clock.advance(Duration.ofSeconds(2));
@@ -174,20 +172,18 @@ class NodeRecoveryTest extends RecoverySupport {
 
     @Test
     void aNodeJudgedLostJustAfterTheRestartLeftItOutStillHasItsIncident() {
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 3);
-        UUID runId = submit(rack, 2, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        Agent survivor = gen1.get(0);
-        Agent lost = gen1.get(1);
-        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        TwoRanksAndASpare gen1 = twoRanksAndASpare(Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        UUID runId = gen1.runId();
+        Agent survivor = gen1.rank0();
+        Agent lost = gen1.rank1();
+        Agent spare = gen1.spare();
         steps(survivor, runId, 0, 1, healthySteps(1, 4), List.of(checkpoint(runId, 4, 2.0)));
         // rank 1's node is out of service (cordoned) when rank 0 exits: the restart places the spare in its seat
         // before the node is judged lost (on a real cluster: the placement saw it silent a moment before the sweep
         // recorded its loss)
         assertThat(call("POST", "/api/v1/nodes/" + lost.id() + "/cordon", ADMIN_TOKEN, null).status()).isEqualTo(200);
         heartbeat(survivor, exitedStatus(runId, 1, 5));
-        passBackoff(Duration.ofSeconds(1), agents);
+        passBackoff(Duration.ofSeconds(1), List.of(survivor, lost, spare));
         Map<Integer, Agent> gen2 = ranks(List.of(survivor, spare), 2);
         assertThat(gen2).containsEntry(0, survivor).containsEntry(1, spare);
         assertThat(incidents(runId).findValuesAsString("kind")).containsExactly("TRAINER_CRASH");
@@ -346,6 +342,19 @@ class NodeRecoveryTest extends RecoverySupport {
         assertThat(gen2.get(1)).isEqualTo(idle);
         assertThat(gen2.get(0)).isEqualTo(gen1.get(0));
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
+    /** A run of two ranks and one spare on a rack of three nodes, at its first generation. */
+    private record TwoRanksAndASpare(UUID runId, Agent rank0, Agent rank1, Agent spare) {
+    }
+
+    private TwoRanksAndASpare twoRanksAndASpare(Map<String, Object> policy) {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 3);
+        UUID runId = submit(rack, 2, 1, policy);
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        return new TwoRanksAndASpare(runId, gen1.get(0), gen1.get(1), spare);
     }
 
     private static TrainerStatus exitedStatus(UUID runId, long generation, int code) {
