@@ -52,13 +52,11 @@ class MonitoringTest extends RecoverySupport {
         double suspectBefore = sample(prometheus(), "steadyrun_node_losses_total", "state=\"SUSPECT\"");
         double failedBefore = sample(prometheus(), "steadyrun_node_losses_total", "state=\"FAILED\"");
         long eventsBefore = jdbc.queryForObject("select coalesce(max(id), 0) from node_event", Long.class);
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 3);
-        UUID runId = submit(rack, 2, 1, Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        Agent survivor = gen1.get(0);
-        Agent lost = gen1.get(1);
-        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        TwoRanksAndASpare gen1 = twoRanksAndASpare(Map.of("backoffInitial", "PT1S", "backoffMax", "PT1S"));
+        UUID runId = gen1.runId();
+        Agent survivor = gen1.rank0();
+        Agent lost = gen1.rank1();
+        Agent spare = gen1.spare();
         assertThat(steps(survivor, runId, 0, 1, healthySteps(1, 10), List.of(checkpoint(runId, 10, 2.0))).status())
                 .isEqualTo(204);
         assertThat(steps(lost, runId, 1, 1, healthySteps(1, 10), List.of()).status()).isEqualTo(204);

@@ -344,19 +344,6 @@ class NodeRecoveryTest extends RecoverySupport {
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
-    /** A run of two ranks and one spare on a rack of three nodes, at its first generation. */
-    private record TwoRanksAndASpare(UUID runId, Agent rank0, Agent rank1, Agent spare) {
-    }
-
-    private TwoRanksAndASpare twoRanksAndASpare(Map<String, Object> policy) {
-        String rack = newRack();
-        List<Agent> agents = fleet(rack, 3);
-        UUID runId = submit(rack, 2, 1, policy);
-        Map<Integer, Agent> gen1 = ranks(agents, 1);
-        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
-        return new TwoRanksAndASpare(runId, gen1.get(0), gen1.get(1), spare);
-    }
-
     private static TrainerStatus exitedStatus(UUID runId, long generation, int code) {
         return exited(runId, 0, generation, code, null);
     }

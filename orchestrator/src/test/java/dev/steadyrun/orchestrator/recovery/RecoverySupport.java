@@ -60,6 +60,19 @@ abstract class RecoverySupport extends RunsApiSupport {
         return runId;
     }
 
+    /** A run of two ranks and one spare on a rack of three nodes, at its first generation. */
+    record TwoRanksAndASpare(UUID runId, Agent rank0, Agent rank1, Agent spare) {
+    }
+
+    TwoRanksAndASpare twoRanksAndASpare(Map<String, Object> policy) {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 3);
+        UUID runId = submit(rack, 2, 1, policy);
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        Agent spare = agents.stream().filter(a -> !gen1.containsValue(a)).findFirst().orElseThrow();
+        return new TwoRanksAndASpare(runId, gen1.get(0), gen1.get(1), spare);
+    }
+
     /** The current assignments by rank: every agent heartbeats once (idle) and says what it was told. */
     Map<Integer, Agent> ranks(List<Agent> agents, long generation) {
         scheduling.runOnce();
