@@ -215,7 +215,7 @@ final class DataParallel implements OptModel.Units {
                 int b = to - mine.from();
                 segments.add(new Segment(view(piece.shardParam, a, b), view(piece.shardGrad, a, b),
                         view(piece.m, a, b), view(piece.v, a, b), OptModel.isDecayed(p),
-                        OptModel.isColumnParallel(names.get(i)) || OptModel.isRowParallel(names.get(i))));
+                        OptModel.splitAxis(names.get(i)) >= 0));
             }
             i++;
         }

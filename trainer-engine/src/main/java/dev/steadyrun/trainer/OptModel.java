@@ -12,6 +12,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -184,29 +185,42 @@ public final class OptModel {
     /** Member t's slice of a whole model's parameters (copies), in the shapes of {@link #shapes(ModelConfig, int)}. */
     static Map<String, INDArray> tensorSlice(Map<String, INDArray> whole, int t, int size) {
         Map<String, INDArray> out = new LinkedHashMap<>();
-        whole.forEach((name, a) -> {
-            INDArray slice;
-            if (isColumnParallel(name)) {
-                long n = a.size(a.rank() - 1) / size;
-                slice = a.rank() == 2 ? a.get(NDArrayIndex.all(), NDArrayIndex.interval(t * n, (t + 1) * n))
-                        : a.get(NDArrayIndex.interval(t * n, (t + 1) * n));
-            } else if (isRowParallel(name)) {
-                long n = a.size(0) / size;
-                slice = a.get(NDArrayIndex.interval(t * n, (t + 1) * n), NDArrayIndex.all());
-            } else {
-                slice = a;
-            }
-            out.put(name, slice.dup('c'));
-        });
+        whole.forEach((name, a) -> out.put(name, tensorSlice(name, a, t, size)));
         return out;
     }
 
-    static boolean isColumnParallel(String name) {
-        return name.matches("h\\d+\\.(attn\\.[wb][qkv]|mlp\\.[wb]1)");
+    /** Member t's slice of one whole tensor (a copy, C order); a replicated tensor is copied whole. */
+    static INDArray tensorSlice(String name, INDArray a, int t, int size) {
+        int axis = splitAxis(name);
+        if (axis < 0) {
+            return a.dup('c');
+        }
+        axis = Math.min(axis, a.rank() - 1);
+        long n = a.size(axis) / size;
+        INDArrayIndex[] at = new INDArrayIndex[a.rank()];
+        Arrays.fill(at, NDArrayIndex.all());
+        at[axis] = NDArrayIndex.interval(t * n, (t + 1) * n);
+        return a.get(at).dup('c');
     }
 
-    static boolean isRowParallel(String name) {
-        return name.endsWith("attn.wo") || name.endsWith("mlp.w2");
+    /** The whole tensor from every member's slice in member order (the inverse of {@link #tensorSlice}). */
+    static INDArray tensorWhole(String name, List<INDArray> slices) {
+        int axis = splitAxis(name);
+        if (axis < 0 || slices.size() == 1) {
+            return slices.get(0).dup('c');
+        }
+        return Nd4j.concat(Math.min(axis, slices.get(0).rank() - 1), slices.toArray(INDArray[]::new)).dup('c');
+    }
+
+    /**
+     * The axis along which tensor parallelism cuts a parameter, or -1 when every member holds it whole: the last axis
+     * (1, or 0 for a bias) of a column-parallel layer, the rows (0) of a row-parallel one.
+     */
+    static int splitAxis(String name) {
+        if (name.matches("h\\d+\\.(attn\\.[wb][qkv]|mlp\\.[wb]1)")) {
+            return 1;
+        }
+        return name.endsWith("attn.wo") || name.endsWith("mlp.w2") ? 0 : -1;
     }
 
     /** Master parameters by name, in a fixed order (empty once {@link #shard sharded}: no rank holds them all). */

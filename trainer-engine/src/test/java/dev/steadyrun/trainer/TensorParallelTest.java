@@ -143,7 +143,7 @@ class TensorParallelTest {
             for (Map.Entry<String, INDArray> e : slice.params().entrySet()) {
                 String name = e.getKey();
                 INDArray p = e.getValue();
-                boolean split = OptModel.isColumnParallel(name) || OptModel.isRowParallel(name);
+                boolean split = OptModel.splitAxis(name) >= 0;
                 Nd4j.getRandom().setSeed(100 + k++ + (split ? 1000L * g.rank() : 0));
                 INDArray direction = Nd4j.randn(DataType.DOUBLE, p.shape());
                 double[] analytic = {grads.get(name).mul(direction).sumNumber().doubleValue()};
