@@ -64,7 +64,7 @@ public record DistConfig(String runId, long generation, int rank, int worldSize,
                 operationTimeout, bytes, ringSecret);
     }
 
-    String rendezvousHost() {
+    public String rendezvousHost() {
         return host(rendezvous);
     }
 

@@ -22,6 +22,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import dev.steadyrun.trainer.checkpoint.CheckpointReader;
+import dev.steadyrun.trainer.checkpoint.CheckpointStore;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardFile;
 import dev.steadyrun.trainer.checkpoint.CheckpointStore.ShardPart;
 import dev.steadyrun.trainer.checkpoint.CheckpointUnavailableException;
@@ -272,10 +273,14 @@ final class DataParallel implements OptModel.Units {
 
     /** Joins the generation's ring (timeouts from the config keys); a world of one opens no sockets. */
     static Collectives join(Trainer.Launch launch, Duration peerTimeout, Duration rendezvousTimeout) {
-        DistConfig config = DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
+        return Rendezvous.join(distConfig(launch, peerTimeout, rendezvousTimeout));
+    }
+
+    /** The world ring's configuration of a launch: what its tensor and data groups derive theirs from. */
+    static DistConfig distConfig(Trainer.Launch launch, Duration peerTimeout, Duration rendezvousTimeout) {
+        return DistConfig.of(launch.runId(), launch.generation(), launch.rank(), launch.worldSize(),
                 launch.rendezvous(), launch.ringSecret())
                 .withTimeouts(rendezvousTimeout, rendezvousTimeout, peerTimeout);
-        return Rendezvous.join(config);
     }
 
     static DataParallel over(Collectives ring, Map<String, INDArray> params) {
@@ -301,7 +306,39 @@ final class DataParallel implements OptModel.Units {
      * replicated tensors' counted once.
      */
     void acrossTensorGroup(Collectives tensor) {
-        this.tensorGroup = tensor;
+        this.tensorGroup = tensor.worldSize() > 1 ? tensor : null;
+    }
+
+    private int tensorSize() {
+        return tensorGroup == null ? 1 : tensorGroup.worldSize();
+    }
+
+    private int tensorRank() {
+        return tensorGroup == null ? 0 : tensorGroup.rank();
+    }
+
+    /** This rank in the world ring: data rank d of tensor rank t is d·T + t ({@link ParallelGroups}). */
+    int worldRank() {
+        return rank * tensorSize() + tensorRank();
+    }
+
+    /** Ranks in the world ring: every data rank of every tensor rank. */
+    int worldRanks() {
+        return worldSize * tensorSize();
+    }
+
+    /** Elements of this rank's model (its slice under tensor parallelism) laid end to end. */
+    private long flatLength() {
+        Piece last = pieces.get(pieces.size() - 1);
+        return last.from() + last.length();
+    }
+
+    /**
+     * Where this rank's flat vector starts in a checkpoint's: the tensor-parallel members' vectors lie end to end
+     * ({@link CheckpointStore.TensorSplit}).
+     */
+    private long memberOffset() {
+        return tensorRank() * flatLength();
     }
 
     Sharding sharding() {
@@ -379,14 +416,22 @@ final class DataParallel implements OptModel.Units {
      * peer here.
      */
     static void agreeOnRestore(Collectives ring, IOException mine, Path dir) throws IOException {
-        int world = ring.worldSize();
+        agreeOnRestore(ring, null, ring.rank(), ring.worldSize(), mine, dir);
+    }
+
+    /** {@link #agreeOnRestore(Collectives, IOException, Path)} over the world: the data ring, then the tensor group. */
+    private static void agreeOnRestore(Collectives ring, Collectives tensor, int rank, int world, IOException mine,
+                                       Path dir) throws IOException {
         double[] flags = new double[2 * world];
         if (mine instanceof CheckpointUnavailableException) {
-            flags[2 * ring.rank() + 1] = 1;
+            flags[2 * rank + 1] = 1;
         } else if (mine != null) {
-            flags[2 * ring.rank()] = 1;
+            flags[2 * rank] = 1;
         }
         ring.allReduceSum(flags);
+        if (tensor != null) {
+            tensor.allReduceSum(flags);
+        }
         if (mine != null) {
             throw mine;
         }
@@ -438,7 +483,22 @@ final class DataParallel implements OptModel.Units {
         }
     }
 
-    /** The flat layout a checkpoint records: tensor names and shapes in order. */
+    /** How a checkpoint's slices join (tensor parallelism), or {@link CheckpointStore.TensorSplit#NONE}. */
+    CheckpointStore.TensorSplit tensorSplit() {
+        if (tensorGroup == null) {
+            return CheckpointStore.TensorSplit.NONE;
+        }
+        Map<String, Integer> axes = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            int axis = OptModel.splitAxis(names.get(i));
+            if (axis >= 0) {
+                axes.put(names.get(i), Math.min(axis, shapes.get(i).length - 1));
+            }
+        }
+        return new CheckpointStore.TensorSplit(tensorSize(), axes);
+    }
+
+    /** The flat layout a checkpoint records: tensor names and shapes (this member's slices) in order. */
     Map<String, long[]> layout() {
         Map<String, long[]> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
@@ -465,7 +525,7 @@ final class DataParallel implements OptModel.Units {
                     case "adam_m" -> view(p.m, 0, c.length());
                     default -> view(p.v, 0, c.length());
                 };
-                out.add(new ShardPart(kind, k, p.from() + c.from(), values));
+                out.add(new ShardPart(kind, k, memberOffset() + p.from() + c.from(), values));
             }
         }
         return out;
@@ -474,16 +534,19 @@ final class DataParallel implements OptModel.Units {
     /**
      * The second phase's agreement: every rank's file sums (size and SHA-256 of each shard file, and rank 0's
      * state.json) all-reduced, so rank 0 can name every file in the manifest without reading it back (and every rank
-     * a memory snapshot's). A collective; the complete list comes back on every rank, in rank order.
+     * a memory snapshot's). A collective over the data ring and then the tensor group (each world rank fills only its
+     * own slots); the complete list comes back on every rank, in world rank order.
      */
     List<ShardFile> exchangeShardFiles(List<ShardFile> mine) {
         int slots = CheckpointPaths.KINDS.size() * pieces.size() + 1;   // + state.json
         int width = 2 + 32;   // present, bytes, SHA-256
-        double[] all = new double[worldSize * slots * width];
+        int world = worldRanks();
+        int tensors = tensorSize();
+        double[] all = new double[world * slots * width];
         for (ShardFile f : mine) {
             int slot = f.kind() == null ? slots - 1
-                    : CheckpointPaths.KINDS.indexOf(f.kind()) * pieces.size() + pieceOf(f.from());
-            int at = (rank * slots + slot) * width;
+                    : CheckpointPaths.KINDS.indexOf(f.kind()) * pieces.size() + pieceOf(f.from() - memberOffset());
+            int at = (worldRank() * slots + slot) * width;
             all[at] = 1;
             all[at + 1] = f.bytes();
             byte[] sha = HexFormat.of().parseHex(f.sha256());
@@ -492,8 +555,11 @@ final class DataParallel implements OptModel.Units {
             }
         }
         ring.allReduceSum(all);
+        if (tensorGroup != null) {
+            tensorGroup.allReduceSum(all);
+        }
         List<ShardFile> out = new ArrayList<>();
-        for (int r = 0; r < worldSize; r++) {
+        for (int r = 0; r < world; r++) {
             for (int slot = 0; slot < slots; slot++) {
                 int at = (r * slots + slot) * width;
                 if (all[at] == 0) {
@@ -511,9 +577,9 @@ final class DataParallel implements OptModel.Units {
                     String kind = CheckpointPaths.KINDS.get(slot / pieces.size());
                     int k = slot % pieces.size();
                     Piece p = pieces.get(k);
-                    Collectives.Chunk c = ring.chunk(p.length(), r);
+                    Collectives.Chunk c = ring.chunk(p.length(), r / tensors);
                     out.add(new ShardFile(CheckpointPaths.shardFile(kind, r, k), bytes, hex, kind, r,
-                            p.from() + c.from(), c.length()));
+                            (r % tensors) * flatLength() + p.from() + c.from(), c.length()));
                 }
             }
         }
@@ -530,27 +596,42 @@ final class DataParallel implements OptModel.Units {
     }
 
     /**
-     * Restores parameters and moments from a checkpoint written at any world size: each rank reads only its chunk
-     * of every piece (the files it overlaps, verified), the ranks agree that every read succeeded, and the parameters
-     * are all-gathered. A collective.
+     * Restores parameters and moments from a checkpoint written at any world size and any tensor-parallel split:
+     * each rank reads only its chunk of every piece (the files it overlaps, verified), the ranks agree that every
+     * read succeeded, and the parameters are all-gathered. A collective (over the world: the data ring, then the
+     * tensor group).
+     *
+     * <p>Written under another split, the checkpoint's slices do not line up with this rank's: each tensor this
+     * rank's chunks overlap is then joined whole from the old slices ({@link CheckpointReader#readWhole}) and cut
+     * again ({@link OptModel#tensorSlice}); one whole tensor at a time is held.
      */
     void restore(CheckpointReader checkpoint, long steps, Map<String, INDArray> params) throws IOException {
         IOException failed = null;
         try {
-            if (!sameLayout(checkpoint.tensors())) {
+            boolean sameSplit = checkpoint.tensorParallel() == tensorSize();
+            if (sameSplit ? !sameLayout(checkpoint.tensors()) : !sameLayout(checkpoint.wholeTensors(), true)) {
                 throw new CorruptCheckpointException(checkpoint.dir(), CheckpointPaths.MANIFEST,
                         "its tensors are not the model's (names, shapes or order)");
             }
-            for (Piece p : pieces) {
-                Collectives.Chunk c = p.mine();
-                if (c.length() == 0) {
+            for (String kind : CheckpointPaths.KINDS) {
+                if (!kind.equals("param") && !checkpoint.has(kind)) {
                     continue;
                 }
-                long at = p.from() + c.from();
-                checkpoint.read("param", at, p.shardParam);
-                if (checkpoint.has("adam_m")) {
-                    checkpoint.read("adam_m", at, view(p.m, 0, c.length()));
-                    checkpoint.read("adam_v", at, view(p.v, 0, c.length()));
+                for (Piece p : pieces) {
+                    Collectives.Chunk c = p.mine();
+                    if (c.length() == 0) {
+                        continue;
+                    }
+                    INDArray dst = switch (kind) {
+                        case "param" -> p.shardParam;
+                        case "adam_m" -> view(p.m, 0, c.length());
+                        default -> view(p.v, 0, c.length());
+                    };
+                    if (sameSplit) {
+                        checkpoint.read(kind, memberOffset() + p.from() + c.from(), dst);
+                    } else {
+                        recut(checkpoint, kind, p, dst);
+                    }
                 }
             }
         } catch (IOException e) {
@@ -558,18 +639,45 @@ final class DataParallel implements OptModel.Units {
         } finally {
             checkpoint.release();
         }
-        agreeOnRestore(ring, failed, checkpoint.dir());
+        agreeOnRestore(ring, tensorGroup, worldRank(), worldRanks(), failed, checkpoint.dir());
         gatherAll(params);
         adamSteps = steps;
     }
 
+    /** This rank's chunk of piece {@code p} of {@code kind}, cut from the whole tensors of another split. */
+    private void recut(CheckpointReader checkpoint, String kind, Piece p, INDArray dst) throws IOException {
+        int from = p.mine().from();
+        int to = p.mine().to();
+        for (int i = p.firstTensor; i < p.endTensor; i++) {
+            int a = Math.max(from, tensorOffset[i]);
+            long length = Arrays.stream(shapes.get(i)).reduce(1, (x, y) -> x * y);
+            int b = (int) Math.min(to, tensorOffset[i] + length);
+            if (a >= b) {
+                continue;
+            }
+            INDArray whole = checkpoint.readWhole(kind, names.get(i));
+            INDArray mine = OptModel.tensorSlice(names.get(i), whole, tensorRank(), tensorSize()).reshape(length);
+            view(dst, a - from, b - from).assign(view(mine, a - tensorOffset[i], b - tensorOffset[i]));
+        }
+    }
+
     private boolean sameLayout(Map<String, long[]> tensors) {
+        return sameLayout(tensors, false);
+    }
+
+    /** @param whole compare with this model's whole tensors (its slices joined over the tensor group) */
+    private boolean sameLayout(Map<String, long[]> tensors, boolean whole) {
         if (tensors.size() != names.size()) {
             return false;
         }
         int i = 0;
         for (Map.Entry<String, long[]> t : tensors.entrySet()) {
-            if (!t.getKey().equals(names.get(i)) || !Arrays.equals(t.getValue(), shapes.get(i))) {
+            long[] shape = shapes.get(i).clone();
+            int axis = OptModel.splitAxis(names.get(i));
+            if (whole && axis >= 0) {
+                shape[Math.min(axis, shape.length - 1)] *= tensorSize();
+            }
+            if (!t.getKey().equals(names.get(i)) || !Arrays.equals(t.getValue(), shape)) {
                 return false;
             }
             i++;
@@ -736,20 +844,28 @@ final class DataParallel implements OptModel.Units {
                 shardsFailed ? 1 : 0, splitSq};
         ring.allReduceSum(agreed);
         if (tensorGroup != null) {
-            double[] overGroup = {agreed[6], agreed[1]};
+            // the members hold the same loss and replicated tensors: only what differs between them is summed, so
+            // every world rank takes the same decisions (stop, overflow, checkpoint progress)
+            double[] overGroup = {agreed[6], agreed[1], agreed[3], agreed[4], agreed[5]};
             tensorGroup.allReduceSum(overGroup);
             agreed[6] = overGroup[0];
             agreed[1] = overGroup[1];
+            agreed[3] = overGroup[2];
+            agreed[4] = overGroup[3];
+            agreed[5] = overGroup[4];
         }
         double gradNorm = Math.sqrt(agreed[0] + agreed[6]);
         return new Reduced(agreed[2], gradNorm, agreed[1] > 0 || !Double.isFinite(gradNorm), agreed[3] > 0,
                 (int) agreed[4], (int) agreed[5]);
     }
 
-    /** How many ranks have written (and how many failed to write) their pending shards: a collective. */
+    /** How many world ranks have written (and how many failed to write) their pending shards: a collective. */
     int[] countShards(boolean written, boolean failed) {
         double[] counts = {written ? 1 : 0, failed ? 1 : 0};
         ring.allReduceSum(counts);
+        if (tensorGroup != null) {
+            tensorGroup.allReduceSum(counts);
+        }
         return new int[]{(int) counts[0], (int) counts[1]};
     }
 

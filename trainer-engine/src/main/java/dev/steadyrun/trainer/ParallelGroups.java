@@ -2,6 +2,7 @@ package dev.steadyrun.trainer;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -19,6 +20,26 @@ import dev.steadyrun.collectives.Rendezvous;
  * secret and a run id naming the group.
  */
 record ParallelGroups(Collectives tensor, Collectives data) implements AutoCloseable {
+
+    /**
+     * The groups of a launch's world ring. A group's first member listens on the address its node reaches rank 0's
+     * rendezvous from (rank 0: the rendezvous host itself), which every member of the world can reach.
+     */
+    static ParallelGroups of(Collectives world, DistConfig base, int tensorParallel) {
+        String host = world.rank() == 0 ? base.rendezvousHost() : addressToward(base.rendezvousHost());
+        return split(world, base, tensorParallel, host);
+    }
+
+    /** The local IPv4 address this host's packets to {@code host} leave from (a UDP connect sends nothing). */
+    private static String addressToward(String host) {
+        try (DatagramSocket probe = new DatagramSocket()) {
+            probe.connect(InetAddress.getByName(host), 9);
+            InetAddress local = probe.getLocalAddress();
+            return local.isAnyLocalAddress() ? host : local.getHostAddress();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
     static ParallelGroups split(Collectives world, DistConfig base, int tensorParallel, String host) {
         int w = world.worldSize();

@@ -37,7 +37,8 @@ public record TrainConfig(
         double lossScaleInit, double lossScaleFactor, int lossScaleWindow, double lossScaleMin,
         long seed, long checkpointInterval, int keepCheckpoints, long keepEvery, long snapshotInterval, String data,
         long maxSteps,
-        String optimizer, Sharding sharding, int threads, int peerTimeoutSeconds, int rendezvousTimeoutSeconds,
+        String optimizer, Sharding sharding, int tensorParallel, int threads, int peerTimeoutSeconds,
+        int rendezvousTimeoutSeconds,
         long debugDivergeAtStep, double debugDivergeLrFactor, long debugHangAtStep) {
 
     public enum Precision {
@@ -100,6 +101,7 @@ public record TrainConfig(
             Map.entry("maxSteps", "1000"),
             Map.entry("optimizer", "adamw"),
             Map.entry("sharding", "zero1"),
+            Map.entry("tensorParallel", "1"),
             Map.entry("threads", "0"),
             Map.entry("peerTimeoutSeconds", "60"),
             Map.entry("rendezvousTimeoutSeconds", "120"),
@@ -112,8 +114,9 @@ public record TrainConfig(
             "batchTokens", "microBatch", "clipNorm", "weightDecay", "beta1", "beta2", "adamEps", "warmupTokens",
             "warmupSteps", "decayTokens", "finalLrRatio", "dropout", "precision", "lossScaleInit", "lossScaleFactor",
             "lossScaleWindow", "lossScaleMin", "seed", "checkpointInterval", "keepCheckpoints", "keepEvery",
-            "snapshotInterval", "data", "maxSteps", "optimizer", "sharding", "threads", "peerTimeoutSeconds",
-            "rendezvousTimeoutSeconds", "debugDivergeAtStep", "debugDivergeLrFactor", "debugHangAtStep");
+            "snapshotInterval", "data", "maxSteps", "optimizer", "sharding", "tensorParallel", "threads",
+            "peerTimeoutSeconds", "rendezvousTimeoutSeconds", "debugDivergeAtStep", "debugDivergeLrFactor",
+            "debugHangAtStep");
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
 
@@ -170,7 +173,7 @@ public record TrainConfig(
                 p.longInt("checkpointInterval"), p.integer("keepCheckpoints"), p.longInt("keepEvery"),
                 p.longInt("snapshotInterval"), values.get("data"), p.longInt("maxSteps"),
                 p.parse("optimizer", TrainConfig::optimizerOf), p.parse("sharding", TrainConfig::shardingOf),
-                p.integer("threads"), p.integer("peerTimeoutSeconds"), p.integer("rendezvousTimeoutSeconds"),
+                p.integer("tensorParallel"), p.integer("threads"), p.integer("peerTimeoutSeconds"), p.integer("rendezvousTimeoutSeconds"),
                 p.longInt("debugDivergeAtStep"), p.real("debugDivergeLrFactor"),
                 p.longInt("debugHangAtStep"));
         if (errors.isEmpty()) {
@@ -270,6 +273,7 @@ public record TrainConfig(
         m.put("maxSteps", String.valueOf(maxSteps));
         m.put("optimizer", optimizer);
         m.put("sharding", sharding.label);
+        m.put("tensorParallel", String.valueOf(tensorParallel));
         m.put("threads", String.valueOf(threads));
         m.put("peerTimeoutSeconds", String.valueOf(peerTimeoutSeconds));
         m.put("rendezvousTimeoutSeconds", String.valueOf(rendezvousTimeoutSeconds));
@@ -332,6 +336,14 @@ public record TrainConfig(
                 + snapshotInterval);
         check(errors, data != null && !data.isBlank(), "data", "must name a dataset directory or 'europarl'");
         check(errors, maxSteps >= 0, "maxSteps", "must be ≥ 0, was " + maxSteps);
+        // Megatron-LM splits whole heads, the FFN's 4·dModel columns and the vocabulary's rows over the group
+        if (check(errors, tensorParallel >= 1, "tensorParallel", "must be ≥ 1 (1: no tensor parallelism), was "
+                + tensorParallel)) {
+            check(errors, heads % tensorParallel == 0, "tensorParallel", "must divide heads (" + heads + "), was "
+                    + tensorParallel);
+            check(errors, vocab % tensorParallel == 0, "tensorParallel", "must divide vocab (" + vocab + "), was "
+                    + tensorParallel);
+        }
         check(errors, threads >= 0, "threads", "must be ≥ 0 (0: all cores), was " + threads);
         check(errors, peerTimeoutSeconds >= 1, "peerTimeoutSeconds", "must be ≥ 1, was " + peerTimeoutSeconds);
         check(errors, rendezvousTimeoutSeconds >= 1, "rendezvousTimeoutSeconds",
@@ -341,10 +353,11 @@ public record TrainConfig(
         check(errors, debugHangAtStep >= -1, "debugHangAtStep", "must be ≥ -1 (-1: off), was " + debugHangAtStep);
     }
 
-    private static void check(List<String> errors, boolean ok, String key, String message) {
+    private static boolean check(List<String> errors, boolean ok, String key, String message) {
         if (!ok) {
             errors.add(key + ": " + message);
         }
+        return ok;
     }
 
     static Precision precisionOf(String s) {

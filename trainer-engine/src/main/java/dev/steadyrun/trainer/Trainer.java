@@ -31,6 +31,7 @@ import dev.steadyrun.trainer.checkpoint.Retention;
 import dev.steadyrun.trainer.data.BatchSampler;
 import dev.steadyrun.trainer.data.TokenShards;
 import dev.steadyrun.collectives.Collectives;
+import dev.steadyrun.collectives.DistConfig;
 import dev.steadyrun.collectives.PeerLostException;
 
 /**
@@ -123,6 +124,8 @@ public final class Trainer {
     private int accumulation;
     /** The gradients' reduction and the optimizer, over the ring of every world size (one rank: a world of one). */
     private DataParallel dp;
+    /** Tensor parallelism's groups cut out of the world ring, or null when {@code tensorParallel} is 1. */
+    private ParallelGroups groups;
     /** Test faults planned by the {@code debug*} config keys (the effective config: they may come from the checkpoint). */
     private FaultPlan faults;
     /** The checkpoint whose shards are being written, not yet committed; null when none. */
@@ -225,20 +228,25 @@ public final class Trainer {
             }
         }
         TrainConfig t = TrainConfig.fromMap(timeouts);
-        try (Collectives ring = DataParallel.join(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
-                Duration.ofSeconds(t.rendezvousTimeoutSeconds()))) {
+        Duration peerTimeout = Duration.ofSeconds(t.peerTimeoutSeconds());
+        Duration rendezvousTimeout = Duration.ofSeconds(t.rendezvousTimeoutSeconds());
+        try (Collectives ring = DataParallel.join(launch, peerTimeout, rendezvousTimeout)) {
             log.info("joined the ring of generation {} as rank {}/{}, {} ms after the JVM started",
                     launch.generation(), launch.rank(), launch.worldSize(), uptimeMillis());
             // every rank reads its own part of the checkpoint from the run's shared store (rank 0 picks which)
             CheckpointReader restored = Resume.open(launch, ring);
             try {
-                start(explicit, restored, launch, ring);
+                start(explicit, restored, launch, ring, DataParallel.distConfig(launch, peerTimeout, rendezvousTimeout));
             } finally {
                 if (restored != null && MemoryRestore.step(launch.restore()) >= 0) {
                     MemoryRestore.release(restored.dir());
                 }
             }
-            snapshots = Snapshots.open(launch.snapshotDir(), config.snapshotInterval(), dp, sink, launch.generation());
+            if (groups != null && launch.snapshotDir() != null && config.snapshotInterval() > 0) {
+                log.info("memory snapshots are off under tensor parallelism: restores read durable checkpoints");
+            }
+            snapshots = Snapshots.open(launch.snapshotDir(), groups == null ? config.snapshotInterval() : 0, dp, sink,
+                    launch.generation());
             // every rank writes its shards to the store; rank 0 commits them, tidies up and applies retention
             try (CheckpointStore store = CheckpointStore.forRank(launch.checkpointDir(),
                     new Retention(config.keepCheckpoints(), config.keepEvery()), launch.rank())) {
@@ -249,6 +257,10 @@ public final class Trainer {
                 }
             }
         } finally {
+            if (groups != null) {
+                groups.close();
+                groups = null;
+            }
             if (!keepLoaded) {
                 close();
             }
@@ -260,9 +272,13 @@ public final class Trainer {
         return ManagementFactory.getRuntimeMXBean().getUptime();
     }
 
-    /** @param restored the checkpoint to resume (every rank reads its own ranges of it), or null to start afresh */
-    private void start(Map<String, String> explicit, CheckpointReader restored, Launch launch, Collectives ring)
-            throws IOException {
+    /**
+     * @param restored the checkpoint to resume (every rank reads its own ranges of it), or null to start afresh
+     * @param ring     the generation's world ring ({@code base} its configuration), cut into tensor and data groups
+     *                 when the config asks for tensor parallelism
+     */
+    private void start(Map<String, String> explicit, CheckpointReader restored, Launch launch, Collectives ring,
+                       DistConfig base) throws IOException {
         long started = System.nanoTime();
         RestartKnobs knobs = launch.knobs() == null ? RestartKnobs.NONE : launch.knobs();
         TrainState previous = restored == null ? null : TrainState.fromJson(restored.state());
@@ -279,28 +295,53 @@ public final class Trainer {
                         + " and vocab cannot change on restore");
             }
         }
-        long perMicro = (long) launch.worldSize() * config.microBatch() * config.seqLen();
+        int tensorParallel = config.tensorParallel();
+        if (launch.worldSize() % tensorParallel != 0) {
+            throw new TrainConfig.InvalidConfigException("tensorParallel: must divide the world size ("
+                    + launch.worldSize() + "), was " + tensorParallel);
+        }
+        int dataParallel = launch.worldSize() / tensorParallel;
+        long perMicro = (long) dataParallel * config.microBatch() * config.seqLen();
         if (config.batchTokens() % perMicro != 0) {
-            throw new TrainConfig.InvalidConfigException("batchTokens: with " + launch.worldSize() + " ranks it must"
-                    + " be a multiple of worldSize·microBatch·seqLen (" + perMicro + "), was " + config.batchTokens());
+            throw new TrainConfig.InvalidConfigException("batchTokens: with " + dataParallel + " data-parallel"
+                    + " rank(s) it must be a multiple of (worldSize/tensorParallel)·microBatch·seqLen (" + perMicro
+                    + "), was " + config.batchTokens());
         }
         accumulation = (int) (config.batchTokens() / perMicro);
         Host.applyThreads(config.threads());
         log.info("backend: {}", Host.backend());
         boolean fp16 = config.precision() == Precision.FP16_EMULATED;
-        // a warm restart keeps the previous generation's model unless it was cut into shards (fsdp)
-        if (restored == null || config.sharding() == TrainConfig.Sharding.FSDP || !modelKept(fp16)) {
-            // on restore the initial parameters are overwritten by the checkpoint's below
+        Collectives dataRing = ring;
+        TensorParallel tensorGroup = null;
+        if (tensorParallel > 1) {
+            groups = ParallelGroups.of(ring, base, tensorParallel);
+            dataRing = groups.data();
+            tensorGroup = new TensorParallel(groups.tensor());
+        }
+        // a warm restart keeps the previous generation's model unless it was cut into shards (fsdp) or slices (its
+        // tensor group was the old generation's)
+        if (restored == null || config.sharding() == TrainConfig.Sharding.FSDP || tensorGroup != null
+                || !modelKept(fp16)) {
+            // on restore the initial parameters are overwritten by the checkpoint's below; a tensor-parallel member
+            // starts from its slice of the same whole model, so any split starts where one rank would
             model = OptModel.initialize(config.modelConfig(), DataType.FLOAT, config.seed(), fp16);
+            if (tensorGroup != null) {
+                model = OptModel.fromParams(config.modelConfig(), DataType.FLOAT, OptModel.tensorSlice(model.params(),
+                        tensorGroup.rank(), tensorParallel), fp16, tensorGroup);
+            }
             modelFp16 = fp16;
         }
-        dp = DataParallel.over(ring, model.params(), config.sharding());
+        dp = DataParallel.over(dataRing, model.params(), config.sharding());
+        if (groups != null) {
+            dp.acrossTensorGroup(groups.tensor());
+        }
         if (config.sharding() == TrainConfig.Sharding.FSDP) {
             model.shard(dp);
         }
         openData(config.data());
-        sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), launch.rank(),
-                launch.worldSize());
+        // the members of a tensor group read the same rows: the data ranks split the batch
+        sampler = new BatchSampler(shards, config.seed(), config.microBatch(), config.seqLen(), dp.rank(),
+                dataParallel);
         if (restored != null) {
             restoreInPlace(restored, previous);
             log.info("restored step {} ({} written by {} rank(s)) in {} ms", restored.step(), restored.dir(),
@@ -315,10 +356,10 @@ public final class Trainer {
                 config.seed(), config.toMap(), List.of(), launch.rank(), launch.worldSize(), launch.generation())
                 : previous;
         applyKnobs(knobs, launch);
-        log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step on each of {} rank(s),"
-                        + " from step {}; ready {} ms after the JVM started", config.model(), model.parameterCount(),
-                config.precision().label, accumulation, config.microBatch(), config.seqLen(), launch.worldSize(),
-                state.step(), uptimeMillis());
+        log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step on each of {} data"
+                        + " rank(s) × {} tensor rank(s), from step {}; ready {} ms after the JVM started",
+                config.model(), model.parameterCount(), config.precision().label, accumulation, config.microBatch(), config.seqLen(), dataParallel,
+                tensorParallel, state.step(), uptimeMillis());
         log.info("{} sharding: {} bytes of FP32 parameters, gradients and Adam moments held by this rank between steps",
                 config.sharding().label, dp.residentBytes());
     }
@@ -499,8 +540,8 @@ public final class Trainer {
         }
         if (stop && !stopRequested && !leaveRequested) {
             // another rank was stopped (SIGTERM) and this one was not: not "done" (exit 0), the generation ended
-            throw new PeerLostException("rank " + dp.rank() + "/" + dp.worldSize() + ": stopped after step " + step
-                    + " because another rank was asked to stop; the generation must be restarted", null);
+            throw new PeerLostException("rank " + dp.worldRank() + "/" + dp.worldRanks() + ": stopped after step "
+                    + step + " because another rank was asked to stop; the generation must be restarted", null);
         }
     }
 
@@ -551,8 +592,8 @@ public final class Trainer {
     private void checkpoint(CheckpointStore store, long generation, long pause) {
         TrainState s = state;
         double lossScale = config.precision() == Precision.FP16_EMULATED ? s.lossScaler().scale() : 1.0;
-        CheckpointStore.ShardWrite write = store.writeShardsAsync(s.step(), generation, dp.rank(), dp.shardParts(),
-                dp.rank() == 0 ? s.toJson() : null);
+        CheckpointStore.ShardWrite write = store.writeShardsAsync(s.step(), generation, dp.worldRank(),
+                dp.shardParts(), dp.worldRank() == 0 ? s.toJson() : null);
         pending = new Pending(s.step(), write.copied(), write.written(), s.tokensSeen(), lossScale, lastLoss);
         copying = pending;
         waitedNanos = System.nanoTime() - pause;
@@ -601,27 +642,28 @@ public final class Trainer {
             pending = null;
             log.error("checkpoint at step {} abandoned: {} rank(s) could not write their shards", p.step(), failed,
                     p.failed() ? p.shards().handle((files, error) -> error).join() : null);
-            if (dp.rank() == 0) {
+            if (dp.worldRank() == 0) {
                 store.discardAsync(p.step(), generation);
             }
             return;
         }
-        if (written < dp.worldSize()) {
+        if (written < dp.worldRanks()) {
             return;
         }
         pending = null;
         List<ShardFile> all = dp.exchangeShardFiles(p.shards().join());
-        if (dp.rank() != 0) {
+        if (dp.worldRank() != 0) {
             return;
         }
-        store.commitAsync(p.step(), generation, dp.worldSize(), dp.layout(), all).whenComplete((w, error) -> {
-            if (error != null) {
-                log.error("checkpoint at step {} failed", p.step(), error);
-            } else {
-                sink.accept(new CheckpointWritten(w.step(), p.tokensSeen(), w.path().toString(), p.lossScale(),
-                        p.loss(), w.manifestSha256(), w.bytes(), w.removedSteps()));
-            }
-        });
+        store.commitAsync(p.step(), generation, dp.worldRanks(), dp.layout(), dp.tensorSplit(), all)
+                .whenComplete((w, error) -> {
+                    if (error != null) {
+                        log.error("checkpoint at step {} failed", p.step(), error);
+                    } else {
+                        sink.accept(new CheckpointWritten(w.step(), p.tokensSeen(), w.path().toString(),
+                                p.lossScale(), p.loss(), w.manifestSha256(), w.bytes(), w.removedSteps()));
+                    }
+                });
     }
 
     /** Dropout masks depend only on (seed, step, micro-batch), so a resumed run draws exactly the same ones. */

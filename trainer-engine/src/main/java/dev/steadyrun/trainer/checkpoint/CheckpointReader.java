@@ -37,6 +37,11 @@ public final class CheckpointReader {
     private final String manifestSha256;
     private final String state;
     private final Map<String, long[]> tensors = new LinkedHashMap<>();
+    /** Tensor parallelism: the split tensors' join axes, and the members whose flat vectors lie end to end. */
+    private final Map<String, Integer> splitAxes = new HashMap<>();
+    private final int tensorParallel;
+    /** Elements of one member's flat vector, and of the whole (all members'). */
+    private final long memberLength;
     private final long length;
     private final Map<String, List<Part>> parts = new HashMap<>();
     private final Map<String, INDArray> read = new HashMap<>();
@@ -88,6 +93,16 @@ public final class CheckpointReader {
                 if (t == null || t.name() == null || t.shape() == null || tensors.put(t.name(), t.shape()) != null) {
                     throw new CorruptCheckpointException(dir, Manifest.FILE, "bad or duplicate tensor in the layout");
                 }
+                if (t.splitAxis() != null) {
+                    if (t.splitAxis() < 0 || t.splitAxis() >= t.shape().length) {
+                        throw new CorruptCheckpointException(dir, Manifest.FILE, "tensor " + t.name()
+                                + " is split along axis " + t.splitAxis() + " of " + t.shape().length);
+                    }
+                    splitAxes.put(t.name(), t.splitAxis());
+                }
+            }
+            if (manifest.tensorParallel() != null && manifest.tensorParallel() < 1) {
+                throw new CorruptCheckpointException(dir, Manifest.FILE, "tensorParallel " + manifest.tensorParallel());
             }
             for (Manifest.Entry e : manifest.files()) {
                 if (e.isArray()) {
@@ -99,10 +114,16 @@ public final class CheckpointReader {
                 }
             }
         }
-        long total = 0;
-        for (long[] shape : tensors.values()) {
-            total += elements(shape);
+        this.tensorParallel = manifest.tensorParallel() == null ? 1 : manifest.tensorParallel();
+        if (tensorParallel == 1 && !splitAxes.isEmpty()) {
+            throw new CorruptCheckpointException(dir, Manifest.FILE, "split tensors without tensor parallelism");
         }
+        long member = 0;
+        for (long[] shape : tensors.values()) {
+            member += elements(shape);
+        }
+        this.memberLength = member;
+        long total = member * tensorParallel;
         this.length = total;
         // every kind must tile [0, length) exactly: a missing, overlapping or stray range is a bad checkpoint
         for (Map.Entry<String, List<Part>> k : parts.entrySet()) {
@@ -160,9 +181,54 @@ public final class CheckpointReader {
         return state;
     }
 
-    /** The flat layout: tensor names and shapes, in order. */
+    /** The flat layout: tensor names and shapes (one member's slices under tensor parallelism), in order. */
     public Map<String, long[]> tensors() {
         return java.util.Collections.unmodifiableMap(tensors);
+    }
+
+    /** How many tensor-parallel members wrote it (1: none): their flat vectors lie end to end. */
+    public int tensorParallel() {
+        return tensorParallel;
+    }
+
+    /** The whole model's tensor names and shapes, in order, whatever the split that wrote it. */
+    public Map<String, long[]> wholeTensors() {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        tensors.forEach((name, shape) -> {
+            long[] whole = shape.clone();
+            Integer axis = splitAxes.get(name);
+            if (axis != null) {
+                whole[axis] *= tensorParallel;
+            }
+            out.put(name, whole);
+        });
+        return out;
+    }
+
+    /**
+     * One whole tensor of the flat vector {@code kind}, joined from the tensor-parallel members' slices (a tensor
+     * every member holds whole is read from member 0's), each file verified when first read.
+     */
+    public INDArray readWhole(String kind, String name) throws IOException {
+        long offset = 0;
+        for (Map.Entry<String, long[]> t : tensors.entrySet()) {
+            if (!t.getKey().equals(name)) {
+                offset += elements(t.getValue());
+                continue;
+            }
+            Integer axis = splitAxes.get(name);
+            int members = axis == null ? 1 : tensorParallel;
+            INDArray[] slices = new INDArray[members];
+            for (int m = 0; m < members; m++) {
+                slices[m] = newArray(t.getValue());
+                long n = elements(t.getValue());
+                if (n > 0) {
+                    read(kind, m * memberLength + offset, slices[m].reshape(n));
+                }
+            }
+            return members == 1 ? slices[0] : Nd4j.concat(axis, slices);
+        }
+        throw new IllegalArgumentException("no tensor " + name + " in " + dir);
     }
 
     /** Whether it holds Adam's moments (a checkpoint written by SGD-only code has none). */
@@ -195,29 +261,25 @@ public final class CheckpointReader {
         read.clear();
     }
 
-    /** The whole checkpoint as named tensors ({@code param/NAME}, {@code adam_m/NAME}, …) and its state. */
+    /** The whole checkpoint as named whole tensors ({@code param/NAME}, {@code adam_m/NAME}, …) and its state. */
     public CheckpointContent content() throws IOException {
         Map<String, INDArray> arrays = new LinkedHashMap<>();
         for (String kind : CheckpointPaths.KINDS) {
             if (!has(kind)) {
                 continue;
             }
-            long offset = 0;
-            for (Map.Entry<String, long[]> t : tensors.entrySet()) {
-                INDArray a;
-                try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                    a = Nd4j.create(DataType.FLOAT, t.getValue(), 'c');
-                }
-                long n = elements(t.getValue());
-                if (n > 0) {
-                    read(kind, offset, a.reshape(n));
-                }
-                offset += n;
-                arrays.put(kind + "/" + t.getKey(), a);
+            for (String name : tensors.keySet()) {
+                arrays.put(kind + "/" + name, readWhole(kind, name));
             }
         }
         release();
         return new CheckpointContent(manifest.step(), arrays, state);
+    }
+
+    private static INDArray newArray(long[] shape) {
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            return Nd4j.create(DataType.FLOAT, shape, 'c');
+        }
     }
 
     private INDArray file(Part p) throws IOException {

@@ -256,7 +256,32 @@ public final class CheckpointStore implements AutoCloseable {
      */
     public CompletableFuture<WrittenCheckpoint> commitAsync(long step, long generation, int worldSize,
                                                             Map<String, long[]> tensors, List<ShardFile> files) {
-        return run(() -> commit(step, generation, worldSize, tensors, files, null));
+        return commitAsync(step, generation, worldSize, tensors, TensorSplit.NONE, files);
+    }
+
+    /**
+     * {@link #commitAsync(long, long, int, Map, List)} under tensor parallelism: {@code tensors} are one member's
+     * slices, and {@code split} says how the members' slices join (see {@link Manifest}).
+     */
+    public CompletableFuture<WrittenCheckpoint> commitAsync(long step, long generation, int worldSize,
+                                                            Map<String, long[]> tensors, TensorSplit split,
+                                                            List<ShardFile> files) {
+        return run(() -> commit(step, generation, worldSize, tensors, split, files, null));
+    }
+
+    /**
+     * How tensor parallelism cut the flat layout: {@code tensorParallel} members, and for each split tensor the axis
+     * along which its slices join (tensors not named are held whole by every member).
+     */
+    public record TensorSplit(int tensorParallel, Map<String, Integer> axes) {
+        public static final TensorSplit NONE = new TensorSplit(1, Map.of());
+
+        public TensorSplit {
+            if (tensorParallel < 1 || (tensorParallel == 1 && !axes.isEmpty())) {
+                throw new IllegalArgumentException("tensor split " + tensorParallel + " " + axes);
+            }
+            axes = Map.copyOf(axes);
+        }
     }
 
     /**
@@ -295,7 +320,7 @@ public final class CheckpointStore implements AutoCloseable {
                 deleteQuietly(pending);
                 throw e;
             }
-            return commit(step, generation, worldSize, tensors, files, heldRanks);
+            return commit(step, generation, worldSize, tensors, TensorSplit.NONE, files, heldRanks);
         });
     }
 
@@ -329,7 +354,8 @@ public final class CheckpointStore implements AutoCloseable {
 
     /** @param heldRanks the ranks whose files must be here (a snapshot's), or null for every rank (a checkpoint) */
     private WrittenCheckpoint commit(long step, long generation, int worldSize, Map<String, long[]> tensors,
-                                     List<ShardFile> files, Set<Integer> heldRanks) throws IOException {
+                                     TensorSplit split, List<ShardFile> files, Set<Integer> heldRanks)
+            throws IOException {
         Path pending = root.resolve(CheckpointPaths.pendingDirName(step, generation));
         List<Manifest.Entry> entries = new ArrayList<>();
         for (ShardFile f : files) {
@@ -349,8 +375,9 @@ public final class CheckpointStore implements AutoCloseable {
                     new long[]{f.length()}, f.rank(), f.from()));
         }
         List<Manifest.Tensor> layout = new ArrayList<>();
-        tensors.forEach((name, shape) -> layout.add(new Manifest.Tensor(name, shape)));
-        byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, step, entries, worldSize, layout));
+        tensors.forEach((name, shape) -> layout.add(new Manifest.Tensor(name, shape, split.axes().get(name))));
+        byte[] manifest = JSON.writeValueAsBytes(new Manifest(Manifest.FORMAT, step, entries, worldSize, layout,
+                split.tensorParallel() == 1 ? null : split.tensorParallel()));
         try {
             writeSynced(pending.resolve(Manifest.FILE), manifest);
             syncDirectory(pending);
