@@ -78,7 +78,7 @@ export interface Run {
   goodput: number | null;
   openIncidents: number;
   /** The resolved spec; the page reads only what the run trains (optional in fixtures). */
-  spec?: { program: { name: string; version: string }; ranksPerNode?: number; gpusPerNode?: number };
+  spec?: { program: { name: string; version: string }; ranksPerNode?: number; gpusPerNode?: number; tensorParallel?: number };
 }
 
 export interface Page<T> { items: T[]; page: number; size: number; total: number }

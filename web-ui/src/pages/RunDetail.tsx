@@ -59,6 +59,7 @@ export function RunPage({ id, role, onUnauthorized }: { id: string; role: Role; 
         {' '}· generation <b>{run.generation}</b> · restarts <b>{run.restarts}</b> · goodput <b>{percent(run.goodput)}</b>
         {' '}· open incidents <b>{run.openIncidents}</b> · world size <b>{run.worldSize}</b>
         {(run.spec?.ranksPerNode ?? 1) > 1 ? ` (${run.spec?.ranksPerNode} ranks a node)` : ''} + {run.spares} spare nodes
+        {(run.spec?.tensorParallel ?? 1) > 1 && <> · tensor parallel <b>{run.spec?.tensorParallel}</b></>}
         {run.spec && <> · program <b>{run.spec.program.name}@{run.spec.program.version}</b></>}
         {run.stateReason && <> · <i>{run.stateReason}</i></>}
       </p>

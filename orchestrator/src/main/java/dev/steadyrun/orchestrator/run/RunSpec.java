@@ -14,14 +14,31 @@ import tools.jackson.databind.JsonNode;
  * @param program      what the run trains; a spec stored before runs named programs reads as the built-in one
  * @param ranksPerNode ranks (trainers) on each node; a spec stored before nodes ran several reads as 1
  * @param gpusPerNode  GPUs each node must have, one per rank; 0 places on any node (CPU ranks where it has none)
+ * @param tensorParallel ranks of one tensor-parallel group (adjacent ranks, inside one node when a node holds
+ *                     several); a spec stored before tensor parallelism reads as 1
  */
 public record RunSpec(String name, Model model, Data data, Hyper hyper, int worldSize, int spares,
                       long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
-                      Map<String, String> nodeSelector, ProgramRef program, int ranksPerNode, int gpusPerNode) {
+                      Map<String, String> nodeSelector, ProgramRef program, int ranksPerNode, int gpusPerNode,
+                      int tensorParallel) {
 
     public RunSpec {
         program = program == null ? ProgramRef.BUILT_IN : program;
         ranksPerNode = Math.max(1, ranksPerNode);
+        tensorParallel = Math.max(1, tensorParallel);
+    }
+
+    /** A spec without tensor parallelism. */
+    public RunSpec(String name, Model model, Data data, Hyper hyper, int worldSize, int spares,
+                   long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
+                   Map<String, String> nodeSelector, ProgramRef program, int ranksPerNode, int gpusPerNode) {
+        this(name, model, data, hyper, worldSize, spares, checkpointInterval, checkpointLocation, recoveryPolicy,
+                nodeSelector, program, ranksPerNode, gpusPerNode, 1);
+    }
+
+    /** Ranks that split each step's batch: the world divided into tensor groups. */
+    public int dataParallel() {
+        return worldSize / tensorParallel;
     }
 
     /** A spec of one rank per node. */
@@ -29,7 +46,7 @@ public record RunSpec(String name, Model model, Data data, Hyper hyper, int worl
                    long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
                    Map<String, String> nodeSelector, ProgramRef program) {
         this(name, model, data, hyper, worldSize, spares, checkpointInterval, checkpointLocation, recoveryPolicy,
-                nodeSelector, program, 1, 0);
+                nodeSelector, program, 1, 0, 1);
     }
 
     /** The nodes the run's ranks take (spares apart): whole nodes, {@code ranksPerNode} ranks each. */

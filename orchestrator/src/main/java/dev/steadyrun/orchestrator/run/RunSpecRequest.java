@@ -15,18 +15,28 @@ import tools.jackson.databind.JsonNode;
  * @param spares         spare nodes, whole nodes
  * @param ranksPerNode   ranks (trainers) per node; {@code gpusPerNode} by default, else 1
  * @param gpusPerNode    GPUs each node must have, one rank on each; none by default (CPU nodes run CPU ranks)
+ * @param tensorParallel ranks per tensor-parallel group (Megatron-LM), 1 by default: adjacent ranks, inside one node
  */
 public record RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
                              Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
                              Map<String, String> nodeSelector, Program program, Integer ranksPerNode,
-                             Integer gpusPerNode) {
+                             Integer gpusPerNode, Integer tensorParallel) {
+
+    /** A request without tensor parallelism. */
+    public RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
+                          Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
+                          Map<String, String> nodeSelector, Program program, Integer ranksPerNode,
+                          Integer gpusPerNode) {
+        this(name, model, data, hyper, worldSize, spares, checkpointInterval, checkpointLocation, recoveryPolicy,
+                nodeSelector, program, ranksPerNode, gpusPerNode, null);
+    }
 
     /** A request of one rank per node. */
     public RunSpecRequest(String name, Model model, Data data, Hyper hyper, Integer worldSize, Integer spares,
                           Long checkpointInterval, String checkpointLocation, JsonNode recoveryPolicy,
                           Map<String, String> nodeSelector, Program program) {
         this(name, model, data, hyper, worldSize, spares, checkpointInterval, checkpointLocation, recoveryPolicy,
-                nodeSelector, program, null, null);
+                nodeSelector, program, null, null, null);
     }
 
     /** A program by name and version, both required, as an admin registered it. */

@@ -91,6 +91,22 @@ public class RunSpecResolver {
         } else {
             ranksPerNode = 1;
         }
+        // Megatron-LM's tensor groups talk in every layer: they stay inside a node whenever a node holds several
+        // ranks (ranks are numbered node by node, so a group is adjacent ranks); one-rank CPU nodes group neighbours
+        int tensorParallel = request.tensorParallel() == null ? 1 : request.tensorParallel();
+        if (check.that(tensorParallel >= 1 && tensorParallel <= MAX_RANKS_PER_NODE, "tensorParallel",
+                "must be 1 to " + MAX_RANKS_PER_NODE + ", was " + tensorParallel)) {
+            if (worldSize != null) {
+                check.that(worldSize % tensorParallel == 0, "tensorParallel",
+                        "must divide worldSize (" + worldSize + "), was " + tensorParallel);
+            }
+            if (ranksPerNode > 1 || gpusPerNode > 0) {
+                check.that(ranksPerNode % tensorParallel == 0, "tensorParallel", "must divide ranksPerNode ("
+                        + ranksPerNode + "): a tensor-parallel group stays inside one node, was " + tensorParallel);
+            }
+        } else {
+            tensorParallel = 1;
+        }
         int spares = request.spares() == null ? 0 : request.spares();
         check.that(spares >= 0 && spares <= MAX_NODES, "spares", "must be 0 to " + MAX_NODES + ", was " + spares);
 
@@ -172,19 +188,27 @@ public class RunSpecResolver {
             }
         }
 
+        if (model != null && tensorParallel > 1) {
+            check.that(model.heads() % tensorParallel == 0, "tensorParallel", "must divide model.heads ("
+                    + model.heads() + "): each rank of a group takes whole heads, was " + tensorParallel);
+            check.that(model.vocab() % tensorParallel == 0, "tensorParallel", "must divide model.vocab ("
+                    + model.vocab() + "): each rank of a group takes as many embedding rows, was " + tensorParallel);
+        }
+
         RunSpec.Hyper hyper = null;
-        if (model != null && worldSize != null && worldSize > 0) {
-            hyper = hyper(preset, model, worldSize, request.hyper(), check);
+        if (model != null && worldSize != null && worldSize > 0 && worldSize % tensorParallel == 0) {
+            hyper = hyper(preset, model, worldSize / tensorParallel, request.hyper(), check);
         }
 
         if (!errors.isEmpty()) {
             throw new InvalidRunSpecException(errors);
         }
         return new RunSpec(request.name(), model, data, hyper, worldSize, spares, checkpointInterval,
-                checkpointLocation, policy, Map.copyOf(selector), program, ranksPerNode, gpusPerNode);
+                checkpointLocation, policy, Map.copyOf(selector), program, ranksPerNode, gpusPerNode, tensorParallel);
     }
 
-    private static RunSpec.Hyper hyper(ModelPreset preset, RunSpec.Model model, int worldSize,
+    /** @param dataParallel the ranks that split each step's batch (the world over the tensor-parallel size) */
+    private static RunSpec.Hyper hyper(ModelPreset preset, RunSpec.Model model, int dataParallel,
                                        RunSpecRequest.Hyper given, Checker check) {
         RunSpecRequest.Hyper h = given != null ? given
                 : new RunSpecRequest.Hyper(null, null, null, null, null, null, null, null, null, null, null, null,
@@ -192,10 +216,10 @@ public class RunSpecResolver {
         double lr = or(h.lr(), preset.peakLr());
         check.that(lr > 0 && lr <= MAX_LR, "hyper.lr", "must be above 0 and at most " + MAX_LR);
         long batchTokens = or(h.batchTokens(), preset.batchTokens());
-        long perStep = (long) model.seqLen() * worldSize;
+        long perStep = (long) model.seqLen() * dataParallel;
         boolean batchOk = check.that(batchTokens > 0 && batchTokens % perStep == 0, "hyper.batchTokens",
-                "must split into whole sequences on every rank: a positive multiple of seqLen × worldSize ("
-                        + perStep + "), was " + batchTokens);
+                "must split into whole sequences on every rank: a positive multiple of seqLen × worldSize"
+                        + " / tensorParallel (" + perStep + "), was " + batchTokens);
         long sequencesPerRank = batchOk ? batchTokens / perStep : 1;
         int microBatch = h.microBatch() != null ? h.microBatch() : (int) gcd(sequencesPerRank, preset.microBatch());
         if (check.that(microBatch > 0, "hyper.microBatch", "must be a positive number of sequences") && batchOk) {

@@ -46,6 +46,10 @@ public final class TrainerConfig {
         c.put("maxSteps", Long.toString(h.maxSteps()));
         c.put("checkpointInterval", Long.toString(spec.checkpointInterval()));
         c.put("data", spec.data().trainerValue());
+        if (spec.tensorParallel() > 1) {
+            // only then: a program other than the built-in trainer need not know the key
+            c.put("tensorParallel", Integer.toString(spec.tensorParallel()));
+        }
         return Collections.unmodifiableMap(c);
     }
 }

@@ -23,10 +23,46 @@ class WholeNodePlacementTest {
     private final RunSpecResolver resolver = new RunSpecResolver("/ckpt");
 
     private RunSpec resolve(int worldSize, Integer ranksPerNode, Integer gpusPerNode) {
-        return resolver.resolve(new RunSpecRequest(null, new RunSpecRequest.Model("175B", null, null, null, null, null),
+        return resolve(new RunSpecRequest.Model("175B", null, null, null, null, null), worldSize, ranksPerNode,
+                gpusPerNode, null);
+    }
+
+    private RunSpec resolve(RunSpecRequest.Model model, int worldSize, Integer ranksPerNode, Integer gpusPerNode,
+                            Integer tensorParallel) {
+        return resolver.resolve(new RunSpecRequest(null, model,
                 new RunSpecRequest.Data(null, "europarl"), new RunSpecRequest.Hyper(null, (long) worldSize * 2048, 1,
                 null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null),
-                worldSize, 2, null, null, null, null, null, ranksPerNode, gpusPerNode));
+                worldSize, 2, null, null, null, null, null, ranksPerNode, gpusPerNode, tensorParallel));
+    }
+
+    /**
+     * OPT-175B's split: tensor parallel 8 inside each node of 8 GPUs, 124 data-parallel ranks; the trainer is told.
+     * A group that would leave its node, or that does not divide the world, the heads or the vocabulary, is refused
+     * naming {@code tensorParallel}; on one-rank CPU nodes a group is neighbouring nodes.
+     */
+    @Test
+    void tensorParallelGroupsStayInsideANode() {
+        RunSpecRequest.Model opt175 = new RunSpecRequest.Model("175B", null, null, null, null, null);
+        RunSpec spec = resolve(opt175, 992, null, 8, 8);
+        assertThat(spec.tensorParallel()).isEqualTo(8);
+        assertThat(spec.dataParallel()).isEqualTo(124);
+        assertThat(spec.nodes()).isEqualTo(124);
+        assertThat(dev.steadyrun.orchestrator.run.TrainerConfig.of(spec)).containsEntry("tensorParallel", "8");
+        assertThat(dev.steadyrun.orchestrator.run.TrainerConfig.of(resolve(992, null, 8)))
+                .doesNotContainKey("tensorParallel");
+        assertThatThrownBy(() -> resolve(opt175, 992, null, 8, 16)).isInstanceOf(InvalidRunSpecException.class)
+                .hasMessageContaining("tensorParallel").hasMessageContaining("must divide ranksPerNode (8)");
+        assertThatThrownBy(() -> resolve(opt175, 992, 1, null, 3)).isInstanceOf(InvalidRunSpecException.class)
+                .hasMessageContaining("must divide worldSize (992)");
+        RunSpecRequest.Model sixHeads = new RunSpecRequest.Model(null, 2, 6, 384, null, null);
+        assertThatThrownBy(() -> resolve(sixHeads, 4, 1, null, 4)).isInstanceOf(InvalidRunSpecException.class)
+                .hasMessageContaining("must divide model.heads (6)");
+        RunSpecRequest.Model oddVocab = new RunSpecRequest.Model(null, 2, 4, 256, null, 50273);
+        assertThatThrownBy(() -> resolve(oddVocab, 4, 1, null, 2)).isInstanceOf(InvalidRunSpecException.class)
+                .hasMessageContaining("must divide model.vocab (50273)");
+        RunSpec cpu = resolve(opt175, 4, 1, null, 4);
+        assertThat(cpu.nodes()).as("one-rank CPU nodes: the group is 4 neighbouring nodes").isEqualTo(4);
+        assertThat(cpu.dataParallel()).isEqualTo(1);
     }
 
     @Test
