@@ -138,6 +138,36 @@ class DataParallelProcessTest {
     }
 
     /**
+     * Tensor parallel 2 × data parallel 2 as four trainer processes (tensor groups {0, 1} and {2, 3}, data groups
+     * {0, 2} and {1, 3}): SIGKILL of rank 1 breaks its tensor group and its data group, and the failure reaches the
+     * rank that shares no group with it (2) through rank 0: every other rank exits PEER_LOST, none hangs.
+     */
+    @Test
+    void aKilledTensorParallelRankStopsTheRanksOfEveryGroup(@TempDir Path dir) throws Exception {
+        int port = DataParallelTest.freePort();
+        List<Process> ranks = new ArrayList<>();
+        CountDownLatch stepped = new CountDownLatch(4);
+        try {
+            for (int r = 0; r < 4; r++) {
+                Process p = rank(dir, r, 4, 2, port, "maxSteps=100000", "tensorParallel=2");
+                onFirstStep(p, stepped);
+                ranks.add(p);
+            }
+            assertThat(stepped.await(240, TimeUnit.SECONDS)).as("every rank finished a step").isTrue();
+            ranks.get(1).destroyForcibly();
+            for (int r : new int[] {0, 2, 3}) {
+                Process p = ranks.get(r);
+                assertThat(p.waitFor(PEER_TIMEOUT_SECONDS + 30, TimeUnit.SECONDS)).as("rank %d exited", r).isTrue();
+                String err = Files.readString(dir.resolve("rank" + r + ".err"));
+                assertThat(p.exitValue()).as("rank %d exit; stderr %s", r, err).isEqualTo(ExitCodes.PEER_LOST);
+                assertThat(err).contains("peer lost");
+            }
+        } finally {
+            ranks.forEach(Process::destroyForcibly);
+        }
+    }
+
+    /**
      * SIGTERM to rank 0 only: both ranks stop after the same step (the stop request is all-reduced with the step's
      * scalars); rank 0 exits 143, rank 1, which was not asked to stop, exits 5 rather than 0 ("done").
      */
