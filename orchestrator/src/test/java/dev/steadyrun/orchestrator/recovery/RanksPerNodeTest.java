@@ -103,6 +103,33 @@ class RanksPerNodeTest extends RecoverySupport {
         call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
     }
 
+    /**
+     * Tensor parallel 2 on nodes of 2 ranks: each node's pair is one tensor group, and every rank's trainer is told
+     * the split; a group larger than a node is refused over HTTP naming the field, and nothing is stored.
+     */
+    @Test
+    void aTensorGroupIsOneNodesRanksAndEveryTrainerIsTold() {
+        String rack = newRack();
+        List<Agent> agents = fleet(rack, 3);
+        Reply tooWide = call("POST", "/api/v1/runs", operator,
+                spec(rack, 4, Map.of("ranksPerNode", 2, "tensorParallel", 4, "hyper", Map.of("batchTokens", 512))));
+        assertThat(tooWide.status()).as(tooWide.raw().body()).isEqualTo(400);
+        assertThat(tooWide.body().toString()).contains("tensorParallel", "must divide ranksPerNode (2)");
+
+        UUID runId = submit(rack, 4, 1, QUICK, withMore(Map.of("ranksPerNode", 2, "tensorParallel", 2)));
+        Map<Integer, Agent> gen1 = ranks(agents, 1);
+        assertThat(gen1).containsOnlyKeys(0, 2);
+        for (Agent node : gen1.values()) {
+            Assignment a = assignment(node);
+            assertThat(a.trainerConfig()).containsEntry("tensorParallel", "2");
+            assertThat(a.localRanks()).as("ranks 2t and 2t+1: one tensor group on one node")
+                    .extracting(LocalRank::globalRank).containsExactly(a.rank(), a.rank() + 1);
+        }
+        assertThat(call("GET", "/api/v1/runs/" + runId, operator, null).body().at("/spec/tensorParallel").asInt())
+                .isEqualTo(2);
+        call("POST", "/api/v1/runs/" + runId + "/cancel", operator, null);
+    }
+
     @Test
     void aFatalXidOnGpuOneFailsTheWholeNodeNamingGpuOne() {
         String rack = newRack();
