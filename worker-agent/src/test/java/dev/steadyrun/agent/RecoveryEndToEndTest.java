@@ -30,6 +30,7 @@ import dev.steadyrun.agent.testing.Await;
 import dev.steadyrun.agent.testing.FaultyTrainerLauncher;
 import dev.steadyrun.agent.testing.Processes;
 import dev.steadyrun.agent.testing.RealOrchestrator;
+import dev.steadyrun.protocol.TrainerProtocol;
 import dev.steadyrun.trainer.checkpoint.CheckpointPaths;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.MissingNode;
@@ -84,8 +85,9 @@ class RecoveryEndToEndTest {
         // One ND4J thread per trainer: three trainers share two cores, and spinning threads halve the step rate.
         // The stories checkpoint every 2 steps; the trainer's default retention (3) would delete a rollback target
         // a divergence detected before rank 0's newest checkpoint lines arrived still names.
+        // Memory snapshots only where a story plans them: the others are about durable checkpoints.
         trainerCommand = FaultyTrainerLauncher.trainerCommand(dir, realTrainer,
-                "--set threads=1 --set keepCheckpoints=50");
+                "--set threads=1 --set keepCheckpoints=50 --set snapshotInterval=0");
         for (String name : NODES) {
             startAgent(name);
         }
@@ -389,6 +391,49 @@ class RecoveryEndToEndTest {
         record("DIVERGENCE (chaos diverge, FP16)", awaitRecoveredAt(incident));
     }
 
+    /**
+     * Issue 16's proof: kill -9 of rank 0's agent (once the node of every checkpoint) in a run whose only restore
+     * points are memory snapshots every 2 steps (its first durable checkpoint would be at step 1000). The new
+     * generation restores the newest snapshot, rank 0's shard gathered from the replica its ring neighbour's node
+     * holds, and trains on from there; the work lost is measured (at most the snapshot interval plus the steps the
+     * ranks ran between the last snapshot and the kill's detection).
+     */
+    @Test
+    @Order(7)
+    void aKilledRankZeroAgentsShardComesBackFromItsNeighboursMemorySnapshot() throws Exception {
+        long interval = 2;
+        FaultyTrainerLauncher.plan(dir.resolve("ckpt-memory"), 1, null, "--set snapshotInterval=" + interval);
+        submit("memory", POLICY + NO_HANG, "", 1000);
+        Await.until("steps past the third snapshot", RECOVERY, () -> run().path("lastStep").asLong() > 3 * interval);
+        JsonNode first = generations().get(0);
+        String victim = seat(first.path("ranks"), 0).path("nodeName").asString();
+        long lastBeforeKill = run().path("lastStep").asLong();
+
+        Processes.kill("KILL", agents.get(victim).pid());
+        agents.get(victim).waitFor();
+
+        JsonNode incident = awaitRecovered("NODE_LOST", i -> victim.equals(i.path("nodeName").asString()));
+        JsonNode restoreFrom = incident.path("restoreFrom");
+        assertThat(restoreFrom.path("path").asString()).as("a memory snapshot: no durable checkpoint exists")
+                .isEqualTo("memory:" + restoreFrom.path("step").asLong());
+        long restored = restoreFrom.path("step").asLong();
+        assertThat(restored).isPositive();
+        assertThat(restored % interval).isZero();
+        long generation = incident.path("newGeneration").asLong();
+        String command = Await.until("the new generation's rank 0", RECOVERY,
+                () -> trainerCommandLines(generation), l -> !l.isEmpty()).get(0);
+        assertThat(command).contains("--restore memory:" + restored);
+        awaitStepsAtGeneration(generation, restored + 2);
+        assertThat(orchestrator.minStep(runId, generation)).as("the new generation goes on from the snapshot")
+                .isEqualTo(restored + 1);
+        assertThat(lossesAt(generation)).allMatch(Double::isFinite);
+        long lastOfOld = orchestrator.maxStep(runId, first.path("generation").asLong());
+        measurements.add(("NODE_LOST of rank 0 restored from memory snapshot %d: %d step(s) lost (last step of the"
+                + " old generation %d, %d seen before the kill; snapshot interval %d)").formatted(restored,
+                lastOfOld - restored, lastOfOld, lastBeforeKill, interval));
+        record("NODE_LOST (rank 0, memory snapshot)", awaitRecoveredAt(incident));
+    }
+
     // --- the story's run ---
 
     private static void submit(String name, String policy) throws Exception {
@@ -397,13 +442,17 @@ class RecoveryEndToEndTest {
 
     /** @param hyper more members of the spec's {@code hyper}, each after a comma */
     private static void submit(String name, String policy, String hyper) throws Exception {
+        submit(name, policy, hyper, CHECKPOINT_INTERVAL);
+    }
+
+    private static void submit(String name, String policy, String hyper, long checkpointInterval) throws Exception {
         location = dir.resolve("ckpt-" + name);
         Files.createDirectories(location);
         // one 128-token sequence per rank and step keeps a step well under a second
         JsonNode run = orchestrator.post("/api/v1/runs", """
                 {"name":"%s","model":{"size":"tiny"},"data":{"path":"europarl"},"worldSize":%d,"spares":1,
                  "hyper":{"batchTokens":%d%s},"checkpointInterval":%d,"checkpointLocation":"%s",
-                 "recoveryPolicy":{%s}}""".formatted(name, WORLD, 128 * WORLD, hyper, CHECKPOINT_INTERVAL, location,
+                 "recoveryPolicy":{%s}}""".formatted(name, WORLD, 128 * WORLD, hyper, checkpointInterval, location,
                 policy));
         runId = UUID.fromString(run.path("id").asString());
     }
@@ -522,9 +571,11 @@ class RecoveryEndToEndTest {
     // --- processes ---
 
     private static void startAgent(String name) throws IOException {
-        agents.put(name, orchestrator.agent(name, dir, "e2e", STOP_GRACE, List.of("--warm-restart",
-                Boolean.toString(WARM), "--hot-spare", Boolean.toString(WARM), "--trainer-command", trainerCommand))
-                .start());
+        ProcessBuilder agent = orchestrator.agent(name, dir, "e2e", STOP_GRACE, List.of("--warm-restart",
+                Boolean.toString(WARM), "--hot-spare", Boolean.toString(WARM), "--trainer-command", trainerCommand));
+        // each node its own snapshot root, as each host its own tmpfs: a killed node's snapshots are nobody's
+        agent.environment().put(TrainerProtocol.SNAPSHOT_ROOT_ENV, dir.resolve("snapshots-" + name).toString());
+        agents.put(name, agent.start());
     }
 
     /** Standby trainers that logged their start-up done. */

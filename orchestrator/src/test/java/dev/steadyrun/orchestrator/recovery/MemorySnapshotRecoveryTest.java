@@ -94,6 +94,8 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
             assertThat(assignment.restoreSha256()).isEqualTo("memsha14");
         }
         assertThat(run(runId).get("lastStep").asLong()).as("rewound to the snapshot").isEqualTo(14);
+        assertThat(incidents(runId).findValuesAsString("path")).as("the logbook names the point the ranks restore")
+                .contains("memory:14");
 
         // the gathered snapshot fails its checksum: never a restore point again
         heartbeat(gen2.get(0), exited(runId, 0, 2, ExitCodes.CORRUPT_CHECKPOINT, null));

@@ -263,6 +263,14 @@ public final class RealOrchestrator implements AutoCloseable {
         }
     }
 
+    /** The first step the run's generation has reported, read from the database; -1 when none. */
+    public long minStep(UUID runId, long generation) throws SQLException {
+        return query("select coalesce(min(step), -1) from run_metric where run_id = ? and generation = ?", rs -> {
+            rs.next();
+            return rs.getLong(1);
+        }, runId, generation);
+    }
+
     /** The losses a run's generation reported, every rank's rows, in step order. */
     public List<Double> losses(UUID runId, long generation) throws SQLException {
         return query("select loss from run_metric where run_id = ? and generation = ? order by step", rs -> {
