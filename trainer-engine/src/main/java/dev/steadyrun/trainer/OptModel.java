@@ -27,9 +27,10 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * reads (LayerNorm statistics, q/k/v, attention probabilities, ReLU outputs, dropout masks) and each is used once.
  * The token and position embeddings are looked up in Java (the input gradient is scattered back into the embedding
  * gradients in a deterministic loop), and the tied head (logits = h·Wteᵀ, softmax, loss and dLoss/dlogits) runs as
- * preallocated GEMMs plus one in-place softmax. Dropout is a multiplication by a Bernoulli mask generated from a
- * seed, which makes it deterministic. The whole-model finite-difference check ({@code OptModelTest}) holds every
- * hand-written derivative to account.
+ * preallocated GEMMs plus one in-place softmax. Under tensor parallelism ({@link TensorGroup}) the blocks are split
+ * Megatron-LM style, and the token embedding, with the tied head and its cross-entropy, is vocabulary-parallel.
+ * Dropout is a multiplication by a Bernoulli mask generated from a seed, which makes it deterministic. The
+ * whole-model finite-difference check ({@code OptModelTest}) holds every hand-written derivative to account.
  *
  * <p>Over 400 lines on purpose: each forward step and the backward step that reads its saved activations sit in the
  * same file, so a change to one is read against the other.
@@ -55,8 +56,14 @@ public final class OptModel {
     private Units units;
     /** Parameter names by unit ({@link #unitOf}). */
     private final Map<Integer, List<String>> unitNames = new HashMap<>();
-    /** Megatron-LM tensor parallelism: the group whose members hold the other slices of every block, or null. */
+    /**
+     * Megatron-LM tensor parallelism: the group whose members hold the other slices of every block and of the token
+     * embedding, or null.
+     */
     private final TensorGroup tensorGroup;
+    /** The token ids whose wte rows this member holds: [vocabFrom, vocabTo) (the whole vocabulary with no group). */
+    private final int vocabFrom;
+    private final int vocabTo;
     private INDArray logitsBuffer;
     /** The flattened len × len causal mask, by len: built once (it took ~2 ms per micro-batch at T=512), only read. */
     private final Map<Integer, INDArray> causalMasks = new HashMap<>();
@@ -65,6 +72,9 @@ public final class OptModel {
                      TensorGroup tensorGroup) {
         this.cfg = cfg;
         this.tensorGroup = tensorGroup;
+        int rows = cfg.vocab() / groupSize();
+        this.vocabFrom = tensorGroup == null ? 0 : tensorGroup.rank() * rows;
+        this.vocabTo = vocabFrom + rows;
         this.dtype = dtype;
         this.params = params;
         this.fp16Forward = fp16Forward;
@@ -89,11 +99,15 @@ public final class OptModel {
             throw new IllegalArgumentException("tensor parallelism splits the heads: " + cfg.heads() + " heads over "
                     + tensorParallel + " ranks");
         }
+        if (cfg.vocab() % tensorParallel != 0) {
+            throw new IllegalArgumentException("tensor parallelism splits the vocabulary: vocab " + cfg.vocab()
+                    + " is not a multiple of tensorParallel " + tensorParallel);
+        }
         Map<String, long[]> s = new LinkedHashMap<>();
         long d = cfg.dModel();
         long dt = d / tensorParallel;
         long ft = 4 * d / tensorParallel;
-        s.put("wte", new long[]{cfg.vocab(), d});
+        s.put("wte", new long[]{cfg.vocab() / tensorParallel, d});
         s.put("wpe", new long[]{cfg.seqLen(), d});
         for (int i = 0; i < cfg.layers(); i++) {
             String b = "h" + i + ".";
@@ -170,8 +184,11 @@ public final class OptModel {
      * whole heads; the first FFN layer by columns, with their biases), the second row-parallel (attention output,
      * second FFN layer, by rows; their biases whole, added once after the sum). Each member runs its slice of the
      * pair on the whole (replicated) input, and the partial outputs are summed by one all-reduce in the forward pass;
-     * in the backward pass one all-reduce sums the input gradient of the column-parallel layer. Embeddings, the tied
-     * head and the LayerNorms are replicated: every member computes the same values and gradients for them.
+     * in the backward pass one all-reduce sums the input gradient of the column-parallel layer. The token embedding
+     * is vocabulary-parallel (member t holds rows [t·V/T, (t+1)·V/T) of wte): one all-reduce assembles the lookup,
+     * and the tied head's cross-entropy exchanges only per-token (log-sum-exp, target logit) figures, then sums the
+     * hidden state's gradient. The position embedding and the LayerNorms are replicated: every member computes the
+     * same values and gradients for them.
      */
     interface TensorGroup {
         int rank();
@@ -214,13 +231,14 @@ public final class OptModel {
 
     /**
      * The axis along which tensor parallelism cuts a parameter, or -1 when every member holds it whole: the last axis
-     * (1, or 0 for a bias) of a column-parallel layer, the rows (0) of a row-parallel one.
+     * (1, or 0 for a bias) of a column-parallel layer, the rows (0) of a row-parallel one and of the token embedding
+     * (by vocabulary).
      */
     static int splitAxis(String name) {
         if (name.matches("h\\d+\\.(attn\\.[wb][qkv]|mlp\\.[wb]1)")) {
             return 1;
         }
-        return name.endsWith("attn.wo") || name.endsWith("mlp.w2") ? 0 : -1;
+        return name.equals("wte") || name.endsWith("attn.wo") || name.endsWith("mlp.w2") ? 0 : -1;
     }
 
     /** Master parameters by name, in a fixed order (empty once {@link #shard sharded}: no rank holds them all). */
@@ -385,7 +403,10 @@ public final class OptModel {
         return new Forward(blocks, inputs, targets(rows, len), hidden);
     }
 
-    /** Logits of the next token after {@code context} (at most seqLen ids; later positions are padding, and causal). */
+    /**
+     * Logits of the next token after {@code context} (at most seqLen ids; later positions are padding, and causal).
+     * Under tensor parallelism a collective: every member gets the whole vocabulary's.
+     */
     public double[] nextTokenLogits(int[] context) {
         int len = cfg.seqLen();
         int n = Math.min(context.length, len);
@@ -394,9 +415,12 @@ public final class OptModel {
         INDArray h = new Blocks(1, len, 0, 0).forward(embed(window, 1, len)).getRow(n - 1).reshape(1, cfg.dModel());
         free(FINAL_NORM);
         gather(EMBEDDINGS);
-        INDArray logits = Nd4j.gemm(h, forward.get("wte"), false, true);
+        INDArray mine = Nd4j.gemm(h, forward.get("wte"), false, true);
         free(EMBEDDINGS);
-        return logits.toDoubleVector();
+        // the whole vocabulary's logits: each member's columns in their place, zeros elsewhere, summed over the group
+        INDArray logits = Nd4j.zeros(dtype, 1, cfg.vocab());
+        logits.get(NDArrayIndex.all(), NDArrayIndex.interval(vocabFrom, vocabTo)).assign(mine);
+        return sumOverGroup(logits).toDoubleVector();
     }
 
     private static int[] inputs(int[][] rows, int len) {
@@ -423,11 +447,24 @@ public final class OptModel {
         }
     }
 
-    /** x0 = wte[token] + wpe[position], rows in (batch, position) order. No dropout on embeddings (OPT). */
+    /**
+     * x0 = wte[token] + wpe[position], rows in (batch, position) order. No dropout on embeddings (OPT). Each member
+     * looks up the ids it holds and zeros for the others; one sum over the group gives every member the whole lookup.
+     */
     private INDArray embed(int[] ids, int batch, int len) {
         checkIds(ids);
         gather(EMBEDDINGS);
-        INDArray x = Nd4j.pullRows(forward.get("wte"), 1, ids);
+        int[] local = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            local[i] = holds(ids[i]) ? ids[i] - vocabFrom : 0;   // row 0 is a placeholder, zeroed below
+        }
+        INDArray x = Nd4j.pullRows(forward.get("wte"), 1, local);
+        for (int i = 0; i < ids.length; i++) {
+            if (!holds(ids[i])) {
+                x.getRow(i).assign(0);
+            }
+        }
+        sumOverGroup(x);
         INDArray pos = forward.get("wpe").get(NDArrayIndex.interval(0, len), NDArrayIndex.all());
         for (int b = 0; b < batch; b++) {
             x.get(NDArrayIndex.interval((long) b * len, (long) (b + 1) * len), NDArrayIndex.all()).addi(pos);
@@ -436,10 +473,15 @@ public final class OptModel {
         return x;
     }
 
-    /** Adds dx0 into the token rows (one row at a time, in order: repeated ids accumulate deterministically). */
-    private static void scatterEmbeddingGradient(INDArray dx0, int[] ids, int batch, int len, INDArray dwte, INDArray dwpe) {
+    /**
+     * Adds dx0 into the token rows this member holds (one row at a time, in order: repeated ids accumulate
+     * deterministically) and into the position rows. dx0 is the same on every member: no communication.
+     */
+    private void scatterEmbeddingGradient(INDArray dx0, int[] ids, int batch, int len, INDArray dwte, INDArray dwpe) {
         for (int i = 0; i < ids.length; i++) {
-            dwte.getRow(ids[i]).addi(dx0.getRow(i));
+            if (holds(ids[i])) {
+                dwte.getRow(ids[i] - vocabFrom).addi(dx0.getRow(i));
+            }
         }
         INDArray pos = dwpe.get(NDArrayIndex.interval(0, len), NDArrayIndex.all());
         for (int b = 0; b < batch; b++) {
@@ -451,44 +493,98 @@ public final class OptModel {
      * Tied head and cross-entropy: logits = h·Wteᵀ, softmax in place, summed loss. When {@code dHidden} is given,
      * writes gradScale·dLoss/dh into it and adds gradScale·dLoss/dWte into {@code grads}' wte. Sharded, the
      * embeddings are gathered for it and freed before the weight gradient's GEMM, which needs only the logits and h.
-     * The per-token loss is computed as (max − logit_target) − log(p_max), which never underflows. The logits are
-     * [tokens × 50272] (200 MB at T=1024), so besides the three GEMMs they are traversed only twice: one argmax and
-     * the softmax; everything else reads single elements.
+     * The logits are [tokens × 50272] (200 MB at T=1024), so besides the three GEMMs they are traversed only twice:
+     * one argmax and the softmax (three under tensor parallelism); everything else reads single elements.
+     *
+     * <p>Vocabulary-parallel: each member has only its columns of the logits (its rows of wte). Its softmax over them
+     * gives its log-sum-exp per token as max − log(p_max), which never underflows; one small all-reduce exchanges
+     * those and the target's logit (from the member that holds it), from which every member computes the same loss
+     * = log-sum-exp − logit_target. Its slice of the whole softmax is its own softmax times its share of the
+     * probability mass, exp(local − whole log-sum-exp); dh is each member's part summed by one all-reduce.
      */
     private double crossEntropy(INDArray hidden, int[] targets, double gradScale, INDArray dHidden,
                                 Map<String, INDArray> grads) {
         checkIds(targets);
         int n = targets.length;
+        int members = groupSize();
+        int me = tensorGroup == null ? 0 : tensorGroup.rank();
         gather(EMBEDDINGS);
         INDArray wte = forward.get("wte");
         if (logitsBuffer == null || logitsBuffer.rows() != n) {
             logitsBuffer = null;   // let the old one be collected before the new allocation
-            logitsBuffer = Nd4j.createUninitialized(dtype, n, cfg.vocab());
+            logitsBuffer = Nd4j.createUninitialized(dtype, n, vocabTo - vocabFrom);
         }
         INDArray logits = logitsBuffer;
         Nd4j.gemm(hidden, wte, logits, false, true, 1.0, 0.0);
         long[] argMax = logits.argMax(1).toLongVector();
-        double loss = 0;
+        // per token: each member's log-sum-exp in its own column (max here, − log p_max once the softmax has run),
+        // the target's logit in the last; zeros elsewhere, so the sum over the group is exact
+        double[] stats = new double[n * (members + 1)];
         for (int i = 0; i < n; i++) {
-            loss += logits.getDouble(i, argMax[i]) - logits.getDouble(i, targets[i]);
+            stats[i * (members + 1) + me] = logits.getDouble(i, argMax[i]);
+            if (holds(targets[i])) {
+                stats[i * (members + 1) + members] = logits.getDouble(i, targets[i] - vocabFrom);
+            }
         }
         Nd4j.exec(new SoftMax(logits, logits, 1));
         for (int i = 0; i < n; i++) {
-            loss -= Math.log(logits.getDouble(i, argMax[i]));
+            stats[i * (members + 1) + me] -= Math.log(logits.getDouble(i, argMax[i]));
+        }
+        stats = sumOverGroup(Nd4j.createFromArray(stats)).toDoubleVector();
+        double loss = 0;
+        double[] share = new double[n];
+        for (int i = 0; i < n; i++) {
+            int row = i * (members + 1);
+            double top = Double.NEGATIVE_INFINITY;
+            for (int t = 0; t < members; t++) {
+                top = Math.max(top, stats[row + t]);
+            }
+            double sum = 0;
+            for (int t = 0; t < members; t++) {
+                sum += Math.exp(stats[row + t] - top);
+            }
+            double logSumExp = top + Math.log(sum);
+            loss += logSumExp - stats[row + members];
+            share[i] = Math.exp(stats[row + me] - logSumExp);
         }
         if (dHidden != null) {
+            if (members > 1) {
+                // with the whole vocabulary the share is exactly 1: the pass over the logits is skipped
+                logits.muliColumnVector(Nd4j.create(share, new long[]{n, 1}, dtype));
+            }
             for (int i = 0; i < n; i++) {
-                logits.putScalar(i, targets[i], logits.getDouble(i, targets[i]) - 1.0);
+                if (holds(targets[i])) {
+                    int c = targets[i] - vocabFrom;
+                    logits.putScalar(i, c, logits.getDouble(i, c) - 1.0);
+                }
             }
             // gradScale rides on the GEMMs' alpha instead of a pass over the logits
             Nd4j.gemm(logits, wte, dHidden, false, false, gradScale, 0.0);
             free(EMBEDDINGS);
+            sumOverGroup(dHidden);
             gradients(EMBEDDINGS, grads);
             Nd4j.gemm(logits, hidden, grads.get("wte"), true, false, gradScale, 1.0);
         } else {
             free(EMBEDDINGS);
         }
         return loss;
+    }
+
+    private int groupSize() {
+        return tensorGroup == null ? 1 : tensorGroup.size();
+    }
+
+    /** Whether this member holds token {@code id}'s row of wte. */
+    private boolean holds(int id) {
+        return id >= vocabFrom && id < vocabTo;
+    }
+
+    /** Sums each member's part of {@code a} over the tensor-parallel group, in place (no group: {@code a} as it is). */
+    private INDArray sumOverGroup(INDArray a) {
+        if (tensorGroup != null) {
+            tensorGroup.allReduceSum(a);
+        }
+        return a;
     }
 
     /**
@@ -523,7 +619,7 @@ public final class OptModel {
             }
             this.batch = batch;
             this.len = len;
-            this.heads = cfg.heads() / (tensorGroup == null ? 1 : tensorGroup.size());
+            this.heads = cfg.heads() / groupSize();
             this.headDim = cfg.headDim();
             this.scale = 1.0 / Math.sqrt(headDim);
             this.rms = new double[cfg.layers()];
@@ -636,14 +732,6 @@ public final class OptModel {
         private INDArray rowParallel(INDArray in, String weight, String bias) {
             INDArray out = Nd4j.gemm(in, forward.get(weight), false, false);
             return sumOverGroup(out).addiRowVector(forward.get(bias));
-        }
-
-        /** The input gradient of a column-parallel layer: each member's part of it, summed over the group. */
-        private INDArray sumOverGroup(INDArray a) {
-            if (tensorGroup != null) {
-                tensorGroup.allReduceSum(a);
-            }
-            return a;
         }
 
         /** Adds dW = inᵀ·dOut and db = Σ dOut into {@code grads}; returns dIn = dOut·Wᵀ. */

@@ -1,6 +1,7 @@
 package dev.steadyrun.trainer;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,7 +28,8 @@ import dev.steadyrun.protocol.RingSecret;
  */
 class TensorParallelTest {
 
-    private static final ModelConfig CFG = new ModelConfig(2, 4, 16, 6, 29);
+    /** A vocabulary of 28: 14 ids per member at TP = 2, 7 at TP = 4. */
+    private static final ModelConfig CFG = new ModelConfig(2, 4, 16, 6, 28);
 
     interface Member<T> {
         T run(Collectives ring, DistConfig config) throws Exception;
@@ -67,6 +69,10 @@ class TensorParallelTest {
             }
         }
         rows[1][2] = rows[0][0];   // repeated ids: the embedding scatter-add
+        for (int t = 0; t < 4; t++) {
+            // an input and a target in each member's rows of wte, at TP = 2 and 4
+            rows[2][1 + t] = t * CFG.vocab() / 4 + random.nextInt(CFG.vocab() / 4);
+        }
         return rows;
     }
 
@@ -85,9 +91,11 @@ class TensorParallelTest {
     }
 
     /**
-     * TP = 2 ≡ TP = 1 in FP32 (the direct-buffer path of the all-reduce), dropout on (replicated masks): the same loss
-     * on both members, equal to the whole model's, and each member's gradients equal to its slice of the whole
-     * model's; replicated tensors' gradients (embeddings, LayerNorms, the row-parallel biases) whole on each member.
+     * TP = 2 and 4 ≡ TP = 1 in FP32 (the direct-buffer path of the all-reduce), dropout on (replicated masks): the
+     * same loss on every member, equal to the whole model's, and each member's gradients equal to its slice of the
+     * whole model's (wte's by vocabulary rows); replicated tensors' gradients (position embedding, LayerNorms, the
+     * row-parallel biases) whole on each member. The next-token logits, gathered over the group, are the whole
+     * model's.
      */
     @Test
     void twoSlicesMatchTheWholeModel() throws Exception {
@@ -96,6 +104,7 @@ class TensorParallelTest {
         double scale = 1.0 / (rows.length * CFG.seqLen());
         Map<String, INDArray> grads = model.zeroGradients();
         double loss = model.forwardBackward(rows, 0.1, 42, scale, grads).lossSum();
+        INDArray next = Nd4j.createFromArray(model.nextTokenLogits(rows[0]));
 
         for (int size : new int[]{2, 4}) {
             List<Double> worst = ring(size, (ring, config) -> {
@@ -115,10 +124,22 @@ class TensorParallelTest {
                             .isLessThanOrEqualTo(1e-4 * Math.max(norm, 1e-3));
                     maxRel = Math.max(maxRel, diff / Math.max(norm, 1e-3));
                 }
+                INDArray gathered = Nd4j.createFromArray(slice.nextTokenLogits(rows[0]));
+                assertThat(gathered.sub(next).amaxNumber().doubleValue()).as("next-token logits, member %d", g.rank())
+                        .isLessThanOrEqualTo(1e-5 * next.amaxNumber().doubleValue());
                 return maxRel;
             });
             System.err.println("TP=" + size + " vs 1: worst relative gradient difference per member " + worst);
         }
+    }
+
+    /** wte is cut by vocabulary rows, so the vocabulary must divide by the group's size. */
+    @Test
+    void aVocabularyThatDoesNotDivideIsRefused() {
+        ModelConfig cfg = new ModelConfig(2, 4, 16, 6, 30);
+        assertThat(OptModel.shapes(cfg, 2).get("wte")).containsExactly(15, 16);
+        assertThatThrownBy(() -> OptModel.shapes(cfg, 4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("vocab 30").hasMessageContaining("tensorParallel 4");
     }
 
     /**
@@ -150,7 +171,9 @@ class TensorParallelTest {
                 if (split) {
                     ring.allReduceSum(analytic);   // the directional derivative along every member's direction
                 }
-                double eps = 1e-5;
+                // small enough that no ReLU input crosses 0 within the step on these rows (at 1e-5 one does, on the
+                // whole model as on the group, and the difference quotient straddles the kink)
+                double eps = 1e-6;
                 p.addi(direction.mul(eps));
                 double plus = slice.loss(rows, 0.1, 42).lossSum() * scale;
                 p.subi(direction.mul(2 * eps));
