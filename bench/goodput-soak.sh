@@ -4,7 +4,8 @@
 # human, no straggler scoring) and no spares, on the same NODES: a node the baseline loses is replaced from the fleet's
 # free nodes as soon as one is free (the wait for new hardware is not replayed: the soak's report prices it). Writes
 # bench/out/goodput-soak/ours/, baseline/ (each a full soak report: report.md, report.json, report.svg) and
-# comparison.md. See docs/soak.md.
+# comparison.md. See docs/soak.md. Failures are injected on the trace's clock (TRACE_CLOCK=true by default here), so
+# both soaks see the same failures at the same times whatever each policy does with them.
 #
 #   MINUTES=30 bench/goodput-soak.sh
 #   MINUTES=10 SEED=3 bench/goodput-soak.sh
@@ -14,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out/goodput-soak
 mkdir -p "$OUT"
-export MINUTES=${MINUTES:-30} SEED=${SEED:-1}
+export MINUTES=${MINUTES:-30} SEED=${SEED:-1} TRACE_CLOCK=${TRACE_CLOCK:-true}
 
 echo "== Steadyrun's policy"
 SOAK_OUT="$OUT/ours" POLICY=ours bench/soak.sh

@@ -15,6 +15,8 @@
 # HEARTBEAT (1s: steadyrun.fleet.heartbeat-interval), REPORT_SECONDS (3: how often an agent sends its trainer's lines),
 # HUMAN_SECONDS (30: the soak's operator resumes a run paused for a human after this), REPAIR_SECONDS (90),
 # P99_LIMIT_MS (50), DRAIN_SECONDS (300), POLICY (ours; baseline: every divergence to a human, no straggler scoring),
+# TRACE_CLOCK (false: one failure at a time, while the run trains with no recovery open; true: each at its trace time,
+# joining any open recovery),
 # SOAK_ARGS (more --key value pairs for dev.steadyrun.soak.Soak). bench/goodput-soak.sh runs both policies.
 # Needs: JDK 17, PostgreSQL on PGHOST:PGPORT (127.0.0.1:5432, user postgres, trust auth), psql, curl.
 set -euo pipefail
@@ -72,7 +74,7 @@ java -Xmx1g -cp "$CP" dev.steadyrun.soak.Soak --url "http://127.0.0.1:$PORT" --j
     --real-step-seconds "$REAL_STEP" --checkpoint-interval "${CHECKPOINT_INTERVAL:-50}" \
     --report-seconds "${REPORT_SECONDS:-3}" --human-seconds "${HUMAN_SECONDS:-30}" \
     --repair-seconds "${REPAIR_SECONDS:-90}" --p99-limit-ms "${P99_LIMIT_MS:-50}" \
-    --drain-seconds "${DRAIN_SECONDS:-300}" --policy "${POLICY:-ours}" --server-pid "$ORCH" \
+    --drain-seconds "${DRAIN_SECONDS:-300}" --policy "${POLICY:-ours}" --trace-clock "${TRACE_CLOCK:-false}" --server-pid "$ORCH" \
     --metrics-url "http://127.0.0.1:$((PORT + 1))/actuator/prometheus" --out "$OUT" ${SOAK_ARGS:-}
 STATUS=$?
 set -e

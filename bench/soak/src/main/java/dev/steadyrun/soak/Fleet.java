@@ -53,9 +53,15 @@ final class Fleet {
     private static final Pattern STEP_IN_PATH = Pattern.compile("step-0*(\\d+)$");
 
     /** What the fleet is and how fast its simulated time runs. */
+    /**
+     * @param onTraceClock inject each failure at its trace time, even while a recovery is open (it then joins that
+     *                     recovery, as a failure during a restart does): the same failures at the same times under
+     *                     any policy, and as many as the trace holds; otherwise one at a time, while the run trains
+     *                     with no recovery open, so that each recovery is timed on its own
+     */
     record Settings(int nodes, int gpusPerNode, int rackSize, double stepSeconds, double restoreSeconds,
                     double reportSeconds, double repairSeconds, double partitionSeconds, double stragglerSlowdown,
-                    long seed, String joinToken) {
+                    long seed, String joinToken, boolean onTraceClock) {
     }
 
     enum Health { UP, DOWN, PARTITIONED }
@@ -237,6 +243,9 @@ final class Fleet {
     private long reportErrors;
     private long heartbeatErrors;
     private long stepsTaken;
+    /** Every minute of the soak: steps taken and failures injected so far (goodput over time). */
+    private final List<Progress> progress = new ArrayList<>();
+    private double nextProgressAt = Double.NaN;
     private double lastStepAt;
 
     Fleet(Settings settings, Api api, Invariants invariants, ScheduledExecutorService loop) {
@@ -317,9 +326,17 @@ final class Fleet {
         loop.execute(() -> injecting = false);
     }
 
+    /** The counters at {@code at} soak seconds. */
+    record Progress(double at, long steps, int failures) {
+    }
+
     private void tick() {
         try {
             double t = now();
+            if (!(t < nextProgressAt)) {
+                progress.add(new Progress(t, stepsTaken, injected.values().stream().mapToInt(Integer::intValue).sum()));
+                nextProgressAt = t + 60;
+            }
             injectDue(t);
             for (Node n : nodes) {
                 if (!Double.isNaN(n.repairAt) && t >= n.repairAt) {
@@ -653,7 +670,7 @@ final class Fleet {
 
     private void injectDue(double t) {
         Gang g = gangs.isEmpty() ? null : gangs.lastEntry().getValue();
-        boolean running = g != null && g.stepped && g.canStep() && open == null;
+        boolean running = g != null && (settings.onTraceClock() || g.stepped && g.canStep() && open == null);
         while (injecting && running && !trace.isEmpty() && trace.peek().atSeconds() <= t) {
             TraceModel.Event e = trace.poll();
             inject(e.cause(), e.pick(), g, t);
@@ -856,6 +873,15 @@ final class Fleet {
 
     List<Recovery> recoveries() {
         return onLoop(() -> List.copyOf(recoveries));
+    }
+
+    /** The per-minute counters so far, and the current ones last. */
+    List<Progress> progress() {
+        return onLoop(() -> {
+            List<Progress> all = new ArrayList<>(progress);
+            all.add(new Progress(now(), stepsTaken, injected.values().stream().mapToInt(Integer::intValue).sum()));
+            return all;
+        });
     }
 
     /** Runs {@code work} on the loop thread and waits for it (for the harness's checks). */

@@ -6,14 +6,15 @@ import java.util.Locale;
 /**
  * The goodput report as a picture (report.svg): per cause, the mean real seconds a failure cost us, stacked by
  * detection, stop, restart, restore and lost work, under a bar of what the same failure cost the baseline; then the
- * projected goodput of both at each MTTF anchor. Plain SVG, so a browser or a Markdown viewer shows it as it is.
+ * projected goodput of both at each MTTF anchor; then the soak's goodput minute by minute, with its failures. Plain SVG, so a browser or a Markdown viewer shows it as it is.
  */
 final class GoodputChart {
 
     static final String[] PARTS = {"detection", "stop", "restart", "restore", "lost work"};
     private static final String[] COLOURS = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#edc948"};
     private static final String BASELINE = "#9c9c9c";
-    private static final int WIDTH = 900, LABEL = 150, RIGHT = 90, ROW = 18, GAP = 10;
+    private static final String FAILURE = "#d62728";
+    private static final int WIDTH = 900, LABEL = 150, RIGHT = 90, ROW = 18, GAP = 10, TIME_HEIGHT = 120;
 
     private GoodputChart() {
     }
@@ -25,6 +26,11 @@ final class GoodputChart {
     }
 
     static String svg(GoodputReport.Result r) {
+        return svg(r, List.of());
+    }
+
+    /** With {@code overTime} not empty, a third section: goodput per minute of the soak, failures marked. */
+    static String svg(GoodputReport.Result r, List<GoodputReport.Minute> overTime) {
         List<GoodputReport.CauseRow> causes = r.causes();
         double max = 1;
         for (GoodputReport.CauseRow c : causes) {
@@ -34,7 +40,8 @@ final class GoodputChart {
         int lossTop = 60;
         int lossHeight = causes.size() * (2 * ROW + GAP);
         int goodTop = lossTop + lossHeight + 70;
-        int height = goodTop + r.projections().size() * (2 * ROW + GAP) + 30;
+        int timeTop = goodTop + r.projections().size() * (2 * ROW + GAP) + 50;
+        int height = overTime.isEmpty() ? timeTop - 20 : timeTop + TIME_HEIGHT + 40;
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 + "font-family=\"sans-serif\" font-size=\"12\">%n", WIDTH, height));
@@ -73,6 +80,24 @@ final class GoodputChart {
                     .append(text(LABEL + plot * p.baselineGoodput() + 4, y + 2 * ROW - 4,
                             percent(p.baselineGoodput()), null));
             y += 2 * ROW + GAP;
+        }
+        if (!overTime.isEmpty()) {
+            s.append(text(10, timeTop - 20, "Goodput per minute of the soak, step clock (red: failures injected"
+                    + " in that minute)", "bold"));
+            double w = (double) (WIDTH - LABEL - RIGHT) / overTime.size();
+            s.append(text(10, timeTop + 12, "100 %", null)).append(text(10, timeTop + TIME_HEIGHT, "0 %", null));
+            for (int i = 0; i < overTime.size(); i++) {
+                GoodputReport.Minute m = overTime.get(i);
+                double h = TIME_HEIGHT * m.goodput();
+                s.append(rect(LABEL + i * w, timeTop + TIME_HEIGHT - h, Math.max(1, w - 1), h, COLOURS[0]));
+                if (m.failures() > 0) {
+                    s.append(text(LABEL + i * w, timeTop - 4, Integer.toString(m.failures()), null)
+                            .replace("<text ", "<text fill=\"" + FAILURE + "\" "));
+                }
+            }
+            s.append(text(LABEL, timeTop + TIME_HEIGHT + 16, "minute 0", null)).append(text(WIDTH - RIGHT - 60,
+                    timeTop + TIME_HEIGHT + 16, "minute " + Math.round(overTime.get(overTime.size() - 1).toSeconds()
+                            / 60), null));
         }
         return s.append("</svg>\n").toString();
     }

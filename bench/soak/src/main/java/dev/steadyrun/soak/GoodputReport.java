@@ -97,6 +97,31 @@ final class GoodputReport {
     }
 
     /** Goodput when a failure comes every {@code mttf} seconds of running and costs this downtime and lost work. */
+    /** One interval of the soak (about a minute): goodput on the step clock, and the failures injected in it. */
+    record Minute(double fromSeconds, double toSeconds, double goodput, int failures) {
+    }
+
+    /**
+     * Goodput over time: between consecutive samples from {@code from} (soak seconds) on, the steps taken × the step
+     * time ÷ the interval (1 when the run stepped all along), and the failures injected in the interval.
+     */
+    static List<Minute> overTime(List<Fleet.Progress> progress, double from, double stepSeconds) {
+        List<Minute> out = new java.util.ArrayList<>();
+        Fleet.Progress prev = null;
+        for (Fleet.Progress p : progress) {
+            if (p.at() < from) {
+                continue;
+            }
+            if (prev != null && p.at() > prev.at()) {
+                out.add(new Minute(prev.at() - from, p.at() - from,
+                        Math.min(1, (p.steps() - prev.steps()) * stepSeconds / (p.at() - prev.at())),
+                        p.failures() - prev.failures()));
+            }
+            prev = p;
+        }
+        return out;
+    }
+
     static double goodput(double mttfSeconds, double meanDowntime, double meanLostWork) {
         return Math.max(0, mttfSeconds - meanLostWork) / (mttfSeconds + meanDowntime);
     }

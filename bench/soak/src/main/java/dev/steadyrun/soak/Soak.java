@@ -53,7 +53,8 @@ public final class Soak {
         this.fleet = new Fleet(new Fleet.Settings(intArg("nodes", 1024), intArg("gpus-per-node", 8),
                 intArg("rack-size", 32), step, num("restore-real-seconds", 120) / compression,
                 num("report-seconds", 3), num("repair-seconds", 90), num("partition-seconds", 30),
-                num("straggler-slowdown", 2.0), (long) num("seed", 1), arg("join-token", null)), api, invariants, loop);
+                num("straggler-slowdown", 2.0), (long) num("seed", 1), arg("join-token", null),
+                Boolean.parseBoolean(arg("trace-clock", "false"))), api, invariants, loop);
         this.out = arg("out", "bench/out/soak");
         String policy = arg("policy", "ours");
         if (!policy.equals("ours") && !policy.equals("baseline")) {
@@ -339,6 +340,10 @@ public final class Soak {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("settings", new java.util.TreeMap<>(args));
         report.put("policy", baseline ? "baseline" : "ours");
+        report.put("injection", fleet.settings.onTraceClock() ? "trace clock" : "one at a time");
+        List<GoodputReport.Minute> overTime = GoodputReport.overTime(fleet.progress(), traceStart,
+                num("step-seconds", 1.0));
+        report.put("goodputOverTime", overTime);
         report.put("compression", compression);
         report.put("nodes", fleet.nodes.length);
         report.put("worldSize", world);
@@ -385,6 +390,18 @@ public final class Soak {
                         + "generation %d; soak goodput (compressed clock) %.1f %%.%n%n",
                 s.injected(), incidents.size(), countBy(incidents, "kind"), recoveries.size(), s.step(),
                 s.generation(), 100 * s.steps() * num("step-seconds", 1.0) / soakSeconds));
+        if (fleet.settings.onTraceClock()) {
+            md.append("Failures were injected on the trace's clock: each at its time, a failure during an open recovery"
+                    + " joining it. A recovery's phases then cover every failure that joined it, and the figures per"
+                    + " cause below are per recovery (under its first failure's cause), not per failure.\n\n");
+        }
+        double[] perMinute = overTime.stream().mapToDouble(GoodputReport.Minute::goodput).sorted().toArray();
+        if (perMinute.length > 0) {
+            md.append(String.format(Locale.ROOT, "Goodput per minute (step clock, report.svg): lowest %.0f %%, median"
+                            + " %.0f %%, highest %.0f %% over %d minutes.%n%n", 100 * perMinute[0],
+                    100 * GoodputReport.percentile(perMinute, 0.5), 100 * perMinute[perMinute.length - 1],
+                    perMinute.length));
+        }
         md.append(String.format(Locale.ROOT, "Heartbeats (agent's round trip, after registration): %d, p50 %.1f ms, "
                 + "p99 %.1f ms, max %.1f ms; %d errors. Load average at the end: %s.%n%n", overall.count(), overall.p50(),
                 overall.p99(), overall.max(), s.heartbeatErrors(), load()));
@@ -415,7 +432,7 @@ public final class Soak {
             md.append(String.format(Locale.ROOT, "- **%s** at %.0f s: %s%n", v.name(), v.atSeconds(), v.detail()));
         }
         Files.writeString(dir.resolve("report.md"), md);
-        Files.writeString(dir.resolve("report.svg"), GoodputChart.svg(result));
+        Files.writeString(dir.resolve("report.svg"), GoodputChart.svg(result, overTime));
         System.out.println();
         System.out.println(md);
         System.out.println("written: " + dir.resolve("report.md") + ", " + dir.resolve("report.json") + ", "

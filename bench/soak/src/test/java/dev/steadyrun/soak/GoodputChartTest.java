@@ -53,4 +53,24 @@ class GoodputChartTest {
                 .contains("FATAL_XID (1)", "DIVERGENCE (1)", "MTTF 1.8 h",
                         String.format(java.util.Locale.ROOT, "%.2f %%", 100 * p.goodput()));
     }
+
+    /** The per-minute section: one bar per interval, its height the interval's goodput, failures written above. */
+    @Test
+    void goodputOverTimeBarsAreEachMinutesGoodput() throws Exception {
+        GoodputReport.Result r = GoodputReport.build(List.of(new Episode(Cause.FATAL_XID, 1, 3, 1, 5, 2, 20, 0, 1)),
+                new Params(15, 15, 1800, 1200));
+        List<GoodputReport.Minute> minutes = List.of(new GoodputReport.Minute(0, 60, 1.0, 0),
+                new GoodputReport.Minute(60, 120, 0.25, 3));
+        Document plain = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                .parse(new ByteArrayInputStream(GoodputChart.svg(r).getBytes(StandardCharsets.UTF_8)));
+        Document svg = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                .parse(new ByteArrayInputStream(GoodputChart.svg(r, minutes).getBytes(StandardCharsets.UTF_8)));
+        NodeList rects = svg.getElementsByTagName("rect");
+        int before = plain.getElementsByTagName("rect").getLength();
+        assertThat(rects.getLength()).isEqualTo(before + 2);
+        double full = Double.parseDouble(((Element) rects.item(before)).getAttribute("height"));
+        double quarter = Double.parseDouble(((Element) rects.item(before + 1)).getAttribute("height"));
+        assertThat(quarter / full).isCloseTo(0.25, within(1e-3));
+        assertThat(svg.getDocumentElement().getTextContent()).contains("Goodput per minute", "3", "minute 2");
+    }
 }

@@ -67,4 +67,18 @@ class GoodputReportTest {
         assertThat(r.projections().get(1).baselineGoodput()).isLessThan(r.projections().get(1).goodput());
         assertThat(GoodputReport.markdown(r, params)).contains("FATAL_XID").contains("MTTF 1.8 h");
     }
+
+    /**
+     * Goodput over time: from the trace's start on, each interval's steps × step time ÷ its length, capped at 1, and
+     * the failures injected in it; samples before the start are left out.
+     */
+    @Test
+    void goodputOverTimeIsEachIntervalsStepsTimesTheStepTime() {
+        List<Fleet.Progress> samples = List.of(new Fleet.Progress(0, 0, 0), new Fleet.Progress(30, 10, 0),
+                new Fleet.Progress(90, 40, 2), new Fleet.Progress(150, 40, 5), new Fleet.Progress(210, 100, 5));
+        List<GoodputReport.Minute> m = GoodputReport.overTime(samples, 30, 2.0);
+        assertThat(m).containsExactly(new GoodputReport.Minute(0, 60, 1.0, 2),
+                new GoodputReport.Minute(60, 120, 0.0, 3), new GoodputReport.Minute(120, 180, 1.0, 0));
+        assertThat(GoodputReport.overTime(samples, 30, 1.0).get(0).goodput()).isEqualTo(0.5);
+    }
 }
