@@ -538,6 +538,21 @@ final class DataParallel implements OptModel.Units {
      * own slots); the complete list comes back on every rank, in world rank order.
      */
     List<ShardFile> exchangeShardFiles(List<ShardFile> mine) {
+        return exchangeShardFiles(mine, ring, tensorGroup);
+    }
+
+    /**
+     * {@link #exchangeShardFiles(List)} over another ring of the same ranks (a memory snapshot's replica ring, so
+     * that it runs beside the training ring's collectives); without tensor parallelism only.
+     */
+    List<ShardFile> exchangeShardFilesOver(List<ShardFile> mine, Collectives sameRanks) {
+        if (tensorGroup != null || sameRanks.worldSize() != worldSize || sameRanks.rank() != rank) {
+            throw new IllegalStateException("another ring of this data ring's ranks, without tensor parallelism");
+        }
+        return exchangeShardFiles(mine, sameRanks, null);
+    }
+
+    private List<ShardFile> exchangeShardFiles(List<ShardFile> mine, Collectives data, Collectives tensor) {
         int slots = CheckpointPaths.KINDS.size() * pieces.size() + 1;   // + state.json
         int width = 2 + 32;   // present, bytes, SHA-256
         int world = worldRanks();
@@ -554,9 +569,9 @@ final class DataParallel implements OptModel.Units {
                 all[at + 2 + b] = sha[b];
             }
         }
-        ring.allReduceSum(all);
-        if (tensorGroup != null) {
-            tensorGroup.allReduceSum(all);
+        data.allReduceSum(all);
+        if (tensor != null) {
+            tensor.allReduceSum(all);
         }
         List<ShardFile> out = new ArrayList<>();
         for (int r = 0; r < world; r++) {

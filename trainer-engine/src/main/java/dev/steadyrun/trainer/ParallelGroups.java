@@ -30,6 +30,20 @@ record ParallelGroups(Collectives tensor, Collectives data) implements AutoClose
         return split(world, base, tensorParallel, host);
     }
 
+    /**
+     * A second ring of the world's ranks in the same order (a memory snapshot's replication runs on it beside the
+     * training ring): rank 0 listens on a fresh port of its rendezvous host and tells the others by a broadcast over
+     * {@code world}; the ring forms with the run's secret and a run id naming it. A collective on {@code world}.
+     */
+    static Collectives sameRanks(Collectives world, DistConfig base, String name) {
+        String host = base.rendezvousHost();
+        double[] port = {world.rank() == 0 ? freePort(host) : 0};
+        world.broadcast(port, 0);
+        return Rendezvous.join(new DistConfig(base.runId() + "." + name, base.generation(), world.rank(),
+                world.worldSize(), host + ":" + (int) port[0], base.connectTimeout(), base.handshakeTimeout(),
+                base.operationTimeout(), base.bucketBytes(), base.ringSecret()));
+    }
+
     /** The local IPv4 address this host's packets to {@code host} leave from (a UDP connect sends nothing). */
     private static String addressToward(String host) {
         try (DatagramSocket probe = new DatagramSocket()) {
@@ -70,8 +84,13 @@ record ParallelGroups(Collectives tensor, Collectives data) implements AutoClose
         int tensorLeader = d * tensorParallel;
         int dataLeader = t;
         Collectives tensor = join(base, base.runId() + ".tensor" + d, t, tensorParallel, table, tensorLeader, 4);
-        Collectives data = join(base, base.runId() + ".data" + t, d, w / tensorParallel, table, dataLeader, 5);
-        return new ParallelGroups(tensor, data);
+        try {
+            return new ParallelGroups(tensor, join(base, base.runId() + ".data" + t, d, w / tensorParallel, table,
+                    dataLeader, 5));
+        } catch (RuntimeException e) {
+            tensor.close();
+            throw e;
+        }
     }
 
     private static Collectives join(DistConfig base, String runId, int rank, int size, double[] table, int leader,

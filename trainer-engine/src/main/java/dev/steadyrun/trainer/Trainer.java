@@ -246,7 +246,7 @@ public final class Trainer {
                 log.info("memory snapshots are off under tensor parallelism: restores read durable checkpoints");
             }
             snapshots = Snapshots.open(launch.snapshotDir(), groups == null ? config.snapshotInterval() : 0, dp, sink,
-                    launch.generation());
+                    launch.generation(), DataParallel.distConfig(launch, peerTimeout, rendezvousTimeout));
             // every rank writes its shards to the store; rank 0 commits them, tidies up and applies retention
             try (CheckpointStore store = CheckpointStore.forRank(launch.checkpointDir(),
                     new Retention(config.keepCheckpoints(), config.keepEvery()), launch.rank())) {
@@ -513,9 +513,7 @@ public final class Trainer {
             }
             settle(store, generation, r.shardsWritten(), r.shardsFailed());
             if (snapshots != null) {
-                // the previous snapshot's replica, in the slot between steps once every rank wrote its shard; then
-                // this step's, if due and the previous one is done (every rank decides alike)
-                snapshots.replicate(false);
+                // this step's snapshot, if due and the previous one is replicated (every rank decides alike)
                 if (!stop && step % config.snapshotInterval() == 0 && !snapshots.busy()) {
                     snapshots.take(state, fp16 ? state.lossScaler().scale() : 1.0, lastLoss);
                 } else if (!stop && step % config.snapshotInterval() == 0) {
@@ -532,7 +530,7 @@ public final class Trainer {
         awaitPending(store, generation);
         waitForCopy();
         if (snapshots != null) {
-            snapshots.replicate(true);
+            snapshots.finish();
         }
         if (config.sharding() == TrainConfig.Sharding.FSDP) {
             log.info("fsdp: at most {} bytes of gathered parameters and gradient buffers held at once",

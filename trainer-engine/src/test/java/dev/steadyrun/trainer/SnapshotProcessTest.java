@@ -152,9 +152,9 @@ class SnapshotProcessTest {
         List<DataParallelTest.RankRun> straight = inThreads(dir, "straight", List.of(dir.resolve("s0"),
                 dir.resolve("s1"), dir.resolve("s2")), null, null, CONFIG);
 
-        // generation 1: a snapshot at step 4, replicated in a slot between steps 5 and 8 once every shard is
-        // written; step 8's is never replicated, as the loop hangs before step 9 (test tool): the newest snapshot
-        // every node holds is step 4's
+        // generation 1: a snapshot at step 4, replicated on the replica ring beside steps 5 to 8; the loop hangs
+        // before step 9 (test tool), and the processes are killed once every rank reported step 4's (step 8's may be
+        // replicated by then too: the restores below name step 4's, which the nodes keep beside it)
         Generation first = start(dir, "first", 1, nodes, List.of(), "snapshotInterval=4", "maxSteps=100000",
                 "debugHangAtStep=8");
         String sha;
