@@ -70,9 +70,9 @@ public record TrainConfig(
     }
 
     /**
-     * Steps between memory snapshots (docs/recovery.md): a snapshot cost the loop a median 1.2 s between steps against
-     * an 11.4 s step on tiny (bench/snapshot.sh, 3 ranks, a loaded 2-core machine), so about 1% of a step at 10, and a
-     * node loss loses at most 10 steps.
+     * Steps between memory snapshots (docs/recovery.md): the loop waits only for a snapshot's copy, but its write and
+     * replication cost the CPU of about 0.7 of a tiny step on 2 busy cores (bench/snapshot.sh, 3 ranks), about 7% of
+     * a step at 10, and a node loss loses at most 10 steps.
      */
     static final long DEFAULT_SNAPSHOT_INTERVAL = 10;
 
