@@ -106,6 +106,11 @@ public final class Soak {
             Map<String, Object> policy = new LinkedHashMap<>();
             policy.put("hangFloor", "PT" + Math.max(1, Math.round(hangFloorReal / compression)) + "S");
             policy.put("stragglerWindowSteps", intArg("straggler-window-steps", 20));
+            if (fleet.settings.onTraceClock()) {
+                // failures land in restarts on purpose here: the guards against a crash loop would end the run
+                policy.put("noProgressRestarts", intArg("no-progress-restarts", 1000));
+                policy.put("restartBudget", intArg("restart-budget", 1000));
+            }
             if (baseline) {
                 // what the OPT team had: every divergence goes to a human, and nobody scores stragglers
                 policy.put("divergenceLadder", List.of());
