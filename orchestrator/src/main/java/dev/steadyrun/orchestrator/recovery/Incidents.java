@@ -111,18 +111,30 @@ class Incidents {
     }
 
     /** Every pending incident of the run is carried out by this new generation. */
+    /**
+     * The restart placed {@code newGeneration}: every incident it answers (its own and those that joined it) names
+     * that generation and the restore point its ranks were given, which the placement may have changed (a newer
+     * surviving memory snapshot, a checkpoint that proved unusable).
+     */
     void placed(UUID runId, long newGeneration, UUID swappedIn, String swappedInName) {
         jdbc.update("""
-                update incident set new_generation = ?, swapped_in_node_id = ?, swapped_in_node_name = ?,
+                update incident i set new_generation = g.generation, swapped_in_node_id = ?,
+                    swapped_in_node_name = ?, restore_step = g.restore_step, restore_path = g.restore_path,
                     evidence = evidence - 'waiting'
-                where run_id = ? and state = 'RECOVERING' and new_generation is null""",
-                newGeneration, swappedIn, swappedInName, runId);
+                from run_generation g
+                where g.run_id = i.run_id and g.generation = ?
+                  and i.run_id = ? and i.state = 'RECOVERING' and i.new_generation is null""",
+                swappedIn, swappedInName, newGeneration, runId);
     }
 
     /** An incident that joined the restart after it placed {@code newGeneration} (RecoveryActions' late join). */
     void placedLate(long id, long newGeneration, UUID swappedIn, String swappedInName) {
-        jdbc.update("update incident set new_generation = ?, swapped_in_node_id = ?, swapped_in_node_name = ? where id = ?",
-                newGeneration, swappedIn, swappedInName, id);
+        jdbc.update("""
+                update incident i set new_generation = g.generation, swapped_in_node_id = ?,
+                    swapped_in_node_name = ?, restore_step = g.restore_step, restore_path = g.restore_path
+                from run_generation g
+                where g.run_id = i.run_id and g.generation = ? and i.id = ?""",
+                swappedIn, swappedInName, newGeneration, id);
     }
 
     /** The incidents a first step of {@code generation} settles: made RECOVERED, answered with kind and detection. */

@@ -15,6 +15,7 @@ import dev.steadyrun.protocol.Assignment;
 import dev.steadyrun.protocol.CheckpointWritten;
 import dev.steadyrun.protocol.ExitCodes;
 import dev.steadyrun.protocol.TrainerStatus;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Issue 16, memory snapshots as restore points: every rank reports the snapshot its node holds (its shard and its
@@ -94,8 +95,10 @@ class MemorySnapshotRecoveryTest extends RecoverySupport {
             assertThat(assignment.restoreSha256()).isEqualTo("memsha14");
         }
         assertThat(run(runId).get("lastStep").asLong()).as("rewound to the snapshot").isEqualTo(14);
-        assertThat(incidents(runId).findValuesAsString("path")).as("the logbook names the point the ranks restore")
-                .contains("memory:14");
+        for (JsonNode incident : incidents(runId)) {
+            assertThat(incident.at("/restoreFrom/path").asString()).as("incident %s (%s, joined or not) names the"
+                    + " point the ranks restore", incident.get("id"), incident.get("kind")).isEqualTo("memory:14");
+        }
 
         // the gathered snapshot fails its checksum: never a restore point again
         heartbeat(gen2.get(0), exited(runId, 0, 2, ExitCodes.CORRUPT_CHECKPOINT, null));
