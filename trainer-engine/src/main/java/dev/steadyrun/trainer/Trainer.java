@@ -33,6 +33,7 @@ import dev.steadyrun.trainer.data.TokenShards;
 import dev.steadyrun.collectives.Collectives;
 import dev.steadyrun.collectives.DistConfig;
 import dev.steadyrun.collectives.PeerLostException;
+import dev.steadyrun.collectives.Rendezvous;
 
 /**
  * The training loop, nanoGPT style: set the LR, forward/backward over the micro-batches, check for FP16 overflow,
@@ -228,15 +229,15 @@ public final class Trainer {
             }
         }
         TrainConfig t = TrainConfig.fromMap(timeouts);
-        Duration peerTimeout = Duration.ofSeconds(t.peerTimeoutSeconds());
-        Duration rendezvousTimeout = Duration.ofSeconds(t.rendezvousTimeoutSeconds());
-        try (Collectives ring = DataParallel.join(launch, peerTimeout, rendezvousTimeout)) {
+        DistConfig base = DataParallel.distConfig(launch, Duration.ofSeconds(t.peerTimeoutSeconds()),
+                Duration.ofSeconds(t.rendezvousTimeoutSeconds()));
+        try (Collectives ring = Rendezvous.join(base)) {
             log.info("joined the ring of generation {} as rank {}/{}, {} ms after the JVM started",
                     launch.generation(), launch.rank(), launch.worldSize(), uptimeMillis());
             // every rank reads its own part of the checkpoint from the run's shared store (rank 0 picks which)
             CheckpointReader restored = Resume.open(launch, ring);
             try {
-                start(explicit, restored, launch, ring, DataParallel.distConfig(launch, peerTimeout, rendezvousTimeout));
+                start(explicit, restored, launch, ring, base);
             } finally {
                 if (restored != null && MemoryRestore.step(launch.restore()) >= 0) {
                     MemoryRestore.release(restored.dir());
@@ -246,7 +247,7 @@ public final class Trainer {
                 log.info("memory snapshots are off under tensor parallelism: restores read durable checkpoints");
             }
             snapshots = Snapshots.open(launch.snapshotDir(), groups == null ? config.snapshotInterval() : 0, dp, sink,
-                    launch.generation(), DataParallel.distConfig(launch, peerTimeout, rendezvousTimeout));
+                    launch.generation(), base);
             // every rank writes its shards to the store; rank 0 commits them, tidies up and applies retention
             try (CheckpointStore store = CheckpointStore.forRank(launch.checkpointDir(),
                     new Retention(config.keepCheckpoints(), config.keepEvery()), launch.rank())) {
@@ -358,8 +359,8 @@ public final class Trainer {
         applyKnobs(knobs, launch);
         log.info("model {} ({} parameters), {} precision, {} micro-batches of {}x{} per step on each of {} data"
                         + " rank(s) × {} tensor rank(s), from step {}; ready {} ms after the JVM started",
-                config.model(), model.parameterCount(), config.precision().label, accumulation, config.microBatch(), config.seqLen(), dataParallel,
-                tensorParallel, state.step(), uptimeMillis());
+                config.model(), model.parameterCount(), config.precision().label, accumulation, config.microBatch(),
+                config.seqLen(), dataParallel, tensorParallel, state.step(), uptimeMillis());
         log.info("{} sharding: {} bytes of FP32 parameters, gradients and Adam moments held by this rank between steps",
                 config.sharding().label, dp.residentBytes());
     }
