@@ -15,7 +15,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out/goodput-soak
 mkdir -p "$OUT"
-export MINUTES=${MINUTES:-30} SEED=${SEED:-1} TRACE_CLOCK=${TRACE_CLOCK:-true}
+# the drain is longer than soak.sh's: failures that land in restarts double the backoff up to its 5-minute cap, and
+# the last incidents settle only when a generation steps after it
+export MINUTES=${MINUTES:-30} SEED=${SEED:-1} TRACE_CLOCK=${TRACE_CLOCK:-true} DRAIN_SECONDS=${DRAIN_SECONDS:-600}
 
 echo "== Steadyrun's policy"
 SOAK_OUT="$OUT/ours" POLICY=ours bench/soak.sh
