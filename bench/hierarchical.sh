@@ -22,7 +22,8 @@ mkdir -p "$OUT"
 CP="$(cat "$OUT/classpath.txt")"
 rm -rf "$OUT/classes"
 javac -nowarn -d "$OUT/classes" -cp "$CP" collectives/src/main/java/dev/steadyrun/collectives/*.java \
-    bench/collectives/src/dev/steadyrun/collectives/HierarchicalBench.java
+    bench/collectives/src/dev/steadyrun/collectives/HierarchicalBench.java \
+    bench/collectives/src/dev/steadyrun/collectives/CollectivesBench.java
 JAVA=(java -Xmx1g -XX:MaxDirectMemorySize=4g -cp "$OUT/classes:$CP" dev.steadyrun.collectives.HierarchicalBench)
 
 # every JVM of one ring must hold the same secret: base64url of 32 random bytes

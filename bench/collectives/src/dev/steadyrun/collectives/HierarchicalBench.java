@@ -1,5 +1,9 @@
 package dev.steadyrun.collectives;
 
+import static dev.steadyrun.collectives.CollectivesBench.max;
+import static dev.steadyrun.collectives.CollectivesBench.median;
+import static dev.steadyrun.collectives.CollectivesBench.min;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -196,19 +200,5 @@ public final class HierarchicalBench {
                         median(speedup), min(speedup), max(speedup));
             }
         }
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static double min(double[] v) {
-        return Arrays.stream(v).min().orElse(Double.NaN);
-    }
-
-    private static double max(double[] v) {
-        return Arrays.stream(v).max().orElse(Double.NaN);
     }
 }

@@ -520,12 +520,7 @@ final class DataParallel implements OptModel.Units {
                 if (c.length() == 0) {
                     continue;
                 }
-                INDArray values = switch (kind) {
-                    case "param" -> p.shardParam;
-                    case "adam_m" -> view(p.m, 0, c.length());
-                    default -> view(p.v, 0, c.length());
-                };
-                out.add(new ShardPart(kind, k, memberOffset() + p.from() + c.from(), values));
+                out.add(new ShardPart(kind, k, memberOffset() + p.from() + c.from(), chunkOf(p, kind)));
             }
         }
         return out;
@@ -637,11 +632,7 @@ final class DataParallel implements OptModel.Units {
                     if (c.length() == 0) {
                         continue;
                     }
-                    INDArray dst = switch (kind) {
-                        case "param" -> p.shardParam;
-                        case "adam_m" -> view(p.m, 0, c.length());
-                        default -> view(p.v, 0, c.length());
-                    };
+                    INDArray dst = chunkOf(p, kind);
                     if (sameSplit) {
                         checkpoint.read(kind, memberOffset() + p.from() + c.from(), dst);
                     } else {
@@ -657,6 +648,16 @@ final class DataParallel implements OptModel.Units {
         agreeOnRestore(ring, tensorGroup, worldRank(), worldRanks(), failed, checkpoint.dir());
         gatherAll(params);
         adamSteps = steps;
+    }
+
+    /** This rank's chunk of piece {@code p} of a checkpoint kind: its parameters or its Adam moments (views). */
+    private static INDArray chunkOf(Piece p, String kind) {
+        int length = p.mine().length();
+        return switch (kind) {
+            case "param" -> p.shardParam;
+            case "adam_m" -> view(p.m, 0, length);
+            default -> view(p.v, 0, length);
+        };
     }
 
     /** This rank's chunk of piece {@code p} of {@code kind}, cut from the whole tensors of another split. */

@@ -64,11 +64,7 @@ public class RestartPlacer {
     public record Waiting(long incidentId, String why) {
     }
 
-    /**
-     * The restore point of {@code incidentId}'s restart is not the one its decision named: that checkpoint proved
-     * unusable, or a memory snapshot newer than it survives on the new generation's nodes; {@code restore} instead
-     * (null: none), {@code skipped} what was passed over.
-     */
+    /** The checkpoint the decision of {@code incidentId} named proved unusable: {@code restore} instead (null: none). */
     public record RestoreReplaced(long incidentId, Checkpoints.RestorePoint restore, List<CheckpointPicker.Skip> skipped) {
     }
 
@@ -220,9 +216,6 @@ public class RestartPlacer {
                 Map<Integer, String> holders = new java.util.TreeMap<>();
                 m.shardHolders().forEach((rank, node) -> holders.put(rank, nodes.view(node).name()));
                 fromMemory = "memory snapshot step " + m.step() + " (shard of rank → node holding it: " + holders + ")";
-                // the request and the incident say so: the logbook's restore point is the one the ranks restore
-                requests.restoreInstead(pending.id(), restore);
-                events.publishEvent(new RestoreReplaced(request.incidentId(), restore, memory.skipped()));
             }
         }
         if (restore == null && pending.request().restore() != null) {

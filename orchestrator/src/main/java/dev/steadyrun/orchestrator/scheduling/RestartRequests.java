@@ -125,7 +125,7 @@ public class RestartRequests {
                 why, id, why) > 0;
     }
 
-    /** The restore point changed after the decision (the chosen one proved unusable, or memory is newer). */
+    /** The restore point changed after the decision (the chosen one proved unusable). */
     void restoreInstead(long id, Checkpoints.RestorePoint restore) {
         jdbc.update("update restart_request set restore_step = ?, restore_path = ? where id = ?",
                 restore == null ? null : restore.step(), restore == null ? null : restore.path(), id);
